@@ -1,0 +1,194 @@
+/**
+ * The gateway's configuration schema. One YAML file, every key overridable from the
+ * environment (see env.ts). Defaults are secure: loopback listeners, no trusted proxies,
+ * the session cookie removed before forwarding.
+ */
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const listen = (defaultPort: number) =>
+  z
+    .object({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(defaultPort),
+    })
+    .strict()
+    .prefault({});
+
+const httpUrl = z
+  .string()
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http(s) URL');
+
+/** A URL path prefix such as `/.ory/kratos/public`: leading slash, no trailing slash. */
+const pathPrefix = z
+  .string()
+  .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/, 'must start with "/", have no trailing "/" and no empty segments');
+
+const ms = z.number().int().min(0);
+
+/** Header name → where its value comes from, e.g. `X-User-Email: identity.traits.email`. */
+const headerMapping = z.record(
+  z.string().regex(/^[A-Za-z0-9-]+$/, 'header names may contain only letters, digits and "-"'),
+  z
+    .string()
+    .regex(
+      /^(identity\.id|identity\.schema_id|session\.id|session\.authenticated_at|session\.expires_at|identity\.traits(\.[A-Za-z0-9_-]+)+|identity\.verifiable_addresses\.0\.value)$/,
+      'must be identity.id, identity.schema_id, session.id, session.authenticated_at, session.expires_at or identity.traits.<dotted.path>',
+    ),
+);
+
+export const authModes = ['required', 'optional', 'anonymous'] as const;
+export type AuthMode = (typeof authModes)[number];
+
+export const unauthenticatedResponses = ['auto', 'redirect', 'json'] as const;
+
+const route = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only (it becomes a metric label)'),
+    match: z
+      .object({
+        /** Exact host name, `*.suffix`, or omitted for any host. Compared case-insensitively, port ignored. */
+        host: z
+          .string()
+          .regex(/^(\*\.)?[A-Za-z0-9.-]+$/, 'must be a host name or *.suffix')
+          .optional(),
+        /** Segment-aware prefix: `/api` matches `/api` and `/api/x`, not `/apix`. `/` matches everything. */
+        path_prefix: z.union([z.literal('/'), pathPrefix]).optional(),
+        /** Glob over the canonical path: `*` is one segment (or part of one), `**` is any number of segments. */
+        path_glob: z.string().regex(/^\//, 'must start with "/"').optional(),
+        methods: z.array(z.string().regex(/^[A-Z]+$/, 'upper-case HTTP method')).min(1).optional(),
+      })
+      .strict()
+      .refine((m) => (m.path_prefix === undefined) !== (m.path_glob === undefined), {
+        message: 'exactly one of path_prefix or path_glob is required',
+      }),
+    upstream: httpUrl,
+    auth: z.enum(authModes).default('required'),
+    /** Remove this prefix from the canonical path before forwarding. Must be a prefix of the match. */
+    strip_prefix: pathPrefix.optional(),
+    /** Per-route header mapping; replaces the global `identity_headers` for this route. */
+    identity_headers: headerMapping.optional(),
+    /** What an unauthenticated request on a `required` route gets: browser redirect, JSON 401, or by request kind. */
+    on_unauthenticated: z.enum(unauthenticatedResponses).default('auto'),
+    /** Allow WebSocket upgrades on this route (authenticated at the handshake like any request). */
+    websocket: z.boolean().default(true),
+    /** Upstream response-header timeout. */
+    timeout_ms: ms.default(30_000),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    proxy: z
+      .object({
+        listen: listen(4455),
+        /** External origin of the gateway; the base of every `return_to` it builds. */
+        public_base_url: httpUrl.default('http://127.0.0.1:4455'),
+        /** Peers whose X-Forwarded-* headers are believed. Default: nobody. */
+        trusted_proxies: z.array(z.string()).default([]),
+        max_header_size: z.number().int().min(1024).max(1_048_576).default(16_384),
+        headers_timeout_ms: ms.default(10_000),
+        request_timeout_ms: ms.default(300_000),
+        keep_alive_timeout_ms: ms.default(5_000),
+        /** Sockets per upstream origin in the keep-alive pool. */
+        upstream_connections: z.number().int().min(1).max(4096).default(128),
+        /** Drain period on SIGTERM before remaining connections are closed. */
+        shutdown_grace_ms: ms.default(10_000),
+        /** Remove the Kratos session cookie from requests sent upstream. */
+        strip_session_cookie: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    admin: z
+      .object({
+        listen: listen(4456),
+        /** Forward-auth decision API prefix on the admin listener. */
+        decisions_prefix: pathPrefix.default('/decisions'),
+      })
+      .strict()
+      .prefault({}),
+    kratos: z
+      .object({
+        /** Where the gateway calls Kratos (whoami, the public API mount). */
+        public_url: httpUrl.default('http://127.0.0.1:4433'),
+        /** Serve the Kratos public API under this prefix on the proxy listener; "" disables the mount. */
+        mount_prefix: z.union([z.literal(''), pathPrefix]).default('/.ory/kratos/public'),
+        whoami_timeout_ms: z.number().int().min(1).max(60_000).default(1_000),
+        session_cookie: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a valid cookie name').default('ory_kratos_session'),
+        /** Concurrent connections to Kratos. */
+        connections: z.number().int().min(1).max(1024).default(32),
+      })
+      .strict()
+      .prefault({}),
+    session_cache: z
+      .object({
+        enabled: z.boolean().default(true),
+        max_entries: z.number().int().min(1).default(100_000),
+        max_bytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+        ttl_cap_ms: z.number().int().min(1).default(60_000),
+        negative_ttl_ms: ms.default(1_000),
+        honour_cache_for_header: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    identity_headers: headerMapping.default({}),
+    login: z
+      .object({
+        /** Where an unauthenticated browser is sent; defaults to the mount's login init. */
+        redirect_url: httpUrl.optional(),
+        return_to_param: z.string().regex(/^[A-Za-z0-9_-]+$/).default('return_to'),
+        /** Hosts (host[:port]) a return_to may point at; the public_base_url host is always allowed. */
+        allowed_return_to_hosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be host or host:port')).default([]),
+      })
+      .strict()
+      .prefault({}),
+    ui: z
+      .object({
+        /** Serve the server-rendered self-service UI under `prefix` on the proxy listener. */
+        enabled: z.boolean().default(true),
+        prefix: pathPrefix.default('/ui'),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        access_log: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    /** The embedded Kratos-compatible identity server (src/identity). Off in production. */
+    embedded_kratos: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** A kratos.yml (Kratos's own key names), relative to the gateway config file. */
+        config_file: z.string().optional(),
+        public_listen: listen(4433),
+        admin_listen: listen(4434),
+        /** SQLite file, or ":memory:". Relative to the working directory. */
+        dsn: z.string().default('sqlite://./data/kratos.sqlite'),
+      })
+      .strict()
+      .prefault({}),
+    /** The quickstart demo application (src/demo). Off in production. */
+    demo_upstream: z
+      .object({
+        enabled: z.boolean().default(false),
+        listen: listen(4500),
+      })
+      .strict()
+      .prefault({}),
+    routes: z.array(route).default([]),
+  })
+  .strict();
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+export type RouteConfig = GatewayConfig['routes'][number];
+export type HeaderMapping = Record<string, string>;
