@@ -1,0 +1,138 @@
+/**
+ * Whole pages: the shared layout, and for each flow kind its title, introduction, form(s)
+ * and the links to the neighbouring pages (sign in ↔ sign up ↔ forgot password).
+ */
+import { html, type SafeHtml } from './html.js';
+import type { FlowKind, SelfServiceError, SelfServiceFlow } from './flow.js';
+import { renderForm, renderMessages, safeUrl, splitByGroup } from './nodes.js';
+
+export interface PageEnv {
+  /** Where the UI is mounted, e.g. `/ui`. */
+  prefix: string;
+  /** Kratos's public API as browsers reach it, e.g. `http://127.0.0.1:4455/.ory/kratos/public`. */
+  browserKratosUrl: string;
+}
+
+export function layout(env: PageEnv, title: string, body: SafeHtml): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · kratos-gateway</title>
+<link rel="stylesheet" href="${env.prefix}/style.css">
+</head>
+<body>
+<header class="site-header"><a href="/">kratos-gateway</a></header>
+<main>
+<h1>${title}</h1>
+${body}
+</main>
+</body>
+</html>
+`.value;
+}
+
+/** The Kratos browser-flow init URL, carrying `return_to` through so the user ends where they were going. */
+export function initUrl(env: PageEnv, kind: FlowKind, returnTo?: string, extra: Record<string, string> = {}): string {
+  const q = new URLSearchParams(extra);
+  if (returnTo) q.set('return_to', returnTo);
+  const qs = q.toString();
+  return `${env.browserKratosUrl}/self-service/${kind}/browser${qs ? `?${qs}` : ''}`;
+}
+
+interface PageText {
+  title: string;
+  lead: string;
+}
+
+function textFor(kind: FlowKind, flow: SelfServiceFlow): PageText {
+  switch (kind) {
+    case 'login':
+      return flow.refresh
+        ? { title: 'Confirm it’s you', lead: 'Enter your password again to continue.' }
+        : { title: 'Sign in', lead: 'Sign in to your account to continue.' };
+    case 'registration':
+      return { title: 'Create an account', lead: 'Sign up with your email address and a password.' };
+    case 'settings':
+      return { title: 'Account settings', lead: 'Update your profile or change your password.' };
+    case 'recovery':
+      return {
+        title: 'Recover your account',
+        lead: 'Enter the email address of your account and we will send you a link to sign in again.',
+      };
+    case 'verification':
+      return { title: 'Verify your email address', lead: 'Enter your email address and we will send you a verification link.' };
+  }
+}
+
+const GROUP_HEADINGS: Record<string, string> = {
+  profile: 'Profile',
+  password: 'Change password',
+  oidc: 'Linked accounts',
+  totp: 'Authenticator app',
+  lookup_secret: 'Backup codes',
+  webauthn: 'Security keys',
+  link: 'Email',
+  code: 'Email code',
+};
+
+function links(env: PageEnv, kind: FlowKind, returnTo: string | undefined): SafeHtml {
+  const item = (before: string, href: string, text: string) => html`<li>${before}<a href="${href}">${text}</a></li>`;
+  const items: SafeHtml[] = [];
+  switch (kind) {
+    case 'login':
+      items.push(item('No account yet? ', initUrl(env, 'registration', returnTo), 'Sign up'));
+      items.push(item('', initUrl(env, 'recovery', returnTo), 'Forgot your password?'));
+      break;
+    case 'registration':
+      items.push(item('Already have an account? ', initUrl(env, 'login', returnTo), 'Sign in'));
+      break;
+    case 'recovery':
+    case 'verification':
+      items.push(item('Remembered it? ', initUrl(env, 'login', returnTo), 'Back to sign in'));
+      break;
+    case 'settings':
+      items.push(item('', (returnTo && safeUrl(returnTo)) || '/', 'Back to the app'));
+      items.push(item('', `${env.prefix}/logout`, 'Log out'));
+      break;
+  }
+  return html`<nav aria-label="Other pages"><ul class="links">${items}</ul></nav>`;
+}
+
+export function flowPage(env: PageEnv, kind: FlowKind, flow: SelfServiceFlow): string {
+  const text = textFor(kind, flow);
+  const ctx = { kind, idPrefix: kind };
+  let forms: SafeHtml;
+  if (kind === 'settings') {
+    // One form per method, since Kratos applies one method per submit.
+    forms = html`${splitByGroup(flow.ui.nodes).map(
+      (g) => html`<section aria-labelledby="section-${g.group}"><h2 id="section-${g.group}">${
+        GROUP_HEADINGS[g.group] ?? g.group
+      }</h2>${renderForm(flow.ui, { kind, idPrefix: `${kind}-${g.group}` }, g.nodes)}</section>`,
+    )}`;
+  } else {
+    forms = renderForm(flow.ui, ctx);
+  }
+  const body = html`<p class="lead">${text.lead}</p>${renderMessages(flow.ui.messages)}${forms}${links(env, kind, flow.returnTo)}`;
+  return layout(env, text.title, body);
+}
+
+export function errorPage(env: PageEnv, errors: readonly SelfServiceError[]): string {
+  const shown =
+    errors.length > 0
+      ? errors
+      : [{ message: 'We could not find the details of this error. It may have been shown already.', reason: undefined, status: undefined, code: undefined }];
+  const body = html`<ul class="messages" role="alert">${shown.map(
+    (e) =>
+      html`<li class="message message-error">${e.message}${e.reason ? html`<br><span class="details">${e.reason}</span>` : ''}${
+        e.code !== undefined ? html`<br><span class="details">Code ${e.code}${e.status ? ` (${e.status})` : ''}</span>` : ''
+      }</li>`,
+  )}</ul><nav aria-label="Other pages"><ul class="links"><li><a href="${initUrl(env, 'login')}">Sign in</a></li><li><a href="/">Go to the app</a></li></ul></nav>`;
+  return layout(env, 'Something went wrong', body);
+}
+
+export function unavailablePage(env: PageEnv): string {
+  const body = html`<p class="message message-error" role="alert">The identity service is not reachable right now. Please try again in a moment.</p><nav aria-label="Other pages"><ul class="links"><li><a href="/">Go to the app</a></li></ul></nav>`;
+  return layout(env, 'Service unavailable', body);
+}
