@@ -111,5 +111,11 @@ main { max-width: 60rem; margin: 0 auto; padding: 1rem; }
 table { border-collapse: collapse; width: 100%; font-size: 0.875rem; }
 th, td { text-align: left; vertical-align: top; padding: 0.375rem 0.5rem; border-bottom: 1px solid #e5e7eb; overflow-wrap: anywhere; }
 tr.injected { background: #fefce8; }
+@media (min-width: 40rem) { th[scope="row"] { white-space: nowrap; } }
+@media (max-width: 40rem) {
+  thead { display: none; }
+  tr, th, td { display: block; }
+  th[scope="row"] { border-bottom: 0; padding-bottom: 0; }
+}
 @media (max-width: 30rem) { .facts { grid-template-columns: 1fr; } .bar a { margin-left: 0; margin-right: 1rem; } }
 `;
