@@ -1,0 +1,128 @@
+/**
+ * Forward-auth decision API (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz):
+ * "may this request pass, and as whom?". The same route table, credential extraction,
+ * session cache, header mapping and path canonicalization as the proxy.
+ *
+ * The original request comes from, in order:
+ *  - `X-Forwarded-Method/Proto/Host/Uri` (Traefik) — only from `proxy.trusted_proxies`,
+ *    otherwise 400 (Oathkeeper's decision API trusts them from anyone; oauth2-proxy
+ *    CVE-2026-40575 is that bug);
+ *  - `X-Original-URI` / `X-Original-Method` (nginx auth_request);
+ *  - the decision request itself, path below the prefix (Envoy ext_authz path_prefix).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { decide } from '../gateway/decision/decide.js';
+import { sendJsonError } from '../gateway/errors/json-error.js';
+import { sendLoginRedirect, sendUnauthorized } from '../gateway/errors/unauthenticated.js';
+import { sendUnavailable } from '../gateway/errors/unavailable.js';
+import type { GatewayCore } from '../gateway/gateway-core.js';
+import { stripIdentityHeaders } from '../gateway/headers/identity-headers.js';
+import { identityHeaders } from '../gateway/mutators/identity-headers.js';
+import { loginLocation, requestIdOf } from '../gateway/request-context.js';
+import { parseRequestTarget, TargetRejected, type RequestTarget } from '../gateway/request-target.js';
+
+interface OriginalRequest {
+  method: string;
+  host: string | undefined;
+  rawTarget: string;
+  /** Traefik returns the auth response verbatim, so it can carry a login redirect; nginx cannot. */
+  mayRedirect: boolean;
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function originalRequest(g: GatewayCore, req: IncomingMessage, prefix: string): OriginalRequest | string {
+  const h = req.headers;
+  const forwarded = h['x-forwarded-uri'] !== undefined || h['x-forwarded-method'] !== undefined || h['x-forwarded-host'] !== undefined || h['x-forwarded-proto'] !== undefined;
+  if (forwarded) {
+    if (!g.trustedProxies.trusts(req.socket.remoteAddress)) {
+      return 'X-Forwarded-* headers are accepted only from proxy.trusted_proxies';
+    }
+    return {
+      method: (single(h['x-forwarded-method']) ?? req.method ?? 'GET').toUpperCase(),
+      host: single(h['x-forwarded-host']) ?? h.host,
+      rawTarget: single(h['x-forwarded-uri']) ?? '/',
+      mayRedirect: true,
+    };
+  }
+  const originalUri = single(h['x-original-uri']);
+  if (originalUri !== undefined) {
+    return { method: (single(h['x-original-method']) ?? 'GET').toUpperCase(), host: h.host, rawTarget: originalUri, mayRedirect: false };
+  }
+  const url = req.url ?? '/';
+  const rest = url.slice(prefix.length);
+  return { method: req.method ?? 'GET', host: h.host, rawTarget: rest === '' || rest.startsWith('?') ? '/' + rest : rest, mayRedirect: false };
+}
+
+export function createDecisionHandler(g: GatewayCore) {
+  const prefix = g.config.admin.decisions_prefix;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const requestId = requestIdOf(req);
+    res.setHeader('x-request-id', requestId);
+    const finish = (route: string, status: number, identity?: string) => {
+      const seconds = (performance.now() - started) / 1000;
+      g.metrics.request(`decision:${route}`, req.method ?? 'GET', status, seconds);
+      if (g.config.log.access_log) g.logger.info({ reqId: requestId, route, decision: true, status, identity }, 'decision');
+    };
+
+    const original = originalRequest(g, req, prefix);
+    if (typeof original === 'string') {
+      sendJsonError(res, 400, original);
+      return finish('none', 400);
+    }
+    let target: RequestTarget;
+    try {
+      target = parseRequestTarget(original.rawTarget);
+    } catch (err) {
+      if (!(err instanceof TargetRejected)) throw err;
+      sendJsonError(res, 400, err.message);
+      return finish('none', 400);
+    }
+    stripIdentityHeaders(req.headers, g.protectedHeaderNames);
+    const route = g.routes.match(original.host, target.path, original.method);
+    if (route === undefined) {
+      sendJsonError(res, 403, 'No route matches this request');
+      return finish('none', 403);
+    }
+    const decision = await decide(route, original.method, req.headers, g.extractors, g.resolver);
+    if (decision.kind === 'unavailable') return finish(route.name, sendUnavailable(res, decision.resolution));
+    if (decision.kind === 'unauthenticated') {
+      if (decision.respondWith === 'redirect' && original.mayRedirect) {
+        sendLoginRedirect(res, loginLocation(g, req, target));
+        return finish(route.name, 302);
+      }
+      sendUnauthorized(res);
+      return finish(route.name, 401);
+    }
+    const out: Record<string, string | string[]> = {};
+    identityHeaders.mutate(out, {
+      route,
+      session: decision.session,
+      requestId,
+      peerAddress: req.socket.remoteAddress,
+      peerTrusted: false,
+      encrypted: false,
+    });
+    if (decision.setCookie) out['set-cookie'] = decision.setCookie;
+    out['content-length'] = '0';
+    out['cache-control'] = 'no-store';
+    res.writeHead(200, out);
+    res.end();
+    finish(route.name, 200, decision.session?.identityId);
+  }
+
+  return {
+    prefix,
+    owns: (path: string) => path === prefix || path.startsWith(prefix + '/') || path.startsWith(prefix + '?'),
+    handle(req: IncomingMessage, res: ServerResponse): void {
+      handle(req, res).catch((err: unknown) => {
+        g.logger.error({ err: { message: (err as Error).message, stack: (err as Error).stack } }, 'unexpected error in the decision API');
+        sendJsonError(res, 500, 'An internal error occurred');
+      });
+    },
+  };
+}

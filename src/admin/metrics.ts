@@ -1,0 +1,93 @@
+/**
+ * Prometheus metrics, one registry per gateway instance (tests run several in a process).
+ * Labels are route names, method and status: never identity ids or raw paths.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE']);
+
+export type CacheLookupResult = 'hit' | 'miss' | 'coalesced' | 'negative_hit';
+export type WhoamiOutcome = 'active' | 'unauthorized' | 'error' | 'rate_limited';
+export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'websocket';
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'route' | 'method' | 'status'>;
+  private readonly duration: Histogram<'route'>;
+  private readonly whoamiRequests: Counter<'outcome'>;
+  private readonly whoamiDuration: Histogram;
+  private readonly cacheLookups: Counter<'result'>;
+  private readonly upstreamErrors: Counter<'route' | 'kind'>;
+  readonly cacheEntries: Gauge;
+
+  constructor(cacheSize: () => number) {
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'kratos_gateway_requests_total',
+      help: 'Requests answered, by route name, method and status code.',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'kratos_gateway_request_duration_seconds',
+      help: 'Time from request to response headers, by route name.',
+      labelNames: ['route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.whoamiRequests = new Counter({
+      name: 'kratos_gateway_whoami_requests_total',
+      help: 'Calls to Kratos /sessions/whoami, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.whoamiDuration = new Histogram({
+      name: 'kratos_gateway_whoami_duration_seconds',
+      help: 'Latency of Kratos /sessions/whoami calls.',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.cacheLookups = new Counter({
+      name: 'kratos_gateway_session_cache_lookups_total',
+      help: 'Session cache lookups, by result.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.cacheEntries = new Gauge({
+      name: 'kratos_gateway_session_cache_entries',
+      help: 'Entries in the session cache (positive and negative).',
+      registers,
+      collect() {
+        this.set(cacheSize());
+      },
+    });
+    this.upstreamErrors = new Counter({
+      name: 'kratos_gateway_upstream_errors_total',
+      help: 'Upstream failures, by route name and kind.',
+      labelNames: ['route', 'kind'],
+      registers,
+    });
+    // Pre-create the series dashboards alert on, so they read 0 rather than "absent".
+    for (const r of ['hit', 'miss', 'coalesced', 'negative_hit'] as const) this.cacheLookups.labels(r).inc(0);
+    for (const o of ['active', 'unauthorized', 'error', 'rate_limited'] as const) this.whoamiRequests.labels(o).inc(0);
+  }
+
+  request(route: string, method: string, status: number, seconds: number): void {
+    this.requests.labels(route, KNOWN_METHODS.has(method) ? method : 'OTHER', String(status)).inc();
+    this.duration.labels(route).observe(seconds);
+  }
+
+  whoami(outcome: WhoamiOutcome, seconds: number): void {
+    this.whoamiRequests.labels(outcome).inc();
+    this.whoamiDuration.observe(seconds);
+  }
+
+  cacheLookup(result: CacheLookupResult): void {
+    this.cacheLookups.labels(result).inc();
+  }
+
+  upstreamError(route: string, kind: UpstreamErrorKind): void {
+    this.upstreamErrors.labels(route, kind).inc();
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Assembles a running gateway from a validated configuration: the embedded identity server
+ * and demo upstream when enabled, the data plane, the control plane and the admin listener.
+ */
+import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { Router } from 'express';
+import type { GatewayConfig } from './config/schema.js';
+import { ConfigError } from './config/errors.js';
+import { createLogger, type Logger } from './log.js';
+import { GatewayCore } from './gateway/gateway-core.js';
+import { createProxyHandler } from './gateway/proxy-handler.js';
+import { createControlPlane, type ControlMount } from './control/app.js';
+import { createAdminHandler } from './admin/admin-app.js';
+import { closeGracefully, listen } from './listen.js';
+import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Directory that relative paths in the configuration resolve against. */
+  baseDir?: string;
+}
+
+export interface RunningGateway {
+  proxyUrl: string;
+  adminUrl: string;
+  kratosPublicUrl: string;
+  kratosAdminUrl: string | undefined;
+  demoUrl: string | undefined;
+  core: GatewayCore;
+  /** Readiness false, stop accepting, drain within the grace period, close everything. */
+  shutdown(): Promise<void>;
+}
+
+// Loaded lazily: production processes that use a real Kratos never load SQLite or the demo.
+interface IdentityModule {
+  startIdentityServer(opts: {
+    config: unknown;
+    publicListen: { host: string; port: number };
+    adminListen: { host: string; port: number };
+    dsn: string;
+    logger: Logger;
+  }): Promise<{ publicUrl: string; adminUrl: string; close(): Promise<void> }>;
+}
+interface DemoModule {
+  startDemoUpstream(opts: { host: string; port: number; logger: Logger; logoutUrl: string; settingsUrl: string }): Promise<{ url: string; close(): Promise<void> }>;
+}
+interface UiModule {
+  createSelfServiceUi(opts: { prefix: string; kratosPublicUrl: string; browserKratosUrl: string; logger: Logger }): Router;
+}
+
+export async function startGateway(input: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
+  const config: GatewayConfig = structuredClone(input);
+  const logger = options.logger ?? createLogger(config.log.level);
+  const baseDir = options.baseDir ?? process.cwd();
+  const closers: Array<() => Promise<void>> = [];
+  const publicOrigin = new URL(config.proxy.public_base_url).origin;
+
+  try {
+    let kratosAdminUrl: string | undefined;
+    if (config.embedded_kratos.enabled) {
+      const e = config.embedded_kratos;
+      const file = resolve(baseDir, e.config_file!);
+      let raw: unknown;
+      try {
+        raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
+      } catch (err) {
+        throw new ConfigError([`embedded_kratos.config_file: cannot read ${file} (${(err as Error).message.split('\n')[0]})`]);
+      }
+      const identity = (await import('./identity/index.js' as string)) as IdentityModule;
+      const server = await identity.startIdentityServer({
+        config: withDerivedKratosDefaults(raw, config, file),
+        publicListen: e.public_listen,
+        adminListen: e.admin_listen,
+        dsn: e.dsn,
+        logger: logger.child({ component: 'identity' }),
+      });
+      closers.push(() => server.close());
+      config.kratos.public_url = server.publicUrl;
+      kratosAdminUrl = server.adminUrl;
+    }
+
+    let demoUrl: string | undefined;
+    if (config.demo_upstream.enabled) {
+      const demo = (await import('./demo/app.js' as string)) as DemoModule;
+      const mount = config.kratos.mount_prefix;
+      const server = await demo.startDemoUpstream({
+        ...config.demo_upstream.listen,
+        logger: logger.child({ component: 'demo' }),
+        logoutUrl: `${mount}/self-service/browser/flows/logout`,
+        settingsUrl: `${mount}/self-service/settings/browser`,
+      });
+      closers.push(() => server.close());
+      demoUrl = server.url;
+    }
+
+    const core = new GatewayCore(config, logger);
+    closers.push(() => core.close());
+
+    const mounts: ControlMount[] = [];
+    if (config.ui.enabled) {
+      const ui = (await import('./control/ui/router.js' as string)) as UiModule;
+      mounts.push({
+        prefix: config.ui.prefix,
+        router: ui.createSelfServiceUi({
+          prefix: config.ui.prefix,
+          kratosPublicUrl: config.kratos.public_url,
+          browserKratosUrl: publicOrigin + config.kratos.mount_prefix,
+          logger: logger.child({ component: 'ui' }),
+        }),
+      });
+    }
+    const control = createControlPlane(core, mounts);
+    core.control = control;
+    closers.push(() => control.close());
+
+    const p = config.proxy;
+    const handler = createProxyHandler(core);
+    const proxyServer: Server = createServer(
+      { maxHeaderSize: p.max_header_size, headersTimeout: p.headers_timeout_ms, requestTimeout: p.request_timeout_ms, keepAliveTimeout: p.keep_alive_timeout_ms },
+      handler.request,
+    );
+    proxyServer.on('upgrade', handler.upgrade);
+    const proxyUrl = await listen(proxyServer, p.listen.host, p.listen.port, 'proxy.listen');
+    closers.unshift(() => closeGracefully(proxyServer, p.shutdown_grace_ms));
+
+    const adminServer = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, createAdminHandler(core));
+    const adminUrl = await listen(adminServer, config.admin.listen.host, config.admin.listen.port, 'admin.listen');
+    closers.push(() => closeGracefully(adminServer, 1_000));
+
+    logger.info({ proxy: proxyUrl, admin: adminUrl, kratos: config.kratos.public_url, routes: core.routes.all.map((r) => r.name) }, 'kratos-gateway started');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      proxyUrl,
+      adminUrl,
+      kratosPublicUrl: config.kratos.public_url,
+      kratosAdminUrl,
+      demoUrl,
+      core,
+      shutdown() {
+        stopping ??= (async () => {
+          core.draining = true;
+          for (const close of closers) await close().catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'error while shutting down'));
+          logger.info('kratos-gateway stopped');
+          logger.flush();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    for (const close of closers.reverse()) await close().catch(() => {});
+    throw err;
+  }
+}

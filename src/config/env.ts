@@ -1,0 +1,52 @@
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from './errors.js';
+
+export const ENV_PREFIX = 'KRATOS_GATEWAY_';
+
+/**
+ * Environment overrides: `KRATOS_GATEWAY_` + the key path, upper-cased, with `__` between
+ * levels; numeric segments index arrays. Values are YAML scalars or flow collections, so
+ * `8080` is a number, `true` a boolean and `[10.0.0.0/8]` a list.
+ *
+ *   KRATOS_GATEWAY_KRATOS__PUBLIC_URL=http://kratos:4433   → kratos.public_url
+ *   KRATOS_GATEWAY_ROUTES__0__UPSTREAM=http://app:8080       → routes[0].upstream
+ *   KRATOS_GATEWAY_PROXY__TRUSTED_PROXIES='[10.0.0.0/8]'     → proxy.trusted_proxies
+ */
+export function applyEnvOverrides(config: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const names = Object.keys(env)
+    .filter((k) => k.startsWith(ENV_PREFIX) && k.length > ENV_PREFIX.length)
+    .sort();
+  for (const name of names) {
+    const segments = name.slice(ENV_PREFIX.length).split('__').map((s) => s.toLowerCase());
+    if (segments.some((s) => s === '')) throw new ConfigError([`${name}: empty key segment (use "__" only between keys)`]);
+    let value: unknown;
+    try {
+      value = parseYaml(env[name] ?? '');
+    } catch (err) {
+      throw new ConfigError([`${name}: not a valid YAML value (${(err as Error).message.split('\n')[0]})`]);
+    }
+    setPath(config, segments, value, name);
+  }
+  return config;
+}
+
+function setPath(root: Record<string, unknown>, segments: string[], value: unknown, envName: string): void {
+  let node: Record<string, unknown> | unknown[] = root;
+  for (let i = 0; i < segments.length; i++) {
+    const key = segments[i]!;
+    const last = i === segments.length - 1;
+    const index = /^\d+$/.test(key) ? Number(key) : undefined;
+    if (Array.isArray(node)) {
+      if (index === undefined) throw new ConfigError([`${envName}: "${segments.slice(0, i).join('.')}" is a list; "${key}" is not an index`]);
+      if (last) node[index] = value;
+      else node = (node[index] ??= /^\d+$/.test(segments[i + 1]!) ? [] : {}) as Record<string, unknown> | unknown[];
+    } else {
+      if (last) node[key] = value;
+      else {
+        const next = node[key];
+        if (next === undefined || next === null || typeof next !== 'object') node[key] = /^\d+$/.test(segments[i + 1]!) ? [] : {};
+        node = node[key] as Record<string, unknown> | unknown[];
+      }
+    }
+  }
+}

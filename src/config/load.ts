@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { RouteConfigError, RouteTable } from '../gateway/routing/route-table.js';
+import { TrustedProxies, TrustedProxyConfigError } from '../gateway/trusted-proxies.js';
+import { applyEnvOverrides } from './env.js';
+import { ConfigError } from './errors.js';
+import { configSchema, type GatewayConfig } from './schema.js';
+
+export { ConfigError } from './errors.js';
+
+export interface LoadedConfig {
+  config: GatewayConfig;
+  /** Directory of the config file; relative paths in it resolve against this. */
+  baseDir: string;
+  path: string;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') return `${path === '(root)' ? '' : path + '.'}${issue.keys.join(', ')}: unknown key${issue.keys.length > 1 ? 's' : ''}`;
+  return `${path}: ${issue.message}`;
+}
+
+/** Validates a raw configuration object (schema, then cross-key rules). Throws ConfigError. */
+export function parseConfig(raw: unknown): GatewayConfig {
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) throw new ConfigError(result.error.issues.map(formatIssue));
+  const config = result.data;
+  const problems: string[] = [];
+  try {
+    new RouteTable(config.routes, config.identity_headers);
+  } catch (err) {
+    if (!(err instanceof RouteConfigError)) throw err;
+    problems.push(err.message);
+  }
+  try {
+    new TrustedProxies(config.proxy.trusted_proxies);
+  } catch (err) {
+    if (!(err instanceof TrustedProxyConfigError)) throw err;
+    problems.push(err.message);
+  }
+  const mount = config.kratos.mount_prefix;
+  const ui = config.ui.enabled ? config.ui.prefix : undefined;
+  if (mount !== '' && ui !== undefined && (ui === mount || ui.startsWith(mount + '/') || mount.startsWith(ui + '/'))) {
+    problems.push(`ui.prefix: "${ui}" overlaps kratos.mount_prefix "${mount}"`);
+  }
+  if (config.embedded_kratos.enabled && config.embedded_kratos.config_file === undefined) {
+    problems.push('embedded_kratos.config_file: required when embedded_kratos.enabled is true');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Reads the YAML file, applies environment overrides, validates. Throws ConfigError. */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const absolute = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${path}: cannot read the configuration file (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `${path}:${e.linePos?.[0]?.line ?? '?'}:${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]}`));
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  if (typeof raw !== 'object' || Array.isArray(raw) || raw === null) throw new ConfigError([`${path}: the top level must be a mapping`]);
+  const withEnv = applyEnvOverrides(raw as Record<string, unknown>, env);
+  return { config: parseConfig(withEnv), baseDir: dirname(absolute), path: absolute };
+}

@@ -1,0 +1,142 @@
+/**
+ * The Kratos public API under a prefix on the proxy port, so browser apps get same-origin
+ * self-service flows. Forwarded faithfully (method, body, cookies, status); `Location`
+ * headers that point at Kratos are rewritten onto the mount. Logout and revocation purge
+ * the credential from the session cache before the response reaches the client, so the
+ * very next request with it is rejected.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Pool } from 'undici';
+import type { Credential } from '../gateway/credentials/index.js';
+import { sendJsonError } from '../gateway/errors/json-error.js';
+import type { GatewayCore } from '../gateway/gateway-core.js';
+import { stripHopByHop, isHopByHopResponseHeader } from '../gateway/headers/hop-by-hop.js';
+import { forwardedHeaders } from '../gateway/mutators/forwarded-headers.js';
+import { requestIdOf } from '../gateway/request-context.js';
+
+/** v0.6 and v1.x logout/revocation endpoints (paths relative to the Kratos public URL). */
+function isLogout(method: string, path: string): boolean {
+  return (
+    (method === 'GET' && (path === '/self-service/browser/flows/logout' || path === '/self-service/logout')) ||
+    (method === 'DELETE' && (path === '/sessions' || path === '/self-service/logout/api'))
+  );
+}
+
+const MAX_LOGOUT_BODY = 64 * 1024;
+
+async function readSmallBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_LOGOUT_BODY) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function sessionTokenInBody(body: Buffer | undefined): string | undefined {
+  if (body === undefined || body.length === 0) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    const token = (parsed as { session_token?: unknown }).session_token;
+    return typeof token === 'string' && token.length > 0 ? token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function createKratosMount(g: GatewayCore) {
+  const kratos = new URL(g.config.kratos.public_url);
+  const kratosBase = kratos.href.replace(/\/$/, '');
+  const kratosBasePath = kratos.pathname.replace(/\/$/, '');
+  const mountUrl = g.publicOrigin + g.config.kratos.mount_prefix;
+  const pool = new Pool(kratos.origin, { connections: g.config.kratos.connections, keepAliveTimeout: 10_000 });
+
+  /** Every credential the logout request carries: all of them stop being served from cache. */
+  function logoutCredentials(headers: IncomingHttpHeaders, body: Buffer | undefined): Credential[] {
+    const found: Credential[] = [];
+    for (const source of g.extractors) {
+      const value = source.extract(headers);
+      if (value !== undefined) found.push({ source, value });
+    }
+    const token = sessionTokenInBody(body);
+    if (token !== undefined) {
+      for (const source of g.extractors) if (source.kind !== 'cookie') found.push({ source, value: token });
+    }
+    return found;
+  }
+
+  function rewriteLocation(location: string): string {
+    if (location === kratosBase || location.startsWith(kratosBase + '/') || location.startsWith(kratosBase + '?')) {
+      return mountUrl + location.slice(kratosBase.length);
+    }
+    return location;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const logout = isLogout(method, path);
+    const originalHeaders = { ...req.headers };
+
+    const headers = req.headers;
+    stripHopByHop(headers, g.injectedHeaderNames);
+    delete headers.expect;
+    const requestId = requestIdOf(req);
+    forwardedHeaders.mutate(headers, {
+      route: undefined as never,
+      session: undefined,
+      requestId,
+      peerAddress: req.socket.remoteAddress,
+      peerTrusted: g.trustedProxies.trusts(req.socket.remoteAddress),
+      encrypted: false,
+    });
+    headers.host = kratos.host;
+
+    let body: IncomingMessage | Buffer | null = headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined ? req : null;
+    if (logout && body !== null) {
+      const buffered = await readSmallBody(req);
+      if (buffered === undefined) return sendJsonError(res, 413, 'The logout request body is too large');
+      body = buffered;
+      headers['content-length'] = String(buffered.length);
+    }
+
+    const upstream = await pool.request({
+      path: kratosBasePath + url,
+      method: method as 'GET',
+      headers: headers as Record<string, string>,
+      body,
+      signal: AbortSignal.timeout(30_000),
+    });
+
+    if (logout && upstream.statusCode < 500) {
+      for (const credential of logoutCredentials(originalHeaders, Buffer.isBuffer(body) ? body : undefined)) g.resolver.purgeCredential(credential);
+    }
+
+    const out: Record<string, string | string[]> = {};
+    for (const name in upstream.headers) {
+      if (isHopByHopResponseHeader(name)) continue;
+      const v = upstream.headers[name];
+      if (v === undefined) continue;
+      out[name] = name === 'location' && typeof v === 'string' ? rewriteLocation(v) : v;
+    }
+    res.writeHead(upstream.statusCode, out);
+    for await (const chunk of upstream.body) res.write(chunk);
+    res.end();
+  }
+
+  return {
+    handler(req: IncomingMessage, res: ServerResponse): void {
+      handle(req, res).catch((err: unknown) => {
+        const e = err as { name?: string; code?: string; message?: string };
+        g.logger.warn({ err: { name: e.name, code: e.code, message: e.message } }, 'kratos mount: Kratos request failed');
+        if (!res.headersSent) sendJsonError(res, e.name === 'TimeoutError' ? 504 : 502, 'The identity service is unavailable');
+        else res.destroy();
+      });
+    },
+    close: () => pool.close(),
+  };
+}

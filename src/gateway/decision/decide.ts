@@ -1,0 +1,48 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { extractCredential, type CredentialExtractor } from '../credentials/index.js';
+import type { Route } from '../routing/route-table.js';
+import type { Resolution, SessionResolver } from '../session/session-resolver.js';
+import type { SessionSummary } from '../session/session-summary.js';
+import { isBrowserNavigation } from './browser-navigation.js';
+
+export type Decision =
+  | { kind: 'allow'; session: SessionSummary | undefined; setCookie?: string[] }
+  | { kind: 'unauthenticated'; respondWith: 'redirect' | 'json' }
+  | { kind: 'unavailable'; resolution: Extract<Resolution, { status: 'unavailable' }> };
+
+const ALLOW_ANONYMOUS: Decision = { kind: 'allow', session: undefined };
+
+/**
+ * The route's auth mode applied to the request's credential:
+ * - anonymous: never asks Kratos;
+ * - optional: identity when the credential is valid, anonymous when absent or invalid;
+ * - required: identity, or a login redirect (browser navigation) / 401 JSON.
+ * Kratos failures fail closed on every mode that asked it.
+ */
+export async function decide(
+  route: Route,
+  method: string,
+  headers: IncomingHttpHeaders,
+  extractors: readonly CredentialExtractor[],
+  resolver: SessionResolver,
+): Promise<Decision> {
+  if (route.auth === 'anonymous') return ALLOW_ANONYMOUS;
+  const credential = extractCredential(extractors, headers);
+  const resolution: Resolution = credential === undefined ? { status: 'unauthenticated' } : await resolver.resolve(credential);
+  switch (resolution.status) {
+    case 'authenticated':
+      return resolution.setCookie
+        ? { kind: 'allow', session: resolution.session, setCookie: resolution.setCookie }
+        : { kind: 'allow', session: resolution.session };
+    case 'unavailable':
+      return { kind: 'unavailable', resolution };
+    case 'unauthenticated':
+      if (route.auth === 'optional') return ALLOW_ANONYMOUS;
+      return { kind: 'unauthenticated', respondWith: unauthenticatedResponse(route, method, headers.accept) };
+  }
+}
+
+function unauthenticatedResponse(route: Route, method: string, accept: string | undefined): 'redirect' | 'json' {
+  if (route.onUnauthenticated === 'auto') return isBrowserNavigation(method, accept) ? 'redirect' : 'json';
+  return route.onUnauthenticated;
+}

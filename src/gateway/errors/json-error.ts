@@ -1,0 +1,35 @@
+import type { ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/** Kratos/herodot error shape, so clients handle gateway and Kratos errors alike. */
+export function jsonErrorBody(code: number, message: string): string {
+  return JSON.stringify({ error: { code, status: STATUS_CODES[code] ?? 'Error', message } });
+}
+
+export function sendJsonError(res: ServerResponse, code: number, message: string, headers?: Record<string, string>): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = jsonErrorBody(code, message);
+  res.writeHead(code, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(body);
+}
+
+/** The same answer on a raw socket, for a refused WebSocket handshake. Closes the connection. */
+export function sendSocketError(socket: Duplex, code: number, message: string, headers?: Record<string, string>): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = jsonErrorBody(code, message);
+  const lines = [`HTTP/1.1 ${code} ${STATUS_CODES[code] ?? 'Error'}`, 'content-type: application/json; charset=utf-8', `content-length: ${Buffer.byteLength(body)}`, 'connection: close', 'cache-control: no-store'];
+  for (const [k, v] of Object.entries(headers ?? {})) lines.push(`${k}: ${v}`);
+  socket.end(lines.join('\r\n') + '\r\n\r\n' + body);
+}

@@ -1,0 +1,22 @@
+/**
+ * Makes an identity value safe to put in a header: no CR/LF or other controls (header
+ * injection), and non-ASCII percent-encoded so every upstream decodes it the same way.
+ */
+export function toHeaderValue(value: unknown): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  let s: string;
+  if (typeof value === 'string') s = value;
+  else if (typeof value === 'number' || typeof value === 'boolean') s = String(value);
+  else s = JSON.stringify(value);
+  if (s.length > 4096) s = s.slice(0, 4096);
+  // eslint-disable-next-line no-control-regex
+  if (/^[\x20-\x7e]*$/.test(s)) return s;
+  // Controls are dropped; other non-ASCII is UTF-8 percent-encoded.
+  let out = '';
+  for (const ch of s) {
+    const code = ch.codePointAt(0)!;
+    if (code < 0x20 || code === 0x7f) continue;
+    out += code < 0x80 ? ch : encodeURIComponent(ch);
+  }
+  return out;
+}

@@ -1,0 +1,179 @@
+/**
+ * The data plane, top to bottom. Every proxied request and WebSocket handshake goes through
+ * these steps in this order; each step is one stage module.
+ *
+ *   1. canonicalize the path (reject what cannot be made unambiguous)
+ *   2. strip identity headers the caller sent — on every route and every outcome
+ *   3. hand control-plane paths (Kratos mount, UI) to express
+ *   4. match a route
+ *   5. decide: credential → session (cache, coalescing) → allow / login / 401 / fail closed
+ *   6. mutate headers: hop-by-hop out; forwarding, identity, request id in; session cookie out
+ *   7. forward (undici for HTTP, http-proxy-3 for WebSockets)
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { decide } from './decision/decide.js';
+import { sendJsonError, sendSocketError } from './errors/json-error.js';
+import { sendLoginRedirect, sendUnauthorized, sendUnauthorizedSocket } from './errors/unauthenticated.js';
+import { sendUnavailable, sendUnavailableSocket } from './errors/unavailable.js';
+import type { GatewayCore } from './gateway-core.js';
+import { stripHopByHop } from './headers/hop-by-hop.js';
+import { stripIdentityHeaders } from './headers/identity-headers.js';
+import type { ForwardContext } from './mutators/index.js';
+import { loginLocation, requestIdOf } from './request-context.js';
+import { parseRequestTarget, TargetRejected, type RequestTarget } from './request-target.js';
+import { upstreamPath } from './routing/route-table.js';
+
+export function createProxyHandler(g: GatewayCore) {
+  const accessLog = g.config.log.access_log;
+
+  function observe(req: IncomingMessage, route: string, status: number, started: number, requestId: string, identityId?: string): void {
+    const seconds = (performance.now() - started) / 1000;
+    g.metrics.request(route, req.method ?? 'GET', status, seconds);
+    if (accessLog) {
+      g.logger.info({ reqId: requestId, route, method: req.method, status, ms: Math.round(seconds * 1e4) / 10, identity: identityId }, 'request');
+    }
+  }
+
+  async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    const requestId = requestIdOf(req);
+    res.setHeader('x-request-id', requestId);
+
+    // 1. Canonical path: matched and forwarded as the same string.
+    let target: RequestTarget;
+    try {
+      target = parseRequestTarget(req.url);
+    } catch (err) {
+      if (!(err instanceof TargetRejected)) throw err;
+      sendJsonError(res, 400, err.message);
+      return observe(req, 'none', 400, started, requestId);
+    }
+
+    // 2. No caller-supplied identity survives, whatever happens next.
+    stripIdentityHeaders(req.headers, g.protectedHeaderNames);
+
+    // 3. Control plane: the Kratos public API mount and the self-service UI.
+    if (g.control?.owns(target.path)) {
+      req.url = target.path + target.search;
+      res.once('finish', () => observe(req, 'control', res.statusCode, started, requestId));
+      g.control.handle(req, res);
+      return;
+    }
+
+    // 4. Route.
+    const route = g.routes.match(req.headers.host, target.path, method);
+    if (route === undefined) {
+      sendJsonError(res, 404, 'No route matches this request');
+      return observe(req, 'none', 404, started, requestId);
+    }
+
+    // 5. Decide.
+    const decision = await decide(route, method, req.headers, g.extractors, g.resolver);
+    if (decision.kind === 'unavailable') {
+      const status = sendUnavailable(res, decision.resolution);
+      return observe(req, route.name, status, started, requestId);
+    }
+    if (decision.kind === 'unauthenticated') {
+      if (decision.respondWith === 'redirect') {
+        sendLoginRedirect(res, loginLocation(g, req, target));
+        return observe(req, route.name, 302, started, requestId);
+      }
+      sendUnauthorized(res);
+      return observe(req, route.name, 401, started, requestId);
+    }
+
+    // 6. Headers for the upstream.
+    stripHopByHop(req.headers, g.injectedHeaderNames);
+    delete req.headers.expect; // node already answered 100-continue; undici refuses to send it
+    const ctx: ForwardContext = {
+      route,
+      session: decision.session,
+      requestId,
+      peerAddress: req.socket.remoteAddress,
+      peerTrusted: g.trustedProxies.trusts(req.socket.remoteAddress),
+      encrypted: false,
+    };
+    for (const mutator of g.mutators) mutator.mutate(req.headers, ctx);
+
+    // 7. Forward. A refreshed Kratos cookie from whoami goes back to the client.
+    const extra = decision.setCookie ? { 'set-cookie': decision.setCookie } : undefined;
+    const result = await g.http.forward(req, res, route.upstream.origin, upstreamPath(route, target.path, target.search), req.headers, route.timeoutMs, extra);
+    if ('failure' in result) {
+      const f = result.failure;
+      if (f.kind === 'client_abort') return observe(req, route.name, 499, started, requestId, decision.session?.identityId);
+      g.metrics.upstreamError(route.name, f.kind);
+      sendJsonError(res, f.status || 502, f.message);
+      return observe(req, route.name, f.status || 502, started, requestId, decision.session?.identityId);
+    }
+    observe(req, route.name, result.status, started, requestId, decision.session?.identityId);
+  }
+
+  async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    const requestId = requestIdOf(req);
+    socket.on('error', () => socket.destroy());
+
+    let target: RequestTarget;
+    try {
+      target = parseRequestTarget(req.url);
+    } catch (err) {
+      if (!(err instanceof TargetRejected)) throw err;
+      sendSocketError(socket, 400, err.message);
+      return observe(req, 'none', 400, started, requestId);
+    }
+    stripIdentityHeaders(req.headers, g.protectedHeaderNames);
+
+    // Only WebSocket upgrades, never h2c or arbitrary protocols (upgrade smuggling).
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket' || method !== 'GET') {
+      sendSocketError(socket, 400, 'Only WebSocket upgrades are supported');
+      return observe(req, 'none', 400, started, requestId);
+    }
+    const route = g.control?.owns(target.path) ? undefined : g.routes.match(req.headers.host, target.path, method);
+    if (route === undefined || !route.websocket) {
+      sendSocketError(socket, 404, 'No WebSocket route matches this request');
+      return observe(req, route?.name ?? 'none', 404, started, requestId);
+    }
+
+    const decision = await decide(route, method, req.headers, g.extractors, g.resolver);
+    if (decision.kind === 'unavailable') {
+      sendUnavailableSocket(socket, decision.resolution);
+      return observe(req, route.name, 503, started, requestId);
+    }
+    if (decision.kind === 'unauthenticated') {
+      sendUnauthorizedSocket(socket);
+      return observe(req, route.name, 401, started, requestId);
+    }
+
+    stripHopByHop(req.headers, g.injectedHeaderNames, true);
+    const ctx: ForwardContext = {
+      route,
+      session: decision.session,
+      requestId,
+      peerAddress: req.socket.remoteAddress,
+      peerTrusted: g.trustedProxies.trusts(req.socket.remoteAddress),
+      encrypted: false,
+    };
+    for (const mutator of g.mutators) mutator.mutate(req.headers, ctx);
+    req.url = upstreamPath(route, target.path, target.search);
+    g.websocket.forward(req, socket, head, route.upstream.origin);
+    observe(req, route.name, 101, started, requestId, decision.session?.identityId);
+  }
+
+  /** Wraps a stage failure the code did not foresee: logged with the request id, answered 500, never a crash. */
+  function guard<A extends unknown[]>(fn: (...args: A) => Promise<void>, onError: (...args: A) => void) {
+    return (...args: A): void => {
+      fn(...args).catch((err: unknown) => {
+        g.logger.error({ err: { message: (err as Error).message, stack: (err as Error).stack } }, 'unexpected error in the proxy pipeline');
+        onError(...args);
+      });
+    };
+  }
+
+  return {
+    request: guard(handleRequest, (_req, res) => sendJsonError(res, 500, 'An internal error occurred')),
+    upgrade: guard(handleUpgrade, (_req, socket) => sendSocketError(socket, 500, 'An internal error occurred')),
+  };
+}

@@ -1,0 +1,185 @@
+import type { AuthMode, HeaderMapping, RouteConfig } from '../../config/schema.js';
+
+/** A route as the hot path uses it: matchers compiled, upstream parsed. */
+export interface Route {
+  readonly name: string;
+  readonly auth: AuthMode;
+  readonly upstream: URL;
+  /** Upstream base path without trailing slash ('' for none). */
+  readonly upstreamBasePath: string;
+  readonly stripPrefix: string | undefined;
+  readonly identityHeaders: ReadonlyArray<readonly [header: string, valuePath: string]>;
+  readonly onUnauthenticated: RouteConfig['on_unauthenticated'];
+  readonly websocket: boolean;
+  readonly timeoutMs: number;
+}
+
+interface CompiledRoute {
+  readonly route: Route;
+  readonly index: number;
+  readonly host: { kind: 'any' } | { kind: 'exact'; name: string } | { kind: 'suffix'; suffix: string };
+  readonly path: (p: string) => boolean;
+  readonly methods: ReadonlySet<string> | undefined;
+  /** Sort key: more specific first. */
+  readonly rank: readonly number[];
+  readonly signature: string;
+}
+
+export class RouteConfigError extends Error {}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** `*` matches within one segment, `**` any number of whole segments. Anchored at both ends. */
+function globMatcher(glob: string): { test: (p: string) => boolean; literalLength: number } {
+  let re = '^';
+  let literal = 0;
+  for (let i = 0; i < glob.length; i++) {
+    if (glob.startsWith('/**', i)) {
+      re += '(?:/[^/]*)*';
+      i += 2;
+    } else if (glob[i] === '*') {
+      re += '[^/]*';
+    } else {
+      re += escapeRegex(glob[i]!);
+      literal++;
+    }
+  }
+  const regex = new RegExp(re + '$');
+  return { test: (p) => regex.test(p), literalLength: literal };
+}
+
+function prefixMatcher(prefix: string): (p: string) => boolean {
+  if (prefix === '/') return () => true;
+  const withSlash = prefix + '/';
+  return (p) => p === prefix || p.startsWith(withSlash);
+}
+
+function normalizeHost(hostHeader: string | undefined): string {
+  if (hostHeader === undefined) return '';
+  let h = hostHeader.toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const colon = h.indexOf(':');
+  if (colon !== -1) h = h.slice(0, colon);
+  return h.endsWith('.') ? h.slice(0, -1) : h;
+}
+
+/**
+ * The route table. Most specific match wins, deterministically: exact host before
+ * `*.suffix` (longer first) before any host; then the longer literal path; then routes with
+ * a method list; then configuration order. Two routes that match exactly the same requests
+ * are a start-up error, never a run-time 500 (Oathkeeper's "Expected exactly one rule").
+ */
+export class RouteTable {
+  private readonly routes: CompiledRoute[];
+
+  constructor(configs: readonly RouteConfig[], globalHeaders: HeaderMapping) {
+    this.routes = configs.map((c, index) => compile(c, index, globalHeaders));
+    const seen = new Map<string, CompiledRoute>();
+    for (const r of this.routes) {
+      const other = seen.get(r.signature);
+      if (other) {
+        throw new RouteConfigError(
+          `routes.${r.index} ("${r.route.name}") matches exactly the same requests as routes.${other.index} ("${other.route.name}"); one of them could never be chosen`,
+        );
+      }
+      seen.set(r.signature, r);
+    }
+    const names = new Set<string>();
+    for (const r of this.routes) {
+      if (names.has(r.route.name)) throw new RouteConfigError(`routes.${r.index}.name: "${r.route.name}" is used by another route; names must be unique (they label metrics)`);
+      names.add(r.route.name);
+    }
+    this.routes.sort((a, b) => {
+      for (let i = 0; i < a.rank.length; i++) {
+        const d = b.rank[i]! - a.rank[i]!;
+        if (d !== 0) return d;
+      }
+      return a.index - b.index;
+    });
+  }
+
+  get all(): readonly Route[] {
+    return this.routes.map((r) => r.route);
+  }
+
+  match(hostHeader: string | undefined, path: string, method: string): Route | undefined {
+    const host = normalizeHost(hostHeader);
+    for (const r of this.routes) {
+      if (r.methods !== undefined && !r.methods.has(method)) continue;
+      const h = r.host;
+      if (h.kind === 'exact' ? host !== h.name : h.kind === 'suffix' ? !host.endsWith(h.suffix) : false) continue;
+      if (r.path(path)) return r.route;
+    }
+    return undefined;
+  }
+}
+
+function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): CompiledRoute {
+  const hostSpec = c.match.host?.toLowerCase();
+  const host: CompiledRoute['host'] =
+    hostSpec === undefined ? { kind: 'any' } : hostSpec.startsWith('*.') ? { kind: 'suffix', suffix: hostSpec.slice(1) } : { kind: 'exact', name: hostSpec };
+  const hostRank = host.kind === 'exact' ? 2_000_000 : host.kind === 'suffix' ? 1_000_000 + host.suffix.length : 0;
+
+  let path: (p: string) => boolean;
+  let literalLength: number;
+  let pathSig: string;
+  if (c.match.path_glob !== undefined) {
+    const g = globMatcher(c.match.path_glob);
+    path = g.test;
+    literalLength = g.literalLength;
+    pathSig = `glob:${c.match.path_glob}`;
+  } else {
+    const prefix = c.match.path_prefix!;
+    path = prefixMatcher(prefix);
+    literalLength = prefix === '/' ? 0 : prefix.length;
+    pathSig = `prefix:${prefix}`;
+  }
+
+  if (c.strip_prefix !== undefined) {
+    const base = c.match.path_prefix ?? c.match.path_glob!;
+    if (!(base === c.strip_prefix || base.startsWith(c.strip_prefix + '/'))) {
+      throw new RouteConfigError(`routes.${index}.strip_prefix: "${c.strip_prefix}" is not a prefix of the route's match path "${base}"`);
+    }
+  }
+
+  const upstream = new URL(c.upstream);
+  if (upstream.search !== '' || upstream.hash !== '') {
+    throw new RouteConfigError(`routes.${index}.upstream: must not contain a query or fragment`);
+  }
+  if (upstream.username !== '' || upstream.password !== '') {
+    throw new RouteConfigError(`routes.${index}.upstream: must not contain credentials`);
+  }
+  const methods = c.match.methods ? new Set(c.match.methods) : undefined;
+  const mapping = c.identity_headers ?? globalHeaders;
+  return {
+    index,
+    host,
+    path,
+    methods,
+    rank: [hostRank, literalLength, c.match.path_glob !== undefined ? 0 : 1, methods ? 1 : 0],
+    signature: `${hostSpec ?? '*'}|${pathSig}|${methods ? [...methods].sort().join(',') : '*'}`,
+    route: {
+      name: c.name,
+      auth: c.auth,
+      upstream,
+      upstreamBasePath: upstream.pathname.replace(/\/+$/, ''),
+      stripPrefix: c.strip_prefix,
+      identityHeaders: Object.entries(mapping).map(([h, p]) => [h.toLowerCase(), p] as const),
+      onUnauthenticated: c.on_unauthenticated,
+      websocket: c.websocket,
+      timeoutMs: c.timeout_ms,
+    },
+  };
+}
+
+/** The path sent upstream: the canonical path, minus the strip prefix, under the upstream's base path. */
+export function upstreamPath(route: Route, canonicalPath: string, search: string): string {
+  let p = canonicalPath;
+  if (route.stripPrefix !== undefined && (p === route.stripPrefix || p.startsWith(route.stripPrefix + '/'))) {
+    p = p.slice(route.stripPrefix.length);
+    if (p === '') p = '/';
+  }
+  return route.upstreamBasePath + p + search;
+}

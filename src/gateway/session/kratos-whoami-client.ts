@@ -1,0 +1,111 @@
+import { Pool, errors as undiciErrors } from 'undici';
+import type { Credential } from '../credentials/index.js';
+
+/** What whoami said, reduced to what the resolver acts on. */
+export type WhoamiAnswer =
+  | { kind: 'active'; body: unknown; cacheForMs: number | undefined; setCookie: string[] | undefined }
+  | { kind: 'unauthorized'; cacheForMs: number | undefined };
+
+/** Kratos could not give an answer. Never cached, never treated as "unauthenticated". */
+export class WhoamiUnavailable extends Error {
+  constructor(
+    readonly reason: 'timeout' | 'connect' | 'bad_status' | 'bad_body' | 'rate_limited',
+    message: string,
+    readonly retryAfter?: string,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/** `Ory-Session-Cache-For: <seconds>` (Kratos `feature_flags.cacheable_sessions`). */
+function parseCacheFor(value: string | string[] | undefined): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const seconds = Number(value.trim());
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.floor(seconds * 1000) : undefined;
+}
+
+/**
+ * Calls `GET /sessions/whoami` with only the credential. The budget is an
+ * `AbortSignal.timeout`: undici's own timeouts run on ~1 s timers, too coarse here.
+ */
+export class KratosWhoamiClient {
+  private readonly pool: Pool;
+  private readonly path: string;
+
+  constructor(
+    publicUrl: string,
+    private readonly timeoutMs: number,
+    connections: number,
+  ) {
+    const url = new URL(publicUrl);
+    this.pool = new Pool(url.origin, { connections, keepAliveTimeout: 10_000 });
+    this.path = url.pathname.replace(/\/$/, '') + '/sessions/whoami';
+  }
+
+  async whoami(credential: Credential): Promise<WhoamiAnswer> {
+    let res;
+    try {
+      res = await this.pool.request({
+        path: this.path,
+        method: 'GET',
+        headers: { accept: 'application/json', ...credential.source.whoamiHeaders(credential.value) },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw this.classify(err);
+    }
+    const { statusCode, headers, body } = res;
+    if (statusCode === 401 || statusCode === 403) {
+      body.dump().catch(() => {});
+      return { kind: 'unauthorized', cacheForMs: parseCacheFor(headers['ory-session-cache-for']) };
+    }
+    if (statusCode === 429) {
+      body.dump().catch(() => {});
+      const retryAfter = typeof headers['retry-after'] === 'string' ? headers['retry-after'] : '1';
+      throw new WhoamiUnavailable('rate_limited', 'Kratos rate-limited whoami', retryAfter);
+    }
+    if (statusCode !== 200) {
+      body.dump().catch(() => {});
+      throw new WhoamiUnavailable('bad_status', `Kratos whoami answered ${statusCode}`);
+    }
+    let parsed: unknown;
+    try {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of body) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_BODY_BYTES) {
+          body.destroy();
+          throw new WhoamiUnavailable('bad_body', 'Kratos whoami body exceeds 1 MiB');
+        }
+        chunks.push(chunk as Buffer);
+      }
+      parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch (err) {
+      if (err instanceof WhoamiUnavailable) throw err;
+      throw err instanceof SyntaxError ? new WhoamiUnavailable('bad_body', 'Kratos whoami body is not JSON') : this.classify(err);
+    }
+    const setCookie = headers['set-cookie'];
+    return {
+      kind: 'active',
+      body: parsed,
+      cacheForMs: parseCacheFor(headers['ory-session-cache-for']),
+      setCookie: setCookie === undefined ? undefined : Array.isArray(setCookie) ? setCookie : [setCookie],
+    };
+  }
+
+  private classify(err: unknown): WhoamiUnavailable {
+    if (err instanceof WhoamiUnavailable) return err;
+    const e = err as { name?: string; code?: string; message?: string };
+    if (e.name === 'TimeoutError' || e.name === 'AbortError' || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+      return new WhoamiUnavailable('timeout', `Kratos whoami did not answer within ${this.timeoutMs} ms`);
+    }
+    return new WhoamiUnavailable('connect', `Kratos whoami failed: ${e.code ?? e.message ?? 'unknown error'}`);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}

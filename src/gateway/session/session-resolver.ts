@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { GatewayMetrics } from '../../admin/metrics.js';
+import type { Credential } from '../credentials/index.js';
+import { KratosWhoamiClient, WhoamiUnavailable } from './kratos-whoami-client.js';
+import { summarizeSession, summarySize, type SessionSummary } from './session-summary.js';
+
+export type Resolution =
+  | { status: 'authenticated'; session: SessionSummary; setCookie?: string[] }
+  | { status: 'unauthenticated' }
+  | { status: 'unavailable'; reason: WhoamiUnavailable['reason']; retryAfter?: string };
+
+/** A negative entry: Kratos said this credential is not a session. */
+const NOT_A_SESSION = { negative: true } as const;
+type CacheValue = { negative: false; session: SessionSummary; setCookie?: string[] } | typeof NOT_A_SESSION;
+
+export interface SessionResolverOptions {
+  kratosPublicUrl: string;
+  whoamiTimeoutMs: number;
+  connections: number;
+  cache: {
+    enabled: boolean;
+    maxEntries: number;
+    maxBytes: number;
+    ttlCapMs: number;
+    negativeTtlMs: number;
+    honourCacheForHeader: boolean;
+  };
+  /** Every `identity.…`/`session.…` path any header mapping reads. */
+  valuePaths: readonly string[];
+  metrics: GatewayMetrics;
+}
+
+/**
+ * Credential → session, through an LRU cache with request coalescing. Keys are SHA-256 of
+ * (credential kind, value, Kratos URL): raw tokens are never kept, and two Kratos
+ * deployments can never share an entry (Oathkeeper GHSA-4mq7-pvjg-xp2r).
+ */
+export class SessionResolver {
+  private readonly client: KratosWhoamiClient;
+  private readonly cache: LRUCache<string, CacheValue, Credential> | undefined;
+  /** identity id → cache keys, so one identity's sessions can be purged at once. */
+  private readonly keysByIdentity = new Map<string, Set<string>>();
+  private readonly keySalt: string;
+
+  constructor(private readonly opts: SessionResolverOptions) {
+    this.client = new KratosWhoamiClient(opts.kratosPublicUrl, opts.whoamiTimeoutMs, opts.connections);
+    this.keySalt = '\0' + opts.kratosPublicUrl;
+    const c = opts.cache;
+    if (!c.enabled) return;
+    this.cache = new LRUCache<string, CacheValue, Credential>({
+      max: c.maxEntries,
+      maxSize: c.maxBytes,
+      sizeCalculation: (v, key) => key.length + (v.negative ? 64 : summarySize(v.session)),
+      ttl: c.ttlCapMs,
+      updateAgeOnGet: false,
+      allowStale: false,
+      // The whoami call is shared by coalesced callers: one caller going away must not
+      // abort it for the others, and its own budget is AbortSignal.timeout.
+      ignoreFetchAbort: true,
+      fetchMethod: (_key, _stale, { options, context }) => this.fetchSession(context, options),
+      dispose: (value, key) => {
+        if (!value.negative) this.unindex(value.session.identityId, key);
+      },
+    });
+  }
+
+  get size(): number {
+    return this.cache?.size ?? 0;
+  }
+
+  cacheKey(credential: Credential): string {
+    return createHash('sha256').update(credential.source.kind).update('\0').update(credential.value).update(this.keySalt).digest('base64url');
+  }
+
+  async resolve(credential: Credential): Promise<Resolution> {
+    if (this.cache === undefined) return this.resolveUncached(credential);
+    const key = this.cacheKey(credential);
+    const cached = this.cache.get(key);
+    if (cached !== undefined) {
+      this.opts.metrics.cacheLookup(cached.negative ? 'negative_hit' : 'hit');
+      return cached.negative ? { status: 'unauthenticated' } : { status: 'authenticated', session: cached.session };
+    }
+    const status: LRUCache.Status<string, CacheValue, Credential> = {};
+    try {
+      const value = await this.cache.fetch(key, { context: credential, status });
+      const performedFetch = status.fetch === 'miss';
+      this.opts.metrics.cacheLookup(performedFetch ? 'miss' : 'coalesced');
+      if (value === undefined || value.negative) return { status: 'unauthenticated' };
+      // A refreshed session cookie goes back only to the caller(s) of this very fetch.
+      return value.setCookie && (performedFetch || status.fetch === 'inflight')
+        ? { status: 'authenticated', session: value.session, setCookie: value.setCookie }
+        : { status: 'authenticated', session: value.session };
+    } catch (err) {
+      this.opts.metrics.cacheLookup(status.fetch === 'inflight' ? 'coalesced' : 'miss');
+      return unavailable(err);
+    }
+  }
+
+  /** Removes one credential and every other cached credential of the same session. */
+  purgeCredential(credential: Credential): void {
+    if (this.cache === undefined) return;
+    const key = this.cacheKey(credential);
+    const entry = this.cache.peek(key);
+    this.cache.delete(key);
+    if (entry && !entry.negative) {
+      for (const other of [...(this.keysByIdentity.get(entry.session.identityId) ?? [])]) {
+        const v = this.cache.peek(other);
+        if (v && !v.negative && v.session.sessionId === entry.session.sessionId) this.cache.delete(other);
+      }
+    }
+  }
+
+  /** Removes every cached session of an identity (after an admin-side revocation). Returns how many. */
+  purgeIdentity(identityId: string): number {
+    if (this.cache === undefined) return 0;
+    const keys = [...(this.keysByIdentity.get(identityId) ?? [])];
+    for (const key of keys) this.cache.delete(key);
+    this.keysByIdentity.delete(identityId);
+    return keys.length;
+  }
+
+  async close(): Promise<void> {
+    this.cache?.clear();
+    await this.client.close();
+  }
+
+  private async resolveUncached(credential: Credential): Promise<Resolution> {
+    try {
+      const value = await this.fetchSession(credential, undefined);
+      return value.negative ? { status: 'unauthenticated' } : { status: 'authenticated', session: value.session, ...(value.setCookie ? { setCookie: value.setCookie } : {}) };
+    } catch (err) {
+      return unavailable(err);
+    }
+  }
+
+  private async fetchSession(credential: Credential | undefined, options: { ttl?: number } | undefined): Promise<CacheValue> {
+    if (credential === undefined) throw new Error('session fetch without a credential');
+    const started = performance.now();
+    const c = this.opts.cache;
+    let answer;
+    let summary: SessionSummary | 'inactive';
+    const now = Date.now();
+    try {
+      answer = await this.client.whoami(credential);
+      summary = answer.kind === 'active' ? summarizeSessionOrError(answer.body, this.opts.valuePaths, now) : 'inactive';
+    } catch (err) {
+      const rateLimited = err instanceof WhoamiUnavailable && err.reason === 'rate_limited';
+      this.opts.metrics.whoami(rateLimited ? 'rate_limited' : 'error', (performance.now() - started) / 1000);
+      throw err;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const cacheFor = c.honourCacheForHeader ? answer.cacheForMs : undefined;
+    if (summary === 'inactive') {
+      this.opts.metrics.whoami('unauthorized', seconds);
+      if (options) options.ttl = Math.max(1, Math.min(c.negativeTtlMs, cacheFor ?? Number.POSITIVE_INFINITY));
+      return NOT_A_SESSION;
+    }
+    this.opts.metrics.whoami('active', seconds);
+    if (options) {
+      options.ttl = Math.max(1, Math.min(c.ttlCapMs, summary.expiresAtMs - now, cacheFor ?? Number.POSITIVE_INFINITY));
+      this.index(summary.identityId, this.cacheKey(credential));
+    }
+    const setCookie = answer.kind === 'active' ? answer.setCookie : undefined;
+    return setCookie ? { negative: false, session: summary, setCookie } : { negative: false, session: summary };
+  }
+
+  private index(identityId: string, key: string): void {
+    let keys = this.keysByIdentity.get(identityId);
+    if (keys === undefined) this.keysByIdentity.set(identityId, (keys = new Set()));
+    keys.add(key);
+  }
+
+  private unindex(identityId: string, key: string): void {
+    const keys = this.keysByIdentity.get(identityId);
+    if (keys === undefined) return;
+    keys.delete(key);
+    if (keys.size === 0) this.keysByIdentity.delete(identityId);
+  }
+}
+
+function summarizeSessionOrError(body: unknown, paths: readonly string[], now: number): SessionSummary | 'inactive' {
+  try {
+    return summarizeSession(body, paths, now);
+  } catch (err) {
+    throw new WhoamiUnavailable('bad_body', (err as Error).message);
+  }
+}
+
+function unavailable(err: unknown): Resolution {
+  if (err instanceof WhoamiUnavailable) {
+    return err.retryAfter !== undefined
+      ? { status: 'unavailable', reason: err.reason, retryAfter: err.retryAfter }
+      : { status: 'unavailable', reason: err.reason };
+  }
+  return { status: 'unavailable', reason: 'connect' };
+}

@@ -1,0 +1,41 @@
+import type { Server } from 'node:http';
+
+export class ListenError extends Error {}
+
+/** Listens and resolves the actual URL; a taken port is a clear one-line error, not a stack. */
+export function listen(server: Server, host: string, port: number, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      const where = `${host}:${port}`;
+      if (err.code === 'EADDRINUSE') reject(new ListenError(`${what}: ${where} is already in use (choose another port in the configuration)`));
+      else if (err.code === 'EACCES') reject(new ListenError(`${what}: not permitted to listen on ${where}`));
+      else if (err.code === 'EADDRNOTAVAIL') reject(new ListenError(`${what}: ${host} is not an address of this machine`));
+      else reject(new ListenError(`${what}: cannot listen on ${where} (${err.code ?? err.message})`));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      const addr = server.address();
+      if (addr === null || typeof addr === 'string') return resolve(`http://${host}:${port}`);
+      const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      resolve(`http://${h}:${addr.port}`);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+/** Stops accepting, lets in-flight requests finish within `graceMs`, then closes what is left. */
+export function closeGracefully(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,76 @@
+/**
+ * `node dist/main.js [--config config/gateway.yaml]`: the gateway process. Configuration
+ * errors print `config error: key.path: reason` lines and exit 2; a taken port exits 1;
+ * SIGTERM/SIGINT drain and exit 0.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile } from './config/load.js';
+import { ListenError } from './listen.js';
+import { startGateway } from './app.js';
+import { createLogger } from './log.js';
+
+function fail(lines: string[], code: number): never {
+  for (const line of lines) process.stderr.write(line + '\n');
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseArgs({ options: { config: { type: 'string', short: 'c', default: 'config/gateway.yaml' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (err) {
+    fail([`kratos-gateway: ${(err as Error).message}`, 'usage: kratos-gateway [--config PATH]'], 2);
+  }
+  if (args.values.help) {
+    process.stdout.write('usage: kratos-gateway [--config PATH]\nEnvironment overrides: KRATOS_GATEWAY_<KEY>__<SUBKEY>=value (see README, "Configuration").\n');
+    return;
+  }
+
+  let loaded;
+  try {
+    loaded = loadConfigFile(args.values.config!);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.problems.map((p) => `config error: ${p}`), 2);
+    throw err;
+  }
+
+  const logger = createLogger(loaded.config.log.level);
+  let gateway;
+  try {
+    gateway = await startGateway(loaded.config, { logger, baseDir: loaded.baseDir });
+  } catch (err) {
+    logger.flush();
+    if (err instanceof ListenError) fail([`kratos-gateway: ${err.message}`], 1);
+    if (err instanceof ConfigError) fail(err.problems.map((p) => `config error: ${p}`), 2);
+    if (err instanceof Error && err.name.endsWith('ConfigError')) fail([`config error: ${err.message}`], 2);
+    throw err;
+  }
+
+  const lines = [
+    '',
+    'kratos-gateway is running.',
+    `  Open            ${loaded.config.proxy.public_base_url.replace(/\/$/, '')}/`,
+    `  Proxy           ${gateway.proxyUrl}`,
+    `  Admin/metrics   ${gateway.adminUrl}/metrics   health: ${gateway.adminUrl}/health/ready`,
+    `  Kratos public   ${gateway.kratosPublicUrl}${gateway.kratosAdminUrl ? `   admin: ${gateway.kratosAdminUrl}` : ''}`,
+    ...(gateway.demoUrl ? [`  Demo upstream   ${gateway.demoUrl}`] : []),
+    '  Stop with Ctrl+C (SIGINT) or SIGTERM.',
+    '',
+  ];
+  process.stderr.write(lines.join('\n') + '\n');
+
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    gateway.shutdown().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`kratos-gateway: fatal: ${(err as Error).message}\n`);
+  process.exit(1);
+});

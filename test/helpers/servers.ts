@@ -1,0 +1,190 @@
+/**
+ * Real HTTP servers on loopback for integration tests: an echo upstream, and a
+ * Kratos-whoami fault-injection server whose behaviour each test sets.
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { WebSocketServer } from 'ws';
+import { parseConfig } from '../../src/config/load.js';
+import type { GatewayConfig } from '../../src/config/schema.js';
+import { startGateway, type RunningGateway } from '../../src/app.js';
+import { createLogger } from '../../src/log.js';
+import { Writable } from 'node:stream';
+
+export async function listenOnFreePort(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('no address');
+  return `http://127.0.0.1:${addr.port}`;
+}
+
+export function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export interface EchoRecord {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: string;
+}
+
+/** Answers every request with JSON describing what it received; a WebSocket echo on upgrade. */
+export async function startEchoUpstream(): Promise<{ url: string; received: EchoRecord[]; close(): Promise<void> }> {
+  const received: EchoRecord[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const record = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString('utf8') };
+      received.push(record);
+      if (req.url?.startsWith('/status/')) {
+        res.writeHead(Number(req.url.slice(8, 11)), { 'content-type': 'text/plain', 'set-cookie': ['a=1; Path=/', 'b=2; Path=/'], connection: 'keep-alive', 'keep-alive': 'timeout=5' });
+        return res.end('status');
+      }
+      if (req.url?.startsWith('/slow')) {
+        setTimeout(() => res.end('slow'), 3_000).unref();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(record));
+    });
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.send(JSON.stringify({ url: req.url, identity: req.headers['x-kratos-authenticated-identity-id'] ?? null, headers: req.headers }));
+      ws.on('message', (m) => ws.send(String(m)));
+    });
+  });
+  const url = await listenOnFreePort(server);
+  return {
+    url,
+    received,
+    close: async () => {
+      wss.close();
+      await closeServer(server);
+    },
+  };
+}
+
+export interface FakeSession {
+  identityId: string;
+  sessionId?: string;
+  active?: boolean;
+  expiresAt?: Date;
+  traits?: Record<string, unknown>;
+}
+
+export type WhoamiFault =
+  | { kind: 'normal' }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'status'; status: number; headers?: Record<string, string> }
+  | { kind: 'garbage' }
+  | { kind: 'huge' }
+  | { kind: 'hang' };
+
+/**
+ * A Kratos whoami fault-injection server: knows sessions by token (X-Session-Token, Bearer
+ * or `ory_kratos_session` cookie), counts calls, and misbehaves on demand.
+ */
+export async function startFakeKratos() {
+  const sessions = new Map<string, FakeSession>();
+  const state = { calls: 0, fault: { kind: 'normal' } as WhoamiFault, cacheFor: undefined as number | undefined, setCookie: undefined as string | undefined, lastHeaders: undefined as IncomingHttpHeaders | undefined };
+  const server = createServer((req, res) => {
+    if (req.url === '/health/alive') return res.end('{"status":"ok"}');
+    if (!req.url?.startsWith('/sessions/whoami')) {
+      res.writeHead(404);
+      return res.end();
+    }
+    state.calls++;
+    state.lastHeaders = req.headers;
+    const answer = () => {
+      const f = state.fault;
+      if (f.kind === 'status') {
+        res.writeHead(f.status, { 'content-type': 'application/json', ...f.headers });
+        return res.end('{"error":{"code":' + f.status + '}}');
+      }
+      if (f.kind === 'garbage') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end('{"id": not json');
+      }
+      if (f.kind === 'huge') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"pad":"');
+        for (let i = 0; i < 3; i++) res.write('x'.repeat(1024 * 1024));
+        return res.end('"}');
+      }
+      const token =
+        (req.headers['x-session-token'] as string | undefined) ??
+        /ory_kratos_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1] ??
+        /^bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      const s = token === undefined ? undefined : sessions.get(token);
+      if (!s || s.active === false || (s.expiresAt && s.expiresAt.getTime() <= Date.now())) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        return res.end('{"error":{"code":401,"status":"Unauthorized","message":"The request could not be authorized"}}');
+      }
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'x-kratos-authenticated-identity-id': s.identityId };
+      if (state.cacheFor !== undefined) headers['ory-session-cache-for'] = String(state.cacheFor);
+      if (state.setCookie !== undefined) headers['set-cookie'] = state.setCookie;
+      res.writeHead(200, headers);
+      const now = new Date();
+      res.end(
+        JSON.stringify({
+          id: s.sessionId ?? `session-${s.identityId}`,
+          active: true,
+          expires_at: (s.expiresAt ?? new Date(Date.now() + 86_400_000)).toISOString(),
+          authenticated_at: now.toISOString(),
+          issued_at: now.toISOString(),
+          identity: { id: s.identityId, schema_id: 'default', schema_url: 'http://kratos/schemas/default', traits: s.traits ?? {} },
+        }),
+      );
+    };
+    const f = state.fault;
+    if (f.kind === 'hang') return;
+    if (f.kind === 'delay') setTimeout(answer, f.ms);
+    else answer();
+  });
+  const url = await listenOnFreePort(server);
+  return {
+    url,
+    state,
+    sessions,
+    addSession(s: Partial<FakeSession> = {}): { token: string; identityId: string } {
+      const token = randomUUID().replaceAll('-', '');
+      const identityId = s.identityId ?? randomUUID();
+      sessions.set(token, { identityId, ...s });
+      return { token, identityId };
+    },
+    close: () => closeServer(server),
+  };
+}
+
+/** A logger that keeps every line, so tests can assert what was (and was not) logged. */
+export function memoryLogger() {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  return { logger: createLogger('info', sink), lines };
+}
+
+export function testConfig(raw: Record<string, unknown>): GatewayConfig {
+  return parseConfig({
+    ...raw,
+    proxy: { listen: { port: 0 }, ...(raw.proxy as object) },
+    admin: { listen: { port: 0 }, ...(raw.admin as object) },
+    ui: { enabled: false, ...(raw.ui as object) },
+  });
+}
+
+export async function startTestGateway(raw: Record<string, unknown>): Promise<RunningGateway & { logLines: string[] }> {
+  const { logger, lines } = memoryLogger();
+  const gw = await startGateway(testConfig(raw), { logger });
+  return Object.assign(gw, { logLines: lines });
+}
