@@ -102,6 +102,7 @@ export function createDecisionHandler(g: GatewayCore) {
     identityHeaders.mutate(out, {
       route,
       session: decision.session,
+      credentialKind: decision.credentialKind,
       requestId,
       peerAddress: req.socket.remoteAddress,
       peerTrusted: false,

@@ -89,6 +89,7 @@ export function createKratosMount(g: GatewayCore) {
     forwardedHeaders.mutate(headers, {
       route: undefined as never,
       session: undefined,
+      credentialKind: undefined,
       requestId,
       peerAddress: req.socket.remoteAddress,
       peerTrusted: g.trustedProxies.trusts(req.socket.remoteAddress),

@@ -90,6 +90,7 @@ export function createProxyHandler(g: GatewayCore) {
     const ctx: ForwardContext = {
       route,
       session: decision.session,
+      credentialKind: decision.credentialKind,
       requestId,
       peerAddress: req.socket.remoteAddress,
       peerTrusted: g.trustedProxies.trusts(req.socket.remoteAddress),
@@ -151,6 +152,7 @@ export function createProxyHandler(g: GatewayCore) {
     const ctx: ForwardContext = {
       route,
       session: decision.session,
+      credentialKind: decision.credentialKind,
       requestId,
       peerAddress: req.socket.remoteAddress,
       peerTrusted: g.trustedProxies.trusts(req.socket.remoteAddress),

@@ -6,7 +6,7 @@ import type { SessionSummary } from '../session/session-summary.js';
 import { isBrowserNavigation } from './browser-navigation.js';
 
 export type Decision =
-  | { kind: 'allow'; session: SessionSummary | undefined; setCookie?: string[] }
+  | { kind: 'allow'; session: SessionSummary | undefined; credentialKind?: string; setCookie?: string[] }
   | { kind: 'unauthenticated'; respondWith: 'redirect' | 'json' }
   | { kind: 'unavailable'; resolution: Extract<Resolution, { status: 'unavailable' }> };
 
@@ -32,8 +32,8 @@ export async function decide(
   switch (resolution.status) {
     case 'authenticated':
       return resolution.setCookie
-        ? { kind: 'allow', session: resolution.session, setCookie: resolution.setCookie }
-        : { kind: 'allow', session: resolution.session };
+        ? { kind: 'allow', session: resolution.session, credentialKind: credential!.source.kind, setCookie: resolution.setCookie }
+        : { kind: 'allow', session: resolution.session, credentialKind: credential!.source.kind };
     case 'unavailable':
       return { kind: 'unavailable', resolution };
     case 'unauthenticated':

@@ -6,6 +6,8 @@ import type { SessionSummary } from '../session/session-summary.js';
 export interface ForwardContext {
   readonly route: Route;
   readonly session: SessionSummary | undefined;
+  /** Which credential source authenticated the request, if any. */
+  readonly credentialKind: string | undefined;
   readonly requestId: string;
   /** Immediate TCP peer. */
   readonly peerAddress: string | undefined;
