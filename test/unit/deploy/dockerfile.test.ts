@@ -1,0 +1,251 @@
+/**
+ * The container image, checked without a Docker engine: dockerfile-utils lints the
+ * Dockerfile (the same validator editors use), then the tests read the parsed
+ * instructions for what the linter does not know about this project: a non-root user,
+ * a curl-free HEALTHCHECK that actually works, stage references, ports equal to the
+ * configuration defaults, the entrypoint and config file the image runs, and a
+ * .dockerignore that lets in exactly what the build copies.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { validate } from 'dockerfile-utils';
+import { parse as parseYaml } from 'yaml';
+import { configSchema } from '../../../src/config/schema.js';
+import { parseDockerfile, stages, envOf, type Instruction } from './dockerfile-parse.js';
+
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+const instructions = parseDockerfile(dockerfile);
+const allStages = stages(instructions);
+const runtime = allStages[allStages.length - 1];
+if (!runtime) throw new Error('Dockerfile has no FROM');
+const only = (list: Instruction[], keyword: string) => list.filter((i) => i.keyword === keyword);
+const defaults = configSchema.parse({});
+
+describe('Dockerfile lint (dockerfile-utils)', () => {
+  it('has no error or warning diagnostics', () => {
+    const diagnostics = validate(dockerfile);
+    // LSP severities: 1 = error, 2 = warning.
+    const bad = diagnostics.filter((d) => d.severity === 1 || d.severity === 2);
+    assert.deepEqual(
+      bad.map((d) => `${d.range.start.line + 1}: ${d.message}`),
+      [],
+    );
+  });
+
+  it('the linter itself rejects a broken HEALTHCHECK (so a clean result means something)', () => {
+    const broken = dockerfile.replace(/HEALTHCHECK[\s\S]*?\n(?=\n)/, 'HEALTHCHECK CMD\n');
+    assert.notEqual(broken, dockerfile);
+    assert.ok(validate(broken).some((d) => d.severity === 1));
+  });
+});
+
+describe('Dockerfile stages', () => {
+  it('is multi-stage, with unique stage names, on the Node LTS the project supports', () => {
+    assert.ok(allStages.length >= 2);
+    const names = allStages.map((s) => s.name).filter((n): n is string => n !== undefined);
+    assert.equal(new Set(names).size, names.length);
+    for (const s of allStages) assert.equal(s.image, 'node:22-bookworm-slim');
+    const engines = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+    const min = /^>=(\d+)/.exec(engines)?.[1];
+    assert.ok(min !== undefined && 22 >= Number(min), `Node 22 satisfies engines ${engines}`);
+  });
+
+  it('builds native modules in the build stage and prunes dev dependencies', () => {
+    const build = allStages.find((s) => s.name === 'build');
+    assert.ok(build);
+    const runs = only(build.instructions, 'RUN').map((r) => r.raw).join('\n');
+    for (const pkg of ['python3', 'make', 'g++']) assert.match(runs, new RegExp(`\\s${pkg.replace('+', '\\+')}(\\s|$)`));
+    assert.match(runs, /npm ci/);
+    assert.match(runs, /npm run build/);
+    assert.match(runs, /npm prune --omit=dev/);
+    // No compiler in the runtime stage.
+    assert.doesNotMatch(only(runtime.instructions, 'RUN').map((r) => r.raw).join('\n'), /g\+\+|apt-get install/);
+  });
+
+  it('every COPY --from names an earlier stage', () => {
+    for (const s of allStages) {
+      for (const c of only(s.instructions, 'COPY')) {
+        const from = c.flags['from'];
+        if (from === undefined) continue;
+        const target = allStages.find((t) => t.name === from || String(t.index) === from);
+        assert.ok(target, `line ${c.line}: COPY --from=${from} names no stage`);
+        assert.ok(target.index < s.index, `line ${c.line}: COPY --from=${from} must name an earlier stage`);
+      }
+    }
+  });
+
+  it('the runtime stage carries only dist/, node_modules, package.json and config/', () => {
+    const copied = only(runtime.instructions, 'COPY').map((c) => c.words[c.words.length - 1]?.replace(/^\.\//, '').replace(/\/$/, ''));
+    assert.deepEqual(copied.sort(), ['config', 'dist', 'node_modules', 'package.json']);
+    for (const c of only(runtime.instructions, 'COPY')) {
+      if (c.words[0] === 'config') continue;
+      assert.equal(c.flags['from'], 'build', `line ${c.line}: build output comes from the build stage`);
+    }
+  });
+});
+
+describe('Dockerfile runtime', () => {
+  it('runs as a fixed non-root numeric user, set before the entrypoint and never reset', () => {
+    const users = only(runtime.instructions, 'USER');
+    assert.equal(users.length, 1);
+    const user = users[0]!;
+    const [uid, gid] = user.raw.split(':');
+    assert.equal(uid, '10001');
+    assert.equal(gid, '10001');
+    const entry = only(runtime.instructions, 'ENTRYPOINT')[0];
+    assert.ok(entry && user.line < entry.line);
+  });
+
+  it('binds both listeners on all interfaces and keeps the ports equal to the config defaults', () => {
+    const env = envOf(runtime.instructions);
+    assert.equal(env.get('KRATOS_GATEWAY_PROXY__LISTEN__HOST'), '0.0.0.0');
+    assert.equal(env.get('KRATOS_GATEWAY_ADMIN__LISTEN__HOST'), '0.0.0.0');
+    assert.equal(env.get('KRATOS_GATEWAY_PROXY__LISTEN__PORT'), String(defaults.proxy.listen.port));
+    assert.equal(env.get('KRATOS_GATEWAY_ADMIN__LISTEN__PORT'), String(defaults.admin.listen.port));
+    assert.equal(env.get('NODE_ENV'), 'production');
+  });
+
+  it('EXPOSEs valid ports, exactly the proxy and admin defaults', () => {
+    const ports = only(runtime.instructions, 'EXPOSE').flatMap((e) => e.words);
+    for (const p of ports) {
+      assert.match(p, /^\d+(\/tcp)?$/);
+      const n = Number(p.replace('/tcp', ''));
+      assert.ok(Number.isInteger(n) && n >= 1 && n <= 65535, `port ${p}`);
+    }
+    assert.deepEqual(
+      ports.map((p) => Number(p.replace('/tcp', ''))).sort(),
+      [defaults.proxy.listen.port, defaults.admin.listen.port].sort(),
+    );
+  });
+
+  it('has a HEALTHCHECK that uses node, not curl or wget, against /health/alive on the admin port', () => {
+    const hc = only(runtime.instructions, 'HEALTHCHECK');
+    assert.equal(hc.length, 1);
+    const args = hc[0]!.json;
+    assert.ok(args, 'HEALTHCHECK CMD is in exec form');
+    assert.equal(args[0], 'node');
+    assert.equal(args[1], '-e');
+    assert.doesNotMatch(args.join(' '), /\bcurl\b|\bwget\b/);
+    assert.match(args[2] ?? '', /\/health\/alive/);
+    assert.match(args[2] ?? '', /KRATOS_GATEWAY_ADMIN__LISTEN__PORT/);
+    for (const flag of ['interval', 'timeout', 'start-period', 'retries']) assert.ok(hc[0]!.flags[flag], `--${flag}`);
+  });
+
+  it('STOPSIGNAL is SIGTERM and the entrypoint is node in exec form (signals reach the process)', () => {
+    assert.deepEqual(only(runtime.instructions, 'STOPSIGNAL').map((s) => s.raw), ['SIGTERM']);
+    assert.deepEqual(only(runtime.instructions, 'ENTRYPOINT')[0]?.json, ['node', 'dist/main.js']);
+    const cmd = only(runtime.instructions, 'CMD')[0]?.json;
+    assert.ok(cmd);
+    assert.equal(cmd[0], '--config');
+  });
+
+  it('the CMD config file is in the image and is a valid production configuration', () => {
+    const cmd = only(runtime.instructions, 'CMD')[0]!.json!;
+    const file = cmd[1]!;
+    assert.match(file, /^config\//, 'the file comes from the copied config/ directory');
+    const cfg = configSchema.parse(parseYaml(readFileSync(join(root, file), 'utf8')));
+    assert.equal(cfg.embedded_kratos.enabled, false);
+    assert.equal(cfg.demo_upstream.enabled, false);
+  });
+
+  it('the ENTRYPOINT script is what `npm run build` produces from src/main.ts', () => {
+    const script = only(runtime.instructions, 'ENTRYPOINT')[0]!.json![1]!;
+    const build = JSON.parse(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')) as {
+      compilerOptions: { rootDir: string; outDir: string };
+    };
+    assert.equal(script, `${build.compilerOptions.outDir}/main.js`);
+    const source = join(root, build.compilerOptions.rootDir, 'main.ts');
+    assert.ok(existsSync(source), `${source} exists (compiled to ${script})`);
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { main: string; scripts: Record<string, string> };
+    assert.equal(pkg.main, script);
+    assert.equal(pkg.scripts['build'], 'tsc -p tsconfig.build.json');
+  });
+
+  it('the HEALTHCHECK script exits 0 when /health/alive answers 200 and 1 otherwise', async () => {
+    const script = only(runtime.instructions, 'HEALTHCHECK')[0]!.json![2]!;
+    let status = 200;
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(status).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const run = () =>
+      new Promise<number>((done) => {
+        const child = execFile(process.execPath, ['-e', script], {
+          env: { ...process.env, KRATOS_GATEWAY_ADMIN__LISTEN__PORT: String(port) },
+        });
+        child.on('exit', (code) => done(code ?? -1));
+      });
+    try {
+      assert.equal(await run(), 0);
+      status = 503;
+      assert.equal(await run(), 1);
+      assert.deepEqual(seen, ['GET /health/alive', 'GET /health/alive']);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    // Nothing listening: unhealthy, not a hang.
+    assert.equal(await run(), 1);
+  });
+});
+
+/** Docker's .dockerignore rules: last matching pattern wins; a pattern also matches a path's parent directories. */
+function dockerignoreIncludes(patterns: string[], path: string): boolean {
+  const toRegex = (p: string) =>
+    new RegExp(
+      '^' +
+        p
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*\*/g, '\u0000')
+          .replace(/\*/g, '[^/]*')
+          .replace(/\?/g, '[^/]')
+          .replace(/\u0000/g, '.*') +
+        '$',
+    );
+  const parts = path.split('/');
+  const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+  let included = true;
+  for (const raw of patterns) {
+    const negate = raw.startsWith('!');
+    const re = toRegex((negate ? raw.slice(1) : raw).replace(/^\/|\/$/g, ''));
+    if (prefixes.some((p) => re.test(p))) included = negate;
+  }
+  return included;
+}
+
+describe('.dockerignore', () => {
+  const patterns = readFileSync(join(root, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+
+  it('lets in every path the Dockerfile copies from the build context', () => {
+    const sources = instructions
+      .filter((i) => (i.keyword === 'COPY' || i.keyword === 'ADD') && i.flags['from'] === undefined)
+      .flatMap((i) => i.words.slice(0, -1));
+    assert.ok(sources.length > 0);
+    for (const src of sources) {
+      assert.ok(existsSync(join(root, src)), `${src} exists in the repository`);
+      assert.ok(dockerignoreIncludes(patterns, src), `${src} is in the build context`);
+      if (statSync(join(root, src)).isDirectory()) {
+        assert.ok(dockerignoreIncludes(patterns, `${src}/some-file.ts`), `${src}/* is in the build context`);
+      }
+    }
+    assert.ok(dockerignoreIncludes(patterns, 'config/production.yaml'));
+  });
+
+  it('keeps local build output, dependencies, data, VCS and test files out', () => {
+    for (const p of ['node_modules/yaml/package.json', 'dist/main.js', 'data/kratos.sqlite', '.git/HEAD', 'test/unit/x.test.ts', 'helm/kratos-gateway/values.yaml', 'config/examples/nginx/auth_request.conf', '.env']) {
+      assert.equal(dockerignoreIncludes(patterns, p), false, `${p} must not be sent to the builder`);
+    }
+  });
+});
