@@ -188,3 +188,31 @@ export async function startTestGateway(raw: Record<string, unknown>): Promise<Ru
   const gw = await startGateway(testConfig(raw), { logger });
   return Object.assign(gw, { logLines: lines });
 }
+
+/**
+ * Sends one raw HTTP/1.1 request over a new socket and returns the raw response text.
+ * For what HTTP clients refuse to send (odd Connection headers, Trailer, bad paths).
+ */
+export async function rawRequest(baseUrl: string, lines: string[], body = ''): Promise<string> {
+  const { connect } = await import('node:net');
+  const u = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(u.port), u.hostname, () => {
+      socket.write(lines.join('\r\n') + '\r\n\r\n' + body);
+    });
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const headerEnd = text.indexOf('\r\n\r\n');
+      if (headerEnd !== -1) {
+        const len = /content-length: (\d+)/i.exec(text.slice(0, headerEnd));
+        if (len && Buffer.byteLength(text.slice(headerEnd + 4)) >= Number(len[1])) socket.end();
+      }
+    });
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', reject);
+    socket.setTimeout(10_000, () => socket.destroy(new Error('raw request timed out')));
+  });
+}

@@ -42,7 +42,9 @@ export function summarizeSession(body: unknown, valuePaths: readonly string[], n
   }
   const values = new Map<string, string>();
   for (const path of valuePaths) {
-    const v = toHeaderValue(get(s, path.split('.')));
+    // Mapping paths name `session.…` (the whoami body itself) or `identity.…` (inside it).
+    const segments = path.split('.');
+    const v = toHeaderValue(get(s, segments[0] === 'session' ? segments.slice(1) : segments));
     if (v !== undefined && v !== '') values.set(path, v);
   }
   const safeIdentityId = toHeaderValue(identityId);
