@@ -41,7 +41,7 @@ export async function startEchoUpstream(): Promise<{ url: string; received: Echo
       const record = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString('utf8') };
       received.push(record);
       if (req.url?.startsWith('/status/')) {
-        res.writeHead(Number(req.url.slice(8, 11)), { 'content-type': 'text/plain', 'set-cookie': ['a=1; Path=/', 'b=2; Path=/'], connection: 'keep-alive', 'keep-alive': 'timeout=5' });
+        res.writeHead(Number(req.url.slice(8, 11)), { 'content-type': 'text/plain', 'set-cookie': ['a=1; Path=/', 'b=2; Path=/'], connection: 'keep-alive', 'keep-alive': 'timeout=99' });
         return res.end('status');
       }
       if (req.url?.startsWith('/slow')) {

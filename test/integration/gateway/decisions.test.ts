@@ -1,0 +1,104 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { startFakeKratos, startTestGateway } from '../../helpers/servers.js';
+
+type Kratos = Awaited<ReturnType<typeof startFakeKratos>>;
+type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
+
+async function decide(gw: Gateway, path: string, headers: Record<string, string>, method = 'GET') {
+  const res = await request(gw.adminUrl + path, { method: method as 'GET', headers });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, text };
+}
+
+describe('forward-auth decision API', () => {
+  let kratos: Kratos;
+  let untrusted: Gateway;
+  let trusted: Gateway;
+
+  before(async () => {
+    kratos = await startFakeKratos();
+    const base = {
+      kratos: { public_url: kratos.url },
+      identity_headers: { 'X-User-Email': 'identity.traits.email' },
+      routes: [
+        { name: 'public', match: { host: 'app.example', path_prefix: '/public' }, upstream: 'http://127.0.0.1:9', auth: 'anonymous' },
+        { name: 'admin-only-host', match: { host: 'admin.example', path_prefix: '/' }, upstream: 'http://127.0.0.1:9', auth: 'required' },
+        { name: 'app', match: { host: 'app.example', path_prefix: '/' }, upstream: 'http://127.0.0.1:9', auth: 'required' },
+      ],
+    };
+    untrusted = await startTestGateway(base);
+    trusted = await startTestGateway({ ...base, proxy: { trusted_proxies: ['127.0.0.1/32', '::1'] } });
+  });
+  after(async () => {
+    await untrusted.shutdown();
+    await trusted.shutdown();
+    await kratos.close();
+  });
+
+  test('Envoy style: path below the prefix; allow = 200 with identity headers, deny = 401 with a challenge', async () => {
+    const s = kratos.addSession({ traits: { email: 'e@example.com' } });
+    const allow = await decide(untrusted, '/decisions/orders/1', { host: 'app.example', authorization: `Bearer ${s.token}`, 'x-kratos-authenticated-identity-id': 'spoof' });
+    assert.equal(allow.status, 200);
+    assert.equal(allow.headers['x-kratos-authenticated-identity-id'], s.identityId);
+    assert.equal(allow.headers['x-user-email'], 'e@example.com');
+    const deny = await decide(untrusted, '/decisions/orders/1', { host: 'app.example' });
+    assert.equal(deny.status, 401);
+    assert.match(String(deny.headers['www-authenticate']), /Bearer/);
+    assert.equal(deny.headers['x-kratos-authenticated-identity-id'], undefined);
+  });
+
+  test('nginx style: X-Original-URI/Method name the request, canonicalized like the proxy', async () => {
+    const anon = await decide(untrusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/x', 'x-original-method': 'GET' });
+    assert.equal(anon.status, 200, 'anonymous route allows without a credential');
+    const traversal = await decide(untrusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/../secret', 'x-original-method': 'GET' });
+    assert.equal(traversal.status, 401, '/public/../secret is /secret, a required route');
+    const encoded = await decide(untrusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/%2e%2e/secret' });
+    assert.equal(encoded.status, 401);
+    const slash = await decide(untrusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/a%2Fb' });
+    assert.equal(slash.status, 400);
+    const browser = await decide(untrusted, '/decisions', { host: 'app.example', accept: 'text/html', 'x-original-uri': '/page' });
+    assert.equal(browser.status, 401, 'nginx treats anything but 2xx/401/403 as an error, so never a redirect');
+  });
+
+  test('no matching route denies with 403', async () => {
+    const res = await decide(untrusted, '/decisions/x', { host: 'unknown.example' });
+    assert.equal(res.status, 403);
+  });
+
+  test('X-Forwarded-* from a peer outside trusted_proxies is a 400, never trusted', async () => {
+    const s = kratos.addSession();
+    const res = await decide(untrusted, '/decisions', { 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET', 'x-session-token': s.token });
+    assert.equal(res.status, 400);
+    assert.match(res.text, /trusted_proxies/);
+  });
+
+  test('Traefik style from a trusted proxy: host and URI from X-Forwarded-*, browsers may get the login redirect', async () => {
+    const s = kratos.addSession();
+    const allow = await decide(trusted, '/decisions', { 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/x', 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-session-token': s.token });
+    assert.equal(allow.status, 200);
+    assert.equal(allow.headers['x-kratos-authenticated-identity-id'], s.identityId);
+    // Host-based routing follows X-Forwarded-Host: admin.example requires a session too.
+    const adminHost = await decide(trusted, '/decisions', { 'x-forwarded-host': 'admin.example', 'x-forwarded-uri': '/x', 'x-forwarded-method': 'GET' });
+    assert.equal(adminHost.status, 401);
+    const browser = await decide(trusted, '/decisions', { 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/x?y=1', 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'http', accept: 'text/html' });
+    assert.equal(browser.status, 302);
+    const location = new URL(String(browser.headers.location));
+    // app.example is not an allowed return_to host, so the return_to falls back to the public base URL.
+    assert.equal(location.searchParams.get('return_to'), 'http://127.0.0.1:4455/x?y=1');
+  });
+
+  test('Kratos down: the decision fails closed with 503', async () => {
+    const dead = await startFakeKratos();
+    const url = dead.url;
+    await dead.close();
+    const g = await startTestGateway({ kratos: { public_url: url }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: 'http://127.0.0.1:9' }] });
+    try {
+      const res = await decide(g, '/decisions/x', { 'x-session-token': 'abc' });
+      assert.equal(res.status, 503);
+    } finally {
+      await g.shutdown();
+    }
+  });
+});

@@ -1,0 +1,62 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { startEchoUpstream, startFakeKratos, startTestGateway } from '../../helpers/servers.js';
+
+describe('logging never contains credentials; shutdown drains', () => {
+  test('cookies, bearer tokens, session tokens and set-cookie values never reach a log line', async () => {
+    const upstream = await startEchoUpstream();
+    const kratos = await startFakeKratos();
+    kratos.state.setCookie = 'ory_kratos_session=REFRESHED-SECRET; Path=/';
+    const gw = await startTestGateway({ kratos: { public_url: kratos.url }, log: { level: 'trace' }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url }] });
+    try {
+      const s = kratos.addSession();
+      const secrets = [s.token, 'REFRESHED-SECRET', 'other-secret-cookie'];
+      for (const headers of [
+        { 'x-session-token': s.token },
+        { authorization: `Bearer ${s.token}` },
+        { cookie: `ory_kratos_session=${s.token}; other=other-secret-cookie` },
+        { 'x-session-token': 'not-valid-but-still-secret' },
+      ]) {
+        const res = await request(gw.proxyUrl + '/status/200', { headers });
+        await res.body.dump();
+      }
+      secrets.push('not-valid-but-still-secret');
+      await gw.shutdown();
+      const lines = gw.logLines.join('\n');
+      assert.ok(gw.logLines.filter((l) => l.includes('"msg":"request"')).length >= 4, 'access lines were written');
+      for (const secret of secrets) assert.ok(!lines.includes(secret), `log contains a credential: ${secret.slice(0, 6)}…`);
+      const access = JSON.parse(gw.logLines.find((l) => l.includes('"msg":"request"') && l.includes('"status":200'))!) as Record<string, unknown>;
+      assert.equal(access.route, 'app');
+      assert.equal(access.identity, s.identityId);
+      assert.equal(typeof access.reqId, 'string');
+    } finally {
+      await gw.shutdown();
+      await upstream.close();
+      await kratos.close();
+    }
+  });
+
+  test('shutdown: readiness turns false, in-flight requests finish, new connections are refused', async () => {
+    const upstream = await startEchoUpstream();
+    const kratos = await startFakeKratos();
+    const gw = await startTestGateway({ kratos: { public_url: kratos.url }, proxy: { shutdown_grace_ms: 10_000 }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'anonymous' }] });
+    try {
+      const ready = await request(gw.adminUrl + '/health/ready');
+      assert.equal(ready.statusCode, 200);
+      await ready.body.dump();
+      const inflight = request(gw.proxyUrl + '/slow'); // upstream answers after 3 s
+      await new Promise((r) => setTimeout(r, 100));
+      const stopping = gw.shutdown();
+      const res = await inflight;
+      assert.equal(res.statusCode, 200);
+      assert.equal(await res.body.text(), 'slow');
+      await stopping;
+      await assert.rejects(request(gw.proxyUrl + '/x'), /ECONNREFUSED/);
+    } finally {
+      await gw.shutdown();
+      await upstream.close();
+      await kratos.close();
+    }
+  });
+});
