@@ -1,0 +1,136 @@
+/**
+ * What recovery and verification share: the link-method form (email + submit), the
+ * enabled switch, the no-enumeration email submit, and routes on both the v0.6 base path and
+ * the `/methods/link` path the spec and official client still call.
+ */
+import type { Request, Response, Router } from 'express';
+import type { IdentityContext } from '../context.js';
+import { publicUrl, withQuery } from '../context.js';
+import { minutesBetween } from '../duration.js';
+import { badRequest } from '../errors.js';
+import { bodyOf, queryParam, redirect, sendError, stringField } from '../http.js';
+import { labels, texts, type UiText } from '../messages.js';
+import { addContainerMessage, input, setNodeValue, submitNode } from '../ui-nodes.js';
+import {
+  ensureCsrf,
+  fetchFlowHandler,
+  FlowValidationError,
+  flowJson,
+  handled,
+  newFlow,
+  respondWithFlow,
+  saveFlow,
+  submitHandler,
+  uiRedirect,
+  type Flow,
+  type FlowDescriptor,
+  type FlowType,
+} from './common.js';
+
+export interface LinkFlowSpec {
+  kind: 'recovery' | 'verification';
+  /** "Recovery" / "Verification", used in the disabled-flow error. */
+  title: string;
+  expiredMessage: (minutesAgo: number, expiredAt: string) => UiText;
+  emailSent: () => UiText;
+  retrySuccess: () => UiText;
+  noStrategy: () => UiText;
+  /** Extra checks before init and submit (recovery refuses sessions). Returns true when it answered. */
+  guard: (req: Request, res: Response, type: FlowType) => boolean;
+  /** Sends the email for an address (or the "unknown address" email); never reveals which. */
+  sendEmail: (flow: Flow, email: string) => void;
+  /** Handles a click on an emailed link (GET or POST with ?token=). */
+  useToken: (req: Request, res: Response, token: string) => Promise<void> | void;
+}
+
+export function linkDescriptor(ctx: IdentityContext, spec: LinkFlowSpec): FlowDescriptor {
+  const cfg = ctx.cfg.flows[spec.kind];
+  return {
+    kind: spec.kind,
+    uiUrl: () => cfg.uiUrl,
+    lifespanMs: () => cfg.lifespanMs,
+    expiredMessage: spec.expiredMessage,
+    build: (flow: Flow) => {
+      flow.state = 'choose_method';
+      flow.ui.nodes.push(input('link', 'email', 'email', { required: true }), submitNode('link', 'link', labels.submit()));
+    },
+  };
+}
+
+/** Starts a new flow of a kind with an error message, and sends the client to it. */
+export function restartWith(ctx: IdentityContext, d: FlowDescriptor, req: Request, res: Response, type: FlowType, message: UiText): void {
+  const fresh = newFlow(ctx, d, type, { req, res });
+  addContainerMessage(fresh.ui, message);
+  saveFlow(ctx, fresh);
+  if (type === 'api') return redirect(res, withQuery(publicUrl(ctx, `/self-service/${d.kind}/flows`), { id: fresh.id }));
+  redirect(res, uiRedirect(d, fresh.id));
+}
+
+export function expiredTokenMessage(ctx: IdentityContext, spec: LinkFlowSpec, expiresAt: string): UiText {
+  return spec.expiredMessage(minutesBetween(new Date(expiresAt), ctx.clock.now()), expiresAt);
+}
+
+export function mountLinkFlow(ctx: IdentityContext, router: Router, spec: LinkFlowSpec): FlowDescriptor {
+  const d = linkDescriptor(ctx, spec);
+  const enabled = () => ctx.cfg.flows[spec.kind].enabled;
+  const disabled = () => badRequest(`${spec.title} is not allowed because it was disabled.`);
+  const base = `/self-service/${spec.kind}`;
+
+  router.get(`${base}/api`, (req, res) => {
+    if (!enabled()) return sendError(res, disabled());
+    if (spec.guard(req, res, 'api')) return;
+    const flow = newFlow(ctx, d, 'api', { req, res });
+    saveFlow(ctx, flow);
+    res.status(200).json(flowJson(ctx, flow));
+  });
+
+  router.get(
+    `${base}/browser`,
+    handled(ctx, (req, res) => {
+      if (!enabled()) throw disabled();
+      if (spec.guard(req, res, 'browser')) return;
+      const flow = newFlow(ctx, d, 'browser', { req, res });
+      saveFlow(ctx, flow);
+      redirect(res, uiRedirect(d, flow.id));
+    }),
+  );
+
+  const fetch = fetchFlowHandler(ctx, d);
+  router.get(`${base}/flows`, (req, res) => {
+    if (!enabled()) return sendError(res, disabled());
+    fetch(req, res);
+  });
+
+  const submitForm = submitHandler(ctx, d, async (req, res, flow) => {
+    if (!enabled()) throw disabled();
+    if (spec.guard(req, res, flow.type)) return;
+    if (flow.state === 'passed_challenge') return restartWith(ctx, d, req, res, flow.type, spec.retrySuccess());
+    const body = bodyOf(req);
+    if (body.method !== 'link') throw new FlowValidationError([{ message: spec.noStrategy() }]);
+    ensureCsrf(ctx, req, flow, body);
+    const email = (stringField(body, 'email') ?? '').trim();
+    setNodeValue(flow.ui, 'email', email);
+    if (email === '') throw new FlowValidationError([{ field: 'email', message: texts.missingProperty('email') }]);
+    spec.sendEmail(flow, email.toLowerCase());
+    flow.state = 'sent_email';
+    flow.active = 'link';
+    flow.ui.messages = [spec.emailSent()];
+    for (const n of flow.ui.nodes) n.messages = null;
+    saveFlow(ctx, flow);
+    respondWithFlow(ctx, req, res, flow, 200);
+  });
+
+  const submit = handled(ctx, async (req, res) => {
+    const token = queryParam(req, 'token');
+    if (token !== undefined) {
+      if (!enabled()) throw disabled();
+      return spec.useToken(req, res, token);
+    }
+    await submitForm(req, res);
+  });
+  for (const path of [base, `${base}/methods/link`]) {
+    router.get(path, submit);
+    router.post(path, submit);
+  }
+  return d;
+}

@@ -1,0 +1,80 @@
+/**
+ * Account recovery with the link method. Clicking a valid link logs the user in and opens a
+ * settings flow so they can set a new password within privileged_session_max_age.
+ */
+import type { Request, Response, Router } from 'express';
+import { publicUrl, withQuery, type IdentityContext } from '../context.js';
+import { badRequest, notFound } from '../errors.js';
+import { redirect, sendError, sessionOf } from '../http.js';
+import { texts } from '../messages.js';
+import { addContainerMessage } from '../ui-nodes.js';
+import { isExpired, newFlow, saveFlow, type Flow, type FlowDescriptor } from './common.js';
+import { expiredTokenMessage, linkDescriptor, mountLinkFlow, restartWith, type LinkFlowSpec } from './link-method.js';
+import { issueBrowserSession } from './session-issue.js';
+import { newSettingsFlow } from './settings.js';
+
+const SESSION_PRESENT = 'A valid session was detected and thus recovery is not possible.';
+
+export function recoveryLink(ctx: IdentityContext, flowId: string, token: string): string {
+  return withQuery(publicUrl(ctx, '/self-service/recovery'), { token, flow: flowId });
+}
+
+function spec(ctx: IdentityContext, d: () => FlowDescriptor): LinkFlowSpec {
+  const s: LinkFlowSpec = {
+    kind: 'recovery',
+    title: 'Recovery',
+    expiredMessage: texts.recoveryExpired,
+    emailSent: texts.recoveryEmailSent,
+    retrySuccess: texts.recoveryRetrySuccess,
+    noStrategy: texts.noRecoveryStrategy,
+    guard: (req, res, type) => {
+      if (!sessionOf(ctx, req)) return false;
+      if (type === 'api') sendError(res, badRequest(SESSION_PRESENT));
+      else redirect(res, ctx.cfg.defaultBrowserReturnUrl);
+      return true;
+    },
+    sendEmail: (flow, email) => {
+      const address = ctx.identities.findRecoveryAddress(email);
+      if (!address) return ctx.courier.send('recovery_invalid', email);
+      const token = ctx.tokens.create(
+        { kind: 'recovery', flow_id: flow.id, identity_id: address.identity_id, address_id: address.id, expires_at: flow.expires_at },
+        ctx.clock.now(),
+      );
+      ctx.courier.send('recovery_valid', email, recoveryLink(ctx, flow.id, token));
+    },
+    useToken: (req: Request, res: Response, token: string) => {
+      if (s.guard(req, res, 'browser')) return;
+      const t = ctx.tokens.consume(token, 'recovery');
+      const flow = t ? ctx.flows.get<Flow>(t.flow_id, 'recovery') : undefined;
+      const identity = t?.identity_id ? ctx.identities.get(t.identity_id) : undefined;
+      if (!t || t.used || !flow || !identity) return restartWith(ctx, d(), req, res, 'browser', texts.recoveryTokenInvalid());
+      if (isExpired(ctx, t)) return restartWith(ctx, d(), req, res, 'browser', expiredTokenMessage(ctx, s, t.expires_at));
+      flow.state = 'passed_challenge';
+      saveFlow(ctx, flow);
+      issueBrowserSession(ctx, res, identity);
+      const settings = newSettingsFlow(ctx, 'browser', { req, res }, identity.id);
+      const maxAge = ctx.cfg.flows.settings.privilegedSessionMaxAgeMs;
+      addContainerMessage(settings.ui, texts.recoverySuccessful(maxAge / 60_000, new Date(ctx.clock.now().getTime() + maxAge).toISOString()));
+      saveFlow(ctx, settings);
+      ctx.logger.info({ identity_id: identity.id }, 'account recovered');
+      redirect(res, withQuery(ctx.cfg.flows.settings.uiUrl, { flow: settings.id }));
+    },
+  };
+  return s;
+}
+
+export function mountRecovery(ctx: IdentityContext, router: Router): void {
+  let d: FlowDescriptor | undefined;
+  d = mountLinkFlow(ctx, router, spec(ctx, () => d as FlowDescriptor));
+}
+
+/** Admin POST /recovery/link: a browser recovery flow and a link that logs the identity in. */
+export function createAdminRecoveryLink(ctx: IdentityContext, identityId: string, expiresInMs: number | undefined): { recovery_link: string; expires_at: string } {
+  if (!ctx.identities.get(identityId)) throw notFound();
+  const d = linkDescriptor(ctx, spec(ctx, () => d));
+  const flow = newFlow(ctx, d, 'browser', { requestUrl: publicUrl(ctx, '/self-service/recovery/browser') });
+  if (expiresInMs !== undefined) flow.expires_at = new Date(ctx.clock.now().getTime() + expiresInMs).toISOString();
+  saveFlow(ctx, flow);
+  const token = ctx.tokens.create({ kind: 'recovery', flow_id: flow.id, identity_id: identityId, address_id: null, expires_at: flow.expires_at }, ctx.clock.now());
+  return { recovery_link: recoveryLink(ctx, flow.id, token), expires_at: flow.expires_at };
+}

@@ -1,0 +1,29 @@
+/** Opens the SQLite database a DSN names; file databases run in WAL mode so readers never wait on the writer. */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { KratosConfigError, isSqliteDsn } from '../config.js';
+import { migrate } from './migrations.js';
+
+export type Db = Database.Database;
+
+/** ':memory:' or a file path. Kratos's `?_fk=true`-style query options are dropped: we set pragmas ourselves. */
+export function sqlitePathFromDsn(dsn: string): string {
+  if (!isSqliteDsn(dsn)) throw new KratosConfigError('dsn', `"${dsn}" is not supported: use "memory" or "sqlite://<path>"`);
+  if (dsn === 'memory' || dsn === ':memory:') return ':memory:';
+  const rest = dsn.replace(/^sqlite3?:\/\//, '').replace(/\?.*$/, '');
+  if (rest === '' || rest === ':memory:' || rest === 'memory') return ':memory:';
+  return rest;
+}
+
+export function openDatabase(dsn: string): Db {
+  const path = sqlitePathFromDsn(dsn);
+  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  const db = new Database(path);
+  if (path !== ':memory:') db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}

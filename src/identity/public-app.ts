@@ -1,0 +1,97 @@
+/** The public API (Kratos's port 4433): self-service flows, sessions, schemas, errors, health. */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { IdentityContext } from './context.js';
+import { badRequest, forbidden, HttpError, notFound, toHttpError } from './errors.js';
+import { mountLogin } from './flows/login.js';
+import { mountLogout } from './flows/logout.js';
+import { mountRecovery } from './flows/recovery.js';
+import { mountRegistration } from './flows/registration.js';
+import { mountSettings } from './flows/settings.js';
+import { mountVerification } from './flows/verification.js';
+import { isUuid, queryParam, sendError } from './http.js';
+import { handleWhoami, revokeSessionHandler } from './sessions-handler.js';
+
+const NO_CACHE = 'private, no-cache, no-store, must-revalidate';
+
+export function mountHealth(app: express.Express, ready: () => boolean): void {
+  app.get('/health/alive', (_req, res) => {
+    res.status(200).json({ status: 'ok' });
+  });
+  app.get('/health/ready', (_req, res) => {
+    if (ready()) res.status(200).json({ status: 'ok' });
+    else res.status(503).json({ errors: { database: 'not ready' } });
+  });
+}
+
+export function mountSchemas(ctx: IdentityContext, app: express.Express): void {
+  app.get('/schemas/:id', (req, res) => {
+    const raw = ctx.schemas.raw(String(req.params.id));
+    if (raw === undefined) return sendError(res, notFound());
+    res.status(200).type('application/json').send(raw);
+  });
+}
+
+/** `GET /self-service/errors?error=`; the public port reports any lookup failure as 403, the admin port as 404. */
+export function mountErrors(ctx: IdentityContext, app: express.Express, publicPort: boolean): void {
+  app.get('/self-service/errors', (req, res) => {
+    const id = queryParam(req, 'error');
+    if (id === 'stub:500') {
+      const ts = ctx.clock.now().toISOString();
+      res.status(200).json({
+        id: '00000000-0000-0000-0000-000000000000',
+        errors: [{ code: 500, status: 'Internal Server Error', reason: 'This is a stub error.', message: 'An internal server error occurred, please contact the system administrator' }],
+        created_at: ts,
+        updated_at: ts,
+      });
+      return;
+    }
+    const container = isUuid(id) ? ctx.errors.read(id, ctx.clock.now()) : undefined;
+    if (container) {
+      res.status(200).json(container);
+      return;
+    }
+    sendError(res, publicPort ? forbidden('A request failed due to a missing or invalid csrf_token value.') : notFound());
+  });
+}
+
+export function jsonBodyParsers() {
+  return [express.json({ limit: '1mb' }), express.urlencoded({ extended: false, limit: '1mb' })];
+}
+
+export function finalHandlers(ctx: IdentityContext, app: express.Express): void {
+  app.use((_req: Request, res: Response) => sendError(res, new HttpError(404)));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    // body-parser errors carry a 4xx status (malformed JSON, body too large).
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) return sendError(res, badRequest((err as Error).message));
+    const e = toHttpError(err);
+    if (e.code >= 500) ctx.logger.error({ err }, 'identity server: unhandled error');
+    sendError(res, e);
+  });
+}
+
+export function createPublicApp(ctx: IdentityContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.all('/sessions/whoami', (req, res) => handleWhoami(ctx, req, res));
+  app.use((_req, res, next) => {
+    res.setHeader('Cache-Control', NO_CACHE);
+    next();
+  });
+  app.use(...jsonBodyParsers());
+  mountHealth(app, () => ctx.db.open);
+  mountSchemas(ctx, app);
+  mountErrors(ctx, app, true);
+  app.delete('/sessions', revokeSessionHandler(ctx));
+  const router = express.Router();
+  mountLogin(ctx, router);
+  mountRegistration(ctx, router);
+  mountSettings(ctx, router);
+  mountRecovery(ctx, router);
+  mountVerification(ctx, router);
+  mountLogout(ctx, router);
+  app.use(router);
+  finalHandlers(ctx, app);
+  return app;
+}

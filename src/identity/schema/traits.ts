@@ -1,0 +1,226 @@
+/**
+ * Identity traits schemas: validation with ajv, the `ory.sh/kratos` extension (which traits
+ * are login identifiers, verifiable or recovery addresses), and the form nodes each leaf
+ * trait becomes.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
+import type { IdentitySchemaSource } from '../config.js';
+import { KratosConfigError } from '../config.js';
+import { labels, texts, type UiText } from '../messages.js';
+import type { DerivedAddresses } from '../persistence/identities.js';
+import { input, type InputType, type NodeGroup, type UiNode } from '../ui-nodes.js';
+
+// ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
+const addFormats: FormatsPlugin =
+  (addFormatsModule as unknown as { default?: FormatsPlugin }).default ?? (addFormatsModule as unknown as FormatsPlugin);
+
+type JsonSchema = Record<string, unknown>;
+
+interface Extension {
+  credentials?: { password?: { identifier?: unknown } };
+  verification?: { via?: unknown };
+  recovery?: { via?: unknown };
+}
+
+export interface TraitLeaf {
+  /** Path below `traits`, e.g. ['name', 'first']. */
+  path: string[];
+  /** The form field name, e.g. `traits.name.first`. */
+  name: string;
+  schema: JsonSchema;
+  ext: Extension | undefined;
+}
+
+export interface ValidationIssue {
+  /** The form field the message belongs to, or undefined for the container. */
+  field: string | undefined;
+  message: UiText;
+}
+
+interface CompiledSchema {
+  source: IdentitySchemaSource;
+  validate: ValidateFunction;
+  leaves: TraitLeaf[];
+}
+
+function isObject(v: unknown): v is JsonSchema {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function resolveRef(root: JsonSchema, node: JsonSchema): JsonSchema {
+  const ref = node.$ref;
+  if (typeof ref !== 'string' || !ref.startsWith('#/')) return node;
+  let cur: unknown = root;
+  for (const part of ref.slice(2).split('/')) cur = isObject(cur) ? cur[part] : undefined;
+  return isObject(cur) ? cur : node;
+}
+
+function collectLeaves(root: JsonSchema, node: JsonSchema, path: string[], out: TraitLeaf[]): void {
+  const resolved = resolveRef(root, node);
+  const props = resolved.properties;
+  if (resolved.type === 'object' || isObject(props)) {
+    if (!isObject(props)) return;
+    for (const [key, child] of Object.entries(props)) if (isObject(child)) collectLeaves(root, child, [...path, key], out);
+    return;
+  }
+  const items = isObject(resolved.items) ? resolved.items : undefined;
+  const ext = (resolved['ory.sh/kratos'] ?? items?.['ory.sh/kratos']) as Extension | undefined;
+  out.push({ path, name: ['traits', ...path].join('.'), schema: resolved, ext: isObject(ext) ? ext : undefined });
+}
+
+function nodeType(schema: JsonSchema): InputType {
+  switch (schema.format) {
+    case 'email':
+      return 'email';
+    case 'date-time':
+      return 'datetime-local';
+    case 'date':
+      return 'date';
+    case 'uri':
+      return 'url';
+  }
+  if (schema.type === 'number' || schema.type === 'integer') return 'number';
+  if (schema.type === 'boolean') return 'checkbox';
+  return 'text';
+}
+
+export function getPath(obj: unknown, path: string[]): unknown {
+  let cur = obj;
+  for (const p of path) cur = isObject(cur) ? cur[p] : undefined;
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  path.forEach((p, i) => {
+    if (i === path.length - 1) cur[p] = value;
+    else {
+      if (!isObject(cur[p])) cur[p] = {};
+      cur = cur[p] as Record<string, unknown>;
+    }
+  });
+}
+
+function jsonType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v === 'object' ? 'object' : typeof v;
+}
+
+/** ajv messages reworded to what Kratos's validator (santhosh-tekuri/jsonschema) says. */
+function issueFor(e: ErrorObject): ValidationIssue {
+  const base = e.instancePath.split('/').filter(Boolean).map(decodeURIComponent);
+  const params = e.params as Record<string, unknown>;
+  if (e.keyword === 'required') {
+    const prop = String(params.missingProperty);
+    return { field: [...base, prop].join('.'), message: texts.missingProperty(prop) };
+  }
+  const field = base.join('.') || undefined;
+  if (e.keyword === 'minLength') return { field, message: texts.minLength(`length must be >= ${String(params.limit)}, but got ${String(e.data === undefined ? 0 : String(e.data).length)}`) };
+  if (e.keyword === 'format') return { field, message: texts.invalidFormat(`${JSON.stringify(e.data)} is not valid "${String(params.format)}"`) };
+  if (e.keyword === 'additionalProperties') return { field, message: texts.validation(`additionalProperties ${JSON.stringify(params.additionalProperty)} not allowed`) };
+  if (e.keyword === 'type') return { field, message: texts.validation(`expected ${String(params.type)}, but got ${jsonType(e.data)}`) };
+  return { field, message: texts.validation(e.message ?? 'is invalid') };
+}
+
+export class IdentitySchemas {
+  private readonly compiled = new Map<string, CompiledSchema>();
+
+  constructor(sources: IdentitySchemaSource[]) {
+    // strict:false because the `ory.sh/kratos` keyword is not a valid ajv keyword name.
+    const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+    addFormats(ajv);
+    sources.forEach((source, i) => {
+      const path = source.id === 'default' ? 'identity.default_schema_url' : `identity.schemas.${i - 1}.url`;
+      let validate: ValidateFunction;
+      try {
+        // A fresh copy without $id so several schemas sharing an $id can coexist.
+        const { $id: _ignored, ...schema } = source.parsed;
+        validate = ajv.compile(schema);
+      } catch (e) {
+        throw new KratosConfigError(path, `the identity schema does not compile: ${(e as Error).message}`);
+      }
+      const traits = (source.parsed.properties as JsonSchema).traits as JsonSchema;
+      const leaves: TraitLeaf[] = [];
+      collectLeaves(source.parsed, traits, [], leaves);
+      for (const leaf of leaves) {
+        for (const kind of ['verification', 'recovery'] as const) {
+          const via = leaf.ext?.[kind]?.via;
+          if (via !== undefined && via !== 'email') {
+            throw new KratosConfigError(path, `${leaf.name}: ory.sh/kratos ${kind}.via must be "email", got ${JSON.stringify(via)}`);
+          }
+        }
+      }
+      this.compiled.set(source.id, { source, validate, leaves });
+    });
+  }
+
+  has(id: string): boolean {
+    return this.compiled.has(id);
+  }
+
+  ids(): string[] {
+    return [...this.compiled.keys()];
+  }
+
+  raw(id: string): string | undefined {
+    return this.compiled.get(id)?.source.raw;
+  }
+
+  private get(id: string): CompiledSchema {
+    const c = this.compiled.get(id);
+    if (!c) throw new Error(`unknown identity schema ${id}`);
+    return c;
+  }
+
+  leaves(id: string): TraitLeaf[] {
+    return this.get(id).leaves;
+  }
+
+  validate(schemaId: string, traits: unknown): ValidationIssue[] {
+    const c = this.get(schemaId);
+    if (c.validate({ traits })) return [];
+    return (c.validate.errors ?? []).map(issueFor);
+  }
+
+  /** Identifiers and addresses, lowercased as Kratos stores them. */
+  derive(schemaId: string, traits: unknown): DerivedAddresses {
+    const out: DerivedAddresses = { identifiers: [], verifiable: [], recovery: [] };
+    for (const leaf of this.get(schemaId).leaves) {
+      if (!leaf.ext) continue;
+      const raw = getPath(traits, leaf.path);
+      const values = (Array.isArray(raw) ? raw : [raw]).filter((v): v is string => typeof v === 'string' && v !== '').map((v) => v.toLowerCase());
+      if (leaf.ext.credentials?.password?.identifier === true) out.identifiers.push(...values);
+      if (leaf.ext.verification?.via === 'email') out.verifiable.push(...values);
+      if (leaf.ext.recovery?.via === 'email') out.recovery.push(...values);
+    }
+    return out;
+  }
+
+  nodes(schemaId: string, group: NodeGroup, traits?: unknown): UiNode[] {
+    return this.get(schemaId).leaves.map((leaf) => {
+      const title = typeof leaf.schema.title === 'string' ? leaf.schema.title : undefined;
+      const node = input(group, leaf.name, nodeType(leaf.schema), {
+        value: traits === undefined ? undefined : (getPath(traits, leaf.path) as string | number | boolean | undefined),
+        ...(title ? { label: labels.generated(title) } : {}),
+      });
+      if (typeof leaf.schema.pattern === 'string') node.attributes.pattern = leaf.schema.pattern;
+      return node;
+    });
+  }
+
+  /** Form posts carry only strings; turn them into the JSON types the schema expects. */
+  coerceFormTraits(schemaId: string, traits: unknown): unknown {
+    if (!isObject(traits)) return traits;
+    const out = structuredClone(traits);
+    for (const leaf of this.get(schemaId).leaves) {
+      const v = getPath(out, leaf.path);
+      if (typeof v !== 'string') continue;
+      const t = leaf.schema.type;
+      if ((t === 'number' || t === 'integer') && v.trim() !== '' && !Number.isNaN(Number(v))) setPath(out, leaf.path, Number(v));
+      else if (t === 'boolean' && (v === 'true' || v === 'false')) setPath(out, leaf.path, v === 'true');
+    }
+    return out;
+  }
+}
