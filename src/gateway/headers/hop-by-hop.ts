@@ -43,6 +43,13 @@ export function stripHopByHop(
     if (keepUpgrade && (name === 'connection' || name === 'upgrade')) continue;
     if (headers[name] !== undefined) delete headers[name];
   }
+  // A kept Connection header is forwarded as is, so it may name nothing but `upgrade`: the
+  // caller's other tokens (`Upgrade, X-Kratos-Authenticated-Identity-Id`) would let the next
+  // hop drop the headers the gateway injects.
+  if (keepUpgrade && headers.connection !== undefined) {
+    if (headers.upgrade !== undefined) headers.connection = 'upgrade';
+    else delete headers.connection;
+  }
 }
 
 /** Hop-by-hop response headers never go back to the client from an upstream. */
