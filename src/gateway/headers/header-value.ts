@@ -16,7 +16,9 @@ export function toHeaderValue(value: unknown): string | undefined {
   for (const ch of s) {
     const code = ch.codePointAt(0)!;
     if (code < 0x20 || code === 0x7f) continue;
-    out += code < 0x80 ? ch : encodeURIComponent(ch);
+    // A lone surrogate (from JSON "\ud800", or a pair cut by the truncation) makes
+    // encodeURIComponent throw; it becomes U+FFFD.
+    out += code < 0x80 ? ch : code >= 0xd800 && code <= 0xdfff ? '%EF%BF%BD' : encodeURIComponent(ch);
   }
   return out;
 }
