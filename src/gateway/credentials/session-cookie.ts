@@ -12,7 +12,8 @@ export function sessionCookie(cookieName: string): CredentialExtractor {
     extract(headers) {
       const raw = headers.cookie;
       if (raw === undefined || !raw.includes(cookieName)) return undefined;
-      const value = parseCookieHeader(raw)[cookieName];
+      // No percent-decoding: Kratos reads cookie values raw, so it must get the exact bytes.
+      const value = parseCookieHeader(raw, { decode: (v) => v })[cookieName];
       return value !== undefined && isPlausibleToken(value) ? value : undefined;
     },
     whoamiHeaders: (value) => ({ cookie: `${cookieName}=${value}` }),
