@@ -1,4 +1,5 @@
 /** The public API (Kratos's port 4433): self-service flows, sessions, schemas, errors, health. */
+import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IdentityContext } from './context.js';
 import { badRequest, forbidden, HttpError, notFound, toHttpError } from './errors.js';
@@ -38,7 +39,7 @@ export function mountErrors(ctx: IdentityContext, app: express.Express, publicPo
     if (id === 'stub:500') {
       const ts = ctx.clock.now().toISOString();
       res.status(200).json({
-        id: '00000000-0000-0000-0000-000000000000',
+        id: randomUUID(),
         errors: [{ code: 500, status: 'Internal Server Error', reason: 'This is a stub error.', message: 'An internal server error occurred, please contact the system administrator' }],
         created_at: ts,
         updated_at: ts,
