@@ -41,6 +41,8 @@ async function main(): Promise<void> {
   } catch (err) {
     logger.flush();
     if (err instanceof ListenError) fail([`kratos-gateway: ${err.message}`], 1);
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    if (e.code === 'EADDRINUSE') fail([`kratos-gateway: ${e.address ?? ''}:${e.port ?? ''} is already in use (choose another port in the configuration)`], 1);
     if (err instanceof ConfigError) fail(err.problems.map((p) => `config error: ${p}`), 2);
     if (err instanceof Error && err.name.endsWith('ConfigError')) fail([`config error: ${err.message}`], 2);
     throw err;

@@ -216,3 +216,11 @@ export async function rawRequest(baseUrl: string, lines: string[], body = ''): P
     socket.setTimeout(10_000, () => socket.destroy(new Error('raw request timed out')));
   });
 }
+
+/** A port that was free a moment ago, for configs that must name their own URL up front. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  const url = await listenOnFreePort(server);
+  await closeServer(server);
+  return Number(new URL(url).port);
+}
