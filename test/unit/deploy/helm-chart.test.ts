@@ -15,6 +15,7 @@ import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../../src/config/schema.js';
 import { chartDir, repoRoot, readValuesSchema, gatewayConfigJsonSchema } from './values-schema.js';
 import { parseDockerfile, stages } from './dockerfile-parse.js';
+import { typeCheck, type TypedValue } from './k8s-typecheck.js';
 
 type Json = Record<string, unknown>;
 const readYaml = (path: string) => parseYaml(readFileSync(path, 'utf8')) as Json;
@@ -133,6 +134,41 @@ describe('chart configuration is a valid gateway configuration', () => {
     for (const r of cfg.routes) assert.match(r.upstream, /^http:\/\/127\.0\.0\.1:\d+/);
     assert.ok(Object.keys((v['podMonitor'] as Json)['selectorLabels'] as Json).length > 0, 'sidecar scraping needs the app pod labels');
     assert.match(template('deployment.yaml'), /^\{\{- if eq \.Values\.mode "deployment" \}\}/);
+  });
+});
+
+describe('Kubernetes objects passed through from values', () => {
+  // Values copied verbatim into the pod spec (toYaml) must be valid Kubernetes objects:
+  // type-checked against kubernetes-models' interfaces, which reject misspelt keys.
+  const passThrough: Array<[string, string, string]> = [
+    ['securityContext', 'v1/SecurityContext', 'ISecurityContext'],
+    ['podSecurityContext', 'v1/PodSecurityContext', 'IPodSecurityContext'],
+    ['resources', 'v1/ResourceRequirements', 'IResourceRequirements'],
+    ['tolerations', 'v1/Toleration', 'IToleration[]'],
+    ['affinity', 'v1/Affinity', 'IAffinity'],
+    ['extraEnv', 'v1/EnvVar', 'IEnvVar[]'],
+    ['extraVolumes', 'v1/Volume', 'IVolume[]'],
+    ['extraVolumeMounts', 'v1/VolumeMount', 'IVolumeMount[]'],
+    ['imagePullSecrets', 'v1/LocalObjectReference', 'ILocalObjectReference[]'],
+    ['updateStrategy', 'apps/v1/DeploymentStrategy', 'IDeploymentStrategy'],
+    ['topologySpreadConstraints', 'v1/TopologySpreadConstraint', 'ITopologySpreadConstraint[]'],
+    ['ingress.tls', 'networking.k8s.io/v1/IngressTLS', 'IIngressTLS[]'],
+    ['networkPolicy.proxyFrom', 'networking.k8s.io/v1/NetworkPolicyPeer', 'INetworkPolicyPeer[]'],
+    ['networkPolicy.adminFrom', 'networking.k8s.io/v1/NetworkPolicyPeer', 'INetworkPolicyPeer[]'],
+  ];
+  it('values.yaml and every example, merged, type-check against the Kubernetes types', () => {
+    const checks: TypedValue[] = [];
+    for (const [name, v] of [['values.yaml', values] as const, ...exampleFiles.map((f) => [`examples/${f}`, effective(f)] as const)]) {
+      for (const [path, module, type] of passThrough) {
+        const value = path.split('.').reduce<unknown>((node, k) => (node as Json)[k], v);
+        assert.notEqual(value, undefined, `${name}: ${path}`);
+        checks.push({ module: `kubernetes-models/${module}`, type, value, label: `${name}: ${path}` });
+      }
+    }
+    checks.push({ module: 'kubernetes-models/v1/SecurityContext', type: 'ISecurityContext', value: { readOnlyRootFileSystem: true }, label: 'deliberate typo' });
+    const diagnostics = typeCheck(checks);
+    assert.equal(diagnostics.filter((d) => d.startsWith('deliberate typo:')).length, 1, diagnostics.join('\n'));
+    assert.deepEqual(diagnostics.filter((d) => !d.startsWith('deliberate typo:')), []);
   });
 });
 

@@ -1,0 +1,174 @@
+/**
+ * Forward auth with a real nginx (Debian's nginx-light): config/examples/nginx/auth_request.conf
+ * in front of an echo upstream, with auth_request against the gateway's decision API
+ * (admin listener) and a whoami test server standing in for Kratos. The example file is
+ * used as written; only its two upstream addresses and its listen port are replaced.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RunningGateway } from '../../../src/app.js';
+import { startGateway } from '../../../src/app.js';
+import { memoryLogger, startEchoUpstream, startFakeKratos, testConfig, type EchoRecord } from '../../helpers/servers.js';
+import { startNginx, type RunningNginx } from './nginx.js';
+
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+const example = readFileSync(join(root, 'config/examples/nginx/auth_request.conf'), 'utf8');
+
+/** Replaces exactly one occurrence, so the test notices when the example changes shape. */
+function replaceOnce(text: string, from: string, to: string): string {
+  const parts = text.split(from);
+  assert.equal(parts.length, 2, `the example contains "${from}" exactly once`);
+  return parts.join(to);
+}
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** Raw-path HTTP client (no URL normalization), so dot segments reach nginx as sent. */
+function send(base: string, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
+  const u = new URL(base);
+  return new Promise((resolvePromise, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, method, headers: { connection: 'close', ...headers } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('nginx auth_request against the decision API', () => {
+  let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
+  let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
+  let gateway: RunningGateway;
+  let nginx: RunningNginx;
+  let alice: { token: string; identityId: string };
+
+  before(async () => {
+    kratos = await startFakeKratos();
+    upstream = await startEchoUpstream();
+    alice = kratos.addSession({ traits: { email: 'alice@example.com' } });
+    gateway = await startGateway(
+      testConfig({
+        kratos: { public_url: kratos.url },
+        identity_headers: { 'X-Kratos-Session-Id': 'session.id', 'X-User-Email': 'identity.traits.email' },
+        routes: [
+          // In forward-auth mode nginx proxies; the route upstream is not used.
+          { name: 'public', match: { path_prefix: '/public' }, upstream: upstream.url, auth: 'anonymous' },
+          { name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required' },
+        ],
+      }),
+      { logger: memoryLogger().logger },
+    );
+    const admin = new URL(gateway.adminUrl);
+    const app = new URL(upstream.url);
+    nginx = await startNginx((port) => {
+      let conf = example;
+      conf = replaceOnce(conf, 'server 127.0.0.1:4456;', `server 127.0.0.1:${admin.port};`);
+      conf = replaceOnce(conf, 'server 127.0.0.1:8080;', `server 127.0.0.1:${app.port};`);
+      conf = replaceOnce(conf, 'listen 127.0.0.1:8000;', `listen 127.0.0.1:${port};`);
+      return conf;
+    });
+  });
+
+  after(async () => {
+    await nginx?.stop();
+    await gateway?.shutdown();
+    await upstream?.close();
+    await kratos?.close();
+  });
+
+  const seen = (path: string): EchoRecord[] => upstream.received.filter((r) => r.url === path);
+
+  it('an allowed request reaches the upstream with the identity headers from the decision', async () => {
+    const res = await send(nginx.url, '/app/orders?page=2', { 'x-session-token': alice.token, accept: 'application/json' });
+    assert.equal(res.status, 200, nginx.errorLog());
+    const [rec] = seen('/app/orders?page=2');
+    assert.ok(rec, 'the upstream received the request');
+    assert.equal(rec.headers['x-kratos-authenticated-identity-id'], alice.identityId);
+    assert.equal(rec.headers['x-user-email'], 'alice@example.com');
+    assert.equal(rec.headers['x-kratos-session-id'], `session-${alice.identityId}`);
+  });
+
+  it('a session cookie works as well as a session token', async () => {
+    const res = await send(nginx.url, '/app/cookie', { cookie: `theme=dark; ory_kratos_session=${alice.token}` });
+    assert.equal(res.status, 200);
+    assert.equal(seen('/app/cookie')[0]?.headers['x-kratos-authenticated-identity-id'], alice.identityId);
+  });
+
+  it('a request without a credential gets 401 with WWW-Authenticate and never reaches the upstream', async () => {
+    const res = await send(nginx.url, '/app/no-credential', { accept: 'application/json' });
+    assert.equal(res.status, 401);
+    assert.ok(res.headers['www-authenticate'], 'WWW-Authenticate is set');
+    assert.equal((JSON.parse(res.body) as { error: { code: number } }).error.code, 401);
+    assert.deepEqual(seen('/app/no-credential'), []);
+  });
+
+  it('an unknown or revoked token gets 401', async () => {
+    const res = await send(nginx.url, '/app/bad-token', { 'x-session-token': 'not-a-session', accept: 'application/json' });
+    assert.equal(res.status, 401);
+    assert.deepEqual(seen('/app/bad-token'), []);
+  });
+
+  it('a browser without a session is redirected to the login flow with a return_to', async () => {
+    const res = await send(nginx.url, '/app/page?x=1', { accept: 'text/html,application/xhtml+xml' });
+    assert.equal(res.status, 302);
+    assert.equal(
+      res.headers['location'],
+      'https://app.example.com/.ory/kratos/public/self-service/login/browser?return_to=https://app.example.com/app/page?x=1',
+    );
+    assert.deepEqual(seen('/app/page?x=1'), []);
+  });
+
+  it('a spoofed identity header is replaced on an allowed request', async () => {
+    const res = await send(nginx.url, '/app/spoof-allowed', {
+      'x-session-token': alice.token,
+      'x-kratos-authenticated-identity-id': 'attacker',
+      'X-User-Email': 'attacker@example.com',
+    });
+    assert.equal(res.status, 200);
+    const [rec] = seen('/app/spoof-allowed');
+    assert.ok(rec);
+    assert.equal(rec.headers['x-kratos-authenticated-identity-id'], alice.identityId);
+    assert.equal(rec.headers['x-user-email'], 'alice@example.com');
+    const raw = rec.rawHeaders.filter((_, i) => i % 2 === 1);
+    assert.ok(!raw.includes('attacker') && !raw.includes('attacker@example.com'), 'no spoofed value anywhere');
+  });
+
+  it('a spoofed identity header on a denied request gets 401 and never reaches the upstream', async () => {
+    const res = await send(nginx.url, '/app/spoof-denied', { 'x-kratos-authenticated-identity-id': alice.identityId, accept: 'application/json' });
+    assert.equal(res.status, 401);
+    assert.deepEqual(seen('/app/spoof-denied'), []);
+  });
+
+  it('spoofed identity headers (any case, underscores) are removed on an anonymous route', async () => {
+    const res = await send(nginx.url, '/public/spoof', {
+      'X-KRATOS-AUTHENTICATED-IDENTITY-ID': 'attacker',
+      X_Kratos_Authenticated_Identity_Id: 'attacker-underscore',
+      'x-kratos-session-id': 'attacker-session',
+      'x-user-email': 'attacker@example.com',
+    });
+    assert.equal(res.status, 200);
+    const [rec] = seen('/public/spoof');
+    assert.ok(rec, 'anonymous routes reach the upstream');
+    const names = rec.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase().replaceAll('_', '-'));
+    for (const h of ['x-kratos-authenticated-identity-id', 'x-kratos-session-id', 'x-user-email']) {
+      assert.ok(!names.includes(h), `${h} must not reach the upstream`);
+    }
+  });
+
+  it('the decision uses the canonical path: a dot segment cannot borrow the anonymous route', async () => {
+    const res = await send(nginx.url, '/public/../app/secret', { accept: 'application/json' });
+    assert.equal(res.status, 401);
+    assert.equal(upstream.received.filter((r) => r.url.includes('secret')).length, 0);
+  });
+});
