@@ -1,0 +1,195 @@
+/**
+ * The quickstart in a real browser (issue 4): each scenario starts `npm start`'s stack on
+ * free ports with an empty data directory and drives Debian's Chromium through it.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser } from './support/browser.js';
+import { startStack, type Stack } from './support/stack.js';
+import {
+  changePassword,
+  identifierField,
+  identityIdOf,
+  loginRefused,
+  loginToApp,
+  logout,
+  expectMessage,
+  newAccount,
+  recoveryLinkFor,
+  register,
+  screenshot,
+  waitForPath,
+  type Account,
+} from './support/journeys.js';
+
+let browser: Browser;
+
+before(async () => {
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser.close();
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Runs `body` with a fresh stack and browser context; on failure adds a screenshot and the stack's log. */
+function scenario(name: string, body: (s: { stack: Stack; page: Page }) => Promise<void>): void {
+  test(name, async () => {
+    const stack = await startStack();
+    const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+    const page = await context.newPage();
+    try {
+      await body({ stack, page });
+    } catch (err) {
+      await screenshot(page, `failed-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => undefined);
+      const tail = stack.output().slice(-6_000);
+      if (err instanceof Error) err.message += `\n--- page: ${page.url()}\n--- stack output (tail):\n${tail}`;
+      throw err;
+    } finally {
+      await context.close();
+      await stack.close();
+    }
+  });
+}
+
+/** Signed out at `/`, the gateway sends the browser to the login page; register from there and land on `/`. */
+async function registerFromApp(page: Page, stack: Stack, account: Account): Promise<void> {
+  await page.goto(`${stack.baseUrl}/`);
+  await waitForPath(page, '/ui/login');
+  await register(page, account);
+  await waitForPath(page, '/');
+}
+
+async function shownIdentityId(page: Page): Promise<string> {
+  return ((await page.locator('#identity-id').textContent()) ?? '').trim();
+}
+
+/** The value the demo app lists for a request header (names compared case-insensitively). */
+async function receivedHeader(page: Page, name: string): Promise<string | undefined> {
+  const rows = page.locator('tbody tr');
+  for (const row of await rows.all()) {
+    const header = ((await row.locator('th').textContent()) ?? '').trim();
+    if (header.toLowerCase() === name.toLowerCase()) return ((await row.locator('td').textContent()) ?? '').trim();
+  }
+  return undefined;
+}
+
+scenario('1. signed out at / → login → sign up → / shows the identity id and the injected header', async ({ stack, page }) => {
+  const account = newAccount();
+  await page.goto(`${stack.baseUrl}/`);
+  await waitForPath(page, '/ui/login');
+  assert.ok(new URL(page.url()).searchParams.get('flow'), 'the login page has a flow');
+  assert.equal(await page.locator('h1').textContent(), 'Sign in');
+  await screenshot(page, 'login');
+
+  await register(page, account, (p) => screenshot(p, 'registration'));
+  await waitForPath(page, '/');
+
+  const id = await identityIdOf(stack.identityAdminUrl, account.email);
+  assert.match(id, UUID);
+  assert.equal(await shownIdentityId(page), id);
+  assert.equal(await receivedHeader(page, 'X-Kratos-Authenticated-Identity-Id'), id);
+  assert.equal(await receivedHeader(page, 'X-User-Email'), account.email);
+  await screenshot(page, 'app');
+});
+
+scenario('2. log out → login page; / redirects to login again; log in with the password → / works', async ({ stack, page }) => {
+  const account = newAccount();
+  await registerFromApp(page, stack, account);
+  const id = await shownIdentityId(page);
+
+  await logout(page);
+  await page.goto(`${stack.baseUrl}/`);
+  await waitForPath(page, '/ui/login');
+
+  await loginToApp(page, account);
+  assert.equal(await shownIdentityId(page), id);
+});
+
+scenario('3. wrong password → the error is shown on the login page and the identifier is kept', async ({ stack, page }) => {
+  const account = newAccount();
+  await registerFromApp(page, stack, account);
+  await logout(page);
+
+  await loginRefused(page, { email: account.email, password: `${account.password}-wrong` });
+  assert.ok((await page.locator('[role="alert"]').count()) > 0, 'the error is announced');
+  assert.equal(await identifierField(page).inputValue(), account.email);
+  assert.equal(await page.locator('input[name="password"]').inputValue(), '');
+  await screenshot(page, 'login-error');
+});
+
+scenario('4. settings: change the password; the old one no longer logs in, the new one does', async ({ stack, page }) => {
+  const account = newAccount();
+  await registerFromApp(page, stack, account);
+
+  await page.getByRole('link', { name: 'Account settings' }).click();
+  await waitForPath(page, '/ui/settings');
+  assert.equal(await page.locator('h1').textContent(), 'Account settings');
+  await screenshot(page, 'settings');
+
+  const changed = { ...account, password: newAccount().password };
+  await changePassword(page, changed.password);
+
+  await logout(page);
+  await loginRefused(page, account);
+  await loginToApp(page, changed);
+  assert.match(await shownIdentityId(page), UUID);
+});
+
+scenario('5. recovery: email link from the courier → settings → new password works', async ({ stack, page }) => {
+  const account = newAccount();
+  await registerFromApp(page, stack, account);
+  await logout(page);
+
+  await page.getByRole('link', { name: 'Forgot your password?' }).click();
+  await waitForPath(page, '/ui/recovery');
+  assert.equal(await page.locator('h1').textContent(), 'Recover your account');
+  await page.locator('input[name="email"]').fill(account.email);
+  await page.locator('form button[type="submit"]').click();
+  await page.waitForSelector('.message-info');
+  await expectMessage(page, /recovery link has been sent/);
+  await screenshot(page, 'recovery-sent');
+
+  const link = await recoveryLinkFor(stack.identityAdminUrl, account.email);
+  assert.ok(link.startsWith(`${stack.baseUrl}/.ory/kratos/public/self-service/recovery?`), `the link goes through the gateway: ${link}`);
+  await page.goto(link);
+  await waitForPath(page, '/ui/settings');
+  await expectMessage(page, /successfully recovered your account/);
+
+  const recovered = { ...account, password: newAccount().password };
+  await changePassword(page, recovered.password);
+
+  await logout(page);
+  await loginRefused(page, account);
+  await loginToApp(page, recovered);
+  assert.equal(await shownIdentityId(page), await identityIdOf(stack.identityAdminUrl, account.email));
+});
+
+scenario('6. the pages need no script, label every field, show focus and fit a phone screen', async ({ stack, page }) => {
+  await page.setViewportSize({ width: 360, height: 740 });
+  for (const kind of ['login', 'registration', 'recovery']) {
+    await page.goto(`${stack.baseUrl}/ui/${kind}`);
+    await waitForPath(page, `/ui/${kind}`);
+    assert.equal(await page.locator('script').count(), 0, `${kind}: no script`);
+    // Browser-side checks are passed as source text: this project compiles without DOM types.
+    const unlabelled = await page.evaluate<string[]>(
+      `[...document.querySelectorAll('input:not([type="hidden"])')].filter((i) => i.labels.length === 0).map((i) => i.name)`,
+    );
+    assert.deepEqual(unlabelled, [], `${kind}: every input has a label`);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    assert.equal(overflow, 0, `${kind}: no horizontal scrolling at 360px`);
+
+    await page.locator('input:not([type="hidden"])').first().focus();
+    await page.keyboard.press('Tab');
+    const outline = await page.evaluate<{ style: string; width: number }>(
+      `(() => { const s = getComputedStyle(document.activeElement); return { style: s.outlineStyle, width: parseFloat(s.outlineWidth) }; })()`,
+    );
+    assert.notEqual(outline.style, 'none', `${kind}: keyboard focus is visible`);
+    assert.ok(outline.width >= 2, `${kind}: focus outline is at least 2px`);
+  }
+  await page.goto(`${stack.baseUrl}/ui/login`);
+  await screenshot(page, 'login-phone');
+});

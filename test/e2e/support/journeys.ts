@@ -1,0 +1,138 @@
+/**
+ * What a person does in the quickstart, as reusable browser steps. Fields are found by the
+ * names Kratos gives them (v0.6 `password_identifier`, v1 `identifier`), buttons and links
+ * by their visible text, so the steps also check the pages say what a user expects.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+import { request } from 'undici';
+
+export const RESULTS_DIR = resolve(fileURLToPath(import.meta.url), '../../../../test-results');
+
+export interface Account {
+  email: string;
+  password: string;
+}
+
+export function newAccount(): Account {
+  const tag = randomBytes(4).toString('hex');
+  // Long, random and unlike the email, so the password policy accepts it.
+  return { email: `ada.${tag}@example.com`, password: `Quick-${randomBytes(8).toString('hex')}-start` };
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(RESULTS_DIR, { recursive: true });
+  await page.screenshot({ path: join(RESULTS_DIR, `${name}.png`), fullPage: true });
+}
+
+export async function waitForPath(page: Page, pathname: string): Promise<void> {
+  await page.waitForURL((u) => u.pathname === pathname, { waitUntil: 'load' });
+}
+
+/** The visible messages of the page (form and field level), in order. */
+export async function messages(page: Page): Promise<string[]> {
+  return (await page.locator('.message').allTextContents()).map((t) => t.trim());
+}
+
+const IDENTIFIER = 'input[name="password_identifier"], input[name="identifier"]';
+
+/** From the login page: follow "Sign up", fill every field of the form and submit. */
+export async function register(page: Page, account: Account, onRegistrationPage?: (page: Page) => Promise<void>): Promise<void> {
+  await page.getByRole('link', { name: 'Sign up' }).click();
+  await waitForPath(page, '/ui/registration');
+  assert.equal(await page.locator('h1').textContent(), 'Create an account');
+  const fields = page.locator('form input:not([type="hidden"])');
+  for (const field of await fields.all()) {
+    const name = (await field.getAttribute('name')) ?? '';
+    const type = (await field.getAttribute('type')) ?? 'text';
+    if (name === 'password') await field.fill(account.password);
+    else if (name === 'traits.email' || type === 'email') await field.fill(account.email);
+    else if (name.endsWith('first')) await field.fill('Ada');
+    else if (name.endsWith('last')) await field.fill('Lovelace');
+    else if (type === 'text') await field.fill('Ada');
+  }
+  if (onRegistrationPage) await onRegistrationPage(page);
+  await page.locator('form button[type="submit"]').click();
+}
+
+/** On the login page: fill the identifier and password and submit. */
+export async function login(page: Page, account: Account): Promise<void> {
+  await page.locator(IDENTIFIER).fill(account.email);
+  await page.locator('input[name="password"]').fill(account.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Signs in and expects to land on the app at `/`. */
+export async function loginToApp(page: Page, account: Account): Promise<void> {
+  await login(page, account);
+  await waitForPath(page, '/');
+}
+
+/** Signs in and expects to stay on the login page with the invalid-credentials error. */
+export async function loginRefused(page: Page, account: Account): Promise<void> {
+  await login(page, account);
+  await waitForPath(page, '/ui/login');
+  await expectMessage(page, /The provided credentials are invalid/);
+}
+
+export function identifierField(page: Page) {
+  return page.locator(IDENTIFIER);
+}
+
+/** On the demo app: the "Log out" link; the browser ends on the login page. */
+export async function logout(page: Page): Promise<void> {
+  await page.getByRole('link', { name: 'Log out' }).click();
+  await waitForPath(page, '/ui/login');
+}
+
+/** Asserts that one of the page's messages matches, listing them all when none does. */
+export async function expectMessage(page: Page, pattern: RegExp): Promise<void> {
+  const shown = await messages(page);
+  assert.ok(shown.some((m) => pattern.test(m)), `expected a message matching ${pattern}; shown: ${shown.join(' | ') || '(none)'}`);
+}
+
+/** On the settings page: fill the "Change password" section, save it, and see it saved. */
+export async function changePassword(page: Page, password: string): Promise<void> {
+  const section = page.locator('section', { has: page.getByRole('heading', { name: 'Change password' }) });
+  await section.locator('input[name="password"]').fill(password);
+  await section.getByRole('button').click();
+  await waitForPath(page, '/ui/settings');
+  await expectMessage(page, /^Your changes have been saved!$/);
+}
+
+/** The identity id the identity admin API holds for an email address. */
+export async function identityIdOf(adminUrl: string, email: string): Promise<string> {
+  const res = await request(`${adminUrl}/identities`, { signal: AbortSignal.timeout(5_000) });
+  assert.equal(res.statusCode, 200);
+  const identities = (await res.body.json()) as { id: string; traits: { email?: string } }[];
+  const found = identities.find((i) => i.traits.email === email);
+  assert.ok(found, `identity for ${email} exists`);
+  return found.id;
+}
+
+interface CourierMessage {
+  recipient?: string;
+  subject?: string;
+  body?: string;
+}
+
+/** Polls the identity admin API's courier messages until the recovery email for `email` is there; returns its link. */
+export async function recoveryLinkFor(adminUrl: string, email: string): Promise<string> {
+  const deadline = Date.now() + 15_000;
+  let seen: CourierMessage[] = [];
+  while (Date.now() < deadline) {
+    const res = await request(`${adminUrl}/courier/messages`, { signal: AbortSignal.timeout(5_000) });
+    seen = res.statusCode === 200 ? ((await res.body.json()) as CourierMessage[]) : (await res.body.dump(), []);
+    for (const m of seen) {
+      if (m.recipient !== email || typeof m.body !== 'string') continue;
+      const link = /https?:\/\/[^\s"'<>]+\/self-service\/recovery\?[^\s"'<>]+/.exec(m.body)?.[0];
+      if (link) return link.replace(/&amp;/g, '&');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`no recovery email for ${email}; courier messages: ${JSON.stringify(seen).slice(0, 2000)}`);
+}
