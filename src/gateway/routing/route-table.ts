@@ -129,7 +129,10 @@ function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): C
     const g = globMatcher(c.match.path_glob);
     path = g.test;
     literalLength = g.literalLength;
-    pathSig = `glob:${c.match.path_glob}`;
+    // `/p/**` matches exactly what the prefix `/p` matches (`/**` what `/` does): give them
+    // the same signature so the one that can never be chosen is reported.
+    const asPrefix = /^((?:\/[^*/]+)*)\/\*\*$/.exec(c.match.path_glob);
+    pathSig = asPrefix ? `prefix:${asPrefix[1] || '/'}` : `glob:${c.match.path_glob}`;
   } else {
     const prefix = c.match.path_prefix!;
     path = prefixMatcher(prefix);
