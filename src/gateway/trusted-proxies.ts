@@ -13,7 +13,7 @@ export class TrustedProxies {
   constructor(cidrs: readonly string[]) {
     this.empty = cidrs.length === 0;
     cidrs.forEach((entry, i) => {
-      const [addr, bitsText] = entry.split('/');
+      const [addr, bitsText, ...rest] = entry.split('/');
       const family = isIP(addr ?? '');
       if (family === 0) throw new TrustedProxyConfigError(`proxy.trusted_proxies.${i}: "${entry}" is not an IP address or CIDR`);
       const type = family === 6 ? 'ipv6' : 'ipv4';
@@ -21,8 +21,9 @@ export class TrustedProxies {
         this.list.addAddress(addr!, type);
         return;
       }
-      const bits = Number(bitsText);
-      if (!Number.isInteger(bits) || bits < 0 || bits > (family === 6 ? 128 : 32)) {
+      // Digits only: Number('') is 0, and "10.0.0.0/" must not mean "trust every address".
+      const bits = /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : NaN;
+      if (rest.length > 0 || !(bits >= 0 && bits <= (family === 6 ? 128 : 32))) {
         throw new TrustedProxyConfigError(`proxy.trusted_proxies.${i}: "${entry}" has an invalid prefix length`);
       }
       this.list.addSubnet(addr!, bits, type);
