@@ -232,8 +232,14 @@ export function csrfOf(flow: { ui: { nodes: Array<{ attributes: { name: string; 
   return v as string;
 }
 
-export function nodeOf(flow: { ui: { nodes: Array<{ attributes: { name: string; value?: unknown }; messages: unknown }> } }, name: string) {
-  const n = flow.ui.nodes.find((x) => x.attributes.name === name);
+interface NodeLike {
+  group?: string;
+  attributes: { name: string; value?: unknown };
+  messages: Array<{ id: number; text: string }> | null;
+}
+
+export function nodeOf(flow: { ui: { nodes: unknown[] } }, name: string): NodeLike {
+  const n = (flow.ui.nodes as NodeLike[]).find((x) => x.attributes.name === name);
   assert.ok(n, `node ${name} exists`);
   return n;
 }
