@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { validate } from 'dockerfile-utils';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../../src/config/schema.js';
+import { loadConfigFile } from '../../../src/config/load.js';
 import { parseDockerfile, stages, envOf, type Instruction } from './dockerfile-parse.js';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
@@ -153,6 +154,18 @@ describe('Dockerfile runtime', () => {
     const cfg = configSchema.parse(parseYaml(readFileSync(join(root, file), 'utf8')));
     assert.equal(cfg.embedded_kratos.enabled, false);
     assert.equal(cfg.demo_upstream.enabled, false);
+    assert.ok(cfg.routes.length > 0);
+  });
+
+  it("with the image's ENV the gateway loads that file listening on all interfaces at the EXPOSEd ports", () => {
+    const file = only(runtime.instructions, 'CMD')[0]!.json![1]!;
+    const env = Object.fromEntries(envOf(runtime.instructions));
+    const { config } = loadConfigFile(join(root, file), { ...env, KRATOS_GATEWAY_KRATOS__PUBLIC_URL: 'http://kratos.identity:4433' });
+    assert.deepEqual(config.proxy.listen, { host: '0.0.0.0', port: 4455 });
+    assert.deepEqual(config.admin.listen, { host: '0.0.0.0', port: 4456 });
+    assert.equal(config.kratos.public_url, 'http://kratos.identity:4433');
+    // Outside the image the same file stays on loopback.
+    assert.equal(loadConfigFile(join(root, file), {}).config.proxy.listen.host, '127.0.0.1');
   });
 
   it('the ENTRYPOINT script is what `npm run build` produces from src/main.ts', () => {

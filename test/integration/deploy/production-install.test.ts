@@ -1,0 +1,148 @@
+/**
+ * The container image's command, run from a clean production install, without Docker:
+ * package.json + package-lock.json + .npmrc into an empty directory, `npm ci --omit=dev`
+ * (better-sqlite3 compiles from source here: a minute or more), the compiled dist/ and
+ * config/ next to it (what the Dockerfile's runtime stage copies), then exactly the
+ * Dockerfile's ENTRYPOINT + CMD with its ENV, pointed at a whoami test server and an echo
+ * upstream through environment overrides. One authenticated request goes through, the
+ * image's HEALTHCHECK script passes against it, and SIGTERM drains and exits 0.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startEchoUpstream, startFakeKratos } from '../../helpers/servers.js';
+import { envOf, parseDockerfile, stages } from '../../unit/deploy/dockerfile-parse.js';
+import { freePort } from './nginx.js';
+
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; output: string }> {
+  return new Promise((done) => {
+    execFile(cmd, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code: unknown = err ? (err as { code?: unknown }).code : 0;
+      done({ code: typeof code === 'number' ? code : null, output: stdout + stderr });
+    });
+  });
+}
+
+const runtime = (() => {
+  const all = stages(parseDockerfile(readFileSync(join(root, 'Dockerfile'), 'utf8')));
+  return all[all.length - 1]!;
+})();
+const entrypoint = runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT')!.json!;
+const cmd = runtime.instructions.find((i) => i.keyword === 'CMD')!.json!;
+const imageEnv = envOf(runtime.instructions);
+const healthcheck = runtime.instructions.find((i) => i.keyword === 'HEALTHCHECK')!.json!;
+
+describe('the image command from a clean production install', { timeout: 20 * 60_000 }, () => {
+  let dir: string;
+  let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
+  let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
+  let gateway: ChildProcess | undefined;
+  let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  let stderr = '';
+  let proxyUrl: string;
+  let adminPort: number;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kg-prod-install-'));
+    for (const f of ['package.json', 'package-lock.json', '.npmrc']) copyFileSync(join(root, f), join(dir, f));
+    const install = await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], dir);
+    assert.equal(install.code, 0, `npm ci --omit=dev failed:\n${install.output}`);
+    const build = await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], root);
+    assert.equal(build.code, 0, `tsc failed:\n${build.output}`);
+    // The runtime stage copies config/; .dockerignore leaves config/examples out.
+    cpSync(join(root, 'config'), join(dir, 'config'), { recursive: true, filter: (src) => !src.startsWith(join(root, 'config/examples')) });
+
+    kratos = await startFakeKratos();
+    upstream = await startEchoUpstream();
+    const proxyPort = await freePort();
+    adminPort = await freePort();
+    proxyUrl = `http://127.0.0.1:${proxyPort}`;
+
+    const [node, ...entryArgs] = entrypoint;
+    assert.equal(node, 'node');
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env['PATH'],
+      ...Object.fromEntries(imageEnv),
+      // The image binds 0.0.0.0; on a shared test machine loopback is enough.
+      KRATOS_GATEWAY_PROXY__LISTEN__HOST: '127.0.0.1',
+      KRATOS_GATEWAY_ADMIN__LISTEN__HOST: '127.0.0.1',
+      KRATOS_GATEWAY_PROXY__LISTEN__PORT: String(proxyPort),
+      KRATOS_GATEWAY_ADMIN__LISTEN__PORT: String(adminPort),
+      KRATOS_GATEWAY_PROXY__PUBLIC_BASE_URL: proxyUrl,
+      KRATOS_GATEWAY_KRATOS__PUBLIC_URL: kratos.url,
+      KRATOS_GATEWAY_ROUTES__0__UPSTREAM: upstream.url,
+    };
+    gateway = spawn(process.execPath, [...entryArgs, ...cmd], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    gateway.stdout?.resume();
+    gateway.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    exited = new Promise((r) => gateway!.once('exit', (code, signal) => r({ code, signal })));
+
+    // Ready = listening and Kratos reachable. Bounded so a broken start fails instead of hanging.
+    let stopped = false;
+    void exited.then(() => (stopped = true));
+    for (let i = 0; ; i++) {
+      assert.ok(!stopped, `the gateway exited during start-up:\n${stderr}`);
+      const ok = await fetch(`http://127.0.0.1:${adminPort}/health/ready`).then((r) => r.ok, () => false);
+      if (ok) break;
+      assert.ok(i < 600, `the gateway did not become ready:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  after(async () => {
+    if (gateway && gateway.exitCode === null && gateway.signalCode === null) {
+      gateway.kill('SIGKILL');
+      await exited;
+    }
+    await upstream?.close();
+    await kratos?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('installed production dependencies only, with the native module built', () => {
+    assert.ok(existsSync(join(dir, 'node_modules/better-sqlite3/package.json')));
+    for (const dev of ['typescript', 'tsx', 'dockerfile-utils', 'kubernetes-models']) {
+      assert.equal(existsSync(join(dir, 'node_modules', dev)), false, `${dev} is a dev dependency`);
+    }
+    assert.ok(existsSync(join(dir, entrypoint[1]!)), `${entrypoint[1]} was built`);
+  });
+
+  it('an authenticated request goes through to the upstream with the identity header', async () => {
+    const alice = kratos.addSession({ traits: { email: 'alice@example.com' } });
+    const res = await fetch(`${proxyUrl}/orders/42`, {
+      headers: { 'x-session-token': alice.token, 'x-kratos-authenticated-identity-id': 'spoofed' },
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const rec = upstream.received.find((r) => r.url === '/orders/42');
+    assert.ok(rec, 'the upstream saw the request');
+    assert.equal(rec.headers['x-kratos-authenticated-identity-id'], alice.identityId);
+    assert.equal(rec.headers['x-user-email'], 'alice@example.com');
+  });
+
+  it('an unauthenticated API request is refused with 401', async () => {
+    const res = await fetch(`${proxyUrl}/orders/43`, { headers: { accept: 'application/json' } });
+    assert.equal(res.status, 401);
+    await res.body?.cancel();
+    assert.equal(upstream.received.some((r) => r.url === '/orders/43'), false);
+  });
+
+  it("the image's HEALTHCHECK command passes against the running gateway", async () => {
+    const [node, ...args] = healthcheck;
+    assert.equal(node, 'node');
+    const check = await run(process.execPath, args, dir, { PATH: process.env['PATH'], KRATOS_GATEWAY_ADMIN__LISTEN__PORT: String(adminPort) });
+    assert.equal(check.code, 0, check.output);
+  });
+
+  it('SIGTERM drains and exits 0', async () => {
+    assert.ok(gateway?.kill('SIGTERM'));
+    const { code, signal } = await exited;
+    assert.equal(signal, null);
+    assert.equal(code, 0, stderr);
+  });
+});
