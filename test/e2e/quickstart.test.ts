@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
+import { request } from 'undici';
 import { launchBrowser } from './support/browser.js';
 import { startStack, type Stack } from './support/stack.js';
 import {
@@ -14,9 +15,9 @@ import {
   loginRefused,
   loginToApp,
   logout,
+  emailLinkFor,
   expectMessage,
   newAccount,
-  recoveryLinkFor,
   register,
   screenshot,
   waitForPath,
@@ -153,7 +154,7 @@ scenario('5. recovery: email link from the courier → settings → new password
   await expectMessage(page, /recovery link has been sent/);
   await screenshot(page, 'recovery-sent');
 
-  const link = await recoveryLinkFor(stack.identityAdminUrl, account.email);
+  const link = await emailLinkFor(stack.identityAdminUrl, account.email, 'recovery');
   assert.ok(link.startsWith(`${stack.baseUrl}/.ory/kratos/public/self-service/recovery?`), `the link goes through the gateway: ${link}`);
   await page.goto(link);
   await waitForPath(page, '/ui/settings');
@@ -168,7 +169,26 @@ scenario('5. recovery: email link from the courier → settings → new password
   assert.equal(await shownIdentityId(page), await identityIdOf(stack.identityAdminUrl, account.email));
 });
 
-scenario('6. the pages need no script, label every field, show focus and fit a phone screen', async ({ stack, page }) => {
+scenario('6. verification: the link in the sign-up email verifies the address', async ({ stack, page }) => {
+  const account = newAccount();
+  await registerFromApp(page, stack, account);
+
+  const link = await emailLinkFor(stack.identityAdminUrl, account.email, 'verification');
+  assert.ok(link.startsWith(`${stack.baseUrl}/.ory/kratos/public/self-service/verification?`), `the link goes through the gateway: ${link}`);
+  await page.goto(link);
+  await waitForPath(page, '/ui/verification');
+  await expectMessage(page, /Your email address is verified/);
+  await screenshot(page, 'verification-done');
+
+  const res = await request(`${stack.identityAdminUrl}/identities/${await identityIdOf(stack.identityAdminUrl, account.email)}`);
+  const identity = (await res.body.json()) as { verifiable_addresses?: { value: string; verified: boolean }[] };
+  assert.deepEqual(
+    identity.verifiable_addresses?.map((a) => [a.value, a.verified]),
+    [[account.email, true]],
+  );
+});
+
+scenario('7. the pages need no script, label every field, show focus and fit a phone screen', async ({ stack, page }) => {
   await page.setViewportSize({ width: 360, height: 740 });
   for (const kind of ['login', 'registration', 'recovery']) {
     await page.goto(`${stack.baseUrl}/ui/${kind}`);

@@ -62,7 +62,9 @@ function textFor(kind: FlowKind, flow: SelfServiceFlow): PageText {
         lead: 'Enter the email address of your account and we will send you a link to sign in again.',
       };
     case 'verification':
-      return { title: 'Verify your email address', lead: 'Enter your email address and we will send you a verification link.' };
+      return flow.state === 'passed_challenge'
+        ? { title: 'Email address verified', lead: 'Thank you for confirming your email address.' }
+        : { title: 'Verify your email address', lead: 'Enter your email address and we will send you a verification link.' };
   }
 }
 
@@ -80,6 +82,7 @@ const GROUP_HEADINGS: Record<string, string> = {
 function links(env: PageEnv, kind: FlowKind, returnTo: string | undefined): SafeHtml {
   const item = (before: string, href: string, text: string) => html`<li>${before}<a href="${href}">${text}</a></li>`;
   const items: SafeHtml[] = [];
+  const appUrl = (returnTo && safeUrl(returnTo)) || '/';
   switch (kind) {
     case 'login':
       items.push(item('No account yet? ', initUrl(env, 'registration', returnTo), 'Sign up'));
@@ -89,11 +92,13 @@ function links(env: PageEnv, kind: FlowKind, returnTo: string | undefined): Safe
       items.push(item('Already have an account? ', initUrl(env, 'login', returnTo), 'Sign in'));
       break;
     case 'recovery':
-    case 'verification':
       items.push(item('Remembered it? ', initUrl(env, 'login', returnTo), 'Back to sign in'));
       break;
+    case 'verification':
+      items.push(item('', appUrl, 'Go to the app'));
+      break;
     case 'settings':
-      items.push(item('', (returnTo && safeUrl(returnTo)) || '/', 'Back to the app'));
+      items.push(item('', appUrl, 'Back to the app'));
       items.push(item('', `${env.prefix}/logout`, 'Log out'));
       break;
   }
@@ -104,7 +109,10 @@ export function flowPage(env: PageEnv, kind: FlowKind, flow: SelfServiceFlow): s
   const text = textFor(kind, flow);
   const ctx = { kind, idPrefix: kind };
   let forms: SafeHtml;
-  if (kind === 'settings') {
+  if (kind === 'verification' && flow.state === 'passed_challenge') {
+    // Kratos v0.6 says nothing when the link worked, and resubmitting the form only errors.
+    forms = renderMessages([{ id: undefined, text: 'Your email address is verified.', type: 'success' }]);
+  } else if (kind === 'settings') {
     // One form per method, since Kratos applies one method per submit.
     forms = html`${splitByGroup(flow.ui.nodes).map(
       (g) => html`<section aria-labelledby="section-${g.group}"><h2 id="section-${g.group}">${

@@ -120,19 +120,20 @@ interface CourierMessage {
   body?: string;
 }
 
-/** Polls the identity admin API's courier messages until the recovery email for `email` is there; returns its link. */
-export async function recoveryLinkFor(adminUrl: string, email: string): Promise<string> {
+/** Polls the identity admin API's courier messages until an email to `email` holds a `kind` link; returns the link. */
+export async function emailLinkFor(adminUrl: string, email: string, kind: 'recovery' | 'verification'): Promise<string> {
   const deadline = Date.now() + 15_000;
+  const pattern = new RegExp(`https?://[^\\s"'<>]+/self-service/${kind}\\?[^\\s"'<>]+`);
   let seen: CourierMessage[] = [];
   while (Date.now() < deadline) {
     const res = await request(`${adminUrl}/courier/messages`, { signal: AbortSignal.timeout(5_000) });
     seen = res.statusCode === 200 ? ((await res.body.json()) as CourierMessage[]) : (await res.body.dump(), []);
     for (const m of seen) {
       if (m.recipient !== email || typeof m.body !== 'string') continue;
-      const link = /https?:\/\/[^\s"'<>]+\/self-service\/recovery\?[^\s"'<>]+/.exec(m.body)?.[0];
+      const link = pattern.exec(m.body)?.[0];
       if (link) return link.replace(/&amp;/g, '&');
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`no recovery email for ${email}; courier messages: ${JSON.stringify(seen).slice(0, 2000)}`);
+  throw new Error(`no ${kind} email for ${email}; courier messages: ${JSON.stringify(seen).slice(0, 2000)}`);
 }
