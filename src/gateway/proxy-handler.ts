@@ -105,8 +105,9 @@ export function createProxyHandler(g: GatewayCore) {
       const f = result.failure;
       if (f.kind === 'client_abort') return observe(req, route.name, 499, started, requestId, decision.session?.identityId);
       g.metrics.upstreamError(route.name, f.kind);
-      sendJsonError(res, f.status || 502, f.message);
-      return observe(req, route.name, f.status || 502, started, requestId, decision.session?.identityId);
+      if (f.status === 0) return observe(req, route.name, res.statusCode, started, requestId, decision.session?.identityId); // broke mid-response
+      sendJsonError(res, f.status, f.message);
+      return observe(req, route.name, f.status, started, requestId, decision.session?.identityId);
     }
     observe(req, route.name, result.status, started, requestId, decision.session?.identityId);
   }

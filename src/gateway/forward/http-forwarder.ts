@@ -9,9 +9,17 @@ export interface ForwardFailure {
   message: string;
 }
 
+export type ForwardResult = { status: number } | { failure: ForwardFailure };
+
 /**
  * HTTP forwarding through undici: a keep-alive pool per upstream origin, bodies streamed in
  * both directions and never buffered, hop-by-hop response headers dropped.
+ *
+ * It uses undici's native dispatch handler rather than `request`/`stream`: those wrap every
+ * response in a Readable or a Promise chain and an AbortController, which cost more than the
+ * rest of the hot path together (see bench/README.md). Here raw header buffers are copied
+ * straight into `res.writeHead`, body chunks go to `res.write` with backpressure, and a client
+ * that goes away aborts the upstream request through the handler's abort callback.
  */
 export class HttpForwarder {
   private readonly pools = new Map<string, Pool>();
@@ -27,10 +35,6 @@ export class HttpForwarder {
     return pool;
   }
 
-  /**
-   * Streams `req` to the upstream and the answer to `res`. Resolves with the status sent, or
-   * a failure the caller turns into 502/504 (when nothing was sent yet).
-   */
   forward(
     req: IncomingMessage,
     res: ServerResponse,
@@ -39,47 +43,83 @@ export class HttpForwarder {
     headers: IncomingHttpHeaders,
     timeoutMs: number,
     extraResponseHeaders: Record<string, string | string[]> | undefined,
-  ): Promise<{ status: number } | { failure: ForwardFailure }> {
-    const abort = new AbortController();
-    const onClose = () => {
-      if (!res.writableFinished) abort.abort();
-    };
-    res.once('close', onClose);
-    const hasBody = headers['content-length'] !== undefined ? headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    let status = 0;
-    const options: Dispatcher.RequestOptions = {
-      path,
-      method: req.method as Dispatcher.HttpMethod,
-      headers: headers as Record<string, string | string[]>,
-      body: hasBody ? req : null,
-      signal: abort.signal,
-      headersTimeout: timeoutMs,
-      bodyTimeout: 0,
-    };
-    return this.pool(origin)
-      .stream(options, ({ statusCode, headers: upstreamHeaders }) => {
-        status = statusCode;
-        const out: Record<string, string | string[]> = {};
-        for (const name in upstreamHeaders) {
-          if (isHopByHopResponseHeader(name)) continue;
-          const v = upstreamHeaders[name];
-          if (v !== undefined) out[name] = v;
-        }
-        if (extraResponseHeaders) {
-          for (const name in extraResponseHeaders) {
-            const extra = extraResponseHeaders[name]!;
+  ): Promise<ForwardResult> {
+    return new Promise((resolve) => {
+      const hasBody = headers['content-length'] !== undefined ? headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+      let status = 0;
+      let settled = false;
+      let abortUpstream: ((err?: Error) => void) | undefined;
+      let clientGone = false;
+      const settle = (result: ForwardResult) => {
+        if (settled) return;
+        settled = true;
+        res.off('close', onClientClose);
+        resolve(result);
+      };
+      const onClientClose = () => {
+        if (res.writableFinished) return;
+        clientGone = true;
+        abortUpstream?.(new Error('client went away'));
+      };
+      res.on('close', onClientClose);
+
+      const handler: Dispatcher.DispatchHandler = {
+        onConnect(abort) {
+          abortUpstream = abort;
+          if (clientGone) abort(new Error('client went away'));
+        },
+        onHeaders(statusCode, rawHeaders, resume) {
+          status = statusCode;
+          // Lower-cased keys; repeated fields (Set-Cookie) become arrays, never overwritten.
+          const out: Record<string, string | string[]> = {};
+          for (let i = 0; i < rawHeaders.length; i += 2) {
+            const name = rawHeaders[i]!.toString('latin1').toLowerCase();
+            if (isHopByHopResponseHeader(name)) continue;
+            const value = rawHeaders[i + 1]!.toString('latin1');
             const existing = out[name];
-            out[name] = name === 'set-cookie' && existing !== undefined ? ([] as string[]).concat(existing, extra) : extra;
+            out[name] = existing === undefined ? value : typeof existing === 'string' ? [existing, value] : (existing.push(value), existing);
           }
-        }
-        res.writeHead(statusCode, out);
-        return res;
-      })
-      .then(
-        () => ({ status }),
-        (err: unknown) => ({ failure: classify(err, abort.signal.aborted) }),
-      )
-      .finally(() => res.off('close', onClose));
+          if (extraResponseHeaders) {
+            for (const name in extraResponseHeaders) {
+              const existing = out[name];
+              out[name] = existing === undefined ? extraResponseHeaders[name]! : ([] as string[]).concat(existing, extraResponseHeaders[name]!);
+            }
+          }
+          res.writeHead(statusCode, out);
+          res.on('drain', resume);
+          return true;
+        },
+        onData(chunk) {
+          return res.write(chunk);
+        },
+        onComplete() {
+          res.end();
+          settle({ status });
+        },
+        onError(err) {
+          if (clientGone) return settle({ failure: { kind: 'client_abort', status: 0, message: 'client went away' } });
+          if (res.headersSent) {
+            // The upstream broke mid-response: the only honest signal left is a reset.
+            res.destroy();
+            return settle({ failure: { kind: 'reset', status: 0, message: 'upstream failed mid-response' } });
+          }
+          settle({ failure: classify(err) });
+        },
+      };
+
+      this.pool(origin).dispatch(
+        {
+          origin,
+          path,
+          method: req.method as Dispatcher.HttpMethod,
+          headers: headers as Record<string, string | string[]>,
+          body: hasBody ? req : null,
+          headersTimeout: timeoutMs,
+          bodyTimeout: 0,
+        },
+        handler,
+      );
+    });
   }
 
   async close(): Promise<void> {
@@ -88,8 +128,7 @@ export class HttpForwarder {
   }
 }
 
-function classify(err: unknown, clientAborted: boolean): ForwardFailure {
-  if (clientAborted) return { kind: 'client_abort', status: 0, message: 'client went away' };
+function classify(err: unknown): ForwardFailure {
   if (err instanceof undiciErrors.HeadersTimeoutError) return { kind: 'timeout', status: 504, message: 'The upstream did not answer in time' };
   if (err instanceof undiciErrors.ConnectTimeoutError) return { kind: 'timeout', status: 504, message: 'The upstream did not accept the connection in time' };
   const code = (err as { code?: string }).code ?? '';
