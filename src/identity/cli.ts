@@ -1,5 +1,5 @@
 /**
- * Standalone identity server: `node dist/src/identity/cli.js --config kratos.yml`
+ * Standalone identity server: `node dist/identity/cli.js --config kratos.yml`
  * (or `npx tsx src/identity/cli.ts --config kratos.yml`). Listens where serve.public/admin
  * host and port say (default 127.0.0.1:4433 and :4434).
  */
