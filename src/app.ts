@@ -4,15 +4,15 @@
  */
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Router } from 'express';
 import type { GatewayConfig } from './config/schema.js';
 import { ConfigError } from './config/errors.js';
 import { createLogger, type Logger } from './log.js';
 import { GatewayCore } from './gateway/gateway-core.js';
 import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control/app.js';
+import { createSelfServiceUi } from './control/ui/index.js';
 import { createAdminHandler } from './admin/admin-app.js';
 import { closeGracefully, listen } from './listen.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
@@ -34,23 +34,6 @@ export interface RunningGateway {
   shutdown(): Promise<void>;
 }
 
-// Loaded lazily: production processes that use a real Kratos never load SQLite or the demo.
-interface IdentityModule {
-  startIdentityServer(opts: {
-    config: unknown;
-    publicListen: { host: string; port: number };
-    adminListen: { host: string; port: number };
-    dsn: string;
-    logger: Logger;
-  }): Promise<{ publicUrl: string; adminUrl: string; close(): Promise<void> }>;
-}
-interface DemoModule {
-  startDemoUpstream(opts: { host: string; port: number; logger: Logger; logoutUrl: string; settingsUrl: string }): Promise<{ url: string; close(): Promise<void> }>;
-}
-interface UiModule {
-  createSelfServiceUi(opts: { prefix: string; kratosPublicUrl: string; browserKratosUrl: string; logger: Logger }): Router;
-}
-
 export async function startGateway(input: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
   const config: GatewayConfig = structuredClone(input);
   const logger = options.logger ?? createLogger(config.log.level);
@@ -69,9 +52,11 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       } catch (err) {
         throw new ConfigError([`embedded_kratos.config_file: cannot read ${file} (${(err as Error).message.split('\n')[0]})`]);
       }
-      const identity = (await import('./identity/index.js' as string)) as IdentityModule;
+      // Loaded lazily: a gateway in front of a real Kratos never loads SQLite.
+      const identity = await import('./identity/index.js');
       const server = await identity.startIdentityServer({
-        config: withDerivedKratosDefaults(raw, config, file),
+        config: withDerivedKratosDefaults(raw, config),
+        configDir: dirname(file),
         publicListen: e.public_listen,
         adminListen: e.admin_listen,
         dsn: e.dsn,
@@ -84,7 +69,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
 
     let demoUrl: string | undefined;
     if (config.demo_upstream.enabled) {
-      const demo = (await import('./demo/app.js' as string)) as DemoModule;
+      const demo = await import('./demo/index.js');
       const mount = config.kratos.mount_prefix;
       const server = await demo.startDemoUpstream({
         ...config.demo_upstream.listen,
@@ -101,10 +86,9 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
 
     const mounts: ControlMount[] = [];
     if (config.ui.enabled) {
-      const ui = (await import('./control/ui/router.js' as string)) as UiModule;
       mounts.push({
         prefix: config.ui.prefix,
-        router: ui.createSelfServiceUi({
+        router: createSelfServiceUi({
           prefix: config.ui.prefix,
           kratosPublicUrl: config.kratos.public_url,
           browserKratosUrl: publicOrigin + config.kratos.mount_prefix,

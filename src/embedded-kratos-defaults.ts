@@ -1,5 +1,3 @@
-import { dirname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { GatewayConfig } from './config/schema.js';
 
 type Obj = Record<string, unknown>;
@@ -17,7 +15,7 @@ function obj(parent: Obj, key: string): Obj {
  * UI URLs and return URL follow from the gateway's own configuration unless kratos.yml sets
  * them. That keeps one source of truth for ports in the quickstart and in tests.
  */
-export function withDerivedKratosDefaults(raw: unknown, gateway: GatewayConfig, kratosConfigFile: string): Obj {
+export function withDerivedKratosDefaults(raw: unknown, gateway: GatewayConfig): Obj {
   const config: Obj = raw !== null && typeof raw === 'object' ? structuredClone(raw as Obj) : {};
   const origin = new URL(gateway.proxy.public_base_url).origin;
   const publicUrl = obj(obj(config, 'serve'), 'public');
@@ -28,13 +26,8 @@ export function withDerivedKratosDefaults(raw: unknown, gateway: GatewayConfig, 
   for (const flow of ['login', 'registration', 'settings', 'recovery', 'verification', 'error']) {
     obj(flows, flow).ui_url ??= `${origin}${gateway.ui.prefix}/${flow}`;
   }
+  obj(obj(flows, 'logout'), 'after').default_browser_return_url ??= `${origin}${gateway.ui.prefix}/login`;
   const allowed = Array.isArray(selfservice.whitelisted_return_urls) ? (selfservice.whitelisted_return_urls as unknown[]) : [];
   if (!allowed.includes(origin)) selfservice.whitelisted_return_urls = [...allowed, origin];
-  // A relative `file://identity.schema.json` means "next to kratos.yml", wherever we run from.
-  const identity = obj(config, 'identity');
-  const schemaUrl = identity.default_schema_url;
-  if (typeof schemaUrl === 'string' && schemaUrl.startsWith('file://') && !schemaUrl.startsWith('file:///')) {
-    identity.default_schema_url = pathToFileURL(resolve(dirname(kratosConfigFile), schemaUrl.slice('file://'.length))).href;
-  }
   return config;
 }
