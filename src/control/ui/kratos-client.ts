@@ -54,7 +54,8 @@ export async function fetchFlow(
 export type ErrorLookup = { kind: 'errors'; errors: SelfServiceError[] } | { kind: 'unavailable'; detail: string };
 
 export async function fetchError(kratosPublicUrl: string, id: string, cookie: string | undefined): Promise<ErrorLookup> {
-  const url = `${kratosPublicUrl}/self-service/errors?${new URLSearchParams({ error: id })}`;
+  // v0.6 reads `?error=`, v1 reads `?id=`; each ignores the other.
+  const url = `${kratosPublicUrl}/self-service/errors?${new URLSearchParams({ id, error: id })}`;
   try {
     const res = await getJson(url, cookie);
     // An unknown error id is a 403/404 from Kratos; the page then says the details are gone.

@@ -91,7 +91,8 @@ export function createSelfServiceUi(opts: SelfServiceUiOptions): express.Router 
   }
 
   router.get('/error', async (req, res) => {
-    const id = queryValue(req, 'error');
+    // Kratos v0.6 sends the browser here with `?error=<id>`, v1 with `?id=<id>`.
+    const id = queryValue(req, 'error') ?? queryValue(req, 'id');
     if (!id) return sendPage(res, 404, errorPage(env, []));
     const lookup = await fetchError(kratos, id, req.headers.cookie);
     if (lookup.kind === 'unavailable') {

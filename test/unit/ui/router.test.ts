@@ -42,7 +42,7 @@ before(async () => {
     if (u.pathname === '/self-service/verification/flows') return json(200, null);
     if (u.pathname === '/self-service/settings/flows') return json(401, { error: { code: 401 } });
     if (u.pathname === '/self-service/errors') {
-      if (u.searchParams.get('error') === 'e1') {
+      if (u.searchParams.get('error') === 'e1' || u.searchParams.get('id') === 'e1') {
         return json(200, { id: 'e1', errors: [{ code: 403, status: 'Forbidden', reason: '<b>csrf</b>', message: 'The requested action was forbidden' }] });
       }
       return json(403, { error: { code: 403 } });
@@ -125,6 +125,7 @@ test('the error page shows the stored error, escaped; an unknown id shows a gene
   assert.equal(res.status, 200);
   assert.ok(res.body.includes('The requested action was forbidden'));
   assert.ok(res.body.includes('&lt;b&gt;csrf&lt;/b&gt;'));
+  assert.ok((await get('/ui/error?id=e1')).body.includes('The requested action was forbidden'), 'v1 sends ?id=');
   const unknown = await get('/ui/error?error=%3Cscript%3Ealert(1)%3C%2Fscript%3E');
   assert.equal(unknown.status, 200);
   assert.ok(unknown.body.includes('could not find the details'));
