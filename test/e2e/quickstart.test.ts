@@ -13,6 +13,7 @@ import {
   identifierField,
   identityIdOf,
   loginRefused,
+  lowContrastText,
   loginToApp,
   logout,
   emailLinkFor,
@@ -94,6 +95,7 @@ scenario('1. signed out at / → login → sign up → / shows the identity id a
   assert.equal(await shownIdentityId(page), id);
   assert.equal(await receivedHeader(page, 'X-Kratos-Authenticated-Identity-Id'), id);
   assert.equal(await receivedHeader(page, 'X-User-Email'), account.email);
+  assert.deepEqual(await lowContrastText(page), [], 'the app page text has at least 4.5:1 contrast');
   await screenshot(page, 'app');
 });
 
@@ -119,6 +121,7 @@ scenario('3. wrong password → the error is shown on the login page and the ide
   assert.ok((await page.locator('[role="alert"]').count()) > 0, 'the error is announced');
   assert.equal(await identifierField(page).inputValue(), account.email);
   assert.equal(await page.locator('input[name="password"]').inputValue(), '');
+  assert.deepEqual(await lowContrastText(page), [], 'the error is readable');
   await screenshot(page, 'login-error');
 });
 
@@ -188,7 +191,7 @@ scenario('6. verification: the link in the sign-up email verifies the address', 
   );
 });
 
-scenario('7. the pages need no script, label every field, show focus and fit a phone screen', async ({ stack, page }) => {
+scenario('7. the pages need no script, label every field, show focus, have readable contrast and fit a phone screen', async ({ stack, page }) => {
   await page.setViewportSize({ width: 360, height: 740 });
   for (const kind of ['login', 'registration', 'recovery']) {
     await page.goto(`${stack.baseUrl}/ui/${kind}`);
@@ -201,6 +204,7 @@ scenario('7. the pages need no script, label every field, show focus and fit a p
     assert.deepEqual(unlabelled, [], `${kind}: every input has a label`);
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     assert.equal(overflow, 0, `${kind}: no horizontal scrolling at 360px`);
+    assert.deepEqual(await lowContrastText(page), [], `${kind}: text contrast is at least 4.5:1`);
 
     await page.locator('input:not([type="hidden"])').first().focus();
     await page.keyboard.press('Tab');

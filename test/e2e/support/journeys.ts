@@ -89,6 +89,32 @@ export async function logout(page: Page): Promise<void> {
   await waitForPath(page, '/ui/login');
 }
 
+/*
+ * WCAG 2 contrast of every element that holds text against the first opaque background up
+ * its ancestors, computed in the page from the styles the browser applied. Passed as source
+ * text because this project compiles without DOM types.
+ */
+const LOW_CONTRAST_SCRIPT = `(() => {
+  const parse = (c) => { const m = /rgba?\\(([^)]+)\\)/.exec(c); if (!m) return null; const p = m[1].split(',').map(Number); return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
+  const lum = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const bgOf = (el) => { for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a > 0) return c; } return { r: 255, g: 255, b: 255, a: 1 }; };
+  const low = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() !== '')) continue;
+    const fg = parse(getComputedStyle(el).color);
+    if (!fg) continue;
+    const [hi, lo] = [lum(fg), lum(bgOf(el))].sort((x, y) => y - x);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    if (ratio < 4.5) low.push(el.textContent.trim().slice(0, 40) + ' (' + ratio.toFixed(2) + ':1)');
+  }
+  return low;
+})()`;
+
+/** Text on the page whose contrast is below 4.5:1 (WCAG AA for normal text); empty when all is readable. */
+export async function lowContrastText(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(LOW_CONTRAST_SCRIPT);
+}
+
 /** Asserts that one of the page's messages matches, listing them all when none does. */
 export async function expectMessage(page: Page, pattern: RegExp): Promise<void> {
   const shown = await messages(page);
