@@ -1,0 +1,127 @@
+/**
+ * Header mutators (src/gateway/mutators): identity injection, X-Forwarded-* only from trusted
+ * proxies, the Kratos credential removed before forwarding.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { parseConfig } from '../../../src/config/load.js';
+import { headerMutators, type ForwardContext } from '../../../src/gateway/mutators/index.js';
+import { credentialRemoval } from '../../../src/gateway/mutators/credential-removal.js';
+import { forwardedHeaders } from '../../../src/gateway/mutators/forwarded-headers.js';
+import { identityHeaders } from '../../../src/gateway/mutators/identity-headers.js';
+import { RouteTable } from '../../../src/gateway/routing/route-table.js';
+import type { SessionSummary } from '../../../src/gateway/session/session-summary.js';
+
+const config = parseConfig({
+  identity_headers: { 'X-User-Email': 'identity.traits.email', 'X-User-Name': 'identity.traits.name' },
+  routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: 'http://127.0.0.1:9' }],
+});
+const route = new RouteTable(config.routes, config.identity_headers).all[0]!;
+const SESSION: SessionSummary = {
+  identityId: 'id-1',
+  sessionId: 's-1',
+  expiresAtMs: Number.POSITIVE_INFINITY,
+  values: new Map([['identity.traits.email', 'alice@example.com']]),
+};
+
+function ctx(over: Partial<ForwardContext> = {}): ForwardContext {
+  return { route, session: SESSION, credentialKind: 'cookie', requestId: 'rid', peerAddress: '203.0.113.9', peerTrusted: false, encrypted: false, ...over };
+}
+
+describe('identityHeaders', () => {
+  test('injects the identity id and the mapped values that exist', () => {
+    const h: IncomingHttpHeaders = {};
+    identityHeaders.mutate(h, ctx());
+    assert.deepEqual(h, { 'x-kratos-authenticated-identity-id': 'id-1', 'x-user-email': 'alice@example.com' });
+  });
+  test('overwrites whatever was there', () => {
+    const h: IncomingHttpHeaders = { 'x-kratos-authenticated-identity-id': 'spoof', 'x-user-email': 'spoof', 'x-user-name': 'spoof' };
+    identityHeaders.mutate(h, ctx());
+    assert.equal(h['x-kratos-authenticated-identity-id'], 'id-1');
+    assert.equal(h['x-user-email'], 'alice@example.com');
+    assert.equal(h['x-user-name'], 'spoof', 'a value the session lacks is not set (the strip stage removed the spoof earlier)');
+  });
+  test('no session: nothing injected', () => {
+    const h: IncomingHttpHeaders = {};
+    identityHeaders.mutate(h, ctx({ session: undefined }));
+    assert.deepEqual(h, {});
+  });
+});
+
+describe('forwardedHeaders', () => {
+  test('untrusted peer: every client forwarding header is replaced by what the gateway saw', () => {
+    const h: IncomingHttpHeaders = {
+      host: 'gw.example',
+      'x-forwarded-for': '1.1.1.1',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'evil.example',
+      'x-forwarded-prefix': '/admin',
+      'x-forwarded-port': '443',
+      forwarded: 'for=1.1.1.1;host=evil',
+      'x-real-ip': '1.1.1.1',
+      'x-request-id': 'client-chosen',
+    };
+    forwardedHeaders.mutate(h, ctx());
+    assert.deepEqual(h, {
+      host: 'gw.example',
+      'x-forwarded-for': '203.0.113.9',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'gw.example',
+      'x-request-id': 'rid',
+    });
+  });
+  test('trusted peer: incoming values are kept and the peer is appended', () => {
+    const h: IncomingHttpHeaders = { host: 'internal:4455', 'x-forwarded-for': '198.51.100.1', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com' };
+    forwardedHeaders.mutate(h, ctx({ peerTrusted: true, peerAddress: '10.0.0.2' }));
+    assert.equal(h['x-forwarded-for'], '198.51.100.1, 10.0.0.2');
+    assert.equal(h['x-forwarded-proto'], 'https');
+    assert.equal(h['x-forwarded-host'], 'app.example.com');
+  });
+  test('trusted peer without forwarding headers: the gateway fills them', () => {
+    const h: IncomingHttpHeaders = { host: 'gw' };
+    forwardedHeaders.mutate(h, ctx({ peerTrusted: true, peerAddress: '10.0.0.2', encrypted: true }));
+    assert.equal(h['x-forwarded-for'], '10.0.0.2');
+    assert.equal(h['x-forwarded-proto'], 'https');
+    assert.equal(h['x-forwarded-host'], 'gw');
+  });
+});
+
+describe('credentialRemoval', () => {
+  const removal = credentialRemoval('ory_kratos_session');
+  test('removes only the Kratos cookie and keeps the others', () => {
+    const h: IncomingHttpHeaders = { cookie: 'theme=dark; ory_kratos_session=tok; xory_kratos_session=keep; csrf=1' };
+    removal.mutate(h, ctx());
+    assert.equal(h.cookie, 'theme=dark; xory_kratos_session=keep; csrf=1');
+  });
+  test('removes the Cookie header when the Kratos cookie was the only one', () => {
+    const h: IncomingHttpHeaders = { cookie: 'ory_kratos_session=tok' };
+    removal.mutate(h, ctx());
+    assert.equal(h.cookie, undefined);
+  });
+  test('X-Session-Token always goes', () => {
+    const h: IncomingHttpHeaders = { 'x-session-token': 't' };
+    removal.mutate(h, ctx({ credentialKind: undefined }));
+    assert.equal(h['x-session-token'], undefined);
+  });
+  test('Authorization goes only when its bearer token authenticated the request', () => {
+    const a: IncomingHttpHeaders = { authorization: 'Bearer t' };
+    removal.mutate(a, ctx({ credentialKind: 'bearer' }));
+    assert.equal(a.authorization, undefined);
+    const b: IncomingHttpHeaders = { authorization: 'Basic eDp5' };
+    removal.mutate(b, ctx({ credentialKind: 'cookie' }));
+    assert.equal(b.authorization, 'Basic eDp5');
+  });
+});
+
+describe('headerMutators', () => {
+  test('strip_credentials (default true) adds credential removal; false keeps the credential', () => {
+    const h1: IncomingHttpHeaders = { cookie: 'ory_kratos_session=tok' };
+    for (const m of headerMutators(config)) m.mutate(h1, ctx());
+    assert.equal(h1.cookie, undefined);
+    const keep = parseConfig({ proxy: { strip_credentials: false } });
+    const h2: IncomingHttpHeaders = { cookie: 'ory_kratos_session=tok' };
+    for (const m of headerMutators(keep)) m.mutate(h2, ctx());
+    assert.equal(h2.cookie, 'ory_kratos_session=tok');
+  });
+});

@@ -1,0 +1,296 @@
+/**
+ * The route table (src/gateway/routing/route-table.ts): most specific match wins,
+ * deterministically; overlapping definitions are start-up errors.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { configSchema, type RouteConfig } from '../../../src/config/schema.js';
+import { RouteConfigError, RouteTable, upstreamPath } from '../../../src/gateway/routing/route-table.js';
+
+type RouteFields = { match: Record<string, unknown>; upstream?: string; [key: string]: unknown };
+type RouteInput = RouteFields & { name: string };
+
+/** Route configs with the schema's defaults filled in, as the gateway gets them. */
+function routes(...inputs: RouteInput[]): RouteConfig[] {
+  return configSchema.parse({ routes: inputs.map((r) => ({ upstream: 'http://127.0.0.1:9', ...r })) }).routes;
+}
+function table(...inputs: RouteInput[]): RouteTable {
+  return new RouteTable(routes(...inputs), {});
+}
+function matchName(t: RouteTable, host: string | undefined, path: string, method = 'GET'): string | undefined {
+  return t.match(host, path, method)?.name;
+}
+function constructionError(...inputs: RouteInput[]): string {
+  try {
+    table(...inputs);
+  } catch (err) {
+    assert.ok(err instanceof RouteConfigError, `expected RouteConfigError, got ${String(err)}`);
+    return err.message;
+  }
+  assert.fail('expected the route table to be rejected');
+}
+
+describe('host specificity', () => {
+  const defs: RouteInput[] = [
+    { name: 'any', match: { path_prefix: '/' } },
+    { name: 'suffix', match: { host: '*.example.com', path_prefix: '/' } },
+    { name: 'longer-suffix', match: { host: '*.api.example.com', path_prefix: '/' } },
+    { name: 'exact', match: { host: 'app.example.com', path_prefix: '/' } },
+  ];
+  for (const order of [defs, [...defs].reverse()]) {
+    const t = table(...order);
+    const label = order === defs ? 'config order' : 'reversed order';
+    test(`exact > longer *.suffix > *.suffix > any (${label})`, () => {
+      assert.equal(matchName(t, 'app.example.com', '/x'), 'exact');
+      assert.equal(matchName(t, 'v1.api.example.com', '/x'), 'longer-suffix');
+      assert.equal(matchName(t, 'www.example.com', '/x'), 'suffix');
+      assert.equal(matchName(t, 'example.org', '/x'), 'any');
+      assert.equal(matchName(t, undefined, '/x'), 'any');
+    });
+  }
+  test('host comparison ignores case, port and a trailing dot', () => {
+    const t = table({ name: 'exact', match: { host: 'App.Example.com', path_prefix: '/' } });
+    assert.equal(matchName(t, 'APP.EXAMPLE.COM:8443', '/'), 'exact');
+    assert.equal(matchName(t, 'app.example.com.', '/'), 'exact');
+    assert.equal(matchName(t, 'app.example.com', '/'), 'exact');
+    assert.equal(matchName(t, 'app.example.co', '/'), undefined);
+    assert.equal(matchName(t, 'xapp.example.com', '/'), undefined);
+    assert.equal(matchName(t, undefined, '/'), undefined);
+  });
+  test('*.suffix needs a label before the suffix', () => {
+    const t = table({ name: 's', match: { host: '*.example.com', path_prefix: '/' } });
+    assert.equal(matchName(t, 'a.example.com', '/'), 's');
+    assert.equal(matchName(t, 'a.b.example.com', '/'), 's');
+    assert.equal(matchName(t, 'example.com', '/'), undefined);
+    assert.equal(matchName(t, 'badexample.com', '/'), undefined);
+    assert.equal(matchName(t, 'example.com.evil.org', '/'), undefined);
+  });
+  test('an IPv6 literal host keeps its brackets and drops its port', () => {
+    const t = table({ name: 'v6', match: { host: 'gw.example', path_prefix: '/' } }, { name: 'any', match: { path_prefix: '/' } });
+    assert.equal(matchName(t, '[::1]:4455', '/'), 'any');
+  });
+});
+
+describe('path matching', () => {
+  test('prefixes are segment-aware: /api matches /api and /api/x, not /apix', () => {
+    const t = table({ name: 'api', match: { path_prefix: '/api' } });
+    assert.equal(matchName(t, 'h', '/api'), 'api');
+    assert.equal(matchName(t, 'h', '/api/'), 'api');
+    assert.equal(matchName(t, 'h', '/api/v1/x'), 'api');
+    assert.equal(matchName(t, 'h', '/apix'), undefined);
+    assert.equal(matchName(t, 'h', '/ap'), undefined);
+    assert.equal(matchName(t, 'h', '/'), undefined);
+    assert.equal(matchName(t, 'h', '/API'), undefined, 'paths are case-sensitive');
+  });
+  test('the longer prefix wins regardless of order', () => {
+    for (const order of [0, 1]) {
+      const defs: RouteInput[] = [
+        { name: 'root', match: { path_prefix: '/' } },
+        { name: 'api', match: { path_prefix: '/api' } },
+        { name: 'admin', match: { path_prefix: '/api/admin' } },
+      ];
+      const t = table(...(order ? defs.reverse() : defs));
+      assert.equal(matchName(t, 'h', '/api/admin/users'), 'admin');
+      assert.equal(matchName(t, 'h', '/api/administrator'), 'api');
+      assert.equal(matchName(t, 'h', '/api/x'), 'api');
+      assert.equal(matchName(t, 'h', '/other'), 'root');
+    }
+  });
+  test('"*" matches within one segment, "**" any number of segments', () => {
+    const t = table(
+      { name: 'one', match: { path_glob: '/files/*' } },
+      { name: 'png', match: { path_glob: '/img/*.png' } },
+      { name: 'deep', match: { path_glob: '/docs/**' } },
+      { name: 'mid', match: { path_glob: '/u/*/settings' } },
+    );
+    assert.equal(matchName(t, 'h', '/files/a'), 'one');
+    assert.equal(matchName(t, 'h', '/files/'), 'one');
+    assert.equal(matchName(t, 'h', '/files/a/b'), undefined);
+    assert.equal(matchName(t, 'h', '/files'), undefined);
+    assert.equal(matchName(t, 'h', '/img/cat.png'), 'png');
+    assert.equal(matchName(t, 'h', '/img/cat.png.exe'), undefined, 'globs are anchored at the end');
+    assert.equal(matchName(t, 'h', '/img/a/cat.png'), undefined);
+    assert.equal(matchName(t, 'h', '/docs'), 'deep');
+    assert.equal(matchName(t, 'h', '/docs/a/b/c'), 'deep');
+    assert.equal(matchName(t, 'h', '/docsx'), undefined);
+    assert.equal(matchName(t, 'h', '/u/alice/settings'), 'mid');
+    assert.equal(matchName(t, 'h', '/u/alice/bob/settings'), undefined);
+    assert.equal(matchName(t, 'h', '/x/files/a'), undefined, 'globs are anchored at the start');
+  });
+  test('glob literals are not regular expressions', () => {
+    const t = table({ name: 'dot', match: { path_glob: '/a.b/(x)+' } });
+    assert.equal(matchName(t, 'h', '/a.b/(x)+'), 'dot');
+    assert.equal(matchName(t, 'h', '/aXb/(x)+'), undefined);
+    assert.equal(matchName(t, 'h', '/a.b/xx'), undefined);
+  });
+  test('the more literal glob beats a less literal one; a prefix beats a glob of the same literal length', () => {
+    const t = table(
+      { name: 'glob', match: { path_glob: '/api/**' } },
+      { name: 'narrow-glob', match: { path_glob: '/api/*/admin' } },
+      { name: 'prefix', match: { path_prefix: '/api/v1' } },
+      { name: 'glob-v1', match: { path_glob: '/api/v1/*' } },
+    );
+    assert.equal(matchName(t, 'h', '/api/v2/admin'), 'narrow-glob');
+    assert.equal(matchName(t, 'h', '/api/v2/other'), 'glob');
+    assert.equal(matchName(t, 'h', '/api/v1/x'), 'glob-v1');
+    assert.equal(matchName(t, 'h', '/api/v1'), 'prefix');
+    assert.equal(matchName(t, 'h', '/api/v1/x/y'), 'prefix');
+  });
+  test('at the same literal length a prefix beats a glob, whatever the order', () => {
+    for (const reverse of [false, true]) {
+      const defs: RouteInput[] = [
+        { name: 'glob', match: { path_glob: '/api/v1*' } },
+        { name: 'prefix', match: { path_prefix: '/api/v1' } },
+      ];
+      const t = table(...(reverse ? defs.reverse() : defs));
+      assert.equal(matchName(t, 'h', '/api/v1'), 'prefix');
+      assert.equal(matchName(t, 'h', '/api/v1x'), 'glob');
+    }
+  });
+});
+
+describe('methods', () => {
+  test('a route with a method list beats the same route without one; other methods fall through', () => {
+    for (const reverse of [false, true]) {
+      const defs: RouteInput[] = [
+        { name: 'all', match: { path_prefix: '/api' } },
+        { name: 'writes', match: { path_prefix: '/api', methods: ['POST', 'PUT'] } },
+      ];
+      const t = table(...(reverse ? defs.reverse() : defs));
+      assert.equal(matchName(t, 'h', '/api/x', 'POST'), 'writes');
+      assert.equal(matchName(t, 'h', '/api/x', 'PUT'), 'writes');
+      assert.equal(matchName(t, 'h', '/api/x', 'GET'), 'all');
+    }
+  });
+  test('a method-restricted route alone does not match other methods', () => {
+    const t = table({ name: 'get', match: { path_prefix: '/', methods: ['GET'] } });
+    assert.equal(matchName(t, 'h', '/', 'GET'), 'get');
+    assert.equal(matchName(t, 'h', '/', 'DELETE'), undefined);
+    assert.equal(matchName(t, 'h', '/', 'get'), undefined, 'methods are case-sensitive');
+  });
+  test('host specificity outranks a method list', () => {
+    const t = table({ name: 'methods', match: { path_prefix: '/', methods: ['GET'] } }, { name: 'host', match: { host: 'h.example', path_prefix: '/' } });
+    assert.equal(matchName(t, 'h.example', '/', 'GET'), 'host');
+  });
+});
+
+describe('determinism', () => {
+  test('equally specific overlapping routes: the first in configuration order wins', () => {
+    const a = { name: 'a-first', match: { path_glob: '/a/*' } };
+    const b = { name: 'b-first', match: { path_glob: '/*/b' } };
+    assert.equal(matchName(table(a, b), 'h', '/a/b'), 'a-first');
+    assert.equal(matchName(table(b, a), 'h', '/a/b'), 'b-first');
+  });
+  test('"all" lists routes most specific first', () => {
+    const t = table(
+      { name: 'root', match: { path_prefix: '/' } },
+      { name: 'api', match: { path_prefix: '/api' } },
+      { name: 'host', match: { host: 'x.example', path_prefix: '/' } },
+    );
+    assert.deepEqual(t.all.map((r) => r.name), ['host', 'api', 'root']);
+  });
+  test('no match gives undefined', () => {
+    assert.equal(matchName(table({ name: 'api', match: { path_prefix: '/api' } }), 'h', '/x'), undefined);
+    assert.equal(matchName(new RouteTable([], {}), 'h', '/'), undefined);
+  });
+});
+
+describe('construction errors', () => {
+  test('duplicate routes are rejected with a message naming both', () => {
+    const msg = constructionError({ name: 'first', match: { path_prefix: '/api' } }, { name: 'second', match: { path_prefix: '/api' } });
+    assert.match(msg, /routes\.1 \("second"\)/);
+    assert.match(msg, /routes\.0 \("first"\)/);
+  });
+  test('method order and host case do not hide a duplicate', () => {
+    const msg = constructionError(
+      { name: 'a', match: { host: 'API.example.com', path_prefix: '/x', methods: ['GET', 'POST'] } },
+      { name: 'other', match: { path_prefix: '/y' } },
+      { name: 'b', match: { host: 'api.example.com', path_prefix: '/x', methods: ['POST', 'GET'] } },
+    );
+    assert.match(msg, /routes\.2 \("b"\).*routes\.0 \("a"\)/);
+  });
+  test('duplicate globs are rejected', () => {
+    assert.match(constructionError({ name: 'a', match: { path_glob: '/x/*' } }, { name: 'b', match: { path_glob: '/x/*' } }), /routes\.1 \("b"\).*routes\.0 \("a"\)/);
+  });
+  test('a glob that matches exactly what a prefix matches is a duplicate', () => {
+    assert.match(constructionError({ name: 'p', match: { path_prefix: '/api' } }, { name: 'g', match: { path_glob: '/api/**' } }), /routes\.1 \("g"\).*routes\.0 \("p"\)/);
+    assert.match(constructionError({ name: 'root', match: { path_prefix: '/' } }, { name: 'all', match: { path_glob: '/**' } }), /routes\.1 \("all"\).*routes\.0 \("root"\)/);
+  });
+  test('different methods, hosts or paths are not duplicates', () => {
+    assert.doesNotThrow(() =>
+      table(
+        { name: 'a', match: { path_prefix: '/x' } },
+        { name: 'b', match: { path_prefix: '/x', methods: ['GET'] } },
+        { name: 'c', match: { host: 'h.example', path_prefix: '/x' } },
+        { name: 'd', match: { path_glob: '/x' } },
+      ),
+    );
+  });
+  test('duplicate names are rejected', () => {
+    const msg = constructionError({ name: 'same', match: { path_prefix: '/a' } }, { name: 'same', match: { path_prefix: '/b' } });
+    assert.match(msg, /^routes\.1\.name: "same"/);
+  });
+  test('a strip_prefix that is not a segment prefix of the match is rejected', () => {
+    assert.match(constructionError({ name: 'a', match: { path_prefix: '/api' }, strip_prefix: '/ap' }), /^routes\.0\.strip_prefix: "\/ap"/);
+    assert.match(constructionError({ name: 'a', match: { path_prefix: '/api' }, strip_prefix: '/other' }), /^routes\.0\.strip_prefix/);
+    assert.match(constructionError({ name: 'a', match: { path_prefix: '/api' }, strip_prefix: '/api/v1' }), /^routes\.0\.strip_prefix/);
+    assert.match(constructionError({ name: 'a', match: { path_glob: '/api*/x' }, strip_prefix: '/api' }), /^routes\.0\.strip_prefix/);
+  });
+  test('a strip_prefix equal to or a segment prefix of the match is accepted', () => {
+    assert.doesNotThrow(() => table({ name: 'a', match: { path_prefix: '/api' }, strip_prefix: '/api' }));
+    assert.doesNotThrow(() => table({ name: 'b', match: { path_prefix: '/api/v1' }, strip_prefix: '/api' }));
+    assert.doesNotThrow(() => table({ name: 'c', match: { path_glob: '/api/*/x' }, strip_prefix: '/api' }));
+  });
+  test('an upstream with a query, fragment or credentials is rejected', () => {
+    assert.match(constructionError({ name: 'q', match: { path_prefix: '/' }, upstream: 'http://u:1/?a=1' }), /^routes\.0\.upstream: .*query/);
+    assert.match(constructionError({ name: 'f', match: { path_prefix: '/' }, upstream: 'http://u:1/#f' }), /^routes\.0\.upstream: .*fragment/);
+    assert.match(constructionError({ name: 'c', match: { path_prefix: '/' }, upstream: 'http://user:pw@u:1/' }), /^routes\.0\.upstream: .*credentials/);
+  });
+});
+
+describe('upstreamPath and route fields', () => {
+  const route = (r: RouteFields) => table({ name: 'r', ...r }).all[0]!;
+
+  test('strip_prefix with an upstream base path', () => {
+    const r = route({ match: { path_prefix: '/api' }, strip_prefix: '/api', upstream: 'http://svc:8080/base/' });
+    assert.equal(r.upstreamBasePath, '/base');
+    assert.equal(upstreamPath(r, '/api/users/1', '?x=1'), '/base/users/1?x=1');
+    assert.equal(upstreamPath(r, '/api', ''), '/base/');
+    assert.equal(upstreamPath(r, '/api/', ''), '/base/');
+  });
+  test('strip_prefix without a base path', () => {
+    const r = route({ match: { path_prefix: '/api' }, strip_prefix: '/api', upstream: 'http://svc:8080' });
+    assert.equal(r.upstreamBasePath, '');
+    assert.equal(upstreamPath(r, '/api/users', ''), '/users');
+    assert.equal(upstreamPath(r, '/api', '?q'), '/?q');
+  });
+  test('strip_prefix is segment-aware at forwarding time too', () => {
+    const r = route({ match: { path_prefix: '/api' }, strip_prefix: '/api', upstream: 'http://svc/base' });
+    assert.equal(upstreamPath(r, '/apix', ''), '/base/apix');
+    assert.equal(upstreamPath(r, '/api/x', ''), '/base/x');
+  });
+  test('no strip_prefix: the canonical path under the base path', () => {
+    const r = route({ match: { path_prefix: '/api' }, upstream: 'http://svc:8080/base' });
+    assert.equal(upstreamPath(r, '/api/x', '?a=%2F'), '/base/api/x?a=%2F');
+  });
+  test('the upstream is parsed and the route keeps its settings', () => {
+    const r = route({ match: { path_prefix: '/' }, upstream: 'http://svc:8080/b', auth: 'optional', websocket: false, timeout_ms: 1234, on_unauthenticated: 'json' });
+    assert.equal(r.upstream.origin, 'http://svc:8080');
+    assert.equal(r.auth, 'optional');
+    assert.equal(r.websocket, false);
+    assert.equal(r.timeoutMs, 1234);
+    assert.equal(r.onUnauthenticated, 'json');
+  });
+  test('a per-route header mapping replaces the global one; names are lower-cased', () => {
+    const global = { 'X-User-Email': 'identity.traits.email' };
+    const [withOwn, withGlobal] = new RouteTable(
+      routes(
+        { name: 'own', match: { path_prefix: '/own' }, identity_headers: { 'X-Tenant': 'identity.traits.tenant' } },
+        { name: 'global', match: { path_prefix: '/' } },
+      ),
+      global,
+    ).all;
+    assert.deepEqual(withOwn!.identityHeaders, [['x-tenant', 'identity.traits.tenant']]);
+    assert.deepEqual(withGlobal!.identityHeaders, [['x-user-email', 'identity.traits.email']]);
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * What the gateway keeps of a whoami answer (src/gateway/session/session-summary.ts):
+ * inactive or expired sessions are not sessions, malformed bodies throw, values are
+ * extracted by dotted path and made header-safe.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InvalidSessionBody, summarizeSession, summarySize } from '../../../src/gateway/session/session-summary.js';
+
+const NOW = Date.parse('2026-01-01T00:00:00Z');
+const IDENTITY_ID = '9f425a8d-7efc-4768-8f23-7647a74fdf13';
+
+function body(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: 'sess-1',
+    active: true,
+    expires_at: '2026-01-02T00:00:00Z',
+    authenticated_at: '2025-12-31T23:00:00Z',
+    identity: {
+      id: IDENTITY_ID,
+      schema_id: 'default',
+      traits: { email: 'alice@example.com', name: { first: 'Alice', last: 'Ünal' }, age: 42, admin: false, tags: ['a', 'b'], blank: '', evil: 'x\r\nX-Kratos-Authenticated-Identity-Id: admin' },
+      verifiable_addresses: [{ value: 'alice@example.com' }],
+    },
+    ...overrides,
+  };
+}
+
+function active(b: unknown, paths: string[] = []) {
+  const s = summarizeSession(b, paths, NOW);
+  assert.notEqual(s, 'inactive');
+  return s as Exclude<typeof s, 'inactive'>;
+}
+
+describe('summarizeSession: active sessions', () => {
+  test('identity id, session id and expiry', () => {
+    const s = active(body());
+    assert.equal(s.identityId, IDENTITY_ID);
+    assert.equal(s.sessionId, 'sess-1');
+    assert.equal(s.expiresAtMs, Date.parse('2026-01-02T00:00:00Z'));
+    assert.equal(s.values.size, 0);
+  });
+  test('values are extracted by dotted path', () => {
+    const paths = [
+      'identity.traits.email',
+      'identity.traits.name.first',
+      'identity.traits.name.last',
+      'identity.schema_id',
+      'identity.id',
+      'identity.verifiable_addresses.0.value',
+      'identity.traits.age',
+      'identity.traits.admin',
+      'identity.traits.tags',
+    ];
+    const s = active(body(), paths);
+    assert.deepEqual(Object.fromEntries(s.values), {
+      'identity.traits.email': 'alice@example.com',
+      'identity.traits.name.first': 'Alice',
+      'identity.traits.name.last': '%C3%9Cnal',
+      'identity.schema_id': 'default',
+      'identity.id': IDENTITY_ID,
+      'identity.verifiable_addresses.0.value': 'alice@example.com',
+      'identity.traits.age': '42',
+      'identity.traits.admin': 'false',
+      'identity.traits.tags': '["a","b"]',
+    });
+  });
+  test('session.* paths read the whoami body itself', () => {
+    const s = active(body(), ['session.id', 'session.authenticated_at', 'session.expires_at']);
+    assert.equal(s.values.get('session.id'), 'sess-1');
+    assert.equal(s.values.get('session.authenticated_at'), '2025-12-31T23:00:00Z');
+    assert.equal(s.values.get('session.expires_at'), '2026-01-02T00:00:00Z');
+  });
+  test('missing, null and empty values are absent, not empty headers', () => {
+    const s = active(body(), ['identity.traits.missing', 'identity.traits.name.middle', 'identity.traits.blank', 'identity.traits.email.deeper']);
+    assert.equal(s.values.size, 0);
+  });
+  test('trait values lose CR/LF (no header injection)', () => {
+    const v = active(body(), ['identity.traits.evil']).values.get('identity.traits.evil')!;
+    assert.doesNotMatch(v, /[\r\n]/);
+    assert.equal(v, 'xX-Kratos-Authenticated-Identity-Id: admin');
+  });
+  test('a trait with a lone surrogate does not make the whole session unusable', () => {
+    const b = body();
+    (b.identity as { traits: Record<string, unknown> }).traits.nick = 'a\uD800b';
+    const v = active(b, ['identity.traits.nick']).values.get('identity.traits.nick');
+    assert.ok(v !== undefined && /^[\x20-\x7e]+$/.test(v));
+  });
+  test('no expires_at (or null) means no expiry from the session', () => {
+    assert.equal(active(body({ expires_at: undefined })).expiresAtMs, Number.POSITIVE_INFINITY);
+    assert.equal(active(body({ expires_at: null })).expiresAtMs, Number.POSITIVE_INFINITY);
+  });
+});
+
+describe('summarizeSession: not a session', () => {
+  test('active: false, missing, or not literally true', () => {
+    for (const a of [false, undefined, 'true', 1, null]) assert.equal(summarizeSession(body({ active: a }), [], NOW), 'inactive', String(a));
+  });
+  test('expired, or expiring exactly now', () => {
+    assert.equal(summarizeSession(body({ expires_at: '2025-12-31T23:59:59Z' }), [], NOW), 'inactive');
+    assert.equal(summarizeSession(body({ expires_at: new Date(NOW).toISOString() }), [], NOW), 'inactive');
+    assert.notEqual(summarizeSession(body({ expires_at: new Date(NOW + 1000).toISOString() }), [], NOW), 'inactive');
+  });
+});
+
+describe('summarizeSession: malformed bodies throw InvalidSessionBody', () => {
+  const bad: Array<[string, unknown]> = [
+    ['null', null],
+    ['a string', 'session'],
+    ['an array', []],
+    ['no identity', body({ identity: undefined })],
+    ['identity without id', body({ identity: { traits: {} } })],
+    ['empty identity id', body({ identity: { id: '' } })],
+    ['numeric identity id', body({ identity: { id: 7 } })],
+    ['no session id', body({ id: undefined })],
+    ['numeric session id', body({ id: 1 })],
+    ['unparseable expires_at', body({ expires_at: 'tomorrow-ish' })],
+    ['identity id with CRLF', body({ identity: { id: 'a\r\nX-Evil: 1' } })],
+    ['identity id with non-ASCII', body({ identity: { id: 'idé' } })],
+    ['identity id with a control', body({ identity: { id: 'a\u0000b' } })],
+    ['identity id longer than a header value may be', body({ identity: { id: 'a'.repeat(5000) } })],
+  ];
+  for (const [why, b] of bad) {
+    test(why, () => {
+      assert.throws(() => summarizeSession(b, ['identity.traits.email'], NOW), InvalidSessionBody);
+    });
+  }
+  test('an inactive session with no ids still throws (ids are checked first)', () => {
+    assert.throws(() => summarizeSession({ active: false }, [], NOW), InvalidSessionBody);
+  });
+});
+
+describe('summarySize', () => {
+  test('grows with the ids and the values it retains', () => {
+    const small = active(body(), []);
+    const big = active(body(), ['identity.traits.email', 'identity.traits.name.first']);
+    assert.ok(summarySize(small) > IDENTITY_ID.length + 'sess-1'.length);
+    assert.ok(summarySize(big) >= summarySize(small) + 'identity.traits.email'.length + 'alice@example.com'.length);
+  });
+});
