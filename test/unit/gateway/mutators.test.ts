@@ -4,9 +4,11 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import type { IncomingHttpHeaders } from 'node:http';
 import { parseConfig } from '../../../src/config/load.js';
 import { headerMutators, type ForwardContext } from '../../../src/gateway/mutators/index.js';
+import { sessionCookie } from '../../../src/gateway/credentials/session-cookie.js';
 import { credentialRemoval } from '../../../src/gateway/mutators/credential-removal.js';
 import { forwardedHeaders } from '../../../src/gateway/mutators/forwarded-headers.js';
 import { identityHeaders } from '../../../src/gateway/mutators/identity-headers.js';
@@ -111,6 +113,39 @@ describe('credentialRemoval', () => {
     const b: IncomingHttpHeaders = { authorization: 'Basic eDp5' };
     removal.mutate(b, ctx({ credentialKind: 'cookie' }));
     assert.equal(b.authorization, 'Basic eDp5');
+  });
+});
+
+describe('credentialRemoval agrees with the cookie extractor', () => {
+  const removal = credentialRemoval('ory_kratos_session');
+  const extractor = sessionCookie('ory_kratos_session');
+
+  test('a Kratos cookie written with spaces around "=" authenticates, so it is removed too', () => {
+    for (const cookie of ['ory_kratos_session =tok', 'a=1; ory_kratos_session = tok', 'a=1;ory_kratos_session\t=tok']) {
+      assert.equal(extractor.extract({ cookie }), 'tok', cookie);
+      const h: IncomingHttpHeaders = { cookie };
+      removal.mutate(h, ctx());
+      assert.equal(h.cookie === undefined ? undefined : extractor.extract({ cookie: h.cookie }), undefined, `${JSON.stringify(cookie)} → ${JSON.stringify(h.cookie)}`);
+    }
+  });
+
+  test('property: after removal the extractor finds no Kratos cookie, and other cookies survive', () => {
+    const name = fc.constantFrom('ory_kratos_session', 'ory_kratos_session', 'a', 'theme', 'xory_kratos_session', 'ory_kratos_session_x');
+    const space = fc.constantFrom('', '', ' ', '  ', '\t');
+    const value = fc.constantFrom('tok', 'v1', 'x%41', '"q"', 'a=b');
+    const pair = fc.tuple(space, name, space, space, value).map(([a, n, b, c, v]) => `${a}${n}${b}=${c}${v}`);
+    fc.assert(
+      fc.property(fc.array(pair, { minLength: 1, maxLength: 5 }), fc.constantFrom(';', '; '), (pairs, sep) => {
+        const cookie = pairs.join(sep);
+        const h: IncomingHttpHeaders = { cookie };
+        removal.mutate(h, ctx());
+        if (h.cookie !== undefined) assert.equal(extractor.extract({ cookie: h.cookie }), undefined, `${JSON.stringify(cookie)} → ${JSON.stringify(h.cookie)}`);
+        const others = pairs.map((p) => p.trim()).filter((p) => !/^ory_kratos_session\s*=/.test(p));
+        const forwarded = h.cookie === undefined ? [] : h.cookie.split(';').map((p) => p.trim());
+        assert.deepEqual(forwarded, others, JSON.stringify(cookie));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 
