@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { AdminApi, Configuration, PublicApi } from '@ory/kratos-client';
 import type { AxiosError, AxiosResponse } from 'axios';
-import { assertIdentityList, assertSchema, Browser, courierMessages, flowIdFrom, lastLinkTo, messageIds, nodeOf, SCHEMA_FILE, startTestServer, UI, type TestServer } from './helpers.js';
+import { assertIdentityList, assertResponse, assertSchema, Browser, validating, courierMessages, flowIdFrom, lastLinkTo, messageIds, nodeOf, SCHEMA_FILE, startTestServer, UI, type TestServer } from './helpers.js';
 
 let t: TestServer;
 let pub: PublicApi;
@@ -15,8 +15,8 @@ let admin: AdminApi;
 
 before(async () => {
   t = await startTestServer();
-  pub = new PublicApi(new Configuration({ basePath: t.publicUrl }));
-  admin = new AdminApi(new Configuration({ basePath: t.adminUrl }));
+  pub = validating(new PublicApi(new Configuration({ basePath: t.publicUrl })));
+  admin = validating(new AdminApi(new Configuration({ basePath: t.adminUrl })));
 });
 after(() => t.close());
 
@@ -43,6 +43,39 @@ async function login(identifier: string, password: string) {
   const flow = await pub.initializeSelfServiceLoginForNativeApps();
   return pub.submitSelfServiceLoginFlow(flow.data.id, { method: 'password', password_identifier: identifier, password } as never);
 }
+
+describe('spec validation', () => {
+  it('is not vacuous: drifted bodies fail', async () => {
+    const flow = (await pub.initializeSelfServiceLoginForNativeApps()).data as unknown as Record<string, unknown>;
+    const url = `${t.publicUrl}/self-service/login/flows?id=${String(flow.id)}`;
+    assertResponse('GET', url, 200, flow);
+    const { ui: _ui, ...withoutUi } = flow;
+    assert.throws(() => assertResponse('GET', url, 200, withoutUi), /matches none/);
+    assert.throws(() => assertResponse('GET', url, 200, { ...flow, issued_at: 'yesterday' }), /matches none/);
+    assert.throws(() => assertResponse('GET', `${t.publicUrl}/sessions/whoami`, 401, { error: { code: 401 } }), /matches none/);
+  });
+});
+
+describe('browser initialisation through the official client', () => {
+  it('answers every browser init with a 302 to the configured UI and sets the CSRF cookie', async () => {
+    for (const [kind, call] of [
+      ['login', () => pub.initializeSelfServiceLoginForBrowsers(false, { maxRedirects: 0 })],
+      ['registration', () => pub.initializeSelfServiceRegistrationForBrowsers({ maxRedirects: 0 })],
+      ['recovery', () => pub.initializeSelfServiceRecoveryForBrowsers({ maxRedirects: 0 })],
+      ['verification', () => pub.initializeSelfServiceVerificationForBrowsers({ maxRedirects: 0 })],
+    ] as const) {
+      const res = await failure(call());
+      assert.equal(res.status, 302, kind);
+      flowIdFrom(res.headers.location, `${UI}/${kind}`);
+      assert.match(String(res.headers['set-cookie']), /_csrf_token=/);
+    }
+    const settings = await failure(pub.initializeSelfServiceSettingsForBrowsers({ maxRedirects: 0 }));
+    assert.equal(settings.headers.location, `${UI}/login`);
+    const logout = await failure(pub.initializeSelfServiceBrowserLogoutFlow({ maxRedirects: 0 }));
+    assert.equal(logout.status, 302);
+    assert.equal(logout.headers.location, `${UI}/bye`);
+  });
+});
 
 describe('schemas, errors and health', () => {
   it('serves the identity schema as stored and 404s unknown ids', async () => {
