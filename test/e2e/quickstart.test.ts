@@ -191,7 +191,19 @@ scenario('6. verification: the link in the sign-up email verifies the address', 
   );
 });
 
-scenario('7. the pages need no script, label every field, show focus, have readable contrast and fit a phone screen', async ({ stack, page }) => {
+scenario('7. a deep link survives sign-in → sign up: the browser ends where it was going', async ({ stack, page }) => {
+  const account = newAccount();
+  await page.goto(`${stack.baseUrl}/echo/deep/link?x=1`);
+  await waitForPath(page, '/ui/login');
+  await register(page, account);
+  await waitForPath(page, '/echo/deep/link');
+  assert.equal(new URL(page.url()).search, '?x=1');
+  const echo = JSON.parse((await page.locator('body').textContent()) ?? '') as { path: string; headers: Record<string, string> };
+  assert.equal(echo.path, '/echo/deep/link?x=1');
+  assert.equal(echo.headers['x-kratos-authenticated-identity-id'], await identityIdOf(stack.identityAdminUrl, account.email));
+});
+
+scenario('8. the pages need no script, label every field, show focus, have readable contrast and fit a phone screen', async ({ stack, page }) => {
   await page.setViewportSize({ width: 360, height: 740 });
   for (const kind of ['login', 'registration', 'recovery']) {
     await page.goto(`${stack.baseUrl}/ui/${kind}`);
