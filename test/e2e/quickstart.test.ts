@@ -203,7 +203,22 @@ scenario('7. a deep link survives sign-in → sign up: the browser ends where it
   assert.equal(echo.headers['x-kratos-authenticated-identity-id'], await identityIdOf(stack.identityAdminUrl, account.email));
 });
 
-scenario('8. the pages need no script, label every field, show focus, have readable contrast and fit a phone screen', async ({ stack, page }) => {
+scenario('8. the signed-in browser opens a WebSocket to the app through the gateway; signed out it cannot', async ({ stack, page }) => {
+  // Runs in the page (as source text: no DOM types here), so the browser's own cookies go along.
+  const echoOnce = `new Promise((resolve) => {
+    const ws = new WebSocket(location.origin.replace('http', 'ws') + '/ws');
+    ws.onmessage = (e) => { resolve('echo:' + e.data); ws.close(); };
+    ws.onopen = () => ws.send('ping');
+    ws.onerror = () => resolve('error');
+  })`;
+  // The anonymous echo page has no CSP, so a refusal here is the gateway's, not the browser's.
+  await page.goto(`${stack.baseUrl}/public/echo/`);
+  assert.equal(await page.evaluate<string>(echoOnce), 'error', 'no session, no WebSocket');
+  await registerFromApp(page, stack, newAccount());
+  assert.equal(await page.evaluate<string>(echoOnce), 'echo:ping');
+});
+
+scenario('9. the pages need no script, label every field, show focus, have readable contrast and fit a phone screen', async ({ stack, page }) => {
   await page.setViewportSize({ width: 360, height: 740 });
   for (const kind of ['login', 'registration', 'recovery']) {
     await page.goto(`${stack.baseUrl}/ui/${kind}`);
