@@ -79,6 +79,11 @@ export function createAdminApp(ctx: IdentityContext): express.Express {
     res.status(200).json(createAdminRecoveryLink(ctx, body.identity_id, expiresIn));
   });
 
+  // The API version this server is compatible with, which is what clients use this for.
+  app.get('/version', (_req, res) => {
+    res.status(200).json({ version: 'v0.6.3-alpha.1' });
+  });
+
   app.get('/courier/messages', (_req, res) => {
     res.status(200).json(ctx.courier.list());
   });

@@ -68,7 +68,8 @@ export function sendError(res: Response, err: HttpError): void {
  */
 export function tokenFromHeaders(ctx: IdentityContext, headers: Record<string, string | string[] | undefined>): string | undefined {
   const header = headers['x-session-token'];
-  if (typeof header === 'string') return header === '' ? undefined : header;
+  // An empty header counts as absent, as in Kratos (len(token) > 0).
+  if (typeof header === 'string' && header !== '') return header;
   const cookieHeader = headers.cookie;
   if (typeof cookieHeader === 'string') {
     const token = ctx.sessionCookie.decode(parseCookies(cookieHeader)[ctx.sessionCookie.name]);

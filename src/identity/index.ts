@@ -17,6 +17,7 @@ import { CourierStore } from './persistence/courier.js';
 import { openDatabase } from './persistence/db.js';
 import { FlowStore } from './persistence/flows.js';
 import { IdentityStore } from './persistence/identities.js';
+import { Janitor } from './persistence/janitor.js';
 import { SelfServiceErrorStore } from './persistence/selfservice-errors.js';
 import { SessionStore } from './persistence/sessions.js';
 import { LinkTokenStore } from './persistence/tokens.js';
@@ -120,6 +121,8 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
     publicApp(req, res);
   });
   adminServer.on('request', adminApp);
+  const janitor = new Janitor(db, clock, logger);
+  janitor.start();
   logger.info({ public_url: publicUrl, admin_url: adminUrl, public_base_url: publicBase }, 'identity server listening');
 
   let closed: Promise<void> | undefined;
@@ -129,6 +132,7 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
     close() {
       closed ??= (async () => {
         await Promise.all([closeServer(publicServer), closeServer(adminServer)]);
+        janitor.stop();
         ctx.courier.close();
         db.close();
       })();

@@ -8,7 +8,7 @@ import type { IdentityContext } from '../context.js';
 import { publicUrl, withQuery } from '../context.js';
 import { minutesBetween } from '../duration.js';
 import { badRequest } from '../errors.js';
-import { bodyOf, queryParam, redirect, sendError, stringField } from '../http.js';
+import { bodyOf, queryParam, redirect, stringField } from '../http.js';
 import { labels, texts, type UiText } from '../messages.js';
 import { addContainerMessage, input, setNodeValue, submitNode } from '../ui-nodes.js';
 import {
@@ -16,6 +16,7 @@ import {
   fetchFlowHandler,
   FlowValidationError,
   flowJson,
+  forwardError,
   handled,
   newFlow,
   respondWithFlow,
@@ -77,7 +78,8 @@ export function mountLinkFlow(ctx: IdentityContext, router: Router, spec: LinkFl
   const base = `/self-service/${spec.kind}`;
 
   router.get(`${base}/api`, (req, res) => {
-    if (!enabled()) return sendError(res, disabled());
+    // Kratos forwards this error like any browser error: JSON for JSON clients, else the error UI.
+    if (!enabled()) return forwardError(ctx, req, res, disabled());
     if (spec.guard(req, res, 'api')) return;
     const flow = newFlow(ctx, d, 'api', { req, res });
     saveFlow(ctx, flow);
@@ -97,7 +99,7 @@ export function mountLinkFlow(ctx: IdentityContext, router: Router, spec: LinkFl
 
   const fetch = fetchFlowHandler(ctx, d);
   router.get(`${base}/flows`, (req, res) => {
-    if (!enabled()) return sendError(res, disabled());
+    if (!enabled()) return forwardError(ctx, req, res, disabled());
     fetch(req, res);
   });
 

@@ -89,7 +89,8 @@ export function mountLogin(ctx: IdentityContext, router: Router): void {
       ensureCsrf(ctx, req, flow, body);
       flow.active = 'password';
 
-      const identifier = stringField(body, 'password_identifier') ?? '';
+      // `identifier` is the v0.7+ name; accepting it too costs nothing and eases client upgrades.
+      const identifier = stringField(body, 'password_identifier') ?? stringField(body, 'identifier') ?? '';
       const password = stringField(body, 'password') ?? '';
       setNodeValue(flow.ui, 'password_identifier', identifier);
       setNodeValue(flow.ui, 'password', undefined);

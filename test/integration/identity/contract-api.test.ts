@@ -100,6 +100,7 @@ describe('schemas, errors and health', () => {
 
   it('answers health checks on both ports', async () => {
     assert.equal((await admin.isAlive()).data.status, 'ok');
+    assert.equal((await admin.getVersion()).data.version, 'v0.6.3-alpha.1');
     assert.equal((await admin.isReady()).data.status, 'ok');
     const b = new Browser();
     assert.equal((await b.get(`${t.publicUrl}/health/alive`)).json.status, 'ok');
