@@ -73,7 +73,6 @@ export async function startStack(): Promise<Stack> {
     KRATOS_GATEWAY_PROXY__PUBLIC_BASE_URL: baseUrl,
     KRATOS_GATEWAY_PROXY__SHUTDOWN_GRACE_MS: '200',
     KRATOS_GATEWAY_ADMIN__LISTEN__PORT: String(admin),
-    KRATOS_GATEWAY_KRATOS__PUBLIC_URL: `http://127.0.0.1:${kratosPublic}`,
     KRATOS_GATEWAY_EMBEDDED_KRATOS__PUBLIC_LISTEN__PORT: String(kratosPublic),
     KRATOS_GATEWAY_EMBEDDED_KRATOS__ADMIN_LISTEN__PORT: String(kratosAdmin),
     KRATOS_GATEWAY_EMBEDDED_KRATOS__DSN: `sqlite://${join(dataDir, 'kratos.sqlite')}`,
