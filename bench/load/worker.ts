@@ -1,0 +1,181 @@
+/**
+ * The load generator, always in its own process (forked by bench/lib/load.ts) so it never
+ * shares an event loop with a system under test. argv[2] is a LoadSpec as JSON; the result
+ * goes back over IPC. Every loop here is bounded by a request count or a duration.
+ */
+import autocannon, { type Result } from 'autocannon';
+import WebSocket from 'ws';
+
+export type TokenPlan =
+  | { mode: 'none' }
+  | { mode: 'fixed'; token: string }
+  /** Round-robin over `${prefix}${i}` for i in [start, start+count): one counter shared by all connections. */
+  | { mode: 'cycle'; prefix: string; count: number; start?: number }
+  /** A new token for every request: `${prefix}${n}`, n counting up. */
+  | { mode: 'unique'; prefix: string }
+  /** Round-robin over a list of tokens (one counter shared by all connections). */
+  | { mode: 'list'; tokens: string[] };
+
+export interface HttpLoadSpec {
+  kind: 'http';
+  url: string;
+  connections: number;
+  /** Seconds; ignored when `amount` is set. */
+  duration?: number;
+  amount?: number;
+  /** Seconds of unmeasured load first, same shape. */
+  warmup?: number;
+  /** Requests per second across all connections (for the latency-at-half-peak check). */
+  rate?: number;
+  tokens: TokenPlan;
+  header?: string;
+}
+
+export interface WsLoadSpec {
+  kind: 'ws';
+  url: string;
+  connections: number;
+  duration: number;
+  warmup?: number;
+  token: string;
+}
+
+export type LoadSpec = HttpLoadSpec | WsLoadSpec;
+
+export interface LoadResult {
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  total: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  status: Record<string, number>;
+  seconds: number;
+  /** CPU seconds the load generator itself used in the measured phase. */
+  loadCpu: number;
+}
+
+function httpOptions(spec: HttpLoadSpec, phase: { duration?: number; amount?: number }) {
+  const header = spec.header ?? 'x-session-token';
+  const t = spec.tokens;
+  const base = { url: spec.url, connections: spec.connections, timeout: 10, ...phase, ...(spec.rate ? { overallRate: spec.rate } : {}) };
+  if (t.mode === 'none') return base;
+  if (t.mode === 'fixed') return { ...base, headers: { [header]: t.token } };
+  let n = 0;
+  const next =
+    t.mode === 'cycle'
+      ? () => `${t.prefix}${(t.start ?? 0) + (n++ % t.count)}`
+      : t.mode === 'list'
+        ? () => t.tokens[n++ % t.tokens.length]!
+        : () => `${t.prefix}${n++}`;
+  return {
+    ...base,
+    requests: [
+      {
+        method: 'GET',
+        path: '/',
+        setupRequest: (req: { headers?: Record<string, string> }) => {
+          req.headers = { [header]: next() };
+          return req;
+        },
+      },
+    ],
+  };
+}
+
+function summarize(r: Result): LoadResult {
+  const status: Record<string, number> = {};
+  for (const [code, s] of Object.entries(r.statusCodeStats ?? {})) status[code] = s.count;
+  const total = r.requests.total;
+  return {
+    rps: total / r.duration,
+    p50: r.latency.p50,
+    p90: r.latency.p90,
+    p99: r.latency.p99,
+    max: r.latency.max,
+    total,
+    ok: r['2xx'],
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    status,
+    seconds: r.duration,
+    loadCpu: 0,
+  };
+}
+
+async function runHttp(spec: HttpLoadSpec): Promise<LoadResult> {
+  if (spec.warmup) await autocannon(httpOptions(spec, { duration: spec.warmup }));
+  const phase = spec.amount !== undefined ? { amount: spec.amount } : { duration: spec.duration ?? 5 };
+  const cpu = process.cpuUsage();
+  const result = summarize(await autocannon(httpOptions(spec, phase)));
+  const used = process.cpuUsage(cpu);
+  return { ...result, loadCpu: (used.user + used.system) / 1e6 };
+}
+
+/** Each of `connections` loops: open a WebSocket (handshake through the system), one echo, close. */
+async function runWs(spec: WsLoadSpec, seconds: number): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const status: Record<string, number> = {};
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const t0 = performance.now();
+      const ws = new WebSocket(spec.url, { headers: { 'x-session-token': spec.token } });
+      const timer = setTimeout(() => ws.terminate(), 10_000);
+      ws.once('open', () => ws.send('ping'));
+      ws.once('message', () => {
+        latencies.push(performance.now() - t0);
+        status['101'] = (status['101'] ?? 0) + 1;
+        ws.close();
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        status[String(res.statusCode)] = (status[String(res.statusCode)] ?? 0) + 1;
+        ws.terminate();
+      });
+      ws.once('error', () => {
+        errors++;
+      });
+      ws.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  await Promise.all(
+    Array.from({ length: spec.connections }, async () => {
+      while (performance.now() < end) await one();
+    }),
+  );
+  const secs = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]! : 0);
+  const ok = latencies.length;
+  const total = Object.values(status).reduce((a, b) => a + b, 0);
+  return { rps: ok / secs, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1), total, ok, non2xx: total - ok, errors, timeouts: 0, status, seconds: secs, loadCpu: 0 };
+}
+
+// The spec arrives over IPC (token lists are too long for argv).
+process.once('message', async (spec: LoadSpec) => {
+  try {
+    let result: LoadResult;
+    if (spec.kind === 'ws') {
+      if (spec.warmup) await runWs(spec, spec.warmup);
+      const cpu = process.cpuUsage();
+      result = await runWs(spec, spec.duration);
+      const used = process.cpuUsage(cpu);
+      result.loadCpu = (used.user + used.system) / 1e6;
+    } else {
+      result = await runHttp(spec);
+    }
+    process.send?.({ result });
+  } catch (err) {
+    process.send?.({ error: (err as Error).stack ?? String(err) });
+  }
+  process.disconnect?.();
+});

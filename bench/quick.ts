@@ -1,0 +1,83 @@
+/**
+ * `npm run bench:quick`: direct-to-upstream vs through kratos-gateway with one cached
+ * session. Upstream, Kratos, gateway and load generator each in their own process.
+ *
+ *   --duration 5  --connections 64  --warmup 1  --kratos embedded|fake
+ *   --no-access-log   (measure with the access log off instead of the production default)
+ *   --profile         (write a --cpu-prof profile of the gateway to bench/results/)
+ */
+import { mkdirSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { num, parseArgs } from './lib/args.js';
+import { embeddedAvailable, startKratos, type KratosKind } from './lib/kratos.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { BENCH_DIR, cpuSeconds, startNode } from './lib/proc.js';
+import { startSystem } from './lib/systems.js';
+
+const args = parseArgs(process.argv.slice(2));
+const duration = num(args, 'duration', 5);
+const connections = num(args, 'connections', 64);
+const warmup = num(args, 'warmup', 1);
+const kratosKind = (args.get('kratos') ?? (embeddedAvailable() ? 'embedded' : 'fake')) as KratosKind;
+const accessLog = !args.has('no-access-log');
+const profile = args.has('profile');
+
+const upstream = await startNode<{ url: string; port: number }>('servers/upstream.ts');
+const kratos = await startKratos(kratosKind, 0);
+const profileDir = BENCH_DIR + 'results/profiles';
+if (profile) mkdirSync(profileDir, { recursive: true });
+const gw = await startSystem(accessLog ? 'kg' : 'kg-nolog', {
+  upstreamUrl: upstream.ready.url,
+  upstreamPort: upstream.ready.port,
+  kratosUrl: kratos.url,
+  kratosPort: kratos.port,
+  peerCpus: 1,
+  gatewayExecArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+});
+
+try {
+  const [token] = await kratos.sessions('quick', 1);
+  const check = await fetch(gw.url + '/', { headers: { 'x-session-token': token! } });
+  if (check.status !== 200) throw new Error(`the gateway answered ${check.status} for a valid session`);
+  await check.arrayBuffer();
+
+  const spec = { kind: 'http' as const, connections, duration, tokens: { mode: 'fixed' as const, token: token! } };
+  // Warm-up is a separate load run so the CPU accounting below covers only the measured phase.
+  const warm = (url: string) => (warmup > 0 ? runLoad({ ...spec, url, duration: warmup }) : Promise.resolve());
+  await warm(upstream.ready.url + '/');
+  const up0 = cpuSeconds(upstream.pid);
+  const direct = await runLoad({ ...spec, url: upstream.ready.url + '/' });
+  const upstreamUs = ((cpuSeconds(upstream.pid) - up0) * 1e6) / direct.total;
+  const floor = await startSystem('floor', { upstreamUrl: upstream.ready.url, upstreamPort: upstream.ready.port, kratosUrl: kratos.url, kratosPort: kratos.port, peerCpus: 1 });
+  await warm(floor.url + '/');
+  const fl0 = cpuSeconds(floor.pid);
+  const floorRun = await runLoad({ ...spec, url: floor.url + '/' });
+  const floorUs = ((cpuSeconds(floor.pid) - fl0) * 1e6) / floorRun.total;
+  await floor.stop();
+  const before = await kratos.whoamiCalls();
+  await warm(gw.url + '/');
+  const gw0 = cpuSeconds(gw.pid);
+  const through = await runLoad({ ...spec, url: gw.url + '/' });
+  const gatewayUs = ((cpuSeconds(gw.pid) - gw0) * 1e6) / through.total;
+  const whoami = (await kratos.whoamiCalls()) - before;
+  const rss = gw.rss();
+
+  const line = (name: string, r: LoadResult) =>
+    `${name.padEnd(28)} ${Math.round(r.rps).toString().padStart(8)} req/s   p50 ${r.p50.toFixed(2).padStart(6)} ms   p99 ${r.p99.toFixed(2).padStart(6)} ms   non-2xx ${r.non2xx}  errors ${r.errors}`;
+  console.log(`bench:quick — ${cpus().length} cores, ${cpus()[0]?.model.trim()}, node ${process.version}; kratos: ${kratos.kind}; autocannon -c ${connections} -d ${duration} (warm-up ${warmup} s), separate process`);
+  console.log(line('direct to upstream', direct));
+  console.log(line('floor: node:http + undici', floorRun));
+  console.log(line(`through kratos-gateway${accessLog ? '' : ' (no log)'}`, through));
+  console.log(
+    `ratio gateway/direct: ${(through.rps / direct.rps).toFixed(3)}   p99 added: ${(through.p99 - direct.p99).toFixed(2)} ms   whoami calls during the gateway run: ${whoami}   gateway RSS: ${(rss / 1048576).toFixed(1)} MiB`,
+  );
+  console.log(
+    `CPU per request (measured phase; steadier than req/s on a busy machine): upstream ${upstreamUs.toFixed(0)} µs when hit directly; floor proxy (no auth) ${floorUs.toFixed(0)} µs; kratos-gateway ${gatewayUs.toFixed(0)} µs (${(1e6 / gatewayUs).toFixed(0)} req per CPU-second)`,
+  );
+  if (through.non2xx > 0 || through.errors > 0) process.exitCode = 1;
+} finally {
+  await gw.stop();
+  await kratos.stop();
+  await upstream.stop();
+}
+if (profile) console.log(`CPU profile written under ${profileDir} (summarise: node --import tsx bench/profile-summary.ts <file>)`);

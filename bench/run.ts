@@ -1,0 +1,344 @@
+/**
+ * `npm run bench`: kratos-gateway against direct, a naive baseline, nginx auth_request (with
+ * and without a cache) and Caddy forward_auth, in one run on one machine. See bench/README.md.
+ *
+ *   --duration 5 --warmup 1 --reps 3 --connections 64
+ *   --scenarios a,d,c,e,b,f,h,g      --systems direct,floor,kg,kg-nocache,baseline,nginx-cache,nginx,caddy
+ *   --kratos embedded|fake           --kratos-delay-ms 0
+ *   --peer-cpus 1                    (nginx worker_processes, Caddy GOMAXPROCS)
+ *   --quiet-wait 5                   (seconds to wait for an idle machine before each measurement)
+ *   --access-log-off-too             (also measure kratos-gateway with its access log off in (a))
+ *   --profile                        (CPU-profile kratos-gateway during scenario a)
+ *   --no-install                     (do not apt-get install nginx-light / caddy when missing)
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { num, parseArgs } from './lib/args.js';
+import { embeddedAvailable, startKratos, type Kratos, type KratosKind } from './lib/kratos.js';
+import { measure, median, type MeasureContext, type Sample } from './lib/measure.js';
+import { BENCH_DIR, sleep, startNode } from './lib/proc.js';
+import { renderMarkdown, type Report, type ScenarioReport } from './lib/report.js';
+import { hasCommand, peerVersions, startSystem, SYSTEM_LABELS, type RunningSystem, type SystemEnv, type SystemId } from './lib/systems.js';
+import { runLoad } from './lib/load.js';
+
+const args = parseArgs(process.argv.slice(2));
+const duration = num(args, 'duration', 5);
+const warmup = num(args, 'warmup', 1);
+const reps = Math.max(1, num(args, 'reps', 3));
+const connections = num(args, 'connections', 64);
+const delayMs = num(args, 'kratos-delay-ms', 0);
+const peerCpus = Math.max(1, num(args, 'peer-cpus', 1));
+const quietWaitMs = num(args, 'quiet-wait', 5) * 1000;
+const scenarios = (args.get('scenarios') ?? 'a,d,c,e,b,f,h,g').split(',').map((s) => s.trim());
+const kratosKind = (args.get('kratos') ?? (embeddedAvailable() ? 'embedded' : 'fake')) as KratosKind;
+const notes: string[] = [];
+const started = Date.now();
+const log = (msg: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+
+// ---- peers: install from Debian when missing -------------------------------------------
+function ensurePeer(cmd: string, pkg: string): boolean {
+  if (hasCommand(cmd)) return true;
+  if (args.has('no-install')) {
+    notes.push(`${cmd} is not installed (--no-install): skipped.`);
+    return false;
+  }
+  const policy = spawnSync('apt-cache', ['policy', pkg], { encoding: 'utf8' });
+  if (policy.status !== 0 || /Candidate: \(none\)/.test(policy.stdout) || !/Candidate:/.test(policy.stdout)) {
+    notes.push(`${pkg} is not installable from this machine's apt sources: ${cmd} skipped.`);
+    return false;
+  }
+  log(`installing ${pkg} from Debian (apt-get install -y -qq ${pkg})`);
+  try {
+    execFileSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } catch (err) {
+    notes.push(`apt-get install ${pkg} failed (${(err as Error).message.split('\n')[0]}): ${cmd} skipped.`);
+    return false;
+  }
+  return hasCommand(cmd);
+}
+
+const requested = (args.get('systems') ?? 'direct,floor,kg,kg-nocache,baseline,nginx-cache,nginx,caddy').split(',').map((s) => s.trim()) as SystemId[];
+if (args.has('access-log-off-too') && !requested.includes('kg-nolog')) requested.splice(requested.indexOf('kg') + 1, 0, 'kg-nolog');
+const haveNginx = requested.some((s) => s.startsWith('nginx')) ? ensurePeer('nginx', 'nginx-light') : false;
+const haveCaddy = requested.includes('caddy') ? ensurePeer('caddy', 'caddy') : false;
+const systemIds = requested.filter((s) => (s.startsWith('nginx') ? haveNginx : s === 'caddy' ? haveCaddy : s in SYSTEM_LABELS));
+
+// ---- shared servers ---------------------------------------------------------------------
+log(`kratos: ${kratosKind}${delayMs ? ` behind a ${delayMs} ms delay` : ''}; systems: ${systemIds.join(', ')}; scenarios: ${scenarios.join(',')}`);
+const upstream = await startNode<{ url: string; port: number }>('servers/upstream.ts');
+const kratos = await startKratos(kratosKind, delayMs);
+const env: SystemEnv = { upstreamUrl: upstream.ready.url, upstreamPort: upstream.ready.port, kratosUrl: kratos.url, kratosPort: kratos.port, peerCpus };
+const ctx: MeasureContext = { kratos, helperPids: [upstream.pid, kratos.pid], quietWaitMs };
+const profileDir = BENCH_DIR + 'results/profiles';
+
+const running = new Map<SystemId, RunningSystem>();
+async function system(id: SystemId): Promise<RunningSystem> {
+  let s = running.get(id);
+  if (s === undefined) {
+    s = await startSystem(id, id === 'kg' && args.has('profile') && scenarios[0] === 'a' ? { ...env, gatewayExecArgv: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : env);
+    running.set(id, s);
+  }
+  return s;
+}
+async function restart(id: SystemId): Promise<RunningSystem> {
+  await running.get(id)?.stop();
+  running.delete(id);
+  return system(id);
+}
+async function stopAll(): Promise<void> {
+  for (const s of running.values()) await s.stop().catch(() => {});
+  running.clear();
+}
+
+async function get(url: string, token: string): Promise<number> {
+  const r = await fetch(url, { headers: { 'x-session-token': token } });
+  await r.arrayBuffer();
+  return r.status;
+}
+
+const report: Report = {
+  date: new Date().toISOString(),
+  machine: {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
+    ...peerVersions(),
+  },
+  settings: { duration, warmup, reps, connections, kratos: kratosKind, kratosDelayMs: delayMs, peerCpus, quietWaitMs, loadGenerator: 'autocannon 9.0.0 (separate process)' },
+  systems: Object.fromEntries(systemIds.map((id) => [id, SYSTEM_LABELS[id]])),
+  scenarios: {},
+  notes,
+};
+
+const hot = (await kratos.sessions('hot', 1))[0]!;
+const peers = systemIds.filter((s) => s !== 'direct' && s !== 'floor');
+if (process.env.BENCH_DEBUG) console.log('hot token', hot);
+
+function rotate<T>(xs: T[], by: number): T[] {
+  const k = by % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
+}
+
+function summarize(samples: Sample[]) {
+  return {
+    rps: median(samples.map((s) => s.rps)),
+    p50: median(samples.map((s) => s.p50)),
+    p99: median(samples.map((s) => s.p99)),
+    whoami: median(samples.map((s) => s.whoami)),
+    rssMiB: median(samples.map((s) => s.rssEnd)) / 2 ** 20,
+    rssPeakMiB: Math.max(...samples.map((s) => s.rssPeak)) / 2 ** 20,
+    perCoreSecond: median(samples.map((s) => s.perCoreSecond)),
+    otherBusy: Math.max(...samples.map((s) => s.otherBusy)),
+    non2xx: samples.reduce((a, s) => a + s.non2xx, 0),
+    errors: samples.reduce((a, s) => a + s.errors + s.timeouts, 0),
+  };
+}
+
+async function steadyScenario(key: string, title: string, ids: SystemId[], tokens: () => import('./lib/load.js').TokenPlan, expectOk: boolean): Promise<ScenarioReport> {
+  const raw: Record<string, Sample[]> = {};
+  for (let r = 0; r < reps; r++) {
+    for (const id of rotate(ids, r)) {
+      const s = await system(id);
+      const plan = tokens();
+      await runLoad({ kind: 'http', url: s.url + '/', connections, duration: warmup, tokens: plan });
+      const sample = await measure(ctx, s, { kind: 'http', url: s.url + '/', connections, duration, tokens: plan });
+      (raw[id] ??= []).push(sample);
+      log(`${key} rep ${r + 1} ${id.padEnd(12)} ${Math.round(sample.rps)} req/s p99 ${sample.p99} ms whoami ${sample.whoami} ${expectOk ? 'non-2xx' : '2xx'} ${expectOk ? sample.non2xx : sample.ok} other-load ${(sample.otherBusy * 100).toFixed(0)}%`);
+    }
+  }
+  return { title, rows: Object.fromEntries(Object.entries(raw).map(([id, ss]) => [id, summarize(ss)])), raw, extra: {} };
+}
+
+try {
+  // Sanity: every system lets a valid session through and refuses an invalid one.
+  for (const id of systemIds) {
+    const s = await system(id);
+    const ok = await get(s.url + '/', hot);
+    const bad = id === 'direct' || id === 'floor' ? 401 : await get(s.url + '/', 'invalid.sanity');
+    if (ok !== 200 || bad !== 401) throw new Error(`${id}: valid session → ${ok}, invalid → ${bad} (expected 200 / 401)`);
+  }
+  log('all systems answer 200 for a valid session and 401 for an invalid one');
+
+  for (const sc of scenarios) {
+    const t0 = Date.now();
+    if (sc === 'a') {
+      const ids = systemIds;
+      const rep = await steadyScenario('a', '(a) one hot session', ids, () => ({ mode: 'fixed', token: hot }), true);
+      // p99 added over direct at half of the gateway's peak rate.
+      const kgRow = rep.rows.kg;
+      if (kgRow && systemIds.includes('direct')) {
+        const rate = Math.round(kgRow.rps / 2);
+        const direct = await system('direct');
+        const kg = await system('kg');
+        const d = await measure(ctx, direct, { kind: 'http', url: direct.url + '/', connections, duration, rate, tokens: { mode: 'fixed', token: hot } });
+        const g = await measure(ctx, kg, { kind: 'http', url: kg.url + '/', connections, duration, rate, tokens: { mode: 'fixed', token: hot } });
+        rep.extra.halfPeak = { rate, directP50: d.p50, directP99: d.p99, kgP50: g.p50, kgP99: g.p99, p99Added: g.p99 - d.p99, kgRps: g.rps };
+        log(`a half-peak ${rate} req/s: direct p99 ${d.p99} ms, kratos-gateway p99 ${g.p99} ms`);
+      }
+      report.scenarios.a = rep;
+      if (args.has('profile') && running.has('kg')) {
+        await running.get('kg')!.stop();
+        running.delete('kg');
+        log(`CPU profile of kratos-gateway written under ${profileDir}`);
+      }
+    } else if (sc === 'd') {
+      // 500 concurrent requests carrying one never-seen token.
+      const raw: Record<string, Sample[]> = {};
+      for (let r = 0; r < reps; r++) {
+        const token = (await kratos.sessions(`d${r}`, 1))[0]!;
+        for (const id of rotate(peers, r)) {
+          const s = await system(id);
+          const sample = await measure(ctx, s, { kind: 'http', url: s.url + '/', connections: 500, amount: 500, tokens: { mode: 'fixed', token } });
+          (raw[id] ??= []).push(sample);
+          log(`d rep ${r + 1} ${id.padEnd(12)} whoami ${sample.whoami}${sample.gatewayWhoami !== undefined ? ` (gateway metric ${sample.gatewayWhoami})` : ''} 2xx ${sample.ok}/500 p99 ${sample.p99} ms`);
+        }
+      }
+      report.scenarios.d = { title: '(d) 500 concurrent requests, one new token', rows: Object.fromEntries(Object.entries(raw).map(([id, ss]) => [id, summarize(ss)])), raw, extra: {} };
+    } else if (sc === 'c') {
+      // Cold storm: 2,000 never-seen valid tokens, each sent once (64 connections).
+      const raw: Record<string, Sample[]> = {};
+      for (let r = 0; r < reps; r++) {
+        const tokens = await kratos.sessions(`c${r}`, 2000);
+        for (const id of rotate(peers, r)) {
+          const s = await system(id);
+          const sample = await measure(ctx, s, { kind: 'http', url: s.url + '/', connections, amount: 2000, tokens: { mode: 'list', tokens } });
+          (raw[id] ??= []).push(sample);
+          log(`c rep ${r + 1} ${id.padEnd(12)} whoami ${sample.whoami} 2xx ${sample.ok}/2000 in ${sample.seconds.toFixed(2)} s p99 ${sample.p99} ms`);
+        }
+      }
+      report.scenarios.c = { title: '(c) cold storm: 2,000 never-seen valid tokens', rows: Object.fromEntries(Object.entries(raw).map(([id, ss]) => [id, summarize(ss)])), raw, extra: {} };
+    } else if (sc === 'e') {
+      let n = 0;
+      const rep = await steadyScenario('e', '(e) invalid tokens at full rate (a new one every request)', peers, () => ({ mode: 'unique', prefix: `invalid.e${n++}.` }), false);
+      report.scenarios.e = rep;
+    } else if (sc === 'b') {
+      log('b: minting 10,000 sessions');
+      const tokens = await kratos.sessions('b', 10_000);
+      const ids = systemIds;
+      for (const id of peers) {
+        // Warm every session into the system first: each token once.
+        const s = await system(id);
+        await runLoad({ kind: 'http', url: s.url + '/', connections, amount: tokens.length, tokens: { mode: 'list', tokens } });
+      }
+      const rep = await steadyScenario('b', '(b) 10,000 distinct warm sessions', ids, () => ({ mode: 'list', tokens }), true);
+      // Control: the same load-generator path (a header per request) with one session.
+      const control: Sample[] = [];
+      if (running.has('kg')) {
+        for (let r = 0; r < reps; r++) {
+          const s = await system('kg');
+          control.push(await measure(ctx, s, { kind: 'http', url: s.url + '/', connections, duration, tokens: { mode: 'list', tokens: [hot] } }));
+        }
+        rep.extra.kgOneSessionSameGenerator = summarize(control);
+      }
+      report.scenarios.b = rep;
+    } else if (sc === 'f') {
+      // Logout → first 401 for that credential.
+      const trials = 20;
+      const rows: ScenarioReport['rows'] = {};
+      const raw: Record<string, Sample[]> = {};
+      const fExtra: Record<string, unknown> = {};
+      for (const id of peers) {
+        const s = await system(id);
+        const viaMount = id.startsWith('kg');
+        const times: number[] = [];
+        let firstRejected = 0;
+        let stale = 0;
+        const tokens = await kratos.sessions(`f-${id}`, trials * reps);
+        for (const token of tokens) {
+          if ((await get(s.url + '/', token)) !== 200) throw new Error(`f: ${id} refused a fresh session`);
+          await get(s.url + '/', token); // now cached where there is a cache
+          if (viaMount) {
+            const r = await fetch(s.url + '/.ory/kratos/public/sessions', { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_token: token }) });
+            await r.arrayBuffer();
+            if (r.status >= 300) throw new Error(`f: logout through the mount answered ${r.status}`);
+          } else {
+            await kratos.revoke(token);
+          }
+          const t = performance.now();
+          let first = true;
+          let rejectedAt: number | undefined;
+          while (performance.now() - t < 2_000) {
+            const status = await get(s.url + '/', token);
+            if (status === 401) {
+              rejectedAt = performance.now() - t;
+              if (first) firstRejected++;
+              break;
+            }
+            first = false;
+            await sleep(1);
+          }
+          if (rejectedAt === undefined) stale++;
+          else times.push(rejectedAt);
+        }
+        fExtra[id] = { trials: tokens.length, firstRequestRejected: firstRejected, staleAfter2s: stale, medianMs: median(times), maxMs: times.length ? Math.max(...times) : null, logoutVia: viaMount ? 'the gateway mount (DELETE /sessions)' : 'Kratos directly' };
+        log(`f ${id.padEnd(12)} first request after logout rejected ${firstRejected}/${tokens.length}, still served after 2 s: ${stale}, median ${median(times).toFixed(2)} ms`);
+      }
+      report.scenarios.f = { title: '(f) logout → first 401 for that credential', rows, raw, extra: fExtra };
+    } else if (sc === 'h') {
+      // Resident memory per cached session at 100,000 sessions (fake Kratos: minting 100k real sessions takes too long).
+      const fake = kratos.kind === 'fake' && delayMs === 0 ? kratos : await startKratos('fake', 0);
+      const hExtra: Record<string, unknown> = { kratos: 'fake (bench/servers/whoami.ts): 100,000 sessions' };
+      for (const id of ['kg', 'baseline'] as SystemId[]) {
+        if (!systemIds.includes(id)) continue;
+        const s = await startSystem(id, { ...env, kratosUrl: fake.url, kratosPort: fake.port });
+        try {
+          await runLoad({ kind: 'http', url: s.url + '/', connections, duration: 1, tokens: { mode: 'fixed', token: 'v.h-warm' } });
+          const before = s.memory ? await s.memory() : undefined;
+          const rssBefore = s.rss();
+          const fill = await runLoad({ kind: 'http', url: s.url + '/', connections, amount: 100_000, tokens: { mode: 'cycle', prefix: 'v.h-', count: 100_000 } });
+          const after = s.memory ? await s.memory() : undefined;
+          await sleep(500);
+          const rssAfter = s.rss();
+          hExtra[id] = {
+            sessions: 100_000,
+            ok: fill.ok,
+            fillSeconds: fill.seconds,
+            rssBeforeMiB: rssBefore / 2 ** 20,
+            rssAfterMiB: rssAfter / 2 ** 20,
+            rssBytesPerSession: (rssAfter - rssBefore) / 100_000,
+            ...(before && after ? { heapBytesPerSession: (after.heapUsed - before.heapUsed) / 100_000, cacheEntries: after.entries, gcForced: after.gcForced } : {}),
+          };
+          log(`h ${id}: RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB = ${((rssAfter - rssBefore) / 100_000).toFixed(0)} B/session${before && after ? `, heap ${((after.heapUsed - before.heapUsed) / 100_000).toFixed(0)} B/session, ${after.entries} entries` : ''}`);
+        } finally {
+          await s.stop();
+        }
+      }
+      if (fake !== kratos) await fake.stop();
+      report.scenarios.h = { title: '(h) memory per cached session at 100,000 sessions', rows: {}, raw: {}, extra: hExtra };
+    } else if (sc === 'g') {
+      const raw: Record<string, Sample[]> = {};
+      const wsConnections = Math.min(connections, 32);
+      for (let r = 0; r < reps; r++) {
+        for (const id of rotate(systemIds.filter((x) => x !== 'floor'), r)) {
+          const s = await system(id);
+          const url = s.url.replace(/^http/, 'ws') + '/ws';
+          const sample = await measure(ctx, s, { kind: 'ws', url, connections: wsConnections, duration, warmup, token: hot });
+          (raw[id] ??= []).push(sample);
+          log(`g rep ${r + 1} ${id.padEnd(12)} ${Math.round(sample.rps)} handshakes+echo/s p99 ${sample.p99.toFixed(1)} ms errors ${sample.errors} status ${JSON.stringify(sample.status)}`);
+        }
+      }
+      report.scenarios.g = { title: `(g) WebSocket handshake + one echo per connection (${wsConnections} concurrent)`, rows: Object.fromEntries(Object.entries(raw).map(([id, ss]) => [id, summarize(ss)])), raw, extra: {} };
+    } else {
+      notes.push(`unknown scenario "${sc}" skipped`);
+    }
+    log(`scenario ${sc} took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  }
+} finally {
+  await stopAll();
+  await kratos.stop();
+  await upstream.stop();
+}
+
+report.machine.loadavgAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
+report.totalSeconds = Math.round((Date.now() - started) / 1000);
+mkdirSync(BENCH_DIR + 'results', { recursive: true });
+const stamp = report.date.replace(/[:.]/g, '-');
+writeFileSync(`${BENCH_DIR}results/${stamp}.json`, JSON.stringify(report, null, 2));
+const md = renderMarkdown(report);
+writeFileSync(`${BENCH_DIR}results/latest.md`, md);
+console.log('\n' + md);
+log(`wrote bench/results/${stamp}.json and bench/results/latest.md`);
+void (kratos as Kratos);

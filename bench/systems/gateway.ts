@@ -1,0 +1,55 @@
+/**
+ * kratos-gateway as a system under test, in its own process.
+ * argv[2]: JSON `{ kratosUrl, upstreamUrl, cache, accessLog, whoamiConnections? }`.
+ *
+ * The configuration is production's (config/production.yaml's data-plane keys: cache on,
+ * access log on, info level); the logger is the production logger (`createLogger`) writing
+ * through sonic-boom to /dev/null instead of stdout, so every access line is still
+ * serialised, redacted and written.
+ */
+import { pino } from 'pino';
+import { startGateway } from '../../src/app.js';
+import { parseConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log.js';
+import { serveIpc } from '../lib/proc.js';
+
+interface Options {
+  kratosUrl: string;
+  upstreamUrl: string;
+  cache: boolean;
+  accessLog: boolean;
+}
+
+const opts = JSON.parse(process.argv[2] ?? '{}') as Options;
+
+const config = parseConfig({
+  proxy: { listen: { host: '127.0.0.1', port: 0 }, shutdown_grace_ms: 1_000 },
+  admin: { listen: { host: '127.0.0.1', port: 0 } },
+  kratos: { public_url: opts.kratosUrl },
+  session_cache: { enabled: opts.cache },
+  ui: { enabled: false },
+  log: { level: 'info', access_log: opts.accessLog },
+  routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: opts.upstreamUrl, auth: 'required', on_unauthenticated: 'json' }],
+});
+
+const sink = pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 });
+const logger = createLogger('info', sink as unknown as NodeJS.WritableStream);
+const gw = await startGateway(config, { logger });
+
+const gc = (globalThis as { gc?: () => void }).gc;
+serveIpc(
+  { url: gw.proxyUrl, adminUrl: gw.adminUrl },
+  {
+    memory: () => {
+      if (gc) {
+        gc();
+        gc();
+      }
+      return { ...process.memoryUsage(), entries: gw.core.resolver.size, gcForced: gc !== undefined };
+    },
+  },
+);
+
+process.on('SIGTERM', () => {
+  void gw.shutdown().finally(() => process.exit(0));
+});
