@@ -10,6 +10,7 @@ import { minutesBetween } from '../duration.js';
 import { badRequest } from '../errors.js';
 import { bodyOf, queryParam, redirect, stringField } from '../http.js';
 import { labels, texts, type UiText } from '../messages.js';
+import type { LinkToken, LinkTokenKind } from '../persistence/tokens.js';
 import { addContainerMessage, input, setNodeValue, submitNode } from '../ui-nodes.js';
 import {
   ensureCsrf,
@@ -21,6 +22,7 @@ import {
   newFlow,
   respondWithFlow,
   saveFlow,
+  isExpired,
   submitHandler,
   uiRedirect,
   type Flow,
@@ -40,8 +42,9 @@ export interface LinkFlowSpec {
   guard: (req: Request, res: Response, type: FlowType) => boolean;
   /** Sends the email for an address (or the "unknown address" email); never reveals which. */
   sendEmail: (flow: Flow, email: string) => void;
-  /** Handles a click on an emailed link (GET or POST with ?token=). */
-  useToken: (req: Request, res: Response, token: string) => Promise<void> | void;
+  tokenInvalid: () => UiText;
+  /** Completes the flow once an emailed link's token was redeemed. */
+  passChallenge: (req: Request, res: Response, token: LinkToken, flow: Flow) => void;
 }
 
 export function linkDescriptor(ctx: IdentityContext, spec: LinkFlowSpec): FlowDescriptor {
@@ -59,7 +62,7 @@ export function linkDescriptor(ctx: IdentityContext, spec: LinkFlowSpec): FlowDe
 }
 
 /** Starts a new flow of a kind with an error message, and sends the client to it. */
-export function restartWith(ctx: IdentityContext, d: FlowDescriptor, req: Request, res: Response, type: FlowType, message: UiText): void {
+function restartWith(ctx: IdentityContext, d: FlowDescriptor, req: Request, res: Response, type: FlowType, message: UiText): void {
   const fresh = newFlow(ctx, d, type, { req, res });
   addContainerMessage(fresh.ui, message);
   saveFlow(ctx, fresh);
@@ -67,8 +70,25 @@ export function restartWith(ctx: IdentityContext, d: FlowDescriptor, req: Reques
   redirect(res, uiRedirect(d, fresh.id));
 }
 
-export function expiredTokenMessage(ctx: IdentityContext, spec: LinkFlowSpec, expiresAt: string): UiText {
+function expiredTokenMessage(ctx: IdentityContext, spec: LinkFlowSpec, expiresAt: string): UiText {
   return spec.expiredMessage(minutesBetween(new Date(expiresAt), ctx.clock.now()), expiresAt);
+}
+
+/** A single-use link token for an address; it lives as long as the flow it belongs to. */
+export function issueLinkToken(ctx: IdentityContext, kind: LinkTokenKind, flow: Flow, address: { id: string; identity_id: string }): string {
+  return ctx.tokens.create({ kind, flow_id: flow.id, identity_id: address.identity_id, address_id: address.id, expires_at: flow.expires_at }, ctx.clock.now());
+}
+
+/**
+ * Redeems an emailed link's token. Unknown, used and expired tokens start a new browser flow
+ * with the matching message and send the browser there (undefined is returned then).
+ */
+function redeem(ctx: IdentityContext, d: FlowDescriptor, spec: LinkFlowSpec, req: Request, res: Response, token: string) {
+  const t = ctx.tokens.consume(token, spec.kind);
+  const flow = t ? ctx.flows.get<Flow>(t.flow_id, spec.kind) : undefined;
+  if (!t || t.used || !flow || !t.identity_id) return restartWith(ctx, d, req, res, 'browser', spec.tokenInvalid());
+  if (isExpired(ctx, t)) return restartWith(ctx, d, req, res, 'browser', expiredTokenMessage(ctx, spec, t.expires_at));
+  return { token: t, flow };
 }
 
 export function mountLinkFlow(ctx: IdentityContext, router: Router, spec: LinkFlowSpec): FlowDescriptor {
@@ -126,7 +146,10 @@ export function mountLinkFlow(ctx: IdentityContext, router: Router, spec: LinkFl
     const token = queryParam(req, 'token');
     if (token !== undefined) {
       if (!enabled()) throw disabled();
-      return spec.useToken(req, res, token);
+      if (spec.guard(req, res, 'browser')) return;
+      const redeemed = redeem(ctx, d, spec, req, res, token);
+      if (redeemed) spec.passChallenge(req, res, redeemed.token, redeemed.flow);
+      return;
     }
     await submitForm(req, res);
   });

@@ -2,14 +2,14 @@
  * Account recovery with the link method. Clicking a valid link logs the user in and opens a
  * settings flow so they can set a new password within privileged_session_max_age.
  */
-import type { Request, Response, Router } from 'express';
+import type { Router } from 'express';
 import { publicUrl, withQuery, type IdentityContext } from '../context.js';
 import { badRequest, notFound } from '../errors.js';
 import { redirect, sendError, sessionOf } from '../http.js';
 import { texts } from '../messages.js';
 import { addContainerMessage } from '../ui-nodes.js';
-import { isExpired, newFlow, saveFlow, type Flow, type FlowDescriptor } from './common.js';
-import { expiredTokenMessage, linkDescriptor, mountLinkFlow, restartWith, type LinkFlowSpec } from './link-method.js';
+import { forwardError, newFlow, saveFlow, type FlowDescriptor } from './common.js';
+import { issueLinkToken, linkDescriptor, mountLinkFlow, type LinkFlowSpec } from './link-method.js';
 import { issueBrowserSession } from './session-issue.js';
 import { newSettingsFlow } from './settings.js';
 
@@ -36,19 +36,12 @@ function spec(ctx: IdentityContext, d: () => FlowDescriptor): LinkFlowSpec {
     sendEmail: (flow, email) => {
       const address = ctx.identities.findRecoveryAddress(email);
       if (!address) return ctx.courier.send('recovery_invalid', email);
-      const token = ctx.tokens.create(
-        { kind: 'recovery', flow_id: flow.id, identity_id: address.identity_id, address_id: address.id, expires_at: flow.expires_at },
-        ctx.clock.now(),
-      );
-      ctx.courier.send('recovery_valid', email, recoveryLink(ctx, flow.id, token));
+      ctx.courier.send('recovery_valid', email, recoveryLink(ctx, flow.id, issueLinkToken(ctx, 'recovery', flow, address)));
     },
-    useToken: (req: Request, res: Response, token: string) => {
-      if (s.guard(req, res, 'browser')) return;
-      const t = ctx.tokens.consume(token, 'recovery');
-      const flow = t ? ctx.flows.get<Flow>(t.flow_id, 'recovery') : undefined;
-      const identity = t?.identity_id ? ctx.identities.get(t.identity_id) : undefined;
-      if (!t || t.used || !flow || !identity) return restartWith(ctx, d(), req, res, 'browser', texts.recoveryTokenInvalid());
-      if (isExpired(ctx, t)) return restartWith(ctx, d(), req, res, 'browser', expiredTokenMessage(ctx, s, t.expires_at));
+    tokenInvalid: texts.recoveryTokenInvalid,
+    passChallenge: (req, res, token, flow) => {
+      const identity = token.identity_id ? ctx.identities.get(token.identity_id) : undefined;
+      if (!identity) return forwardError(ctx, req, res, notFound());
       flow.state = 'passed_challenge';
       saveFlow(ctx, flow);
       issueBrowserSession(ctx, res, identity);

@@ -1,13 +1,13 @@
 /** Email verification with the link method, and the automatic verification hook. */
-import type { Request, Response, Router } from 'express';
+import type { Router } from 'express';
 import { publicUrl, withQuery, type IdentityContext } from '../context.js';
 import { redirect } from '../http.js';
 import { texts } from '../messages.js';
 import type { IdentityRecord } from '../persistence/identities.js';
 import { secureRedirectTarget } from '../return-to.js';
 import { setNodeValue } from '../ui-nodes.js';
-import { isExpired, newFlow, saveFlow, uiRedirect, type Flow, type FlowDescriptor, type FlowType } from './common.js';
-import { expiredTokenMessage, linkDescriptor, mountLinkFlow, restartWith, type LinkFlowSpec } from './link-method.js';
+import { newFlow, saveFlow, uiRedirect, type FlowDescriptor, type FlowType } from './common.js';
+import { issueLinkToken, linkDescriptor, mountLinkFlow, type LinkFlowSpec } from './link-method.js';
 
 function verificationLink(ctx: IdentityContext, flowId: string, token: string): string {
   return withQuery(publicUrl(ctx, '/self-service/verification'), { flow: flowId, token });
@@ -25,22 +25,15 @@ function spec(ctx: IdentityContext, d: () => FlowDescriptor): LinkFlowSpec {
     sendEmail: (flow, email) => {
       const address = ctx.identities.findVerifiableAddress(email);
       if (!address) return ctx.courier.send('verification_invalid', email);
-      const token = ctx.tokens.create(
-        { kind: 'verification', flow_id: flow.id, identity_id: address.identity_id, address_id: address.id, expires_at: flow.expires_at },
-        ctx.clock.now(),
-      );
-      ctx.courier.send('verification_valid', email, verificationLink(ctx, flow.id, token));
+      ctx.courier.send('verification_valid', email, verificationLink(ctx, flow.id, issueLinkToken(ctx, 'verification', flow, address)));
       ctx.identities.markAddressSent(address.id, ctx.clock.now());
     },
-    useToken: (req: Request, res: Response, token: string) => {
-      const t = ctx.tokens.consume(token, 'verification');
-      const flow = t ? ctx.flows.get<Flow>(t.flow_id, 'verification') : undefined;
-      if (!t || t.used || !flow || !t.address_id) return restartWith(ctx, d(), req, res, 'browser', texts.verificationTokenInvalid());
-      if (isExpired(ctx, t)) return restartWith(ctx, d(), req, res, 'browser', expiredTokenMessage(ctx, s, t.expires_at));
-      ctx.identities.markAddressVerified(t.address_id, ctx.clock.now());
+    tokenInvalid: texts.verificationTokenInvalid,
+    passChallenge: (_req, res, token, flow) => {
+      if (token.address_id) ctx.identities.markAddressVerified(token.address_id, ctx.clock.now());
       flow.state = 'passed_challenge';
       saveFlow(ctx, flow);
-      ctx.logger.info({ identity_id: t.identity_id }, 'address verified');
+      ctx.logger.info({ identity_id: token.identity_id }, 'address verified');
       redirect(res, secureRedirectTarget(ctx, flow.request_url, [ctx.cfg.flows.verification.after.defaultBrowserReturnUrl, uiRedirect(d(), flow.id)]));
     },
   };
@@ -74,10 +67,7 @@ export function sendVerificationLinks(ctx: IdentityContext, identity: IdentityRe
     flow.active = 'link';
     setNodeValue(flow.ui, 'email', address.value);
     saveFlow(ctx, flow);
-    const token = ctx.tokens.create(
-      { kind: 'verification', flow_id: flow.id, identity_id: identity.id, address_id: address.id, expires_at: flow.expires_at },
-      ctx.clock.now(),
-    );
+    const token = issueLinkToken(ctx, 'verification', flow, { id: address.id, identity_id: identity.id });
     ctx.courier.send('verification_valid', address.value, verificationLink(ctx, flow.id, token));
     ctx.identities.markAddressSent(address.id, ctx.clock.now());
   }
