@@ -38,6 +38,15 @@ function fallbackLabel(name: string): string {
   return words === '' ? name : words.charAt(0).toUpperCase() + words.slice(1);
 }
 
+/**
+ * Kratos UIs are meant to word texts by message id. Only one is reworded: 1070004 is the
+ * identifier field's placeholder label "ID", which tells a person nothing about what to type.
+ */
+function displayLabel(label: UiText | undefined): string | undefined {
+  if (label?.id === 1070004 && label.text === 'ID') return 'Email or username';
+  return label?.text;
+}
+
 function autocompleteFor(node: UiNode, kind: FlowKind, type: string, name: string): string | undefined {
   const given = stringAttr(node, 'autocomplete');
   if (given) return given;
@@ -70,7 +79,7 @@ function renderInput(node: UiNode, ctx: RenderContext, used: Set<string>): SafeH
 
   if (type === 'hidden') return html`<input type="hidden" name="${name}" value="${value ?? ''}">`;
 
-  const label = node.label?.text;
+  const label = displayLabel(node.label);
   if (type === 'submit' || type === 'button') {
     return html`<div class="actions"><button type="submit" class="button" name="${name}" value="${value ?? ''}"${
       disabled ? html` disabled` : ''

@@ -12,7 +12,8 @@ function flowOf(body: unknown) {
 
 test('inputs get a label bound by for/id and keep their name, type and required flag', () => {
   const out = renderForm(flowOf(loginFlowV06()).ui, { kind: 'login', idPrefix: 'login' }).value;
-  assert.match(out, /<label for="login-password_identifier">ID<\/label><input type="text" id="login-password_identifier" name="password_identifier"/);
+  // 1070004 "ID" is Kratos's placeholder label for the identifier; it is shown in words.
+  assert.match(out, /<label for="login-password_identifier">Email or username<\/label><input type="text" id="login-password_identifier" name="password_identifier"/);
   assert.match(out, /<label for="login-password">Password<\/label><input type="password" id="login-password" name="password"[^>]* required[^>]* autocomplete="current-password">/);
 });
 
