@@ -11,13 +11,14 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import express from 'express';
 import { request } from 'undici';
-import { startIdentityServer, type IdentityServer } from '../../../src/identity/index.js';
+import { SettableClock, startIdentityServer, type IdentityServer } from '../../../src/identity/index.js';
 import { createSelfServiceUi } from '../../../src/control/ui/index.js';
 import { createLogger } from '../../../src/log.js';
 
 const SCHEMA = pathToFileURL(resolve(fileURLToPath(import.meta.url), '../../../../config/identity.schema.json')).href;
 
 let identity: IdentityServer;
+const clock = new SettableClock();
 let uiServer: http.Server;
 let uiUrl = '';
 
@@ -47,6 +48,7 @@ before(async () => {
     adminListen: { host: '127.0.0.1', port: 0 },
     dsn: 'memory',
     logger: createLogger('silent'),
+    clock,
   });
   const ui = express();
   ui.use('/ui', createSelfServiceUi({ prefix: '/ui', kratosPublicUrl: identity.publicUrl, browserKratosUrl: identity.publicUrl, logger: createLogger('silent') }));
@@ -197,4 +199,19 @@ test('a submit without the CSRF token ends on the error page with the stored err
   assert.match(page.body, /<h1>Something went wrong<\/h1>/);
   assert.match(page.body, /class="message message-error">[^<]+/);
   assert.ok(!page.body.includes('could not find the details'), 'the stored error was found');
+});
+
+// Last in the file: it moves the shared clock two hours on.
+test('an expired flow (past its 1h lifespan) starts a new one', async () => {
+  const b = new Browser();
+  const first = await b.open(`${identity.publicUrl}/self-service/login/browser`);
+  const oldId = new URL(first.url).searchParams.get('flow');
+  clock.advance(2 * 60 * 60 * 1000);
+  const res = await b.send(first.url);
+  assert.equal(res.status, 302);
+  assert.equal(res.location, `${identity.publicUrl}/self-service/login/browser`);
+  const again = await b.open(first.url);
+  assert.equal(new URL(again.url).pathname, '/ui/login');
+  assert.notEqual(new URL(again.url).searchParams.get('flow'), oldId);
+  assert.equal(again.status, 200);
 });
