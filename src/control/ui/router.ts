@@ -76,6 +76,9 @@ export function createSelfServiceUi(opts: SelfServiceUiOptions): express.Router 
     res.redirect(302, initUrl(env, kind, queryValue(req, 'return_to')));
   };
 
+  // `/ui` on its own is where people guess the pages are: send them to sign in.
+  router.get('/', (req, res) => restart(req, res, 'login'));
+
   for (const kind of flowKinds) {
     router.get(`/${kind}`, async (req, res) => {
       const id = queryValue(req, 'flow');

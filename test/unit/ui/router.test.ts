@@ -109,6 +109,14 @@ test('no, unknown or expired flow id redirects to the browser init endpoint, kee
   assert.equal(res.headers.location, `${BROWSER_KRATOS}/self-service/registration/browser?return_to=http%3A%2F%2Fgw.test%2Fx`);
 });
 
+test('the bare prefix starts a login flow', async () => {
+  for (const path of ['/ui', '/ui/']) {
+    const res = await get(path);
+    assert.equal(res.status, 302, path);
+    assert.equal(res.headers.location, `${BROWSER_KRATOS}/self-service/login/browser`, path);
+  }
+});
+
 test('a null verification flow and a session-less settings flow restart their flows', async () => {
   assert.equal((await get('/ui/verification?flow=x')).headers.location, `${BROWSER_KRATOS}/self-service/verification/browser`);
   assert.equal((await get('/ui/settings?flow=x')).headers.location, `${BROWSER_KRATOS}/self-service/settings/browser`);
