@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../../src/config/schema.js';
-import { chartDir, repoRoot, readValuesSchema, gatewayConfigJsonSchema } from './values-schema.js';
+import { chartDir, repoRoot, readValuesSchema, gatewayConfigJsonSchema, mergeValues } from './values-schema.js';
 import { parseDockerfile, stages } from './dockerfile-parse.js';
 import { typeCheck, type TypedValue } from './k8s-typecheck.js';
 
@@ -32,21 +32,7 @@ const schema = readValuesSchema();
 const ajv = new Ajv({ allErrors: true, strict: true });
 const validateValues = ajv.compile(schema);
 
-/** Helm merges a values file over values.yaml: maps merge key by key, everything else replaces. */
-function merge(base: unknown, over: unknown): unknown {
-  if (over === null) return undefined;
-  if (typeof base === 'object' && base !== null && !Array.isArray(base) && typeof over === 'object' && !Array.isArray(over)) {
-    const out: Json = { ...(base as Json) };
-    for (const [k, v] of Object.entries(over as Json)) {
-      const m = merge((base as Json)[k], v);
-      if (m === undefined) delete out[k];
-      else out[k] = m;
-    }
-    return out;
-  }
-  return over;
-}
-
+const merge = mergeValues;
 const effective = (file: string) => merge(values, readYaml(join(exampleDir, file))) as Json;
 const errorsOf = (v: unknown): ErrorObject[] => (validateValues(v) ? [] : (validateValues.errors ?? []));
 const describeErrors = (errs: ErrorObject[]) => errs.map((e) => `${e.instancePath} ${e.message}`).join('; ');

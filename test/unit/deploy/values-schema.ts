@@ -29,6 +29,22 @@ export function readValuesSchema(): Record<string, unknown> & { definitions: Rec
   return JSON.parse(readFileSync(valuesSchemaPath, 'utf8')) as Record<string, unknown> & { definitions: Record<string, unknown> };
 }
 
+/** Helm's merge of a values file over values.yaml: maps merge key by key, anything else replaces, null deletes. */
+export function mergeValues(base: unknown, over: unknown): unknown {
+  if (over === null) return undefined;
+  const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isMap(base) && isMap(over)) {
+    const out: Record<string, unknown> = { ...base };
+    for (const [k, v] of Object.entries(over)) {
+      const m = mergeValues(base[k], v);
+      if (m === undefined) delete out[k];
+      else out[k] = m;
+    }
+    return out;
+  }
+  return over;
+}
+
 if (process.argv.includes('--write')) {
   const schema = readValuesSchema();
   schema.definitions['gatewayConfig'] = gatewayConfigJsonSchema();

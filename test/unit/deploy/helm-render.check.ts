@@ -1,0 +1,319 @@
+/**
+ * The chart rendered, as close to `helm template` as this machine allows: Go's
+ * text/template (Helm's engine) with Helm's include and the Sprig functions the chart
+ * uses (helm-render/main.go). Every rendered object is validated with kubernetes-models
+ * and type-checked against its Kubernetes interface, and the objects are checked against
+ * each other (selectors, port names, mounts, the gateway configuration they produce).
+ *
+ * Needs `go` (Debian's golang-go). Not in the default suite (`*.test.ts`) until .ci/run
+ * installs golang-go; run it with
+ *   node --import tsx --test test/unit/deploy/helm-render.check.ts
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Service, type IService } from 'kubernetes-models/v1/Service';
+import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Secret, type ISecret } from 'kubernetes-models/v1/Secret';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { Ingress, type IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { HorizontalPodAutoscaler, type IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import { applyEnvOverrides } from '../../../src/config/env.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { chartDir, mergeValues } from './values-schema.js';
+import { typeCheck, type TypedValue } from './k8s-typecheck.js';
+import { cleanupRenderer, manifests, render, type Manifest, type Rendered } from './helm-render.js';
+
+type Json = Record<string, unknown>;
+const readYaml = (p: string) => parseYaml(readFileSync(p, 'utf8')) as Json;
+const values = readYaml(join(chartDir, 'values.yaml'));
+const example = (f: string) => mergeValues(values, readYaml(join(chartDir, 'examples', f))) as Json;
+const withValues = (over: Json) => mergeValues(values, over) as Json;
+
+const models: Record<string, { model: new (data: never) => { validate(): void }; module: string; type: string }> = {
+  'apps/v1/Deployment': { model: Deployment as never, module: 'kubernetes-models/apps/v1/Deployment', type: 'IDeployment' },
+  'v1/Service': { model: Service as never, module: 'kubernetes-models/v1/Service', type: 'IService' },
+  'v1/ConfigMap': { model: ConfigMap as never, module: 'kubernetes-models/v1/ConfigMap', type: 'IConfigMap' },
+  'v1/Secret': { model: Secret as never, module: 'kubernetes-models/v1/Secret', type: 'ISecret' },
+  'v1/ServiceAccount': { model: ServiceAccount as never, module: 'kubernetes-models/v1/ServiceAccount', type: 'IServiceAccount' },
+  'networking.k8s.io/v1/Ingress': { model: Ingress as never, module: 'kubernetes-models/networking.k8s.io/v1/Ingress', type: 'IIngress' },
+  'networking.k8s.io/v1/NetworkPolicy': { model: NetworkPolicy as never, module: 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy', type: 'INetworkPolicy' },
+  'policy/v1/PodDisruptionBudget': { model: PodDisruptionBudget as never, module: 'kubernetes-models/policy/v1/PodDisruptionBudget', type: 'IPodDisruptionBudget' },
+  'autoscaling/v2/HorizontalPodAutoscaler': { model: HorizontalPodAutoscaler as never, module: 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler', type: 'IHorizontalPodAutoscaler' },
+};
+
+/** Renders, asserts no template failed, validates every object with its model. */
+async function renderOk(v: Json, release = 'gw'): Promise<{ rendered: Rendered; objs: Manifest[] }> {
+  const rendered = await render(v, { release });
+  assert.deepEqual(rendered.errors, {});
+  const objs = manifests(rendered).map((m) => m.obj);
+  for (const o of objs) {
+    const m = models[`${o.apiVersion}/${o.kind}`];
+    if (m) assert.doesNotThrow(() => new m.model(o as never).validate(), `${o.kind} ${o.metadata.name}`);
+    else assert.equal(o.apiVersion, 'monitoring.coreos.com/v1', `no model for ${o.apiVersion}/${o.kind}`);
+  }
+  return { rendered, objs };
+}
+
+const kinds = (objs: Manifest[]) => objs.map((o) => o.kind).sort();
+const one = <T>(objs: Manifest[], kind: string, pred: (o: T) => boolean = () => true): T => {
+  const found = objs.filter((o) => o.kind === kind).map((o) => o as unknown as T).filter(pred);
+  assert.equal(found.length, 1, `exactly one ${kind}`);
+  return found[0]!;
+};
+const matches = (selector: Record<string, string>, labels: Record<string, string> | undefined) =>
+  Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+
+/** The gateway configuration this container runs with: mounted ConfigMap file plus its env. */
+function gatewayConfigOf(objs: Manifest[], pod: NonNullable<IDeployment['spec']>['template']['spec'], c: IContainer) {
+  const path = c.args![1]!;
+  const mount = c.volumeMounts!.find((m) => m.mountPath === dirname(path))!;
+  const volume = pod!.volumes!.find((v) => v.name === mount.name)!;
+  const cm = one<IConfigMap>(objs, 'ConfigMap', (m) => m.metadata?.name === volume.configMap?.name);
+  const env: NodeJS.ProcessEnv = {};
+  for (const e of c.env ?? []) env[e.name] = e.value;
+  return parseConfig(applyEnvOverrides(parseYaml(cm.data![basename(path)]!) as Record<string, unknown>, env));
+}
+
+const allTyped: TypedValue[] = [];
+function collectForTypeCheck(label: string, objs: Manifest[]) {
+  for (const o of objs) {
+    const m = models[`${o.apiVersion}/${o.kind}`];
+    if (m) allTyped.push({ module: m.module, type: m.type, value: o, label: `${label}: ${o.kind} ${o.metadata.name}` });
+  }
+}
+
+after(() => cleanupRenderer());
+
+describe('helm template (Go text/template) — deployment mode, values.yaml', () => {
+  it('renders the Deployment and its companions, each a valid Kubernetes object', async () => {
+    const { objs } = await renderOk(values);
+    collectForTypeCheck('values.yaml', objs);
+    assert.deepEqual(kinds(objs), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount']);
+    const d = one<IDeployment>(objs, 'Deployment');
+    const pod = d.spec!.template;
+    assert.equal(d.spec!.replicas, 2);
+    assert.ok(matches(d.spec!.selector.matchLabels!, pod.metadata!.labels));
+    assert.equal(pod.spec!.serviceAccountName, one<Manifest>(objs, 'ServiceAccount').metadata.name);
+    assert.equal(pod.spec!.automountServiceAccountToken, false);
+    assert.equal(pod.spec!.terminationGracePeriodSeconds, 30);
+    assert.match(pod.metadata!.annotations!['checksum/config']!, /^[0-9a-f]{64}$/);
+    for (const t of pod.spec!.topologySpreadConstraints!) assert.ok(matches(t.labelSelector!.matchLabels!, pod.metadata!.labels));
+
+    const c = pod.spec!.containers[0]!;
+    assert.equal(c.image, 'kratos-gateway:0.1.0');
+    assert.deepEqual(c.securityContext?.capabilities, { drop: ['ALL'] });
+    assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
+    assert.deepEqual(c.lifecycle?.preStop?.exec?.command, ['sleep', '5']);
+    const cfg = gatewayConfigOf(objs, pod.spec, c);
+    assert.deepEqual(cfg.proxy.listen, { host: '0.0.0.0', port: 4455 });
+    assert.deepEqual(cfg.admin.listen, { host: '0.0.0.0', port: 4456 });
+    assert.equal(cfg.kratos.public_url, 'http://kratos-public');
+
+    const portNames = new Set(c.ports!.map((p) => p.name));
+    for (const svc of objs.filter((o) => o.kind === 'Service') as unknown as IService[]) {
+      assert.ok(matches(svc.spec!.selector!, pod.metadata!.labels));
+      for (const p of svc.spec!.ports!) assert.ok(portNames.has(String(p.targetPort)), `${svc.metadata?.name} targets ${p.targetPort}`);
+    }
+    for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) assert.ok(portNames.has(String(probe!.httpGet!.port)));
+    const pdb = one<IPodDisruptionBudget>(objs, 'PodDisruptionBudget');
+    assert.equal(pdb.spec!.maxUnavailable, 1);
+    assert.equal(pdb.spec!.minAvailable, undefined);
+    assert.ok(matches(pdb.spec!.selector!.matchLabels!, pod.metadata!.labels));
+  });
+
+  it('NOTES.txt renders without template errors', async () => {
+    const r = await render(values);
+    const notes = r.files['kratos-gateway/templates/NOTES.txt']!;
+    assert.match(notes, /running as Deployment gw-kratos-gateway/);
+    assert.doesNotMatch(notes, /%!|<nil>/);
+  });
+});
+
+describe('helm template — examples/values-standalone.yaml', () => {
+  it('adds Ingress, HPA, ServiceMonitor and NetworkPolicy that point at what exists', async () => {
+    const { objs } = await renderOk(example('values-standalone.yaml'));
+    collectForTypeCheck('values-standalone.yaml', objs);
+    assert.deepEqual(kinds(objs), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount', 'ServiceMonitor']);
+    const d = one<IDeployment>(objs, 'Deployment');
+    assert.equal(d.spec!.replicas, undefined, 'the HPA owns the replica count');
+    const hpa = one<IHorizontalPodAutoscaler>(objs, 'HorizontalPodAutoscaler');
+    assert.equal(hpa.spec!.scaleTargetRef.name, d.metadata!.name);
+    assert.equal(hpa.spec!.metrics!.length, 1);
+    const proxy = one<IService>(objs, 'Service', (s) => s.metadata?.labels?.['app.kubernetes.io/component'] === 'proxy');
+    const admin = one<IService>(objs, 'Service', (s) => s.metadata?.labels?.['app.kubernetes.io/component'] === 'admin');
+    const ing = one<IIngress>(objs, 'Ingress');
+    assert.equal(ing.spec!.ingressClassName, 'nginx');
+    const backend = ing.spec!.rules![0]!.http!.paths[0]!.backend.service!;
+    assert.equal(backend.name, proxy.metadata!.name);
+    assert.ok(proxy.spec!.ports!.some((p) => p.name === backend.port!.name));
+    const sm = one<Manifest & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string; path: string }> } }>(objs, 'ServiceMonitor');
+    assert.ok(matches(sm.spec.selector.matchLabels, admin.metadata!.labels));
+    assert.ok(!matches(sm.spec.selector.matchLabels, proxy.metadata!.labels), 'selects only the admin Service');
+    assert.ok(admin.spec!.ports!.some((p) => p.name === sm.spec.endpoints[0]!.port));
+    assert.equal(sm.metadata.labels!['release'], 'kube-prometheus-stack');
+    const np = one<INetworkPolicy>(objs, 'NetworkPolicy');
+    const ports = np.spec!.ingress!.flatMap((r) => r.ports!.map((p) => p.port));
+    assert.deepEqual(ports, ['kg-proxy', 'kg-admin']);
+    assert.ok(np.spec!.ingress!.every((r) => (r.from ?? []).length > 0));
+    assert.equal(one<IPodDisruptionBudget>(objs, 'PodDisruptionBudget').spec!.minAvailable, 2);
+    const cfg = gatewayConfigOf(objs, d.spec!.template.spec, d.spec!.template.spec!.containers[0]!);
+    assert.deepEqual(cfg.routes.map((r) => r.name), ['health', 'api', 'web']);
+  });
+});
+
+describe('helm template — sidecar mode', () => {
+  const sidecar = example('values-sidecar.yaml');
+
+  it('the chart itself renders only the ConfigMap and the PodMonitor', async () => {
+    const { objs } = await renderOk(sidecar, 'orders');
+    collectForTypeCheck('values-sidecar.yaml', objs);
+    assert.deepEqual(kinds(objs), ['ConfigMap', 'PodMonitor']);
+    const pm = one<Manifest & { spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: Array<{ port: string }> } }>(objs, 'PodMonitor');
+    assert.deepEqual(pm.spec.selector.matchLabels, { 'app.kubernetes.io/name': 'orders' });
+    assert.equal(pm.spec.podMetricsEndpoints[0]!.port, 'kg-admin');
+  });
+
+  it('an application chart gets a working pod from the named templates (as in docs/deploying.md)', async () => {
+    const parentTemplate = [
+      'apiVersion: apps/v1',
+      'kind: Deployment',
+      'metadata:',
+      '  name: orders',
+      'spec:',
+      '  selector:',
+      '    matchLabels:',
+      '      app.kubernetes.io/name: orders',
+      '  template:',
+      '    metadata:',
+      '      labels:',
+      '        app.kubernetes.io/name: orders',
+      '    spec:',
+      '      terminationGracePeriodSeconds: 30',
+      '      containers:',
+      '        - name: orders',
+      '          image: registry.example.com/apps/orders:1.4.2',
+      '        {{- include "kratos-gateway.sidecarContainer" (dict "Values" (index .Values "kratos-gateway") "Release" .Release) | nindent 8 }}',
+      '      volumes:',
+      '        {{- include "kratos-gateway.sidecarVolumes" (dict "Values" (index .Values "kratos-gateway") "Release" .Release) | nindent 8 }}',
+      '',
+    ].join('\n');
+    // The parent chart renders with its own values; the subchart's sit under its name.
+    const parent = await render({ 'kratos-gateway': sidecar }, { release: 'orders', extra: { 'orders/templates/deployment.yaml': parentTemplate } });
+    assert.equal(parent.errors['orders/templates/deployment.yaml'], undefined, parent.errors['orders/templates/deployment.yaml']);
+    const d = parseYaml(parent.files['orders/templates/deployment.yaml']!) as IDeployment;
+    new Deployment(d).validate();
+    allTyped.push({ module: 'kubernetes-models/apps/v1/Deployment', type: 'IDeployment', value: d, label: 'parent chart Deployment' });
+    const pod = d.spec!.template.spec!;
+    assert.deepEqual(pod.containers.map((c) => c.name), ['orders', 'kratos-gateway']);
+    // The volume names the ConfigMap the subchart renders in the same release.
+    const sub = await renderOk(sidecar, 'orders');
+    const cm = one<IConfigMap>(sub.objs, 'ConfigMap');
+    assert.equal(pod.volumes!.find((v) => v.name === 'kratos-gateway-config')?.configMap?.name, cm.metadata!.name);
+    const cfg = gatewayConfigOf(sub.objs, pod, pod.containers[1]!);
+    assert.equal(cfg.routes[0]!.upstream, 'http://127.0.0.1:8080');
+    assert.equal(cfg.proxy.listen.port, pod.containers[1]!.ports!.find((p) => p.name === 'kg-proxy')!.containerPort);
+  });
+
+  it('NOTES.txt explains the include', async () => {
+    const r = await render(sidecar, { release: 'orders' });
+    assert.match(r.files['kratos-gateway/templates/NOTES.txt']!, /\{\{- include "kratos-gateway\.sidecarContainer"/);
+  });
+});
+
+describe('helm template — options and refusals', () => {
+  it('secrets, digests and every pass-through value land where they belong', async () => {
+    const v = withValues({
+      image: { digest: 'sha256:' + 'a'.repeat(64) },
+      secret: { create: true, env: { KRATOS_GATEWAY_KRATOS__PUBLIC_URL: 'http://user:pw@kratos' } },
+      extraEnv: [{ name: 'KRATOS_GATEWAY_LOG__LEVEL', value: 'debug' }],
+      extraVolumes: [{ name: 'ca', configMap: { name: 'ca-bundle' } }],
+      extraVolumeMounts: [{ name: 'ca', mountPath: '/etc/ssl/custom', readOnly: true }],
+      imagePullSecrets: [{ name: 'registry' }],
+      podAnnotations: { 'example.com/team': 'platform' },
+      podLabels: { team: 'platform' },
+      priorityClassName: 'high',
+      nodeSelector: { 'kubernetes.io/os': 'linux' },
+      tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'gateway', effect: 'NoSchedule' }],
+      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['edge'] }] }] } } },
+      topologySpreadConstraints: [{ maxSkew: 2, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { team: 'platform' } } }],
+      service: { annotations: { 'example.com/lb': 'internal' } },
+      podMonitor: { enabled: true, relabelings: [{ action: 'drop', sourceLabels: ['__meta_x'] }] },
+      serviceMonitor: { enabled: true, metricRelabelings: [{ action: 'drop', regex: 'go_.*', sourceLabels: ['__name__'] }] },
+      podDisruptionBudget: { minAvailable: '50%' },
+      autoscaling: { enabled: true, targetMemoryUtilizationPercentage: 80 },
+      ingress: { enabled: true, tls: [{ hosts: ['app.example.com'], secretName: 'tls' }] },
+    });
+    const { objs } = await renderOk(v);
+    collectForTypeCheck('all options', objs);
+    const d = one<IDeployment>(objs, 'Deployment');
+    const pod = d.spec!.template;
+    const c = pod.spec!.containers[0]!;
+    assert.equal(c.image, `kratos-gateway@sha256:${'a'.repeat(64)}`);
+    const secret = one<ISecret>(objs, 'Secret');
+    assert.deepEqual(secret.stringData, { KRATOS_GATEWAY_KRATOS__PUBLIC_URL: 'http://user:pw@kratos' });
+    assert.deepEqual(c.envFrom, [{ secretRef: { name: secret.metadata!.name } }]);
+    assert.deepEqual(c.env!.at(-1), { name: 'KRATOS_GATEWAY_LOG__LEVEL', value: 'debug' });
+    assert.deepEqual(c.volumeMounts!.at(-1), { name: 'ca', mountPath: '/etc/ssl/custom', readOnly: true });
+    assert.deepEqual(pod.spec!.volumes!.at(-1), { name: 'ca', configMap: { name: 'ca-bundle' } });
+    assert.deepEqual(pod.spec!.imagePullSecrets, [{ name: 'registry' }]);
+    assert.equal(pod.metadata!.annotations!['example.com/team'], 'platform');
+    assert.equal(pod.metadata!.labels!['team'], 'platform');
+    assert.equal(pod.spec!.priorityClassName, 'high');
+    assert.equal(pod.spec!.tolerations![0]!.key, 'dedicated');
+    assert.ok(pod.spec!.affinity?.nodeAffinity);
+    assert.deepEqual(pod.spec!.topologySpreadConstraints![0]!.labelSelector, { matchLabels: { team: 'platform' } });
+    assert.equal(one<IService>(objs, 'Service', (s) => s.metadata?.labels?.['app.kubernetes.io/component'] === 'proxy').metadata!.annotations!['example.com/lb'], 'internal');
+    assert.equal(one<IPodDisruptionBudget>(objs, 'PodDisruptionBudget').spec!.minAvailable, '50%');
+    assert.equal(one<IHorizontalPodAutoscaler>(objs, 'HorizontalPodAutoscaler').spec!.metrics!.length, 2);
+    assert.equal(one<IIngress>(objs, 'Ingress').spec!.tls![0]!.secretName, 'tls');
+    assert.deepEqual(kinds(objs).filter((k) => k.endsWith('Monitor')), ['PodMonitor', 'ServiceMonitor']);
+    // The Secret's override reaches the gateway the way envFrom would deliver it.
+    const env: NodeJS.ProcessEnv = { ...secret.stringData };
+    for (const e of c.env ?? []) env[e.name] = e.value;
+    const cm = one<IConfigMap>(objs, 'ConfigMap');
+    const cfg = parseConfig(applyEnvOverrides(parseYaml(cm.data!['gateway.yaml']!) as Record<string, unknown>, env));
+    assert.equal(cfg.kratos.public_url, 'http://user:pw@kratos');
+    assert.equal(cfg.log.level, 'debug');
+  });
+
+  it('an existing Secret is referenced, not created', async () => {
+    const { objs } = await renderOk(withValues({ secret: { existingSecret: 'gateway-env' } }));
+    assert.ok(!kinds(objs).includes('Secret'));
+    assert.deepEqual(one<IDeployment>(objs, 'Deployment').spec!.template.spec!.containers[0]!.envFrom, [{ secretRef: { name: 'gateway-env' } }]);
+  });
+
+  it('fails to render when the kill timeout does not cover the preStop sleep and the drain', async () => {
+    const r = await render(withValues({ terminationGracePeriodSeconds: 15 }));
+    assert.match(r.errors['kratos-gateway/templates/configmap.yaml'] ?? '', /terminationGracePeriodSeconds \(15\) must be larger than .* \(15 s in total\)/);
+    const ok = await render(withValues({ terminationGracePeriodSeconds: 16 }));
+    assert.deepEqual(ok.errors, {});
+    const longer = await render(withValues({ terminationGracePeriodSeconds: 30, config: { proxy: { shutdown_grace_ms: 25_001 } } }));
+    assert.match(longer.errors['kratos-gateway/templates/configmap.yaml'] ?? '', /\(31 s in total\)/);
+  });
+
+  it('fails to render a sidecar PodMonitor without pod labels, and a ServiceMonitor without the admin Service', async () => {
+    const pm = await render(mergeValues(example('values-sidecar.yaml'), { podMonitor: { selectorLabels: null } }));
+    assert.match(pm.errors['kratos-gateway/templates/configmap.yaml'] ?? '', /podMonitor\.selectorLabels/);
+    const sm = await render(withValues({ serviceMonitor: { enabled: true }, adminService: { enabled: false } }));
+    assert.match(sm.errors['kratos-gateway/templates/configmap.yaml'] ?? '', /adminService\.enabled/);
+  });
+
+  it('fullnameOverride and a release named like the chart give the expected names', async () => {
+    const a = await renderOk(withValues({ fullnameOverride: 'edge' }));
+    assert.deepEqual([...new Set(a.objs.map((o) => o.metadata.name))].sort(), ['edge', 'edge-admin']);
+    const b = await renderOk(values, 'kratos-gateway');
+    assert.ok(b.objs.every((o) => o.metadata.name.startsWith('kratos-gateway') && !o.metadata.name.startsWith('kratos-gateway-kratos-gateway')));
+  });
+
+  it('every rendered object type-checks against its Kubernetes interface (no unknown fields)', () => {
+    assert.ok(allTyped.length > 20, `${allTyped.length} objects collected`);
+    assert.deepEqual(typeCheck(allTyped), []);
+  });
+});
