@@ -11,7 +11,7 @@ const TIMEOUT_MS = 5_000;
 export type FlowLookup =
   | { kind: 'flow'; flow: SelfServiceFlow }
   /** Unknown, expired, foreign or session-less flow: the browser should start a new one. */
-  | { kind: 'restart' }
+  | { kind: 'restart'; status: number }
   | { kind: 'unavailable'; detail: string };
 
 async function getJson(url: string, cookie: string | undefined): Promise<{ status: number; body: unknown }> {
@@ -44,10 +44,10 @@ export async function fetchFlow(
   if (res.status === 200) {
     const flow = parseFlow(res.body);
     // v0.6 answers an unknown verification flow with 200 and `null`.
-    return flow ? { kind: 'flow', flow } : { kind: 'restart' };
+    return flow ? { kind: 'flow', flow } : { kind: 'restart', status: res.status };
   }
   // 400 malformed id, 401 no session (settings), 403 foreign/unknown settings flow, 404 unknown, 410 expired.
-  if (res.status >= 400 && res.status < 500) return { kind: 'restart' };
+  if (res.status >= 400 && res.status < 500) return { kind: 'restart', status: res.status };
   return { kind: 'unavailable', detail: `status ${res.status}` };
 }
 

@@ -84,7 +84,12 @@ export function createSelfServiceUi(opts: SelfServiceUiOptions): express.Router 
       const id = queryValue(req, 'flow');
       if (!id) return restart(req, res, kind);
       const lookup = await fetchFlow(kratos, kind, id, req.headers.cookie);
-      if (lookup.kind === 'restart') return restart(req, res, kind);
+      if (lookup.kind === 'restart') {
+        // Normal for old bookmarks and expired flows; a stream of these for fresh flows means the
+        // UI reads from a different Kratos than the browser talks to (a redirect loop).
+        log.debug({ flow: kind, status: lookup.status }, 'flow not usable, starting a new one');
+        return restart(req, res, kind);
+      }
       if (lookup.kind === 'unavailable') {
         log.warn({ flow: kind, detail: lookup.detail }, 'could not fetch self-service flow');
         return sendPage(res, 502, unavailablePage(env));
