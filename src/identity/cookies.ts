@@ -49,15 +49,17 @@ export class SessionCookie {
     return undefined;
   }
 
-  setHeader(token: string, expiresAt: Date): string {
+  /** Persistent cookies (the default) live exactly as long as the session: Max-Age and Expires. */
+  setHeader(token: string, expiresAt: Date, now: Date): string {
     const c = this.cfg.cookie;
+    const maxAge = Math.max(0, Math.floor((expiresAt.getTime() - now.getTime()) / 1000));
     return serialize(c.name, this.encode(token), {
       httpOnly: true,
       secure: this.secure,
       sameSite: c.sameSite.toLowerCase() as 'lax' | 'strict' | 'none',
       path: c.path,
       ...(c.domain ? { domain: c.domain } : {}),
-      ...(c.persistent ? { expires: expiresAt } : {}),
+      ...(c.persistent ? { expires: expiresAt, maxAge } : {}),
     });
   }
 

@@ -111,7 +111,7 @@ export function mountLogin(ctx: IdentityContext, router: Router): void {
         res.status(200).json({ session_token: token, session: sessionJson(ctx, session) });
         return;
       }
-      const session = issueBrowserSession(ctx, res, identity);
+      const session = issueBrowserSession(ctx, req, res, identity);
       if (isJsonRequest(req.headers)) {
         res.status(200).json(sessionJson(ctx, session));
         return;

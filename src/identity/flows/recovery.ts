@@ -44,7 +44,7 @@ function spec(ctx: IdentityContext, d: () => FlowDescriptor): LinkFlowSpec {
       if (!identity) return forwardError(ctx, req, res, notFound());
       flow.state = 'passed_challenge';
       saveFlow(ctx, flow);
-      issueBrowserSession(ctx, res, identity);
+      issueBrowserSession(ctx, req, res, identity);
       const settings = newSettingsFlow(ctx, 'browser', { req, res }, identity.id);
       const maxAge = ctx.cfg.flows.settings.privilegedSessionMaxAgeMs;
       addContainerMessage(settings.ui, texts.recoverySuccessful(maxAge / 60_000, new Date(ctx.clock.now().getTime() + maxAge).toISOString()));

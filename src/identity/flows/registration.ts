@@ -123,7 +123,7 @@ export function mountRegistration(ctx: IdentityContext, router: Router): void {
       }
       const now = ctx.clock.now();
       // v0.6 answers JSON clients with a session object even when none was stored (no session hook).
-      const session = sessionHook ? issueBrowserSession(ctx, res, identity) : buildSession(identity, now, cfg.session.lifespanMs, now);
+      const session = sessionHook ? issueBrowserSession(ctx, req, res, identity) : buildSession(identity, now, cfg.session.lifespanMs, now);
       if (isJsonRequest(req.headers)) {
         res.status(200).json(sessionJson(ctx, session));
         return;

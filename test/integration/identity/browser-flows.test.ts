@@ -39,6 +39,7 @@ describe('registration and login (browser)', () => {
     assertSchema('registrationFlow', flow);
     assert.equal(flow.type, 'browser');
     assert.equal(Buffer.from(csrfOf(flow), 'base64').length, 64);
+    const verification = await browserFlow(b, 'verification');
 
     const res = await b.postForm(`${t.publicUrl}/self-service/registration?flow=${flowId}`, {
       method: 'password',
@@ -53,6 +54,17 @@ describe('registration and login (browser)', () => {
     assert.ok(sessionCookie);
     assert.match(sessionCookie, /HttpOnly/);
     assert.match(sessionCookie, /SameSite=Lax/);
+    assert.match(sessionCookie, /Max-Age=86400/);
+    const rotated = res.setCookies.find((c) => c.startsWith(`${csrfCookieName()}=`));
+    assert.ok(rotated, 'signing in rotates the CSRF secret');
+    assert.notEqual(rotated.split(';')[0], csrfCookie.split(';')[0]);
+    // Verification has no session check, so it shows the CSRF outcome directly.
+    const stale = await b.postForm(`${t.publicUrl}/self-service/verification?flow=${verification.id}`, {
+      method: 'link',
+      csrf_token: csrfOf(verification),
+      email: 'browser@example.com',
+    });
+    assert.ok(stale.location?.startsWith(`${UI}/error?error=`), 'a token from before sign-in no longer passes');
     const who = await b.getJson(`${t.publicUrl}/sessions/whoami`);
     assert.equal(who.status, 200);
     assertSchema('session', who.json);
@@ -176,6 +188,26 @@ describe('registration and login (browser)', () => {
     assert.equal(b.jar.has('ory_kratos_session'), false);
     const replay = await b.get(`${t.publicUrl}/sessions/whoami`, { cookie });
     assert.equal(replay.status, 401, 'the old cookie no longer works');
+  });
+
+  it('logs out the session of a Bearer token when one is sent, and forwards an unknown one as 404', async () => {
+    const api = new Browser();
+    const flow = (await api.getJson(`${t.publicUrl}/self-service/login/api`)).json;
+    await registerBrowser(t, new Browser(), 'bearer-logout@example.com', 'bearer-passphrase-1');
+    const login = await api.postJson(`${t.publicUrl}/self-service/login?flow=${flow.id}`, {
+      method: 'password',
+      password_identifier: 'bearer-logout@example.com',
+      password: 'bearer-passphrase-1',
+    });
+    const token = login.json.session_token as string;
+    const out = await api.get(`${t.publicUrl}/self-service/browser/flows/logout`, { authorization: `Bearer ${token}` });
+    assert.equal(out.location, `${UI}/bye`);
+    assert.equal((await api.get(`${t.publicUrl}/sessions/whoami`, { 'x-session-token': token })).status, 401);
+    const b = new Browser();
+    const unknown = await b.get(`${t.publicUrl}/self-service/browser/flows/logout`, { authorization: 'Bearer nope' });
+    assert.ok(unknown.location?.startsWith(`${UI}/error?error=`));
+    const err = await b.getJson(`${t.publicUrl}/self-service/errors?error=${new URL(unknown.location ?? '').searchParams.get('error')}`);
+    assert.equal(err.json.errors[0].code, 404);
   });
 
   it('expires sessions at expires_at', async () => {

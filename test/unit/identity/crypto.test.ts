@@ -57,12 +57,15 @@ describe('session cookie', () => {
   });
 
   it('sets HttpOnly, SameSite and Secure from the public URL scheme', () => {
-    const https = new SessionCookie(cfg, ['s-0123456789abcdef'], 'https://x/').setHeader('t', new Date('2030-01-01'));
+    const https = new SessionCookie(cfg, ['s-0123456789abcdef'], 'https://x/').setHeader('t', new Date('2030-01-02'), new Date('2030-01-01'));
     assert.match(https, /HttpOnly/);
     assert.match(https, /Secure/);
     assert.match(https, /SameSite=Lax/);
-    assert.match(https, /Expires=/);
-    assert.doesNotMatch(new SessionCookie(cfg, ['s-0123456789abcdef'], 'http://x/').setHeader('t', new Date()), /Secure/);
+    assert.match(https, /Expires=Wed, 02 Jan 2030 00:00:00 GMT/);
+    assert.match(https, /Max-Age=86400/);
+    assert.doesNotMatch(new SessionCookie(cfg, ['s-0123456789abcdef'], 'http://x/').setHeader('t', new Date(), new Date()), /Secure/);
+    const session = new SessionCookie({ ...cfg, cookie: { ...cfg.cookie, persistent: false } }, ['s-0123456789abcdef'], 'http://x/');
+    assert.doesNotMatch(session.setHeader('t', new Date('2030-01-02'), new Date('2030-01-01')), /Max-Age|Expires/, 'non-persistent: a browser-session cookie');
   });
 });
 
