@@ -7,7 +7,8 @@
  * Rules: reject encoded `/` (%2F), encoded `\` (%5C), raw `\`, NUL (raw or %00), `#`, and
  * malformed escapes; decode escapes of unreserved characters; upper-case the hex of every
  * other escape; percent-encode bytes that may not appear raw; resolve `.`/`..` segments
- * (including their `%2e` forms, which are decoded first); merge repeated slashes.
+ * (including their `%2e` forms, which are decoded first); reject dot segments carrying path
+ * parameters (`..;x`, which Tomcat and Spring resolve as `..`); merge repeated slashes.
  */
 
 export interface RequestTarget {
@@ -58,8 +59,8 @@ function isAlreadyCanonical(p: string): boolean {
     if (c === 47) {
       const len = i - segStart;
       if (len === 0 && i !== p.length) return false; // empty segment (not the trailing slash)
-      if (len === 1 && p.charCodeAt(segStart) === 46) return false;
-      if (len === 2 && p.charCodeAt(segStart) === 46 && p.charCodeAt(segStart + 1) === 46) return false;
+      // Any segment starting with "." (".", "..", "..;x") takes the careful path.
+      if (len > 0 && p.charCodeAt(segStart) === 46) return false;
       segStart = i + 1;
     } else if (c >= 128 || RAW_ALLOWED[c] !== 1) {
       return false;
@@ -109,6 +110,8 @@ export function canonicalizePath(rawPath: string): string {
   let trailingSlash = false;
   for (let i = 1; i <= last; i++) {
     const s = segments[i]!;
+    // `..;x` is `..` to Tomcat/Spring (path parameters), a plain name to most others.
+    if (s.startsWith('.') && /^\.\.?(;|%3B)/i.test(s)) throw new TargetRejected('a dot segment with path parameters is ambiguous');
     if (s === '' ) {
       if (i === last) trailingSlash = true;
       continue;

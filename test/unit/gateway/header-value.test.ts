@@ -15,7 +15,15 @@ const anyUtf16 = fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 60 }
 describe('toHeaderValue', () => {
   test('plain ASCII passes through unchanged', () => {
     assert.equal(toHeaderValue('alice@example.com'), 'alice@example.com');
-    assert.equal(toHeaderValue('a b ~!@#$%^&*()'), 'a b ~!@#$%^&*()');
+    assert.equal(toHeaderValue('a b ~!@#$^&*()'), 'a b ~!@#$^&*()');
+  });
+
+  test('a literal "%" is encoded, so an encoded value and its decoded text can never collide', () => {
+    assert.equal(toHeaderValue('100%'), '100%25');
+    assert.equal(toHeaderValue('%C3%A9'), '%25C3%25A9');
+    assert.equal(toHeaderValue('é'), '%C3%A9');
+    assert.notEqual(toHeaderValue('%C3%A9'), toHeaderValue('é'));
+    assert.equal(decodeURIComponent(toHeaderValue('50% é')!), '50% é');
   });
 
   test('null and undefined give undefined', () => {

@@ -183,9 +183,27 @@ const arbitraryRawPath = fc
   .map((parts) => '/' + parts.join(''));
 /** Paths that are usually accepted (no rejected pieces), so the invariants get exercised often. */
 const ACCEPTABLE_PIECES = PIECES.filter((p) => !['%', '%2f', '%2F', '%5c', '%5C', '%00', '\\', '?', '#', '\u0000', '%C3', '%e2%82'].includes(p));
+/** A `.`/`..` segment (escaped or not) carrying `;` path parameters: Tomcat reads it as a dot segment. */
+function hasDotParamSegment(path: string): boolean {
+  return path.split('/').some((seg) => /^\.\.?(;|%3b)/i.test(seg.replace(/%2e/gi, '.')));
+}
+
 const acceptablePath = fc
   .array(fc.oneof(fc.constantFrom(...ACCEPTABLE_PIECES), fc.constantFrom('/..', '/.', '/%2e%2e', '/.%2E', '//')), { maxLength: 40 })
-  .map((parts) => '/' + parts.join(''));
+  .map((parts) => '/' + parts.join(''))
+  .filter((p) => !hasDotParamSegment(p));
+
+describe('canonical path: dot segments with path parameters', () => {
+  for (const raw of ['/public/..;/admin', '/public/.;x/admin', '/public/%2e%2e;jsessionid=1/admin', '/a/..%3B/b', '/a/.%2E;/b']) {
+    test(`${raw} is rejected (Tomcat/Spring would resolve it as a dot segment)`, () => {
+      assert.throws(() => pathOf(raw), TargetRejected);
+    });
+  }
+  test('a name that merely starts with dots and has parameters is fine', () => {
+    assert.equal(pathOf('/a/...;x/b'), '/a/...;x/b');
+    assert.equal(pathOf('/a/.well-known;x'), '/a/.well-known;x');
+  });
+});
 
 describe('canonical path: properties', () => {
   test('every accepted path is canonical, idempotent and stable under one more decode', () => {
@@ -226,7 +244,8 @@ describe('canonical path: properties', () => {
         }
         // A "#" anywhere is rejected (fragment); escapes in the query are not inspected.
         const path = raw.split('?')[0]!;
-        const expected = /%(2f|5c|00)/i.test(path) || /[\\\u0000#]/.test(path) || /%(?![0-9A-Fa-f]{2})/.test(path) || raw.includes('#');
+        const expected =
+          /%(2f|5c|00)/i.test(path) || /[\\\u0000#]/.test(path) || /%(?![0-9A-Fa-f]{2})/.test(path) || raw.includes('#') || hasDotParamSegment(path);
         assert.equal(rejected, expected, `input ${JSON.stringify(raw)}`);
       }),
       { numRuns: 3000 },
