@@ -50,13 +50,17 @@ export interface IdentityRow {
   ra: string;
 }
 
-/** One statement loads an identity with both address lists, so the whoami path stays a single query. */
+/**
+ * One statement loads an identity with both address lists, so the whoami path stays a single
+ * query. The address subqueries walk the identity_id indexes, whose entries are ordered by
+ * rowid within one identity, so addresses come back in insertion order without a sort.
+ */
 export const IDENTITY_COLUMNS = `i.id AS id, i.schema_id AS schema_id, i.traits AS traits, i.created_at AS created_at, i.updated_at AS updated_at,
   (SELECT json_group_array(json_object('id', a.id, 'value', a.value, 'verified', json(CASE WHEN a.verified THEN 'true' ELSE 'false' END),
      'via', a.via, 'status', a.status, 'verified_at', a.verified_at, 'created_at', a.created_at, 'updated_at', a.updated_at))
-   FROM (SELECT * FROM identity_verifiable_addresses WHERE identity_id = i.id ORDER BY rowid) a) AS va,
+   FROM identity_verifiable_addresses a WHERE a.identity_id = i.id) AS va,
   (SELECT json_group_array(json_object('id', r.id, 'value', r.value, 'via', r.via, 'created_at', r.created_at, 'updated_at', r.updated_at))
-   FROM (SELECT * FROM identity_recovery_addresses WHERE identity_id = i.id ORDER BY rowid) r) AS ra`;
+   FROM identity_recovery_addresses r WHERE r.identity_id = i.id) AS ra`;
 
 export function identityFromRow(row: IdentityRow): IdentityRecord {
   return {
