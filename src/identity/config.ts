@@ -68,7 +68,7 @@ export interface KratosConfig {
 type Checker = (value: unknown, path: string) => void;
 
 /** Keys Kratos knows that we accept and deliberately ignore, without a warning. */
-const IGNORED_PREFIXES = ['version', 'log', 'serve.public.cors', 'serve.admin.cors', 'serve.public.host', 'serve.public.port', 'serve.admin.host', 'serve.admin.port', 'selfservice.methods.profile', 'selfservice.methods.link', 'courier.template_override_path', 'hashers.algorithm', 'dev', 'sqa-opt-out', 'watch-courier'];
+const IGNORED_PREFIXES = ['version', 'log', 'serve.public.cors', 'serve.admin.cors', 'serve.public.host', 'serve.public.port', 'serve.admin.host', 'serve.admin.port', 'selfservice.methods.profile', 'selfservice.methods.link', 'selfservice.methods.oidc.config', 'courier.template_override_path', 'hashers.algorithm', 'dev', 'sqa-opt-out', 'watch-courier'];
 
 const FLOWS = ['login', 'registration', 'settings', 'recovery', 'verification'] as const;
 
@@ -143,6 +143,7 @@ const KNOWN: Record<string, Checker> = {
   'selfservice.default_browser_return_url': httpUrl,
   'selfservice.whitelisted_return_urls': urlList,
   'selfservice.methods.password.enabled': bool,
+  'selfservice.methods.oidc.enabled': bool,
   'selfservice.methods.password.config.haveibeenpwned_enabled': bool,
   'selfservice.methods.password.config.max_breaches': posInt,
   'selfservice.methods.password.config.ignore_network_errors': bool,
@@ -294,6 +295,9 @@ export function loadKratosConfig(raw: unknown, opts: LoadOptions = {}): { config
   const regHooks = get<Array<{ hook: string }>>('selfservice.flows.registration.after.password.hooks') ?? [];
   const argonMemory = parseByteSize(get('hashers.argon2.memory'));
 
+  if (get('selfservice.methods.oidc.enabled') === true) {
+    warnings.push('selfservice.methods.oidc.enabled: social sign-in is not supported by the embedded server; it stays off');
+  }
   if (get('selfservice.methods.password.enabled') === false) {
     warnings.push('selfservice.methods.password.enabled: the embedded server only offers the password method; it stays enabled');
   }

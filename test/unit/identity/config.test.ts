@@ -70,6 +70,8 @@ describe('loadKratosConfig', () => {
   it('warns about unknown keys and ignores known-but-irrelevant ones', () => {
     const { warnings } = loadKratosConfig(minimal({ version: 'v0.6', log: { level: 'debug' }, serve: { public: { cors: { enabled: true } } }, frobnicate: { x: 1 } }), { baseDir: dir });
     assert.deepEqual(warnings, ['frobnicate.x: unknown or unsupported key, ignored']);
+    const oidc = loadKratosConfig(minimal({ selfservice: { default_browser_return_url: 'http://x/', methods: { oidc: { enabled: true, config: { providers: [] } } } } }), { baseDir: dir });
+    assert.deepEqual(oidc.warnings, ['selfservice.methods.oidc.enabled: social sign-in is not supported by the embedded server; it stays off']);
   });
 
   it('warns and generates a secret when secrets.cookie is missing', () => {
