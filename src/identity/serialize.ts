@@ -14,19 +14,18 @@ export interface IdentityJson {
   updated_at: string;
 }
 
+/** Field order follows Kratos's struct; both address lists are omitempty there. */
 export function identityJson(ctx: IdentityContext, i: IdentityRecord): IdentityJson {
-  const out: IdentityJson = {
+  return {
     id: i.id,
     schema_id: i.schema_id,
     schema_url: publicUrl(ctx, `/schemas/${i.schema_id}`),
     traits: i.traits,
+    ...(i.verifiable_addresses.length > 0 ? { verifiable_addresses: i.verifiable_addresses } : {}),
+    ...(i.recovery_addresses.length > 0 ? { recovery_addresses: i.recovery_addresses } : {}),
     created_at: i.created_at,
     updated_at: i.updated_at,
   };
-  // Both lists are omitempty in Kratos.
-  if (i.verifiable_addresses.length > 0) out.verifiable_addresses = i.verifiable_addresses;
-  if (i.recovery_addresses.length > 0) out.recovery_addresses = i.recovery_addresses;
-  return out;
 }
 
 export function sessionJson(ctx: IdentityContext, s: SessionRecord) {
