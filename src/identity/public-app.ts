@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { IdentityContext } from './context.js';
-import { badRequest, forbidden, HttpError, notFound, toHttpError } from './errors.js';
+import { badRequest, HttpError, invalidCsrf, notFound, toHttpError } from './errors.js';
 import { mountLogin } from './flows/login.js';
 import { mountLogout } from './flows/logout.js';
 import { mountRecovery } from './flows/recovery.js';
@@ -51,7 +51,7 @@ export function mountErrors(ctx: IdentityContext, app: express.Express, publicPo
       res.status(200).json(container);
       return;
     }
-    sendError(res, publicPort ? forbidden('A request failed due to a missing or invalid csrf_token value.') : notFound());
+    sendError(res, publicPort ? invalidCsrf() : notFound());
   });
 }
 

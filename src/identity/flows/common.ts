@@ -8,7 +8,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { parseCookies } from '../cookies.js';
 import { publicUrl, withQuery, type IdentityContext } from '../context.js';
 import { minutesBetween } from '../duration.js';
-import { badRequest, gone, HttpError, notFound, toHttpError } from '../errors.js';
+import { badRequest, gone, invalidCsrf, notFound, toHttpError, type HttpError } from '../errors.js';
 import { isUuid, queryParam, redirect, requestUrl, sendError } from '../http.js';
 import { texts, type UiText } from '../messages.js';
 import { isJsonRequest } from '../negotiation.js';
@@ -206,7 +206,7 @@ export function ensureCsrf(ctx: IdentityContext, req: Request, flow: Flow, body:
     return;
   }
   const secret = ctx.csrf.secretFromCookies(parseCookies(req.headers.cookie));
-  if (!ctx.csrf.verify(secret, body.csrf_token)) throw new HttpError(403, 'A request failed due to a missing or invalid csrf_token value.');
+  if (!ctx.csrf.verify(secret, body.csrf_token)) throw invalidCsrf();
 }
 
 const apiHeaderMessage = (h: 'Cookie' | 'Origin') => texts.apiFlowHeader(h);

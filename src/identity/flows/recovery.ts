@@ -8,7 +8,7 @@ import { badRequest, notFound } from '../errors.js';
 import { redirect, sendError, sessionOf } from '../http.js';
 import { texts } from '../messages.js';
 import { addContainerMessage } from '../ui-nodes.js';
-import { forwardError, newFlow, saveFlow, type FlowDescriptor } from './common.js';
+import { forwardError, newFlow, saveFlow } from './common.js';
 import { issueLinkToken, linkDescriptor, mountLinkFlow, type LinkFlowSpec } from './link-method.js';
 import { issueBrowserSession } from './session-issue.js';
 import { newSettingsFlow } from './settings.js';
@@ -19,8 +19,8 @@ export function recoveryLink(ctx: IdentityContext, flowId: string, token: string
   return withQuery(publicUrl(ctx, '/self-service/recovery'), { token, flow: flowId });
 }
 
-function spec(ctx: IdentityContext, d: () => FlowDescriptor): LinkFlowSpec {
-  const s: LinkFlowSpec = {
+function spec(ctx: IdentityContext): LinkFlowSpec {
+  return {
     kind: 'recovery',
     title: 'Recovery',
     expiredMessage: texts.recoveryExpired,
@@ -53,18 +53,16 @@ function spec(ctx: IdentityContext, d: () => FlowDescriptor): LinkFlowSpec {
       redirect(res, withQuery(ctx.cfg.flows.settings.uiUrl, { flow: settings.id }));
     },
   };
-  return s;
 }
 
 export function mountRecovery(ctx: IdentityContext, router: Router): void {
-  let d: FlowDescriptor | undefined;
-  d = mountLinkFlow(ctx, router, spec(ctx, () => d as FlowDescriptor));
+  mountLinkFlow(ctx, router, spec(ctx));
 }
 
 /** Admin POST /recovery/link: a browser recovery flow and a link that logs the identity in. */
 export function createAdminRecoveryLink(ctx: IdentityContext, identityId: string, expiresInMs: number | undefined): { recovery_link: string; expires_at: string } {
   if (!ctx.identities.get(identityId)) throw notFound();
-  const d = linkDescriptor(ctx, spec(ctx, () => d));
+  const d = linkDescriptor(ctx, spec(ctx));
   const flow = newFlow(ctx, d, 'browser', { requestUrl: publicUrl(ctx, '/self-service/recovery/browser') });
   if (expiresInMs !== undefined) flow.expires_at = new Date(ctx.clock.now().getTime() + expiresInMs).toISOString();
   saveFlow(ctx, flow);

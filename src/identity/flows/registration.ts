@@ -1,5 +1,5 @@
 /** The registration flow with the password method (strategy/password/registration.go). */
-import type { Request, Response, Router } from 'express';
+import type { Router } from 'express';
 import type { IdentityContext } from '../context.js';
 import { badRequest, HttpError } from '../errors.js';
 import { bodyOf, redirect, requestUrl, sendError, sessionOf, stringField } from '../http.js';

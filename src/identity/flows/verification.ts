@@ -14,7 +14,7 @@ function verificationLink(ctx: IdentityContext, flowId: string, token: string): 
 }
 
 function spec(ctx: IdentityContext, d: () => FlowDescriptor): LinkFlowSpec {
-  const s: LinkFlowSpec = {
+  return {
     kind: 'verification',
     title: 'Verification',
     expiredMessage: texts.verificationExpired,
@@ -37,7 +37,6 @@ function spec(ctx: IdentityContext, d: () => FlowDescriptor): LinkFlowSpec {
       redirect(res, secureRedirectTarget(ctx, flow.request_url, [ctx.cfg.flows.verification.after.defaultBrowserReturnUrl, uiRedirect(d(), flow.id)]));
     },
   };
-  return s;
 }
 
 export function mountVerification(ctx: IdentityContext, router: Router): void {

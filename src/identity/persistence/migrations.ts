@@ -118,5 +118,3 @@ export function migrate(db: Db): void {
     })();
   }
 }
-
-export const LATEST_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
