@@ -143,7 +143,29 @@ scenario('4. settings: change the password; the old one no longer logs in, the n
   assert.match(await shownIdentityId(page), UUID);
 });
 
-scenario('5. recovery: email link from the courier → settings → new password works', async ({ stack, page }) => {
+scenario('5. settings: a profile change shows up in the app at once', async ({ stack, page }) => {
+  const account = newAccount();
+  await registerFromApp(page, stack, account);
+  assert.equal(await receivedHeader(page, 'X-User-First-Name'), 'Ada');
+
+  await page.getByRole('link', { name: 'Account settings' }).click();
+  await waitForPath(page, '/ui/settings');
+  const profile = page.locator('section', { has: page.getByRole('heading', { name: 'Profile' }) });
+  await profile.locator('input[name="traits.name.first"]').fill('Grace');
+  await profile.getByRole('button').click();
+  await waitForPath(page, '/ui/settings');
+  await expectMessage(page, /^Your changes have been saved!$/);
+  const id = await identityIdOf(stack.identityAdminUrl, account.email);
+  const stored = (await (await request(`${stack.identityAdminUrl}/identities/${id}`)).body.json()) as { traits: { name?: { first?: string } } };
+  assert.equal(stored.traits.name?.first, 'Grace', 'the identity server saved the change');
+
+  // The gateway caches sessions (whoami) for up to a minute; a saved change must not wait for that.
+  await page.getByRole('link', { name: 'Back to the app' }).click();
+  await waitForPath(page, '/');
+  assert.equal(await receivedHeader(page, 'X-User-First-Name'), 'Grace');
+});
+
+scenario('6. recovery: email link from the courier → settings → new password works', async ({ stack, page }) => {
   const account = newAccount();
   await registerFromApp(page, stack, account);
   await logout(page);
@@ -172,7 +194,7 @@ scenario('5. recovery: email link from the courier → settings → new password
   assert.equal(await shownIdentityId(page), await identityIdOf(stack.identityAdminUrl, account.email));
 });
 
-scenario('6. verification: the link in the sign-up email verifies the address', async ({ stack, page }) => {
+scenario('7. verification: the link in the sign-up email verifies the address', async ({ stack, page }) => {
   const account = newAccount();
   await registerFromApp(page, stack, account);
 
@@ -191,7 +213,7 @@ scenario('6. verification: the link in the sign-up email verifies the address', 
   );
 });
 
-scenario('7. a deep link survives sign-in → sign up: the browser ends where it was going', async ({ stack, page }) => {
+scenario('8. a deep link survives sign-in → sign up: the browser ends where it was going', async ({ stack, page }) => {
   const account = newAccount();
   await page.goto(`${stack.baseUrl}/echo/deep/link?x=1`);
   await waitForPath(page, '/ui/login');
@@ -203,7 +225,7 @@ scenario('7. a deep link survives sign-in → sign up: the browser ends where it
   assert.equal(echo.headers['x-kratos-authenticated-identity-id'], await identityIdOf(stack.identityAdminUrl, account.email));
 });
 
-scenario('8. the signed-in browser opens a WebSocket to the app through the gateway; signed out it cannot', async ({ stack, page }) => {
+scenario('9. the signed-in browser opens a WebSocket to the app through the gateway; signed out it cannot', async ({ stack, page }) => {
   // Runs in the page (as source text: no DOM types here), so the browser's own cookies go along.
   const echoOnce = `new Promise((resolve) => {
     const ws = new WebSocket(location.origin.replace('http', 'ws') + '/ws');
@@ -218,7 +240,7 @@ scenario('8. the signed-in browser opens a WebSocket to the app through the gate
   assert.equal(await page.evaluate<string>(echoOnce), 'echo:ping');
 });
 
-scenario('9. the pages need no script, label every field, show focus, have readable contrast and fit a phone screen', async ({ stack, page }) => {
+scenario('10. the pages need no script, label every field, show focus, have readable contrast and fit a phone screen', async ({ stack, page }) => {
   await page.setViewportSize({ width: 360, height: 740 });
   for (const kind of ['login', 'registration', 'recovery']) {
     await page.goto(`${stack.baseUrl}/ui/${kind}`);
