@@ -201,15 +201,13 @@ export function submittedFlow(ctx: IdentityContext, d: FlowDescriptor, req: Requ
 /** API flows refuse browser traffic; browser flows need the body's csrf_token to match the cookie. */
 export function ensureCsrf(ctx: IdentityContext, req: Request, flow: Flow, body: Record<string, unknown>): void {
   if (flow.type === 'api') {
-    if (req.headers.cookie !== undefined) throw new FlowValidationError([{ message: apiHeaderMessage('Cookie') }]);
-    if (req.headers.origin !== undefined) throw new FlowValidationError([{ message: apiHeaderMessage('Origin') }]);
+    if (req.headers.cookie !== undefined) throw new FlowValidationError([{ message: texts.apiFlowHeader('Cookie') }]);
+    if (req.headers.origin !== undefined) throw new FlowValidationError([{ message: texts.apiFlowHeader('Origin') }]);
     return;
   }
   const secret = ctx.csrf.secretFromCookies(parseCookies(req.headers.cookie));
   if (!ctx.csrf.verify(secret, body.csrf_token)) throw invalidCsrf();
 }
-
-const apiHeaderMessage = (h: 'Cookie' | 'Origin') => texts.apiFlowHeader(h);
 
 /**
  * The single place submit errors turn into responses: an expired flow starts a new one, a
