@@ -12,6 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { AccessLog } from './access-log.js';
 import { decide } from './decision/decide.js';
 import { sendJsonError, sendSocketError } from './errors/json-error.js';
 import { sendLoginRedirect, sendUnauthorized, sendUnauthorizedSocket } from './errors/unauthenticated.js';
@@ -25,14 +26,13 @@ import { parseRequestTarget, TargetRejected, type RequestTarget } from './reques
 import { upstreamPath } from './routing/route-table.js';
 
 export function createProxyHandler(g: GatewayCore) {
-  const accessLog = g.config.log.access_log;
+  const accessLog = new AccessLog(g.logger, g.config.log.access_log);
 
   function observe(req: IncomingMessage, route: string, status: number, started: number, requestId: string, identityId?: string): void {
     const seconds = (performance.now() - started) / 1000;
-    g.metrics.request(route, req.method ?? 'GET', status, seconds);
-    if (accessLog) {
-      g.logger.info({ reqId: requestId, route, method: req.method, status, ms: Math.round(seconds * 1e4) / 10, identity: identityId }, 'request');
-    }
+    const method = req.method ?? 'GET';
+    g.metrics.request(route, method, status, seconds);
+    accessLog.write(requestId, route, method, status, Math.round(seconds * 1e4) / 10, identityId);
   }
 
   async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {

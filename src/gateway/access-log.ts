@@ -1,0 +1,38 @@
+import { pino } from 'pino';
+import type { Logger } from '../log.js';
+
+/**
+ * The per-request access line, written straight to the logger's destination.
+ *
+ * Through pino each line cost ~19 µs of CPU per proxied request (redaction pass, bindings,
+ * serializers) — a third of what the rest of the hot path costs (bench/README.md, "access log").
+ * Every field here is already safe to embed in JSON without escaping: route names are
+ * validated by the config schema, methods are HTTP tokens, request ids match
+ * `[A-Za-z0-9._:-]` or are UUIDs, identity ids passed the header-value check. No header
+ * bag is ever logged here, so there is nothing to redact. The line has the same shape as
+ * pino's (`level`, `time`, `service`, `msg`), so log pipelines see one format.
+ */
+export class AccessLog {
+  private readonly stream: { write(line: string): unknown };
+  private readonly enabled: boolean;
+  private lastMs = 0;
+  private lastIso = '';
+
+  constructor(logger: Logger, enabled: boolean) {
+    this.stream = (logger as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym]!;
+    this.enabled = enabled && logger.isLevelEnabled('info');
+  }
+
+  write(reqId: string, route: string, method: string, status: number, ms: number, identity: string | undefined, extra = ''): void {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (now !== this.lastMs) {
+      this.lastMs = now;
+      this.lastIso = new Date(now).toISOString();
+    }
+    const who = identity === undefined ? '' : `,"identity":"${identity}"`;
+    this.stream.write(
+      `{"level":30,"time":"${this.lastIso}","service":"kratos-gateway","reqId":"${reqId}","route":"${route}","method":"${method}","status":${status},"ms":${ms}${who}${extra},"msg":"request"}\n`,
+    );
+  }
+}
