@@ -11,6 +11,7 @@
  *  - the decision request itself, path below the prefix (Envoy ext_authz path_prefix).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AccessLog } from '../gateway/access-log.js';
 import { decide } from '../gateway/decision/decide.js';
 import { sendJsonError } from '../gateway/errors/json-error.js';
 import { sendLoginRedirect, sendUnauthorized } from '../gateway/errors/unauthenticated.js';
@@ -58,6 +59,7 @@ function originalRequest(g: GatewayCore, req: IncomingMessage, prefix: string): 
 
 export function createDecisionHandler(g: GatewayCore) {
   const prefix = g.config.admin.decisions_prefix;
+  const accessLog = new AccessLog(g.logger, g.config.log.access_log);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
@@ -65,8 +67,9 @@ export function createDecisionHandler(g: GatewayCore) {
     res.setHeader('x-request-id', requestId);
     const finish = (route: string, status: number, identity?: string) => {
       const seconds = (performance.now() - started) / 1000;
-      g.metrics.request(`decision:${route}`, req.method ?? 'GET', status, seconds);
-      if (g.config.log.access_log) g.logger.info({ reqId: requestId, route, decision: true, status, identity }, 'decision');
+      const method = req.method ?? 'GET';
+      g.metrics.request(`decision:${route}`, method, status, seconds);
+      accessLog.write(requestId, route, method, status, Math.round(seconds * 1e4) / 10, identity, ',"decision":true');
     };
 
     const original = originalRequest(g, req, prefix);
