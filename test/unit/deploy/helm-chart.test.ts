@@ -293,6 +293,16 @@ describe('templates', () => {
     assert.match(template('deployment.yaml'), /include "kratos-gateway\.container" \. \| nindent 8/);
   });
 
+  it('the docs, NOTES.txt and the helpers comment show the same sidecar include calls', () => {
+    const call = (name: string) => `include "${name}" (dict "Values" (index .Values "kratos-gateway") "Release" .Release)`;
+    const docs = readFileSync(join(repoRoot, 'docs/deploying.md'), 'utf8');
+    for (const name of ['kratos-gateway.sidecarContainer', 'kratos-gateway.sidecarVolumes']) {
+      for (const [where, text] of [['docs/deploying.md', docs], ['NOTES.txt', template('NOTES.txt')], ['_helpers.tpl', template('_helpers.tpl')]] as const) {
+        assert.ok(text.includes(call(name)), `${where} shows ${call(name)}`);
+      }
+    }
+  });
+
   it('the container binds 0.0.0.0 on the configured ports and reads the mounted configuration', () => {
     const helpers = template('_helpers.tpl');
     for (const l of ['PROXY', 'ADMIN']) {
