@@ -210,6 +210,26 @@ describe('registration and login (browser)', () => {
     assert.equal(err.json.errors[0].code, 404);
   });
 
+  it('honours an allowed return_to on registration and logout, and refuses a foreign one on logout', async () => {
+    const b = new Browser();
+    const init = await b.get(`${t.publicUrl}/self-service/registration/browser?return_to=${encodeURIComponent(`${UI}/app/welcome`)}`);
+    const id = flowIdFrom(init.location, `${UI}/registration`);
+    const flow = (await b.getJson(`${t.publicUrl}/self-service/registration/flows?id=${id}`)).json;
+    const done = await b.postForm(`${t.publicUrl}/self-service/registration?flow=${id}`, {
+      method: 'password',
+      csrf_token: csrfOf(flow),
+      'traits.email': 'returnto-reg@example.com',
+      password: 'a-wholly-different-phrase',
+    });
+    assert.equal(done.location, `${UI}/app/welcome`);
+    const evil = await b.get(`${t.publicUrl}/self-service/browser/flows/logout?return_to=${encodeURIComponent('https://evil.test/')}`);
+    assert.ok(evil.location?.startsWith(`${UI}/error?error=`), evil.location);
+    assert.equal((await b.getJson(`${t.publicUrl}/sessions/whoami`)).status, 200, 'a refused logout changes nothing');
+    const out = await b.get(`${t.publicUrl}/self-service/browser/flows/logout?return_to=${encodeURIComponent(`${UI}/app/bye`)}`);
+    assert.equal(out.location, `${UI}/app/bye`);
+    assert.equal((await b.getJson(`${t.publicUrl}/sessions/whoami`)).status, 401);
+  });
+
   it('expires sessions at expires_at', async () => {
     const b = new Browser();
     await registerBrowser(t, b, 'expiry@example.com', 'expiry-passphrase-1');
