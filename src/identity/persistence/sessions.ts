@@ -13,7 +13,7 @@ export interface SessionRecord {
   identity: IdentityRecord;
 }
 
-interface SessionRow extends IdentityRow {
+export interface SessionRow extends IdentityRow {
   s_id: string;
   s_active: number;
   s_issued_at: string;
@@ -46,9 +46,14 @@ export class SessionStore {
     return { token, session };
   }
 
+  /** The stored row a token names, JSON columns still as text (whoami splices them unparsed). */
+  findRowByToken(token: string): SessionRow | undefined {
+    return this.stmts.byToken.get(sha256Hex(token)) as SessionRow | undefined;
+  }
+
   /** The session a token names, whatever its state; callers decide what active/expired mean. */
   findByToken(token: string): SessionRecord | undefined {
-    const row = this.stmts.byToken.get(sha256Hex(token)) as SessionRow | undefined;
+    const row = this.findRowByToken(token);
     if (!row) return undefined;
     return {
       id: row.s_id,

@@ -206,6 +206,9 @@ describe('login, whoami and revocation (API)', () => {
     assert.equal(who.headers['x-kratos-authenticated-identity-id'], identityId);
     assert.equal(who.data.active, true);
     assert.equal(Date.parse(who.data.expires_at) - Date.parse(who.data.authenticated_at), 24 * 3600 * 1000);
+    // whoami splices its body from stored JSON text; it must be byte-for-byte the document login returned.
+    const raw = await new Browser().get(`${t.publicUrl}/sessions/whoami`, { 'x-session-token': res.data.session_token });
+    assert.equal(raw.text, JSON.stringify(res.data.session));
     const bearer = await pub.toSession(undefined, { headers: { Authorization: `bearer ${res.data.session_token}` } });
     assert.equal(bearer.data.id, who.data.id);
 
