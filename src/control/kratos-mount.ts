@@ -3,7 +3,8 @@
  * self-service flows. Forwarded faithfully (method, body, cookies, status); `Location`
  * headers that point at Kratos are rewritten onto the mount. Logout and revocation purge
  * the credential from the session cache before the response reaches the client, so the
- * very next request with it is rejected.
+ * very next request with it is rejected; a settings submission purges the identity's cached
+ * sessions, so changed traits reach the upstream on the next request.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
@@ -20,6 +21,14 @@ function isLogout(method: string, path: string): boolean {
     (method === 'GET' && (path === '/self-service/browser/flows/logout' || path === '/self-service/logout')) ||
     (method === 'DELETE' && (path === '/sessions' || path === '/self-service/logout/api'))
   );
+}
+
+/**
+ * Settings submissions change traits (and with them the injected headers) for every session of
+ * the identity; recovery completion signs in anew. Either way the cached view is stale.
+ */
+function changesIdentity(method: string, path: string): boolean {
+  return method === 'POST' && (path === '/self-service/settings' || path.startsWith('/self-service/settings/'));
 }
 
 const MAX_LOGOUT_BODY = 64 * 1024;
@@ -115,6 +124,8 @@ export function createKratosMount(g: GatewayCore) {
 
     if (logout && upstream.statusCode < 500) {
       for (const credential of logoutCredentials(originalHeaders, Buffer.isBuffer(body) ? body : undefined)) g.resolver.purgeCredential(credential);
+    } else if (changesIdentity(method, path) && upstream.statusCode < 500) {
+      for (const credential of logoutCredentials(originalHeaders, undefined)) g.resolver.purgeIdentityOf(credential);
     }
 
     const out: Record<string, string | string[]> = {};

@@ -112,6 +112,15 @@ export class SessionResolver {
     }
   }
 
+  /** Removes every cached session of the identity this credential belongs to (its traits changed). */
+  purgeIdentityOf(credential: Credential): void {
+    if (this.cache === undefined) return;
+    const key = this.cacheKey(credential);
+    const entry = this.cache.peek(key);
+    this.cache.delete(key);
+    if (entry && !entry.negative) this.purgeIdentity(entry.session.identityId);
+  }
+
   /** Removes every cached session of an identity (after an admin-side revocation). Returns how many. */
   purgeIdentity(identityId: string): number {
     if (this.cache === undefined) return 0;

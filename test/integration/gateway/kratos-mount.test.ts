@@ -27,6 +27,7 @@ describe('Kratos public API mount with the embedded identity server', () => {
       proxy: { listen: { port }, public_base_url: `http://127.0.0.1:${port}` },
       embedded_kratos: { enabled: true, config_file: resolve('config/kratos.yml'), dsn: ':memory:', public_listen: { port: 0 }, admin_listen: { port: 0 } },
       session_cache: { ttl_cap_ms: 600_000 },
+      identity_headers: { 'X-User-First-Name': 'identity.traits.name.first' },
       routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required' }],
     });
   });
@@ -127,5 +128,23 @@ describe('Kratos public API mount with the embedded identity server', () => {
     assert.equal(logout.statusCode, 302);
     // The very next request with the old cookie is rejected: the cache entry was purged.
     assert.equal(await statusWith({ cookie: cookieHeader() }), 401);
+  });
+  test('a profile change through the mount reaches the upstream on the next request, despite the cache', async () => {
+    const email = `profile-${Date.now()}@example.com`;
+    const { token } = await register(email);
+    assert.equal(await statusWith({ 'x-session-token': token }), 200);
+    assert.equal(upstream.received.at(-1)!.headers['x-user-first-name'], undefined);
+    const init = await request(mount() + '/self-service/settings/api', { headers: { 'x-session-token': token } });
+    const flow = (await init.body.json()) as Flow;
+    assert.equal(init.statusCode, 200);
+    const submit = await request(mount() + `/self-service/settings?flow=${flow.id}`, {
+      method: 'POST',
+      headers: { 'x-session-token': token, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ method: 'profile', traits: { email, name: { first: 'Grace' } } }),
+    });
+    await submit.body.dump();
+    assert.equal(submit.statusCode, 200);
+    assert.equal(await statusWith({ 'x-session-token': token }), 200);
+    assert.equal(upstream.received.at(-1)!.headers['x-user-first-name'], 'Grace');
   });
 });
