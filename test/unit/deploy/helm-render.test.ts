@@ -5,9 +5,7 @@
  * and type-checked against its Kubernetes interface, and the objects are checked against
  * each other (selectors, port names, mounts, the gateway configuration they produce).
  *
- * Needs `go` (Debian's golang-go). Not in the default suite (`*.test.ts`) until .ci/run
- * installs golang-go; run it with
- *   node --import tsx --test test/unit/deploy/helm-render.check.ts
+ * Needs `go` (Debian's golang-go, installed by .ci/run).
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
