@@ -178,7 +178,7 @@ describe('helm template — sidecar mode', () => {
     assert.equal(pm.spec.podMetricsEndpoints[0]!.port, 'kg-admin');
   });
 
-  it('an application chart gets a working pod from the named templates (as in the README's Deploying section)', async () => {
+  it('an application chart gets a working pod from the named templates (as in the README Deploying section)', async () => {
     const parentTemplate = [
       'apiVersion: apps/v1',
       'kind: Deployment',
