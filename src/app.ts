@@ -108,7 +108,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     );
     proxyServer.on('upgrade', handler.upgrade);
     const proxyUrl = await listen(proxyServer, p.listen.host, p.listen.port, 'proxy.listen');
-    closers.unshift(() => closeGracefully(proxyServer, p.shutdown_grace_ms));
+    closers.unshift(() => closeGracefully(proxyServer, p.shutdown_grace_ms, () => core.destroyUpgradedSockets()));
 
     const adminServer = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, createAdminHandler(core));
     const adminUrl = await listen(adminServer, config.admin.listen.host, config.admin.listen.port, 'admin.listen');

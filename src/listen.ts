@@ -26,11 +26,17 @@ export function listen(server: Server, host: string, port: number, what: string)
   });
 }
 
-/** Stops accepting, lets in-flight requests finish within `graceMs`, then closes what is left. */
-export function closeGracefully(server: Server, graceMs: number): Promise<void> {
+/**
+ * Stops accepting, lets in-flight requests finish within `graceMs`, then closes what is left,
+ * including what `onGraceExpired` closes (upgraded sockets the server no longer manages).
+ */
+export function closeGracefully(server: Server, graceMs: number, onGraceExpired?: () => void): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve();
-    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    const timer = setTimeout(() => {
+      server.closeAllConnections();
+      onGraceExpired?.();
+    }, graceMs);
     timer.unref();
     server.close(() => {
       clearTimeout(timer);

@@ -31,6 +31,11 @@ const pathPrefix = z
   .string()
   .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/, 'must start with "/", have no trailing "/" and no empty segments');
 
+/** A prefix the express control plane mounts: no characters its path syntax treats as special. */
+const mountPrefix = z
+  .string()
+  .regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must start with "/", have no trailing "/", and use only letters, digits, ".", "_", "~" and "-"');
+
 const ms = z.number().int().min(0);
 
 /** Header name → where its value comes from, e.g. `X-User-Email: identity.traits.email`. */
@@ -119,7 +124,7 @@ export const configSchema = z
         /** Where the gateway calls Kratos (whoami, the public API mount). */
         public_url: httpUrl.default('http://127.0.0.1:4433'),
         /** Serve the Kratos public API under this prefix on the proxy listener; "" disables the mount. */
-        mount_prefix: z.union([z.literal(''), pathPrefix]).default('/.ory/kratos/public'),
+        mount_prefix: z.union([z.literal(''), mountPrefix]).default('/.ory/kratos/public'),
         whoami_timeout_ms: z.number().int().min(1).max(60_000).default(1_000),
         session_cookie: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a valid cookie name').default('ory_kratos_session'),
         /** Concurrent connections to Kratos. */
@@ -153,7 +158,7 @@ export const configSchema = z
       .object({
         /** Serve the server-rendered self-service UI under `prefix` on the proxy listener. */
         enabled: z.boolean().default(true),
-        prefix: pathPrefix.default('/ui'),
+        prefix: mountPrefix.default('/ui'),
       })
       .strict()
       .prefault({}),

@@ -7,6 +7,7 @@
  * sessions, so changed traits reach the upstream on the next request.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import { Pool } from 'undici';
 import type { Credential } from '../gateway/credentials/index.js';
 import { sendJsonError } from '../gateway/errors/json-error.js';
@@ -15,20 +16,18 @@ import { stripHopByHop, isHopByHopResponseHeader } from '../gateway/headers/hop-
 import { forwardedHeaders } from '../gateway/mutators/forwarded-headers.js';
 import { requestIdOf } from '../gateway/request-context.js';
 
-/** v0.6 and v1.x logout/revocation endpoints (paths relative to the Kratos public URL). */
-function isLogout(method: string, path: string): boolean {
-  return (
-    (method === 'GET' && (path === '/self-service/browser/flows/logout' || path === '/self-service/logout')) ||
-    (method === 'DELETE' && (path === '/sessions' || path === '/self-service/logout/api'))
-  );
-}
-
 /**
- * Settings submissions change traits (and with them the injected headers) for every session of
- * the identity; recovery completion signs in anew. Either way the cached view is stale.
+ * Requests after which the gateway's cached view of a session is stale, when Kratos accepted
+ * them: v0.6 and v1 logout and revocation (`DELETE /sessions` is "my session" in v0.6 and "my
+ * other sessions" in v1, `DELETE /sessions/{id}` one of them), and settings submissions, which
+ * change traits and so the injected headers. All purge every cached session of the caller's
+ * identity: a few extra whoami calls are cheaper than reasoning about which session is which.
  */
-function changesIdentity(method: string, path: string): boolean {
-  return method === 'POST' && (path === '/self-service/settings' || path.startsWith('/self-service/settings/'));
+function purgesCache(method: string, path: string): boolean {
+  if (method === 'GET') return path === '/self-service/browser/flows/logout' || path === '/self-service/logout';
+  if (method === 'DELETE') return path === '/sessions' || path.startsWith('/sessions/') || path === '/self-service/logout/api';
+  if (method === 'POST') return path === '/self-service/settings' || path.startsWith('/self-service/settings/');
+  return false;
 }
 
 const MAX_LOGOUT_BODY = 64 * 1024;
@@ -62,8 +61,8 @@ export function createKratosMount(g: GatewayCore) {
   const mountUrl = g.publicOrigin + g.config.kratos.mount_prefix;
   const pool = new Pool(kratos.origin, { connections: g.config.kratos.connections, keepAliveTimeout: 10_000 });
 
-  /** Every credential the logout request carries: all of them stop being served from cache. */
-  function logoutCredentials(headers: IncomingHttpHeaders, body: Buffer | undefined): Credential[] {
+  /** Every credential the request carries, including a `session_token` in a revocation body. */
+  function requestCredentials(headers: IncomingHttpHeaders, body: Buffer | undefined): Credential[] {
     const found: Credential[] = [];
     for (const source of g.extractors) {
       const value = source.extract(headers);
@@ -88,10 +87,11 @@ export function createKratosMount(g: GatewayCore) {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const logout = isLogout(method, path);
+    const purge = purgesCache(method, path);
     const originalHeaders = { ...req.headers };
 
     const headers = req.headers;
+    const hasBody = 'content-length' in headers ? headers['content-length'] !== '0' : 'transfer-encoding' in headers;
     stripHopByHop(headers, g.injectedHeaderNames);
     delete headers.expect;
     const requestId = requestIdOf(req);
@@ -106,26 +106,38 @@ export function createKratosMount(g: GatewayCore) {
     });
     headers.host = kratos.host;
 
-    let body: IncomingMessage | Buffer | null = headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined ? req : null;
-    if (logout && body !== null) {
+    let body: IncomingMessage | Buffer | null = hasBody ? req : null;
+    // A revocation's body may carry the session token; read it (small) to purge that token too.
+    if (purge && method === 'DELETE' && body !== null) {
       const buffered = await readSmallBody(req);
       if (buffered === undefined) return sendJsonError(res, 413, 'The logout request body is too large');
       body = buffered;
       headers['content-length'] = String(buffered.length);
     }
 
+    // Learn whose sessions these are before Kratos revokes them (afterwards whoami says 401).
+    // Usually a cache hit; at most one whoami call per credential on these rare requests.
+    const identities = new Set<string>();
+    const credentials = purge ? requestCredentials(originalHeaders, Buffer.isBuffer(body) ? body : undefined) : [];
+    for (const credential of credentials) {
+      const r = await g.resolver.resolve(credential);
+      if (r.status === 'authenticated') identities.add(r.session.identityId);
+    }
+
+    const abort = new AbortController();
+    const onClientGone = () => abort.abort(new Error('client went away'));
+    res.once('close', onClientGone);
     const upstream = await pool.request({
       path: kratosBasePath + url,
       method: method as 'GET',
       headers: headers as Record<string, string>,
       body,
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.any([abort.signal, AbortSignal.timeout(30_000)]),
     });
 
-    if (logout && upstream.statusCode < 500) {
-      for (const credential of logoutCredentials(originalHeaders, Buffer.isBuffer(body) ? body : undefined)) g.resolver.purgeCredential(credential);
-    } else if (changesIdentity(method, path) && upstream.statusCode < 500) {
-      for (const credential of logoutCredentials(originalHeaders, undefined)) g.resolver.purgeIdentityOf(credential);
+    if (purge && upstream.statusCode < 500) {
+      for (const credential of credentials) g.resolver.purgeIdentityOf(credential);
+      for (const identityId of identities) g.resolver.purgeIdentity(identityId);
     }
 
     const out: Record<string, string | string[]> = {};
@@ -136,13 +148,14 @@ export function createKratosMount(g: GatewayCore) {
       out[name] = name === 'location' && typeof v === 'string' ? rewriteLocation(v) : v;
     }
     res.writeHead(upstream.statusCode, out);
-    for await (const chunk of upstream.body) res.write(chunk);
-    res.end();
+    await pipeline(upstream.body, res);
+    res.off('close', onClientGone);
   }
 
   return {
     handler(req: IncomingMessage, res: ServerResponse): void {
       handle(req, res).catch((err: unknown) => {
+        if (res.destroyed && !res.writableFinished && !res.headersSent) return; // the client went away
         const e = err as { name?: string; code?: string; message?: string };
         g.logger.warn({ err: { name: e.name, code: e.code, message: e.message } }, 'kratos mount: Kratos request failed');
         if (!res.headersSent) sendJsonError(res, e.name === 'TimeoutError' ? 504 : 502, 'The identity service is unavailable');

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
  * serializers) — a third of what the rest of the hot path costs (bench/README.md, "access log").
  * Every field here is already safe to embed in JSON without escaping: route names are
  * validated by the config schema, methods are HTTP tokens, request ids match
- * `[A-Za-z0-9._:-]` or are UUIDs, identity ids passed the header-value check. No header
+ * `[A-Za-z0-9._:-]` or are UUIDs; identity ids are JSON-escaped. No header
  * bag is ever logged here, so there is nothing to redact. The line has the same shape as
  * pino's (`level`, `time`, `service`, `msg`), so log pipelines see one format.
  */
@@ -30,7 +30,8 @@ export class AccessLog {
       this.lastMs = now;
       this.lastIso = new Date(now).toISOString();
     }
-    const who = identity === undefined ? '' : `,"identity":"${identity}"`;
+    // Identity ids come from Kratos: header-safe, but a `"` is header-safe too.
+    const who = identity === undefined ? '' : `,"identity":${JSON.stringify(identity)}`;
     this.stream.write(
       `{"level":30,"time":"${this.lastIso}","service":"kratos-gateway","reqId":"${reqId}","route":"${route}","method":"${method}","status":${status},"ms":${ms}${who}${extra},"msg":"request"}\n`,
     );

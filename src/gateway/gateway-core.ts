@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { GatewayMetrics } from '../admin/metrics.js';
@@ -11,6 +12,15 @@ import { ReturnToPolicy } from './return-to.js';
 import { RouteTable } from './routing/route-table.js';
 import { SessionResolver } from './session/session-resolver.js';
 import { TrustedProxies } from './trusted-proxies.js';
+
+/**
+ * Headers that make upstream frameworks route or dispatch on something other than the request
+ * line the gateway matched: Symfony/Laminas/IIS `X-Original-URL`/`X-Rewrite-URL`, and the
+ * method-override family (Rack, express method-override, Spring HiddenHttpMethodFilter). A
+ * client could use them to reach a protected path through an anonymous route, or to defeat a
+ * route's method list, so they are stripped like identity headers.
+ */
+const ROUTING_OVERRIDE_HEADERS = ['x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override'];
 
 /** The express side (Kratos mount, self-service UI): owns some path prefixes on the proxy port. */
 export interface ControlPlane {
@@ -32,7 +42,7 @@ export class GatewayCore {
   readonly metrics: GatewayMetrics;
   readonly http: HttpForwarder;
   readonly websocket: WebSocketForwarder;
-  /** Normalised names stripped from every request (configured identity headers; X-Kratos-* always). */
+  /** Normalised names stripped from every request (identity and routing-override headers; X-Kratos-* always). */
   readonly protectedHeaderNames: ReadonlySet<string>;
   /** Names the gateway sets upstream; a `Connection` token can never remove them. */
   readonly injectedHeaderNames: ReadonlySet<string>;
@@ -40,6 +50,14 @@ export class GatewayCore {
   readonly publicOrigin: string;
   control: ControlPlane | undefined;
   draining = false;
+  /** Forwarded WebSockets: the HTTP server stops tracking a socket once it is upgraded. */
+  readonly upgradedSockets = new Set<Duplex>();
+
+  /** At the end of the drain period: WebSockets are long-lived and would hold the process. */
+  destroyUpgradedSockets(): void {
+    for (const socket of this.upgradedSockets) socket.destroy();
+    this.upgradedSockets.clear();
+  }
 
   constructor(
     readonly config: GatewayConfig,
@@ -53,7 +71,7 @@ export class GatewayCore {
     this.loginUrl = config.login.redirect_url ?? `${this.publicOrigin}${config.kratos.mount_prefix}/self-service/login/browser`;
 
     const mappings = [config.identity_headers, ...config.routes.map((r) => r.identity_headers ?? {})];
-    const protectedNames = new Set<string>([IDENTITY_ID_HEADER]);
+    const protectedNames = new Set<string>([IDENTITY_ID_HEADER, ...ROUTING_OVERRIDE_HEADERS]);
     const valuePaths = new Set<string>();
     for (const mapping of mappings) {
       for (const [header, path] of Object.entries(mapping)) {

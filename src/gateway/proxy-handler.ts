@@ -51,6 +51,9 @@ export function createProxyHandler(g: GatewayCore) {
       return observe(req, 'none', 400, started, requestId);
     }
 
+    // Read before hop-by-hop stripping removes Transfer-Encoding.
+    const hasBody = 'content-length' in req.headers ? req.headers['content-length'] !== '0' : 'transfer-encoding' in req.headers;
+
     // 2. No caller-supplied identity survives, whatever happens next.
     stripIdentityHeaders(req.headers, g.protectedHeaderNames);
 
@@ -100,7 +103,7 @@ export function createProxyHandler(g: GatewayCore) {
 
     // 7. Forward. A refreshed Kratos cookie from whoami goes back to the client.
     const extra = decision.setCookie ? { 'set-cookie': decision.setCookie } : undefined;
-    const result = await g.http.forward(req, res, route.upstream.origin, upstreamPath(route, target.path, target.search), req.headers, route.timeoutMs, extra);
+    const result = await g.http.forward(req, res, route.upstream.origin, upstreamPath(route, target.path, target.search), req.headers, hasBody, route.timeoutMs, extra);
     if ('failure' in result) {
       const f = result.failure;
       if (f.kind === 'client_abort') return observe(req, route.name, 499, started, requestId, decision.session?.identityId);
@@ -128,6 +131,10 @@ export function createProxyHandler(g: GatewayCore) {
     }
     stripIdentityHeaders(req.headers, g.protectedHeaderNames);
 
+    if (g.draining) {
+      sendSocketError(socket, 503, 'The gateway is shutting down');
+      return observe(req, 'none', 503, started, requestId);
+    }
     // Only WebSocket upgrades, never h2c or arbitrary protocols (upgrade smuggling).
     if (req.headers.upgrade?.toLowerCase() !== 'websocket' || method !== 'GET') {
       sendSocketError(socket, 400, 'Only WebSocket upgrades are supported');
@@ -161,6 +168,8 @@ export function createProxyHandler(g: GatewayCore) {
     };
     for (const mutator of g.mutators) mutator.mutate(req.headers, ctx);
     req.url = upstreamPath(route, target.path, target.search);
+    g.upgradedSockets.add(socket);
+    socket.once('close', () => g.upgradedSockets.delete(socket));
     g.websocket.forward(req, socket, head, route.upstream.origin);
     observe(req, route.name, 101, started, requestId, decision.session?.identityId);
   }

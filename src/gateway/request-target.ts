@@ -7,8 +7,10 @@
  * Rules: reject encoded `/` (%2F), encoded `\` (%5C), raw `\`, NUL (raw or %00), `#`, and
  * malformed escapes; decode escapes of unreserved characters; upper-case the hex of every
  * other escape; percent-encode bytes that may not appear raw; resolve `.`/`..` segments
- * (including their `%2e` forms, which are decoded first); reject dot segments carrying path
- * parameters (`..;x`, which Tomcat and Spring resolve as `..`); merge repeated slashes.
+ * (including their `%2e` forms, which are decoded first); merge repeated slashes. A raw `;`
+ * (path parameters) is rejected: Tomcat, Jetty and Spring serve `/admin;x/users` as
+ * `/admin/users` and `/a/..;/b` as `/b`, while the route table would see other paths. An
+ * encoded `%3B` is data to all of them and stays as it is.
  */
 
 export interface RequestTarget {
@@ -59,10 +61,10 @@ function isAlreadyCanonical(p: string): boolean {
     if (c === 47) {
       const len = i - segStart;
       if (len === 0 && i !== p.length) return false; // empty segment (not the trailing slash)
-      // Any segment starting with "." (".", "..", "..;x") takes the careful path.
-      if (len > 0 && p.charCodeAt(segStart) === 46) return false;
+      if (len === 1 && p.charCodeAt(segStart) === 46) return false;
+      if (len === 2 && p.charCodeAt(segStart) === 46 && p.charCodeAt(segStart + 1) === 46) return false;
       segStart = i + 1;
-    } else if (c >= 128 || RAW_ALLOWED[c] !== 1) {
+    } else if (c >= 128 || c === 59 /* ; */ || RAW_ALLOWED[c] !== 1) {
       return false;
     }
   }
@@ -86,6 +88,7 @@ export function canonicalizePath(rawPath: string): string {
     if (b === 92 /* \ */) throw new TargetRejected('a backslash is not allowed in the path');
     if (b === 0) throw new TargetRejected('NUL is not allowed in the path');
     if (b === 35 /* # */) throw new TargetRejected('a fragment is not allowed in a request target');
+    if (b === 59 /* ; */) throw new TargetRejected('path parameters (";") are not allowed in the path');
     if (b === 37 /* % */) {
       const hi = i + 2 < bytes.length ? hexValue(bytes[i + 1]!) : -1;
       const lo = hi === -1 ? -1 : hexValue(bytes[i + 2]!);
@@ -110,8 +113,6 @@ export function canonicalizePath(rawPath: string): string {
   let trailingSlash = false;
   for (let i = 1; i <= last; i++) {
     const s = segments[i]!;
-    // `..;x` is `..` to Tomcat/Spring (path parameters), a plain name to most others.
-    if (s.startsWith('.') && /^\.\.?(;|%3B)/i.test(s)) throw new TargetRejected('a dot segment with path parameters is ambiguous');
     if (s === '' ) {
       if (i === last) trailingSlash = true;
       continue;

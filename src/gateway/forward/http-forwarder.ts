@@ -41,18 +41,20 @@ export class HttpForwarder {
     origin: string,
     path: string,
     headers: IncomingHttpHeaders,
+    hasBody: boolean,
     timeoutMs: number,
     extraResponseHeaders: Record<string, string | string[]> | undefined,
   ): Promise<ForwardResult> {
     return new Promise((resolve) => {
-      const hasBody = headers['content-length'] !== undefined ? headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
       let status = 0;
       let settled = false;
       let abortUpstream: ((err?: Error) => void) | undefined;
       let clientGone = false;
+      let timedOut = false;
       const settle = (result: ForwardResult) => {
         if (settled) return;
         settled = true;
+        clearTimeout(deadline);
         res.off('close', onClientClose);
         resolve(result);
       };
@@ -62,13 +64,23 @@ export class HttpForwarder {
         abortUpstream?.(new Error('client went away'));
       };
       res.on('close', onClientClose);
+      // Time to response headers, counted from now: it includes the time spent queued for a
+      // pool connection, which undici's headersTimeout does not (a pool held by long streams
+      // would otherwise make further requests wait forever). Also precise, unlike undici's timers.
+      const deadline = setTimeout(() => {
+        timedOut = true;
+        abortUpstream?.(new Error('upstream deadline'));
+        settle({ failure: { kind: 'timeout', status: 504, message: 'The upstream did not answer in time' } });
+      }, timeoutMs);
 
       const handler: Dispatcher.DispatchHandler = {
         onConnect(abort) {
           abortUpstream = abort;
-          if (clientGone) abort(new Error('client went away'));
+          if (clientGone || timedOut) abort(new Error(clientGone ? 'client went away' : 'upstream deadline'));
         },
         onHeaders(statusCode, rawHeaders, resume) {
+          if (timedOut) return false;
+          clearTimeout(deadline);
           status = statusCode;
           // Lower-cased keys; repeated fields (Set-Cookie) become arrays, never overwritten.
           const out: Record<string, string | string[]> = {};
@@ -97,6 +109,7 @@ export class HttpForwarder {
           settle({ status });
         },
         onError(err) {
+          if (timedOut) return;
           if (clientGone) return settle({ failure: { kind: 'client_abort', status: 0, message: 'client went away' } });
           if (res.headersSent) {
             // The upstream broke mid-response: the only honest signal left is a reset.
@@ -114,7 +127,8 @@ export class HttpForwarder {
           method: req.method as Dispatcher.HttpMethod,
           headers: headers as Record<string, string | string[]>,
           body: hasBody ? req : null,
-          headersTimeout: timeoutMs,
+          // Backstop only; the deadline above answers first.
+          headersTimeout: timeoutMs + 1_000,
           bodyTimeout: 0,
         },
         handler,

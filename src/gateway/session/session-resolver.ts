@@ -98,20 +98,6 @@ export class SessionResolver {
     }
   }
 
-  /** Removes one credential and every other cached credential of the same session. */
-  purgeCredential(credential: Credential): void {
-    if (this.cache === undefined) return;
-    const key = this.cacheKey(credential);
-    const entry = this.cache.peek(key);
-    this.cache.delete(key);
-    if (entry && !entry.negative) {
-      for (const other of [...(this.keysByIdentity.get(entry.session.identityId) ?? [])]) {
-        const v = this.cache.peek(other);
-        if (v && !v.negative && v.session.sessionId === entry.session.sessionId) this.cache.delete(other);
-      }
-    }
-  }
-
   /** Removes every cached session of the identity this credential belongs to (its traits changed). */
   purgeIdentityOf(credential: Credential): void {
     if (this.cache === undefined) return;
