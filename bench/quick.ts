@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { num, parseArgs } from './lib/args.js';
 import { embeddedAvailable, startKratos, type KratosKind } from './lib/kratos.js';
-import { runLoad, type LoadResult } from './lib/load.js';
+import { runLoad, stopLoad, type LoadResult } from './lib/load.js';
 import { BENCH_DIR, cpuSeconds, startNode } from './lib/proc.js';
 import { startSystem } from './lib/systems.js';
 
@@ -76,6 +76,7 @@ try {
   );
   if (through.non2xx > 0 || through.errors > 0) process.exitCode = 1;
 } finally {
+  await stopLoad();
   await gw.stop();
   await kratos.stop();
   await upstream.stop();

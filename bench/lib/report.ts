@@ -31,15 +31,15 @@ export interface Report {
   totalSeconds?: number;
 }
 
-const f0 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
-const f1 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(1));
-const f2 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(2));
+const f0 = (x: number | null | undefined) => (x === undefined || x === null || Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
+const f1 = (x: number | null | undefined) => (x === undefined || x === null || Number.isNaN(x) ? '–' : x.toFixed(1));
+const f2 = (x: number | null | undefined) => (x === undefined || x === null || Number.isNaN(x) ? '–' : x.toFixed(2));
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !b ? '–' : `${(a / b).toFixed(2)}×`);
 
 function table(r: Report, sc: ScenarioReport, opts: { whoamiLabel?: string; okLabel?: string } = {}): string[] {
   const direct = sc.rows.direct?.rps;
   const out = [
-    `| system | req/s | × direct | p50 ms | p99 ms | ${opts.whoamiLabel ?? 'whoami calls (median per run)'} | RSS MiB (end / peak) | req per CPU-second | ${opts.okLabel ?? 'non-2xx'} | other load |`,
+    `| system | req/s | × direct | p50 ms | p99 ms | ${opts.whoamiLabel ?? 'whoami calls (median per run)'} | RSS MiB (end / peak) | req per CPU-second | ${opts.okLabel ?? 'non-2xx'} | other load (max) |`,
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const [id, row] of Object.entries(sc.rows)) {
@@ -63,7 +63,7 @@ export function renderMarkdown(r: Report): string {
     `**Machine:** ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, Node ${m.node}${m.nginx ? `, ${m.nginx}` : ''}${m.caddy ? `, ${m.caddy}` : ''}; load average at start ${m.loadavgAtStart.join(' / ')}${m.loadavgAtEnd ? `, at end ${m.loadavgAtEnd.join(' / ')}` : ''}.`,
   );
   lines.push(
-    `**Method:** every system, the upstream (plain \`node:http\`), Kratos and the load generator (autocannon 9, \`-c ${s.connections}\`) in separate processes on 127.0.0.1; ${s.warmup} s warm-up, ${s.duration} s measured, median of ${s.reps} repetitions (systems interleaved). Kratos: **${s.kratos === 'embedded' ? 'the embedded identity server (real whoami)' : 'the fake whoami (bench/servers/whoami.ts)'}**${s.kratosDelayMs ? `, behind a ${s.kratosDelayMs} ms delay (remote Kratos)` : ', no added delay'}. nginx \`worker_processes ${s.peerCpus}\`, Caddy \`GOMAXPROCS=${s.peerCpus}\`, kratos-gateway one Node process: one core each. Access logs on for every system (to /dev/null). "req per CPU-second" divides requests by the CPU time the system under test used, which is steadier than req/s when other work shares the machine; "other load" is the share of the machine used by processes outside the harness during the run.`,
+    `**Method:** every system, the upstream (plain \`node:http\`), Kratos and the load generator (autocannon 9, \`-c ${s.connections}\`) in separate processes on 127.0.0.1; ${s.warmup} s warm-up, ${s.duration} s measured, median of ${s.reps} repetitions (systems interleaved). Kratos: **${s.kratos === 'embedded' ? 'the embedded identity server (real whoami)' : 'the fake whoami (bench/servers/whoami.ts)'}**${s.kratosDelayMs ? `, behind a ${s.kratosDelayMs} ms delay (remote Kratos)` : ', no added delay'}. nginx \`worker_processes ${s.peerCpus}\`, Caddy \`GOMAXPROCS=${s.peerCpus}\`, kratos-gateway one Node process: one core each. Access logs on for every system (to /dev/null). "req per CPU-second" divides requests by the CPU time the system under test used, which is steadier than req/s when other work shares the machine; "other load (max)" is the largest share of the machine used by processes outside the harness during any repetition.`,
   );
   if (r.totalSeconds) lines.push(`**Run time:** ${r.totalSeconds} s. Rerun: \`npm run bench\` (see bench/README.md).`);
   lines.push('');
@@ -102,22 +102,22 @@ export function renderMarkdown(r: Report): string {
   }
   const c = r.scenarios.c;
   if (c) {
-    lines.push(`## ${c.title}`, '', 'Each run sends 2,000 requests, each with its own never-seen valid token, over 64 connections; "req/s" is 2,000 / time to finish.', '', ...table(r, c), '');
+    lines.push(`## ${c.title}`, '', 'Each run sends 2,000 requests, each with its own never-seen valid token, over 64 connections. autocannon ends a fixed-count run on its 1 s tick, so "req/s" here is only a lower bound (2,000 / whole seconds); compare latencies and whoami calls.', '', ...table(r, c), '');
     if (c.rows.kg) targets.push(['(c) whoami calls = distinct tokens', '2,000', f0(c.rows.kg.whoami), verdict(c.rows.kg.whoami === 2000)]);
   }
   const d = r.scenarios.d;
   if (d) {
-    lines.push(`## ${d.title}`, '', '500 connections each send one request with the same token, never seen before.', '', ...table(r, d), '');
+    lines.push(`## ${d.title}`, '', '500 connections each send one request with the same token, never seen before. As in (c), "req/s" is a lower bound; whoami calls and latencies are the result.', '', ...table(r, d), '');
     if (d.rows.kg) targets.push(['(d) whoami calls for 500 concurrent requests with one new token', '1', f0(d.rows.kg.whoami), verdict(d.rows.kg.whoami === 1)]);
   }
   const e = r.scenarios.e;
   if (e) {
-    lines.push(`## ${e.title}`, '', 'Every request carries a token never seen before that Kratos refuses; all answers should be 401 (the "2xx" column counts leaks).', '', ...table(r, e, { okLabel: 'non-2xx (expected: all)' }), '');
+    lines.push(`## ${e.title}`, '', 'Every request carries a token never seen before that Kratos refuses; every answer must be 401, so non-2xx equals the number of requests (the JSON has the 2xx count per run: 0 everywhere means nothing leaked).', '', ...table(r, e, { okLabel: 'non-2xx (expected: all)' }), '');
     if (e.rows.kg) targets.push(['(e) peak RSS under cache bound (64 MiB) + 64 MiB', '≤ 128 MiB', `${f1(e.rows.kg.rssPeakMiB)} MiB`, verdict(e.rows.kg.rssPeakMiB <= 128)]);
   }
   const fsc = r.scenarios.f;
   if (fsc) {
-    lines.push(`## ${fsc.title}`, '', 'Per trial: a session is used twice (cached where there is a cache), then logged out — through the gateway\'s Kratos mount for kratos-gateway, at Kratos directly for the others (they have no logout hook) — and the same credential is retried until the first 401 (for at most 2 s). Times are from the logout response to the 401 response, as seen by the client.', '');
+    lines.push(`## ${fsc.title}`, '', 'Per trial: a session is used twice (cached where there is a cache), then logged out — through the gateway\'s Kratos mount for kratos-gateway, at Kratos directly for the others (they have no logout hook) — and the same credential is retried until the first 401 (for at most 2 s; a system still serving the revoked session after 2 s on its first three trials is not tried further). Times are from the logout response to the 401 response, as seen by the client.', '');
     lines.push('| system | trials | first request after logout rejected | still served after 2 s | median ms | max ms |', '|---|---:|---:|---:|---:|---:|');
     for (const [id, v] of Object.entries(fsc.extra)) {
       const x = v as { trials: number; firstRequestRejected: number; staleAfter2s: number; medianMs: number; maxMs: number | null };
@@ -137,8 +137,15 @@ export function renderMarkdown(r: Report): string {
       lines.push(`| ${r.systems[id] ?? id} | ${x.cacheEntries ?? '–'} | ${f1(x.rssBeforeMiB)} → ${f1(x.rssAfterMiB)} | ${f0(x.rssBytesPerSession)} | ${f0(x.heapBytesPerSession)} |`);
     }
     lines.push('');
-    const kgh = h.extra.kg as { rssBytesPerSession: number } | undefined;
-    if (kgh) targets.push(['(h) memory per cached session at 100,000', '≤ 1 KiB', `${f0(kgh.rssBytesPerSession)} B (RSS)`, verdict(kgh.rssBytesPerSession <= 1024)]);
+    const kgh = h.extra.kg as { rssBytesPerSession: number; heapBytesPerSession?: number } | undefined;
+    if (kgh) {
+      targets.push([
+        '(h) memory per cached session at 100,000',
+        '≤ 1 KiB',
+        `${f0(kgh.rssBytesPerSession)} B of RSS, ${f0(kgh.heapBytesPerSession)} B of V8 heap`,
+        `RSS ${verdict(kgh.rssBytesPerSession <= 1024)}, heap ${verdict((kgh.heapBytesPerSession ?? Infinity) <= 1024)}`,
+      ]);
+    }
   }
   const g = r.scenarios.g;
   if (g) lines.push(`## ${g.title}`, '', '"req/s" is completed handshake + echo + close cycles per second.', '', ...table(r, g, { okLabel: 'failed' }), '');

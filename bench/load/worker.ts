@@ -112,8 +112,15 @@ async function runHttp(spec: HttpLoadSpec): Promise<LoadResult> {
   if (spec.warmup) await autocannon(httpOptions(spec, { duration: spec.warmup }));
   const phase = spec.amount !== undefined ? { amount: spec.amount } : { duration: spec.duration ?? 5 };
   const cpu = process.cpuUsage();
+  const t0 = performance.now();
   const result = summarize(await autocannon(httpOptions(spec, phase)));
+  const elapsed = (performance.now() - t0) / 1000;
   const used = process.cpuUsage(cpu);
+  // autocannon reports whole seconds; a fixed-count run (c, d) needs the real elapsed time.
+  if (spec.amount !== undefined) {
+    result.seconds = elapsed;
+    result.rps = result.total / elapsed;
+  }
   return { ...result, loadCpu: (used.user + used.system) / 1e6 };
 }
 
@@ -160,8 +167,10 @@ async function runWs(spec: WsLoadSpec, seconds: number): Promise<LoadResult> {
   return { rps: ok / secs, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1), total, ok, non2xx: total - ok, errors, timeouts: 0, status, seconds: secs, loadCpu: 0 };
 }
 
-// The spec arrives over IPC (token lists are too long for argv).
-process.once('message', async (spec: LoadSpec) => {
+// Specs arrive over IPC (token lists are too long for argv), one at a time; the process stays
+// up between runs so each measurement does not pay a process start.
+process.on('message', async (msg: { spec: LoadSpec; id: number }) => {
+  const spec = msg.spec;
   try {
     let result: LoadResult;
     if (spec.kind === 'ws') {
@@ -173,9 +182,10 @@ process.once('message', async (spec: LoadSpec) => {
     } else {
       result = await runHttp(spec);
     }
-    process.send?.({ result });
+    process.send?.({ id: msg.id, result });
   } catch (err) {
-    process.send?.({ error: (err as Error).stack ?? String(err) });
+    process.send?.({ id: msg.id, error: (err as Error).stack ?? String(err) });
   }
-  process.disconnect?.();
 });
+process.on('disconnect', () => process.exit(0));
+process.send?.({ ready: true });
