@@ -39,6 +39,11 @@ export interface SessionResolverOptions {
 export class SessionResolver {
   private readonly client: KratosWhoamiClient;
   private readonly cache: LRUCache<string, CacheValue, Credential> | undefined;
+  /**
+   * "Not a session" answers live in their own, smaller LRU: a flood of invalid tokens can then
+   * never evict valid sessions from the main cache and turn every request into a whoami call.
+   */
+  private readonly negative: LRUCache<string, true> | undefined;
   /** identity id → cache keys, so one identity's sessions can be purged at once. */
   private readonly keysByIdentity = new Map<string, Set<string>>();
   private readonly keySalt: string;
@@ -48,6 +53,7 @@ export class SessionResolver {
     this.keySalt = '\0' + opts.kratosPublicUrl;
     const c = opts.cache;
     if (!c.enabled) return;
+    this.negative = new LRUCache<string, true>({ max: Math.max(1_000, Math.floor(c.maxEntries / 10)), ttl: Math.max(1, c.negativeTtlMs) });
     this.cache = new LRUCache<string, CacheValue, Credential>({
       max: c.maxEntries,
       maxSize: c.maxBytes,
@@ -58,7 +64,12 @@ export class SessionResolver {
       // The whoami call is shared by coalesced callers: one caller going away must not
       // abort it for the others, and its own budget is AbortSignal.timeout.
       ignoreFetchAbort: true,
-      fetchMethod: (_key, _stale, { options, context }) => this.fetchSession(context, options),
+      fetchMethod: async (key, _stale, { options, context }) => {
+        const value = await this.fetchSession(context, options);
+        if (!value.negative) return value;
+        this.negative!.set(key, true, { ttl: options.ttl ?? c.negativeTtlMs });
+        return undefined; // not stored in the main cache
+      },
       dispose: (value, key) => {
         if (!value.negative) this.unindex(value.session.identityId, key);
       },
@@ -66,7 +77,7 @@ export class SessionResolver {
   }
 
   get size(): number {
-    return this.cache?.size ?? 0;
+    return (this.cache?.size ?? 0) + (this.negative?.size ?? 0);
   }
 
   cacheKey(credential: Credential): string {
@@ -78,9 +89,13 @@ export class SessionResolver {
     if (this.cache === undefined) return this.resolveUncached(credential);
     const key = this.cacheKey(credential);
     const cached = this.cache.get(key);
-    if (cached !== undefined) {
-      this.opts.metrics.cacheLookup(cached.negative ? 'negative_hit' : 'hit');
-      return cached.negative ? { status: 'unauthenticated' } : { status: 'authenticated', session: cached.session };
+    if (cached !== undefined && !cached.negative) {
+      this.opts.metrics.cacheLookup('hit');
+      return { status: 'authenticated', session: cached.session };
+    }
+    if (this.negative!.has(key)) {
+      this.opts.metrics.cacheLookup('negative_hit');
+      return { status: 'unauthenticated' };
     }
     const status: LRUCache.Status<string, CacheValue, Credential> = {};
     try {
@@ -118,6 +133,7 @@ export class SessionResolver {
 
   async close(): Promise<void> {
     this.cache?.clear();
+    this.negative?.clear();
     await this.client.close();
   }
 

@@ -143,4 +143,23 @@ describe('session cache honours Kratos hints and relays a refreshed cookie', () 
       await kratos.close();
     }
   });
+  test('a flood of invalid tokens cannot evict valid sessions from the cache', async () => {
+    const upstream = await startEchoUpstream();
+    const kratos = await startFakeKratos();
+    const gw = await startTestGateway({ kratos: { public_url: kratos.url }, session_cache: { max_entries: 10, negative_ttl_ms: 60_000 }, log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url }] });
+    try {
+      const s = kratos.addSession();
+      assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': s.token }), 200);
+      for (let i = 0; i < 300; i++) assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': `invalid-${i}`, accept: 'application/json' }), 401);
+      const calls = kratos.state.calls;
+      assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': s.token }), 200);
+      assert.equal(kratos.state.calls, calls, 'the valid session was still cached');
+      assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': 'invalid-7', accept: 'application/json' }), 401);
+      assert.equal(kratos.state.calls, calls, 'and so was the negative answer');
+    } finally {
+      await gw.shutdown();
+      await upstream.close();
+      await kratos.close();
+    }
+  });
 });
