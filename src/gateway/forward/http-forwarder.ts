@@ -16,8 +16,8 @@ export type ForwardResult = { status: number } | { failure: ForwardFailure };
  * both directions and never buffered, hop-by-hop response headers dropped.
  *
  * It uses undici's native dispatch handler rather than `request`/`stream`: those wrap every
- * response in a Readable or a Promise chain and an AbortController, which cost more than the
- * rest of the hot path together (see bench/README.md). Here raw header buffers are copied
+ * response in a Readable or a Promise chain and an AbortController (measured on a bare proxy:
+ * 45 µs of CPU per request with dispatch, 53 µs with Pool.stream). Here raw header buffers are copied
  * straight into `res.writeHead`, body chunks go to `res.write` with backpressure, and a client
  * that goes away aborts the upstream request through the handler's abort callback.
  */
