@@ -13,7 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AccessLog } from './access-log.js';
-import { decide } from './decision/decide.js';
+import { decide, type Decision } from './decision/decide.js';
 import { sendJsonError, sendSocketError } from './errors/json-error.js';
 import { sendLoginRedirect, sendUnauthorized, sendUnauthorizedSocket } from './errors/unauthenticated.js';
 import { sendUnavailable, sendUnavailableSocket } from './errors/unavailable.js';
@@ -23,7 +23,7 @@ import { stripIdentityHeaders } from './headers/identity-headers.js';
 import type { ForwardContext } from './mutators/index.js';
 import { loginLocation, requestIdOf } from './request-context.js';
 import { parseRequestTarget, TargetRejected, type RequestTarget } from './request-target.js';
-import { upstreamPath } from './routing/route-table.js';
+import { upstreamPath, type Route } from './routing/route-table.js';
 
 export function createProxyHandler(g: GatewayCore) {
   const accessLog = new AccessLog(g.logger, g.config.log.access_log);
@@ -33,6 +33,21 @@ export function createProxyHandler(g: GatewayCore) {
     const method = req.method ?? 'GET';
     g.metrics.request(route, method, status, seconds);
     accessLog.write(requestId, route, method, status, Math.round(seconds * 1e4) / 10, identityId);
+  }
+
+  /** Step 6 for HTTP and WebSockets alike: hop-by-hop out, then every header mutator in order. */
+  function prepareUpstreamHeaders(req: IncomingMessage, route: Route, decision: Extract<Decision, { kind: 'allow' }>, requestId: string, websocket: boolean): void {
+    stripHopByHop(req.headers, g.injectedHeaderNames, websocket);
+    const ctx: ForwardContext = {
+      route,
+      session: decision.session,
+      credentialKind: decision.credentialKind,
+      requestId,
+      peerAddress: req.socket.remoteAddress,
+      peerTrusted: g.trustedProxies.trusts(req.socket.remoteAddress),
+      encrypted: false,
+    };
+    for (const mutator of g.mutators) mutator.mutate(req.headers, ctx);
   }
 
   async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -88,18 +103,8 @@ export function createProxyHandler(g: GatewayCore) {
     }
 
     // 6. Headers for the upstream.
-    stripHopByHop(req.headers, g.injectedHeaderNames);
     delete req.headers.expect; // node already answered 100-continue; undici refuses to send it
-    const ctx: ForwardContext = {
-      route,
-      session: decision.session,
-      credentialKind: decision.credentialKind,
-      requestId,
-      peerAddress: req.socket.remoteAddress,
-      peerTrusted: g.trustedProxies.trusts(req.socket.remoteAddress),
-      encrypted: false,
-    };
-    for (const mutator of g.mutators) mutator.mutate(req.headers, ctx);
+    prepareUpstreamHeaders(req, route, decision, requestId, false);
 
     // 7. Forward. A refreshed Kratos cookie from whoami goes back to the client.
     const extra = decision.setCookie ? { 'set-cookie': decision.setCookie } : undefined;
@@ -156,17 +161,7 @@ export function createProxyHandler(g: GatewayCore) {
       return observe(req, route.name, 401, started, requestId);
     }
 
-    stripHopByHop(req.headers, g.injectedHeaderNames, true);
-    const ctx: ForwardContext = {
-      route,
-      session: decision.session,
-      credentialKind: decision.credentialKind,
-      requestId,
-      peerAddress: req.socket.remoteAddress,
-      peerTrusted: g.trustedProxies.trusts(req.socket.remoteAddress),
-      encrypted: false,
-    };
-    for (const mutator of g.mutators) mutator.mutate(req.headers, ctx);
+    prepareUpstreamHeaders(req, route, decision, requestId, true);
     req.url = upstreamPath(route, target.path, target.search);
     g.upgradedSockets.add(socket);
     socket.once('close', () => g.upgradedSockets.delete(socket));
