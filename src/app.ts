@@ -14,7 +14,7 @@ import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control/app.js';
 import { createSelfServiceUi } from './control/ui/index.js';
 import { createAdminHandler } from './admin/admin-app.js';
-import { closeGracefully, listen } from './listen.js';
+import { closeGracefully, listen, ListenError } from './listen.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 
 export interface StartOptions {
@@ -32,6 +32,16 @@ export interface RunningGateway {
   core: GatewayCore;
   /** Readiness false, stop accepting, drain within the grace period, close everything. */
   shutdown(): Promise<void>;
+}
+
+/** A listener of the embedded servers failed: name the configuration key, like listen() does. */
+function portTaken(err: unknown, listeners: Record<string, { host: string; port: number }>): unknown {
+  const e = err as NodeJS.ErrnoException & { port?: number };
+  if (e.code !== 'EADDRINUSE') return err;
+  for (const [key, l] of Object.entries(listeners)) {
+    if (l.port === e.port) return new ListenError(`${key}: ${l.host}:${l.port} is already in use (choose another port in the configuration)`);
+  }
+  return err;
 }
 
 export async function startGateway(input: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
@@ -54,14 +64,18 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       }
       // Loaded lazily: a gateway in front of a real Kratos never loads SQLite.
       const identity = await import('./identity/index.js');
-      const server = await identity.startIdentityServer({
-        config: withDerivedKratosDefaults(raw, config),
-        configDir: dirname(file),
-        publicListen: e.public_listen,
-        adminListen: e.admin_listen,
-        dsn: e.dsn,
-        logger: logger.child({ component: 'identity' }),
-      });
+      const server = await identity
+        .startIdentityServer({
+          config: withDerivedKratosDefaults(raw, config),
+          configDir: dirname(file),
+          publicListen: e.public_listen,
+          adminListen: e.admin_listen,
+          dsn: e.dsn,
+          logger: logger.child({ component: 'identity' }),
+        })
+        .catch((err: unknown) => {
+          throw portTaken(err, { 'embedded_kratos.public_listen': e.public_listen, 'embedded_kratos.admin_listen': e.admin_listen });
+        });
       closers.push(() => server.close());
       config.kratos.public_url = server.publicUrl;
       kratosAdminUrl = server.adminUrl;
@@ -71,12 +85,16 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     if (config.demo_upstream.enabled) {
       const demo = await import('./demo/index.js');
       const mount = config.kratos.mount_prefix;
-      const server = await demo.startDemoUpstream({
-        ...config.demo_upstream.listen,
-        logger: logger.child({ component: 'demo' }),
-        logoutUrl: `${mount}/self-service/browser/flows/logout`,
-        settingsUrl: `${mount}/self-service/settings/browser`,
-      });
+      const server = await demo
+        .startDemoUpstream({
+          ...config.demo_upstream.listen,
+          logger: logger.child({ component: 'demo' }),
+          logoutUrl: `${mount}/self-service/browser/flows/logout`,
+          settingsUrl: `${mount}/self-service/settings/browser`,
+        })
+        .catch((err: unknown) => {
+          throw portTaken(err, { 'demo_upstream.listen': config.demo_upstream.listen });
+        });
       closers.push(() => server.close());
       demoUrl = server.url;
     }
