@@ -96,7 +96,7 @@ export function createKratosMount(g: GatewayCore) {
     delete headers.expect;
     const requestId = requestIdOf(req);
     forwardedHeaders.mutate(headers, {
-      route: undefined as never,
+      route: undefined,
       session: undefined,
       credentialKind: undefined,
       requestId,

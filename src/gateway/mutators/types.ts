@@ -4,7 +4,8 @@ import type { SessionSummary } from '../session/session-summary.js';
 
 /** What a mutator may know about the request being forwarded. */
 export interface ForwardContext {
-  readonly route: Route;
+  /** The matched route; undefined for control-plane traffic (the Kratos mount). */
+  readonly route: Route | undefined;
   readonly session: SessionSummary | undefined;
   /** Which credential source authenticated the request, if any. */
   readonly credentialKind: string | undefined;
