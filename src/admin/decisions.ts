@@ -19,7 +19,7 @@ import { sendUnavailable } from '../gateway/errors/unavailable.js';
 import type { GatewayCore } from '../gateway/gateway-core.js';
 import { stripIdentityHeaders } from '../gateway/headers/identity-headers.js';
 import { identityHeaders } from '../gateway/mutators/identity-headers.js';
-import { loginLocation, requestIdOf } from '../gateway/request-context.js';
+import { loginLocation, peerAddress, requestIdOf } from '../gateway/request-context.js';
 import { parseRequestTarget, TargetRejected, type RequestTarget } from '../gateway/request-target.js';
 
 interface OriginalRequest {
@@ -69,7 +69,9 @@ export function createDecisionHandler(g: GatewayCore) {
       const seconds = (performance.now() - started) / 1000;
       const method = req.method ?? 'GET';
       g.metrics.request(`decision:${route}`, method, status, seconds);
-      accessLog.write(requestId, route, method, status, Math.round(seconds * 1e4) / 10, identity, ',"decision":true');
+      const xff = req.headers['x-forwarded-for'];
+      const client = g.trustedProxies.clientAddress(peerAddress(req), typeof xff === 'string' ? xff : undefined);
+      accessLog.write(requestId, client, route, method, status, Math.round(seconds * 1e4) / 10, identity, ',"decision":true');
     };
 
     const original = originalRequest(g, req, prefix);

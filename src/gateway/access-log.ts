@@ -8,7 +8,8 @@ import type { Logger } from '../log.js';
  * serializers) — a third of what the rest of the hot path costs (bench/README.md, "access log").
  * Every field here is already safe to embed in JSON without escaping: route names are
  * validated by the config schema, methods are HTTP tokens, request ids match
- * `[A-Za-z0-9._:-]` or are UUIDs; identity ids are JSON-escaped. No header
+ * `[A-Za-z0-9._:-]` or are UUIDs; identity ids and client addresses are JSON-escaped. The client
+ * is the first untrusted hop of X-Forwarded-For read right to left (see TrustedProxies). No header
  * bag is ever logged here, so there is nothing to redact. The line has the same shape as
  * pino's (`level`, `time`, `service`, `msg`), so log pipelines see one format.
  */
@@ -23,7 +24,7 @@ export class AccessLog {
     this.enabled = enabled && logger.isLevelEnabled('info');
   }
 
-  write(reqId: string, route: string, method: string, status: number, ms: number, identity: string | undefined, extra = ''): void {
+  write(reqId: string, client: string | undefined, route: string, method: string, status: number, ms: number, identity: string | undefined, extra = ''): void {
     if (!this.enabled) return;
     const now = Date.now();
     if (now !== this.lastMs) {
@@ -33,7 +34,7 @@ export class AccessLog {
     // Identity ids come from Kratos: header-safe, but a `"` is header-safe too.
     const who = identity === undefined ? '' : `,"identity":${JSON.stringify(identity)}`;
     this.stream.write(
-      `{"level":30,"time":"${this.lastIso}","service":"kratos-gateway","reqId":"${reqId}","route":"${route}","method":"${method}","status":${status},"ms":${ms}${who}${extra},"msg":"request"}\n`,
+      `{"level":30,"time":"${this.lastIso}","service":"kratos-gateway","reqId":"${reqId}","client":${JSON.stringify(client ?? '')},"route":"${route}","method":"${method}","status":${status},"ms":${ms}${who}${extra},"msg":"request"}\n`,
     );
   }
 }

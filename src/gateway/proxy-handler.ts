@@ -21,7 +21,7 @@ import type { GatewayCore } from './gateway-core.js';
 import { stripHopByHop } from './headers/hop-by-hop.js';
 import { stripIdentityHeaders } from './headers/identity-headers.js';
 import type { ForwardContext } from './mutators/index.js';
-import { loginLocation, requestIdOf } from './request-context.js';
+import { loginLocation, peerAddress, requestIdOf } from './request-context.js';
 import { parseRequestTarget, TargetRejected, type RequestTarget } from './request-target.js';
 import { upstreamPath, type Route } from './routing/route-table.js';
 
@@ -32,7 +32,9 @@ export function createProxyHandler(g: GatewayCore) {
     const seconds = (performance.now() - started) / 1000;
     const method = req.method ?? 'GET';
     g.metrics.request(route, method, status, seconds);
-    accessLog.write(requestId, route, method, status, Math.round(seconds * 1e4) / 10, identityId);
+    const xff = req.headers['x-forwarded-for'];
+    const client = g.trustedProxies.clientAddress(peerAddress(req), typeof xff === 'string' ? xff : undefined);
+    accessLog.write(requestId, client, route, method, status, Math.round(seconds * 1e4) / 10, identityId);
   }
 
   /** Step 6 for HTTP and WebSockets alike: hop-by-hop out, then every header mutator in order. */

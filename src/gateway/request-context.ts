@@ -3,6 +3,14 @@ import type { IncomingMessage } from 'node:http';
 import type { GatewayCore } from './gateway-core.js';
 import type { RequestTarget } from './request-target.js';
 
+/**
+ * The TCP peer. `req.socket` is typed non-null but is detached (null) once a response has
+ * finished, which is when the control plane's access line is written.
+ */
+export function peerAddress(req: IncomingMessage): string | undefined {
+  return (req.socket as IncomingMessage['socket'] | null)?.remoteAddress;
+}
+
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** An incoming X-Request-Id is kept when it is short and plain (it lands in logs); else a new one. */

@@ -28,8 +28,27 @@ describe('logging never contains credentials; shutdown drains', () => {
       for (const secret of secrets) assert.ok(!lines.includes(secret), `log contains a credential: ${secret.slice(0, 6)}…`);
       const access = JSON.parse(gw.logLines.find((l) => l.includes('"msg":"request"') && l.includes('"status":200'))!) as Record<string, unknown>;
       assert.equal(access.route, 'app');
+      assert.equal(access.client, '127.0.0.1');
       assert.equal(access.identity, s.identityId);
       assert.equal(typeof access.reqId, 'string');
+    } finally {
+      await gw.shutdown();
+      await upstream.close();
+      await kratos.close();
+    }
+  });
+
+  test('the access line names the client: X-Forwarded-For read right to left, past trusted proxies only', async () => {
+    const upstream = await startEchoUpstream();
+    const kratos = await startFakeKratos();
+    const gw = await startTestGateway({ kratos: { public_url: kratos.url }, proxy: { trusted_proxies: ['127.0.0.1'] }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'anonymous' }] });
+    try {
+      // The left-most entry is whatever the client wrote; 10.0.0.7 is what our trusted proxy saw.
+      const res = await request(gw.proxyUrl + '/x', { headers: { 'x-forwarded-for': '6.6.6.6, 10.0.0.7' } });
+      await res.body.dump();
+      await gw.shutdown();
+      const line = gw.logLines.find((l) => l.includes('"msg":"request"'))!;
+      assert.equal((JSON.parse(line) as { client: string }).client, '10.0.0.7');
     } finally {
       await gw.shutdown();
       await upstream.close();
