@@ -224,3 +224,30 @@ export async function freePort(): Promise<number> {
   await closeServer(server);
   return Number(new URL(url).port);
 }
+
+export type Stack = {
+  upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
+  kratos: Awaited<ReturnType<typeof startFakeKratos>>;
+  gw: Awaited<ReturnType<typeof startTestGateway>>;
+  close(): Promise<void>;
+};
+
+/**
+ * The usual test rig: an echo upstream, a fake Kratos and a gateway pointed at that Kratos.
+ * `config` receives both URLs and returns the rest of the gateway configuration.
+ */
+export async function startStack(config: (urls: { upstream: string; kratos: string }) => Record<string, unknown>): Promise<Stack> {
+  const upstream = await startEchoUpstream();
+  const kratos = await startFakeKratos();
+  const gw = await startTestGateway({ kratos: { public_url: kratos.url }, ...config({ upstream: upstream.url, kratos: kratos.url }) });
+  return {
+    upstream,
+    kratos,
+    gw,
+    async close() {
+      await gw.shutdown();
+      await upstream.close();
+      await kratos.close();
+    },
+  };
+}

@@ -1,14 +1,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { startEchoUpstream, startFakeKratos, startTestGateway } from '../../helpers/servers.js';
+import { startStack } from '../../helpers/servers.js';
 
 describe('logging never contains credentials; shutdown drains', () => {
   test('cookies, bearer tokens, session tokens and set-cookie values never reach a log line', async () => {
-    const upstream = await startEchoUpstream();
-    const kratos = await startFakeKratos();
+    const { upstream, kratos, gw, close } = await startStack((u) => ({ log: { level: 'trace' }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
     kratos.state.setCookie = 'ory_kratos_session=REFRESHED-SECRET; Path=/';
-    const gw = await startTestGateway({ kratos: { public_url: kratos.url }, log: { level: 'trace' }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url }] });
     try {
       const s = kratos.addSession();
       const secrets = [s.token, 'REFRESHED-SECRET', 'other-secret-cookie'];
@@ -32,16 +30,12 @@ describe('logging never contains credentials; shutdown drains', () => {
       assert.equal(access.identity, s.identityId);
       assert.equal(typeof access.reqId, 'string');
     } finally {
-      await gw.shutdown();
-      await upstream.close();
-      await kratos.close();
+      await close();
     }
   });
 
   test('the access line names the client: X-Forwarded-For read right to left, past trusted proxies only', async () => {
-    const upstream = await startEchoUpstream();
-    const kratos = await startFakeKratos();
-    const gw = await startTestGateway({ kratos: { public_url: kratos.url }, proxy: { trusted_proxies: ['127.0.0.1'] }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'anonymous' }] });
+    const { upstream, kratos, gw, close } = await startStack((u) => ({ proxy: { trusted_proxies: ['127.0.0.1'] }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }] }));
     try {
       // The left-most entry is whatever the client wrote; 10.0.0.7 is what our trusted proxy saw.
       const res = await request(gw.proxyUrl + '/x', { headers: { 'x-forwarded-for': '6.6.6.6, 10.0.0.7' } });
@@ -50,16 +44,12 @@ describe('logging never contains credentials; shutdown drains', () => {
       const line = gw.logLines.find((l) => l.includes('"msg":"request"'))!;
       assert.equal((JSON.parse(line) as { client: string }).client, '10.0.0.7');
     } finally {
-      await gw.shutdown();
-      await upstream.close();
-      await kratos.close();
+      await close();
     }
   });
 
   test('shutdown: readiness turns false, in-flight requests finish, new connections are refused', async () => {
-    const upstream = await startEchoUpstream();
-    const kratos = await startFakeKratos();
-    const gw = await startTestGateway({ kratos: { public_url: kratos.url }, proxy: { shutdown_grace_ms: 10_000 }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'anonymous' }] });
+    const { upstream, kratos, gw, close } = await startStack((u) => ({ proxy: { shutdown_grace_ms: 10_000 }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }] }));
     try {
       const ready = await request(gw.adminUrl + '/health/ready');
       assert.equal(ready.statusCode, 200);
@@ -73,9 +63,7 @@ describe('logging never contains credentials; shutdown drains', () => {
       await stopping;
       await assert.rejects(request(gw.proxyUrl + '/x'), /ECONNREFUSED/);
     } finally {
-      await gw.shutdown();
-      await upstream.close();
-      await kratos.close();
+      await close();
     }
   });
 });

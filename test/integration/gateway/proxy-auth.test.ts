@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { rawRequest, startEchoUpstream, startFakeKratos, startTestGateway, type EchoRecord } from '../../helpers/servers.js';
+import { rawRequest, startEchoUpstream, startFakeKratos, startTestGateway, type EchoRecord, startStack } from '../../helpers/servers.js';
 
 type Echo = Awaited<ReturnType<typeof startEchoUpstream>>;
 type Kratos = Awaited<ReturnType<typeof startFakeKratos>>;
@@ -28,26 +28,20 @@ describe('proxy: authentication, identity headers, spoof stripping', () => {
   let upstream: Echo;
   let kratos: Kratos;
   let gw: Gateway;
+  let close: () => Promise<void>;
 
   before(async () => {
-    upstream = await startEchoUpstream();
-    kratos = await startFakeKratos();
-    gw = await startTestGateway({
-      kratos: { public_url: kratos.url },
-      identity_headers: { 'X-User-Email': 'identity.traits.email', 'X-Kratos-Session-Id': 'session.id', 'X-User-Name': 'identity.traits.name.first' },
-      routes: [
-        { name: 'anon', match: { path_prefix: '/public' }, upstream: upstream.url, auth: 'anonymous', strip_prefix: '/public' },
-        { name: 'opt', match: { path_prefix: '/maybe' }, upstream: upstream.url, auth: 'optional' },
-        { name: 'api', match: { path_prefix: '/api' }, upstream: upstream.url, auth: 'required', on_unauthenticated: 'json' },
-        { name: 'app', match: { path_prefix: '/' }, upstream: upstream.url + '/base', auth: 'required' },
-      ],
-    });
+    ({ upstream, kratos, gw, close } = await startStack((u) => ({
+    identity_headers: { 'X-User-Email': 'identity.traits.email', 'X-Kratos-Session-Id': 'session.id', 'X-User-Name': 'identity.traits.name.first' },
+    routes: [
+      { name: 'anon', match: { path_prefix: '/public' }, upstream: u.upstream, auth: 'anonymous', strip_prefix: '/public' },
+      { name: 'opt', match: { path_prefix: '/maybe' }, upstream: u.upstream, auth: 'optional' },
+      { name: 'api', match: { path_prefix: '/api' }, upstream: u.upstream, auth: 'required', on_unauthenticated: 'json' },
+      { name: 'app', match: { path_prefix: '/' }, upstream: u.upstream + '/base', auth: 'required' },
+    ],
+    })));
   });
-  after(async () => {
-    await gw.shutdown();
-    await upstream.close();
-    await kratos.close();
-  });
+  after(() => close());
 
   async function get(path: string, headers: Record<string, string> = {}) {
     const res = await request(gw.proxyUrl + path, { headers });

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { startEchoUpstream, startFakeKratos, startTestGateway } from '../../helpers/servers.js';
+import { startEchoUpstream, startFakeKratos, startTestGateway, startStack } from '../../helpers/servers.js';
 
 type Echo = Awaited<ReturnType<typeof startEchoUpstream>>;
 type Kratos = Awaited<ReturnType<typeof startFakeKratos>>;
@@ -25,22 +25,16 @@ describe('session cache and whoami coalescing', () => {
   let upstream: Echo;
   let kratos: Kratos;
   let gw: Gateway;
+  let close: () => Promise<void>;
 
   before(async () => {
-    upstream = await startEchoUpstream();
-    kratos = await startFakeKratos();
-    gw = await startTestGateway({
-      kratos: { public_url: kratos.url },
-      session_cache: { ttl_cap_ms: 60_000, negative_ttl_ms: 60_000 },
-      log: { access_log: false },
-      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required' }],
-    });
+    ({ upstream, kratos, gw, close } = await startStack((u) => ({
+    session_cache: { ttl_cap_ms: 60_000, negative_ttl_ms: 60_000 },
+    log: { access_log: false },
+    routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'required' }],
+    })));
   });
-  after(async () => {
-    await gw.shutdown();
-    await upstream.close();
-    await kratos.close();
-  });
+  after(() => close());
 
   test('200 concurrent requests with one new token make exactly one whoami call; cached requests make none', async () => {
     kratos.state.fault = { kind: 'delay', ms: 200 };
@@ -105,9 +99,7 @@ describe('session cache and whoami coalescing', () => {
 
 describe('session cache honours Kratos hints and relays a refreshed cookie', () => {
   test('Ory-Session-Cache-For: 0 disables caching of that answer; a whoami Set-Cookie reaches the client', async () => {
-    const upstream = await startEchoUpstream();
-    const kratos = await startFakeKratos();
-    const gw = await startTestGateway({ kratos: { public_url: kratos.url }, log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url }] });
+    const { upstream, kratos, gw, close } = await startStack((u) => ({ log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
     try {
       kratos.state.cacheFor = 0;
       kratos.state.setCookie = 'ory_kratos_session=refreshed; Path=/; HttpOnly';
@@ -122,31 +114,23 @@ describe('session cache honours Kratos hints and relays a refreshed cookie', () 
       assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': s.token }), 200);
       assert.equal(kratos.state.calls - calls, 2);
     } finally {
-      await gw.shutdown();
-      await upstream.close();
-      await kratos.close();
+      await close();
     }
   });
 
   test('with the cache disabled every request asks Kratos', async () => {
-    const upstream = await startEchoUpstream();
-    const kratos = await startFakeKratos();
-    const gw = await startTestGateway({ kratos: { public_url: kratos.url }, session_cache: { enabled: false }, log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url }] });
+    const { upstream, kratos, gw, close } = await startStack((u) => ({ session_cache: { enabled: false }, log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
     try {
       const s = kratos.addSession();
       const calls = kratos.state.calls;
       for (let i = 0; i < 3; i++) assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': s.token }), 200);
       assert.equal(kratos.state.calls - calls, 3);
     } finally {
-      await gw.shutdown();
-      await upstream.close();
-      await kratos.close();
+      await close();
     }
   });
   test('a flood of invalid tokens cannot evict valid sessions from the cache', async () => {
-    const upstream = await startEchoUpstream();
-    const kratos = await startFakeKratos();
-    const gw = await startTestGateway({ kratos: { public_url: kratos.url }, session_cache: { max_entries: 10, negative_ttl_ms: 60_000 }, log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url }] });
+    const { upstream, kratos, gw, close } = await startStack((u) => ({ session_cache: { max_entries: 10, negative_ttl_ms: 60_000 }, log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
     try {
       const s = kratos.addSession();
       assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': s.token }), 200);
@@ -157,9 +141,7 @@ describe('session cache honours Kratos hints and relays a refreshed cookie', () 
       assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': 'invalid-7', accept: 'application/json' }), 401);
       assert.equal(kratos.state.calls, calls, 'and so was the negative answer');
     } finally {
-      await gw.shutdown();
-      await upstream.close();
-      await kratos.close();
+      await close();
     }
   });
 });

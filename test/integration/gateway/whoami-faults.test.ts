@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { startEchoUpstream, startFakeKratos, startTestGateway, type WhoamiFault } from '../../helpers/servers.js';
+import { startEchoUpstream, startFakeKratos, startTestGateway, type WhoamiFault, startStack } from '../../helpers/servers.js';
 
 type Echo = Awaited<ReturnType<typeof startEchoUpstream>>;
 type Kratos = Awaited<ReturnType<typeof startFakeKratos>>;
@@ -15,24 +15,19 @@ describe('whoami fault injection: the gateway fails closed', () => {
   let upstream: Echo;
   let kratos: Kratos;
   let gw: Gateway;
+  let close: () => Promise<void>;
 
   before(async () => {
-    upstream = await startEchoUpstream();
-    kratos = await startFakeKratos();
-    gw = await startTestGateway({
-      kratos: { public_url: kratos.url, whoami_timeout_ms: 200 },
-      log: { access_log: false },
-      routes: [
-        { name: 'opt', match: { path_prefix: '/optional' }, upstream: upstream.url, auth: 'optional' },
-        { name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required' },
-      ],
-    });
+    ({ upstream, kratos, gw, close } = await startStack((u) => ({
+        kratos: { public_url: u.kratos, whoami_timeout_ms: 200 },
+    log: { access_log: false },
+    routes: [
+      { name: 'opt', match: { path_prefix: '/optional' }, upstream: u.upstream, auth: 'optional' },
+      { name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'required' },
+    ],
+    })));
   });
-  after(async () => {
-    await gw.shutdown();
-    await upstream.close();
-    await kratos.close();
-  });
+  after(() => close());
 
   const cases: Array<[string, WhoamiFault, number]> = [
     ['slow (beyond the budget)', { kind: 'delay', ms: 1_000 }, 503],

@@ -4,25 +4,19 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startEchoUpstream, startFakeKratos, startTestGateway } from '../../helpers/servers.js';
+import { startEchoUpstream, startFakeKratos, startTestGateway, startStack } from '../../helpers/servers.js';
 
 let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
 let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
+let close: () => Promise<void>;
 
 before(async () => {
-  upstream = await startEchoUpstream();
-  kratos = await startFakeKratos();
-  gw = await startTestGateway({
-    kratos: { public_url: kratos.url },
-    routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required', on_unauthenticated: 'json' }],
-  });
+  ({ upstream, kratos, gw, close } = await startStack((u) => ({
+  routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'required', on_unauthenticated: 'json' }],
+  })));
 });
-after(async () => {
-  await gw.shutdown();
-  await upstream.close();
-  await kratos.close();
-});
+after(() => close());
 
 test('an identity id with a quote cannot forge access-log fields', async () => {
   const identityId = 'x","level":60,"route":"forged","msg":"forged';

@@ -5,25 +5,19 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { rawRequest, startEchoUpstream, startFakeKratos, startTestGateway } from '../../helpers/servers.js';
+import { rawRequest, startEchoUpstream, startFakeKratos, startTestGateway, startStack } from '../../helpers/servers.js';
 
 let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
 let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
+let close: () => Promise<void>;
 
 before(async () => {
-  upstream = await startEchoUpstream();
-  kratos = await startFakeKratos();
-  gw = await startTestGateway({
-    kratos: { public_url: kratos.url },
-    routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'anonymous' }],
-  });
+  ({ upstream, kratos, gw, close } = await startStack((u) => ({
+  routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }],
+  })));
 });
-after(async () => {
-  await gw.shutdown();
-  await upstream.close();
-  await kratos.close();
-});
+after(() => close());
 
 test('control: dash-spelled X-Forwarded-* from an untrusted client are replaced', async () => {
   await rawRequest(gw.proxyUrl, ['GET /x HTTP/1.1', 'Host: app.test', 'X-Forwarded-Host: evil.example', 'X-Forwarded-Prefix: /evil', 'X-Real-IP: 6.6.6.6', 'Connection: close']);

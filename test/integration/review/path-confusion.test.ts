@@ -4,28 +4,22 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { rawRequest, startEchoUpstream, startFakeKratos, startTestGateway } from '../../helpers/servers.js';
+import { rawRequest, startEchoUpstream, startFakeKratos, startTestGateway, startStack } from '../../helpers/servers.js';
 
 let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
 let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
+let close: () => Promise<void>;
 
 before(async () => {
-  upstream = await startEchoUpstream();
-  kratos = await startFakeKratos();
-  gw = await startTestGateway({
-    kratos: { public_url: kratos.url },
-    routes: [
-      { name: 'admin', match: { path_prefix: '/admin' }, upstream: upstream.url, auth: 'required', on_unauthenticated: 'json' },
-      { name: 'public', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'anonymous' },
-    ],
-  });
+  ({ upstream, kratos, gw, close } = await startStack((u) => ({
+  routes: [
+    { name: 'admin', match: { path_prefix: '/admin' }, upstream: u.upstream, auth: 'required', on_unauthenticated: 'json' },
+    { name: 'public', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' },
+  ],
+  })));
 });
-after(async () => {
-  await gw.shutdown();
-  await upstream.close();
-  await kratos.close();
-});
+after(() => close());
 
 async function get(path: string, extra: string[] = []): Promise<{ status: number; raw: string }> {
   const raw = await rawRequest(gw.proxyUrl, [`GET ${path} HTTP/1.1`, 'Host: app.test', 'Accept: application/json', 'Connection: close', ...extra]);
