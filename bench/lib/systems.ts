@@ -70,6 +70,20 @@ export function hasCommand(cmd: string): boolean {
   }
 }
 
+/** A peer started from Debian (nginx, Caddy) in its own temp directory, removed when it stops. */
+function externalSystem(id: SystemId, port: number, ext: { pid: number; stop(): Promise<void> }, prefix: string): RunningSystem {
+  return {
+    id,
+    url: `http://127.0.0.1:${port}`,
+    pid: ext.pid,
+    rss: () => rssOf(ext.pid),
+    stop: async () => {
+      await ext.stop();
+      rmSync(prefix, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function startSystem(id: SystemId, env: SystemEnv): Promise<RunningSystem> {
   switch (id) {
     case 'direct':
@@ -122,16 +136,7 @@ export async function startSystem(id: SystemId, env: SystemEnv): Promise<Running
       });
       writeFileSync(join(prefix, 'nginx.conf'), conf);
       const ext = await startExternal('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], port);
-      return {
-        id,
-        url: `http://127.0.0.1:${port}`,
-        pid: ext.pid,
-        rss: () => rssOf(ext.pid),
-        stop: async () => {
-          await ext.stop();
-          rmSync(prefix, { recursive: true, force: true });
-        },
-      };
+      return externalSystem(id, port, ext, prefix);
     }
     case 'caddy': {
       const prefix = mkdtempSync(join(tmpdir(), 'bench-caddy-'));
@@ -144,16 +149,7 @@ export async function startSystem(id: SystemId, env: SystemEnv): Promise<Running
         XDG_CONFIG_HOME: join(prefix, 'config'),
         GOMAXPROCS: String(env.peerCpus),
       });
-      return {
-        id,
-        url: `http://127.0.0.1:${port}`,
-        pid: ext.pid,
-        rss: () => rssOf(ext.pid),
-        stop: async () => {
-          await ext.stop();
-          rmSync(prefix, { recursive: true, force: true });
-        },
-      };
+      return externalSystem(id, port, ext, prefix);
     }
   }
 }
