@@ -15,7 +15,7 @@ import type { Logger } from '../log.js';
  */
 export class AccessLog {
   private readonly stream: { write(line: string): unknown };
-  private readonly enabled: boolean;
+  readonly enabled: boolean;
   private lastMs = 0;
   private lastIso = '';
 

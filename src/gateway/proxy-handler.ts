@@ -32,6 +32,7 @@ export function createProxyHandler(g: GatewayCore) {
     const seconds = (performance.now() - started) / 1000;
     const method = req.method ?? 'GET';
     g.metrics.request(route, method, status, seconds);
+    if (!accessLog.enabled) return;
     const xff = req.headers['x-forwarded-for'];
     const client = g.trustedProxies.clientAddress(peerAddress(req), typeof xff === 'string' ? xff : undefined);
     accessLog.write(requestId, client, route, method, status, Math.round(seconds * 1e4) / 10, identityId);
