@@ -1,43 +1,92 @@
 /**
  * The Kratos public API under a prefix on the proxy port, so browser apps get same-origin
  * self-service flows. Forwarded faithfully (method, body, cookies, status); `Location`
- * headers that point at Kratos are rewritten onto the mount. Logout and revocation purge
- * the credential from the session cache before the response reaches the client, so the
- * very next request with it is rejected; a settings submission purges the identity's cached
- * sessions, so changed traits reach the upstream on the next request.
+ * headers that point at Kratos are rewritten onto the mount.
+ *
+ * Any request that carries a credential (a header or cookie any registered extractor reads,
+ * or a `session_token` in the body) purges that credential and every cached session of its
+ * identity before the response reaches the client, unless it is one of a few operations
+ * known to be read-only (see READ_ONLY_GETS). So logout, revocation and settings changes
+ * take effect on the very next request however they are spelled.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { Credential } from '../gateway/credentials/index.js';
 import { sendJsonError } from '../gateway/errors/json-error.js';
 import type { GatewayCore } from '../gateway/gateway-core.js';
 import { stripHopByHop, isHopByHopResponseHeader } from '../gateway/headers/hop-by-hop.js';
 import { forwardedHeaders } from '../gateway/mutators/forwarded-headers.js';
 import { requestIdOf } from '../gateway/request-context.js';
+import { canonicalizePath } from '../gateway/request-target.js';
 
 /**
- * Requests after which the gateway's cached view of a session is stale, when Kratos accepted
- * them: v0.6 and v1 logout and revocation (`DELETE /sessions` is "my session" in v0.6 and "my
- * other sessions" in v1, `DELETE /sessions/{id}` one of them), and settings submissions, which
- * change traits and so the injected headers. All purge every cached session of the caller's
- * identity: a few extra whoami calls are cheaper than reasoning about which session is which.
+ * The only requests that leave the gateway's cached view of the caller alone: GET (HEAD is
+ * the same) of operations that read or merely create a flow. Everything else that carries
+ * a credential purges it and its identity. An allow-list, not a list of the mutating
+ * requests, because the identity provider decides which spellings it answers: Kratos's
+ * router redirects trailing-slash and wrong-case paths to the real route, and any IdP (the
+ * embedded one included, once) may be laxer still. Missing an operation here costs one
+ * whoami on the next request; missing a mutating spelling kept revoked credentials alive.
+ *
+ * Deliberately absent, because Kratos changes state on a GET there: v0.6 logout
+ * (`/self-service/browser/flows/logout`) and v1 logout (`/self-service/logout`); the submit
+ * endpoints `/self-service/{login,registration,settings,recovery,verification}` (a settings
+ * update paused for re-authentication resumes with `GET /self-service/settings?flow=`; the
+ * recovery link signs in, the verification link verifies an address; login's GET is the
+ * OIDC callback); the v0.5 `/methods/link` paths; `/sessions/token-exchange`. Settings init
+ * is left out too: it is read-only in Kratos, but it is rare and always credentialed, and a
+ * short list is easier to keep true than a complete one.
  */
-function purgesCache(method: string, path: string): boolean {
-  if (method === 'GET') return path === '/self-service/browser/flows/logout' || path === '/self-service/logout';
-  if (method === 'DELETE') return path === '/sessions' || path.startsWith('/sessions/') || path === '/self-service/logout/api';
-  if (method === 'POST') return path === '/self-service/settings' || path.startsWith('/self-service/settings/');
-  return false;
+const READ_ONLY_GETS = new Set([
+  '/sessions/whoami',
+  '/self-service/errors',
+  '/health/alive',
+  '/health/ready',
+  ...['login', 'registration', 'settings', 'recovery', 'verification'].map((flow) => `/self-service/${flow}/flows`),
+  // Flow init never touches an existing session: with one, login and registration only
+  // redirect or answer 400, and login's `?refresh=true`/`?aal=` only creates a forced flow.
+  ...['login', 'registration', 'recovery', 'verification'].flatMap((flow) => [`/self-service/${flow}/browser`, `/self-service/${flow}/api`]),
+]);
+
+/**
+ * The path as an allow-list comparison sees it: canonical like the proxy forwards it (dot
+ * segments, repeated slashes, escapes of unreserved characters), then case-folded and without
+ * trailing slashes, so every spelling a lenient router maps onto one operation compares equal.
+ * Undefined when the path cannot be canonicalized (never read-only).
+ */
+export function purgeComparablePath(path: string): string | undefined {
+  let p: string;
+  try {
+    p = canonicalizePath(path);
+  } catch {
+    return undefined;
+  }
+  p = p.toLowerCase();
+  while (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
+  return p;
 }
 
-const MAX_LOGOUT_BODY = 64 * 1024;
+/** True only for operations known to change neither a session nor an identity. */
+export function isReadOnlyOperation(method: string, path: string): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  const p = purgeComparablePath(path);
+  if (p === undefined) return false;
+  return READ_ONLY_GETS.has(p) || /^\/schemas\/[^/]+$/.test(p);
+}
+
+/**
+ * Self-service and revocation bodies are a few hundred bytes. A larger body cannot be scanned
+ * for a `session_token` without buffering it, so it is refused rather than forwarded unread.
+ */
+const MAX_SCANNED_BODY = 64 * 1024;
 
 async function readSmallBody(req: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_LOGOUT_BODY) return undefined;
+    if (size > MAX_SCANNED_BODY) return undefined;
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -58,10 +107,16 @@ export function createKratosMount(g: GatewayCore) {
   const kratos = new URL(g.config.kratos.public_url);
   const kratosBase = kratos.href.replace(/\/$/, '');
   const kratosBasePath = kratos.pathname.replace(/\/$/, '');
-  const mountUrl = g.publicOrigin + g.config.kratos.mount_prefix;
+  const mountPrefix = g.config.kratos.mount_prefix;
+  const mountUrl = g.publicOrigin + mountPrefix;
   const pool = new Pool(kratos.origin, { connections: g.config.kratos.connections, keepAliveTimeout: 10_000 });
 
-  /** Every credential the request carries, including a `session_token` in a revocation body. */
+  /**
+   * Every credential the request carries: each registered source, plus a `session_token` in
+   * the body (Kratos's `DELETE /sessions` and v1's `DELETE /self-service/logout/api`), which
+   * is a session token and so is tried under every source except the cookie, whose value is
+   * Kratos's sealed cookie blob and never a bare token.
+   */
   function requestCredentials(headers: IncomingHttpHeaders, body: Buffer | undefined): Credential[] {
     const found: Credential[] = [];
     for (const source of g.extractors) {
@@ -75,9 +130,18 @@ export function createKratosMount(g: GatewayCore) {
     return found;
   }
 
+  /**
+   * Kratos's own redirects are absolute (from its base URL); its router's trailing-slash
+   * redirects are absolute paths as Kratos saw them (under the public URL's path). Both are
+   * moved onto the mount so the browser stays on the gateway's origin and prefix.
+   */
   function rewriteLocation(location: string): string {
     if (location === kratosBase || location.startsWith(kratosBase + '/') || location.startsWith(kratosBase + '?')) {
       return mountUrl + location.slice(kratosBase.length);
+    }
+    if (location.startsWith('/') && !location.startsWith('//')) {
+      if (kratosBasePath === '') return mountPrefix + location;
+      if (location.startsWith(kratosBasePath + '/') || location.startsWith(kratosBasePath + '?')) return mountPrefix + location.slice(kratosBasePath.length);
     }
     return location;
   }
@@ -87,7 +151,7 @@ export function createKratosMount(g: GatewayCore) {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const purge = purgesCache(method, path);
+    const readOnly = isReadOnlyOperation(method, path);
     const originalHeaders = { ...req.headers };
 
     const headers = req.headers;
@@ -107,37 +171,51 @@ export function createKratosMount(g: GatewayCore) {
     headers.host = kratos.host;
 
     let body: IncomingMessage | Buffer | null = hasBody ? req : null;
-    // A revocation's body may carry the session token; read it (small) to purge that token too.
-    if (purge && method === 'DELETE' && body !== null) {
+    // The body of any unsafe request may name a session token (revocation, v1 API logout);
+    // read it (small) so that token is purged too. GET and HEAD bodies mean nothing to Kratos.
+    if (!readOnly && method !== 'GET' && method !== 'HEAD' && body !== null) {
       const buffered = await readSmallBody(req);
-      if (buffered === undefined) return sendJsonError(res, 413, 'The logout request body is too large');
+      if (buffered === undefined) return sendJsonError(res, 413, 'The request body is too large');
       body = buffered;
       headers['content-length'] = String(buffered.length);
     }
 
-    // Learn whose sessions these are before Kratos revokes them (afterwards whoami says 401).
-    // Usually a cache hit; at most one whoami call per credential on these rare requests.
+    // Learn whose sessions these are before Kratos changes them (after a revocation whoami
+    // says 401). Usually a cache hit: the caller has just used the credential.
     const identities = new Set<string>();
-    const credentials = purge ? requestCredentials(originalHeaders, Buffer.isBuffer(body) ? body : undefined) : [];
+    const credentials = readOnly ? [] : requestCredentials(originalHeaders, Buffer.isBuffer(body) ? body : undefined);
+    const known = new Set<string>();
     for (const credential of credentials) {
+      if (known.has(credential.value)) continue; // the same token under another source: same identity
       const r = await g.resolver.resolve(credential);
-      if (r.status === 'authenticated') identities.add(r.session.identityId);
+      if (r.status === 'authenticated') {
+        identities.add(r.session.identityId);
+        known.add(credential.value);
+      }
     }
+    // Purged whatever Kratos answers, even a 5xx or no answer at all: a failure may come
+    // after the change was committed (a revocation stored, then an error rendering the
+    // response; a timeout after Kratos acted), and a needless purge costs one whoami.
+    const purge = () => {
+      for (const credential of credentials) g.resolver.purgeIdentityOf(credential);
+      for (const identityId of identities) g.resolver.purgeIdentity(identityId);
+    };
 
     const abort = new AbortController();
     const onClientGone = () => abort.abort(new Error('client went away'));
     res.once('close', onClientGone);
-    const upstream = await pool.request({
-      path: kratosBasePath + url,
-      method: method as 'GET',
-      headers: headers as Record<string, string>,
-      body,
-      signal: AbortSignal.any([abort.signal, AbortSignal.timeout(30_000)]),
-    });
-
-    if (purge && upstream.statusCode < 500) {
-      for (const credential of credentials) g.resolver.purgeIdentityOf(credential);
-      for (const identityId of identities) g.resolver.purgeIdentity(identityId);
+    let upstream: Dispatcher.ResponseData;
+    try {
+      upstream = await pool.request({
+        path: kratosBasePath + url,
+        method: method as Dispatcher.HttpMethod,
+        headers: headers as Record<string, string>,
+        body,
+        signal: AbortSignal.any([abort.signal, AbortSignal.timeout(30_000)]),
+      });
+    } finally {
+      // Before any response (Kratos's or the gateway's 502/504) reaches the client.
+      purge();
     }
 
     const out: Record<string, string | string[]> = {};
