@@ -5,7 +5,7 @@ import { parseDuration } from './duration.js';
 import { badRequest, HttpError, notFound } from './errors.js';
 import { fetchFlowHandler } from './flows/common.js';
 import { createAdminRecoveryLink } from './flows/recovery.js';
-import { finalHandlers, jsonBodyParsers, mountErrors, mountHealth, mountSchemas } from './public-app.js';
+import { finalHandlers, jsonBodyParsers, mountErrors, mountHealth, mountSchemas, routeLikeKratos } from './public-app.js';
 import { identityJson } from './serialize.js';
 import { isUuid, sendError } from './http.js';
 
@@ -28,6 +28,7 @@ function validateTraits(ctx: IdentityContext, schemaId: string, traits: Record<s
 
 export function createAdminApp(ctx: IdentityContext): express.Express {
   const app = express();
+  routeLikeKratos(app);
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(...jsonBodyParsers());

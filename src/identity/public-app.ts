@@ -55,12 +55,50 @@ export function mountErrors(ctx: IdentityContext, app: express.Express, publicPo
   });
 }
 
+/**
+ * Route like Kratos's router (julienschmidt/httprouter), not like express's lenient default:
+ * case-sensitive paths, and a trailing slash is a different path (answered by the redirect in
+ * finalHandlers). Must run before the app's first route: express builds its router lazily
+ * from these settings. A lenient server acts on spellings (`/Logout`, `/logout/`) that a
+ * gateway in front of it would have to guess; Kratos does not.
+ */
+export function routeLikeKratos(app: express.Express): void {
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
+}
+
+/** Options for every express.Router inside an app set up by routeLikeKratos (routers do not inherit them). */
+export const KRATOS_ROUTER_OPTIONS = { caseSensitive: true, strict: true } as const;
+
+/**
+ * httprouter's RedirectTrailingSlash, for a path that matched nothing: 301 for GET, 307 for
+ * every other method (HEAD included), so a client repeats the same request at the route.
+ * httprouter (v1.3, as Kratos pins it) only strips one slash and only when the slashless
+ * route exists; this redirects unconditionally, and an unknown path ends in a 404 one hop
+ * later. Wrong-case paths get no redirect here (httprouter's RedirectFixedPath would send
+ * one): a 404 is never less safe, and the gateway treats every spelling alike anyway.
+ * Undefined when there is nothing to redirect, or when the target would not stay on this
+ * server (`//host` or `/\host` is protocol-relative to a browser).
+ */
+function trailingSlashRedirect(originalUrl: string): string | undefined {
+  const q = originalUrl.indexOf('?');
+  const path = q === -1 ? originalUrl : originalUrl.slice(0, q);
+  if (path.length <= 1 || !path.endsWith('/')) return undefined;
+  const target = path.slice(0, -1);
+  if (target.startsWith('//') || target.startsWith('/\\')) return undefined;
+  return target + (q === -1 ? '' : originalUrl.slice(q));
+}
+
 export function jsonBodyParsers() {
   return [express.json({ limit: '1mb' }), express.urlencoded({ extended: false, limit: '1mb' })];
 }
 
 export function finalHandlers(ctx: IdentityContext, app: express.Express): void {
-  app.use((_req: Request, res: Response) => sendError(res, new HttpError(404)));
+  app.use((req: Request, res: Response) => {
+    const location = trailingSlashRedirect(req.originalUrl);
+    if (location === undefined) return sendError(res, new HttpError(404));
+    res.status(req.method === 'GET' ? 301 : 307).location(location).end();
+  });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     // body-parser errors carry a 4xx status (malformed JSON, body too large).
     const status = (err as { status?: unknown }).status;
@@ -73,6 +111,7 @@ export function finalHandlers(ctx: IdentityContext, app: express.Express): void 
 
 export function createPublicApp(ctx: IdentityContext): express.Express {
   const app = express();
+  routeLikeKratos(app);
   app.disable('x-powered-by');
   app.set('etag', false);
   app.all('/sessions/whoami', (req, res) => handleWhoami(ctx, req, res));
@@ -85,7 +124,7 @@ export function createPublicApp(ctx: IdentityContext): express.Express {
   mountSchemas(ctx, app);
   mountErrors(ctx, app, true);
   app.delete('/sessions', revokeSessionHandler(ctx));
-  const router = express.Router();
+  const router = express.Router(KRATOS_ROUTER_OPTIONS);
   mountLogin(ctx, router);
   mountRegistration(ctx, router);
   mountSettings(ctx, router);
