@@ -115,7 +115,7 @@ export function createKratosMount(g: GatewayCore) {
    * Every credential the request carries: each registered source, plus a `session_token` in
    * the body (Kratos's `DELETE /sessions` and v1's `DELETE /self-service/logout/api`), which
    * is a session token and so is tried under every source except the cookie, whose value is
-   * Kratos's sealed cookie blob and never a bare token.
+   * sealed (Kratos) or signed (the embedded server) and so never a bare token.
    */
   function requestCredentials(headers: IncomingHttpHeaders, body: Buffer | undefined): Credential[] {
     const found: Credential[] = [];
