@@ -12,7 +12,8 @@ export type Resolution =
 
 /** A negative entry: Kratos said this credential is not a session. */
 const NOT_A_SESSION = { negative: true } as const;
-type CacheValue = { negative: false; session: SessionSummary; setCookie?: string[] } | typeof NOT_A_SESSION;
+/** `askedAt`: when the whoami call began (performance.now()), to spot purges that overtook it. */
+type CacheValue = { negative: false; session: SessionSummary; setCookie?: string[]; askedAt: number } | typeof NOT_A_SESSION;
 
 export interface SessionResolverOptions {
   kratosPublicUrl: string;
@@ -46,6 +47,12 @@ export class SessionResolver {
   private readonly negative: LRUCache<string, true> | undefined;
   /** identity id → cache keys, so one identity's sessions can be purged at once. */
   private readonly keysByIdentity = new Map<string, Set<string>>();
+  /**
+   * identity id → when it was last purged. A whoami already in flight during a purge is not
+   * indexed yet, so the purge cannot reach it; its answer (possibly from before the change) is
+   * dropped when it lands. Kept as long as a whoami call may take.
+   */
+  private readonly recentPurges: LRUCache<string, number> | undefined;
   private readonly keySalt: string;
 
   constructor(private readonly opts: SessionResolverOptions) {
@@ -54,6 +61,7 @@ export class SessionResolver {
     const c = opts.cache;
     if (!c.enabled) return;
     this.negative = new LRUCache<string, true>({ max: Math.max(1_000, Math.floor(c.maxEntries / 10)), ttl: Math.max(1, c.negativeTtlMs) });
+    this.recentPurges = new LRUCache<string, number>({ max: 10_000, ttl: opts.whoamiTimeoutMs + 1_000 });
     this.cache = new LRUCache<string, CacheValue, Credential>({
       max: c.maxEntries,
       maxSize: c.maxBytes,
@@ -103,6 +111,7 @@ export class SessionResolver {
       const performedFetch = status.fetch === 'miss';
       this.opts.metrics.cacheLookup(performedFetch ? 'miss' : 'coalesced');
       if (value === undefined || value.negative) return { status: 'unauthenticated' };
+      if (performedFetch && (this.recentPurges!.get(value.session.identityId) ?? -Infinity) >= value.askedAt) this.cache.delete(key);
       // A refreshed session cookie goes back only to the caller(s) of this very fetch.
       return value.setCookie && (performedFetch || status.fetch === 'inflight')
         ? { status: 'authenticated', session: value.session, setCookie: value.setCookie }
@@ -125,6 +134,7 @@ export class SessionResolver {
   /** Removes every cached session of an identity (after an admin-side revocation). Returns how many. */
   purgeIdentity(identityId: string): number {
     if (this.cache === undefined) return 0;
+    this.recentPurges!.set(identityId, performance.now());
     const keys = [...(this.keysByIdentity.get(identityId) ?? [])];
     for (const key of keys) this.cache.delete(key);
     this.keysByIdentity.delete(identityId);
@@ -174,7 +184,7 @@ export class SessionResolver {
       this.index(summary.identityId, this.cacheKey(credential));
     }
     const setCookie = answer.kind === 'active' ? answer.setCookie : undefined;
-    return setCookie ? { negative: false, session: summary, setCookie } : { negative: false, session: summary };
+    return setCookie ? { negative: false, session: summary, setCookie, askedAt: started } : { negative: false, session: summary, askedAt: started };
   }
 
   private index(identityId: string, key: string): void {

@@ -90,6 +90,21 @@ describe('session cache and whoami coalescing', () => {
     assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': s.token, accept: 'application/json' }), 401);
   });
 
+  test('a whoami answer in flight while its identity is purged is not cached', async () => {
+    const s = kratos.addSession();
+    const calls = kratos.state.calls;
+    kratos.state.fault = { kind: 'delay', ms: 500 };
+    const first = status(gw.proxyUrl + '/x', { 'x-session-token': s.token });
+    // Once Kratos has the question, the identity is purged (its traits changed, say) before the answer.
+    while (kratos.state.calls === calls) await sleep(5);
+    const purge = await request(`${gw.adminUrl}/sessions/cache/identities/${s.identityId}`, { method: 'DELETE' });
+    await purge.body.dump();
+    assert.equal(await first, 200, 'the request that came before the purge is answered as Kratos answered it');
+    kratos.state.fault = { kind: 'normal' };
+    assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': s.token }), 200);
+    assert.equal(kratos.state.calls - calls, 2, 'the answer from before the purge was not kept: the next request asked Kratos again');
+  });
+
   test('the cache entries gauge and whoami outcome counters are exported', async () => {
     assert.ok((await metric(gw, 'kratos_gateway_session_cache_entries')) >= 1);
     assert.ok((await metric(gw, 'kratos_gateway_whoami_requests_total{outcome="active"}')) >= 1);
