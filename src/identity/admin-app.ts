@@ -89,7 +89,10 @@ export function createAdminApp(ctx: IdentityContext): express.Express {
     res.status(200).json(ctx.courier.list());
   });
 
-  for (const kind of ['login', 'registration', 'recovery', 'verification'] as const) {
+  // Settings too: on the admin port Kratos v0.6 (settings/handler.go fetchAdminFlow) returns the
+  // flow by id without a session or ownership check, and the official self-service UI relies on
+  // it. Unknown ids are 404 here (the public port says 403 to hide them), expired ones 410.
+  for (const kind of ['login', 'registration', 'settings', 'recovery', 'verification'] as const) {
     app.get(`/self-service/${kind}/flows`, fetchFlowHandler(ctx, { kind }));
   }
 

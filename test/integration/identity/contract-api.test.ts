@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { AdminApi, Configuration, PublicApi } from '@ory/kratos-client';
 import type { AxiosError, AxiosResponse } from 'axios';
-import { assertIdentityList, assertResponse, assertSchema, Browser, validating, courierMessages, flowIdFrom, lastLinkTo, messageIds, nodeOf, SCHEMA_FILE, startTestServer, UI, type TestServer } from './helpers.js';
+import { assertIdentityList, assertResponse, assertSchema, Browser, validating, courierMessages, flowIdFrom, lastLinkTo, messageIds, nodeOf, registerBrowser, SCHEMA_FILE, startTestServer, UI, type TestServer } from './helpers.js';
 
 let t: TestServer;
 let pub: PublicApi;
@@ -467,5 +467,57 @@ describe('admin API', () => {
     assert.equal(who.json.identity.id, identityId);
     const missing = await failure(admin.createRecoveryLink({ identity_id: '5f9e6c5c-1b2e-4b4e-9a4e-2a3c4d5e6f70' }));
     assert.equal(missing.status, 404);
+  });
+});
+
+describe('admin API flow fetches', () => {
+  const UNKNOWN = '5f9e6c5c-1b2e-4b4e-9a4e-2a3c4d5e6f70';
+
+  // kratos-selfservice-ui-node v0.6.3-alpha.1 fetches every flow, settings included, from the
+  // admin port without credentials (the spec tags these operations public and admin).
+  it('serves every self-service flow by id without credentials; 404 for unknown ids, 410 once expired', async () => {
+    const { token, identityId } = await register('adminfetch@example.com');
+    const b = new Browser();
+    await registerBrowser(t, b, 'adminfetch-browser@example.com', 'a-long-enough-passphrase');
+    const browserSettingsId = flowIdFrom((await b.get(`${t.publicUrl}/self-service/settings/browser`)).location, `${UI}/settings`);
+    const browserOwner = (await b.getJson(`${t.publicUrl}/sessions/whoami`)).json.identity.id as string;
+
+    const fetches = [
+      { kind: 'login', schema: 'loginFlow', id: (await pub.initializeSelfServiceLoginForNativeApps()).data.id, get: (id: string) => admin.getSelfServiceLoginFlow(id) },
+      { kind: 'registration', schema: 'registrationFlow', id: (await pub.initializeSelfServiceRegistrationForNativeApps()).data.id, get: (id: string) => admin.getSelfServiceRegistrationFlow(id) },
+      { kind: 'recovery', schema: 'recoveryFlow', id: (await pub.initializeSelfServiceRecoveryForNativeApps()).data.id, get: (id: string) => admin.getSelfServiceRecoveryFlow(id) },
+      { kind: 'verification', schema: 'verificationFlow', id: (await pub.initializeSelfServiceVerificationForNativeApps()).data.id, get: (id: string) => admin.getSelfServiceVerificationFlow(id) },
+      { kind: 'settings', schema: 'settingsFlow', id: (await pub.initializeSelfServiceSettingsForNativeApps(token)).data.id, get: (id: string) => admin.getSelfServiceSettingsFlow(id) },
+      { kind: 'settings', schema: 'settingsFlow', id: browserSettingsId, get: (id: string) => admin.getSelfServiceSettingsFlow(id) },
+    ];
+    for (const f of fetches) {
+      const res = await f.get(f.id);
+      assert.equal(res.status, 200, `${f.kind} on the admin port`);
+      assert.equal(res.config.url?.startsWith(t.adminUrl), true);
+      assertSchema(f.schema, res.data);
+      assert.equal(res.data.id, f.id);
+      const missing = await failure(f.get(UNKNOWN));
+      assert.equal(missing.status, 404, `${f.kind}: unknown id`);
+      assertSchema('jsonError', missing.data);
+    }
+    const apiSettings = (await admin.getSelfServiceSettingsFlow(fetches[4]?.id ?? '')).data;
+    assert.equal(apiSettings.identity.id, identityId);
+    assert.equal(apiSettings.type, 'api');
+    const browserSettings = (await admin.getSelfServiceSettingsFlow(browserSettingsId)).data;
+    assert.equal(browserSettings.identity.id, browserOwner);
+    assert.equal(browserSettings.type, 'browser');
+    // The admin port needs no session, but the public port still does.
+    assert.equal((await failure(pub.getSelfServiceSettingsFlow(browserSettingsId))).status, 401);
+
+    // Every flow lifespan here is at most 1h (login 10m).
+    t.clock.advance(61 * 60_000);
+    for (const f of fetches) {
+      const gone = await failure(f.get(f.id));
+      assert.equal(gone.status, 410, `${f.kind}: expired`);
+      assertSchema('jsonError', gone.data);
+      const details = gone.data.error.details as Record<string, string>;
+      if (f.id === browserSettingsId) assert.equal(details.redirect_to, `${t.publicUrl}/self-service/settings/browser`);
+      else assert.equal(details.api, `${t.publicUrl}/self-service/${f.kind}/api`);
+    }
   });
 });
