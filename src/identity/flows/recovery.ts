@@ -42,6 +42,9 @@ function spec(ctx: IdentityContext): LinkFlowSpec {
     passChallenge: (req, res, token, flow) => {
       const identity = token.identity_id ? ctx.identities.get(token.identity_id) : undefined;
       if (!identity) return forwardError(ctx, req, res, notFound());
+      // As v0.6.3 recoveryIssueSession: the "email sent" message is cleared; the success text
+      // goes on the settings flow the user is sent to.
+      delete flow.ui.messages;
       flow.state = 'passed_challenge';
       saveFlow(ctx, flow);
       issueBrowserSession(ctx, req, res, identity);

@@ -31,6 +31,9 @@ function spec(ctx: IdentityContext, d: () => FlowDescriptor): LinkFlowSpec {
     tokenInvalid: texts.verificationTokenInvalid,
     passChallenge: (_req, res, token, flow) => {
       if (token.address_id) ctx.identities.markAddressVerified(token.address_id, ctx.clock.now());
+      // v0.6.3 clears the container messages ("An email … has been sent" no longer holds) and
+      // sets no success text; the "successfully verified" message (1080002) only came with v0.7.
+      delete flow.ui.messages;
       flow.state = 'passed_challenge';
       saveFlow(ctx, flow);
       ctx.logger.info({ identity_id: token.identity_id }, 'address verified');

@@ -381,6 +381,18 @@ describe('recovery and verification (API, link method)', () => {
     const invalid = msgs.find((m) => m.recipient === 'unknown-person@example.com');
     assert.equal(invalid?.subject, 'Account access attempted');
     assert.equal(invalid?.type, 'email');
+
+    // Using the link: the recovery flow passes the challenge and its messages are cleared
+    // (v0.6.3 strategy_recovery.go recoveryIssueSession); the success text lives on the settings flow.
+    const link = await lastLinkTo(t.adminUrl, 'recover@example.com');
+    const flowId = new URL(link).searchParams.get('flow') ?? '';
+    assert.deepEqual(messageIds((await pub.getSelfServiceRecoveryFlow(flowId)).data as never), [1060002]);
+    const click = await new Browser().get(link);
+    const settingsId = flowIdFrom(click.location, `${UI}/settings`);
+    const recovered = await pub.getSelfServiceRecoveryFlow(flowId);
+    assert.equal(recovered.data.state, 'passed_challenge');
+    assert.deepEqual(messageIds(recovered.data as never), []);
+    assert.deepEqual(messageIds((await admin.getSelfServiceSettingsFlow(settingsId)).data as never), [1060001]);
   });
 
   it('accepts the v0.6 base submit path too, and reports a missing email with 4000002', async () => {
@@ -411,6 +423,9 @@ describe('recovery and verification (API, link method)', () => {
     assert.equal(identity.data.verifiable_addresses?.[0]?.status, 'completed');
     const flow = await pub.getSelfServiceVerificationFlow(init.data.id);
     assert.equal(flow.data.state, 'passed_challenge');
+    // v0.6.3 (strategy_verification.go verificationUseToken) clears the container messages, so
+    // "An email … has been sent" is gone; v0.6 has no "successfully verified" text yet (v0.7+).
+    assert.deepEqual(messageIds(flow.data as never), []);
     const again = await b.get(link);
     const newId = flowIdFrom(again.location, `${UI}/verification`);
     const restarted = await pub.getSelfServiceVerificationFlow(newId);
