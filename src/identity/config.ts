@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDuration } from './duration.js';
+import { isAddressOrCidr, type BackoffLimit, type LoginThrottleConfig } from './login-throttle.js';
 
 export class KratosConfigError extends Error {
   constructor(
@@ -63,6 +64,8 @@ export interface KratosConfig {
     verification: FlowConfig & { enabled: boolean; after: AfterUrls };
     logout: { after: AfterUrls };
   };
+  /** `kratos_gateway.login_throttling`: not a Kratos key (Kratos v0.6 does not throttle logins). */
+  loginThrottling: LoginThrottleConfig;
 }
 
 type Checker = (value: unknown, path: string) => void;
@@ -131,6 +134,15 @@ const schemaList: Checker = (v, p) => {
     if (!isObject(s) || typeof s.id !== 'string' || typeof s.url !== 'string') fail(`${p}.${i}`, 'must be an object with string "id" and "url"');
   });
 };
+const addressList: Checker = (v, p) => {
+  if (!Array.isArray(v)) fail(p, 'must be a list of IP addresses or CIDRs');
+  v.forEach((x, i) => {
+    if (typeof x !== 'string' || !isAddressOrCidr(x)) fail(`${p}.${i}`, `${JSON.stringify(x)} is not an IP address or CIDR`);
+  });
+};
+const positiveInt: Checker = (v, p) => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(p, 'must be a positive integer');
+};
 const dsnChecker: Checker = (v, p) => {
   if (typeof v !== 'string') fail(p, 'must be a string');
   if (!isSqliteDsn(v)) fail(p, `"${v}" is not supported: use "memory" or "sqlite://<path>"`);
@@ -169,6 +181,15 @@ const KNOWN: Record<string, Checker> = {
   'hashers.argon2.salt_length': posInt,
   'hashers.argon2.key_length': posInt,
 };
+/** Our own namespace, so nobody mistakes these for Kratos keys (Kratos rejects them). */
+const THROTTLE = 'kratos_gateway.login_throttling';
+KNOWN[`${THROTTLE}.enabled`] = bool;
+KNOWN[`${THROTTLE}.trusted_proxies`] = addressList;
+KNOWN[`${THROTTLE}.max_tracked`] = positiveInt;
+for (const kind of ['per_identifier', 'per_client']) {
+  KNOWN[`${THROTTLE}.${kind}.max_failures`] = posInt;
+  for (const d of ['base_delay', 'max_delay', 'reset_after']) KNOWN[`${THROTTLE}.${kind}.${d}`] = duration;
+}
 for (const flow of FLOWS) {
   KNOWN[`selfservice.flows.${flow}.ui_url`] = httpUrl;
   KNOWN[`selfservice.flows.${flow}.lifespan`] = duration;
@@ -302,6 +323,18 @@ export function loadKratosConfig(raw: unknown, opts: LoadOptions = {}): { config
     warnings.push('selfservice.methods.password.enabled: the embedded server only offers the password method; it stays enabled');
   }
 
+  const backoff = (kind: string, maxFailures: number): BackoffLimit => {
+    const limit = {
+      maxFailures: get<number>(`${THROTTLE}.${kind}.max_failures`) ?? maxFailures,
+      baseDelayMs: dur(`${THROTTLE}.${kind}.base_delay`, 1000),
+      maxDelayMs: dur(`${THROTTLE}.${kind}.max_delay`, 15 * 60_000),
+      resetAfterMs: dur(`${THROTTLE}.${kind}.reset_after`, 3_600_000),
+    };
+    if (limit.baseDelayMs <= 0) fail(`${THROTTLE}.${kind}.base_delay`, 'must be longer than zero');
+    if (limit.maxDelayMs < limit.baseDelayMs) fail(`${THROTTLE}.${kind}.max_delay`, 'must not be shorter than base_delay');
+    return limit;
+  };
+
   const config: KratosConfig = {
     publicBaseUrl: get('serve.public.base_url'),
     adminBaseUrl: get('serve.admin.base_url'),
@@ -354,6 +387,14 @@ export function loadKratosConfig(raw: unknown, opts: LoadOptions = {}): { config
       recovery: { ...flow('recovery'), enabled: get('selfservice.flows.recovery.enabled') ?? false, after: after('recovery') },
       verification: { ...flow('verification'), enabled: get('selfservice.flows.verification.enabled') ?? false, after: after('verification') },
       logout: { after: after('logout') },
+    },
+    loginThrottling: {
+      enabled: get(`${THROTTLE}.enabled`) ?? true,
+      // Loopback only: the gateway's mount (and a sidecar proxy) connect from there and set X-Forwarded-For.
+      trustedProxies: get(`${THROTTLE}.trusted_proxies`) ?? ['127.0.0.0/8', '::1'],
+      perIdentifier: backoff('per_identifier', 5),
+      perClient: backoff('per_client', 20),
+      maxTracked: get(`${THROTTLE}.max_tracked`) ?? 50_000,
     },
   };
   return { config, warnings };

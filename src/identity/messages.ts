@@ -60,6 +60,9 @@ export const texts = {
   verificationRetrySuccess: () => error(4070002, 'The request was already completed successfully and can not be retried.'),
   verificationExpired: (minutesAgo: number, expiredAt: string) =>
     error(4070005, `The verification flow expired ${minutesAgo.toFixed(2)} minutes ago, please try again.`, { expired_at: expiredAt }),
+  // Not a Kratos message (v0.6 does not throttle): 429 + a sequence number, outside Kratos's id ranges.
+  loginThrottled: (retryAfterSeconds: number) =>
+    error(4290001, `Too many failed login attempts. Please wait ${retryAfterSeconds} seconds before trying again.`, { retry_after_seconds: retryAfterSeconds }),
   apiFlowHeader: (header: 'Cookie' | 'Origin') =>
     error(
       4000001,

@@ -1,13 +1,14 @@
 /** The login flow with the password method (selfservice/flow/login, strategy/password/login.go). */
 import type { Request, Response, Router } from 'express';
 import type { IdentityContext } from '../context.js';
-import { badRequest } from '../errors.js';
+import { badRequest, tooManyRequests } from '../errors.js';
 import { bodyOf, queryParam, redirect, requestUrl, sendError, sessionOf, stringField } from '../http.js';
 import { labels, texts } from '../messages.js';
 import { isJsonRequest } from '../negotiation.js';
 import { secureRedirectTarget } from '../return-to.js';
 import { sessionJson } from '../serialize.js';
-import { input, passwordNode, setNodeValue, submitNode } from '../ui-nodes.js';
+import { LoginThrottle } from '../login-throttle.js';
+import { addContainerMessage, clearMessages, input, passwordNode, setNodeValue, submitNode } from '../ui-nodes.js';
 import {
   ensureCsrf,
   fetchFlowHandler,
@@ -59,6 +60,9 @@ function initLogin(ctx: IdentityContext, d: FlowDescriptor, type: Flow['type'], 
 export function mountLogin(ctx: IdentityContext, router: Router): void {
   const d = loginDescriptor(ctx);
   const cfg = ctx.cfg;
+  // One per server: the login router is built once per identity server.
+  const throttle = new LoginThrottle(cfg.loginThrottling);
+  const now = () => ctx.clock.now().getTime();
 
   router.get('/self-service/login/api', (req, res) => {
     if (sessionOf(ctx, req) && queryParam(req, 'refresh') !== 'true') return sendError(res, badRequest(ALREADY_LOGGED_IN));
@@ -100,10 +104,39 @@ export function mountLogin(ctx: IdentityContext, router: Router): void {
       ];
       if (missing.length > 0) throw new FlowValidationError(missing);
 
-      const cred = ctx.identities.findPasswordCredential(identifier.trim().toLowerCase());
-      const ok = cred ? await ctx.hasher.verify(password, cred.hashedPassword) : await ctx.hasher.verifyAgainstNothing(password);
-      const identity = ok && cred ? ctx.identities.get(cred.identityId) : undefined;
-      if (!identity) throw new FlowValidationError([{ message: texts.invalidCredentials() }]);
+      // Checked before the password is hashed, so refused attempts cost no CPU. Unknown
+      // identifiers are counted like known ones: a 429 says nothing about whether an account exists.
+      const keys = throttle.keys(identifier, throttle.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']));
+      const verdict = throttle.begin(keys, now());
+      if (!verdict.allowed) {
+        const wait = verdict.retryAfterSeconds;
+        ctx.logger.warn({ client: keys.client, by: verdict.by, retry_after_s: wait, flow_type: flow.type }, 'login throttled');
+        if (flow.type === 'browser' && !isJsonRequest(req.headers)) {
+          // Back to the login page with the message, as for a wrong password, so the UI stays usable.
+          // No Retry-After here: on a 302 it would ask the browser to delay loading that page.
+          throw new FlowValidationError([{ message: texts.loginThrottled(wait) }]);
+        }
+        clearMessages(flow.ui);
+        addContainerMessage(flow.ui, texts.loginThrottled(wait));
+        saveFlow(ctx, flow);
+        res.setHeader('Retry-After', String(wait));
+        return sendError(res, tooManyRequests(`Too many failed login attempts. Try again in ${wait} seconds.`, wait));
+      }
+
+      let identity: ReturnType<typeof ctx.identities.get>;
+      try {
+        const cred = ctx.identities.findPasswordCredential(identifier.trim().toLowerCase());
+        const ok = cred ? await ctx.hasher.verify(password, cred.hashedPassword) : await ctx.hasher.verifyAgainstNothing(password);
+        identity = ok && cred ? ctx.identities.get(cred.identityId) : undefined;
+      } catch (err) {
+        throttle.abandoned(keys, now());
+        throw err;
+      }
+      if (!identity) {
+        throttle.failed(keys, now());
+        throw new FlowValidationError([{ message: texts.invalidCredentials() }]);
+      }
+      throttle.succeeded(keys, now());
 
       saveFlow(ctx, flow);
       if (flow.type === 'api') {
