@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDuration } from './duration.js';
-import { isAddressOrCidr, type BackoffLimit, type LoginThrottleConfig } from './login-throttle.js';
+import { isAddressOrCidr, type BackoffLimit, type ThrottleConfig } from './throttle.js';
 
 export class KratosConfigError extends Error {
   constructor(
@@ -65,7 +65,9 @@ export interface KratosConfig {
     logout: { after: AfterUrls };
   };
   /** `kratos_gateway.login_throttling`: not a Kratos key (Kratos v0.6 does not throttle logins). */
-  loginThrottling: LoginThrottleConfig;
+  loginThrottling: ThrottleConfig;
+  /** `kratos_gateway.email_throttling`: recovery and verification emails per address and client. */
+  emailThrottling: ThrottleConfig;
 }
 
 type Checker = (value: unknown, path: string) => void;
@@ -182,13 +184,20 @@ const KNOWN: Record<string, Checker> = {
   'hashers.argon2.key_length': posInt,
 };
 /** Our own namespace, so nobody mistakes these for Kratos keys (Kratos rejects them). */
-const THROTTLE = 'kratos_gateway.login_throttling';
-KNOWN[`${THROTTLE}.enabled`] = bool;
-KNOWN[`${THROTTLE}.trusted_proxies`] = addressList;
-KNOWN[`${THROTTLE}.max_tracked`] = positiveInt;
-for (const kind of ['per_identifier', 'per_client']) {
-  KNOWN[`${THROTTLE}.${kind}.max_failures`] = posInt;
-  for (const d of ['base_delay', 'max_delay', 'reset_after']) KNOWN[`${THROTTLE}.${kind}.${d}`] = duration;
+const OURS = 'kratos_gateway';
+const LOGIN_THROTTLE = `${OURS}.login_throttling`;
+const EMAIL_THROTTLE = `${OURS}.email_throttling`;
+KNOWN[`${OURS}.trusted_proxies`] = addressList;
+for (const [base, kinds, count] of [
+  [LOGIN_THROTTLE, ['per_identifier', 'per_client'], 'max_failures'],
+  [EMAIL_THROTTLE, ['per_recipient', 'per_client'], 'max_emails'],
+] as const) {
+  KNOWN[`${base}.enabled`] = bool;
+  KNOWN[`${base}.max_tracked`] = positiveInt;
+  for (const kind of kinds) {
+    KNOWN[`${base}.${kind}.${count}`] = posInt;
+    for (const d of ['base_delay', 'max_delay', 'reset_after']) KNOWN[`${base}.${kind}.${d}`] = duration;
+  }
 }
 for (const flow of FLOWS) {
   KNOWN[`selfservice.flows.${flow}.ui_url`] = httpUrl;
@@ -323,17 +332,20 @@ export function loadKratosConfig(raw: unknown, opts: LoadOptions = {}): { config
     warnings.push('selfservice.methods.password.enabled: the embedded server only offers the password method; it stays enabled');
   }
 
-  const backoff = (kind: string, maxFailures: number): BackoffLimit => {
+  const backoff = (prefix: string, count: string, dflt: { max: number; baseMs: number; maxMs: number; resetMs: number }): BackoffLimit => {
     const limit = {
-      maxFailures: get<number>(`${THROTTLE}.${kind}.max_failures`) ?? maxFailures,
-      baseDelayMs: dur(`${THROTTLE}.${kind}.base_delay`, 1000),
-      maxDelayMs: dur(`${THROTTLE}.${kind}.max_delay`, 15 * 60_000),
-      resetAfterMs: dur(`${THROTTLE}.${kind}.reset_after`, 3_600_000),
+      maxFailures: get<number>(`${prefix}.${count}`) ?? dflt.max,
+      baseDelayMs: dur(`${prefix}.base_delay`, dflt.baseMs),
+      maxDelayMs: dur(`${prefix}.max_delay`, dflt.maxMs),
+      resetAfterMs: dur(`${prefix}.reset_after`, dflt.resetMs),
     };
-    if (limit.baseDelayMs <= 0) fail(`${THROTTLE}.${kind}.base_delay`, 'must be longer than zero');
-    if (limit.maxDelayMs < limit.baseDelayMs) fail(`${THROTTLE}.${kind}.max_delay`, 'must not be shorter than base_delay');
+    if (limit.baseDelayMs <= 0) fail(`${prefix}.base_delay`, 'must be longer than zero');
+    if (limit.maxDelayMs < limit.baseDelayMs) fail(`${prefix}.max_delay`, 'must not be shorter than base_delay');
     return limit;
   };
+  // Loopback only: the gateway's mount (and a sidecar proxy) connect from there and set X-Forwarded-For.
+  const trustedProxies = get<string[]>(`${OURS}.trusted_proxies`) ?? ['127.0.0.0/8', '::1'];
+  const HOUR = 3_600_000;
 
   const config: KratosConfig = {
     publicBaseUrl: get('serve.public.base_url'),
@@ -389,12 +401,20 @@ export function loadKratosConfig(raw: unknown, opts: LoadOptions = {}): { config
       logout: { after: after('logout') },
     },
     loginThrottling: {
-      enabled: get(`${THROTTLE}.enabled`) ?? true,
-      // Loopback only: the gateway's mount (and a sidecar proxy) connect from there and set X-Forwarded-For.
-      trustedProxies: get(`${THROTTLE}.trusted_proxies`) ?? ['127.0.0.0/8', '::1'],
-      perIdentifier: backoff('per_identifier', 5),
-      perClient: backoff('per_client', 20),
-      maxTracked: get(`${THROTTLE}.max_tracked`) ?? 50_000,
+      enabled: get(`${LOGIN_THROTTLE}.enabled`) ?? true,
+      trustedProxies,
+      perIdentifier: backoff(`${LOGIN_THROTTLE}.per_identifier`, 'max_failures', { max: 5, baseMs: 1000, maxMs: 15 * 60_000, resetMs: HOUR }),
+      perClient: backoff(`${LOGIN_THROTTLE}.per_client`, 'max_failures', { max: 20, baseMs: 1000, maxMs: 15 * 60_000, resetMs: HOUR }),
+      maxTracked: get(`${LOGIN_THROTTLE}.max_tracked`) ?? 50_000,
+    },
+    // An inbox gets a few links, then one a minute, doubling to one an hour: enough for a
+    // user who asks again, too slow to flood anyone's inbox or the SMTP relay's reputation.
+    emailThrottling: {
+      enabled: get(`${EMAIL_THROTTLE}.enabled`) ?? true,
+      trustedProxies,
+      perIdentifier: backoff(`${EMAIL_THROTTLE}.per_recipient`, 'max_emails', { max: 5, baseMs: 60_000, maxMs: HOUR, resetMs: HOUR }),
+      perClient: backoff(`${EMAIL_THROTTLE}.per_client`, 'max_emails', { max: 20, baseMs: 60_000, maxMs: HOUR, resetMs: HOUR }),
+      maxTracked: get(`${EMAIL_THROTTLE}.max_tracked`) ?? 50_000,
     },
   };
   return { config, warnings };

@@ -62,9 +62,9 @@ export const gone = (reason: string, details?: Record<string, unknown>) => new H
 /** The persistence layer's "not found", worded as Kratos's sqlcon does. */
 export const notFound = (reason?: string) => new HttpError(404, reason, undefined, 'Unable to locate the resource');
 export const conflict = (reason?: string) => new HttpError(409, reason);
-/** Login backoff (not in Kratos v0.6): the body keeps herodot's shape, the wait is in details and Retry-After. */
-export const tooManyRequests = (reason: string, retryAfterSeconds: number) =>
-  new HttpError(429, reason, { retry_after_seconds: retryAfterSeconds }, 'Too many failed login attempts, please try again later');
+/** Login and email backoff (not in Kratos v0.6): herodot's shape, the wait in details and in Retry-After. */
+export const tooManyRequests = (reason: string, retryAfterSeconds: number, message: string) =>
+  new HttpError(429, reason, { retry_after_seconds: retryAfterSeconds }, message);
 
 export const invalidCsrf = () => forbidden('A request failed due to a missing or invalid csrf_token value.');
 export const noValidSession = () => unauthorized('No valid session cookie found.');

@@ -63,6 +63,8 @@ export const texts = {
   // Not a Kratos message (v0.6 does not throttle): 429 + a sequence number, outside Kratos's id ranges.
   loginThrottled: (retryAfterSeconds: number) =>
     error(4290001, `Too many failed login attempts. Please wait ${retryAfterSeconds} seconds before trying again.`, { retry_after_seconds: retryAfterSeconds }),
+  emailThrottled: (retryAfterSeconds: number) =>
+    error(4290002, `Too many emails were requested. Please wait ${retryAfterSeconds} seconds before trying again.`, { retry_after_seconds: retryAfterSeconds }),
   apiFlowHeader: (header: 'Cookie' | 'Origin') =>
     error(
       4000001,

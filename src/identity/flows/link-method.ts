@@ -7,11 +7,13 @@ import type { Request, Response, Router } from 'express';
 import type { IdentityContext } from '../context.js';
 import { publicUrl, withQuery } from '../context.js';
 import { minutesBetween } from '../duration.js';
-import { badRequest } from '../errors.js';
-import { bodyOf, queryParam, redirect, stringField } from '../http.js';
+import { badRequest, tooManyRequests } from '../errors.js';
+import { bodyOf, queryParam, redirect, sendError, stringField } from '../http.js';
 import { labels, texts, type UiText } from '../messages.js';
+import { isJsonRequest } from '../negotiation.js';
 import type { LinkToken, LinkTokenKind } from '../persistence/tokens.js';
-import { addContainerMessage, input, setNodeValue, submitNode } from '../ui-nodes.js';
+import { Throttle } from '../throttle.js';
+import { addContainerMessage, clearMessages, input, setNodeValue, submitNode } from '../ui-nodes.js';
 import {
   ensureCsrf,
   fetchFlowHandler,
@@ -59,6 +61,20 @@ export function linkDescriptor(ctx: IdentityContext, spec: LinkFlowSpec): FlowDe
       flow.ui.nodes.push(input('link', 'email', 'email', { required: true }), submitNode('link', 'link', labels.submit()));
     },
   };
+}
+
+/**
+ * One email throttle per server, shared by recovery and verification so an inbox's limit counts
+ * both kinds; keyed on the context because the two flows are mounted separately.
+ */
+const emailThrottles = new WeakMap<IdentityContext, Throttle>();
+function emailThrottle(ctx: IdentityContext): Throttle {
+  let t = emailThrottles.get(ctx);
+  if (!t) {
+    t = new Throttle(ctx.cfg.emailThrottling);
+    emailThrottles.set(ctx, t);
+  }
+  return t;
 }
 
 /** Starts a new flow of a kind with an error message, and sends the client to it. */
@@ -133,7 +149,32 @@ export function mountLinkFlow(ctx: IdentityContext, router: Router, spec: LinkFl
     const email = (stringField(body, 'email') ?? '').trim();
     setNodeValue(flow.ui, 'email', email);
     if (email === '') throw new FlowValidationError([{ field: 'email', message: texts.missingProperty('email') }]);
-    spec.sendEmail(flow, email.toLowerCase());
+
+    // Courier abuse: links to one inbox, and emails requested by one client, back off. Unknown
+    // addresses (which get the "account access attempted" email) count the same, so a refusal
+    // does not reveal whether an account exists.
+    const throttle = emailThrottle(ctx);
+    const keys = throttle.keys(email, throttle.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']));
+    const now = () => ctx.clock.now().getTime();
+    const verdict = throttle.begin(keys, now());
+    if (!verdict.allowed) {
+      const wait = verdict.retryAfterSeconds;
+      ctx.logger.warn({ client: keys.client, by: verdict.by, retry_after_s: wait, flow: spec.kind }, 'email throttled');
+      // As for login: browsers go back to the form with the message; no Retry-After on that 302.
+      if (flow.type === 'browser' && !isJsonRequest(req.headers)) throw new FlowValidationError([{ message: texts.emailThrottled(wait) }]);
+      clearMessages(flow.ui);
+      addContainerMessage(flow.ui, texts.emailThrottled(wait));
+      saveFlow(ctx, flow);
+      res.setHeader('Retry-After', String(wait));
+      return sendError(res, tooManyRequests(`Too many emails were requested. Try again in ${wait} seconds.`, wait, 'Too many emails were requested, please try again later'));
+    }
+    try {
+      spec.sendEmail(flow, email.toLowerCase());
+    } catch (err) {
+      throttle.abandoned(keys, now());
+      throw err;
+    }
+    throttle.failed(keys, now());
     flow.state = 'sent_email';
     flow.active = 'link';
     flow.ui.messages = [spec.emailSent()];

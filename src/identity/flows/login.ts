@@ -7,7 +7,7 @@ import { labels, texts } from '../messages.js';
 import { isJsonRequest } from '../negotiation.js';
 import { secureRedirectTarget } from '../return-to.js';
 import { sessionJson } from '../serialize.js';
-import { LoginThrottle } from '../login-throttle.js';
+import { Throttle } from '../throttle.js';
 import { addContainerMessage, clearMessages, input, passwordNode, setNodeValue, submitNode } from '../ui-nodes.js';
 import {
   ensureCsrf,
@@ -61,7 +61,7 @@ export function mountLogin(ctx: IdentityContext, router: Router): void {
   const d = loginDescriptor(ctx);
   const cfg = ctx.cfg;
   // One per server: the login router is built once per identity server.
-  const throttle = new LoginThrottle(cfg.loginThrottling);
+  const throttle = new Throttle(cfg.loginThrottling);
   const now = () => ctx.clock.now().getTime();
 
   router.get('/self-service/login/api', (req, res) => {
@@ -120,7 +120,7 @@ export function mountLogin(ctx: IdentityContext, router: Router): void {
         addContainerMessage(flow.ui, texts.loginThrottled(wait));
         saveFlow(ctx, flow);
         res.setHeader('Retry-After', String(wait));
-        return sendError(res, tooManyRequests(`Too many failed login attempts. Try again in ${wait} seconds.`, wait));
+        return sendError(res, tooManyRequests(`Too many failed login attempts. Try again in ${wait} seconds.`, wait, 'Too many failed login attempts, please try again later'));
       }
 
       let identity: ReturnType<typeof ctx.identities.get>;

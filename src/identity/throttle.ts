@@ -1,13 +1,14 @@
 /**
- * Backoff for failed password logins, per identifier and per client address. Kratos v0.6 has
- * nothing like it (30 wrong passwords in under a second, then a successful login, all pass);
- * this is an embedded-server addition configured under `kratos_gateway.login_throttling`.
+ * Backoff per identifier and per client address, for failed password logins
+ * (`kratos_gateway.login_throttling`) and for recovery/verification emails
+ * (`kratos_gateway.email_throttling`). Kratos v0.6 has nothing like it (30 wrong passwords in
+ * under a second, then a successful login, all pass); this is an embedded-server addition.
  *
- * After `max_failures` failures, further attempts for that key are refused until a delay has
- * passed that doubles with every further failure (`base_delay`, 2×, 4×, … capped at
- * `max_delay`). Failures are forgotten `reset_after` after the last one; a successful login
- * clears the identifier's record (not the client's: an attacker with one valid account could
- * otherwise reset their address's record between sprays).
+ * After `max` counted events (failed logins, emails sent) for a key, further attempts are
+ * refused until a delay has passed that doubles with every further event (`base_delay`, 2×,
+ * 4×, … capped at `max_delay`). Events are forgotten `reset_after` after the last one; a
+ * successful login clears the identifier's record (not the client's: an attacker with one
+ * valid account could otherwise reset their address's record between sprays).
  *
  * State is in memory, bounded by `max_tracked` entries per kind (least recently touched are
  * dropped first). That is enough here: the records live at most `reset_after`, the embedded
@@ -18,17 +19,18 @@ import { createHash } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 
 export interface BackoffLimit {
-  /** Failures allowed before attempts are refused; 0 turns this limit off. */
+  /** Counted events (failures, emails) allowed before attempts are refused; 0 turns this limit off. */
   maxFailures: number;
   baseDelayMs: number;
   maxDelayMs: number;
   resetAfterMs: number;
 }
 
-export interface LoginThrottleConfig {
+export interface ThrottleConfig {
   enabled: boolean;
   /** Peers whose X-Forwarded-For is believed (the gateway's mount connects from loopback). */
   trustedProxies: string[];
+  /** The login identifier, or the email address a link is sent to. */
   perIdentifier: BackoffLimit;
   perClient: BackoffLimit;
   maxTracked: number;
@@ -127,13 +129,13 @@ export interface ThrottleKeys {
 
 export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number; by: 'identifier' | 'client' };
 
-export class LoginThrottle {
+export class Throttle {
   private readonly identifiers: BackoffTable;
   private readonly clients: BackoffTable;
   private readonly trusted = new BlockList();
   private readonly trustsAnyone: boolean;
 
-  constructor(private readonly cfg: LoginThrottleConfig) {
+  constructor(private readonly cfg: ThrottleConfig) {
     this.identifiers = new BackoffTable(cfg.perIdentifier, cfg.maxTracked);
     this.clients = new BackoffTable(cfg.perClient, cfg.maxTracked);
     this.trustsAnyone = cfg.trustedProxies.length > 0;
@@ -191,6 +193,7 @@ export class LoginThrottle {
     return { allowed: true };
   }
 
+  /** Counts the attempt: a failed login, or an email sent. */
   failed(k: ThrottleKeys, now: number): void {
     if (!this.cfg.enabled) return;
     this.identifiers.failed(k.identifier, now);
