@@ -5,10 +5,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
-import { request } from 'undici';
 import type { GatewayCore } from '../gateway/gateway-core.js';
 import { sendJsonError } from '../gateway/errors/json-error.js';
 import { createDecisionHandler } from './decisions.js';
+import { KratosHealth } from './kratos-health.js';
 
 export function createAdminHandler(g: GatewayCore) {
   const decisions = createDecisionHandler(g);
@@ -20,19 +20,24 @@ export function createAdminHandler(g: GatewayCore) {
     res.json({ status: 'ok' });
   });
 
-  // Ready = not draining and Kratos answers. Kubernetes stops routing to a draining pod.
+  // Ready = this gateway can serve: it is listening, configured and not draining. Kratos
+  // reachability is the kratos_gateway_kratos_up gauge; it gates readiness only when
+  // admin.readiness_requires_kratos is set (see kratos-health.ts for why not by default).
+  const kratosHealth = new KratosHealth(g);
   app.get('/health/ready', async (_req, res) => {
     if (g.draining) return void res.status(503).json({ status: 'draining' });
-    try {
-      const kratos = await request(new URL('health/alive', g.config.kratos.public_url.replace(/\/?$/, '/')), {
-        signal: AbortSignal.timeout(Math.min(2_000, g.config.kratos.whoami_timeout_ms * 2)),
-      });
-      await kratos.body.dump();
-      if (kratos.statusCode !== 200) return void res.status(503).json({ status: 'kratos_unhealthy', kratos_status: kratos.statusCode });
-      res.json({ status: 'ok' });
-    } catch {
-      res.status(503).json({ status: 'kratos_unreachable' });
+    if (!g.config.admin.readiness_requires_kratos) {
+      // Not awaited: a hanging Kratos must not make the probe time out. The check still
+      // runs so the gauge follows the probe period.
+      void kratosHealth.check();
+      return void res.json({ status: 'ok' });
     }
+    const kratos = await kratosHealth.check();
+    if (!kratos.up) {
+      const { up: _up, ...body } = kratos;
+      return void res.status(503).json(body);
+    }
+    res.json({ status: 'ok' });
   });
 
   app.get('/metrics', async (_req, res) => {

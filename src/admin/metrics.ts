@@ -20,6 +20,9 @@ export class GatewayMetrics {
   private readonly cacheLookupSeries: Record<CacheLookupResult, { inc(n?: number): void }>;
   private readonly upstreamErrors: Counter<'route' | 'kind'>;
   readonly cacheEntries: Gauge;
+  readonly kratosUp: Gauge;
+  /** Set by the admin listener's Kratos health check; a scrape refreshes a stale value. */
+  kratosUpRefresh: (() => Promise<void>) | undefined;
 
   constructor(cacheSize: () => number) {
     collectDefaultMetrics({ register: this.registry });
@@ -68,6 +71,14 @@ export class GatewayMetrics {
       help: 'Upstream failures, by route name and kind.',
       labelNames: ['route', 'kind'],
       registers,
+    });
+    this.kratosUp = new Gauge({
+      name: 'kratos_gateway_kratos_up',
+      help: '1 when Kratos answered its last /health/alive check from this gateway with 200, else 0.',
+      registers,
+      collect: async () => {
+        await this.kratosUpRefresh?.();
+      },
     });
     // Pre-create the series dashboards alert on, so they read 0 rather than "absent"; the
     // children are kept so the hot path never calls labels().

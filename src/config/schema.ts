@@ -116,6 +116,8 @@ export const configSchema = z
         listen: listen(4456),
         /** Forward-auth decision API prefix on the admin listener. */
         decisions_prefix: pathPrefix.default('/decisions'),
+        /** Fail /health/ready while Kratos does not answer. Off: a Kratos outage would take every gateway pod out of its Service. */
+        readiness_requires_kratos: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

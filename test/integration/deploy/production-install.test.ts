@@ -69,7 +69,7 @@ function startImageCommand(dir: string, env: NodeJS.ProcessEnv, args: string[] =
     child,
     exited,
     state,
-    /** Ready = listening and Kratos reachable. Bounded so a broken start fails instead of hanging. */
+    /** Ready = listening and not draining. Bounded so a broken start fails instead of hanging. */
     async ready(adminPort: number) {
       for (let i = 0; ; i++) {
         assert.ok(!state.stopped, `the gateway exited during start-up:\n${state.stderr}`);
