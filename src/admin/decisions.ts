@@ -26,7 +26,7 @@ interface OriginalRequest {
   method: string;
   host: string | undefined;
   rawTarget: string;
-  /** Traefik returns the auth response verbatim, so it can carry a login redirect; nginx cannot. */
+  /** Traefik returns the auth response verbatim, so it can carry a login redirect; nginx cannot (it gets the 401 with a Location). */
   mayRedirect: boolean;
 }
 
@@ -97,9 +97,16 @@ export function createDecisionHandler(g: GatewayCore) {
     const decision = await decide(route, original.method, req.headers, g.extractors, g.resolver);
     if (decision.kind === 'unavailable') return finish(route.name, sendUnavailable(res, decision.resolution));
     if (decision.kind === 'unauthenticated') {
-      if (decision.respondWith === 'redirect' && original.mayRedirect) {
-        sendLoginRedirect(res, loginLocation(g, req, target));
-        return finish(route.name, 302);
+      if (decision.respondWith === 'redirect') {
+        const location = loginLocation(g, req, target);
+        if (original.mayRedirect) {
+          sendLoginRedirect(res, location);
+          return finish(route.name, 302);
+        }
+        // nginx auth_request fails on anything but 2xx/401/403, so the login URL rides on
+        // the 401 (auth_request_set … $upstream_http_location) and nginx redirects. The
+        // gateway builds it because it validates return_to and nginx cannot URL-encode it.
+        res.setHeader('location', location);
       }
       sendUnauthorized(res);
       return finish(route.name, 401);

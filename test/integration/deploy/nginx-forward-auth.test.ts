@@ -59,6 +59,8 @@ describe('nginx auth_request against the decision API', () => {
     alice = kratos.addSession({ traits: { email: 'alice@example.com' } });
     gateway = await startGateway(
       testConfig({
+        // The origin of return_to and of the default login URL, as in a real deployment.
+        proxy: { public_base_url: 'https://app.example.com' },
         kratos: { public_url: kratos.url },
         identity_headers: { 'X-Kratos-Session-Id': 'session.id', 'X-User-Email': 'identity.traits.email' },
         routes: [
@@ -121,12 +123,28 @@ describe('nginx auth_request against the decision API', () => {
 
   it('a browser without a session is redirected to the login flow with a return_to', async () => {
     const res = await send(nginx.url, '/app/page?x=1', { accept: 'text/html,application/xhtml+xml' });
-    assert.equal(res.status, 302);
+    assert.equal(res.status, 302, nginx.errorLog());
     assert.equal(
       res.headers['location'],
-      'https://app.example.com/.ory/kratos/public/self-service/login/browser?return_to=https://app.example.com/app/page?x=1',
+      'https://app.example.com/.ory/kratos/public/self-service/login/browser?return_to=https%3A%2F%2Fapp.example.com%2Fapp%2Fpage%3Fx%3D1',
     );
     assert.deepEqual(seen('/app/page?x=1'), []);
+  });
+
+  it('return_to keeps every query parameter of the original URL (it is URL-encoded)', async () => {
+    const res = await send(nginx.url, '/x?a=1&b=2', { accept: 'text/html' });
+    assert.equal(res.status, 302, nginx.errorLog());
+    const login = new URL(String(res.headers['location']));
+    assert.equal(login.origin + login.pathname, 'https://app.example.com/.ory/kratos/public/self-service/login/browser');
+    assert.deepEqual([...login.searchParams.keys()], ['return_to'], 'b=2 stays inside return_to');
+    assert.equal(login.searchParams.get('return_to'), 'https://app.example.com/x?a=1&b=2');
+    assert.deepEqual(seen('/x?a=1&b=2'), []);
+  });
+
+  it('an API client gets the 401, not the login redirect', async () => {
+    const res = await send(nginx.url, '/x?a=1&b=2', { accept: 'application/json' });
+    assert.equal(res.status, 401);
+    assert.equal(res.headers['location'], undefined);
   });
 
   it('a spoofed identity header is replaced on an allowed request', async () => {

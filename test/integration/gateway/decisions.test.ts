@@ -60,6 +60,12 @@ describe('forward-auth decision API', () => {
     assert.equal(slash.status, 400);
     const browser = await decide(untrusted, '/decisions', { host: 'app.example', accept: 'text/html', 'x-original-uri': '/page' });
     assert.equal(browser.status, 401, 'nginx treats anything but 2xx/401/403 as an error, so never a redirect');
+    // ...but the 401 carries the login URL for nginx to redirect to, return_to encoded.
+    const login = new URL(String(browser.headers.location));
+    assert.equal(login.searchParams.get('return_to'), 'http://127.0.0.1:4455/page');
+    const api = await decide(untrusted, '/decisions', { host: 'app.example', accept: 'application/json', 'x-original-uri': '/page' });
+    assert.equal(api.status, 401);
+    assert.equal(api.headers.location, undefined, 'API clients get no login URL');
   });
 
   test('no matching route denies with 403', async () => {

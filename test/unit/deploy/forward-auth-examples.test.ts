@@ -51,6 +51,10 @@ describe('nginx auth_request example', () => {
     assert.match(conf, /error_page 401 = @kratos_gateway_login;/);
     const directives = conf.split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
     assert.doesNotMatch(directives, /\$uri\b/, 'never the decoded $uri in a redirect');
+    // nginx cannot URL-encode return_to; the gateway's 401 carries the encoded login URL.
+    assert.match(conf, /auth_request_set \$kg_login_location \$upstream_http_location;/);
+    assert.match(directives, /return 302 \$kg_login_location;/);
+    assert.doesNotMatch(directives, /return_to=/, 'no hand-built return_to');
   });
 });
 
