@@ -55,7 +55,14 @@ app.kubernetes.io/part-of: kratos-gateway
 {{- end }}
 {{- end }}
 
+{{/*
+No public image is published, so there is no default to fall back on; the schema
+requires image.repository too, this message is for renders that skip the schema.
+*/}}
 {{- define "kratos-gateway.image" -}}
+{{- if not .Values.image.repository }}
+{{- fail "image.repository is required: no public kratos-gateway image is published. Build the repository's Dockerfile, push it to your registry and set image.repository (see the chart README, \"Image\")" }}
+{{- end }}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
 {{- else }}

@@ -8,7 +8,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
@@ -21,11 +21,15 @@ type Json = Record<string, unknown>;
 const readYaml = (path: string) => parseYaml(readFileSync(path, 'utf8')) as Json;
 const clone = <T>(v: T): T => structuredClone(v);
 
-const values = readYaml(join(chartDir, 'values.yaml'));
+const chartValues = readYaml(join(chartDir, 'values.yaml'));
+/** image.repository has no default (no public image): every install provides one, so do the tests. */
+const testImage = { image: { repository: 'registry.example.com/platform/kratos-gateway' } };
+const values = mergeValues(chartValues, testImage) as Json;
 const exampleDir = join(chartDir, 'examples');
 const exampleFiles = readdirSync(exampleDir).filter((f) => f.endsWith('.yaml'));
 const templatesDir = join(chartDir, 'templates');
-const templateFiles = readdirSync(templatesDir);
+// Helm renders subdirectories too (templates/tests/).
+const templateFiles = (readdirSync(templatesDir, { recursive: true }) as string[]).filter((f) => statSync(join(templatesDir, f)).isFile());
 const template = (name: string) => readFileSync(join(templatesDir, name), 'utf8');
 const schema = readValuesSchema();
 
@@ -38,8 +42,14 @@ const errorsOf = (v: unknown): ErrorObject[] => (validateValues(v) ? [] : (valid
 const describeErrors = (errs: ErrorObject[]) => errs.map((e) => `${e.instancePath} ${e.message}`).join('; ');
 
 describe('values.schema.json (ajv)', () => {
-  it('values.yaml is valid', () => {
+  it('values.yaml is valid once image.repository is given', () => {
     assert.deepEqual(describeErrors(errorsOf(values)), '');
+  });
+
+  it('values.yaml alone is refused for the missing image.repository, and for nothing else', () => {
+    const errs = errorsOf(chartValues);
+    assert.deepEqual(errs.map((e) => e.instancePath), ['/image/repository']);
+    assert.deepEqual(describeErrors(errorsOf(mergeValues(chartValues, { image: { repository: 'kratos-gateway' } }))), '');
   });
 
   for (const file of exampleFiles) {
@@ -262,13 +272,22 @@ describe('templates', () => {
       assert.ok(kinds.has(k), `a template renders ${k}`);
     }
     // Deployment-only objects are guarded by the mode; ConfigMap, Secret and PodMonitor serve both modes.
-    for (const f of ['deployment.yaml', 'service.yaml', 'service-admin.yaml', 'ingress.yaml', 'hpa.yaml', 'pdb.yaml', 'serviceaccount.yaml', 'servicemonitor.yaml', 'networkpolicy.yaml']) {
+    for (const f of ['deployment.yaml', 'service.yaml', 'service-admin.yaml', 'ingress.yaml', 'hpa.yaml', 'pdb.yaml', 'serviceaccount.yaml', 'servicemonitor.yaml', 'networkpolicy.yaml', 'tests/test-connection.yaml']) {
       assert.match(template(f).split('\n')[0]!, /eq \.Values\.mode "deployment"/, f);
     }
     assert.match(template('servicemonitor.yaml'), /port: admin\n\s+path: \/metrics/);
     assert.match(template('podmonitor.yaml'), /port: kg-admin\n\s+path: \/metrics/);
     assert.match(template('configmap.yaml'), /gateway\.yaml: \|\n\s+\{\{- toYaml \.Values\.config \| nindent 4 \}\}/);
     assert.ok(templateFiles.includes('NOTES.txt'));
+  });
+
+  it('has a helm test hook that checks readiness through the admin Service', () => {
+    const t = template('tests/test-connection.yaml');
+    assert.match(t, /^kind: Pod$/m);
+    assert.match(t, /"helm\.sh\/hook": test$/m);
+    assert.match(t, /-admin\.%s\.svc:%v\/health\/ready" \(include "kratos-gateway\.fullname" \.\) \.Release\.Namespace \.Values\.adminService\.port/);
+    // The chart's selector labels would put the test pod behind the Services and the PDB.
+    assert.doesNotMatch(t, /include "kratos-gateway\.(selectorLabels|labels)"/);
   });
 
   it('offers the sidecar container and its volumes as named templates that need only Values and Release', () => {
@@ -316,6 +335,14 @@ describe('templates', () => {
 
 describe('Chart.yaml', () => {
   const chart = readYaml(join(chartDir, 'Chart.yaml'));
+  it('names home, sources and maintainers', () => {
+    assert.match(String(chart['home']), /^https:\/\//);
+    const sources = chart['sources'] as unknown[];
+    assert.ok(Array.isArray(sources) && sources.length > 0 && sources.every((u) => /^https:\/\//.test(String(u))));
+    const maintainers = chart['maintainers'] as Array<{ name?: unknown }>;
+    assert.ok(Array.isArray(maintainers) && maintainers.length > 0 && maintainers.every((m) => typeof m.name === 'string' && m.name.length > 0));
+  });
+
   it('is a v2 application chart whose appVersion is the package version and the helpers constant', () => {
     assert.equal(chart['apiVersion'], 'v2');
     assert.equal(chart['name'], 'kratos-gateway');
@@ -324,5 +351,26 @@ describe('Chart.yaml', () => {
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
     assert.equal(chart['appVersion'], pkg.version);
     assert.match(template('_helpers.tpl'), new RegExp(`define "kratos-gateway\\.appVersion" -\\}\\}\\n${String(chart['appVersion']).replace(/\./g, '\\.')}\\n`));
+  });
+});
+
+describe('.helmignore', () => {
+  /** .helmignore patterns as helm applies them: a pattern without "/" matches any path component's base name. */
+  const patterns = readFileSync(join(chartDir, '.helmignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  const toRegExp = (glob: string) => new RegExp('^' + glob.replace(/\/$/, '').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
+  const ignored = (path: string) => patterns.some((p) => path.split('/').some((part) => toRegExp(p).test(part)));
+
+  it('exists and leaves editor and VCS files out', () => {
+    for (const junk of ['.git/config', 'values.yaml.swp', '.DS_Store', 'templates/x.yaml~', '.vscode/settings.json', '.idea/workspace.xml']) {
+      assert.ok(ignored(junk), `${junk} is ignored`);
+    }
+  });
+
+  it('ignores nothing the chart needs', () => {
+    const needed = ['Chart.yaml', 'values.yaml', 'values.schema.json', 'README.md', ...templateFiles.map((f) => `templates/${f}`), ...exampleFiles.map((f) => `examples/${f}`)];
+    assert.deepEqual(needed.filter(ignored), []);
   });
 });

@@ -17,6 +17,7 @@ import { Service, type IService } from 'kubernetes-models/v1/Service';
 import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret, type ISecret } from 'kubernetes-models/v1/Secret';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { Pod, type IPod } from 'kubernetes-models/v1/Pod';
 import { Ingress, type IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
@@ -27,11 +28,16 @@ import { parseConfig } from '../../../src/config/load.js';
 import { chartDir, mergeValues } from './values-schema.js';
 import { typeCheck, type TypedValue } from './k8s-typecheck.js';
 import { cleanupRenderer, manifests, render, type Manifest, type Rendered } from './helm-render.js';
+import { execFile } from 'node:child_process';
+import { startTestGateway } from '../../helpers/servers.js';
 
 type Json = Record<string, unknown>;
 const readYaml = (p: string) => parseYaml(readFileSync(p, 'utf8')) as Json;
-const values = readYaml(join(chartDir, 'values.yaml'));
-const example = (f: string) => mergeValues(values, readYaml(join(chartDir, 'examples', f))) as Json;
+const chartValues = readYaml(join(chartDir, 'values.yaml'));
+/** image.repository has no default (no public image is published): installs provide one. */
+const values = mergeValues(chartValues, { image: { repository: 'registry.example.com/platform/kratos-gateway' } }) as Json;
+// Over the chart's own values.yaml: the examples must name their image themselves.
+const example = (f: string) => mergeValues(chartValues, readYaml(join(chartDir, 'examples', f))) as Json;
 const withValues = (over: Json) => mergeValues(values, over) as Json;
 
 const models: Record<string, { model: new (data: never) => { validate(): void }; module: string; type: string }> = {
@@ -40,6 +46,7 @@ const models: Record<string, { model: new (data: never) => { validate(): void };
   'v1/ConfigMap': { model: ConfigMap as never, module: 'kubernetes-models/v1/ConfigMap', type: 'IConfigMap' },
   'v1/Secret': { model: Secret as never, module: 'kubernetes-models/v1/Secret', type: 'ISecret' },
   'v1/ServiceAccount': { model: ServiceAccount as never, module: 'kubernetes-models/v1/ServiceAccount', type: 'IServiceAccount' },
+  'v1/Pod': { model: Pod as never, module: 'kubernetes-models/v1/Pod', type: 'IPod' },
   'networking.k8s.io/v1/Ingress': { model: Ingress as never, module: 'kubernetes-models/networking.k8s.io/v1/Ingress', type: 'IIngress' },
   'networking.k8s.io/v1/NetworkPolicy': { model: NetworkPolicy as never, module: 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy', type: 'INetworkPolicy' },
   'policy/v1/PodDisruptionBudget': { model: PodDisruptionBudget as never, module: 'kubernetes-models/policy/v1/PodDisruptionBudget', type: 'IPodDisruptionBudget' },
@@ -93,7 +100,7 @@ describe('helm template (Go text/template) — deployment mode, values.yaml', ()
   it('renders the Deployment and its companions, each a valid Kubernetes object', async () => {
     const { objs } = await renderOk(values);
     collectForTypeCheck('values.yaml', objs);
-    assert.deepEqual(kinds(objs), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount']);
+    assert.deepEqual(kinds(objs), ['ConfigMap', 'Deployment', 'Pod', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount']);
     const d = one<IDeployment>(objs, 'Deployment');
     const pod = d.spec!.template;
     assert.equal(d.spec!.replicas, 2);
@@ -105,7 +112,7 @@ describe('helm template (Go text/template) — deployment mode, values.yaml', ()
     for (const t of pod.spec!.topologySpreadConstraints!) assert.ok(matches(t.labelSelector!.matchLabels!, pod.metadata!.labels));
 
     const c = pod.spec!.containers[0]!;
-    assert.equal(c.image, 'kratos-gateway:0.1.0');
+    assert.equal(c.image, 'registry.example.com/platform/kratos-gateway:0.1.0');
     assert.deepEqual(c.securityContext?.capabilities, { drop: ['ALL'] });
     assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
     assert.deepEqual(c.lifecycle?.preStop?.exec?.command, ['sleep', '5']);
@@ -126,6 +133,45 @@ describe('helm template (Go text/template) — deployment mode, values.yaml', ()
     assert.ok(matches(pdb.spec!.selector!.matchLabels!, pod.metadata!.labels));
   });
 
+  it('the helm test Pod is a test hook that polls /health/ready on the admin Service', async () => {
+    const { objs } = await renderOk(values);
+    const pod = one<IPod>(objs, 'Pod');
+    assert.equal(pod.metadata!.annotations!['helm.sh/hook'], 'test');
+    const admin = one<IService>(objs, 'Service', (s) => s.metadata?.labels?.['app.kubernetes.io/component'] === 'admin');
+    const c = pod.spec!.containers[0]!;
+    assert.equal(c.image, 'registry.example.com/platform/kratos-gateway:0.1.0', 'the gateway image: nothing else to mirror');
+    assert.deepEqual(c.command!.slice(-2), [`http://${admin.metadata!.name}.gateway.svc:${admin.spec!.ports![0]!.port}/health/ready`, '60']);
+    assert.equal(pod.spec!.restartPolicy, 'Never');
+    assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
+    // Not selected by the gateway's Services (or PDB, NetworkPolicy): it is not a gateway.
+    for (const svc of objs.filter((o) => o.kind === 'Service') as unknown as IService[]) assert.ok(!matches(svc.spec!.selector!, pod.metadata!.labels));
+  });
+
+  it('the helm test command passes against a ready gateway and fails against a draining one', async () => {
+    const { objs } = await renderOk(values);
+    const [node, flag, script] = one<IPod>(objs, 'Pod').spec!.containers[0]!.command!;
+    assert.equal(node, 'node');
+    const run = (url: string, seconds: string) =>
+      new Promise<{ code: number; out: string }>((resolve) => {
+        execFile(process.execPath, [flag!, script!, url, seconds], { timeout: 30_000 }, (err, stdout, stderr) => {
+          const code: unknown = err ? (err as { code?: unknown }).code : 0;
+          resolve({ code: typeof code === 'number' ? code : -1, out: stdout + stderr });
+        });
+      });
+    const gw = await startTestGateway({ log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: 'http://127.0.0.1:9' }] });
+    try {
+      const ok = await run(`${gw.adminUrl}/health/ready`, '5');
+      assert.equal(ok.code, 0, ok.out);
+      assert.match(ok.out, /health\/ready 200/);
+      gw.core.draining = true;
+      const draining = await run(`${gw.adminUrl}/health/ready`, '0');
+      assert.equal(draining.code, 1, draining.out);
+      assert.match(draining.out, /health\/ready 503/);
+    } finally {
+      await gw.shutdown();
+    }
+  });
+
   it('NOTES.txt renders without template errors', async () => {
     const r = await render(values);
     const notes = r.files['kratos-gateway/templates/NOTES.txt']!;
@@ -138,7 +184,7 @@ describe('helm template — examples/values-standalone.yaml', () => {
   it('adds Ingress, HPA, ServiceMonitor and NetworkPolicy that point at what exists', async () => {
     const { objs } = await renderOk(example('values-standalone.yaml'));
     collectForTypeCheck('values-standalone.yaml', objs);
-    assert.deepEqual(kinds(objs), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount', 'ServiceMonitor']);
+    assert.deepEqual(kinds(objs), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount', 'ServiceMonitor']);
     const d = one<IDeployment>(objs, 'Deployment');
     assert.equal(d.spec!.replicas, undefined, 'the HPA owns the replica count');
     const hpa = one<IHorizontalPodAutoscaler>(objs, 'HorizontalPodAutoscaler');
@@ -253,7 +299,7 @@ describe('helm template — options and refusals', () => {
     const d = one<IDeployment>(objs, 'Deployment');
     const pod = d.spec!.template;
     const c = pod.spec!.containers[0]!;
-    assert.equal(c.image, `kratos-gateway@sha256:${'a'.repeat(64)}`);
+    assert.equal(c.image, `registry.example.com/platform/kratos-gateway@sha256:${'a'.repeat(64)}`);
     const secret = one<ISecret>(objs, 'Secret');
     assert.deepEqual(secret.stringData, { KRATOS_GATEWAY_KRATOS__PUBLIC_URL: 'http://user:pw@kratos' });
     assert.deepEqual(c.envFrom, [{ secretRef: { name: secret.metadata!.name } }]);
@@ -303,9 +349,25 @@ describe('helm template — options and refusals', () => {
     assert.match(sm.errors['kratos-gateway/templates/configmap.yaml'] ?? '', /adminService\.enabled/);
   });
 
+  it('refuses to render without image.repository (no public image to default to), with a message that says what to do', async () => {
+    for (const repository of ['', undefined]) {
+      const v = structuredClone(chartValues) as { image: Json };
+      if (repository === undefined) delete v.image['repository'];
+      const r = await render(v);
+      for (const file of ['kratos-gateway/templates/deployment.yaml', 'kratos-gateway/templates/tests/test-connection.yaml']) {
+        assert.match(r.errors[file] ?? '', /image\.repository is required: no public kratos-gateway image is published\. Build the repository's Dockerfile, push it/, file);
+      }
+    }
+    // In sidecar mode the application chart's pod template is where the image is used.
+    const parentTemplate = 'containers:\n  {{- include "kratos-gateway.sidecarContainer" (dict "Values" (index .Values "kratos-gateway") "Release" .Release) | nindent 2 }}\n';
+    const sidecar = mergeValues(example('values-sidecar.yaml'), { image: { repository: '' } });
+    const parent = await render({ 'kratos-gateway': sidecar }, { release: 'orders', extra: { 'orders/templates/deployment.yaml': parentTemplate } });
+    assert.match(parent.errors['orders/templates/deployment.yaml'] ?? '', /image\.repository is required/);
+  });
+
   it('fullnameOverride and a release named like the chart give the expected names', async () => {
     const a = await renderOk(withValues({ fullnameOverride: 'edge' }));
-    assert.deepEqual([...new Set(a.objs.map((o) => o.metadata.name))].sort(), ['edge', 'edge-admin']);
+    assert.deepEqual([...new Set(a.objs.map((o) => o.metadata.name))].sort(), ['edge', 'edge-admin', 'edge-test-connection']);
     const b = await renderOk(values, 'kratos-gateway');
     assert.ok(b.objs.every((o) => o.metadata.name.startsWith('kratos-gateway') && !o.metadata.name.startsWith('kratos-gateway-kratos-gateway')));
   });

@@ -1,6 +1,6 @@
 // Command helm-render renders a Helm chart's templates the way `helm template` does, for
 // tests on machines without helm: Go's own text/template (the engine Helm uses), one
-// template set with every file of templates/, missingkey=zero and "<no value>" removed,
+// template set with every file of templates/ (subdirectories too), missingkey=zero and "<no value>" removed,
 // Helm's `include`, and the Sprig functions this chart uses, implemented to Sprig's
 // semantics. It is not Helm: no subcharts, no hooks, no lookup, no Capabilities checks.
 // toYaml output is semantically equal to Helm's (keys sorted, block style, sequences not
@@ -332,30 +332,37 @@ func main() {
 	t = template.New("gotpl").Option("missingkey=zero").Funcs(funcs)
 	out := output{Files: map[string]string{}, Errors: map[string]string{}}
 
+	// Helm renders every file under templates/, subdirectories included (templates/tests/).
 	dir := filepath.Join(in.ChartDir, "templates")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "helm-render:", err)
-		os.Exit(2)
-	}
 	var names []string
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		text, err := os.ReadFile(filepath.Join(dir, e.Name()))
+	walkErr := filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "helm-render:", err)
-			os.Exit(2)
+			return err
 		}
-		name := chartName + "/templates/" + e.Name()
+		if e.IsDir() {
+			return nil
+		}
+		text, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		name := chartName + "/templates/" + filepath.ToSlash(rel)
 		if _, err := t.New(name).Parse(string(text)); err != nil {
 			out.Errors[name] = "parse: " + err.Error()
-			continue
+			return nil
 		}
 		if !strings.HasPrefix(e.Name(), "_") {
 			names = append(names, name)
 		}
+		return nil
+	})
+	if walkErr != nil {
+		fmt.Fprintln(os.Stderr, "helm-render:", walkErr)
+		os.Exit(2)
 	}
 	for name, text := range in.Extra {
 		if _, err := t.New(name).Parse(text); err != nil {
