@@ -5,6 +5,7 @@
  */
 import { html, type SafeHtml } from './html.js';
 import { parseText, stringAttr, type FlowKind, type UiContainer, type UiNode, type UiText } from './flow.js';
+import { displayMessages, type MessageField } from './messages.js';
 
 export interface RenderContext {
   kind: FlowKind;
@@ -23,7 +24,8 @@ export function safeUrl(url: string, allowDataImage = false): string | undefined
   }
 }
 
-export function renderMessages(messages: readonly UiText[], id?: string): SafeHtml {
+export function renderMessages(raw: readonly UiText[], id?: string, field?: MessageField): SafeHtml {
+  const messages = displayMessages(raw, field);
   if (messages.length === 0) return html``;
   const hasError = messages.some((m) => m.type === 'error');
   return html`<ul class="messages"${id ? html` id="${id}"` : ''} role="${hasError ? 'alert' : 'status'}">${messages.map(
@@ -98,7 +100,7 @@ function renderInput(node: UiNode, ctx: RenderContext, used: Set<string>): SafeH
     // Kratos checkboxes carry booleans; the form posts "true" when ticked, nothing otherwise.
     return html`<div class="field field-checkbox"><input type="checkbox" ${common} value="true"${
       node.attributes.value === true ? html` checked` : ''
-    }><label for="${id}">${label ?? fallbackLabel(name)}</label>${renderMessages(node.messages, msgId)}</div>`;
+    }><label for="${id}">${label ?? fallbackLabel(name)}</label>${renderMessages(node.messages, msgId, { name, type })}</div>`;
   }
 
   const pattern = stringAttr(node, 'pattern');
@@ -109,7 +111,7 @@ function renderInput(node: UiNode, ctx: RenderContext, used: Set<string>): SafeH
     shownValue !== undefined && shownValue !== '' ? html` value="${shownValue}"` : ''
   }${node.attributes.required === true ? html` required` : ''}${pattern ? html` pattern="${pattern}"` : ''}${
     autocomplete ? html` autocomplete="${autocomplete}"` : ''
-  }>${renderMessages(node.messages, msgId)}</div>`;
+  }>${renderMessages(node.messages, msgId, { name, type })}</div>`;
 }
 
 function renderNode(node: UiNode, ctx: RenderContext, used: Set<string>): SafeHtml {

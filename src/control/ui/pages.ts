@@ -144,3 +144,9 @@ export function unavailablePage(env: PageEnv): string {
   const body = html`<p class="message message-error" role="alert">The identity service is not reachable right now. Please try again in a moment.</p><nav aria-label="Other pages"><ul class="links"><li><a href="/">Go to the app</a></li></ul></nav>`;
   return layout(env, 'Service unavailable', body);
 }
+
+/** For browser navigations to a /ui path that does not exist; API clients get the JSON 404. */
+export function notFoundPage(env: PageEnv): string {
+  const body = html`<p class="lead">There is no page at this address.</p><nav aria-label="Other pages"><ul class="links"><li><a href="${initUrl(env, 'login')}">Sign in</a></li><li><a href="${initUrl(env, 'registration')}">Create an account</a></li><li><a href="/">Go to the app</a></li></ul></nav>`;
+  return layout(env, 'Page not found', body);
+}

@@ -8,7 +8,7 @@ import type { Logger } from '../../log.js';
 import { flowKinds, type FlowKind } from './flow.js';
 import { fetchError, fetchFlow, fetchLogoutUrl } from './kratos-client.js';
 import { safeUrl } from './nodes.js';
-import { errorPage, flowPage, initUrl, unavailablePage, type PageEnv } from './pages.js';
+import { errorPage, flowPage, initUrl, notFoundPage, unavailablePage, type PageEnv } from './pages.js';
 import { STYLE_CSS } from './style.js';
 
 export interface SelfServiceUiOptions {
@@ -115,6 +115,13 @@ export function createSelfServiceUi(opts: SelfServiceUiOptions): express.Router 
     const v1 = await fetchLogoutUrl(kratos, req.headers.cookie);
     setPageHeaders(res);
     res.redirect(302, (v1 && safeUrl(v1)) || `${env.browserKratosUrl}/self-service/browser/flows/logout`);
+  });
+
+  // A person who mistypes a /ui address gets a page with a way on; anything else falls through
+  // to the control plane's JSON 404, which API clients and scripts expect.
+  router.use((req, res, next) => {
+    if (/\btext\/html\b/i.test(req.headers.accept ?? '')) return sendPage(res, 404, notFoundPage(env));
+    next();
   });
 
   return router;

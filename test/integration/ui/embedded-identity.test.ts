@@ -173,6 +173,26 @@ test('registration from the rendered form signs in; settings then renders profil
   assert.match(saved.body, /Your changes have been saved!/);
 });
 
+test('an empty sign-up shows plain sentences on the page; the API keeps Kratos\'s texts', async () => {
+  const b = new Browser();
+  const page = await b.open(`${identity.publicUrl}/self-service/registration/browser`);
+  const form = formOf(page.body);
+  const after = await b.open(form.action, { method: 'POST', form: { ...form.fields, 'traits.email': '', password: '', method: 'password' } });
+  const url = new URL(after.url);
+  assert.equal(url.pathname, '/ui/registration');
+  const shown = [...after.body.matchAll(/<li class="message message-error"[^>]*>([^<]*)<\/li>/g)].map((m) => m[1]);
+  assert.deepEqual(shown.sort(), ['Enter a password.', 'Enter your email address.']);
+  for (const raw of ['length must be', 'is not valid', 'is missing']) assert.ok(!after.body.includes(raw), `no validator text "${raw}" on the page`);
+  // The flow as the API returns it is untouched: clients may match Kratos's own texts.
+  const flow = (await (await request(`${identity.publicUrl}/self-service/registration/flows?id=${url.searchParams.get('flow') ?? ''}`)).body.json()) as {
+    ui: { nodes: Array<{ attributes: { name?: string }; messages: Array<{ id: number; text: string }> | null }> };
+  };
+  // v0.6 sends `messages: null` on nodes without any.
+  const apiTexts = flow.ui.nodes.flatMap((n) => (n.messages ?? []).map((m) => `${n.attributes.name ?? ''}: ${m.text}`));
+  assert.ok(apiTexts.includes('password: Property password is missing.'), apiTexts.join('\n'));
+  assert.ok(apiTexts.some((t) => t.startsWith('traits.email: ') && /length must be|is not valid/.test(t)), apiTexts.join('\n'));
+});
+
 test('/ui/settings without a session goes through settings init to the login page', async () => {
   const page = await new Browser().open(`${uiUrl}/ui/settings?flow=00000000-0000-4000-8000-000000000000`);
   assert.equal(new URL(page.url).pathname, '/ui/login');

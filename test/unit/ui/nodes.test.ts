@@ -46,7 +46,7 @@ test('node messages are shown with their type and linked to the input', () => {
   body.ui.nodes[2]!.messages = [{ id: 4000002, text: 'Property password is missing.', type: 'error' }];
   const out = renderForm(flowOf(body).ui, { kind: 'login', idPrefix: 'login' }).value;
   assert.match(out, /aria-describedby="login-password-messages" aria-invalid="true"/);
-  assert.match(out, /<ul class="messages" id="login-password-messages" role="alert"><li class="message message-error" data-message-id="4000002">Property password is missing\.<\/li><\/ul>/);
+  assert.match(out, /<ul class="messages" id="login-password-messages" role="alert"><li class="message message-error" data-message-id="4000002">Enter a password\.<\/li><\/ul>/);
   assert.ok(out.includes('value="ada@example.com"'), 'the identifier is kept');
 });
 

@@ -70,3 +70,12 @@ test('the error page escapes what Kratos stored', () => {
   assert.ok(out.includes('r&lt;'));
   assert.ok(out.includes('Code 403 (Forbidden)'));
 });
+
+test('the settings page after recovery says "15 minutes", not Kratos\'s "15.00 minutes"', () => {
+  const body = settingsFlowV06();
+  const text =
+    'You successfully recovered your account. Please change your password or set up an alternative login method (e.g. social sign in) within the next 15.00 minutes.';
+  const out = page('settings', { ...body, ui: { ...body.ui, messages: [{ id: 1060001, text, type: 'info' }] } });
+  assert.ok(out.includes('within the next 15 minutes.'));
+  assert.ok(!out.includes('15.00'));
+});
