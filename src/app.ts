@@ -46,7 +46,7 @@ function portTaken(err: unknown, listeners: Record<string, { host: string; port:
 
 export async function startGateway(input: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
   const config: GatewayConfig = structuredClone(input);
-  const logger = options.logger ?? createLogger(config.log.level);
+  const logger = options.logger ?? createLogger(config.log.level, undefined, config.log.format);
   const baseDir = options.baseDir ?? process.cwd();
   const closers: Array<() => Promise<void>> = [];
   const publicOrigin = new URL(config.proxy.public_base_url).origin;
@@ -71,7 +71,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
           publicListen: e.public_listen,
           adminListen: e.admin_listen,
           dsn: e.dsn,
-          logger: logger.child({ component: 'identity' }),
+          logger, // the module names its own component (a second child() would repeat the key)
         })
         .catch((err: unknown) => {
           throw portTaken(err, { 'embedded_kratos.public_listen': e.public_listen, 'embedded_kratos.admin_listen': e.admin_listen });
@@ -88,7 +88,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       const server = await demo
         .startDemoUpstream({
           ...config.demo_upstream.listen,
-          logger: logger.child({ component: 'demo' }),
+          logger, // the module names its own component (a second child() would repeat the key)
           logoutUrl: `${mount}/self-service/browser/flows/logout`,
           settingsUrl: `${mount}/self-service/settings/browser`,
         })
@@ -110,7 +110,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
           prefix: config.ui.prefix,
           kratosPublicUrl: config.kratos.public_url,
           browserKratosUrl: publicOrigin + config.kratos.mount_prefix,
-          logger: logger.child({ component: 'ui' }),
+          logger, // the module names its own component (a second child() would repeat the key)
         }),
       });
     }

@@ -7,10 +7,9 @@
  * through sonic-boom to /dev/null instead of stdout, so every access line is still
  * serialised, redacted and written.
  */
-import { pino } from 'pino';
 import { startGateway } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/log.js';
+import { bufferedDestination, createLogger } from '../../src/log.js';
 import { serveIpc } from '../lib/proc.js';
 
 interface Options {
@@ -32,8 +31,7 @@ const config = parseConfig({
   routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: opts.upstreamUrl, auth: 'required', on_unauthenticated: 'json' }],
 });
 
-const sink = pino.destination({ dest: '/dev/null', sync: false, minLength: 4096 });
-const logger = createLogger('info', sink as unknown as NodeJS.WritableStream);
+const logger = createLogger('info', bufferedDestination('/dev/null'));
 const gw = await startGateway(config, { logger });
 
 const gc = (globalThis as { gc?: () => void }).gc;

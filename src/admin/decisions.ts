@@ -65,14 +65,17 @@ export function createDecisionHandler(g: GatewayCore) {
     const started = performance.now();
     const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
+    // Read now: the socket is detached from the request once the response has finished.
+    const peer = peerAddress(req);
+    let path: string | undefined;
     const finish = (route: string, status: number, identity?: string) => {
       const seconds = (performance.now() - started) / 1000;
       const method = req.method ?? 'GET';
       g.metrics.request(`decision:${route}`, method, status, seconds);
       if (!accessLog.enabled) return;
       const xff = req.headers['x-forwarded-for'];
-      const client = g.trustedProxies.clientAddress(peerAddress(req), typeof xff === 'string' ? xff : undefined);
-      accessLog.write(requestId, client, route, method, status, Math.round(seconds * 1e4) / 10, identity, ',"decision":true');
+      const client = g.trustedProxies.clientAddress(peer, typeof xff === 'string' ? xff : undefined);
+      accessLog.write(requestId, client, route, method, path, status, Math.round(seconds * 1e4) / 10, identity, ',"decision":true');
     };
 
     const original = originalRequest(g, req, prefix);
@@ -88,6 +91,7 @@ export function createDecisionHandler(g: GatewayCore) {
       sendJsonError(res, 400, err.message);
       return finish('none', 400);
     }
+    path = target.path;
     stripIdentityHeaders(req.headers, g.protectedHeaderNames);
     const route = g.routes.match(original.host, target.path, original.method);
     if (route === undefined) {

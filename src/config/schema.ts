@@ -168,6 +168,8 @@ export const configSchema = z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         access_log: z.boolean().default(true),
+        /** `json`: one JSON object per line (production). `pretty`: short human-readable lines, for development. */
+        format: z.enum(['json', 'pretty']).default('json'),
       })
       .strict()
       .prefault({}),

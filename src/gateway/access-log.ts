@@ -24,7 +24,12 @@ export class AccessLog {
     this.enabled = enabled && logger.isLevelEnabled('info');
   }
 
-  write(reqId: string, client: string | undefined, route: string, method: string, status: number, ms: number, identity: string | undefined, extra = ''): void {
+  /**
+   * `path` is the canonical path without the query string (queries carry tokens and personal
+   * data); undefined when the target was rejected before it could be made canonical.
+   * `upstreamMs` is the time to the upstream's response headers; `ms` is the whole request.
+   */
+  write(reqId: string, client: string | undefined, route: string, method: string, path: string | undefined, status: number, ms: number, identity: string | undefined, extra = '', upstreamMs?: number): void {
     if (!this.enabled) return;
     const now = Date.now();
     if (now !== this.lastMs) {
@@ -33,8 +38,11 @@ export class AccessLog {
     }
     // Identity ids come from Kratos: header-safe, but a `"` is header-safe too.
     const who = identity === undefined ? '' : `,"identity":${JSON.stringify(identity)}`;
+    // Canonical paths may keep percent-escapes and quotes: always JSON-escaped.
+    const where = path === undefined ? '' : `,"path":${JSON.stringify(path)}`;
+    const upstream = upstreamMs === undefined ? '' : `,"upstream_ms":${Math.round(upstreamMs * 10) / 10}`;
     this.stream.write(
-      `{"level":30,"time":"${this.lastIso}","service":"kratos-gateway","reqId":"${reqId}","client":${JSON.stringify(client ?? '')},"route":"${route}","method":"${method}","status":${status},"ms":${ms}${who}${extra},"msg":"request"}\n`,
+      `{"level":30,"time":"${this.lastIso}","service":"kratos-gateway","reqId":"${reqId}","client":${JSON.stringify(client ?? '')},"route":"${route}","method":"${method}"${where},"status":${status},"ms":${ms}${upstream}${who}${extra},"msg":"request"}\n`,
     );
   }
 }

@@ -25,17 +25,28 @@ import { loginLocation, peerAddress, requestIdOf } from './request-context.js';
 import { parseRequestTarget, TargetRejected, type RequestTarget } from './request-target.js';
 import { upstreamPath, type Route } from './routing/route-table.js';
 
+/**
+ * What the access line needs that is gone by the time it is written: the TCP peer (the socket
+ * is detached from a finished request) and the canonical path. Set when the request arrives.
+ */
+interface LogContext {
+  peer: string | undefined;
+  path: string | undefined;
+}
+const logContext = new WeakMap<IncomingMessage, LogContext>();
+
 export function createProxyHandler(g: GatewayCore) {
   const accessLog = new AccessLog(g.logger, g.config.log.access_log);
 
-  function observe(req: IncomingMessage, route: string, status: number, started: number, requestId: string, identityId?: string): void {
+  function observe(req: IncomingMessage, route: string, status: number, started: number, requestId: string, identityId?: string, upstreamMs?: number): void {
     const seconds = (performance.now() - started) / 1000;
     const method = req.method ?? 'GET';
     g.metrics.request(route, method, status, seconds);
     if (!accessLog.enabled) return;
+    const ctx = logContext.get(req);
     const xff = req.headers['x-forwarded-for'];
-    const client = g.trustedProxies.clientAddress(peerAddress(req), typeof xff === 'string' ? xff : undefined);
-    accessLog.write(requestId, client, route, method, status, Math.round(seconds * 1e4) / 10, identityId);
+    const client = g.trustedProxies.clientAddress(ctx ? ctx.peer : peerAddress(req), typeof xff === 'string' ? xff : undefined);
+    accessLog.write(requestId, client, route, method, ctx?.path, status, Math.round(seconds * 1e4) / 10, identityId, '', upstreamMs);
   }
 
   /** Step 6 for HTTP and WebSockets alike: hop-by-hop out, then every header mutator in order. */
@@ -58,6 +69,8 @@ export function createProxyHandler(g: GatewayCore) {
     const method = req.method ?? 'GET';
     const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
+    const logCtx: LogContext = { peer: peerAddress(req), path: undefined };
+    if (accessLog.enabled) logContext.set(req, logCtx);
 
     // 1. Canonical path: matched and forwarded as the same string.
     let target: RequestTarget;
@@ -68,6 +81,7 @@ export function createProxyHandler(g: GatewayCore) {
       sendJsonError(res, 400, err.message);
       return observe(req, 'none', 400, started, requestId);
     }
+    logCtx.path = target.path;
 
     // Read before hop-by-hop stripping removes Transfer-Encoding.
     const hasBody = 'content-length' in req.headers ? req.headers['content-length'] !== '0' : 'transfer-encoding' in req.headers;
@@ -120,7 +134,7 @@ export function createProxyHandler(g: GatewayCore) {
       sendJsonError(res, f.status, f.message);
       return observe(req, route.name, f.status, started, requestId, decision.session?.identityId);
     }
-    observe(req, route.name, result.status, started, requestId, decision.session?.identityId);
+    observe(req, route.name, result.status, started, requestId, decision.session?.identityId, result.upstreamMs);
   }
 
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -128,6 +142,8 @@ export function createProxyHandler(g: GatewayCore) {
     const method = req.method ?? 'GET';
     const requestId = requestIdOf(req);
     socket.on('error', () => socket.destroy());
+    const logCtx: LogContext = { peer: peerAddress(req), path: undefined };
+    if (accessLog.enabled) logContext.set(req, logCtx);
 
     let target: RequestTarget;
     try {
@@ -137,6 +153,7 @@ export function createProxyHandler(g: GatewayCore) {
       sendSocketError(socket, 400, err.message);
       return observe(req, 'none', 400, started, requestId);
     }
+    logCtx.path = target.path;
     stripIdentityHeaders(req.headers, g.protectedHeaderNames);
 
     if (g.draining) {

@@ -9,7 +9,8 @@ export interface ForwardFailure {
   message: string;
 }
 
-export type ForwardResult = { status: number } | { failure: ForwardFailure };
+/** `upstreamMs`: from dispatch to the upstream's response headers (pool queueing included). */
+export type ForwardResult = { status: number; upstreamMs: number } | { failure: ForwardFailure };
 
 /**
  * HTTP forwarding through undici: a keep-alive pool per upstream origin, bodies streamed in
@@ -47,6 +48,8 @@ export class HttpForwarder {
   ): Promise<ForwardResult> {
     return new Promise((resolve) => {
       let status = 0;
+      let upstreamMs = 0;
+      const dispatched = performance.now();
       let settled = false;
       let abortUpstream: ((err?: Error) => void) | undefined;
       let clientGone = false;
@@ -82,6 +85,7 @@ export class HttpForwarder {
           if (timedOut) return false;
           clearTimeout(deadline);
           status = statusCode;
+          upstreamMs = performance.now() - dispatched;
           // Lower-cased keys; repeated fields (Set-Cookie) become arrays, never overwritten.
           const out: Record<string, string | string[]> = {};
           for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -106,7 +110,7 @@ export class HttpForwarder {
         },
         onComplete() {
           res.end();
-          settle({ status });
+          settle({ status, upstreamMs });
         },
         onError(err) {
           if (timedOut) return;

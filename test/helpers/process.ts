@@ -1,0 +1,119 @@
+/**
+ * The gateway as a real process (`node --import tsx src/main.ts …`): what an operator runs,
+ * with stdout/stderr captured so tests can read the log lines it really printed.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+export interface GatewayProcess {
+  child: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the captured text once `predicate` holds for it; rejects after `timeoutMs` or if the process exits first. */
+  waitFor(stream: 'stdout' | 'stderr', predicate: (text: string) => boolean, timeoutMs: number): Promise<string>;
+  exited: Promise<number | null>;
+  stop(): Promise<number | null>;
+}
+
+export function spawnGateway(args: string[], env: Record<string, string> = {}): GatewayProcess {
+  // Only the variables the test sets: an operator's KRATOS_GATEWAY_* must not leak into tests.
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KRATOS_GATEWAY_'))) as Record<string, string>;
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...base, ...env }, stdio: 'pipe' });
+  const out = { stdout: '', stderr: '' };
+  const waiters = new Set<() => void>();
+  const wake = () => {
+    for (const w of [...waiters]) w();
+  };
+  child.stdout.on('data', (d: Buffer) => {
+    out.stdout += d.toString('utf8');
+    wake();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out.stderr += d.toString('utf8');
+    wake();
+  });
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      exitCode = code;
+      // Let the last 'data' events land before anyone reads the output.
+      setImmediate(() => {
+        resolve(code);
+        wake();
+      });
+    }),
+  );
+  return {
+    child,
+    stdout: () => out.stdout,
+    stderr: () => out.stderr,
+    exited,
+    waitFor(stream, predicate, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out after ${timeoutMs} ms waiting on ${stream}\n--- stdout:\n${out.stdout}\n--- stderr:\n${out.stderr}`));
+        }, timeoutMs);
+        const check = () => {
+          if (predicate(out[stream])) {
+            clearTimeout(timer);
+            waiters.delete(check);
+            resolve(out[stream]);
+          } else if (exitCode !== undefined) {
+            clearTimeout(timer);
+            waiters.delete(check);
+            reject(new Error(`the process exited (${exitCode}) first\n--- stdout:\n${out.stdout}\n--- stderr:\n${out.stderr}`));
+          }
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop() {
+      if (exitCode === undefined) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Runs the CLI to completion. */
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = spawnGateway(args, env);
+  const code = await p.exited;
+  return { code, stdout: p.stdout(), stderr: p.stderr() };
+}
+
+/**
+ * Every key of every object in a JSON text, checked for repeats at its own level.
+ * JSON.parse silently keeps the last of two equal keys, so this reads the raw text.
+ */
+export function duplicateJsonKeys(text: string): string[] {
+  const duplicates: string[] = [];
+  const stack: Array<Set<string> | null> = []; // null: inside an array
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      const str = text.slice(i, j + 1);
+      let k = j + 1;
+      while (text[k] === ' ') k++;
+      const keys = stack[stack.length - 1];
+      if (text[k] === ':' && keys) {
+        const key = JSON.parse(str) as string;
+        if (keys.has(key)) duplicates.push(key);
+        keys.add(key);
+      }
+      i = j + 1;
+      continue;
+    }
+    if (c === '{') stack.push(new Set());
+    else if (c === '[') stack.push(null);
+    else if (c === '}' || c === ']') stack.pop();
+    i++;
+  }
+  return duplicates;
+}
