@@ -99,6 +99,7 @@ export class GatewayCore {
       },
       valuePaths: [...valuePaths],
       metrics: this.metrics,
+      logger,
     });
     this.resolver = resolver;
     this.mutators = headerMutators(config);

@@ -12,6 +12,8 @@ export class WhoamiUnavailable extends Error {
     readonly reason: 'timeout' | 'connect' | 'bad_status' | 'bad_body' | 'rate_limited',
     message: string,
     readonly retryAfter?: string,
+    /** For the log line: the network error code (ENOTFOUND, ECONNREFUSED…) or Kratos's status. Never a credential. */
+    readonly detail: { code?: string; status?: number } = {},
   ) {
     super(message);
   }
@@ -64,11 +66,11 @@ export class KratosWhoamiClient {
     if (statusCode === 429) {
       body.dump().catch(() => {});
       const retryAfter = typeof headers['retry-after'] === 'string' ? headers['retry-after'] : '1';
-      throw new WhoamiUnavailable('rate_limited', 'Kratos rate-limited whoami', retryAfter);
+      throw new WhoamiUnavailable('rate_limited', 'Kratos rate-limited whoami', retryAfter, { status: 429 });
     }
     if (statusCode !== 200) {
       body.dump().catch(() => {});
-      throw new WhoamiUnavailable('bad_status', `Kratos whoami answered ${statusCode}`);
+      throw new WhoamiUnavailable('bad_status', `Kratos whoami answered ${statusCode}`, undefined, { status: statusCode });
     }
     let parsed: unknown;
     try {
@@ -102,7 +104,9 @@ export class KratosWhoamiClient {
     if (e.name === 'TimeoutError' || e.name === 'AbortError' || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
       return new WhoamiUnavailable('timeout', `Kratos whoami did not answer within ${this.timeoutMs} ms`);
     }
-    return new WhoamiUnavailable('connect', `Kratos whoami failed: ${e.code ?? e.message ?? 'unknown error'}`);
+    // undici wraps DNS and socket errors: the code (ENOTFOUND, ECONNREFUSED) may sit on the cause.
+    const code = e.code ?? (e as { cause?: { code?: string } }).cause?.code;
+    return new WhoamiUnavailable('connect', `Kratos whoami failed: ${code ?? e.message ?? 'unknown error'}`, undefined, code === undefined ? {} : { code });
   }
 
   async close(): Promise<void> {

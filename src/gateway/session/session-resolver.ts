@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { GatewayMetrics } from '../../admin/metrics.js';
+import { ThrottledWarnings, type Logger } from '../../log.js';
 import type { Credential } from '../credentials/index.js';
 import { KratosWhoamiClient, WhoamiUnavailable } from './kratos-whoami-client.js';
 import { summarizeSession, summarySize, type SessionSummary } from './session-summary.js';
@@ -30,6 +31,8 @@ export interface SessionResolverOptions {
   /** Every `identity.…`/`session.…` path any header mapping reads. */
   valuePaths: readonly string[];
   metrics: GatewayMetrics;
+  /** Why Kratos gave no answer is logged here at warn, at most once per reason per 10 s. */
+  logger?: Logger;
 }
 
 /**
@@ -54,8 +57,10 @@ export class SessionResolver {
    */
   private readonly recentPurges: LRUCache<string, number> | undefined;
   private readonly keySalt: string;
+  private readonly warnings: ThrottledWarnings | undefined;
 
   constructor(private readonly opts: SessionResolverOptions) {
+    this.warnings = opts.logger && new ThrottledWarnings(opts.logger.child({ component: 'session-resolver' }));
     this.client = new KratosWhoamiClient(opts.kratosPublicUrl, opts.whoamiTimeoutMs, opts.connections);
     this.keySalt = '\0' + opts.kratosPublicUrl;
     const c = opts.cache;
@@ -169,6 +174,7 @@ export class SessionResolver {
     } catch (err) {
       const rateLimited = err instanceof WhoamiUnavailable && err.reason === 'rate_limited';
       this.opts.metrics.whoami(rateLimited ? 'rate_limited' : 'error', (performance.now() - started) / 1000);
+      this.warnUnavailable(err);
       throw err;
     }
     const seconds = (performance.now() - started) / 1000;
@@ -185,6 +191,17 @@ export class SessionResolver {
     }
     const setCookie = answer.kind === 'active' ? answer.setCookie : undefined;
     return setCookie ? { negative: false, session: summary, setCookie, askedAt: started } : { negative: false, session: summary, askedAt: started };
+  }
+
+  /** Once per whoami call (not per coalesced caller). The credential is never part of the line. */
+  private warnUnavailable(err: unknown): void {
+    if (this.warnings === undefined) return;
+    const e = err instanceof WhoamiUnavailable ? err : new WhoamiUnavailable('connect', `Kratos whoami failed: ${(err as Error).message}`);
+    this.warnings.warn(
+      e.message,
+      { reason: e.reason, ...(e.detail.code !== undefined && { code: e.detail.code }), ...(e.detail.status !== undefined && { kratos_status: e.detail.status }), kratos: this.opts.kratosPublicUrl },
+      e.message,
+    );
   }
 
   private index(identityId: string, key: string): void {
