@@ -2,12 +2,18 @@
  * `node dist/main.js [--config config/gateway.yaml]`: the gateway process. Configuration
  * errors print `config error: key.path: reason` lines and exit 2; a taken port exits 1;
  * SIGTERM/SIGINT drain and exit 0.
+ *
+ *   node dist/main.js validate [--config F]   (or --check): validate F and exit, like `nginx -t`
+ *   node dist/main.js version                 (or --version): print the version and exit
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile } from './config/load.js';
 import { ListenError } from './listen.js';
 import { startGateway } from './app.js';
 import { createLogger } from './log.js';
+import { NODE_VERSION, VERSION } from './version.js';
+
+const USAGE = 'usage: kratos-gateway [--config PATH] | validate [--config PATH] | --check [--config PATH] | version';
 
 function fail(lines: string[], code: number): never {
   for (const line of lines) process.stderr.write(line + '\n');
@@ -17,24 +23,46 @@ function fail(lines: string[], code: number): never {
 async function main(): Promise<void> {
   let args;
   try {
-    args = parseArgs({ options: { config: { type: 'string', short: 'c', default: 'config/gateway.yaml' }, help: { type: 'boolean', short: 'h' } } });
+    args = parseArgs({
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c', default: 'config/gateway.yaml' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        check: { type: 'boolean' },
+      },
+    });
   } catch (err) {
-    fail([`kratos-gateway: ${(err as Error).message}`, 'usage: kratos-gateway [--config PATH]'], 2);
+    fail([`kratos-gateway: ${(err as Error).message}`, USAGE], 2);
+  }
+  const [command, ...extra] = args.positionals;
+  if ((command !== undefined && command !== 'version' && command !== 'validate') || extra.length > 0) {
+    fail([`kratos-gateway: unknown command "${[command, ...extra].join(' ')}"`, USAGE], 2);
   }
   if (args.values.help) {
-    process.stdout.write('usage: kratos-gateway [--config PATH]\nEnvironment overrides: KRATOS_GATEWAY_<KEY>__<SUBKEY>=value (see README, "Configuration").\n');
+    process.stdout.write(`${USAGE}\nEnvironment overrides: KRATOS_GATEWAY_<KEY>__<SUBKEY>=value (see README, "Configuration").\n`);
+    return;
+  }
+  if (args.values.version || command === 'version') {
+    process.stdout.write(`kratos-gateway ${VERSION} (node ${NODE_VERSION})\n`);
     return;
   }
 
+  const configPath = args.values.config!;
   let loaded;
   try {
-    loaded = loadConfigFile(args.values.config!);
+    loaded = loadConfigFile(configPath);
   } catch (err) {
     if (err instanceof ConfigError) fail(err.problems.map((p) => `config error: ${p}`), 2);
     throw err;
   }
+  // Everything loadConfigFile checks (schema, routes, trusted proxies, prefixes) has run; nothing listens.
+  if (args.values.check || command === 'validate') {
+    process.stdout.write(`configuration OK: ${configPath}\n`);
+    return;
+  }
 
-  const logger = createLogger(loaded.config.log.level);
+  const logger = createLogger(loaded.config.log.level, undefined, loaded.config.log.format);
   let gateway;
   try {
     gateway = await startGateway(loaded.config, { logger, baseDir: loaded.baseDir });

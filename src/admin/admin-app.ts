@@ -9,6 +9,7 @@ import type { GatewayCore } from '../gateway/gateway-core.js';
 import { sendJsonError } from '../gateway/errors/json-error.js';
 import { createDecisionHandler } from './decisions.js';
 import { KratosHealth } from './kratos-health.js';
+import { NODE_VERSION, VERSION } from '../version.js';
 
 export function createAdminHandler(g: GatewayCore) {
   const decisions = createDecisionHandler(g);
@@ -38,6 +39,10 @@ export function createAdminHandler(g: GatewayCore) {
       return void res.status(503).json(body);
     }
     res.json({ status: 'ok' });
+  });
+
+  app.get('/version', (_req, res) => {
+    res.json({ version: VERSION, node_version: NODE_VERSION });
   });
 
   app.get('/metrics', async (_req, res) => {

@@ -3,6 +3,7 @@
  * Labels are route names, method and status: never identity ids or raw paths.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { NODE_VERSION, VERSION } from '../version.js';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE']);
 
@@ -80,6 +81,15 @@ export class GatewayMetrics {
         await this.kratosUpRefresh?.();
       },
     });
+    // The info-metric idiom: constant 1, the facts in labels, joinable onto any other series.
+    new Gauge({
+      name: 'kratos_gateway_build_info',
+      help: 'Always 1; the version of kratos-gateway and of Node.js that this process runs.',
+      labelNames: ['version', 'node_version'],
+      registers,
+    })
+      .labels(VERSION, NODE_VERSION)
+      .set(1);
     // Pre-create the series dashboards alert on, so they read 0 rather than "absent"; the
     // children are kept so the hot path never calls labels().
     this.cacheLookupSeries = {
