@@ -1,33 +1,55 @@
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
+import { schemaAt, valueKind } from './schema-walk.js';
 
 export const ENV_PREFIX = 'KRATOS_GATEWAY_';
 
+/** Key path (dotted, as in error lines) → the environment variable that set it. */
+export type EnvOrigins = Map<string, string>;
+
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 /**
  * Environment overrides: `KRATOS_GATEWAY_` + the key path, upper-cased, with `__` between
- * levels; numeric segments index arrays. Values are YAML scalars or flow collections, so
- * `8080` is a number, `true` a boolean and `[10.0.0.0/8]` a list.
+ * levels; numeric segments index arrays. A value is read by the schema type of its key:
+ * strings verbatim (`:memory:` and `http://kratos:4433 #x` stay exactly that), numbers and
+ * booleans parsed, lists and maps in YAML flow syntax (`[10.0.0.0/8]`, `{X-A: identity.id}`).
+ * A number or boolean that does not parse stays text, so validation reports it by key.
  *
  *   KRATOS_GATEWAY_KRATOS__PUBLIC_URL=http://kratos:4433   → kratos.public_url
  *   KRATOS_GATEWAY_ROUTES__0__UPSTREAM=http://app:8080       → routes[0].upstream
  *   KRATOS_GATEWAY_PROXY__TRUSTED_PROXIES='[10.0.0.0/8]'     → proxy.trusted_proxies
+ *
+ * `origins`, when given, records which variable set which key path, so validation errors can
+ * name the variable instead of a key the operator never wrote.
  */
-export function applyEnvOverrides(config: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+export function applyEnvOverrides(config: Record<string, unknown>, env: NodeJS.ProcessEnv, origins?: EnvOrigins): Record<string, unknown> {
   const names = Object.keys(env)
     .filter((k) => k.startsWith(ENV_PREFIX) && k.length > ENV_PREFIX.length)
     .sort();
   for (const name of names) {
     const segments = name.slice(ENV_PREFIX.length).split('__').map((s) => s.toLowerCase());
     if (segments.some((s) => s === '')) throw new ConfigError([`${name}: empty key segment (use "__" only between keys)`]);
-    let value: unknown;
-    try {
-      value = parseYaml(env[name] ?? '');
-    } catch (err) {
-      throw new ConfigError([`${name}: not a valid YAML value (${(err as Error).message.split('\n')[0]})`]);
-    }
+    const value = readValue(name, env[name] ?? '', segments);
     setPath(config, segments, value, name);
+    origins?.set(segments.join('.'), name);
   }
   return config;
+}
+
+function readValue(name: string, text: string, segments: string[]): unknown {
+  const kind = valueKind(schemaAt(segments));
+  if (kind === 'string') return text;
+  if (kind === 'number') return NUMBER.test(text.trim()) ? Number(text.trim()) : text;
+  if (kind === 'boolean') {
+    const t = text.trim().toLowerCase();
+    return t === 'true' ? true : t === 'false' ? false : text;
+  }
+  try {
+    return parseYaml(text, { uniqueKeys: true });
+  } catch (err) {
+    throw new ConfigError([`${name}: not a valid YAML value (${(err as Error).message.split('\n')[0]})`]);
+  }
 }
 
 function setPath(root: Record<string, unknown>, segments: string[], value: unknown, envName: string): void {

@@ -4,7 +4,8 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { RouteConfigError, RouteTable } from '../gateway/routing/route-table.js';
 import { TrustedProxies, TrustedProxyConfigError } from '../gateway/trusted-proxies.js';
-import { applyEnvOverrides } from './env.js';
+import { applyEnvOverrides, type EnvOrigins } from './env.js';
+import { closestKey, keysAt } from './schema-walk.js';
 import { ConfigError } from './errors.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
@@ -17,16 +18,43 @@ export interface LoadedConfig {
   path: string;
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.');
-  if (issue.code === 'unrecognized_keys') return `${path === '(root)' ? '' : path + '.'}${issue.keys.join(', ')}: unknown key${issue.keys.length > 1 ? 's' : ''}`;
-  return `${path}: ${issue.message}`;
+/** The variable that set this key path, or a key above or below it (a flow map, a whole route). */
+function envOriginOf(path: string, origins: EnvOrigins | undefined): string | undefined {
+  if (origins === undefined || origins.size === 0) return undefined;
+  const exact = origins.get(path);
+  if (exact !== undefined) return exact;
+  for (const [p, name] of origins) if (path.startsWith(p + '.') || p.startsWith(path + '.')) return name;
+  return undefined;
 }
 
-/** Validates a raw configuration object (schema, then cross-key rules). Throws ConfigError. */
-export function parseConfig(raw: unknown): GatewayConfig {
+/** `key.path: reason`, or `VARIABLE (key.path): reason` when the environment set that key. */
+function located(path: string, reason: string, origins: EnvOrigins | undefined): string {
+  const env = envOriginOf(path, origins);
+  return env === undefined ? `${path}: ${reason}` : `${env} (${path}): ${reason}`;
+}
+
+function formatIssue(issue: z.core.$ZodIssue, origins: EnvOrigins | undefined): string[] {
+  const segments = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+  const path = segments.length === 0 ? '(root)' : segments.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    // One line per key, each with its own suggestion.
+    const valid = keysAt(segments);
+    return issue.keys.map((key) => {
+      const suggestion = closestKey(key, valid);
+      return located(segments.length === 0 ? key : `${path}.${key}`, `unknown key${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`, origins);
+    });
+  }
+  // "Invalid input: expected number, received string": the prefix says nothing the line does not.
+  return [located(path, issue.message.replace(/^Invalid input: /, ''), origins)];
+}
+
+/**
+ * Validates a raw configuration object (schema, then cross-key rules). Throws ConfigError.
+ * `envOrigins` (from applyEnvOverrides) lets errors name the environment variable at fault.
+ */
+export function parseConfig(raw: unknown, envOrigins?: EnvOrigins): GatewayConfig {
   const result = configSchema.safeParse(raw ?? {});
-  if (!result.success) throw new ConfigError(result.error.issues.map(formatIssue));
+  if (!result.success) throw new ConfigError(result.error.issues.flatMap((issue) => formatIssue(issue, envOrigins)));
   const config = result.data;
   const problems: string[] = [];
   try {
@@ -68,6 +96,7 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   }
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw) || raw === null) throw new ConfigError([`${path}: the top level must be a mapping`]);
-  const withEnv = applyEnvOverrides(raw as Record<string, unknown>, env);
-  return { config: parseConfig(withEnv), baseDir: dirname(absolute), path: absolute };
+  const origins: EnvOrigins = new Map();
+  const withEnv = applyEnvOverrides(raw as Record<string, unknown>, env, origins);
+  return { config: parseConfig(withEnv, origins), baseDir: dirname(absolute), path: absolute };
 }

@@ -62,6 +62,23 @@ test('validate on a bad configuration prints one "config error:" line per proble
   assert.ok(lines.some((l) => l.startsWith('config error: session_cach: unknown key')), r.stderr);
 });
 
+test('validate names an environment variable whose value is wrong', async () => {
+  const file = configFile('{}\n');
+  const r = await runCli(['validate', '--config', file], { KRATOS_GATEWAY_PROXY__LISTEN__PORT: 'eighty' });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^config error: KRATOS_GATEWAY_PROXY__LISTEN__PORT \(proxy\.listen\.port\): expected number/m);
+  const typo = await runCli(['validate', '--config', file], { KRATOS_GATEWAY_SESSION_CACH__ENABLED: 'false' });
+  assert.equal(typo.code, 2);
+  assert.equal(typo.stderr, 'config error: KRATOS_GATEWAY_SESSION_CACH__ENABLED (session_cach): unknown key (did you mean session_cache?)\n');
+});
+
+test('validate accepts string values the environment used to mangle as YAML (":memory:")', async () => {
+  const file = configFile('{}\n');
+  const r = await runCli(['validate', '--config', file], { KRATOS_GATEWAY_EMBEDDED_KRATOS__DSN: ':memory:', KRATOS_GATEWAY_KRATOS__PUBLIC_URL: 'http://kratos:4433' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `configuration OK: ${file}\n`);
+});
+
 test('the admin listener answers GET /version and exports kratos_gateway_build_info = 1', async () => {
   const gw = await startTestGateway({});
   try {

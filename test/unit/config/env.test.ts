@@ -1,10 +1,11 @@
 /**
  * Environment overrides (src/config/env.ts): KRATOS_GATEWAY_ + the key path in upper case
- * with "__" between levels; values are YAML scalars or flow collections.
+ * with "__" between levels; values are read by the schema type of their key (strings
+ * verbatim, numbers and booleans parsed, lists and maps as YAML flow collections).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyEnvOverrides, ENV_PREFIX } from '../../../src/config/env.js';
+import { applyEnvOverrides, ENV_PREFIX, type EnvOrigins } from '../../../src/config/env.js';
 import { ConfigError, parseConfig } from '../../../src/config/load.js';
 
 function envError(config: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
@@ -15,6 +16,16 @@ function envError(config: Record<string, unknown>, env: NodeJS.ProcessEnv): stri
     return err.problems;
   }
   assert.fail('expected the environment to be rejected');
+}
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
 }
 
 describe('applyEnvOverrides', () => {
@@ -28,7 +39,7 @@ describe('applyEnvOverrides', () => {
   test('missing sections are created', () => {
     assert.deepEqual(applyEnvOverrides({}, { KRATOS_GATEWAY_PROXY__LISTEN__HOST: '0.0.0.0' }), { proxy: { listen: { host: '0.0.0.0' } } });
   });
-  test('values are typed as YAML scalars', () => {
+  test('values are typed by the schema type of their key', () => {
     const out = applyEnvOverrides({}, {
       KRATOS_GATEWAY_PROXY__LISTEN__PORT: '8080',
       KRATOS_GATEWAY_PROXY__STRIP_CREDENTIALS: 'false',
@@ -105,13 +116,57 @@ describe('applyEnvOverrides', () => {
     const p = envError({ routes: [] }, { KRATOS_GATEWAY_ROUTES__NAME: 'x' });
     assert.match(p[0]!, /^KRATOS_GATEWAY_ROUTES__NAME: "routes" is a list; "name" is not an index$/);
   });
-  test('an empty value is YAML null, which validation then reports by key', () => {
+  test('an empty value for a URL key is an empty string, which validation then reports by key', () => {
     const out = applyEnvOverrides({}, { KRATOS_GATEWAY_KRATOS__PUBLIC_URL: '' });
     assert.throws(() => parseConfig(out), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith('kratos.public_url: ')));
   });
-  test('an unknown key from the environment is reported like one from the file', () => {
-    const out = applyEnvOverrides({}, { KRATOS_GATEWAY_PROXY__LISTEN__PROT: '1' });
-    assert.throws(() => parseConfig(out), (err: unknown) => err instanceof ConfigError && err.problems.includes('proxy.listen.prot: unknown key'));
+  test('an unknown key from the environment names the variable and the closest key', () => {
+    const origins: EnvOrigins = new Map();
+    const out = applyEnvOverrides({}, { KRATOS_GATEWAY_PROXY__LISTEN__PROT: '1', KRATOS_GATEWAY_SESSION_CACH__ENABLED: 'false' }, origins);
+    assert.deepEqual(problemsOf(() => parseConfig(out, origins)).sort(), [
+      'KRATOS_GATEWAY_PROXY__LISTEN__PROT (proxy.listen.prot): unknown key (did you mean port?)',
+      'KRATOS_GATEWAY_SESSION_CACH__ENABLED (session_cach): unknown key (did you mean session_cache?)',
+    ]);
+    // Without the origins (a raw object, not the environment) the line names the key only.
+    assert.ok(problemsOf(() => parseConfig(out)).includes('proxy.listen.prot: unknown key (did you mean port?)'));
+  });
+  test('string keys keep the value verbatim: no YAML reading of ":", "#", quotes or "null"', () => {
+    const env = {
+      KRATOS_GATEWAY_EMBEDDED_KRATOS__DSN: ':memory:',
+      KRATOS_GATEWAY_KRATOS__PUBLIC_URL: 'http://kratos:4433/#x',
+      KRATOS_GATEWAY_KRATOS__SESSION_COOKIE: "'quoted'",
+      KRATOS_GATEWAY_PROXY__LISTEN__HOST: 'null',
+      KRATOS_GATEWAY_ROUTES__0__NAME: '0123',
+      'KRATOS_GATEWAY_IDENTITY_HEADERS__X-USER': 'identity.traits.email',
+    };
+    const out = applyEnvOverrides({}, env) as Record<string, Record<string, unknown>>;
+    assert.deepEqual(out.embedded_kratos, { dsn: ':memory:' });
+    assert.deepEqual(out.kratos, { public_url: 'http://kratos:4433/#x', session_cookie: "'quoted'" });
+    assert.deepEqual(out.proxy, { listen: { host: 'null' } });
+    assert.deepEqual(out.routes, [{ name: '0123' }]);
+    assert.deepEqual(out.identity_headers, { 'x-user': 'identity.traits.email' });
+    assert.equal(parseConfig(applyEnvOverrides({}, { KRATOS_GATEWAY_EMBEDDED_KRATOS__DSN: ':memory:' })).embedded_kratos.dsn, ':memory:');
+  });
+  test('a URL with " #" is kept whole, so validation reports it instead of silently cutting it', () => {
+    const origins: EnvOrigins = new Map();
+    const out = applyEnvOverrides({}, { KRATOS_GATEWAY_KRATOS__PUBLIC_URL: 'http://kratos:4433 #x' }, origins);
+    assert.deepEqual(out, { kratos: { public_url: 'http://kratos:4433 #x' } });
+    assert.deepEqual(problemsOf(() => parseConfig(out, origins)), ['KRATOS_GATEWAY_KRATOS__PUBLIC_URL (kratos.public_url): must be an absolute http(s) URL']);
+  });
+  test('numbers and booleans are parsed; a value that is not one is reported with the variable', () => {
+    const out = applyEnvOverrides({}, { KRATOS_GATEWAY_PROXY__LISTEN__PORT: ' 8080 ', KRATOS_GATEWAY_UI__ENABLED: 'FALSE', KRATOS_GATEWAY_LOG__ACCESS_LOG: 'true' });
+    assert.deepEqual(out, { proxy: { listen: { port: 8080 } }, ui: { enabled: false }, log: { access_log: true } });
+    const origins: EnvOrigins = new Map();
+    const bad = applyEnvOverrides({}, { KRATOS_GATEWAY_PROXY__LISTEN__PORT: 'eighty', KRATOS_GATEWAY_UI__ENABLED: 'yes' }, origins);
+    assert.deepEqual(problemsOf(() => parseConfig(bad, origins)).sort(), [
+      'KRATOS_GATEWAY_PROXY__LISTEN__PORT (proxy.listen.port): expected number, received string',
+      'KRATOS_GATEWAY_UI__ENABLED (ui.enabled): expected boolean, received string',
+    ]);
+  });
+  test('an error inside a list or map set as a whole names the variable that set it', () => {
+    const origins: EnvOrigins = new Map();
+    const out = applyEnvOverrides({}, { KRATOS_GATEWAY_LOGIN__ALLOWED_RETURN_TO_HOSTS: '[ok.example, "https://bad"]' }, origins);
+    assert.deepEqual(problemsOf(() => parseConfig(out, origins)), ['KRATOS_GATEWAY_LOGIN__ALLOWED_RETURN_TO_HOSTS (login.allowed_return_to_hosts.1): must be host or host:port']);
   });
   test('application is deterministic: overrides are applied in sorted name order', () => {
     const env = { KRATOS_GATEWAY_PROXY__LISTEN: '{port: 1}', KRATOS_GATEWAY_PROXY__LISTEN__PORT: '2' };
