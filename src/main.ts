@@ -6,7 +6,12 @@
  *   node dist/main.js validate [--config F]   (or --check): validate F and exit, like `nginx -t`
  *   node dist/main.js version                 (or --version): print the version and exit
  */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import type { GatewayConfig } from './config/schema.js';
+import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { ConfigError, loadConfigFile } from './config/load.js';
 import { ListenError } from './listen.js';
 import { startGateway } from './app.js';
@@ -18,6 +23,29 @@ const USAGE = 'usage: kratos-gateway [--config PATH] | validate [--config PATH] 
 function fail(lines: string[], code: number): never {
   for (const line of lines) process.stderr.write(line + '\n');
   process.exit(code);
+}
+
+/**
+ * What startGateway would reject in the embedded identity server's kratos.yml, read the same
+ * way (relative to the gateway file, with the derived defaults). Loaded lazily like the server:
+ * validating a gateway in front of a real Kratos never loads it.
+ */
+async function embeddedKratosProblems(config: GatewayConfig, baseDir: string): Promise<string[]> {
+  const file = resolve(baseDir, config.embedded_kratos.config_file!);
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
+  } catch (err) {
+    return [`embedded_kratos.config_file: cannot read ${file} (${(err as Error).message.split('\n')[0]})`];
+  }
+  const { loadKratosConfig, KratosConfigError } = await import('./identity/config.js');
+  try {
+    loadKratosConfig(withDerivedKratosDefaults(raw, config), { baseDir: dirname(file) });
+    return [];
+  } catch (err) {
+    if (err instanceof KratosConfigError) return [`${file}: ${err.message}`];
+    throw err;
+  }
 }
 
 async function main(): Promise<void> {
@@ -56,8 +84,11 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) fail(err.problems.map((p) => `config error: ${p}`), 2);
     throw err;
   }
-  // Everything loadConfigFile checks (schema, routes, trusted proxies, prefixes) has run; nothing listens.
+  // Everything loadConfigFile checks (schema, routes, trusted proxies, prefixes) has run, and
+  // the embedded identity server's kratos.yml when it is enabled; nothing listens.
   if (args.values.check || command === 'validate') {
+    const problems = loaded.config.embedded_kratos.enabled ? await embeddedKratosProblems(loaded.config, loaded.baseDir) : [];
+    if (problems.length > 0) fail(problems.map((p) => `config error: ${p}`), 2);
     process.stdout.write(`configuration OK: ${configPath}\n`);
     return;
   }

@@ -62,6 +62,19 @@ test('validate on a bad configuration prints one "config error:" line per proble
   assert.ok(lines.some((l) => l.startsWith('config error: session_cach: unknown key')), r.stderr);
 });
 
+test('validate also checks the embedded identity server\'s kratos.yml: the quickstart passes, a bad value fails', async () => {
+  const ok = await runCli(['validate', '--config', 'config/gateway.yaml']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, 'configuration OK: config/gateway.yaml\n');
+  const dir = mkdtempSync(join(tmpdir(), 'kg-cli-'));
+  writeFileSync(join(dir, 'kratos.yml'), 'serve:\n  public:\n    base_url: 12\n');
+  writeFileSync(join(dir, 'gateway.yaml'), 'embedded_kratos: { enabled: true, config_file: kratos.yml }\n');
+  const bad = await runCli(['--check', '--config', join(dir, 'gateway.yaml')]);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stdout, '');
+  assert.match(bad.stderr, new RegExp(`^config error: ${join(dir, 'kratos.yml').replace(/[.\\/]/g, '\\$&')}: serve\\.public\\.base_url: `));
+});
+
 test('validate names an environment variable whose value is wrong', async () => {
   const file = configFile('{}\n');
   const r = await runCli(['validate', '--config', file], { KRATOS_GATEWAY_PROXY__LISTEN__PORT: 'eighty' });
