@@ -92,15 +92,50 @@ async function readSmallBody(req: IncomingMessage): Promise<Buffer | undefined> 
   return Buffer.concat(chunks);
 }
 
-function sessionTokenInBody(body: Buffer | undefined): string | undefined {
-  if (body === undefined || body.length === 0) return undefined;
+/**
+ * Folds a JSON/form field name the way Go's encoding/json matches it to a struct tag (Kratos
+ * decodes `{"SESSION_TOKEN": …}` into `session_token`, and folds `ſ`→`s`, Kelvin `K`→`k`).
+ * Upper-casing first maps `ſ` to `S`; lower-casing then maps `S` and the Kelvin sign alike.
+ */
+function foldFieldName(name: string): string {
+  return name.toUpperCase().toLowerCase();
+}
+
+const SESSION_TOKEN_FIELD = 'session_token';
+
+/**
+ * Every `session_token` a request body could carry to an identity server, or `unscannable`
+ * when the body is in a form the gateway cannot read the way the IdP might: a compressed body
+ * (body-parser inflates gzip/deflate/br), a non-UTF-8 charset (body-parser decodes UTF-16),
+ * multipart. The body is read both as JSON (BOM stripped, as body-parser does) and as a form,
+ * whatever the Content-Type says, and field names are compared folded: a token seen where
+ * the IdP would not look costs one needless purge; one missed keeps a revoked session alive.
+ */
+export function sessionTokensInBody(body: Buffer, headers: IncomingHttpHeaders): string[] | 'unscannable' {
+  const encoding = headers['content-encoding']?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') return 'unscannable';
+  const contentType = (headers['content-type'] ?? '').toLowerCase();
+  if (contentType.startsWith('multipart/')) return 'unscannable';
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/.exec(contentType)?.[1];
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') return 'unscannable';
+  if (body.length === 0) return [];
+  let text = body.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+
+  const tokens = new Set<string>();
+  const take = (name: string, value: unknown) => {
+    if (typeof value === 'string' && value.length > 0 && foldFieldName(name) === SESSION_TOKEN_FIELD) tokens.add(value);
+  };
   try {
-    const parsed: unknown = JSON.parse(body.toString('utf8'));
-    const token = (parsed as { session_token?: unknown }).session_token;
-    return typeof token === 'string' && token.length > 0 ? token : undefined;
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      for (const [name, value] of Object.entries(parsed)) take(name, value);
+    }
   } catch {
-    return undefined;
+    // Not JSON: read as a form below.
   }
+  for (const [name, value] of new URLSearchParams(text)) take(name, value);
+  return [...tokens];
 }
 
 export function createKratosMount(g: GatewayCore) {
@@ -117,14 +152,13 @@ export function createKratosMount(g: GatewayCore) {
    * is a session token and so is tried under every source except the cookie, whose value is
    * sealed (Kratos) or signed (the embedded server) and so never a bare token.
    */
-  function requestCredentials(headers: IncomingHttpHeaders, body: Buffer | undefined): Credential[] {
+  function requestCredentials(headers: IncomingHttpHeaders, bodyTokens: readonly string[]): Credential[] {
     const found: Credential[] = [];
     for (const source of g.extractors) {
       const value = source.extract(headers);
       if (value !== undefined) found.push({ source, value });
     }
-    const token = sessionTokenInBody(body);
-    if (token !== undefined) {
+    for (const token of bodyTokens) {
       for (const source of g.extractors) if (source.kind !== 'cookie') found.push({ source, value: token });
     }
     return found;
@@ -173,9 +207,14 @@ export function createKratosMount(g: GatewayCore) {
     let body: IncomingMessage | Buffer | null = hasBody ? req : null;
     // The body of any unsafe request may name a session token (revocation, v1 API logout);
     // read it (small) so that token is purged too. GET and HEAD bodies mean nothing to Kratos.
+    // A body that cannot be read the way the IdP would read it is refused, not forwarded.
+    let bodyTokens: string[] = [];
     if (!readOnly && method !== 'GET' && method !== 'HEAD' && body !== null) {
       const buffered = await readSmallBody(req);
       if (buffered === undefined) return sendJsonError(res, 413, 'The request body is too large');
+      const scanned = sessionTokensInBody(buffered, originalHeaders);
+      if (scanned === 'unscannable') return sendJsonError(res, 415, 'The request body must be uncompressed UTF-8 JSON or a URL-encoded form');
+      bodyTokens = scanned;
       body = buffered;
       headers['content-length'] = String(buffered.length);
     }
@@ -183,7 +222,7 @@ export function createKratosMount(g: GatewayCore) {
     // Learn whose sessions these are before Kratos changes them (after a revocation whoami
     // says 401). Usually a cache hit: the caller has just used the credential.
     const identities = new Set<string>();
-    const credentials = readOnly ? [] : requestCredentials(originalHeaders, Buffer.isBuffer(body) ? body : undefined);
+    const credentials = readOnly ? [] : requestCredentials(originalHeaders, bodyTokens);
     const known = new Set<string>();
     for (const credential of credentials) {
       if (known.has(credential.value)) continue; // the same token under another source: same identity

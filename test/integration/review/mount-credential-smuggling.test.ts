@@ -1,0 +1,140 @@
+/**
+ * Review of the Kratos mount's purge rule: a credential must not reach the identity server in
+ * a form the gateway does not read. The embedded identity server is the IdP here, and every
+ * case below is one it accepts: a `session_token` in a form-urlencoded or BOM-prefixed JSON
+ * body (express.urlencoded / body-parser strips the BOM), and `Authorization: Bearer<TAB>`.
+ * After each, the revoked token must be rejected by the gateway on the very next request.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { request } from 'undici';
+import { sessionTokensInBody } from '../../../src/control/kratos-mount.js';
+import { freePort, startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
+
+const PASSWORD = 'correct horse battery staple 9';
+
+describe('Kratos mount: credentials the identity server reads are the ones the gateway purges', () => {
+  let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
+  let gw: Awaited<ReturnType<typeof startTestGateway>>;
+  let dir: string;
+
+  before(async () => {
+    upstream = await startEchoUpstream();
+    dir = mkdtempSync(join(tmpdir(), 'mount-smuggling-'));
+    const kratosConfig = join(dir, 'kratos.yml');
+    writeFileSync(
+      kratosConfig,
+      JSON.stringify({
+        selfservice: { methods: { password: { enabled: true } }, flows: { registration: { after: { password: { hooks: [{ hook: 'session' }] } } } } },
+        secrets: { cookie: ['mount-smuggling-test-secret-0123456789'] },
+        identity: { default_schema_url: `file://${resolve('config/identity.schema.json')}` },
+        hashers: { argon2: { memory: '8MB', iterations: 1 } },
+      }),
+    );
+    const port = await freePort();
+    gw = await startTestGateway({
+      proxy: { listen: { port }, public_base_url: `http://127.0.0.1:${port}` },
+      embedded_kratos: { enabled: true, config_file: kratosConfig, dsn: ':memory:', public_listen: { port: 0 }, admin_listen: { port: 0 } },
+      session_cache: { ttl_cap_ms: 600_000 },
+      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required', on_unauthenticated: 'json' }],
+    });
+  });
+  after(async () => {
+    await gw.shutdown();
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const mount = () => gw.proxyUrl + '/.ory/kratos/public';
+
+  async function registerApi(email: string): Promise<string> {
+    const init = await request(mount() + '/self-service/registration/api');
+    const flow = (await init.body.json()) as { id: string };
+    const submit = await request(mount() + `/self-service/registration?flow=${flow.id}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ method: 'password', password: PASSWORD, traits: { email } }),
+    });
+    const body = (await submit.body.json()) as { session_token: string };
+    assert.equal(submit.statusCode, 200, JSON.stringify(body));
+    return body.session_token;
+  }
+
+  async function gatewayStatus(token: string): Promise<number> {
+    const res = await request(gw.proxyUrl + '/app', { headers: { accept: 'application/json', 'x-session-token': token } });
+    await res.body.dump();
+    return res.statusCode;
+  }
+
+  async function identityServerStatus(token: string): Promise<number> {
+    const res = await request(gw.kratosPublicUrl + '/sessions/whoami', { headers: { 'x-session-token': token } });
+    await res.body.dump();
+    return res.statusCode;
+  }
+
+  /** Caches the token at the gateway, runs `revoke`, and requires both sides to agree afterwards. */
+  async function assertRevocationSeen(label: string, revoke: (token: string) => Promise<void>): Promise<void> {
+    const token = await registerApi(`${label}-${Date.now()}@example.com`);
+    assert.equal(await gatewayStatus(token), 200, 'cached as a valid session');
+    await revoke(token);
+    const truth = await identityServerStatus(token);
+    assert.equal(await gatewayStatus(token), truth, `${label}: the gateway disagrees with the identity server (${truth})`);
+  }
+
+  test('DELETE /sessions with a form-urlencoded session_token', async () => {
+    await assertRevocationSeen('form', async (token) => {
+      const res = await request(mount() + '/sessions', {
+        method: 'DELETE',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `session_token=${encodeURIComponent(token)}`,
+      });
+      await res.body.dump();
+    });
+  });
+
+  test('DELETE /sessions with a BOM-prefixed JSON body', async () => {
+    await assertRevocationSeen('bom', async (token) => {
+      const res = await request(mount() + '/sessions', {
+        method: 'DELETE',
+        headers: { 'content-type': 'application/json' },
+        body: '\uFEFF' + JSON.stringify({ session_token: token }),
+      });
+      await res.body.dump();
+    });
+  });
+
+  test('DELETE /sessions with a UTF-16 JSON body is refused or purged', async () => {
+    await assertRevocationSeen('utf16', async (token) => {
+      const res = await request(mount() + '/sessions', {
+        method: 'DELETE',
+        headers: { 'content-type': 'application/json; charset=utf-16le' },
+        body: Buffer.from(JSON.stringify({ session_token: token }), 'utf16le'),
+      });
+      await res.body.dump();
+    });
+  });
+
+  test('DELETE /sessions with a gzip-compressed JSON body is refused or purged', async () => {
+    await assertRevocationSeen('gzip', async (token) => {
+      const res = await request(mount() + '/sessions', {
+        method: 'DELETE',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body: gzipSync(JSON.stringify({ session_token: token })),
+      });
+      await res.body.dump();
+    });
+  });
+
+});
+
+test('a body session_token is found under every name Go\'s encoding/json would match (Kratos)', () => {
+  const json = (o: string) => sessionTokensInBody(Buffer.from(o), { 'content-type': 'application/json' });
+  assert.deepEqual(json('{"SESSION_TOKEN":"a"}'), ['a']);
+  assert.deepEqual(json('{"\u017feSSion_to\u212Aen":"b"}'), ['b']);
+  assert.deepEqual(json('{"session_token":"c","Session_Token":"d"}'), ['c', 'd']);
+  assert.equal(sessionTokensInBody(Buffer.from('--x'), { 'content-type': 'multipart/form-data; boundary=x' }), 'unscannable');
+});
