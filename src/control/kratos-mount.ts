@@ -165,6 +165,42 @@ export function createKratosMount(g: GatewayCore) {
   }
 
   /**
+   * Rewrites the credential-carrying headers so the identity server is sent exactly the
+   * credentials the extractors read, which are the ones purged. The IdP's own parsing is
+   * laxer in places the extractors are not (the embedded server takes `Bearer<TAB>token`,
+   * Go's Header.Get takes the first of two X-Session-Token headers Node joins into one
+   * unreadable value); a credential the gateway did not read must not reach the IdP at all,
+   * or its revocation would go unpurged. Applies to every registered source: the headers a
+   * source writes for whoami are the headers it owns.
+   */
+  function forwardOnlyReadCredentials(headers: IncomingHttpHeaders, original: IncomingHttpHeaders): void {
+    const cookieNames = new Set<string>();
+    for (const source of g.extractors) {
+      for (const [name, sample] of Object.entries(source.whoamiHeaders('x'))) {
+        if (name === 'cookie') cookieNames.add(sample.slice(0, sample.indexOf('=')));
+        else delete headers[name];
+      }
+    }
+    if (headers.cookie !== undefined && cookieNames.size > 0) {
+      // Every pair whose name could be read as a session cookie goes, however spelled around it.
+      const kept = headers.cookie.split(';').filter((pair) => {
+        const eq = pair.indexOf('=');
+        return !cookieNames.has((eq === -1 ? pair : pair.slice(0, eq)).trim());
+      });
+      const joined = kept.map((pair) => pair.trim()).filter((pair) => pair !== '').join('; ');
+      if (joined === '') delete headers.cookie;
+      else headers.cookie = joined;
+    }
+    for (const source of g.extractors) {
+      const value = source.extract(original);
+      if (value === undefined) continue;
+      for (const [name, v] of Object.entries(source.whoamiHeaders(value))) {
+        headers[name] = name === 'cookie' && headers.cookie !== undefined ? `${headers.cookie}; ${v}` : v;
+      }
+    }
+  }
+
+  /**
    * Kratos's own redirects are absolute (from its base URL); its router's trailing-slash
    * redirects are absolute paths as Kratos saw them (under the public URL's path). Both are
    * moved onto the mount so the browser stays on the gateway's origin and prefix.
@@ -203,6 +239,7 @@ export function createKratosMount(g: GatewayCore) {
       encrypted: false,
     });
     headers.host = kratos.host;
+    forwardOnlyReadCredentials(headers, originalHeaders);
 
     let body: IncomingMessage | Buffer | null = hasBody ? req : null;
     // The body of any unsafe request may name a session token (revocation, v1 API logout);

@@ -8,12 +8,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { sessionTokensInBody } from '../../../src/control/kratos-mount.js';
-import { freePort, startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
+import { closeServer, freePort, listenOnFreePort, rawRequest, startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
 
 const PASSWORD = 'correct horse battery staple 9';
 
@@ -129,6 +130,17 @@ describe('Kratos mount: credentials the identity server reads are the ones the g
     });
   });
 
+  test('logout with "Authorization: Bearer<TAB>token"', async () => {
+    await assertRevocationSeen('tab', async (token) => {
+      const url = new URL(mount());
+      await rawRequest(gw.proxyUrl, [
+        `GET ${url.pathname}/self-service/browser/flows/logout HTTP/1.1`,
+        `Host: ${url.host}`,
+        `Authorization: Bearer\t${token}`,
+        'Connection: close',
+      ]);
+    });
+  });
 });
 
 test('a body session_token is found under every name Go\'s encoding/json would match (Kratos)', () => {
@@ -137,4 +149,40 @@ test('a body session_token is found under every name Go\'s encoding/json would m
   assert.deepEqual(json('{"\u017feSSion_to\u212Aen":"b"}'), ['b']);
   assert.deepEqual(json('{"session_token":"c","Session_Token":"d"}'), ['c', 'd']);
   assert.equal(sessionTokensInBody(Buffer.from('--x'), { 'content-type': 'multipart/form-data; boundary=x' }), 'unscannable');
+});
+
+test('the identity server behind the mount is sent only the credentials the gateway read', async () => {
+  const received: IncomingHttpHeaders[] = [];
+  const idp = createServer((req, res) => {
+    if (!req.url?.startsWith('/sessions/whoami')) received.push(req.headers);
+    res.writeHead(req.url?.startsWith('/sessions/whoami') ? 401 : 204);
+    res.end();
+  });
+  const idpUrl = await listenOnFreePort(idp);
+  const gw = await startTestGateway({
+    kratos: { public_url: idpUrl },
+    routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: 'http://127.0.0.1:9', auth: 'required', on_unauthenticated: 'json' }],
+  });
+  try {
+    const host = new URL(gw.proxyUrl).host;
+    await rawRequest(gw.proxyUrl, [
+      'GET /.ory/kratos/public/self-service/logout?token=x HTTP/1.1',
+      `Host: ${host}`,
+      // Go's Header.Get reads the first of these; Node joins them into one unreadable value.
+      'X-Session-Token: tokenA',
+      'X-Session-Token: tokenB',
+      'Authorization: Bearer\ttokenC',
+      'Cookie: csrf_token=c1; ory_kratos_session=tokenD',
+      'Cookie: ory_kratos_session=tokenE',
+      'Connection: close',
+    ]);
+    assert.equal(received.length, 1);
+    const h = received[0]!;
+    assert.equal(h['x-session-token'], undefined, 'an X-Session-Token the gateway could not read is not forwarded');
+    assert.equal(h.authorization, undefined, 'an Authorization the gateway could not read is not forwarded');
+    assert.equal(h.cookie, 'csrf_token=c1; ory_kratos_session=tokenD', 'only the session cookie the gateway read, once');
+  } finally {
+    await gw.shutdown();
+    await closeServer(idp);
+  }
 });
