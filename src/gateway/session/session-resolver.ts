@@ -110,13 +110,27 @@ export class SessionResolver {
       this.opts.metrics.cacheLookup('negative_hit');
       return { status: 'unauthenticated' };
     }
+    const calledAt = performance.now();
     const status: LRUCache.Status<string, CacheValue, Credential> = {};
     try {
-      const value = await this.cache.fetch(key, { context: credential, status });
+      let value = await this.cache.fetch(key, { context: credential, status });
       const performedFetch = status.fetch === 'miss';
       this.opts.metrics.cacheLookup(performedFetch ? 'miss' : 'coalesced');
+      // An answer whose whoami began before a purge of its identity may be from before the
+      // change the purge is for (a revocation, new traits). It is never kept. A caller that
+      // arrived after the purge, coalesced onto that whoami, asks again: the request after a
+      // revocation is judged by Kratos's answer after it. A caller from before the purge was
+      // concurrent with the change and takes the answer as Kratos gave it.
+      for (let asked = 1; value !== undefined && !value.negative; asked++) {
+        const purgedAt = this.recentPurges!.get(value.session.identityId) ?? -Infinity;
+        if (purgedAt < value.askedAt) break;
+        if (this.cache.peek(key) === value) this.cache.delete(key);
+        if (calledAt <= purgedAt) break;
+        // Purges of this identity landing during every re-ask: no answer can be trusted.
+        if (asked === 3) return { status: 'unavailable', reason: 'connect' };
+        value = await this.cache.fetch(key, { context: credential });
+      }
       if (value === undefined || value.negative) return { status: 'unauthenticated' };
-      if (performedFetch && (this.recentPurges!.get(value.session.identityId) ?? -Infinity) >= value.askedAt) this.cache.delete(key);
       // A refreshed session cookie goes back only to the caller(s) of this very fetch.
       return value.setCookie && (performedFetch || status.fetch === 'inflight')
         ? { status: 'authenticated', session: value.session, setCookie: value.setCookie }
@@ -132,6 +146,9 @@ export class SessionResolver {
     if (this.cache === undefined) return;
     const key = this.cacheKey(credential);
     const entry = this.cache.peek(key);
+    // A whoami for this credential in flight is invisible to peek; deleting it still works:
+    // lru-cache (ignoreFetchAbort, no allowStaleOnFetchAbort) then never stores its answer,
+    // and a later caller starts a new whoami instead of coalescing onto it.
     this.cache.delete(key);
     if (entry && !entry.negative) this.purgeIdentity(entry.session.identityId);
   }
