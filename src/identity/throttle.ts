@@ -76,9 +76,14 @@ class BackoffTable {
     return e;
   }
 
-  /** Milliseconds until the key may try again, or 0 when it may now. */
+  /**
+   * Milliseconds until the key may try again, or 0 when it may now. Never creates an entry:
+   * only attempts let through (begin) do. Otherwise refused attempts, which cost nothing,
+   * could fill the table with made-up keys and evict the records of blocked ones.
+   */
   waitMs(key: string, now: number): number {
     if (this.limit.maxFailures === 0) return 0;
+    if (!this.entries.has(key)) return 0;
     const e = this.touch(key, now);
     if (e.blockedUntil > now) return e.blockedUntil - now;
     // Below the limit, only as many attempts may run at once as failures are left; in backoff, one.
