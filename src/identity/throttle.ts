@@ -179,9 +179,13 @@ export class Throttle {
     return hops[0] || fallback;
   }
 
-  /** Keys for an attempt; the identifier is hashed so the table holds no identifiers and bounded-size keys. */
+  /**
+   * Keys for an attempt; the identifier is hashed so the table holds no identifiers and
+   * bounded-size keys. An IPv6 client is keyed by its /64: one subscriber or host is given a
+   * whole /64 and can use any address in it, so a per-address limit would not limit it.
+   */
   keys(identifier: string, client: string): ThrottleKeys {
-    return { identifier: createHash('sha256').update(identifier.trim().toLowerCase()).digest('base64url'), client };
+    return { identifier: createHash('sha256').update(identifier.trim().toLowerCase()).digest('base64url'), client: clientKey(client) };
   }
 
   /** Checks both limits and, when allowed, counts the attempt as running. */
@@ -216,6 +220,21 @@ export class Throttle {
     this.identifiers.abandoned(k.identifier, now);
     this.clients.abandoned(k.client, now);
   }
+}
+
+/** The per-client key: an IPv4 address as it is (v4-mapped ones unwrapped), an IPv6 address as its /64. */
+export function clientKey(address: string): string {
+  const plain = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  if (isIP(plain) !== 6) return plain;
+  const bare = plain.split('%')[0]!.toLowerCase(); // a zone index is not part of the address
+  const [head = '', tail] = bare.split('::');
+  const groups = (part: string) => (part === '' ? [] : part.split(':'));
+  // An embedded IPv4 tail (a.b.c.d) is two groups, and only ever in the last 32 bits.
+  const width = (gs: string[]) => gs.reduce((n, g) => n + (g.includes('.') ? 2 : 1), 0);
+  const h = groups(head);
+  const full = tail === undefined ? h : [...h, ...Array<string>(8 - width(h) - width(groups(tail))).fill('0'), ...groups(tail)];
+  const prefix = full.slice(0, 4).map((g) => (g.includes('.') ? g : parseInt(g, 16).toString(16)));
+  return `${prefix.join(':')}::/64`;
 }
 
 /** Adds an address or CIDR; returns false when it is neither (config validation uses this). */

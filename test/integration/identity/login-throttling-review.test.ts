@@ -48,4 +48,10 @@ describe('login throttling: review', () => {
     assert.equal(again.status, 429, `the victim's backoff survived the flood: ${again.text}`);
   });
 
+  it('an IPv6 client is limited per /64, not per address (it holds 2^64 of them)', async () => {
+    const t = await server({ enabled: true, per_identifier: { max_failures: 1000 }, per_client: { max_failures: 3, base_delay: '10m', max_delay: '1h', reset_after: '1h' } });
+    const statuses: number[] = [];
+    for (let i = 1; i <= 6; i++) statuses.push((await apiLogin(t, `spray-${i}@example.com`, 'wrong', `2001:db8:1:2::${i.toString(16)}`)).status);
+    assert.deepEqual(statuses, [400, 400, 400, 429, 429, 429]);
+  });
 });
