@@ -85,7 +85,10 @@ function trailingSlashRedirect(originalUrl: string): string | undefined {
   const path = q === -1 ? originalUrl : originalUrl.slice(0, q);
   if (path.length <= 1 || !path.endsWith('/')) return undefined;
   const target = path.slice(0, -1);
-  if (target.startsWith('//') || target.startsWith('/\\')) return undefined;
+  // Only a path on this server: not `//host` or `/\host`, and not an absolute-form request
+  // target (`GET http://host/x/`), which Node passes through as the URL and would be an
+  // off-site Location.
+  if (!/^\/(?![/\\])/.test(target)) return undefined;
   return target + (q === -1 ? '' : originalUrl.slice(q));
 }
 
