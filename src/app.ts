@@ -14,7 +14,7 @@ import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control/app.js';
 import { createSelfServiceUi } from './control/ui/index.js';
 import { createAdminHandler } from './admin/admin-app.js';
-import { closeGracefully, listen, ListenError } from './listen.js';
+import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS, closeGracefully, enforcedTimeouts, listen, ListenError } from './listen.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 
 export interface StartOptions {
@@ -121,14 +121,14 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     const p = config.proxy;
     const handler = createProxyHandler(core);
     const proxyServer: Server = createServer(
-      { maxHeaderSize: p.max_header_size, headersTimeout: p.headers_timeout_ms, requestTimeout: p.request_timeout_ms, keepAliveTimeout: p.keep_alive_timeout_ms },
+      { maxHeaderSize: p.max_header_size, keepAliveTimeout: p.keep_alive_timeout_ms, ...enforcedTimeouts(p.headers_timeout_ms, p.request_timeout_ms) },
       handler.request,
     );
     proxyServer.on('upgrade', handler.upgrade);
     const proxyUrl = await listen(proxyServer, p.listen.host, p.listen.port, 'proxy.listen');
     closers.unshift(() => closeGracefully(proxyServer, p.shutdown_grace_ms, () => core.destroyUpgradedSockets()));
 
-    const adminServer = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, createAdminHandler(core));
+    const adminServer = createServer(enforcedTimeouts(ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS), createAdminHandler(core));
     const adminUrl = await listen(adminServer, config.admin.listen.host, config.admin.listen.port, 'admin.listen');
     closers.push(() => closeGracefully(adminServer, 1_000));
 

@@ -1,6 +1,23 @@
-import type { Server } from 'node:http';
+import type { Server, ServerOptions } from 'node:http';
 
 export class ListenError extends Error {}
+
+/** The admin listener's limits: its callers (probes, Prometheus, forward-auth proxies) send small requests. */
+export const ADMIN_HEADERS_TIMEOUT_MS = 10_000;
+export const ADMIN_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Server options that make the header and request timeouts hold. Node checks them only every
+ * `connectionsCheckingInterval` (30 s by default), so a 10 s headers timeout used to cut a
+ * slowloris connection after 10–40 s; checking every second (more often for timeouts under
+ * 2 s) enforces them to within about a second. 0 disables a timeout, as in Node.
+ */
+export function enforcedTimeouts(headersTimeout: number, requestTimeout: number): ServerOptions {
+  const active = [headersTimeout, requestTimeout].filter((t) => t > 0);
+  // The floor keeps a tiny configured timeout from turning the sweep into a busy loop.
+  const connectionsCheckingInterval = Math.max(100, Math.min(1_000, ...active.map((t) => Math.floor(t / 2))));
+  return { headersTimeout, requestTimeout, connectionsCheckingInterval };
+}
 
 /** Listens and resolves the actual URL; a taken port is a clear one-line error, not a stack. */
 export function listen(server: Server, host: string, port: number, what: string): Promise<string> {
