@@ -2,6 +2,7 @@
  * The data plane, top to bottom. Every proxied request and WebSocket handshake goes through
  * these steps in this order; each step is one stage module.
  *
+ *   0. refuse what cannot be framed safely (HTTP/1.0 with Transfer-Encoding)
  *   1. canonicalize the path (reject what cannot be made unambiguous)
  *   2. strip identity headers the caller sent — on every route and every outcome
  *   3. hand control-plane paths (Kratos mount, UI) to express
@@ -36,9 +37,39 @@ interface LogContext {
 /** Kept on the request itself: a symbol property costs nothing measurable, a WeakMap ~0.4 µs per request. */
 const LOG_CONTEXT = Symbol('kratos-gateway.log-context');
 type LoggedRequest = IncomingMessage & { [LOG_CONTEXT]?: LogContext };
+/** Declares a body: a non-zero Content-Length, or any Transfer-Encoding. */
+function declaresBody(req: IncomingMessage): boolean {
+  return 'content-length' in req.headers ? req.headers['content-length'] !== '0' : 'transfer-encoding' in req.headers;
+}
+
+/**
+ * RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing. llhttp still
+ * decodes the body as chunked and parses what follows as the next request, while a peer that
+ * reads until close does not: two views of one byte stream, so nothing of it is forwarded.
+ */
+function http10WithTransferEncoding(req: IncomingMessage): boolean {
+  return req.httpVersionMajor === 1 && req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined;
+}
 
 export function createProxyHandler(g: GatewayCore) {
   const accessLog = new AccessLog(g.logger, g.config.log.access_log);
+  /**
+   * Connections the gateway answered with `Connection: close` because it refused to read on:
+   * a request Node already parsed behind the refused one (pipelined) must not be handled.
+   */
+  const closing = new WeakSet<object>();
+
+  /**
+   * A refusal answered before the body was read ends the connection: otherwise Node reads
+   * (and discards) the whole declared body to reach the next request, so a 64 MB upload to a
+   * protected route would be read in full only to be thrown away. After the response is
+   * flushed Node closes the socket and nothing more is read.
+   */
+  function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse, hasBody = declaresBody(req)): void {
+    if (res.headersSent || req.complete || !hasBody) return;
+    res.setHeader('connection', 'close');
+    closing.add(req.socket);
+  }
 
   function observe(req: IncomingMessage, route: string, status: number, started: number, requestId: string, identityId?: string, upstreamMs?: number): void {
     const seconds = (performance.now() - started) / 1000;
@@ -70,9 +101,18 @@ export function createProxyHandler(g: GatewayCore) {
     const started = performance.now();
     const method = req.method ?? 'GET';
     const requestId = requestIdOf(req);
+    if (closing.has(req.socket)) return; // pipelined behind a refusal: never handled, the socket is closing
     res.setHeader('x-request-id', requestId);
     const logCtx: LogContext = { peer: peerAddress(req), path: undefined };
     if (accessLog.enabled) (req as LoggedRequest)[LOG_CONTEXT] = logCtx;
+
+    // 0. Framing the gateway will not forward.
+    if (http10WithTransferEncoding(req)) {
+      res.setHeader('connection', 'close');
+      closing.add(req.socket);
+      sendJsonError(res, 400, 'Transfer-Encoding is not allowed in an HTTP/1.0 request');
+      return observe(req, 'none', 400, started, requestId);
+    }
 
     // 1. Canonical path: matched and forwarded as the same string.
     let target: RequestTarget;
@@ -80,13 +120,14 @@ export function createProxyHandler(g: GatewayCore) {
       target = parseRequestTarget(req.url);
     } catch (err) {
       if (!(err instanceof TargetRejected)) throw err;
+      closeIfBodyUnread(req, res);
       sendJsonError(res, 400, err.message);
       return observe(req, 'none', 400, started, requestId);
     }
     logCtx.path = target.path;
 
     // Read before hop-by-hop stripping removes Transfer-Encoding.
-    const hasBody = 'content-length' in req.headers ? req.headers['content-length'] !== '0' : 'transfer-encoding' in req.headers;
+    const hasBody = declaresBody(req);
 
     // 2. No caller-supplied identity survives, whatever happens next.
     stripIdentityHeaders(req.headers, g.protectedHeaderNames);
@@ -102,6 +143,7 @@ export function createProxyHandler(g: GatewayCore) {
     // 4. Route.
     const route = g.routes.match(req.headers.host, target.path, method);
     if (route === undefined) {
+      closeIfBodyUnread(req, res);
       sendJsonError(res, 404, 'No route matches this request');
       return observe(req, 'none', 404, started, requestId);
     }
@@ -109,10 +151,12 @@ export function createProxyHandler(g: GatewayCore) {
     // 5. Decide.
     const decision = await decide(route, method, req.headers, g.extractors, g.resolver);
     if (decision.kind === 'unavailable') {
+      closeIfBodyUnread(req, res);
       const status = sendUnavailable(res, decision.resolution);
       return observe(req, route.name, status, started, requestId);
     }
     if (decision.kind === 'unauthenticated') {
+      closeIfBodyUnread(req, res);
       if (decision.respondWith === 'redirect') {
         sendLoginRedirect(res, loginLocation(g, req, target));
         return observe(req, route.name, 302, started, requestId);
@@ -133,6 +177,7 @@ export function createProxyHandler(g: GatewayCore) {
       if (f.kind === 'client_abort') return observe(req, route.name, 499, started, requestId, decision.session?.identityId);
       g.metrics.upstreamError(route.name, f.kind);
       if (f.status === 0) return observe(req, route.name, res.statusCode, started, requestId, decision.session?.identityId); // broke mid-response
+      closeIfBodyUnread(req, res, hasBody); // Transfer-Encoding is gone from req.headers by now
       sendJsonError(res, f.status, f.message);
       return observe(req, route.name, f.status, started, requestId, decision.session?.identityId);
     }
@@ -146,6 +191,10 @@ export function createProxyHandler(g: GatewayCore) {
     socket.on('error', () => socket.destroy());
     const logCtx: LogContext = { peer: peerAddress(req), path: undefined };
     if (accessLog.enabled) (req as LoggedRequest)[LOG_CONTEXT] = logCtx;
+    if (http10WithTransferEncoding(req)) {
+      sendSocketError(socket, 400, 'Transfer-Encoding is not allowed in an HTTP/1.0 request');
+      return observe(req, 'none', 400, started, requestId);
+    }
 
     let target: RequestTarget;
     try {
@@ -202,7 +251,10 @@ export function createProxyHandler(g: GatewayCore) {
   }
 
   return {
-    request: guard(handleRequest, (_req, res) => sendJsonError(res, 500, 'An internal error occurred')),
+    request: guard(handleRequest, (req, res) => {
+      closeIfBodyUnread(req, res);
+      sendJsonError(res, 500, 'An internal error occurred');
+    }),
     upgrade: guard(handleUpgrade, (_req, socket) => sendSocketError(socket, 500, 'An internal error occurred')),
   };
 }
