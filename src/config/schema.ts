@@ -106,7 +106,7 @@ export const configSchema = z
         upstream_connections: z.number().int().min(1).max(4096).default(128),
         /** Drain period on SIGTERM before remaining connections are closed. */
         shutdown_grace_ms: ms.default(10_000),
-        /** Remove the Kratos credential (session cookie, X-Session-Token, the bearer token that authenticated) from requests sent upstream. */
+        /** Remove Kratos credentials (session and CSRF cookies, X-Session-Token, the bearer token that authenticated) from requests sent upstream. */
         strip_credentials: z.boolean().default(true),
       })
       .strict()

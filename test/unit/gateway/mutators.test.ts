@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { parseConfig } from '../../../src/config/load.js';
 import { headerMutators, type ForwardContext } from '../../../src/gateway/mutators/index.js';
 import { sessionCookie } from '../../../src/gateway/credentials/session-cookie.js';
-import { credentialRemoval } from '../../../src/gateway/mutators/credential-removal.js';
+import { credentialRemoval, isKratosCsrfCookieName } from '../../../src/gateway/mutators/credential-removal.js';
 import { forwardedHeaders } from '../../../src/gateway/mutators/forwarded-headers.js';
 import { identityHeaders } from '../../../src/gateway/mutators/identity-headers.js';
 import { RouteTable } from '../../../src/gateway/routing/route-table.js';
@@ -100,6 +100,20 @@ describe('credentialRemoval', () => {
     const h: IncomingHttpHeaders = { cookie: 'ory_kratos_session=tok' };
     removal.mutate(h, ctx());
     assert.equal(h.cookie, undefined);
+  });
+  test('removes the Kratos CSRF cookie of every Kratos version, keeps look-alikes', () => {
+    const v06 = `${Buffer.from('http://127.0.0.1:4455/.ory/kratos/public/').toString('base64url')}_csrf_token`;
+    const v1 = `csrf_token_${'ab12'.repeat(16)}`;
+    const h: IncomingHttpHeaders = {
+      cookie: `a=1; csrf_token=old; ${v06}=s06; ${v1}=s1; csrf_tokenx=keep; app_csrf_token=keep; xcsrf_token=keep; csrftoken=keep`,
+    };
+    removal.mutate(h, ctx());
+    assert.equal(h.cookie, 'a=1; csrf_tokenx=keep; app_csrf_token=keep; xcsrf_token=keep; csrftoken=keep');
+  });
+  test('a CSRF cookie is recognised by how Kratos builds its name', () => {
+    const b64 = (s: string) => Buffer.from(s).toString('base64url');
+    for (const name of ['csrf_token', 'csrf_token_0f', `${b64('https://auth.example.com/')}_csrf_token`, `${b64('http://x')}_csrf_token`]) assert.ok(isKratosCsrfCookieName(name), name);
+    for (const name of ['csrf_tokenx', 'csrftoken', '_csrf_token', 'app_csrf_token', `${b64('ftp://x')}_csrf_token`, 'my.app_csrf_token', 'XSRF-TOKEN']) assert.ok(!isKratosCsrfCookieName(name), name);
   });
   test('X-Session-Token always goes', () => {
     const h: IncomingHttpHeaders = { 'x-session-token': 't' };
