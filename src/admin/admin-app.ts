@@ -10,9 +10,11 @@ import { sendJsonError } from '../gateway/errors/json-error.js';
 import { createDecisionHandler } from './decisions.js';
 import { KratosHealth } from './kratos-health.js';
 import { NODE_VERSION, VERSION } from '../version.js';
+import { AdminHostPolicy } from './host-check.js';
 
 export function createAdminHandler(g: GatewayCore) {
   const decisions = createDecisionHandler(g);
+  const hosts = new AdminHostPolicy(g.config.admin.listen.host, g.config.admin.allowed_hosts);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -60,7 +62,14 @@ export function createAdminHandler(g: GatewayCore) {
 
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
+    // Forward-auth proxies send the protected site's Host (nginx `proxy_set_header Host $host`,
+    // Envoy ext_authz by default) and the decision API routes on it, so it is exempt. Rebinding
+    // gains nothing there: the browser attaches only the attacker's own cookies, and the
+    // decision API answers only for the credential it is shown.
     if (decisions.owns(url)) return decisions.handle(req, res);
+    if (!hosts.allows(req.headers.host)) {
+      return sendJsonError(res, 421, 'This admin listener does not answer for that host; add it to admin.allowed_hosts', { connection: 'close' });
+    }
     app(req as express.Request, res as express.Response);
   };
 }

@@ -118,6 +118,8 @@ export const configSchema = z
         decisions_prefix: pathPrefix.default('/decisions'),
         /** Fail /health/ready while Kratos does not answer. Off: a Kratos outage would take every gateway pod out of its Service. */
         readiness_requires_kratos: z.boolean().default(false),
+        /** Host names (exact, case-insensitive) the admin listener answers besides IP literals, localhost and its listen host. */
+        allowed_hosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name, without port')).default([]),
       })
       .strict()
       .prefault({}),
