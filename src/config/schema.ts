@@ -110,6 +110,11 @@ export const configSchema = z
         strip_credentials: z.boolean().default(true),
       })
       .strict()
+      // Node refuses to create such a server (a RangeError at start-up); say so as a config error.
+      .refine((p) => p.request_timeout_ms === 0 || p.headers_timeout_ms === 0 || p.headers_timeout_ms <= p.request_timeout_ms, {
+        message: 'must not exceed proxy.request_timeout_ms',
+        path: ['headers_timeout_ms'],
+      })
       .prefault({}),
     admin: z
       .object({

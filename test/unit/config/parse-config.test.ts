@@ -119,6 +119,15 @@ describe('cross-key rules', () => {
     assert.doesNotThrow(() => parseConfig({ ui: { prefix: '/.ory', enabled: false } }));
     assert.doesNotThrow(() => parseConfig({ ui: { prefix: '/.ory' }, kratos: { mount_prefix: '' } }));
   });
+  test('a headers timeout longer than the request timeout is a config error, not a RangeError from Node', () => {
+    assert.deepEqual(problems({ proxy: { headers_timeout_ms: 400_000, request_timeout_ms: 300_000 } }), ['proxy.headers_timeout_ms: must not exceed proxy.request_timeout_ms']);
+    parseConfig({ proxy: { headers_timeout_ms: 400_000, request_timeout_ms: 0 } });
+    parseConfig({ proxy: { headers_timeout_ms: 0, request_timeout_ms: 1_000 } });
+  });
+  test('admin.allowed_hosts takes host names without ports', () => {
+    assert.deepEqual(parseConfig({ admin: { allowed_hosts: ['Admin.Internal'] } }).admin.allowed_hosts, ['Admin.Internal']);
+    assert.deepEqual(problems({ admin: { allowed_hosts: ['admin:4456'] } }), ['admin.allowed_hosts.0: must be a host name, without port']);
+  });
   test('embedded_kratos.enabled needs a config_file', () => {
     assert.deepEqual(problems({ embedded_kratos: { enabled: true } }), ['embedded_kratos.config_file: required when embedded_kratos.enabled is true']);
   });
