@@ -125,6 +125,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       handler.request,
     );
     proxyServer.on('upgrade', handler.upgrade);
+    proxyServer.on('checkContinue', handler.checkContinue);
     const proxyUrl = await listen(proxyServer, p.listen.host, p.listen.port, 'proxy.listen');
     closers.unshift(() => closeGracefully(proxyServer, p.shutdown_grace_ms, () => core.destroyUpgradedSockets()));
 

@@ -58,6 +58,16 @@ export function createProxyHandler(g: GatewayCore) {
    * a request Node already parsed behind the refused one (pipelined) must not be handled.
    */
   const closing = new WeakSet<object>();
+  /**
+   * Requests with `Expect: 100-continue` whose client is still waiting for the go-ahead. Node
+   * would send `100 Continue` before the gateway decides; the server hands these to
+   * `checkContinue` instead, and the go-ahead is sent only once the request will be forwarded,
+   * so a refused upload is never sent at all.
+   */
+  const awaitingContinue = new WeakSet<IncomingMessage>();
+  function allowBody(req: IncomingMessage, res: ServerResponse): void {
+    if (awaitingContinue.delete(req)) res.writeContinue();
+  }
 
   /**
    * A refusal answered before the body was read ends the connection: otherwise Node reads
@@ -136,6 +146,7 @@ export function createProxyHandler(g: GatewayCore) {
     if (g.control?.owns(target.path)) {
       req.url = target.path + target.search;
       res.once('finish', () => observe(req, 'control', res.statusCode, started, requestId));
+      allowBody(req, res);
       g.control.handle(req, res);
       return;
     }
@@ -166,11 +177,12 @@ export function createProxyHandler(g: GatewayCore) {
     }
 
     // 6. Headers for the upstream.
-    delete req.headers.expect; // node already answered 100-continue; undici refuses to send it
+    delete req.headers.expect; // answered here (allowBody); undici refuses to send it
     prepareUpstreamHeaders(req, route, decision, requestId, false);
 
     // 7. Forward. A refreshed Kratos cookie from whoami goes back to the client.
     const extra = decision.setCookie ? { 'set-cookie': decision.setCookie } : undefined;
+    allowBody(req, res);
     const result = await g.http.forward(req, res, route.upstream.origin, upstreamPath(route, target.path, target.search), req.headers, hasBody, route.timeoutMs, extra);
     if ('failure' in result) {
       const f = result.failure;
@@ -250,11 +262,17 @@ export function createProxyHandler(g: GatewayCore) {
     };
   }
 
+  const request = guard(handleRequest, (req, res) => {
+    closeIfBodyUnread(req, res);
+    sendJsonError(res, 500, 'An internal error occurred');
+  });
   return {
-    request: guard(handleRequest, (req, res) => {
-      closeIfBodyUnread(req, res);
-      sendJsonError(res, 500, 'An internal error occurred');
-    }),
+    request,
+    /** For the server's `checkContinue` event: like `request`, the 100 deferred to allowBody. */
+    checkContinue(req: IncomingMessage, res: ServerResponse): void {
+      awaitingContinue.add(req);
+      request(req, res);
+    },
     upgrade: guard(handleUpgrade, (_req, socket) => sendSocketError(socket, 500, 'An internal error occurred')),
   };
 }
