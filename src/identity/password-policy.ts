@@ -1,11 +1,30 @@
 /**
  * Kratos v0.6's password policy (selfservice/strategy/password/validator.go): minimum length
- * 6, not too similar to the identifier, and optionally not found in HaveIBeenPwned.
+ * 6, not too similar to the identifier, and optionally not found in HaveIBeenPwned; plus a
+ * maximum length, which v0.6 lacks (see MAX_PASSWORD_LENGTH).
  */
 import { createHash } from 'node:crypto';
 import type { KratosConfig } from './config.js';
 
 const MIN_LENGTH = 6;
+/**
+ * The similarity check below is quadratic (identifier length × password length), and it runs
+ * before anyone is authenticated, so both inputs must be bounded before it runs: a 32 KB
+ * password against an 8 KB identifier took seconds (issue 9). Kratos v0.6 has no maximum;
+ * later Kratos refuses passwords over 72 bytes, but only for bcrypt, which truncates there
+ * (hash/hasher_bcrypt.go, message 4000033). New hashes here are argon2id, which has no such
+ * limit, so the bound is a generous one for passphrases and password managers rather than
+ * bcrypt's. Reported through v0.6's password-policy message (4000005) so v0.6 clients that
+ * switch on message ids keep working; the reason copies the wording of v0.6's minimum.
+ */
+export const MAX_PASSWORD_LENGTH = 1024;
+/**
+ * Login identifiers longer than this are refused by schema validation (schema/traits.ts)
+ * even when the identity schema sets no maxLength. Kratos keeps identifiers in a
+ * VARCHAR(255) column (identity_credential_identifiers.identifier), so a longer one could
+ * never be stored there either.
+ */
+export const MAX_IDENTIFIER_LENGTH = 255;
 const MIN_IDENTIFIER_DISTANCE = 5;
 const MAX_SUBSTRING_RATIO = 0.5;
 
@@ -43,7 +62,11 @@ export async function passwordProblem(
   fetchImpl: typeof fetch = fetch,
 ): Promise<string | undefined> {
   if (password.length < MIN_LENGTH) return `password length must be at least ${MIN_LENGTH} characters but only got ${password.length}`;
-  const id = identifier.toLowerCase();
+  if (password.length > MAX_PASSWORD_LENGTH) return `password length must be at most ${MAX_PASSWORD_LENGTH} characters but got ${password.length}`;
+  // Callers validate identifiers against MAX_IDENTIFIER_LENGTH first; the slice keeps this
+  // quadratic comparison bounded even for a caller that forgot, at the cost of comparing
+  // only the identifier's first characters.
+  const id = identifier.slice(0, MAX_IDENTIFIER_LENGTH).toLowerCase();
   const pw = password.toLowerCase();
   if (id !== '') {
     const ratio = longestCommonSubstring(id, pw) / pw.length;

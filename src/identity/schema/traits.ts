@@ -8,6 +8,7 @@ import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import type { IdentitySchemaSource } from '../config.js';
 import { KratosConfigError } from '../config.js';
 import { labels, texts, type UiText } from '../messages.js';
+import { MAX_IDENTIFIER_LENGTH } from '../password-policy.js';
 import type { DerivedAddresses } from '../persistence/identities.js';
 import { input, type InputType, type NodeGroup, type UiNode } from '../ui-nodes.js';
 
@@ -108,6 +109,10 @@ function jsonType(v: unknown): string {
   return typeof v === 'object' ? 'object' : typeof v;
 }
 
+function maxLengthReason(limit: number, actual: number): string {
+  return `length must be <= ${limit}, but got ${actual}`;
+}
+
 /** ajv messages reworded to what Kratos's validator (santhosh-tekuri/jsonschema) says. */
 function issueFor(e: ErrorObject): ValidationIssue {
   const base = e.instancePath.split('/').filter(Boolean).map(decodeURIComponent);
@@ -118,6 +123,8 @@ function issueFor(e: ErrorObject): ValidationIssue {
   }
   const field = base.join('.') || undefined;
   if (e.keyword === 'minLength') return { field, message: texts.minLength(`length must be >= ${String(params.limit)}, but got ${String(e.data === undefined ? 0 : String(e.data).length)}`) };
+  // v0.6 has no dedicated id for maxLength (later Kratos: 4000017); it arrives as the generic 4000001.
+  if (e.keyword === 'maxLength') return { field, message: texts.validation(maxLengthReason(Number(params.limit), String(e.data ?? '').length)) };
   if (e.keyword === 'format') return { field, message: texts.invalidFormat(`${JSON.stringify(e.data)} is not valid "${String(params.format)}"`) };
   if (e.keyword === 'additionalProperties') return { field, message: texts.validation(`additionalProperties ${JSON.stringify(params.additionalProperty)} not allowed`) };
   if (e.keyword === 'type') return { field, message: texts.validation(`expected ${String(params.type)}, but got ${jsonType(e.data)}`) };
@@ -180,6 +187,32 @@ export class IdentitySchemas {
 
   validate(schemaId: string, traits: unknown): ValidationIssue[] {
     const c = this.get(schemaId);
+    // Login identifiers are bounded whatever the schema says: the password policy compares
+    // them with the password in quadratic time (password-policy.ts). Checked before ajv so a
+    // huge value is neither run through format regexes nor echoed back in their messages.
+    const tooLong: ValidationIssue[] = [];
+    const boundedLeaves: Array<{ leaf: TraitLeaf; value: unknown }> = [];
+    for (const leaf of c.leaves) {
+      if (leaf.ext?.credentials?.password?.identifier !== true) continue;
+      const raw = getPath(traits, leaf.path);
+      const values = Array.isArray(raw) ? raw : [raw];
+      const over = values.map((v) => typeof v === 'string' && v.length > MAX_IDENTIFIER_LENGTH);
+      if (!over.includes(true)) continue;
+      values.forEach((v, i) => {
+        if (!over[i]) return;
+        const name = Array.isArray(raw) ? `${leaf.name}.${i}` : leaf.name;
+        tooLong.push({ field: name, message: texts.validation(maxLengthReason(MAX_IDENTIFIER_LENGTH, String(v).length)) });
+      });
+      boundedLeaves.push({ leaf, value: Array.isArray(raw) ? raw.map((v: unknown, i) => (over[i] ? '' : v)) : '' });
+    }
+    if (tooLong.length > 0) {
+      // Blank the huge values so ajv neither scans them nor reports them a second time.
+      const bounded = structuredClone(traits) as Record<string, unknown>;
+      for (const { leaf, value } of boundedLeaves) setPath(bounded, leaf.path, value);
+      const own = (field: string | undefined) => boundedLeaves.some(({ leaf }) => field === leaf.name || field?.startsWith(`${leaf.name}.`));
+      const rest = c.validate({ traits: bounded }) ? [] : (c.validate.errors ?? []).map(issueFor).filter((i) => !own(i.field));
+      return [...tooLong, ...rest];
+    }
     if (c.validate({ traits })) return [];
     return (c.validate.errors ?? []).map(issueFor);
   }

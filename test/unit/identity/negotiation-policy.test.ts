@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isJsonRequest } from '../../../src/identity/negotiation.js';
-import { levenshtein, longestCommonSubstring, passwordProblem } from '../../../src/identity/password-policy.js';
+import { levenshtein, longestCommonSubstring, MAX_IDENTIFIER_LENGTH, MAX_PASSWORD_LENGTH, passwordProblem } from '../../../src/identity/password-policy.js';
 
 describe('isJsonRequest', () => {
   const cases: Array<[Record<string, string>, boolean]> = [
@@ -35,6 +35,15 @@ describe('password policy', () => {
     assert.equal(await passwordProblem('alice@example.com', 'alice@example.com1', cfg), 'the password is too similar to the user identifier');
     assert.equal(await passwordProblem('alice@example.com', 'ALICE@EXAMPLE', cfg), 'the password is too similar to the user identifier');
     assert.equal(await passwordProblem('alice@example.com', 'correct horse battery', cfg), undefined);
+  });
+
+  it('refuses passwords over the maximum before the quadratic similarity check, and bounds the identifier it compares', async () => {
+    assert.equal(await passwordProblem('a@b.c', 'x'.repeat(MAX_PASSWORD_LENGTH + 1), cfg), `password length must be at most ${MAX_PASSWORD_LENGTH} characters but got ${MAX_PASSWORD_LENGTH + 1}`);
+    assert.equal(await passwordProblem('a@b.c', 'Zq9!' + 'y'.repeat(MAX_PASSWORD_LENGTH - 4), cfg), undefined);
+    // An unvalidated over-long identifier is compared by its first MAX_IDENTIFIER_LENGTH characters only.
+    const longId = 'q'.repeat(MAX_IDENTIFIER_LENGTH) + 'alice@example.com';
+    assert.equal(await passwordProblem(longId, 'q'.repeat(MAX_IDENTIFIER_LENGTH), cfg), 'the password is too similar to the user identifier');
+    assert.equal(await passwordProblem(longId, 'alice@example.com-and-more', cfg), undefined);
   });
 
   it('consults HaveIBeenPwned only when enabled, by k-anonymity prefix', async () => {
