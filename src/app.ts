@@ -3,6 +3,7 @@
  * and demo upstream when enabled, the data plane, the control plane and the admin listener.
  */
 import { createServer, type Server } from 'node:http';
+import type { Worker } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -29,6 +30,8 @@ export interface RunningGateway {
   kratosPublicUrl: string;
   kratosAdminUrl: string | undefined;
   demoUrl: string | undefined;
+  /** The thread the embedded identity server runs on, when it is enabled. */
+  identityWorker: Worker | undefined;
   core: GatewayCore;
   /** Readiness false, stop accepting, drain within the grace period, close everything. */
   shutdown(): Promise<void>;
@@ -53,6 +56,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
 
   try {
     let kratosAdminUrl: string | undefined;
+    let identityWorker: Worker | undefined;
     if (config.embedded_kratos.enabled) {
       const e = config.embedded_kratos;
       const file = resolve(baseDir, e.config_file!);
@@ -62,20 +66,23 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       } catch (err) {
         throw new ConfigError([`embedded_kratos.config_file: cannot read ${file} (${(err as Error).message.split('\n')[0]})`]);
       }
-      // Loaded lazily: a gateway in front of a real Kratos never loads SQLite.
-      const identity = await import('./identity/index.js');
-      const server = await identity
-        .startIdentityServer({
+      // On its own thread: its CPU work for anonymous callers (argon2, the password policy)
+      // must not stall proxied traffic (issue 9 §2). Loaded lazily: a gateway in front of a
+      // real Kratos never starts the thread or loads SQLite.
+      const { startIdentityServerInWorker } = await import('./identity/thread.js');
+      const server = await startIdentityServerInWorker(
+        {
           config: withDerivedKratosDefaults(raw, config),
           configDir: dirname(file),
           publicListen: e.public_listen,
           adminListen: e.admin_listen,
           dsn: e.dsn,
-          logger, // the module names its own component (a second child() would repeat the key)
-        })
-        .catch((err: unknown) => {
-          throw portTaken(err, { 'embedded_kratos.public_listen': e.public_listen, 'embedded_kratos.admin_listen': e.admin_listen });
-        });
+        },
+        logger, // the identity module names its own component (a second child() would repeat the key)
+      ).catch((err: unknown) => {
+        throw portTaken(err, { 'embedded_kratos.public_listen': e.public_listen, 'embedded_kratos.admin_listen': e.admin_listen });
+      });
+      identityWorker = server.worker;
       closers.push(() => server.close());
       config.kratos.public_url = server.publicUrl;
       kratosAdminUrl = server.adminUrl;
@@ -142,6 +149,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       kratosPublicUrl: config.kratos.public_url,
       kratosAdminUrl,
       demoUrl,
+      identityWorker,
       core,
       shutdown() {
         stopping ??= (async () => {
