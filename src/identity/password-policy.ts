@@ -21,8 +21,8 @@ export const MAX_PASSWORD_LENGTH = 1024;
 /**
  * Login identifiers longer than this are refused by schema validation (schema/traits.ts)
  * even when the identity schema sets no maxLength. Kratos keeps identifiers in a
- * VARCHAR(255) column (identity_credential_identifiers.identifier), so a longer one could
- * never be stored there either.
+ * VARCHAR(255) column (identity_credential_identifiers.identifier, on PostgreSQL, MySQL and
+ * CockroachDB; its SQLite schema uses TEXT), so a longer one is not storable there either.
  */
 export const MAX_IDENTIFIER_LENGTH = 255;
 const MIN_IDENTIFIER_DISTANCE = 5;
