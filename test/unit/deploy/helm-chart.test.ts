@@ -314,9 +314,9 @@ describe('templates', () => {
 
   it('the docs, NOTES.txt and the helpers comment show the same sidecar include calls', () => {
     const call = (name: string) => `include "${name}" (dict "Values" (index .Values "kratos-gateway") "Release" .Release)`;
-    const docs = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const docs = readFileSync(join(repoRoot, 'docs/deploying.md'), 'utf8');
     for (const name of ['kratos-gateway.sidecarContainer', 'kratos-gateway.sidecarVolumes']) {
-      for (const [where, text] of [['README.md', docs], ['NOTES.txt', template('NOTES.txt')], ['_helpers.tpl', template('_helpers.tpl')]] as const) {
+      for (const [where, text] of [['docs/deploying.md', docs], ['NOTES.txt', template('NOTES.txt')], ['_helpers.tpl', template('_helpers.tpl')]] as const) {
         assert.ok(text.includes(call(name)), `${where} shows ${call(name)}`);
       }
     }

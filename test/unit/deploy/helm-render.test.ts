@@ -224,7 +224,7 @@ describe('helm template — sidecar mode', () => {
     assert.equal(pm.spec.podMetricsEndpoints[0]!.port, 'kg-admin');
   });
 
-  it('an application chart gets a working pod from the named templates (as in the README Deploying section)', async () => {
+  it('an application chart gets a working pod from the named templates (as in docs/deploying.md)', async () => {
     const parentTemplate = [
       'apiVersion: apps/v1',
       'kind: Deployment',
