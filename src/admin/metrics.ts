@@ -36,7 +36,7 @@ export class GatewayMetrics {
     });
     this.duration = new Histogram({
       name: 'kratos_gateway_request_duration_seconds',
-      help: 'Time from request to response headers, by route name.',
+      help: 'Time from request arrival until the response is fully written (a proxied body to its last byte; a WebSocket until its handshake is passed upstream), by route name.',
       labelNames: ['route'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
