@@ -17,11 +17,14 @@ import { createSelfServiceUi } from './control/ui/index.js';
 import { createAdminHandler } from './admin/admin-app.js';
 import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS, closeGracefully, enforcedTimeouts, listen, ListenError } from './listen.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
+import { startTracing, type Env } from './tracing/index.js';
 
 export interface StartOptions {
   logger?: Logger;
   /** Directory that relative paths in the configuration resolve against. */
   baseDir?: string;
+  /** Where the `OTEL_*` tracing settings come from (default: process.env). */
+  tracingEnv?: Env;
 }
 
 export interface RunningGateway {
@@ -106,7 +109,10 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       demoUrl = server.url;
     }
 
-    const core = new GatewayCore(config, logger);
+    const tracing = await startTracing(options.tracingEnv ?? process.env, logger);
+    // After the proxy has drained (its closer runs first), so the last requests' spans are flushed.
+    if (tracing) closers.push(() => tracing.shutdown());
+    const core = new GatewayCore(config, logger, tracing);
     closers.push(() => core.close());
 
     const mounts: ControlMount[] = [];

@@ -68,14 +68,16 @@ export function createDecisionHandler(g: GatewayCore) {
     // Read now: the socket is detached from the request once the response has finished.
     const peer = peerAddress(req);
     let path: string | undefined;
+    const trace = g.tracing?.startRequest(req, 'decision');
     const finish = (route: string, status: number, identity?: string) => {
       const seconds = (performance.now() - started) / 1000;
       const method = req.method ?? 'GET';
       g.metrics.request(`decision:${route}`, method, status, seconds);
+      const traceId = g.tracing?.finishRequest(req, route, status);
       if (!accessLog.enabled) return;
       const xff = req.headers['x-forwarded-for'];
       const client = g.trustedProxies.clientAddress(peer, typeof xff === 'string' ? xff : undefined);
-      accessLog.write(requestId, client, route, method, path, status, Math.round(seconds * 1e4) / 10, identity, ',"decision":true');
+      accessLog.write(requestId, client, route, method, path, status, Math.round(seconds * 1e4) / 10, identity, traceId === undefined ? ',"decision":true' : `,"decision":true,"trace_id":"${traceId}"`);
     };
 
     const original = originalRequest(g, req, prefix);
@@ -92,13 +94,14 @@ export function createDecisionHandler(g: GatewayCore) {
       return finish('none', 400);
     }
     path = target.path;
+    trace?.setPath(target.path);
     stripIdentityHeaders(req.headers, g.protectedHeaderNames);
     const route = g.routes.match(original.host, target.path, original.method);
     if (route === undefined) {
       sendJsonError(res, 403, 'No route matches this request');
       return finish('none', 403);
     }
-    const decision = await decide(route, original.method, req.headers, g.extractors, g.resolver);
+    const decision = await decide(route, original.method, req.headers, g.extractors, g.resolver, trace);
     if (decision.kind === 'unavailable') return finish(route.name, sendUnavailable(res, decision.resolution));
     if (decision.kind === 'unauthenticated') {
       if (decision.respondWith === 'redirect') {

@@ -11,6 +11,7 @@ import { headerMutators, type HeaderMutator } from './mutators/index.js';
 import { ReturnToPolicy } from './return-to.js';
 import { RouteTable } from './routing/route-table.js';
 import { SessionResolver } from './session/session-resolver.js';
+import type { Tracing } from '../tracing/types.js';
 import { TrustedProxies } from './trusted-proxies.js';
 
 /**
@@ -62,6 +63,8 @@ export class GatewayCore {
   constructor(
     readonly config: GatewayConfig,
     readonly logger: Logger,
+    /** Undefined when tracing is off: the hot path checks it and does nothing else. */
+    readonly tracing?: Tracing,
   ) {
     this.routes = new RouteTable(config.routes, config.identity_headers);
     this.extractors = credentialExtractors(config.kratos.session_cookie);

@@ -85,11 +85,12 @@ export function createProxyHandler(g: GatewayCore) {
     const seconds = (performance.now() - started) / 1000;
     const method = req.method ?? 'GET';
     g.metrics.request(route, method, status, seconds);
+    const traceId = g.tracing?.finishRequest(req, route, status);
     if (!accessLog.enabled) return;
     const ctx = (req as LoggedRequest)[LOG_CONTEXT];
     const xff = req.headers['x-forwarded-for'];
     const client = g.trustedProxies.clientAddress(ctx ? ctx.peer : peerAddress(req), typeof xff === 'string' ? xff : undefined);
-    accessLog.write(requestId, client, route, method, ctx?.path, status, Math.round(seconds * 1e4) / 10, identityId, '', upstreamMs);
+    accessLog.write(requestId, client, route, method, ctx?.path, status, Math.round(seconds * 1e4) / 10, identityId, traceId === undefined ? '' : `,"trace_id":"${traceId}"`, upstreamMs);
   }
 
   /** Step 6 for HTTP and WebSockets alike: hop-by-hop out, then every header mutator in order. */
@@ -113,6 +114,7 @@ export function createProxyHandler(g: GatewayCore) {
     const requestId = requestIdOf(req);
     if (closing.has(req.socket)) return; // pipelined behind a refusal: never handled, the socket is closing
     res.setHeader('x-request-id', requestId);
+    const trace = g.tracing?.startRequest(req, 'proxy');
     const logCtx: LogContext = { peer: peerAddress(req), path: undefined };
     if (accessLog.enabled) (req as LoggedRequest)[LOG_CONTEXT] = logCtx;
 
@@ -135,6 +137,7 @@ export function createProxyHandler(g: GatewayCore) {
       return observe(req, 'none', 400, started, requestId);
     }
     logCtx.path = target.path;
+    trace?.setPath(target.path);
 
     // Read before hop-by-hop stripping removes Transfer-Encoding.
     const hasBody = declaresBody(req);
@@ -160,7 +163,7 @@ export function createProxyHandler(g: GatewayCore) {
     }
 
     // 5. Decide.
-    const decision = await decide(route, method, req.headers, g.extractors, g.resolver);
+    const decision = await decide(route, method, req.headers, g.extractors, g.resolver, trace);
     if (decision.kind === 'unavailable') {
       closeIfBodyUnread(req, res);
       const status = sendUnavailable(res, decision.resolution);
@@ -183,7 +186,9 @@ export function createProxyHandler(g: GatewayCore) {
     // 7. Forward. A refreshed Kratos cookie from whoami goes back to the client.
     const extra = decision.setCookie ? { 'set-cookie': decision.setCookie } : undefined;
     allowBody(req, res);
+    const upstreamTrace = trace?.startUpstream(req.headers, route.upstream, method);
     const result = await g.http.forward(req, res, route.upstream.origin, upstreamPath(route, target.path, target.search), req.headers, hasBody, route.timeoutMs, extra);
+    upstreamTrace?.end('failure' in result ? result.failure.status : result.status, 'failure' in result ? result.failure.kind : undefined);
     if ('failure' in result) {
       const f = result.failure;
       if (f.kind === 'client_abort') return observe(req, route.name, 499, started, requestId, decision.session?.identityId);
@@ -201,6 +206,7 @@ export function createProxyHandler(g: GatewayCore) {
     const method = req.method ?? 'GET';
     const requestId = requestIdOf(req);
     socket.on('error', () => socket.destroy());
+    const trace = g.tracing?.startRequest(req, 'websocket');
     const logCtx: LogContext = { peer: peerAddress(req), path: undefined };
     if (accessLog.enabled) (req as LoggedRequest)[LOG_CONTEXT] = logCtx;
     if (http10WithTransferEncoding(req)) {
@@ -218,6 +224,7 @@ export function createProxyHandler(g: GatewayCore) {
     }
     logCtx.path = target.path;
     stripIdentityHeaders(req.headers, g.protectedHeaderNames);
+    trace?.setPath(target.path);
 
     if (g.draining) {
       sendSocketError(socket, 503, 'The gateway is shutting down');
@@ -234,7 +241,7 @@ export function createProxyHandler(g: GatewayCore) {
       return observe(req, route?.name ?? 'none', 404, started, requestId);
     }
 
-    const decision = await decide(route, method, req.headers, g.extractors, g.resolver);
+    const decision = await decide(route, method, req.headers, g.extractors, g.resolver, trace);
     if (decision.kind === 'unavailable') {
       sendUnavailableSocket(socket, decision.resolution);
       return observe(req, route.name, 503, started, requestId);
@@ -245,6 +252,7 @@ export function createProxyHandler(g: GatewayCore) {
     }
 
     prepareUpstreamHeaders(req, route, decision, requestId, true);
+    trace?.inject(req.headers);
     req.url = upstreamPath(route, target.path, target.search);
     g.upgradedSockets.add(socket);
     socket.once('close', () => g.upgradedSockets.delete(socket));

@@ -3,6 +3,7 @@ import { extractCredential, type CredentialExtractor } from '../credentials/inde
 import type { Route } from '../routing/route-table.js';
 import type { Resolution, SessionResolver } from '../session/session-resolver.js';
 import type { SessionSummary } from '../session/session-summary.js';
+import type { RequestTrace } from '../../tracing/types.js';
 import { isBrowserNavigation } from './browser-navigation.js';
 
 export type Decision =
@@ -25,10 +26,11 @@ export async function decide(
   headers: IncomingHttpHeaders,
   extractors: readonly CredentialExtractor[],
   resolver: SessionResolver,
+  trace?: RequestTrace,
 ): Promise<Decision> {
   if (route.auth === 'anonymous') return ALLOW_ANONYMOUS;
   const credential = extractCredential(extractors, headers);
-  const resolution: Resolution = credential === undefined ? { status: 'unauthenticated' } : await resolver.resolve(credential);
+  const resolution: Resolution = credential === undefined ? { status: 'unauthenticated' } : await resolver.resolve(credential, trace);
   switch (resolution.status) {
     case 'authenticated':
       return resolution.setCookie

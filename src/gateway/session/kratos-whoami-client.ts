@@ -46,13 +46,14 @@ export class KratosWhoamiClient {
     this.path = url.pathname.replace(/\/$/, '') + '/sessions/whoami';
   }
 
-  async whoami(credential: Credential): Promise<WhoamiAnswer> {
+  /** `traceHeaders`: the whoami span's `traceparent`/`tracestate`, so Kratos continues the trace. */
+  async whoami(credential: Credential, traceHeaders?: Record<string, string>): Promise<WhoamiAnswer> {
     let res;
     try {
       res = await this.pool.request({
         path: this.path,
         method: 'GET',
-        headers: { accept: 'application/json', ...credential.source.whoamiHeaders(credential.value) },
+        headers: { accept: 'application/json', ...credential.source.whoamiHeaders(credential.value), ...traceHeaders },
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {

@@ -5,6 +5,7 @@ import { ThrottledWarnings, type Logger } from '../../log.js';
 import type { Credential } from '../credentials/index.js';
 import { KratosWhoamiClient, WhoamiUnavailable } from './kratos-whoami-client.js';
 import { summarizeSession, summarySize, type SessionSummary } from './session-summary.js';
+import type { CacheOutcome, LookupTrace, RequestTrace } from '../../tracing/types.js';
 
 export type Resolution =
   | { status: 'authenticated'; session: SessionSummary; setCookie?: string[] }
@@ -15,6 +16,8 @@ export type Resolution =
 const NOT_A_SESSION = { negative: true } as const;
 /** `askedAt`: when the whoami call began (performance.now()), to spot purges that overtook it. */
 type CacheValue = { negative: false; session: SessionSummary; setCookie?: string[]; askedAt: number } | typeof NOT_A_SESSION;
+/** What a cache fetch needs: the credential, and the lookup span the whoami span belongs to (tracing on). */
+type FetchContext = { credential: Credential; trace: LookupTrace | undefined };
 
 export interface SessionResolverOptions {
   kratosPublicUrl: string;
@@ -42,7 +45,7 @@ export interface SessionResolverOptions {
  */
 export class SessionResolver {
   private readonly client: KratosWhoamiClient;
-  private readonly cache: LRUCache<string, CacheValue, Credential> | undefined;
+  private readonly cache: LRUCache<string, CacheValue, FetchContext> | undefined;
   /**
    * "Not a session" answers live in their own, smaller LRU: a flood of invalid tokens can then
    * never evict valid sessions from the main cache and turn every request into a whoami call.
@@ -67,7 +70,7 @@ export class SessionResolver {
     if (!c.enabled) return;
     this.negative = new LRUCache<string, true>({ max: Math.max(1_000, Math.floor(c.maxEntries / 10)), ttl: Math.max(1, c.negativeTtlMs) });
     this.recentPurges = new LRUCache<string, number>({ max: 10_000, ttl: opts.whoamiTimeoutMs + 1_000 });
-    this.cache = new LRUCache<string, CacheValue, Credential>({
+    this.cache = new LRUCache<string, CacheValue, FetchContext>({
       max: c.maxEntries,
       maxSize: c.maxBytes,
       sizeCalculation: (v, key) => key.length + (v.negative ? 64 : summarySize(v.session)),
@@ -78,7 +81,7 @@ export class SessionResolver {
       // abort it for the others, and its own budget is AbortSignal.timeout.
       ignoreFetchAbort: true,
       fetchMethod: async (key, _stale, { options, context }) => {
-        const value = await this.fetchSession(context, options);
+        const value = await this.fetchSession(context.credential, options, context.trace);
         if (!value.negative) return value;
         this.negative!.set(key, true, { ttl: options.ttl ?? c.negativeTtlMs });
         return undefined; // not stored in the main cache
@@ -98,24 +101,45 @@ export class SessionResolver {
     return hash('sha256', credential.source.kind + '\0' + credential.value + this.keySalt, 'base64url');
   }
 
-  async resolve(credential: Credential): Promise<Resolution> {
-    if (this.cache === undefined) return this.resolveUncached(credential);
+  /** Not async itself: an async wrapper would add promise ticks to every request when tracing is off. */
+  resolve(credential: Credential, trace?: RequestTrace): Promise<Resolution> {
+    return trace === undefined ? this.lookup(credential, undefined) : this.resolveTraced(credential, trace);
+  }
+
+  /** The `session lookup` span around lookup(): its cache outcome and what it resolved to. */
+  private async resolveTraced(credential: Credential, trace: RequestTrace): Promise<Resolution> {
+    const span = trace.startLookup();
+    const resolution = await this.lookup(credential, span);
+    span.end(resolution.status);
+    return resolution;
+  }
+
+  private counted(outcome: Exclude<CacheOutcome, 'disabled'>, span: LookupTrace | undefined): void {
+    this.opts.metrics.cacheLookup(outcome);
+    span?.cache(outcome);
+  }
+
+  private async lookup(credential: Credential, span: LookupTrace | undefined): Promise<Resolution> {
+    if (this.cache === undefined) {
+      span?.cache('disabled');
+      return this.resolveUncached(credential, span);
+    }
     const key = this.cacheKey(credential);
     const cached = this.cache.get(key);
     if (cached !== undefined && !cached.negative) {
-      this.opts.metrics.cacheLookup('hit');
+      this.counted('hit', span);
       return { status: 'authenticated', session: cached.session };
     }
     if (this.negative!.has(key)) {
-      this.opts.metrics.cacheLookup('negative_hit');
+      this.counted('negative_hit', span);
       return { status: 'unauthenticated' };
     }
     const calledAt = performance.now();
-    const status: LRUCache.Status<string, CacheValue, Credential> = {};
+    const status: LRUCache.Status<string, CacheValue, FetchContext> = {};
     try {
-      let value = await this.cache.fetch(key, { context: credential, status });
+      let value = await this.cache.fetch(key, { context: { credential, trace: span }, status });
       const performedFetch = status.fetch === 'miss';
-      this.opts.metrics.cacheLookup(performedFetch ? 'miss' : 'coalesced');
+      this.counted(performedFetch ? 'miss' : 'coalesced', span);
       // An answer whose whoami began before a purge of its identity may be from before the
       // change the purge is for (a revocation, new traits). It is never kept. A caller that
       // arrived after the purge, coalesced onto that whoami, asks again: the request after a
@@ -128,7 +152,7 @@ export class SessionResolver {
         if (calledAt <= purgedAt) break;
         // Purges of this identity landing during every re-ask: no answer can be trusted.
         if (asked === 3) return { status: 'unavailable', reason: 'connect' };
-        value = await this.cache.fetch(key, { context: credential });
+        value = await this.cache.fetch(key, { context: { credential, trace: span } });
       }
       if (value === undefined || value.negative) return { status: 'unauthenticated' };
       // A refreshed session cookie goes back only to the caller(s) of this very fetch.
@@ -136,7 +160,7 @@ export class SessionResolver {
         ? { status: 'authenticated', session: value.session, setCookie: value.setCookie }
         : { status: 'authenticated', session: value.session };
     } catch (err) {
-      this.opts.metrics.cacheLookup(status.fetch === 'inflight' ? 'coalesced' : 'miss');
+      this.counted(status.fetch === 'inflight' ? 'coalesced' : 'miss', span);
       return unavailable(err);
     }
   }
@@ -169,26 +193,30 @@ export class SessionResolver {
     await this.client.close();
   }
 
-  private async resolveUncached(credential: Credential): Promise<Resolution> {
+  private async resolveUncached(credential: Credential, span: LookupTrace | undefined): Promise<Resolution> {
     try {
-      const value = await this.fetchSession(credential, undefined);
+      const value = await this.fetchSession(credential, undefined, span);
       return value.negative ? { status: 'unauthenticated' } : { status: 'authenticated', session: value.session, ...(value.setCookie ? { setCookie: value.setCookie } : {}) };
     } catch (err) {
       return unavailable(err);
     }
   }
 
-  private async fetchSession(credential: Credential | undefined, options: { ttl?: number } | undefined): Promise<CacheValue> {
+  private async fetchSession(credential: Credential | undefined, options: { ttl?: number } | undefined, lookup: LookupTrace | undefined): Promise<CacheValue> {
     if (credential === undefined) throw new Error('session fetch without a credential');
     const started = performance.now();
     const c = this.opts.cache;
     let answer;
     let summary: SessionSummary | 'inactive';
     const now = Date.now();
+    // Coalesced callers never get here: the whoami span belongs to the first requester's lookup.
+    const span = lookup?.startWhoami();
     try {
-      answer = await this.client.whoami(credential);
+      answer = await this.client.whoami(credential, span?.headers);
       summary = answer.kind === 'active' ? summarizeSessionOrError(answer.body, this.opts.valuePaths, now) : 'inactive';
+      span?.end(summary === 'inactive' ? 'unauthorized' : 'active', false);
     } catch (err) {
+      span?.end(err instanceof WhoamiUnavailable ? err.reason : 'error', true);
       const rateLimited = err instanceof WhoamiUnavailable && err.reason === 'rate_limited';
       this.opts.metrics.whoami(rateLimited ? 'rate_limited' : 'error', (performance.now() - started) / 1000);
       this.warnUnavailable(err);
