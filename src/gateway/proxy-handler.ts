@@ -148,6 +148,7 @@ export function createProxyHandler(g: GatewayCore) {
     // 3. Control plane: the Kratos public API mount and the self-service UI.
     if (g.control?.owns(target.path)) {
       req.url = target.path + target.search;
+      trace?.inject(req.headers); // Kratos self-service calls continue the gateway's trace
       res.once('finish', () => observe(req, 'control', res.statusCode, started, requestId));
       allowBody(req, res);
       g.control.handle(req, res);

@@ -299,6 +299,38 @@ describe('tracing on (OTEL_TRACES_EXPORTER=otlp)', () => {
   });
 });
 
+describe('tracing on: the Kratos public API mount', () => {
+  test('requests through the mount carry the request span’s context to Kratos', async () => {
+    const receiver = await startOtlpReceiver();
+    // An echo server as "Kratos": it records the headers the mount forwards.
+    const kratosEcho = await startEchoUpstream();
+    const { logger } = memoryLogger();
+    const gw = await startGateway(testConfig({ kratos: { public_url: kratosEcho.url }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: kratosEcho.url, auth: 'anonymous' }] }), {
+      logger,
+      tracingEnv: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url + '/v1/traces' },
+    });
+    try {
+      const traceId = hex(16);
+      const clientSpanId = hex(8);
+      assert.equal(await get(gw.proxyUrl + '/.ory/kratos/public/self-service/login/api', { traceparent: `00-${traceId}-${clientSpanId}-01` }), 200);
+      const forwarded = kratosEcho.received.at(-1)!;
+      assert.equal(forwarded.url, '/self-service/login/api');
+      const sent = parseTraceparent(forwarded.headers.traceparent);
+      assert.equal(sent.traceId, traceId);
+      assert.notEqual(sent.spanId, clientSpanId);
+      await gw.shutdown();
+      const span = receiver.spans().find((s) => s.traceId === traceId)!;
+      assert.equal(span.spanId, sent.spanId, 'Kratos is told the request span’s id');
+      assert.equal(span.name, 'HTTP GET control');
+      assert.equal(span.parentSpanId, clientSpanId);
+    } finally {
+      await gw.shutdown();
+      await kratosEcho.close();
+      await receiver.close();
+    }
+  });
+});
+
 describe('tracing off (no OTEL_* settings)', () => {
   let upstream: Echo;
   let kratos: Kratos;
