@@ -5,6 +5,8 @@
  *   --duration 5  --connections 64  --warmup 1  --kratos embedded|fake
  *   --no-access-log   (measure with the access log off instead of the production default)
  *   --profile         (write a --cpu-prof profile of the gateway to bench/results/)
+ *   --tracing         (tracing on: OTLP/HTTP export to a sink in this process; every request sampled)
+ *   --tracing-sampler parentbased_traceidratio --tracing-ratio 0.01   (tracing on with that sampler)
  */
 import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -13,6 +15,7 @@ import { embeddedAvailable, startKratos, type KratosKind } from './lib/kratos.js
 import { runLoad, stopLoad, type LoadResult } from './lib/load.js';
 import { BENCH_DIR, cpuSeconds, startNode } from './lib/proc.js';
 import { startSystem } from './lib/systems.js';
+import { startOtlpSink } from './lib/otlp-sink.js';
 
 const args = parseArgs(process.argv.slice(2));
 const duration = num(args, 'duration', 5);
@@ -21,12 +24,19 @@ const warmup = num(args, 'warmup', 1);
 const kratosKind = (args.get('kratos') ?? (embeddedAvailable() ? 'embedded' : 'fake')) as KratosKind;
 const accessLog = !args.has('no-access-log');
 const profile = args.has('profile');
+const tracingSampler = args.get('tracing-sampler') ?? (args.has('tracing') ? 'parentbased_always_on' : undefined);
 
 const upstream = await startNode<{ url: string; port: number }>('servers/upstream.ts');
 const kratos = await startKratos(kratosKind, 0);
 const profileDir = BENCH_DIR + 'results/profiles';
 if (profile) mkdirSync(profileDir, { recursive: true });
+const sink = tracingSampler === undefined ? undefined : await startOtlpSink();
+const gatewayEnv =
+  sink === undefined
+    ? undefined
+    : { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: tracingSampler!, OTEL_TRACES_SAMPLER_ARG: args.get('tracing-ratio') ?? '1' };
 const gw = await startSystem(accessLog ? 'kg' : 'kg-nolog', {
+  ...(gatewayEnv ? { gatewayEnv } : {}),
   upstreamUrl: upstream.ready.url,
   upstreamPort: upstream.ready.port,
   kratosUrl: kratos.url,
@@ -56,9 +66,13 @@ try {
   await floor.stop();
   const before = await kratos.whoamiCalls();
   await warm(gw.url + '/');
+  const spans0 = sink?.spans ?? 0;
   const gw0 = cpuSeconds(gw.pid);
   const through = await runLoad({ ...spec, url: gw.url + '/' });
   const gatewayUs = ((cpuSeconds(gw.pid) - gw0) * 1e6) / through.total;
+  // Spans of the measured phase still in the batch queue arrive within one schedule delay (5 s).
+  if (sink) await new Promise((r) => setTimeout(r, 5_500));
+  const spans = (sink?.spans ?? 0) - spans0;
   const whoami = (await kratos.whoamiCalls()) - before;
   const rss = gw.rss();
 
@@ -67,18 +81,21 @@ try {
   console.log(`bench:quick — ${cpus().length} cores, ${cpus()[0]?.model.trim()}, node ${process.version}; kratos: ${kratos.kind}; autocannon -c ${connections} -d ${duration} (warm-up ${warmup} s), separate process`);
   console.log(line('direct to upstream', direct));
   console.log(line('floor: node:http + undici', floorRun));
-  console.log(line(`through kratos-gateway${accessLog ? '' : ' (no log)'}`, through));
+  const variant = [accessLog ? '' : 'no log', tracingSampler === undefined ? '' : `tracing ${tracingSampler}${tracingSampler.includes('ratio') ? ' ' + (args.get('tracing-ratio') ?? '1') : ''}`].filter(Boolean).join(', ');
+  console.log(line(`through kratos-gateway${variant ? ` (${variant})` : ''}`, through));
   console.log(
     `ratio gateway/direct: ${(through.rps / direct.rps).toFixed(3)}   p99 added: ${(through.p99 - direct.p99).toFixed(2)} ms   whoami calls during the gateway run: ${whoami}   gateway RSS: ${(rss / 1048576).toFixed(1)} MiB`,
   );
   console.log(
     `CPU per request (measured phase; steadier than req/s on a busy machine): upstream ${upstreamUs.toFixed(0)} µs when hit directly; floor proxy (no auth) ${floorUs.toFixed(0)} µs; kratos-gateway ${gatewayUs.toFixed(0)} µs (${(1e6 / gatewayUs).toFixed(0)} req per CPU-second)`,
   );
+  if (sink) console.log(`tracing: ${spans} spans exported for ${through.total} requests (${(spans / through.total).toFixed(2)} per request) in ${sink.exports} OTLP requests`);
   if (through.non2xx > 0 || through.errors > 0) process.exitCode = 1;
 } finally {
   await stopLoad();
   await gw.stop();
   await kratos.stop();
   await upstream.stop();
+  await sink?.close();
 }
 if (profile) console.log(`CPU profile written under ${profileDir} (summarise: node --import tsx bench/profile-summary.ts <file>)`);

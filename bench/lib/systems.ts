@@ -43,6 +43,8 @@ export interface SystemEnv {
   peerCpus: number;
   /** Extra node flags for kratos-gateway (e.g. --cpu-prof). */
   gatewayExecArgv?: string[];
+  /** Extra environment for kratos-gateway (e.g. OTEL_* to turn tracing on). */
+  gatewayEnv?: NodeJS.ProcessEnv;
 }
 
 function fill(template: string, vars: Record<string, string | number>): string {
@@ -94,7 +96,7 @@ export async function startSystem(id: SystemId, env: SystemEnv): Promise<Running
       const child = await startNode<{ url: string; adminUrl: string }>(
         'systems/gateway.ts',
         [JSON.stringify({ kratosUrl: env.kratosUrl, upstreamUrl: env.upstreamUrl, cache: id !== 'kg-nocache', accessLog: id !== 'kg-nolog' })],
-        { execArgv: ['--expose-gc', ...(env.gatewayExecArgv ?? [])] },
+        { execArgv: ['--expose-gc', ...(env.gatewayExecArgv ?? [])], ...(env.gatewayEnv ? { env: env.gatewayEnv } : {}) },
       );
       return {
         id,
