@@ -10,6 +10,10 @@
  *   5. decide: credential → session (cache, coalescing) → allow / login / 401 / fail closed
  *   6. mutate headers: hop-by-hop out; forwarding, identity, request id in; session cookie out
  *   7. forward (undici for HTTP, http-proxy-3 for WebSockets)
+ *
+ * Tracing (src/tracing, off unless OTEL_* says so) hooks in with `trace?.…` one-liners: the
+ * request span starts before step 1 and ends in observe(); step 5 adds the session lookup and
+ * whoami spans, step 7 the upstream span and its traceparent.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';

@@ -151,6 +151,26 @@ class UpstreamSpan implements UpstreamTrace {
   }
 }
 
+/**
+ * Children of an unsampled request: nothing would be exported, so no span is created; the
+ * upstream and Kratos get the request span's context (same trace id, flags 00).
+ */
+class UnsampledLookup implements LookupTrace {
+  constructor(private readonly request: Span) {}
+
+  cache(): void {}
+
+  startWhoami(): WhoamiTrace {
+    const headers: Record<string, string> = {};
+    inject(this.request, headers);
+    return { headers, end() {} };
+  }
+
+  end(): void {}
+}
+
+const NO_UPSTREAM_SPAN: UpstreamTrace = { end() {} };
+
 class RequestSpan implements RequestTrace {
   private context: Context | undefined;
 
@@ -169,10 +189,15 @@ class RequestSpan implements RequestTrace {
   }
 
   startLookup(): LookupTrace {
+    if (!this.span.isRecording()) return new UnsampledLookup(this.span);
     return new LookupSpan(this.tracer, this.tracer.startSpan('session lookup', { kind: SpanKind.INTERNAL }, this.parent()));
   }
 
   startUpstream(headers: IncomingHttpHeaders, origin: URL, method: string): UpstreamTrace {
+    if (!this.span.isRecording()) {
+      inject(this.span, headers);
+      return NO_UPSTREAM_SPAN;
+    }
     const port = origin.port === '' ? (origin.protocol === 'https:' ? 443 : 80) : Number(origin.port);
     const span = this.tracer.startSpan(
       'upstream',
