@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import WebSocket from 'ws';
 import { request } from 'undici';
 import { startGateway, type RunningGateway } from '../../../src/app.js';
 import { closeServer, listenOnFreePort, memoryLogger, startEchoUpstream, startFakeKratos, testConfig } from '../../helpers/servers.js';
@@ -127,6 +129,7 @@ describe('tracing on (OTEL_TRACES_EXPORTER=otlp)', () => {
     unsampled?: string;
     coalesced?: string[];
     decision?: string;
+    websocket?: { traceId: string; spanId: string };
     token?: string;
   } = {};
 
@@ -227,6 +230,17 @@ describe('tracing on (OTEL_TRACES_EXPORTER=otlp)', () => {
     seen.decision = traceId;
   });
 
+  test('a WebSocket handshake gets a request span, whose context the upstream receives', async () => {
+    const traceId = hex(16);
+    const ws = new WebSocket(gw.proxyUrl.replace('http', 'ws') + '/ws', { headers: { 'x-session-token': seen.token!, traceparent: `00-${traceId}-${hex(8)}-01` } });
+    const [first] = (await once(ws, 'message')) as [Buffer];
+    ws.close();
+    const hello = JSON.parse(String(first)) as { headers: Record<string, string> };
+    const sent = parseTraceparent(hello.headers.traceparent);
+    assert.equal(sent.traceId, traceId);
+    seen.websocket = { traceId, spanId: sent.spanId };
+  });
+
   test('spans reach the OTLP receiver on shutdown, with the expected tree and attributes and no credentials', async () => {
     assert.equal(receiver.raw.length, 0, 'nothing exported before the batch delay or shutdown');
     await gw.shutdown();
@@ -292,6 +306,13 @@ describe('tracing on (OTEL_TRACES_EXPORTER=otlp)', () => {
     assert.equal(decisionSpan.attrs['kratos_gateway.kind'], 'decision');
     assert.equal(decisionSpan.attrs['url.path'], '/orders/9');
     assert.equal(one(decision, 'session lookup').parentSpanId, decisionSpan.spanId);
+
+    const ws = byTrace(seen.websocket!.traceId);
+    const handshake = one(ws, 'HTTP GET app');
+    assert.equal(handshake.spanId, seen.websocket!.spanId);
+    assert.equal(handshake.attrs['kratos_gateway.kind'], 'websocket');
+    assert.equal(handshake.attrs['http.response.status_code'], 101);
+    assert.equal(one(ws, 'session lookup').parentSpanId, handshake.spanId);
 
     const everything = receiver.raw.join('\n');
     assert.ok(!everything.includes(seen.token!), 'no session token in any exported span');
