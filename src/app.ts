@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { GatewayConfig } from './config/schema.js';
 import { ConfigError } from './config/errors.js';
+import { redactUrl } from './config/redact.js';
 import { createLogger, type Logger } from './log.js';
 import { GatewayCore } from './gateway/gateway-core.js';
 import { createProxyHandler } from './gateway/proxy-handler.js';
@@ -146,7 +147,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     const adminUrl = await listen(adminServer, config.admin.listen.host, config.admin.listen.port, 'admin.listen');
     closers.push(() => closeGracefully(adminServer, 1_000));
 
-    logger.info({ proxy: proxyUrl, admin: adminUrl, kratos: config.kratos.public_url, routes: core.routes.all.map((r) => r.name) }, 'kratos-gateway started');
+    logger.info({ proxy: proxyUrl, admin: adminUrl, kratos: redactUrl(config.kratos.public_url), routes: core.routes.all.map((r) => r.name) }, 'kratos-gateway started');
 
     let stopping: Promise<void> | undefined;
     return {

@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import type { GatewayConfig } from './config/schema.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { ConfigError, loadConfigFile } from './config/load.js';
+import { redactUrl } from './config/redact.js';
 import { ListenError } from './listen.js';
 import { startGateway } from './app.js';
 import { createLogger } from './log.js';
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
     `  Open            ${loaded.config.proxy.public_base_url.replace(/\/$/, '')}/`,
     `  Proxy           ${gateway.proxyUrl}`,
     `  Admin/metrics   ${gateway.adminUrl}/metrics   health: ${gateway.adminUrl}/health/ready`,
-    `  Kratos public   ${gateway.kratosPublicUrl}${gateway.kratosAdminUrl ? `   admin: ${gateway.kratosAdminUrl}` : ''}`,
+    `  Kratos public   ${redactUrl(gateway.kratosPublicUrl)}${gateway.kratosAdminUrl ? `   admin: ${gateway.kratosAdminUrl}` : ''}`,
     ...(gateway.demoUrl ? [`  Demo upstream   ${gateway.demoUrl}`] : []),
     '  Stop with Ctrl+C (SIGINT) or SIGTERM.',
     '',
