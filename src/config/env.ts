@@ -26,7 +26,7 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 export function applyEnvOverrides(config: Record<string, unknown>, env: NodeJS.ProcessEnv, origins?: EnvOrigins): Record<string, unknown> {
   const names = Object.keys(env)
     .filter((k) => k.startsWith(ENV_PREFIX) && k.length > ENV_PREFIX.length)
-    .sort();
+    .sort(byKeyPath);
   for (const name of names) {
     const segments = name.slice(ENV_PREFIX.length).split('__').map((s) => s.toLowerCase());
     if (segments.some((s) => s === '')) throw new ConfigError([`${name}: empty key segment (use "__" only between keys)`]);
@@ -35,6 +35,22 @@ export function applyEnvOverrides(config: Record<string, unknown>, env: NodeJS.P
     origins?.set(segments.join('.'), name);
   }
   return config;
+}
+
+/**
+ * Variables in key-path order, list indexes compared as numbers: `ROUTES__9` is applied before
+ * `ROUTES__10`, so each index extends the list by one (setPath refuses gaps).
+ */
+function byKeyPath(a: string, b: string): number {
+  const x = a.split('__');
+  const y = b.split('__');
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const [p, q] = [x[i]!, y[i]!];
+    if (p === q) continue;
+    if (/^\d+$/.test(p) && /^\d+$/.test(q)) return Number(p) - Number(q) || (p < q ? -1 : 1);
+    return p < q ? -1 : 1;
+  }
+  return x.length - y.length;
 }
 
 function readValue(name: string, text: string, segments: string[]): unknown {
@@ -60,6 +76,12 @@ function setPath(root: Record<string, unknown>, segments: string[], value: unkno
     const index = /^\d+$/.test(key) ? Number(key) : undefined;
     if (Array.isArray(node)) {
       if (index === undefined) throw new ConfigError([`${envName}: "${segments.slice(0, i).join('.')}" is a list; "${key}" is not an index`]);
+      // An index past the end would leave a gap: ROUTES__3000000 made a sparse list whose
+      // 3 million holes each became a config error line (seconds of CPU, gigabytes of memory),
+      // and an index of 2^32 or more was not a list element at all and vanished silently.
+      if (index > node.length) {
+        throw new ConfigError([`${envName}: ${segments.slice(0, i).join('.')} has no entry ${index - 1} (list indexes start at 0 and follow each other)`]);
+      }
       if (last) node[index] = value;
       else node = (node[index] ??= /^\d+$/.test(segments[i + 1]!) ? [] : {}) as Record<string, unknown> | unknown[];
     } else {

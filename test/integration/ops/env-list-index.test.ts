@@ -1,0 +1,33 @@
+/**
+ * Environment list indexes (KRATOS_GATEWAY_ROUTES__<n>__...): a typo'd index is one exact
+ * config error, and indexes apply in numeric order. Spawns the real entry point.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../helpers/process.js';
+
+function configFile(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'kg-env-index-')), 'gateway.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+test('a huge list index in an environment variable is one config error, not millions of lines and gigabytes', async () => {
+  const file = configFile('{}\n');
+  const started = Date.now();
+  const r = await runCli(['validate', '--config', file], { KRATOS_GATEWAY_ROUTES__3000000__NAME: 'a' });
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, 'config error: KRATOS_GATEWAY_ROUTES__3000000__NAME: routes has no entry 2999999 (list indexes start at 0 and follow each other)\n');
+  assert.ok(Date.now() - started < 10_000);
+});
+
+test('list indexes from the environment apply in numeric order (ROUTES__10 after ROUTES__9)', async () => {
+  const file = configFile('{}\n');
+  const env: Record<string, string> = {};
+  for (let i = 0; i <= 10; i++) env[`KRATOS_GATEWAY_ROUTES__${i}`] = `{name: r${i}, match: {path_prefix: /r${i}}, upstream: "http://127.0.0.1:9"}`;
+  const r = await runCli(['validate', '--config', file], env);
+  assert.equal(r.code, 0, r.stderr);
+});
