@@ -85,15 +85,56 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * A URL as a config error may quote it: the password in its userinfo replaced, also in text
+ * that does not parse as a URL. Error lines reach terminals, CI logs and log pipelines.
+ */
+function quotableUrl(v: string): string {
+  return v.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#]*@/, '$1:***@');
+}
+
 const httpUrl: Checker = (v, p) => {
   if (typeof v !== 'string') fail(p, 'must be a string URL');
   let u: URL;
   try {
     u = new URL(v);
   } catch {
-    fail(p, `"${v}" is not an absolute URL`);
+    fail(p, `"${quotableUrl(v)}" is not an absolute URL`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(p, `"${v}" must use http or https`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(p, `"${quotableUrl(v)}" must use http or https`);
+};
+
+/**
+ * Why a DSN is refused, naming only its scheme: a DSN copied from a production kratos.yml
+ * (`postgres://kratos:<password>@db/kratos`) carries the database password.
+ */
+export function dsnProblem(dsn: string): string | undefined {
+  if (isSqliteDsn(dsn)) return undefined;
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(dsn)?.[1];
+  return `${scheme === undefined ? 'this DSN' : `a "${scheme}:" DSN`} is not supported (the embedded identity server uses SQLite): use "memory" or "sqlite://<path>"`;
+}
+
+/**
+ * courier.smtp.connection_uri as the courier reads it (courier/service.ts smtpOptions), so a
+ * URI it could not use is a config error (and `validate` fails) instead of an "Invalid URL"
+ * at start-up. The value is never quoted: it normally carries the SMTP password.
+ */
+const smtpUri: Checker = (v, p) => {
+  if (typeof v !== 'string' || v === '') fail(p, 'must be a non-empty string');
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    fail(p, 'is not a valid URL (smtp://user:password@host:port/ or smtps://...; percent-encode special characters in the user and password)');
+  }
+  if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') fail(p, 'must use smtp:// or smtps://');
+  if (u.hostname === '') fail(p, 'must name a host');
+  try {
+    decodeURIComponent(u.username);
+    decodeURIComponent(u.password);
+  } catch {
+    fail(p, 'has a malformed percent-escape in its user or password');
+  }
 };
 const duration: Checker = (v, p) => {
   if (typeof v !== 'string' || parseDuration(v) === undefined) fail(p, `${JSON.stringify(v)} is not a duration like "1h", "15m" or "30s"`);
@@ -147,7 +188,8 @@ const positiveInt: Checker = (v, p) => {
 };
 const dsnChecker: Checker = (v, p) => {
   if (typeof v !== 'string') fail(p, 'must be a string');
-  if (!isSqliteDsn(v)) fail(p, `"${v}" is not supported: use "memory" or "sqlite://<path>"`);
+  const problem = dsnProblem(v);
+  if (problem !== undefined) fail(p, problem);
 };
 
 const KNOWN: Record<string, Checker> = {
@@ -175,7 +217,7 @@ const KNOWN: Record<string, Checker> = {
   'secrets.default': secretList,
   'identity.default_schema_url': str,
   'identity.schemas': schemaList,
-  'courier.smtp.connection_uri': str,
+  'courier.smtp.connection_uri': smtpUri,
   'courier.smtp.from_address': str,
   'hashers.argon2.memory': byteSize,
   'hashers.argon2.iterations': posInt,
