@@ -16,6 +16,7 @@ import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control/app.js';
 import { createSelfServiceUi } from './control/ui/index.js';
 import { createAdminHandler } from './admin/admin-app.js';
+import { reportIdentityServerDead } from './admin/kratos-health.js';
 import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS, closeGracefully, enforcedTimeouts, listen, ListenError } from './listen.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { startTracing, type Env } from './tracing/index.js';
@@ -61,6 +62,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
   try {
     let kratosAdminUrl: string | undefined;
     let identityWorker: Worker | undefined;
+    let onIdentityCrash: ((listener: (exitCode: number) => void) => void) | undefined;
     if (config.embedded_kratos.enabled) {
       const e = config.embedded_kratos;
       const file = resolve(baseDir, e.config_file!);
@@ -87,6 +89,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
         throw portTaken(err, { 'embedded_kratos.public_listen': e.public_listen, 'embedded_kratos.admin_listen': e.admin_listen });
       });
       identityWorker = server.worker;
+      onIdentityCrash = server.onUnexpectedExit;
       closers.push(() => server.close());
       config.kratos.public_url = server.publicUrl;
       kratosAdminUrl = server.adminUrl;
@@ -114,6 +117,8 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     // After the proxy has drained (its closer runs first), so the last requests' spans are flushed.
     if (tracing) closers.push(() => tracing.shutdown());
     const core = new GatewayCore(config, logger, tracing);
+    // Health endpoints fail from then on: see reportIdentityServerDead for why both do.
+    onIdentityCrash?.((code) => reportIdentityServerDead(core, code));
     closers.push(() => core.close());
 
     const mounts: ControlMount[] = [];

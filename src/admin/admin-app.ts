@@ -8,7 +8,7 @@ import express from 'express';
 import type { GatewayCore } from '../gateway/gateway-core.js';
 import { sendJsonError } from '../gateway/errors/json-error.js';
 import { createDecisionHandler } from './decisions.js';
-import { KratosHealth } from './kratos-health.js';
+import { identityServerDown, KratosHealth } from './kratos-health.js';
 import { NODE_VERSION, VERSION } from '../version.js';
 import { AdminHostPolicy } from './host-check.js';
 
@@ -20,15 +20,21 @@ export function createAdminHandler(g: GatewayCore) {
   app.set('etag', false);
 
   app.get('/health/alive', (_req, res) => {
+    // A dead embedded identity server never comes back without a restart (kratos-health.ts).
+    const down = identityServerDown(g);
+    if (down) return void res.status(503).json(down);
     res.json({ status: 'ok' });
   });
 
-  // Ready = this gateway can serve: it is listening, configured and not draining. Kratos
+  // Ready = this gateway can serve: it is listening, configured, not draining, and its own
+  // embedded identity server (when enabled) has not died. Kratos
   // reachability is the kratos_gateway_kratos_up gauge; it gates readiness only when
   // admin.readiness_requires_kratos is set (see kratos-health.ts for why not by default).
   const kratosHealth = new KratosHealth(g);
   app.get('/health/ready', async (_req, res) => {
     if (g.draining) return void res.status(503).json({ status: 'draining' });
+    const down = identityServerDown(g);
+    if (down) return void res.status(503).json(down);
     if (!g.config.admin.readiness_requires_kratos) {
       // Not awaited: a hanging Kratos must not make the probe time out. The check still
       // runs so the gauge follows the probe period.

@@ -10,6 +10,27 @@
 import { request } from 'undici';
 import type { GatewayCore } from '../gateway/gateway-core.js';
 
+/**
+ * Gateways whose embedded identity server thread has died (identity/thread.ts). Unlike a
+ * remote Kratos outage, which every pod shares and which may pass, this is local and
+ * permanent: nothing restarts the thread, so every route that needs a session answers 503
+ * until the process restarts. Readiness and liveness both fail then: readiness so that
+ * traffic goes to pods that can authenticate, liveness so that the orchestrator restarts
+ * this one (a live-but-useless process would otherwise sit there forever).
+ */
+const deadIdentityServers = new WeakMap<GatewayCore, number>();
+
+export function reportIdentityServerDead(g: GatewayCore, exitCode: number): void {
+  deadIdentityServers.set(g, exitCode);
+  g.metrics.kratosUp.set(0);
+}
+
+/** The health body while the embedded identity server is dead, else undefined. */
+export function identityServerDown(g: GatewayCore): { status: 'identity_server_down'; exit_code: number } | undefined {
+  const code = deadIdentityServers.get(g);
+  return code === undefined ? undefined : { status: 'identity_server_down', exit_code: code };
+}
+
 export type KratosHealthResult = { up: true } | { up: false; status: 'kratos_unhealthy'; kratos_status: number } | { up: false; status: 'kratos_unreachable' };
 
 /** A scrape reuses a check younger than this instead of calling Kratos again. */

@@ -49,6 +49,11 @@ export interface IdentityWorkerHandle {
   worker: Worker;
   /** Asks the worker to close its servers and database; terminates it after `timeoutMs`. */
   close(timeoutMs?: number): Promise<void>;
+  /**
+   * Calls `listener` once if the thread ends while running (a crash, not close()). Nothing
+   * restarts it in-process, so the gateway's health endpoints report it (admin/kratos-health.ts).
+   */
+  onUnexpectedExit(listener: (exitCode: number) => void): void;
 }
 
 /**
@@ -99,12 +104,18 @@ export function startIdentityServerInWorker(options: IdentityWorkerOptions, logg
     let state: 'starting' | 'running' | 'closing' | 'exited' = 'starting';
     let closed: Promise<void> | undefined;
     let onClosed: (() => void) | undefined;
+    let crashCode: number | undefined;
+    const crashListeners: Array<(exitCode: number) => void> = [];
+    const onUnexpectedExit = (listener: (exitCode: number) => void) => {
+      if (crashCode !== undefined) listener(crashCode);
+      else crashListeners.push(listener);
+    };
 
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'log') write(m.line);
       else if (m.type === 'listening') {
         state = 'running';
-        resolve({ publicUrl: m.publicUrl, adminUrl: m.adminUrl, worker, close });
+        resolve({ publicUrl: m.publicUrl, adminUrl: m.adminUrl, worker, close, onUnexpectedExit });
       } else if (m.type === 'error') {
         state = 'closing';
         reject(reviveError(m.error));
@@ -126,7 +137,11 @@ export function startIdentityServerInWorker(options: IdentityWorkerOptions, logg
       if (was === 'starting') reject(new Error(`identity server thread exited with code ${code} before listening`));
       // Fail closed: its listeners are gone, so session checks against it fail and routes that
       // need a session answer 503 until the gateway is restarted.
-      else if (was === 'running') logger.error({ exit_code: code }, 'identity server thread exited unexpectedly: Kratos calls will fail until the gateway restarts');
+      else if (was === 'running') {
+        logger.error({ exit_code: code }, 'identity server thread exited unexpectedly: Kratos calls will fail until the gateway restarts');
+        crashCode = code;
+        for (const listener of crashListeners.splice(0)) listener(code);
+      }
     });
 
     function close(timeoutMs = 5_000): Promise<void> {
