@@ -77,6 +77,18 @@ export function bufferedDestination(dest: number | string, flushIntervalMs = LOG
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 const OMITTED = new Set(['level', 'time', 'service', 'msg', 'component']);
 
+/**
+ * Characters a terminal acts on rather than shows: C0 and C1 controls (ESC, CSI) and DEL, the
+ * line separators, and bidi overrides that reorder what follows. Log values carry request data
+ * (a recovery address typed by anyone), and JSON.parse has turned their \u escapes back into
+ * the raw characters, so pretty lines escape them again.
+ */
+const TERMINAL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function printable(text: string): string {
+  return text.replace(TERMINAL_CONTROLS, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}
+
 /** `log.format: pretty`: one JSON line in, `HH:MM:SS.mmm LEVEL [component] msg key=value …` out. */
 export function formatPrettyLine(line: string): string {
   let o: Record<string, unknown>;
@@ -91,7 +103,8 @@ export function formatPrettyLine(line: string): string {
   const fields = Object.entries(o)
     .filter(([k]) => !OMITTED.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`);
-  return `${time} ${level.padEnd(5)}${component} ${String(o.msg ?? '')}${fields.length ? '  ' + fields.join(' ') : ''}`;
+  // JSON.stringify escapes C0 controls but not C1 or bidi ones; everything printed goes through printable.
+  return printable(`${time} ${level.padEnd(5)}${component} ${String(o.msg ?? '')}${fields.length ? '  ' + fields.join(' ') : ''}`);
 }
 
 /** Development only: synchronous, unbatched, a JSON parse per line. */
