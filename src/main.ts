@@ -1,7 +1,7 @@
 /**
  * `node dist/main.js [--config config/gateway.yaml]`: the gateway process. Configuration
  * errors print `config error: key.path: reason` lines and exit 2; a taken port exits 1;
- * SIGTERM/SIGINT drain and exit 0.
+ * SIGTERM/SIGINT drain and exit 0; a second signal during the drain exits 1 at once.
  *
  *   node dist/main.js validate [--config F]   (or --check): validate F and exit, like `nginx -t`
  *   node dist/main.js version                 (or --version): print the version and exit
@@ -121,15 +121,24 @@ async function main(): Promise<void> {
   ];
   process.stderr.write(lines.join('\n') + '\n');
 
+  let stopping = false;
   const stop = (signal: string) => {
+    if (stopping) {
+      // A second signal (Ctrl+C pressed again while keep-alive connections drain) ends the
+      // process now, but through process.exit so the buffered log lines are flushed: with a
+      // one-shot handler the default action killed the process and dropped them.
+      logger.warn({ signal }, 'second signal: exiting without waiting for the drain');
+      process.exit(1);
+    }
+    stopping = true;
     logger.info({ signal }, 'shutting down');
     gateway.shutdown().then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 main().catch((err: unknown) => {
