@@ -94,7 +94,14 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => `${path}:${e.linePos?.[0]?.line ?? '?'}:${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`));
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (err) {
+    // Aliases are resolved only here: an undefined anchor or an alias bomb ("Excessive alias
+    // count") was a 'fatal:' exit 1 instead of a config error.
+    throw new ConfigError([`${path}: ${(err as Error).message.split('\n')[0]}`]);
+  }
   if (typeof raw !== 'object' || Array.isArray(raw) || raw === null) throw new ConfigError([`${path}: the top level must be a mapping`]);
   const origins: EnvOrigins = new Map();
   const withEnv = applyEnvOverrides(raw as Record<string, unknown>, env, origins);

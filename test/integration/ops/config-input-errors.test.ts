@@ -1,6 +1,7 @@
 /**
- * Environment list indexes (KRATOS_GATEWAY_ROUTES__<n>__...): a typo'd index is one exact
- * config error, and indexes apply in numeric order. Spawns the real entry point.
+ * Bad input in the configuration is one exact config error and exit 2: a typo'd environment
+ * list index (KRATOS_GATEWAY_ROUTES__<n>__...), an undefined YAML alias, an alias bomb.
+ * Environment list indexes apply in numeric order. Spawns the real entry point.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,4 +31,18 @@ test('list indexes from the environment apply in numeric order (ROUTES__10 after
   for (let i = 0; i <= 10; i++) env[`KRATOS_GATEWAY_ROUTES__${i}`] = `{name: r${i}, match: {path_prefix: /r${i}}, upstream: "http://127.0.0.1:9"}`;
   const r = await runCli(['validate', '--config', file], env);
   assert.equal(r.code, 0, r.stderr);
+});
+
+test('an undefined alias or an alias bomb in the configuration file is a config error (exit 2), not "fatal" (exit 1)', async () => {
+  const alias = configFile('proxy: *nope\n');
+  const r = await runCli(['validate', '--config', alias]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, `config error: ${alias}: Unresolved alias (the anchor must be set before the alias): nope\n`);
+  const rows = ['a: &a [x,x,x,x,x,x,x,x,x]'];
+  for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e']]) rows.push(`${name}: &${name} [${Array(9).fill('*' + prev).join(',')}]`);
+  rows.push(`f: [${Array(9).fill('*e').join(',')}]`);
+  const bomb = configFile(rows.join('\n') + '\n');
+  const b = await runCli(['validate', '--config', bomb]);
+  assert.equal(b.code, 2);
+  assert.equal(b.stderr, `config error: ${bomb}: Excessive alias count indicates a resource exhaustion attack\n`);
 });
