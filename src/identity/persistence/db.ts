@@ -19,12 +19,20 @@ export function sqlitePathFromDsn(dsn: string): string {
 
 export function openDatabase(dsn: string): Db {
   const path = sqlitePathFromDsn(dsn);
-  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
-  const db = new Database(path);
-  if (path !== ':memory:') db.pragma('journal_mode = WAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
-  return db;
+  let db: Db | undefined;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+    db = new Database(path);
+    if (path !== ':memory:') db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+    return db;
+  } catch (err) {
+    db?.close();
+    // SQLite's own text ("disk I/O error", "file is not a database") names neither the file
+    // nor the setting; the operator saw only "fatal: disk I/O error".
+    throw Object.assign(new Error(`dsn: cannot open the SQLite database ${resolve(path)} (${(err as Error).message})`), { code: (err as { code?: unknown }).code });
+  }
 }
