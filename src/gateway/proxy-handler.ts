@@ -59,7 +59,8 @@ export function createProxyHandler(g: GatewayCore) {
   const accessLog = new AccessLog(g.logger, g.config.log.access_log);
   /**
    * Connections the gateway answered with `Connection: close` because it refused to read on:
-   * a request Node already parsed behind the refused one (pipelined) must not be handled.
+   * a request Node already parsed behind the refused one (pipelined) must not be handled —
+   * neither by handleRequest nor, for a WebSocket handshake, by handleUpgrade.
    */
   const closing = new WeakSet<object>();
   /**
@@ -211,6 +212,13 @@ export function createProxyHandler(g: GatewayCore) {
     const method = req.method ?? 'GET';
     const requestId = requestIdOf(req);
     socket.on('error', () => socket.destroy());
+    // Pipelined behind a refusal that closes the connection: Node hands a handshake to this
+    // listener, not to handleRequest, so the same rule is applied here. end() (not destroy())
+    // lets the refusal already queued on this socket reach the client before the FIN.
+    if (closing.has(req.socket)) {
+      socket.end();
+      return;
+    }
     const trace = g.tracing?.startRequest(req, 'websocket');
     const logCtx: LogContext = { peer: peerAddress(req), path: undefined };
     if (accessLog.enabled) (req as LoggedRequest)[LOG_CONTEXT] = logCtx;
