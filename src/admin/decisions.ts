@@ -4,10 +4,11 @@
  * session cache, header mapping and path canonicalization as the proxy.
  *
  * The original request comes from, in order:
+ *  - `X-Original-URI` / `X-Original-Method` (nginx auth_request); 400 when `X-Forwarded-Uri`
+ *    or `-Method` come with it (one of the two is the client's, passed on by the proxy);
  *  - `X-Forwarded-Method/Proto/Host/Uri` (Traefik) — only from `proxy.trusted_proxies`,
  *    otherwise 400 (Oathkeeper's decision API trusts them from anyone; oauth2-proxy
  *    CVE-2026-40575 is that bug);
- *  - `X-Original-URI` / `X-Original-Method` (nginx auth_request);
  *  - the decision request itself, path below the prefix (Envoy ext_authz path_prefix).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -36,7 +37,19 @@ function single(v: string | string[] | undefined): string | undefined {
 
 function originalRequest(g: GatewayCore, req: IncomingMessage, prefix: string): OriginalRequest | string {
   const h = req.headers;
-  const forwarded = h['x-forwarded-uri'] !== undefined || h['x-forwarded-method'] !== undefined || h['x-forwarded-host'] !== undefined || h['x-forwarded-proto'] !== undefined;
+  const originalUri = single(h['x-original-uri']);
+  const traefikNamed = h['x-forwarded-uri'] !== undefined || h['x-forwarded-method'] !== undefined;
+  if (originalUri !== undefined) {
+    // nginx names the request with X-Original-URI and passes the client's own headers on to
+    // the decision (a client's X-Forwarded-Uri included); Traefik sets X-Forwarded-Uri/-Method
+    // and passes a client's X-Original-URI on. With both, either may be the client's: judging
+    // by one could judge a path other than the one proxied, so neither is used.
+    if (traefikNamed) return 'X-Original-URI and X-Forwarded-Uri/-Method both name the request; the proxy must send only one';
+    // X-Forwarded-Host/-Proto beside it come from whatever is in front of nginx (or the
+    // client): the route host is nginx's Host, as without them.
+    return { method: (single(h['x-original-method']) ?? 'GET').toUpperCase(), host: h.host, rawTarget: originalUri, mayRedirect: false };
+  }
+  const forwarded = traefikNamed || h['x-forwarded-host'] !== undefined || h['x-forwarded-proto'] !== undefined;
   if (forwarded) {
     if (!g.trustedProxies.trusts(req.socket.remoteAddress)) {
       return 'X-Forwarded-* headers are accepted only from proxy.trusted_proxies';
@@ -47,10 +60,6 @@ function originalRequest(g: GatewayCore, req: IncomingMessage, prefix: string): 
       rawTarget: single(h['x-forwarded-uri']) ?? '/',
       mayRedirect: true,
     };
-  }
-  const originalUri = single(h['x-original-uri']);
-  if (originalUri !== undefined) {
-    return { method: (single(h['x-original-method']) ?? 'GET').toUpperCase(), host: h.host, rawTarget: originalUri, mayRedirect: false };
   }
   const url = req.url ?? '/';
   const rest = url.slice(prefix.length);
