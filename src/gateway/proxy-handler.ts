@@ -83,7 +83,25 @@ export function createProxyHandler(g: GatewayCore) {
   function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse, hasBody = declaresBody(req)): void {
     if (res.headersSent || req.complete || !hasBody) return;
     res.setHeader('connection', 'close');
-    closing.add(req.socket);
+    // req.socket is null once the request stream was destroyed (a body reader that stopped
+    // early, like the mount's); the response still holds the connection until it finishes.
+    const socket = res.socket ?? req.socket;
+    if (socket) closing.add(socket);
+  }
+
+  /**
+   * The same rule for the control plane, whose modules answer on their own (the mount's 413
+   * after 64 KiB of a larger body, a 404, a Kratos error): whichever response is started while
+   * a declared body is still unread ends the connection. Hooked on writeHead, which Node calls
+   * for implicit headers too, so no module has to remember it.
+   */
+  function closeWhenAnsweredEarly(req: IncomingMessage, res: ServerResponse, hasBody: boolean): void {
+    const writeHead = res.writeHead;
+    // writeHead is overloaded; the arguments pass through untouched, so their types do not matter here.
+    res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+      closeIfBodyUnread(req, res, hasBody);
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as ServerResponse['writeHead'];
   }
 
   function observe(req: IncomingMessage, route: string, status: number, started: number, requestId: string, identityId?: string, upstreamMs?: number): void {
@@ -155,6 +173,7 @@ export function createProxyHandler(g: GatewayCore) {
       req.url = target.path + target.search;
       trace?.inject(req.headers); // Kratos self-service calls continue the gateway's trace
       res.once('finish', () => observe(req, 'control', res.statusCode, started, requestId));
+      closeWhenAnsweredEarly(req, res, hasBody);
       allowBody(req, res);
       g.control.handle(req, res);
       return;
