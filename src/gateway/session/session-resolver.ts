@@ -136,10 +136,13 @@ export class SessionResolver {
     }
     const calledAt = performance.now();
     const status: LRUCache.Status<string, CacheValue, FetchContext> = {};
+    // One lookup per request in the metric: a re-ask below that fails must not count it again.
+    let lookupCounted = false;
     try {
       let value = await this.cache.fetch(key, { context: { credential, trace: span }, status });
       const performedFetch = status.fetch === 'miss';
       this.counted(performedFetch ? 'miss' : 'coalesced', span);
+      lookupCounted = true;
       // An answer whose whoami began before a purge of its identity may be from before the
       // change the purge is for (a revocation, new traits). It is never kept. A caller that
       // arrived after the purge, coalesced onto that whoami, asks again: the request after a
@@ -160,7 +163,7 @@ export class SessionResolver {
         ? { status: 'authenticated', session: value.session, setCookie: value.setCookie }
         : { status: 'authenticated', session: value.session };
     } catch (err) {
-      this.counted(status.fetch === 'inflight' ? 'coalesced' : 'miss', span);
+      if (!lookupCounted) this.counted(status.fetch === 'inflight' ? 'coalesced' : 'miss', span);
       return unavailable(err);
     }
   }
