@@ -2,7 +2,7 @@
  * The data plane, top to bottom. Every proxied request and WebSocket handshake goes through
  * these steps in this order; each step is one stage module.
  *
- *   0. refuse what cannot be framed safely (HTTP/1.0 with Transfer-Encoding)
+ *   0. refuse what cannot be framed safely (Transfer-Encoding in anything but HTTP/1.1)
  *   1. canonicalize the path (reject what cannot be made unambiguous)
  *   2. strip identity headers the caller sent — on every route and every outcome
  *   3. hand control-plane paths (Kratos mount, UI) to express
@@ -47,12 +47,14 @@ function declaresBody(req: IncomingMessage): boolean {
 }
 
 /**
- * RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing. llhttp still
- * decodes the body as chunked and parses what follows as the next request, while a peer that
- * reads until close does not: two views of one byte stream, so nothing of it is forwarded.
+ * RFC 9112 §6.1: Transfer-Encoding exists from HTTP/1.1 on; in an HTTP/1.0 message it means
+ * faulty framing. llhttp still decodes the body as chunked and parses what follows as the
+ * next request — for 1.0 and for the `HTTP/0.9` and `HTTP/2.0` request lines it also accepts
+ * — while a peer that frames by the version does not: two views of one byte stream, so
+ * nothing of it is forwarded. Any version but 1.1, not a list of spellings.
  */
-function http10WithTransferEncoding(req: IncomingMessage): boolean {
-  return req.httpVersionMajor === 1 && req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined;
+function transferEncodingOutsideHttp11(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined && !(req.httpVersionMajor === 1 && req.httpVersionMinor === 1);
 }
 
 export function createProxyHandler(g: GatewayCore) {
@@ -142,10 +144,10 @@ export function createProxyHandler(g: GatewayCore) {
     if (accessLog.enabled) (req as LoggedRequest)[LOG_CONTEXT] = logCtx;
 
     // 0. Framing the gateway will not forward.
-    if (http10WithTransferEncoding(req)) {
+    if (transferEncodingOutsideHttp11(req)) {
       res.setHeader('connection', 'close');
       closing.add(req.socket);
-      sendJsonError(res, 400, 'Transfer-Encoding is not allowed in an HTTP/1.0 request');
+      sendJsonError(res, 400, `Transfer-Encoding is not allowed in an HTTP/${req.httpVersion} request`);
       return observe(req, 'none', 400, started, requestId);
     }
 
@@ -241,8 +243,8 @@ export function createProxyHandler(g: GatewayCore) {
     const trace = g.tracing?.startRequest(req, 'websocket');
     const logCtx: LogContext = { peer: peerAddress(req), path: undefined };
     if (accessLog.enabled) (req as LoggedRequest)[LOG_CONTEXT] = logCtx;
-    if (http10WithTransferEncoding(req)) {
-      sendSocketError(socket, 400, 'Transfer-Encoding is not allowed in an HTTP/1.0 request');
+    if (transferEncodingOutsideHttp11(req)) {
+      sendSocketError(socket, 400, `Transfer-Encoding is not allowed in an HTTP/${req.httpVersion} request`);
       return observe(req, 'none', 400, started, requestId);
     }
 
