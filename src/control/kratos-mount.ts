@@ -251,6 +251,10 @@ export function createKratosMount(g: GatewayCore) {
       if (buffered === undefined) return sendJsonError(res, 413, 'The request body is too large');
       const scanned = sessionTokensInBody(buffered, originalHeaders);
       if (scanned === 'unscannable') return sendJsonError(res, 415, 'The request body must be uncompressed UTF-8 JSON or a URL-encoded form');
+      // Kratos reads one session token from a body; which of several it would take is not
+      // knowable here, and looking each one up (below, one whoami per token and source) let
+      // one anonymous 64 KiB form cost Kratos a thousand calls.
+      if (scanned.length > 1) return sendJsonError(res, 400, 'The request body names more than one session_token');
       bodyTokens = scanned;
       body = buffered;
       headers['content-length'] = String(buffered.length);
