@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { RouteConfigError, RouteTable } from '../gateway/routing/route-table.js';
-import { TrustedProxies, TrustedProxyConfigError } from '../gateway/trusted-proxies.js';
+import { parseCidr } from './cidr.js';
+import { routeProblems } from './route-rules.js';
 import { applyEnvOverrides, type EnvOrigins } from './env.js';
 import { closestKey, keysAt } from './schema-walk.js';
 import { ConfigError } from './errors.js';
@@ -57,18 +57,11 @@ export function parseConfig(raw: unknown, envOrigins?: EnvOrigins): GatewayConfi
   if (!result.success) throw new ConfigError(result.error.issues.flatMap((issue) => formatIssue(issue, envOrigins)));
   const config = result.data;
   const problems: string[] = [];
-  try {
-    new RouteTable(config.routes, config.identity_headers);
-  } catch (err) {
-    if (!(err instanceof RouteConfigError)) throw err;
-    problems.push(err.message);
-  }
-  try {
-    new TrustedProxies(config.proxy.trusted_proxies);
-  } catch (err) {
-    if (!(err instanceof TrustedProxyConfigError)) throw err;
-    problems.push(err.message);
-  }
+  problems.push(...routeProblems(config.routes));
+  config.proxy.trusted_proxies.forEach((entry, i) => {
+    const cidr = parseCidr(entry);
+    if (typeof cidr === 'string') problems.push(`proxy.trusted_proxies.${i}: ${cidr}`);
+  });
   const mount = config.kratos.mount_prefix;
   const ui = config.ui.enabled ? config.ui.prefix : undefined;
   if (mount !== '' && ui !== undefined && (ui === mount || ui.startsWith(mount + '/') || mount.startsWith(ui + '/'))) {

@@ -3,7 +3,7 @@
  * injected, and every header that arrived, so a newcomer can see exactly what an upstream gets.
  */
 import type { IncomingMessage } from 'node:http';
-import { html } from '../control/ui/html.js';
+import { html } from '../http/html.js';
 
 export interface PageLinks {
   logoutUrl: string;

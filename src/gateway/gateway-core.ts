@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { GatewayMetrics } from '../admin/metrics.js';
+import { GatewayMetrics } from '../observability/metrics.js';
 import { credentialExtractors, type CredentialExtractor } from './credentials/index.js';
 import { HttpForwarder } from './forward/http-forwarder.js';
 import { WebSocketForwarder } from './forward/websocket-forwarder.js';

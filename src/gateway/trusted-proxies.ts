@@ -1,6 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-
-export class TrustedProxyConfigError extends Error {}
+import { parseCidr } from '../config/cidr.js';
 
 /**
  * The peers whose `X-Forwarded-*` headers are believed. Empty by default: nobody's are
@@ -10,24 +9,15 @@ export class TrustedProxies {
   private readonly list = new BlockList();
   readonly empty: boolean;
 
+  /** `cidrs` come from a validated configuration (config/load.ts reports bad entries by key path). */
   constructor(cidrs: readonly string[]) {
     this.empty = cidrs.length === 0;
-    cidrs.forEach((entry, i) => {
-      const [addr, bitsText, ...rest] = entry.split('/');
-      const family = isIP(addr ?? '');
-      if (family === 0) throw new TrustedProxyConfigError(`proxy.trusted_proxies.${i}: "${entry}" is not an IP address or CIDR`);
-      const type = family === 6 ? 'ipv6' : 'ipv4';
-      if (bitsText === undefined) {
-        this.list.addAddress(addr!, type);
-        return;
-      }
-      // Digits only: Number('') is 0, and "10.0.0.0/" must not mean "trust every address".
-      const bits = /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : NaN;
-      if (rest.length > 0 || !(bits >= 0 && bits <= (family === 6 ? 128 : 32))) {
-        throw new TrustedProxyConfigError(`proxy.trusted_proxies.${i}: "${entry}" has an invalid prefix length`);
-      }
-      this.list.addSubnet(addr!, bits, type);
-    });
+    for (const entry of cidrs) {
+      const cidr = parseCidr(entry);
+      if (typeof cidr === 'string') throw new Error(`trusted proxies: ${cidr}`);
+      if (cidr.bits === undefined) this.list.addAddress(cidr.address, cidr.type);
+      else this.list.addSubnet(cidr.address, cidr.bits, cidr.type);
+    }
   }
 
   trusts(address: string | undefined): boolean {

@@ -3,7 +3,7 @@
  * Nothing here knows about a particular identity schema: labels, names, values and
  * messages all come from the flow, so a schema change needs no UI change.
  */
-import { html, type SafeHtml } from './html.js';
+import { html, type SafeHtml } from '../../http/html.js';
 import { parseText, stringAttr, type FlowKind, type UiContainer, type UiNode, type UiText } from './flow.js';
 import { displayMessages, type MessageField } from './messages.js';
 

@@ -2,7 +2,7 @@
  * Whole pages: the shared layout, and for each flow kind its title, introduction, form(s)
  * and the links to the neighbouring pages (sign in ↔ sign up ↔ forgot password).
  */
-import { html, type SafeHtml } from './html.js';
+import { html, type SafeHtml } from '../../http/html.js';
 import type { FlowKind, SelfServiceError, SelfServiceFlow } from './flow.js';
 import { renderForm, renderMessages, safeUrl, splitByGroup } from './nodes.js';
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { isHopByHopResponseHeader } from '../headers/hop-by-hop.js';
-import type { UpstreamErrorKind } from '../../admin/metrics.js';
+import type { UpstreamErrorKind } from '../../observability/metrics.js';
 
 export interface ForwardFailure {
   kind: UpstreamErrorKind | 'client_abort';

@@ -22,10 +22,7 @@ interface CompiledRoute {
   readonly methods: ReadonlySet<string> | undefined;
   /** Sort key: more specific first. */
   readonly rank: readonly number[];
-  readonly signature: string;
 }
-
-export class RouteConfigError extends Error {}
 
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -75,22 +72,9 @@ export class RouteTable {
   private readonly routes: CompiledRoute[];
 
   constructor(configs: readonly RouteConfig[], globalHeaders: HeaderMapping) {
+    // The configuration was validated (config/route-rules.ts): no two routes match the same
+    // requests, names are unique, strip prefixes fit, upstreams carry no query or credentials.
     this.routes = configs.map((c, index) => compile(c, index, globalHeaders));
-    const seen = new Map<string, CompiledRoute>();
-    for (const r of this.routes) {
-      const other = seen.get(r.signature);
-      if (other) {
-        throw new RouteConfigError(
-          `routes.${r.index} ("${r.route.name}") matches exactly the same requests as routes.${other.index} ("${other.route.name}"); one of them could never be chosen`,
-        );
-      }
-      seen.set(r.signature, r);
-    }
-    const names = new Set<string>();
-    for (const r of this.routes) {
-      if (names.has(r.route.name)) throw new RouteConfigError(`routes.${r.index}.name: "${r.route.name}" is used by another route; names must be unique (they label metrics)`);
-      names.add(r.route.name);
-    }
     this.routes.sort((a, b) => {
       for (let i = 0; i < a.rank.length; i++) {
         const d = b.rank[i]! - a.rank[i]!;
@@ -124,36 +108,17 @@ function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): C
 
   let path: (p: string) => boolean;
   let literalLength: number;
-  let pathSig: string;
   if (c.match.path_glob !== undefined) {
     const g = globMatcher(c.match.path_glob);
     path = g.test;
     literalLength = g.literalLength;
-    // `/p/**` matches exactly what the prefix `/p` matches (`/**` what `/` does): give them
-    // the same signature so the one that can never be chosen is reported.
-    const asPrefix = /^((?:\/[^*/]+)*)\/\*\*$/.exec(c.match.path_glob);
-    pathSig = asPrefix ? `prefix:${asPrefix[1] || '/'}` : `glob:${c.match.path_glob}`;
   } else {
     const prefix = c.match.path_prefix!;
     path = prefixMatcher(prefix);
     literalLength = prefix === '/' ? 0 : prefix.length;
-    pathSig = `prefix:${prefix}`;
-  }
-
-  if (c.strip_prefix !== undefined) {
-    const base = c.match.path_prefix ?? c.match.path_glob!;
-    if (!(base === c.strip_prefix || base.startsWith(c.strip_prefix + '/'))) {
-      throw new RouteConfigError(`routes.${index}.strip_prefix: "${c.strip_prefix}" is not a prefix of the route's match path "${base}"`);
-    }
   }
 
   const upstream = new URL(c.upstream);
-  if (upstream.search !== '' || upstream.hash !== '') {
-    throw new RouteConfigError(`routes.${index}.upstream: must not contain a query or fragment`);
-  }
-  if (upstream.username !== '' || upstream.password !== '') {
-    throw new RouteConfigError(`routes.${index}.upstream: must not contain credentials`);
-  }
   const methods = c.match.methods ? new Set(c.match.methods) : undefined;
   const mapping = c.identity_headers ?? globalHeaders;
   return {
@@ -162,7 +127,6 @@ function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): C
     path,
     methods,
     rank: [hostRank, literalLength, c.match.path_glob !== undefined ? 0 : 1, methods ? 1 : 0],
-    signature: `${hostSpec ?? '*'}|${pathSig}|${methods ? [...methods].sort().join(',') : '*'}`,
     route: {
       name: c.name,
       auth: c.auth,

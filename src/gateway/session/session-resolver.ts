@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { GatewayMetrics } from '../../admin/metrics.js';
+import type { GatewayMetrics } from '../../observability/metrics.js';
 import { ThrottledWarnings, type Logger } from '../../log.js';
 import type { Credential } from '../credentials/index.js';
 import { KratosWhoamiClient, WhoamiUnavailable } from './kratos-whoami-client.js';

@@ -5,7 +5,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configSchema, type RouteConfig } from '../../../src/config/schema.js';
-import { RouteConfigError, RouteTable, upstreamPath } from '../../../src/gateway/routing/route-table.js';
+import { ConfigError } from '../../../src/config/errors.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { RouteTable, upstreamPath } from '../../../src/gateway/routing/route-table.js';
 
 type RouteFields = { match: Record<string, unknown>; upstream?: string; [key: string]: unknown };
 type RouteInput = RouteFields & { name: string };
@@ -20,12 +22,13 @@ function table(...inputs: RouteInput[]): RouteTable {
 function matchName(t: RouteTable, host: string | undefined, path: string, method = 'GET'): string | undefined {
   return t.match(host, path, method)?.name;
 }
+/** Why the configuration validation (config/route-rules.ts) rejects these routes. */
 function constructionError(...inputs: RouteInput[]): string {
   try {
-    table(...inputs);
+    parseConfig({ routes: inputs.map((r) => ({ upstream: 'http://127.0.0.1:9', ...r })) });
   } catch (err) {
-    assert.ok(err instanceof RouteConfigError, `expected RouteConfigError, got ${String(err)}`);
-    return err.message;
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.problems.join('\n');
   }
   assert.fail('expected the route table to be rejected');
 }

@@ -5,14 +5,17 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TrustedProxies, TrustedProxyConfigError } from '../../../src/gateway/trusted-proxies.js';
+import { ConfigError } from '../../../src/config/errors.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { TrustedProxies } from '../../../src/gateway/trusted-proxies.js';
 
+/** Why the configuration validation rejects these entries (config/cidr.ts). */
 function configError(cidrs: string[]): string {
   try {
-    new TrustedProxies(cidrs);
+    parseConfig({ proxy: { trusted_proxies: cidrs } });
   } catch (err) {
-    assert.ok(err instanceof TrustedProxyConfigError, `expected TrustedProxyConfigError, got ${String(err)}`);
-    return err.message;
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.problems.join('\n');
   }
   assert.fail(`expected ${JSON.stringify(cidrs)} to be rejected`);
 }

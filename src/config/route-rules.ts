@@ -1,0 +1,54 @@
+/**
+ * The route rules that span several keys, checked on the configuration itself so a bad route
+ * table is a start-up (and `validate`) error naming its key path, never a run-time surprise.
+ */
+import type { RouteConfig } from './schema.js';
+
+/**
+ * What a route matches, as one string: two routes with the same signature match exactly the
+ * same requests, so one of them could never be chosen (Oathkeeper answers that with a 500 at
+ * run time: "Expected exactly one rule").
+ */
+function signature(c: RouteConfig): string {
+  const host = c.match.host?.toLowerCase() ?? '*';
+  let path: string;
+  if (c.match.path_glob !== undefined) {
+    // `/p/**` matches exactly what the prefix `/p` matches (`/**` what `/` does).
+    const asPrefix = /^((?:\/[^*/]+)*)\/\*\*$/.exec(c.match.path_glob);
+    path = asPrefix ? `prefix:${asPrefix[1] || '/'}` : `glob:${c.match.path_glob}`;
+  } else {
+    path = `prefix:${c.match.path_prefix!}`;
+  }
+  const methods = c.match.methods ? [...new Set(c.match.methods)].sort().join(',') : '*';
+  return `${host}|${path}|${methods}`;
+}
+
+/** One `routes.N…: reason` line per broken rule. */
+export function routeProblems(routes: readonly RouteConfig[]): string[] {
+  const problems: string[] = [];
+  const bySignature = new Map<string, number>();
+  const names = new Set<string>();
+  routes.forEach((c, index) => {
+    const sig = signature(c);
+    const other = bySignature.get(sig);
+    if (other !== undefined) {
+      problems.push(`routes.${index} ("${c.name}") matches exactly the same requests as routes.${other} ("${routes[other]!.name}"); one of them could never be chosen`);
+    } else {
+      bySignature.set(sig, index);
+    }
+  });
+  routes.forEach((c, index) => {
+    if (names.has(c.name)) problems.push(`routes.${index}.name: "${c.name}" is used by another route; names must be unique (they label metrics)`);
+    names.add(c.name);
+    if (c.strip_prefix !== undefined) {
+      const base = c.match.path_prefix ?? c.match.path_glob!;
+      if (!(base === c.strip_prefix || base.startsWith(c.strip_prefix + '/'))) {
+        problems.push(`routes.${index}.strip_prefix: "${c.strip_prefix}" is not a prefix of the route's match path "${base}"`);
+      }
+    }
+    const upstream = new URL(c.upstream);
+    if (upstream.search !== '' || upstream.hash !== '') problems.push(`routes.${index}.upstream: must not contain a query or fragment`);
+    if (upstream.username !== '' || upstream.password !== '') problems.push(`routes.${index}.upstream: must not contain credentials`);
+  });
+  return problems;
+}
