@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeHtml, html } from '../../../src/control/ui/html.js';
+import { escapeHtml, html } from '../../../src/http/html.js';
 
 test('escapeHtml escapes every character that can end text or an attribute', () => {
   assert.equal(escapeHtml(`<a href="x" onclick='y'>&\`</a>`), '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&#96;&lt;/a&gt;');
