@@ -1,0 +1,164 @@
+import { LRUCache } from 'lru-cache';
+import { summarySize, type SessionSummary } from './session-summary.js';
+import { NOT_A_SESSION, type SessionInvalidation, type SessionInvalidationListener, type SessionStore, type StoredValue } from './session-store.js';
+
+export interface MemorySessionStoreOptions {
+  /** Sessions kept at most (the negative LRU holds a tenth of this, at least 1,000). */
+  maxEntries: number;
+  /** Rough retained bytes of sessions kept at most. */
+  maxBytes: number;
+  /** No session is kept longer than this, whatever `set` asks. */
+  ttlCapMs: number;
+  /** No negative entry is kept longer than this, whatever `set` asks. */
+  negativeTtlMs: number;
+  /** Negative entries kept at most; default a tenth of maxEntries, at least 1,000. */
+  negativeMaxEntries?: number;
+  /**
+   * In-process fan-out between stores (tests, several resolvers in one process): this store's
+   * delete/purgeIdentity reach the other members as invalidations.
+   */
+  bus?: LocalInvalidationBus;
+}
+
+/**
+ * The in-process store: an LRU of sessions bounded by count and bytes, a separate smaller LRU
+ * of negative entries (a flood of invalid tokens can never evict valid sessions), and an
+ * identity id → keys index for purges. Everything is synchronous.
+ */
+export class MemorySessionStore implements SessionStore {
+  private readonly sessions: LRUCache<string, SessionSummary>;
+  private readonly negative: LRUCache<string, true>;
+  /** identity id → keys of its sessions held in `sessions`. */
+  private readonly keysByIdentity = new Map<string, Set<string>>();
+  private readonly listeners = new Set<SessionInvalidationListener>();
+  private readonly bus: LocalInvalidationBus | undefined;
+  private readonly leaveBus: (() => void) | undefined;
+
+  constructor(opts: MemorySessionStoreOptions) {
+    this.sessions = new LRUCache<string, SessionSummary>({
+      max: opts.maxEntries,
+      maxSize: opts.maxBytes,
+      sizeCalculation: (v, key) => key.length + summarySize(v),
+      ttl: Math.max(1, opts.ttlCapMs),
+      updateAgeOnGet: false,
+      allowStale: false,
+      dispose: (v, key) => this.unindex(v.identityId, key),
+    });
+    this.negative = new LRUCache<string, true>({
+      max: opts.negativeMaxEntries ?? Math.max(1_000, Math.floor(opts.maxEntries / 10)),
+      ttl: Math.max(1, opts.negativeTtlMs),
+      updateAgeOnGet: false,
+      allowStale: false,
+    });
+    this.bus = opts.bus;
+    this.leaveBus = opts.bus?.join(this);
+  }
+
+  get size(): number {
+    return this.sessions.size + this.negative.size;
+  }
+
+  /** Entries by kind, for tests and diagnostics. */
+  get sizes(): { sessions: number; negative: number; bytes: number; identities: number } {
+    return { sessions: this.sessions.size, negative: this.negative.size, bytes: this.sessions.calculatedSize, identities: this.keysByIdentity.size };
+  }
+
+  get(key: string): StoredValue | undefined {
+    const session = this.sessions.get(key);
+    if (session !== undefined) return session;
+    return this.negative.has(key) ? NOT_A_SESSION : undefined;
+  }
+
+  set(key: string, value: StoredValue, ttlMs: number): void {
+    const ttl = Math.max(1, ttlMs);
+    if (value === NOT_A_SESSION) {
+      // A credential is one or the other: a new answer replaces the old one.
+      this.sessions.delete(key);
+      this.negative.set(key, true, { ttl: Math.min(ttl, this.negative.ttl) });
+      return;
+    }
+    const session = value as SessionSummary;
+    this.negative.delete(key);
+    this.sessions.set(key, session, { ttl: Math.min(ttl, this.sessions.ttl) });
+    // Indexed only once actually held: an entry too big for maxBytes is refused by the LRU.
+    if (this.sessions.peek(key) === session) this.index(session.identityId, key);
+  }
+
+  delete(key: string): void {
+    this.dropKey(key);
+    this.bus?.publish(this, { key });
+  }
+
+  purgeIdentity(identityId: string): number {
+    const n = this.dropIdentity(identityId);
+    this.bus?.publish(this, { identityId });
+    return n;
+  }
+
+  subscribe(listener: SessionInvalidationListener): () => void {
+    // Wrapped: the same function subscribed twice is two subscriptions.
+    const l: SessionInvalidationListener = (inv) => listener(inv);
+    this.listeners.add(l);
+    return () => void this.listeners.delete(l);
+  }
+
+  async close(): Promise<void> {
+    this.leaveBus?.();
+    this.sessions.clear();
+    this.negative.clear();
+    this.keysByIdentity.clear();
+    this.listeners.clear();
+  }
+
+  /** From the bus: another member's delete/purge. Applied locally, then told to listeners. */
+  receive(invalidation: SessionInvalidation): void {
+    if ('key' in invalidation) this.dropKey(invalidation.key);
+    else this.dropIdentity(invalidation.identityId);
+    for (const l of [...this.listeners]) l(invalidation);
+  }
+
+  private dropKey(key: string): void {
+    this.sessions.delete(key);
+    this.negative.delete(key);
+  }
+
+  private dropIdentity(identityId: string): number {
+    const keys = this.keysByIdentity.get(identityId);
+    if (keys === undefined) return 0;
+    const n = keys.size;
+    for (const key of [...keys]) this.sessions.delete(key); // dispose unindexes
+    this.keysByIdentity.delete(identityId);
+    return n;
+  }
+
+  private index(identityId: string, key: string): void {
+    let keys = this.keysByIdentity.get(identityId);
+    if (keys === undefined) this.keysByIdentity.set(identityId, (keys = new Set()));
+    keys.add(key);
+  }
+
+  private unindex(identityId: string, key: string): void {
+    const keys = this.keysByIdentity.get(identityId);
+    if (keys === undefined) return;
+    keys.delete(key);
+    if (keys.size === 0) this.keysByIdentity.delete(identityId);
+  }
+}
+
+/**
+ * Fan-out of invalidations between MemorySessionStores in one process: what one member
+ * deletes or purges, every other member drops and tells its listeners. The in-process stand-in
+ * for a shared store's pub/sub channel.
+ */
+export class LocalInvalidationBus {
+  private readonly members = new Set<MemorySessionStore>();
+
+  join(member: MemorySessionStore): () => void {
+    this.members.add(member);
+    return () => void this.members.delete(member);
+  }
+
+  publish(from: MemorySessionStore, invalidation: SessionInvalidation): void {
+    for (const m of [...this.members]) if (m !== from) m.receive(invalidation);
+  }
+}

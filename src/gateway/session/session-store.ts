@@ -1,0 +1,62 @@
+import type { SessionSummary } from './session-summary.js';
+
+/**
+ * "Kratos said this credential is not a session": the negative marker a store keeps instead of
+ * a summary. Compared by identity; a store that serializes values (Redis) maps it back to this
+ * very object on read.
+ */
+export const NOT_A_SESSION: { readonly negative: true } = Object.freeze({ negative: true as const });
+export type NotASession = typeof NOT_A_SESSION;
+
+/** What a store keeps under a key: a session summary, or the negative marker. */
+export type StoredValue = SessionSummary | NotASession;
+
+/**
+ * An invalidation that came from elsewhere (another gateway instance through a shared store).
+ * `key`: one cache key; `identityId`: every entry of that identity.
+ */
+export type SessionInvalidation = { readonly key: string } | { readonly identityId: string };
+export type SessionInvalidationListener = (invalidation: SessionInvalidation) => void;
+
+/**
+ * The session cache behind SessionResolver. Keys are the resolver's hashed cache keys
+ * (SHA-256 of credential kind, value and Kratos URL), never raw credentials.
+ *
+ * `get` is synchronous: a cache hit costs no promise or tick. A store with a slower tier
+ * (Redis as L2) answers `get` from its in-process tier and offers the slow tier as `load`,
+ * which the resolver awaits only on a miss, inside the coalesced fetch (one load per key for
+ * concurrent misses), before asking Kratos.
+ *
+ * Coalescing, the recent-purge guard and tracing stay in the resolver; the store only keeps
+ * values, bounds them, indexes them by identity and carries invalidations.
+ */
+export interface SessionStore {
+  /** The value under `key` if present and unexpired (a negative entry is NOT_A_SESSION). */
+  get(key: string): StoredValue | undefined;
+  /**
+   * Keeps `value` under `key` for at most `ttlMs` (the store may cap it lower). A session is
+   * indexed under its identity id so purgeIdentity can reach it. Positive and negative entries
+   * are bounded separately: negative entries can never evict sessions.
+   */
+  set(key: string, value: StoredValue, ttlMs: number): void;
+  /** Removes one entry (positive or negative); a shared store also tells the other instances. */
+  delete(key: string): void;
+  /** Removes every session of an identity and returns how many; a shared store tells the others. */
+  purgeIdentity(identityId: string): number;
+  /**
+   * Invalidations that came from elsewhere, delivered after the store has already dropped the
+   * entries from its own tiers; never the store's own delete/purgeIdentity echoed back. Returns
+   * the unsubscribe function. An in-memory store alone never emits any.
+   */
+  subscribe(listener: SessionInvalidationListener): () => void;
+  /**
+   * Optional slower tier, asked on a `get` miss. Returns the value with its remaining lifetime;
+   * the store may keep it in its fast tier. The resolver drops (and deletes) a loaded session
+   * whose identity was purged while the load was in flight.
+   */
+  load?(key: string): Promise<{ value: StoredValue; ttlMs: number } | undefined>;
+  /** Entries held in process (positive + negative). */
+  readonly size: number;
+  /** Drops everything held in process and releases connections. */
+  close(): Promise<void>;
+}
