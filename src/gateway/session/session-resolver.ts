@@ -4,7 +4,10 @@ import type { GatewayMetrics } from '../../observability/metrics.js';
 import { ThrottledWarnings, type Logger } from '../../log.js';
 import type { Credential } from '../credentials/index.js';
 import { KratosWhoamiClient, WhoamiUnavailable } from './kratos-whoami-client.js';
-import { summarizeSession, summarySize, type SessionSummary } from './session-summary.js';
+import { summarizeSession, type SessionSummary } from './session-summary.js';
+import { Coalescer, type Flight } from './coalescer.js';
+import { MemorySessionStore } from './memory-session-store.js';
+import { NOT_A_SESSION, type NotASession, type SessionStore } from './session-store.js';
 import type { CacheOutcome, LookupTrace, RequestTrace } from '../../tracing/types.js';
 
 export type Resolution =
@@ -12,12 +15,12 @@ export type Resolution =
   | { status: 'unauthenticated' }
   | { status: 'unavailable'; reason: WhoamiUnavailable['reason']; retryAfter?: string };
 
-/** A negative entry: Kratos said this credential is not a session. */
-const NOT_A_SESSION = { negative: true } as const;
-/** `askedAt`: when the whoami call began (performance.now()), to spot purges that overtook it. */
-type CacheValue = { negative: false; session: SessionSummary; setCookie?: string[]; askedAt: number } | typeof NOT_A_SESSION;
-/** What a cache fetch needs: the credential, and the lookup span the whoami span belongs to (tracing on). */
-type FetchContext = { credential: Credential; trace: LookupTrace | undefined };
+/**
+ * What one whoami call (or store load) gave, as its coalesced callers see it. `askedAt`: when
+ * it began (performance.now()), to spot purges that overtook it. Not what the store keeps: the
+ * store holds only the summary; `setCookie` goes only to the callers of this very call.
+ */
+type Answer = { negative: false; session: SessionSummary; setCookie?: string[]; askedAt: number; ttlMs: number } | (NotASession & { ttlMs?: number });
 
 export interface SessionResolverOptions {
   kratosPublicUrl: string;
@@ -36,27 +39,26 @@ export interface SessionResolverOptions {
   metrics: GatewayMetrics;
   /** Why Kratos gave no answer is logged here at warn, at most once per reason per 10 s. */
   logger?: Logger;
+  /** The session store when the cache is enabled; default an in-memory store sized by `cache`. */
+  store?: SessionStore;
 }
 
 /**
- * Credential → session, through an LRU cache with request coalescing. Keys are SHA-256 of
- * (credential kind, value, Kratos URL): raw tokens are never kept, and two Kratos
- * deployments can never share an entry (Oathkeeper GHSA-4mq7-pvjg-xp2r).
+ * Credential → session: hashed cache key → store (synchronous on a hit) → one coalesced whoami
+ * per key on a miss → store. Keys are SHA-256 of (credential kind, value, Kratos URL): raw
+ * tokens are never kept, and two Kratos deployments can never share an entry (Oathkeeper
+ * GHSA-4mq7-pvjg-xp2r).
  */
 export class SessionResolver {
   private readonly client: KratosWhoamiClient;
-  private readonly cache: LRUCache<string, CacheValue, FetchContext> | undefined;
+  private readonly store: SessionStore | undefined;
+  private readonly flights = new Coalescer<Answer>();
+  private readonly unsubscribe: (() => void) | undefined;
   /**
-   * "Not a session" answers live in their own, smaller LRU: a flood of invalid tokens can then
-   * never evict valid sessions from the main cache and turn every request into a whoami call.
-   */
-  private readonly negative: LRUCache<string, true> | undefined;
-  /** identity id → cache keys, so one identity's sessions can be purged at once. */
-  private readonly keysByIdentity = new Map<string, Set<string>>();
-  /**
-   * identity id → when it was last purged. A whoami already in flight during a purge is not
-   * indexed yet, so the purge cannot reach it; its answer (possibly from before the change) is
-   * dropped when it lands. Kept as long as a whoami call may take.
+   * identity id → when it was last purged (here or, through the store, elsewhere). A whoami
+   * already in flight during a purge is not in the store yet, so the purge cannot reach it; its
+   * answer (possibly from before the change) is dropped when it lands. Kept as long as a whoami
+   * call may take.
    */
   private readonly recentPurges: LRUCache<string, number> | undefined;
   private readonly keySalt: string;
@@ -68,32 +70,20 @@ export class SessionResolver {
     this.keySalt = '\0' + opts.kratosPublicUrl;
     const c = opts.cache;
     if (!c.enabled) return;
-    this.negative = new LRUCache<string, true>({ max: Math.max(1_000, Math.floor(c.maxEntries / 10)), ttl: Math.max(1, c.negativeTtlMs) });
     this.recentPurges = new LRUCache<string, number>({ max: 10_000, ttl: opts.whoamiTimeoutMs + 1_000 });
-    this.cache = new LRUCache<string, CacheValue, FetchContext>({
-      max: c.maxEntries,
-      maxSize: c.maxBytes,
-      sizeCalculation: (v, key) => key.length + (v.negative ? 64 : summarySize(v.session)),
-      ttl: c.ttlCapMs,
-      updateAgeOnGet: false,
-      allowStale: false,
-      // The whoami call is shared by coalesced callers: one caller going away must not
-      // abort it for the others, and its own budget is AbortSignal.timeout.
-      ignoreFetchAbort: true,
-      fetchMethod: async (key, _stale, { options, context }) => {
-        const value = await this.fetchSession(context.credential, options, context.trace);
-        if (!value.negative) return value;
-        this.negative!.set(key, true, { ttl: options.ttl ?? c.negativeTtlMs });
-        return undefined; // not stored in the main cache
-      },
-      dispose: (value, key) => {
-        if (!value.negative) this.unindex(value.session.identityId, key);
-      },
+    this.store =
+      opts.store ??
+      new MemorySessionStore({ maxEntries: c.maxEntries, maxBytes: c.maxBytes, ttlCapMs: c.ttlCapMs, negativeTtlMs: c.negativeTtlMs });
+    // Invalidations from elsewhere take the same path as local purges, minus the store call:
+    // the store has already dropped the entries, and must not publish them back.
+    this.unsubscribe = this.store.subscribe((inv) => {
+      if ('key' in inv) this.flights.forget(inv.key);
+      else this.recentPurges!.set(inv.identityId, performance.now());
     });
   }
 
   get size(): number {
-    return (this.cache?.size ?? 0) + (this.negative?.size ?? 0);
+    return this.store?.size ?? 0;
   }
 
   cacheKey(credential: Credential): string {
@@ -120,93 +110,122 @@ export class SessionResolver {
   }
 
   private async lookup(credential: Credential, span: LookupTrace | undefined): Promise<Resolution> {
-    if (this.cache === undefined) {
+    const store = this.store;
+    if (store === undefined) {
       span?.cache('disabled');
       return this.resolveUncached(credential, span);
     }
     const key = this.cacheKey(credential);
-    const cached = this.cache.get(key);
-    if (cached !== undefined && !cached.negative) {
+    const cached = store.get(key);
+    if (cached !== undefined) {
+      if (cached === NOT_A_SESSION) {
+        this.counted('negative_hit', span);
+        return { status: 'unauthenticated' };
+      }
       this.counted('hit', span);
-      return { status: 'authenticated', session: cached.session };
+      return { status: 'authenticated', session: cached as SessionSummary };
     }
-    if (this.negative!.has(key)) {
-      this.counted('negative_hit', span);
-      return { status: 'unauthenticated' };
-    }
+    return this.miss(store, key, credential, span);
+  }
+
+  private async miss(store: SessionStore, key: string, credential: Credential, span: LookupTrace | undefined): Promise<Resolution> {
     const calledAt = performance.now();
-    const status: LRUCache.Status<string, CacheValue, FetchContext> = {};
+    let flight = this.flights.run(key, (f) => this.fetchAndKeep(store, key, credential, span, f));
     // One lookup per request in the metric: a re-ask below that fails must not count it again.
     let lookupCounted = false;
     try {
-      let value = await this.cache.fetch(key, { context: { credential, trace: span }, status });
-      const performedFetch = status.fetch === 'miss';
-      this.counted(performedFetch ? 'miss' : 'coalesced', span);
+      let value = await flight.promise;
+      this.counted(flight.joined ? 'coalesced' : 'miss', span);
       lookupCounted = true;
       // An answer whose whoami began before a purge of its identity may be from before the
       // change the purge is for (a revocation, new traits). It is never kept. A caller that
       // arrived after the purge, coalesced onto that whoami, asks again: the request after a
       // revocation is judged by Kratos's answer after it. A caller from before the purge was
       // concurrent with the change and takes the answer as Kratos gave it.
-      for (let asked = 1; value !== undefined && !value.negative; asked++) {
+      for (let asked = 1; !value.negative; asked++) {
         const purgedAt = this.recentPurges!.get(value.session.identityId) ?? -Infinity;
         if (purgedAt < value.askedAt) break;
-        if (this.cache.peek(key) === value) this.cache.delete(key);
         if (calledAt <= purgedAt) break;
         // Purges of this identity landing during every re-ask: no answer can be trusted.
         if (asked === 3) return { status: 'unavailable', reason: 'connect' };
-        value = await this.cache.fetch(key, { context: { credential, trace: span } });
+        // Kept only if asked after every purge of its identity, and dropped by any later one.
+        const kept = store.get(key);
+        if (kept !== undefined) return kept === NOT_A_SESSION ? { status: 'unauthenticated' } : { status: 'authenticated', session: kept as SessionSummary };
+        flight = this.flights.run(key, (f) => this.fetchAndKeep(store, key, credential, span, f));
+        value = await flight.promise;
       }
-      if (value === undefined || value.negative) return { status: 'unauthenticated' };
-      // A refreshed session cookie goes back only to the caller(s) of this very fetch.
-      return value.setCookie && (performedFetch || status.fetch === 'inflight')
-        ? { status: 'authenticated', session: value.session, setCookie: value.setCookie }
-        : { status: 'authenticated', session: value.session };
+      if (value.negative) return { status: 'unauthenticated' };
+      // A refreshed session cookie goes back only to the caller(s) of this very whoami.
+      return value.setCookie ? { status: 'authenticated', session: value.session, setCookie: value.setCookie } : { status: 'authenticated', session: value.session };
     } catch (err) {
-      if (!lookupCounted) this.counted(status.fetch === 'inflight' ? 'coalesced' : 'miss', span);
+      if (!lookupCounted) this.counted(flight.joined ? 'coalesced' : 'miss', span);
       return unavailable(err);
     }
   }
 
+  /**
+   * The shared call behind a miss: the store's slower tier if it has one, else Kratos; the
+   * answer is kept unless a purge overtook it. Runs once per key for concurrent misses.
+   */
+  private async fetchAndKeep(store: SessionStore, key: string, credential: Credential, span: LookupTrace | undefined, flight: Flight<Answer>): Promise<Answer> {
+    if (store.load !== undefined) {
+      const askedAt = performance.now();
+      const loaded = await store.load(key);
+      if (loaded !== undefined) {
+        if (loaded.value === NOT_A_SESSION) return NOT_A_SESSION;
+        const session = loaded.value as SessionSummary;
+        if (flight.forgotten || this.purgedSince(session.identityId, askedAt)) store.delete(key);
+        return { negative: false, session, askedAt, ttlMs: loaded.ttlMs };
+      }
+    }
+    const answer = await this.fetchSession(credential, span);
+    // Detached by a purge of this credential while in flight: answered, never kept.
+    if (flight.forgotten) return answer;
+    if (answer.negative) store.set(key, NOT_A_SESSION, answer.ttlMs!);
+    else if (!this.purgedSince(answer.session.identityId, answer.askedAt)) store.set(key, answer.session, answer.ttlMs);
+    return answer;
+  }
+
+  private purgedSince(identityId: string, askedAt: number): boolean {
+    return (this.recentPurges!.get(identityId) ?? -Infinity) >= askedAt;
+  }
+
   /** Removes every cached session of the identity this credential belongs to (its traits changed). */
   purgeIdentityOf(credential: Credential): void {
-    if (this.cache === undefined) return;
+    const store = this.store;
+    if (store === undefined) return;
     const key = this.cacheKey(credential);
-    const entry = this.cache.peek(key);
-    // A whoami for this credential in flight is invisible to peek; deleting it still works:
-    // lru-cache (ignoreFetchAbort, no allowStaleOnFetchAbort) then never stores its answer,
-    // and a later caller starts a new whoami instead of coalescing onto it.
-    this.cache.delete(key);
-    if (entry && !entry.negative) this.purgeIdentity(entry.session.identityId);
+    const entry = store.get(key);
+    // A whoami for this credential in flight is not in the store: forgetting it means its
+    // answer is never kept, and a later caller starts a new whoami instead of joining it.
+    this.flights.forget(key);
+    store.delete(key);
+    if (entry !== undefined && entry !== NOT_A_SESSION) this.purgeIdentity((entry as SessionSummary).identityId);
   }
 
   /** Removes every cached session of an identity (after an admin-side revocation). Returns how many. */
   purgeIdentity(identityId: string): number {
-    if (this.cache === undefined) return 0;
+    if (this.store === undefined) return 0;
     this.recentPurges!.set(identityId, performance.now());
-    const keys = [...(this.keysByIdentity.get(identityId) ?? [])];
-    for (const key of keys) this.cache.delete(key);
-    this.keysByIdentity.delete(identityId);
-    return keys.length;
+    return this.store.purgeIdentity(identityId);
   }
 
   async close(): Promise<void> {
-    this.cache?.clear();
-    this.negative?.clear();
+    this.unsubscribe?.();
+    await this.store?.close();
     await this.client.close();
   }
 
   private async resolveUncached(credential: Credential, span: LookupTrace | undefined): Promise<Resolution> {
     try {
-      const value = await this.fetchSession(credential, undefined, span);
+      const value = await this.fetchSession(credential, span);
       return value.negative ? { status: 'unauthenticated' } : { status: 'authenticated', session: value.session, ...(value.setCookie ? { setCookie: value.setCookie } : {}) };
     } catch (err) {
       return unavailable(err);
     }
   }
 
-  private async fetchSession(credential: Credential | undefined, options: { ttl?: number } | undefined, lookup: LookupTrace | undefined): Promise<CacheValue> {
-    if (credential === undefined) throw new Error('session fetch without a credential');
+  private async fetchSession(credential: Credential, lookup: LookupTrace | undefined): Promise<Answer> {
     const started = performance.now();
     const c = this.opts.cache;
     let answer;
@@ -229,16 +248,12 @@ export class SessionResolver {
     const cacheFor = c.honourCacheForHeader ? answer.cacheForMs : undefined;
     if (summary === 'inactive') {
       this.opts.metrics.whoami('unauthorized', seconds);
-      if (options) options.ttl = Math.max(1, Math.min(c.negativeTtlMs, cacheFor ?? Number.POSITIVE_INFINITY));
-      return NOT_A_SESSION;
+      return { negative: true, ttlMs: Math.max(1, Math.min(c.negativeTtlMs, cacheFor ?? Number.POSITIVE_INFINITY)) };
     }
     this.opts.metrics.whoami('active', seconds);
-    if (options) {
-      options.ttl = Math.max(1, Math.min(c.ttlCapMs, summary.expiresAtMs - now, cacheFor ?? Number.POSITIVE_INFINITY));
-      this.index(summary.identityId, this.cacheKey(credential));
-    }
+    const ttlMs = Math.max(1, Math.min(c.ttlCapMs, summary.expiresAtMs - now, cacheFor ?? Number.POSITIVE_INFINITY));
     const setCookie = answer.kind === 'active' ? answer.setCookie : undefined;
-    return setCookie ? { negative: false, session: summary, setCookie, askedAt: started } : { negative: false, session: summary, askedAt: started };
+    return setCookie ? { negative: false, session: summary, setCookie, askedAt: started, ttlMs } : { negative: false, session: summary, askedAt: started, ttlMs };
   }
 
   /** Once per whoami call (not per coalesced caller). The credential is never part of the line. */
@@ -250,19 +265,6 @@ export class SessionResolver {
       { reason: e.reason, ...(e.detail.code !== undefined && { code: e.detail.code }), ...(e.detail.status !== undefined && { kratos_status: e.detail.status }), kratos: this.opts.kratosPublicUrl },
       e.message,
     );
-  }
-
-  private index(identityId: string, key: string): void {
-    let keys = this.keysByIdentity.get(identityId);
-    if (keys === undefined) this.keysByIdentity.set(identityId, (keys = new Set()));
-    keys.add(key);
-  }
-
-  private unindex(identityId: string, key: string): void {
-    const keys = this.keysByIdentity.get(identityId);
-    if (keys === undefined) return;
-    keys.delete(key);
-    if (keys.size === 0) this.keysByIdentity.delete(identityId);
   }
 }
 
