@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LocalInvalidationBus, MemorySessionStore, type MemorySessionStoreOptions } from '../../../../src/gateway/session/memory-session-store.js';
+import { NOT_A_SESSION, type SessionInvalidation } from '../../../../src/gateway/session/session-store.js';
+import { summarySize, type SessionSummary } from '../../../../src/gateway/session/session-summary.js';
+import { describeSessionStore, summary } from './session-store-contract.js';
+
+const defaults: MemorySessionStoreOptions = { maxEntries: 1_000, maxBytes: 1_000_000, ttlCapMs: 600_000, negativeTtlMs: 600_000 };
+const store = (o: Partial<MemorySessionStoreOptions> = {}) => new MemorySessionStore({ ...defaults, ...o });
+
+describeSessionStore('MemorySessionStore', {
+  create: () => store(),
+  createPair: () => {
+    const bus = new LocalInvalidationBus();
+    return [store({ bus }), store({ bus })];
+  },
+});
+
+test('no session outlives ttlCapMs and no negative entry negativeTtlMs, whatever set asks', async () => {
+  const s = store({ ttlCapMs: 40, negativeTtlMs: 40 });
+  s.set('pos', summary('id-1'), 600_000);
+  s.set('neg', NOT_A_SESSION, 600_000);
+  await sleep(80);
+  assert.equal(s.get('pos'), undefined);
+  assert.equal(s.get('neg'), undefined);
+  assert.equal(s.sizes.identities, 0, 'an expired session leaves the identity index once it is seen gone');
+});
+
+test('negative entries live in their own LRU: a flood of them never evicts a session', () => {
+  const s = store({ maxEntries: 100 });
+  for (let i = 0; i < 50; i++) s.set('good' + i, summary('id-' + i), 600_000);
+  for (let i = 0; i < 20_000; i++) s.set('bad' + i, NOT_A_SESSION, 600_000);
+  assert.equal(s.sizes.sessions, 50);
+  assert.equal(s.sizes.negative, 1_000, 'bounded: a tenth of maxEntries, at least 1,000');
+  for (let i = 0; i < 50; i++) assert.equal((s.get('good' + i) as SessionSummary).identityId, 'id-' + i);
+  assert.equal(s.get('bad19999'), NOT_A_SESSION);
+  assert.equal(s.get('bad0'), undefined, 'the oldest negative entries are the ones evicted');
+  assert.equal(s.size, 1_050);
+});
+
+test('the negative LRU bound follows maxEntries and can be set', () => {
+  const big = store({ maxEntries: 50_000 });
+  for (let i = 0; i < 6_000; i++) big.set('bad' + i, NOT_A_SESSION, 600_000);
+  assert.equal(big.sizes.negative, 5_000);
+  const small = store({ negativeMaxEntries: 10 });
+  for (let i = 0; i < 30; i++) small.set('bad' + i, NOT_A_SESSION, 600_000);
+  assert.equal(small.sizes.negative, 10);
+});
+
+test('sessions are bounded by maxEntries; an evicted session leaves the identity index', () => {
+  const s = store({ maxEntries: 3 });
+  for (let i = 0; i < 5; i++) s.set('k' + i, summary('id-' + i), 600_000);
+  assert.equal(s.sizes.sessions, 3);
+  assert.equal(s.sizes.identities, 3);
+  assert.equal(s.get('k0'), undefined);
+  assert.equal(s.purgeIdentity('id-0'), 0);
+  assert.equal(s.purgeIdentity('id-4'), 1);
+});
+
+test('sessions are bounded by maxBytes (key + summary size); one too big for it is neither kept nor indexed', () => {
+  const one = summary('id-1', 's1', { 'identity.traits.email': 'a@example.org' });
+  const entry = 'k1'.length + summarySize(one);
+  const s = store({ maxBytes: entry * 2 });
+  s.set('k1', one, 600_000);
+  assert.equal(s.sizes.bytes, entry);
+  s.set('k2', summary('id-1', 's2', { 'identity.traits.email': 'b@example.org' }), 600_000);
+  s.set('k3', summary('id-1', 's3', { 'identity.traits.email': 'c@example.org' }), 600_000);
+  assert.equal(s.sizes.sessions, 2, 'the least recently used went to make room');
+  assert.ok(s.sizes.bytes <= entry * 2);
+  s.set('huge', summary('id-huge', 'sh', { 'identity.traits.bio': 'x'.repeat(entry * 3) }), 600_000);
+  assert.equal(s.get('huge'), undefined);
+  assert.equal(s.purgeIdentity('id-huge'), 0);
+  assert.equal(s.sizes.sessions, 2, 'a refused entry evicts nothing');
+});
+
+test('alone, the memory store never emits invalidations; from a bus it drops first, then tells its listeners', () => {
+  const bus = new LocalInvalidationBus();
+  const a = store({ bus });
+  const b = store({ bus });
+  const lonely = store();
+  const heard: { from: string; inv: SessionInvalidation; gone: boolean }[] = [];
+  lonely.subscribe((inv) => heard.push({ from: 'lonely', inv, gone: true }));
+  a.subscribe((inv) => heard.push({ from: 'a', inv, gone: true }));
+  b.subscribe((inv) => heard.push({ from: 'b', inv, gone: 'key' in inv ? b.get(inv.key) === undefined : b.sizes.identities === 0 }));
+  lonely.set('k', summary('id-1'), 600_000);
+  lonely.purgeIdentity('id-1');
+  lonely.delete('k');
+  b.set('k', summary('id-1'), 600_000);
+  b.set('n', NOT_A_SESSION, 600_000);
+  a.purgeIdentity('id-1');
+  a.delete('n');
+  assert.deepEqual(heard, [
+    { from: 'b', inv: { identityId: 'id-1' }, gone: true },
+    { from: 'b', inv: { key: 'n' }, gone: true },
+  ]);
+  assert.equal(b.size, 0);
+});
+
+test('a closed store leaves its bus and holds nothing', async () => {
+  const bus = new LocalInvalidationBus();
+  const a = store({ bus });
+  const b = store({ bus });
+  const heard: SessionInvalidation[] = [];
+  b.subscribe((i) => heard.push(i));
+  b.set('k', summary('id-1'), 600_000);
+  await b.close();
+  assert.equal(b.size, 0);
+  a.purgeIdentity('id-1');
+  assert.deepEqual(heard, []);
+});
