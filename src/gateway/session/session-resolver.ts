@@ -39,7 +39,7 @@ export interface SessionResolverOptions {
   metrics: GatewayMetrics;
   /** Why Kratos gave no answer is logged here at warn, at most once per reason per 10 s. */
   logger?: Logger;
-  /** The session store when the cache is enabled; default an in-memory store sized by `cache`. */
+  /** The session store when the cache is enabled (closed with the resolver); default an in-memory store sized by `cache`. */
   store?: SessionStore;
 }
 
