@@ -5,11 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { freePort } from '../../helpers/servers.js';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '../../../..');
 const READY_TIMEOUT_MS = 60_000;
@@ -22,18 +22,6 @@ export interface Stack {
   /** Everything the process printed, for failure messages. */
   output(): string;
   close(): Promise<void>;
-}
-
-/** A port the OS just handed out; released before use, which is fine on a quiet test machine. */
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 async function distinctPorts(n: number): Promise<number[]> {

@@ -4,7 +4,7 @@ import { createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { it } from 'node:test';
 import type { AddressInfo } from 'node:net';
-import { Browser, courierMessages, csrfOf, flowIdFrom, startTestServer, testConfig, UI } from './helpers.js';
+import { Browser, courierMessages, csrfOf, flowIdFrom, startTestServer, kratosTestConfig, UI } from './helpers.js';
 
 interface Received {
   from: string;
@@ -62,7 +62,7 @@ async function fakeSmtp() {
 it('delivers the recovery email over SMTP and records it as sent', async () => {
   const smtp = await fakeSmtp();
   const t = await startTestServer({
-    config: testConfig({ courier: { smtp: { connection_uri: `smtp://127.0.0.1:${smtp.port}/`, from_address: 'kratos@example.com' } } }),
+    config: kratosTestConfig({ courier: { smtp: { connection_uri: `smtp://127.0.0.1:${smtp.port}/`, from_address: 'kratos@example.com' } } }),
   });
   try {
     const b = new Browser();

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { Browser, courierMessages, csrfOf, flowIdFrom, messageIds, startTestServer, testConfig, UI, type HttpResult, type TestServer } from './helpers.js';
+import { Browser, courierMessages, csrfOf, flowIdFrom, messageIds, startTestServer, kratosTestConfig, UI, type HttpResult, type TestServer } from './helpers.js';
 
 let servers: TestServer[] = [];
 afterEach(async () => {
@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 async function server(emailThrottling?: Record<string, unknown>): Promise<TestServer> {
-  const t = await startTestServer(emailThrottling ? { config: testConfig({ kratos_gateway: { email_throttling: emailThrottling } }) } : {});
+  const t = await startTestServer(emailThrottling ? { config: kratosTestConfig({ kratos_gateway: { email_throttling: emailThrottling } }) } : {});
   servers.push(t);
   return t;
 }

@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { Browser, csrfOf, flowIdFrom, lastLinkTo, registerBrowser, startTestServer, testConfig, UI } from './helpers.js';
+import { Browser, csrfOf, flowIdFrom, lastLinkTo, registerBrowser, startTestServer, kratosTestConfig, UI } from './helpers.js';
 
 const MOUNT = 'http://gateway.test:4455/.ory/kratos/public/';
 
 describe('behind a gateway mount', () => {
   it('uses serve.public.base_url for actions, links, redirects and the CSRF cookie', async () => {
-    const t = await startTestServer({ config: testConfig({ serve: { public: { base_url: MOUNT } } }) });
+    const t = await startTestServer({ config: kratosTestConfig({ serve: { public: { base_url: MOUNT } } }) });
     try {
       const b = new Browser();
       const init = await b.get(`${t.publicUrl}/self-service/recovery/browser`);
@@ -50,7 +50,7 @@ describe('behind a gateway mount', () => {
 
 describe('configuration variants', () => {
   it('disabled recovery: API init 400, browser init forwarded to the error UI', async () => {
-    const t = await startTestServer({ config: testConfig({ selfservice: { flows: { recovery: { enabled: false } } } }) });
+    const t = await startTestServer({ config: kratosTestConfig({ selfservice: { flows: { recovery: { enabled: false } } } }) });
     try {
       const api = await new Browser().getJson(`${t.publicUrl}/self-service/recovery/api`);
       assert.equal(api.status, 400);
@@ -66,7 +66,7 @@ describe('configuration variants', () => {
   });
 
   it('without the session hook, API registration returns only the identity and browsers get no cookie', async () => {
-    const t = await startTestServer({ config: testConfig({ selfservice: { flows: { registration: { after: { password: { hooks: [] } } } } } }) });
+    const t = await startTestServer({ config: kratosTestConfig({ selfservice: { flows: { registration: { after: { password: { hooks: [] } } } } } }) });
     try {
       const c = new Browser();
       const flow = (await c.getJson(`${t.publicUrl}/self-service/registration/api`)).json;
@@ -87,7 +87,7 @@ describe('configuration variants', () => {
 
   it('verification link in a browser goes to verification.after.default_browser_return_url', async () => {
     const t = await startTestServer({
-      config: testConfig({ selfservice: { flows: { verification: { after: { default_browser_return_url: `${UI}/verified` } } } } }),
+      config: kratosTestConfig({ selfservice: { flows: { verification: { after: { default_browser_return_url: `${UI}/verified` } } } } }),
     });
     try {
       await registerBrowser(t, new Browser(), 'verify-browser@example.com', 'verify-passphrase-1');
@@ -127,7 +127,7 @@ describe('standalone command', () => {
 
   it('prints "kratos config error: <key>: <reason>" and exits 1 without a stack trace', async () => {
     const file = join(dir, 'bad.yml');
-    writeFileSync(file, stringify({ ...testConfig(), session: { lifespan: 'forever' } }));
+    writeFileSync(file, stringify({ ...kratosTestConfig(), session: { lifespan: 'forever' } }));
     const res = run(['--config', file]);
     assert.equal(await res.exited, 1);
     assert.equal(res.out.stderr.trim(), 'kratos config error: session.lifespan: "forever" is not a duration like "1h", "15m" or "30s"');
@@ -135,7 +135,7 @@ describe('standalone command', () => {
 
   it('starts from a config file, serves, and stops on SIGTERM', async () => {
     const file = join(dir, 'good.yml');
-    writeFileSync(file, stringify({ ...testConfig(), serve: { public: { port: 0 }, admin: { port: 0 } } }));
+    writeFileSync(file, stringify({ ...kratosTestConfig(), serve: { public: { port: 0 }, admin: { port: 0 } } }));
     const res = run(['--config', file, '--dsn', 'memory', '--log-level', 'warn']);
     const line = await res.firstLine;
     const url = /public (http:\/\/\S+),/.exec(line)?.[1];

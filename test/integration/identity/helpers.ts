@@ -14,7 +14,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const SCHEMA_FILE = join(here, '../../../config/identity.schema.json');
 export const UI = 'http://ui.test';
 
-export function testConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+/** A kratos.yml (Kratos key names) for the embedded identity server under test; not the gateway's testConfig. */
+export function kratosTestConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const base = {
     selfservice: {
       default_browser_return_url: `${UI}/`,
@@ -68,7 +69,7 @@ export async function startTestServer(opts: { config?: Record<string, unknown>; 
     },
   });
   const server = await startIdentityServer({
-    config: opts.config ?? testConfig(),
+    config: opts.config ?? kratosTestConfig(),
     publicListen: { host: '127.0.0.1', port: 0 },
     adminListen: { host: '127.0.0.1', port: 0 },
     dsn: opts.dsn ?? 'memory',

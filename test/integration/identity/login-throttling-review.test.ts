@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { Browser, startTestServer, testConfig, type HttpResult, type TestServer } from './helpers.js';
+import { Browser, startTestServer, kratosTestConfig, type HttpResult, type TestServer } from './helpers.js';
 
 const PASSWORD = 'a-long-enough-passphrase';
 let servers: TestServer[] = [];
@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 async function server(throttling: Record<string, unknown>): Promise<TestServer> {
-  const t = await startTestServer({ config: testConfig({ kratos_gateway: { login_throttling: throttling } }) });
+  const t = await startTestServer({ config: kratosTestConfig({ kratos_gateway: { login_throttling: throttling } }) });
   servers.push(t);
   return t;
 }

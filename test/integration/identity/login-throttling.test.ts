@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { Browser, csrfOf, flowIdFrom, loginBrowser, messageIds, registerBrowser, startTestServer, testConfig, UI, type HttpResult, type TestServer } from './helpers.js';
+import { Browser, csrfOf, flowIdFrom, loginBrowser, messageIds, registerBrowser, startTestServer, kratosTestConfig, UI, type HttpResult, type TestServer } from './helpers.js';
 
 const PASSWORD = 'a-long-enough-passphrase';
 let servers: TestServer[] = [];
@@ -17,7 +17,7 @@ afterEach(async () => {
 
 async function server(throttling?: Record<string, unknown>, trustedProxies?: string[]): Promise<TestServer> {
   const ours = { ...(throttling ? { login_throttling: throttling } : {}), ...(trustedProxies ? { trusted_proxies: trustedProxies } : {}) };
-  const t = await startTestServer({ config: testConfig({ kratos_gateway: ours }) });
+  const t = await startTestServer({ config: kratosTestConfig({ kratos_gateway: ours }) });
   servers.push(t);
   return t;
 }

@@ -5,12 +5,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { request } from 'undici';
 import { createSelfServiceUi } from '../../../src/control/ui/index.js';
 import { createLogger } from '../../../src/log.js';
 import { loginFlowV06 } from './fixtures.js';
+import { listenOnFreePort } from '../../helpers/servers.js';
 
 const seen: { url: string; cookie: string | undefined }[] = [];
 let v1Logout = false;
@@ -19,10 +19,6 @@ let ui: http.Server;
 let kratosUrl = '';
 let uiUrl = '';
 const BROWSER_KRATOS = 'http://gw.test/.ory/kratos/public';
-
-function listen(server: http.Server): Promise<string> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
-}
 
 before(async () => {
   kratos = http.createServer((req, res) => {
@@ -50,11 +46,11 @@ before(async () => {
     if (u.pathname === '/self-service/logout/browser' && v1Logout) return json(200, { logout_url: 'http://gw.test/.ory/kratos/public/self-service/logout?token=t' });
     json(404, { error: { code: 404 } });
   });
-  kratosUrl = await listen(kratos);
+  kratosUrl = await listenOnFreePort(kratos);
   const app = express();
   app.use('/ui', createSelfServiceUi({ prefix: '/ui', kratosPublicUrl: kratosUrl, browserKratosUrl: BROWSER_KRATOS, logger: createLogger('silent') }));
   ui = http.createServer(app);
-  uiUrl = await listen(ui);
+  uiUrl = await listenOnFreePort(ui);
 });
 
 after(async () => {
