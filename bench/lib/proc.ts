@@ -212,7 +212,7 @@ const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 /** CPU seconds (user + system) used so far by `pid` and its live descendants. */
 export function cpuSeconds(pid: number, withChildren = true): number {
   if (pid <= 0) return 0;
-  let total = 0;
+  let total: number;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -19,7 +19,7 @@ async function getJson(url: string, cookie: string | undefined): Promise<{ statu
   if (cookie) headers.cookie = cookie;
   const res = await request(url, { method: 'GET', headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
   const text = await res.body.text();
-  let body: unknown = undefined;
+  let body: unknown;
   try {
     body = text === '' ? undefined : JSON.parse(text);
   } catch {

@@ -10,7 +10,6 @@ export function toHeaderValue(value: unknown): string | undefined {
   else if (typeof value === 'number' || typeof value === 'boolean') s = String(value);
   else s = JSON.stringify(value);
   if (s.length > 4096) s = s.slice(0, 4096);
-  // eslint-disable-next-line no-control-regex
   if (/^[\x20-\x24\x26-\x7e]*$/.test(s)) return s;
   // Controls are dropped; `%` and non-ASCII are UTF-8 percent-encoded, so a value containing
   // `%` is always an encoded one: `é` and a literal `%C3%A9` can never arrive as the same text.

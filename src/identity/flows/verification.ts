@@ -43,8 +43,8 @@ function spec(ctx: IdentityContext, d: () => FlowDescriptor): LinkFlowSpec {
 }
 
 export function mountVerification(ctx: IdentityContext, router: Router): void {
-  let d: FlowDescriptor | undefined;
-  d = mountLinkFlow(ctx, router, spec(ctx, () => d as FlowDescriptor));
+  // The descriptor's own callbacks need the descriptor: the closure reads it after mounting.
+  const d: FlowDescriptor = mountLinkFlow(ctx, router, spec(ctx, () => d));
 }
 
 /**

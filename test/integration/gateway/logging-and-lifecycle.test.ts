@@ -5,7 +5,7 @@ import { startStack } from '../../helpers/servers.js';
 
 describe('logging never contains credentials; shutdown drains', () => {
   test('cookies, bearer tokens, session tokens and set-cookie values never reach a log line', async () => {
-    const { upstream, kratos, gw, close } = await startStack((u) => ({ log: { level: 'trace' }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
+    const { kratos, gw, close } = await startStack((u) => ({ log: { level: 'trace' }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
     kratos.state.setCookie = 'ory_kratos_session=REFRESHED-SECRET; Path=/';
     try {
       const s = kratos.addSession();
@@ -35,7 +35,7 @@ describe('logging never contains credentials; shutdown drains', () => {
   });
 
   test('the access line names the client: X-Forwarded-For read right to left, past trusted proxies only', async () => {
-    const { upstream, kratos, gw, close } = await startStack((u) => ({ proxy: { trusted_proxies: ['127.0.0.1'] }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }] }));
+    const { gw, close } = await startStack((u) => ({ proxy: { trusted_proxies: ['127.0.0.1'] }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }] }));
     try {
       // The left-most entry is whatever the client wrote; 10.0.0.7 is what our trusted proxy saw.
       const res = await request(gw.proxyUrl + '/x', { headers: { 'x-forwarded-for': '6.6.6.6, 10.0.0.7' } });
@@ -49,7 +49,7 @@ describe('logging never contains credentials; shutdown drains', () => {
   });
 
   test('shutdown: readiness turns false, in-flight requests finish, new connections are refused', async () => {
-    const { upstream, kratos, gw, close } = await startStack((u) => ({ proxy: { shutdown_grace_ms: 10_000 }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }] }));
+    const { gw, close } = await startStack((u) => ({ proxy: { shutdown_grace_ms: 10_000 }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }] }));
     try {
       const ready = await request(gw.adminUrl + '/health/ready');
       assert.equal(ready.statusCode, 200);

@@ -2,9 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { startEchoUpstream, startFakeKratos, startTestGateway, startStack } from '../../helpers/servers.js';
+import { startFakeKratos, startTestGateway, startStack } from '../../helpers/servers.js';
 
-type Echo = Awaited<ReturnType<typeof startEchoUpstream>>;
 type Kratos = Awaited<ReturnType<typeof startFakeKratos>>;
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
@@ -22,13 +21,12 @@ async function metric(gw: Gateway, line: string): Promise<number> {
 }
 
 describe('session cache and whoami coalescing', () => {
-  let upstream: Echo;
   let kratos: Kratos;
   let gw: Gateway;
   let close: () => Promise<void>;
 
   before(async () => {
-    ({ upstream, kratos, gw, close } = await startStack((u) => ({
+    ({ kratos, gw, close } = await startStack((u) => ({
     session_cache: { ttl_cap_ms: 60_000, negative_ttl_ms: 60_000 },
     log: { access_log: false },
     routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'required' }],
@@ -114,7 +112,7 @@ describe('session cache and whoami coalescing', () => {
 
 describe('session cache honours Kratos hints and relays a refreshed cookie', () => {
   test('Ory-Session-Cache-For: 0 disables caching of that answer; a whoami Set-Cookie reaches the client', async () => {
-    const { upstream, kratos, gw, close } = await startStack((u) => ({ log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
+    const { kratos, gw, close } = await startStack((u) => ({ log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
     try {
       kratos.state.cacheFor = 0;
       kratos.state.setCookie = 'ory_kratos_session=refreshed; Path=/; HttpOnly';
@@ -134,7 +132,7 @@ describe('session cache honours Kratos hints and relays a refreshed cookie', () 
   });
 
   test('with the cache disabled every request asks Kratos', async () => {
-    const { upstream, kratos, gw, close } = await startStack((u) => ({ session_cache: { enabled: false }, log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
+    const { kratos, gw, close } = await startStack((u) => ({ session_cache: { enabled: false }, log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
     try {
       const s = kratos.addSession();
       const calls = kratos.state.calls;
@@ -145,7 +143,7 @@ describe('session cache honours Kratos hints and relays a refreshed cookie', () 
     }
   });
   test('a flood of invalid tokens cannot evict valid sessions from the cache', async () => {
-    const { upstream, kratos, gw, close } = await startStack((u) => ({ session_cache: { max_entries: 10, negative_ttl_ms: 60_000 }, log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
+    const { kratos, gw, close } = await startStack((u) => ({ session_cache: { max_entries: 10, negative_ttl_ms: 60_000 }, log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
     try {
       const s = kratos.addSession();
       assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': s.token }), 200);

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../helpers/servers.js';
-import { runCli, spawnGateway } from '../../helpers/process.js';
+import { spawnGateway } from '../../helpers/process.js';
 
 function configFile(text: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'kg-secrets-')), 'gateway.yaml');

@@ -16,7 +16,7 @@ for (const [key, raw] of [
     test(`${key} "${prefix}": starts, or is refused as a ConfigError naming ${key}`, async () => {
       const kratos = await startFakeKratos();
       const cfg = raw(prefix) as Record<string, unknown>;
-      (cfg.kratos as Record<string, unknown> | undefined) ?? (cfg.kratos = {});
+      cfg.kratos ??= {};
       (cfg.kratos as Record<string, unknown>).public_url = kratos.url;
       try {
         const gw = await startTestGateway({ ...cfg, routes: [] });

@@ -3,15 +3,14 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { rawRequest, startEchoUpstream, startFakeKratos, startTestGateway, startStack } from '../../helpers/servers.js';
+import { rawRequest, startEchoUpstream, startTestGateway, startStack } from '../../helpers/servers.js';
 
 let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
-let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
 let close: () => Promise<void>;
 
 before(async () => {
-  ({ upstream, kratos, gw, close } = await startStack((u) => ({
+  ({ upstream, gw, close } = await startStack((u) => ({
   routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }],
   })));
 });

@@ -24,8 +24,8 @@ let uiUrl = '';
 
 before(async () => {
   // The UI needs Kratos's URL and Kratos needs the UI's: listen first, attach the app after.
-  let app: express.Express | undefined;
-  uiServer = http.createServer((req, res) => (app ? app(req, res) : res.writeHead(503).end()));
+  const attached: { app?: express.Express } = {};
+  uiServer = http.createServer((req, res) => (attached.app ? attached.app(req, res) : res.writeHead(503).end()));
   await new Promise<void>((r) => uiServer.listen(0, '127.0.0.1', () => r()));
   uiUrl = `http://127.0.0.1:${(uiServer.address() as AddressInfo).port}`;
   const flows = Object.fromEntries(['login', 'registration', 'settings', 'recovery', 'verification', 'error'].map((f) => [f, { ui_url: `${uiUrl}/ui/${f}` }]));
@@ -52,7 +52,7 @@ before(async () => {
   });
   const ui = express();
   ui.use('/ui', createSelfServiceUi({ prefix: '/ui', kratosPublicUrl: identity.publicUrl, browserKratosUrl: identity.publicUrl, logger: createLogger('silent') }));
-  app = ui;
+  attached.app = ui;
 });
 
 after(async () => {
