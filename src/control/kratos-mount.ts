@@ -12,7 +12,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Pool, type Dispatcher } from 'undici';
-import type { Credential } from '../gateway/credentials/index.js';
+import type { Credential, CredentialExtractor } from '../gateway/credentials/index.js';
 import { sendJsonError } from '../gateway/errors/json-error.js';
 import type { GatewayCore } from '../gateway/gateway-core.js';
 import { stripHopByHop, isHopByHopResponseHeader } from '../gateway/headers/hop-by-hop.js';
@@ -152,14 +152,14 @@ export function createKratosMount(g: GatewayCore) {
    * is a session token and so is tried under every source except the cookie, whose value is
    * sealed (Kratos) or signed (the embedded server) and so never a bare token.
    */
-  function requestCredentials(headers: IncomingHttpHeaders, bodyTokens: readonly string[]): Credential[] {
+  function requestCredentials(sources: readonly CredentialExtractor[], headers: IncomingHttpHeaders, bodyTokens: readonly string[]): Credential[] {
     const found: Credential[] = [];
-    for (const source of g.extractors) {
+    for (const source of sources) {
       const value = source.extract(headers);
       if (value !== undefined) found.push({ source, value });
     }
     for (const token of bodyTokens) {
-      for (const source of g.extractors) if (source.kind !== 'cookie') found.push({ source, value: token });
+      for (const source of sources) if (source.kind !== 'cookie') found.push({ source, value: token });
     }
     return found;
   }
@@ -170,16 +170,14 @@ export function createKratosMount(g: GatewayCore) {
    * laxer in places the extractors are not (the embedded server takes `Bearer<TAB>token`,
    * Go's Header.Get takes the first of two X-Session-Token headers Node joins into one
    * unreadable value); a credential the gateway did not read must not reach the IdP at all,
-   * or its revocation would go unpurged. Applies to every registered source: the headers a
-   * source writes for whoami are the headers it owns.
+   * or its revocation would go unpurged. Applies to every registered source: the headers and
+   * cookies a source declares it reads are the ones it owns.
    */
-  function forwardOnlyReadCredentials(headers: IncomingHttpHeaders, original: IncomingHttpHeaders): void {
+  function forwardOnlyReadCredentials(sources: readonly CredentialExtractor[], headers: IncomingHttpHeaders, original: IncomingHttpHeaders): void {
     const cookieNames = new Set<string>();
-    for (const source of g.extractors) {
-      for (const [name, sample] of Object.entries(source.whoamiHeaders('x'))) {
-        if (name === 'cookie') cookieNames.add(sample.slice(0, sample.indexOf('=')));
-        else delete headers[name];
-      }
+    for (const source of sources) {
+      for (const name of source.reads.headers) delete headers[name];
+      for (const name of source.reads.cookies) cookieNames.add(name);
     }
     if (headers.cookie !== undefined && cookieNames.size > 0) {
       // Every pair whose name could be read as a session cookie goes, however spelled around it.
@@ -191,7 +189,7 @@ export function createKratosMount(g: GatewayCore) {
       if (joined === '') delete headers.cookie;
       else headers.cookie = joined;
     }
-    for (const source of g.extractors) {
+    for (const source of sources) {
       const value = source.extract(original);
       if (value === undefined) continue;
       for (const [name, v] of Object.entries(source.whoamiHeaders(value))) {
@@ -223,10 +221,12 @@ export function createKratosMount(g: GatewayCore) {
     const path = q === -1 ? url : url.slice(0, q);
     const readOnly = isReadOnlyOperation(method, path);
     const originalHeaders = { ...req.headers };
+    const snapshot = g.snapshot; // read once: the whole request uses the configuration it arrived under
+    const sources = snapshot.credentialSources;
 
     const headers = req.headers;
     const hasBody = 'content-length' in headers ? headers['content-length'] !== '0' : 'transfer-encoding' in headers;
-    stripHopByHop(headers, g.injectedHeaderNames);
+    stripHopByHop(headers, snapshot.injectedHeaderNames);
     delete headers.expect;
     const requestId = requestIdOf(req);
     forwardedHeaders.mutate(headers, {
@@ -235,11 +235,11 @@ export function createKratosMount(g: GatewayCore) {
       credentialKind: undefined,
       requestId,
       peerAddress: req.socket.remoteAddress,
-      peerTrusted: g.trustedProxies.trusts(req.socket.remoteAddress),
+      peerTrusted: snapshot.trustedProxies.trusts(req.socket.remoteAddress),
       encrypted: false,
     });
     headers.host = kratos.host;
-    forwardOnlyReadCredentials(headers, originalHeaders);
+    forwardOnlyReadCredentials(sources, headers, originalHeaders);
 
     let body: IncomingMessage | Buffer | null = hasBody ? req : null;
     // The body of any unsafe request may name a session token (revocation, v1 API logout);
@@ -263,7 +263,7 @@ export function createKratosMount(g: GatewayCore) {
     // Learn whose sessions these are before Kratos changes them (after a revocation whoami
     // says 401). Usually a cache hit: the caller has just used the credential.
     const identities = new Set<string>();
-    const credentials = readOnly ? [] : requestCredentials(originalHeaders, bodyTokens);
+    const credentials = readOnly ? [] : requestCredentials(sources, originalHeaders, bodyTokens);
     const known = new Set<string>();
     for (const credential of credentials) {
       if (known.has(credential.value)) continue; // the same token under another source: same identity

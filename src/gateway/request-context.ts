@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import type { GatewayCore } from './gateway-core.js';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { ConfigSnapshot } from './pipeline/snapshot.js';
 import type { RequestTarget } from './request-target.js';
 
 /**
@@ -24,15 +24,15 @@ export function requestIdOf(req: IncomingMessage): string {
  * original URL. The origin is the configured public base URL; a trusted proxy's
  * X-Forwarded-Proto/Host may replace it only when the result passes the return_to policy.
  */
-export function loginLocation(g: GatewayCore, req: IncomingMessage, target: RequestTarget): string {
-  let origin = g.publicOrigin;
-  if (g.trustedProxies.trusts(req.socket.remoteAddress)) {
-    const host = req.headers['x-forwarded-host'];
-    const proto = req.headers['x-forwarded-proto'];
+export function loginLocation(s: ConfigSnapshot, peer: string | undefined, headers: IncomingHttpHeaders, target: RequestTarget): string {
+  let origin = s.publicOrigin;
+  if (s.trustedProxies.trusts(peer)) {
+    const host = headers['x-forwarded-host'];
+    const proto = headers['x-forwarded-proto'];
     if (typeof host === 'string' && (proto === 'http' || proto === 'https')) origin = `${proto}://${host.split(',')[0]!.trim()}`;
   }
-  const returnTo = g.returnTo.validate(origin + target.path + target.search) ?? g.returnTo.validate(g.publicOrigin + target.path + target.search);
-  if (returnTo === undefined) return g.loginUrl;
-  const sep = g.loginUrl.includes('?') ? '&' : '?';
-  return `${g.loginUrl}${sep}${g.config.login.return_to_param}=${encodeURIComponent(returnTo)}`;
+  const returnTo = s.returnTo.validate(origin + target.path + target.search) ?? s.returnTo.validate(s.publicOrigin + target.path + target.search);
+  if (returnTo === undefined) return s.loginUrl;
+  const sep = s.loginUrl.includes('?') ? '&' : '?';
+  return `${s.loginUrl}${sep}${s.returnToParam}=${encodeURIComponent(returnTo)}`;
 }

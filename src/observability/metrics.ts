@@ -20,6 +20,8 @@ export class GatewayMetrics {
   private readonly cacheLookups: Counter<'result'>;
   private readonly cacheLookupSeries: Record<CacheLookupResult, { inc(n?: number): void }>;
   private readonly upstreamErrors: Counter<'route' | 'kind'>;
+  private readonly configReloads: Counter<'result'>;
+  private readonly configInfo: Gauge<'hash'>;
   readonly cacheEntries: Gauge;
   readonly kratosUp: Gauge;
   /** Set by the admin listener's Kratos health check; a scrape refreshes a stale value. */
@@ -90,6 +92,20 @@ export class GatewayMetrics {
     })
       .labels(VERSION, NODE_VERSION)
       .set(1);
+    this.configReloads = new Counter({
+      name: 'kratos_gateway_config_reloads_total',
+      help: 'Configuration reloads (SIGHUP or a change of the file), by result: applied, or rejected (the running configuration kept).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.configReloads.labels('applied').inc(0);
+    this.configReloads.labels('rejected').inc(0);
+    this.configInfo = new Gauge({
+      name: 'kratos_gateway_config_info',
+      help: 'Always 1; hash is the short sha256 of the configuration being served.',
+      labelNames: ['hash'],
+      registers,
+    });
     // Pre-create the series dashboards alert on, so they read 0 rather than "absent"; the
     // children are kept so the hot path never calls labels().
     this.cacheLookupSeries = {
@@ -118,6 +134,16 @@ export class GatewayMetrics {
     }
     series.count.inc();
     series.duration.observe(seconds);
+  }
+
+  /** The configuration with this hash is now served (at start and after each applied reload). */
+  configLoaded(hash: string): void {
+    this.configInfo.reset();
+    this.configInfo.labels(hash).set(1);
+  }
+
+  configReload(result: 'applied' | 'rejected'): void {
+    this.configReloads.labels(result).inc();
   }
 
   whoami(outcome: WhoamiOutcome, seconds: number): void {

@@ -12,4 +12,9 @@ export const bearerToken: CredentialExtractor = {
     return isPlausibleToken(value) ? value : undefined;
   },
   whoamiHeaders: (value) => ({ authorization: `Bearer ${value}` }),
+  reads: { headers: ['authorization'], cookies: [] },
+  // Only when its bearer token is what authenticated the request: otherwise it may be the upstream's own scheme.
+  removeUpstream(headers, authenticatedBy) {
+    if (authenticatedBy) delete headers.authorization;
+  },
 };

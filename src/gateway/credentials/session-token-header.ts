@@ -10,4 +10,9 @@ export const sessionTokenHeader: CredentialExtractor = {
     return value !== undefined && isPlausibleToken(value) ? value : undefined;
   },
   whoamiHeaders: (value) => ({ 'x-session-token': value }),
+  reads: { headers: ['x-session-token'], cookies: [] },
+  // Always: no upstream has a use for a Kratos session token.
+  removeUpstream(headers) {
+    if (headers['x-session-token'] !== undefined) delete headers['x-session-token'];
+  },
 };

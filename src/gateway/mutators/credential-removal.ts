@@ -1,52 +1,26 @@
+import { credentialExtractors, type CredentialExtractor } from '../credentials/index.js';
 import type { HeaderMutator } from './types.js';
 
-const V06_SUFFIX = '_csrf_token';
-
-/**
- * Whether a cookie name is one Kratos gives its CSRF cookie. By how Kratos builds the name,
- * not by a list of spellings:
- *  - v0.8+ and v1: `csrf_token_<sha256 hex of the public URL>`; plain `csrf_token` before that;
- *  - v0.6 (and the embedded server, src/identity/csrf.ts): `<base64url of the public URL>_csrf_token`.
- * The v0.6 form is recognised only when its prefix really is base64url of an http(s) URL, so an
- * application's own `app_csrf_token` cookie still reaches it; `csrf_tokenx` is not Kratos's either.
- */
-export function isKratosCsrfCookieName(name: string): boolean {
-  if (name === 'csrf_token' || name.startsWith('csrf_token_')) return true;
-  if (!name.endsWith(V06_SUFFIX)) return false;
-  const encoded = name.slice(0, -V06_SUFFIX.length);
-  if (!/^[A-Za-z0-9_-]+$/.test(encoded)) return false;
-  return /^https?:\/\/[^\s]/i.test(Buffer.from(encoded, 'base64url').toString('latin1'));
-}
+export { isKratosCsrfCookieName } from '../credentials/session-cookie.js';
 
 /**
  * Upstreams should trust the injected identity, not replay the Kratos credential; removing
  * the session cookie also keeps upstream request headers small (oauth2-proxy #388, #1388).
- * Every Kratos-owned cookie goes — the session cookie and the CSRF cookie, whose secret lets
- * whoever holds it forge a self-service form submission for that browser — and
- * `X-Session-Token` always; `Authorization` only when its bearer token is what authenticated
- * the request (otherwise it may be the upstream's own scheme).
+ * Not a list of credential kinds: every registered credential source declares how its
+ * credential is removed (`removeUpstream`), and this step runs them all — the session cookie
+ * and the Kratos CSRF cookie, `X-Session-Token` always, `Authorization` only when its bearer
+ * token is what authenticated the request.
  */
-export function credentialRemoval(cookieName: string): HeaderMutator {
-  // By name with the whitespace around it trimmed, as the extractor's cookie parser reads it:
-  // `ory_kratos_session =tok` authenticates, so it must not be forwarded either.
-  const isKratosCookie = (c: string) => {
-    const eq = c.indexOf('=');
-    if (eq === -1) return false;
-    const name = c.slice(0, eq).trim();
-    return name === cookieName || isKratosCsrfCookieName(name);
-  };
+export function credentialRemovalFor(sources: readonly CredentialExtractor[]): HeaderMutator {
   return {
+    sets: [],
     mutate(headers, ctx) {
-      if (headers['x-session-token'] !== undefined) delete headers['x-session-token'];
-      if (ctx.credentialKind === 'bearer') delete headers.authorization;
-      const cookie = headers.cookie;
-      if (cookie === undefined || (!cookie.includes(cookieName) && !cookie.includes('csrf_token'))) return;
-      const kept = cookie
-        .split(';')
-        .map((c) => c.trim())
-        .filter((c) => c !== '' && !isKratosCookie(c));
-      if (kept.length === 0) delete headers.cookie;
-      else headers.cookie = kept.join('; ');
+      for (const source of sources) source.removeUpstream(headers, ctx.credentialKind === source.kind);
     },
   };
+}
+
+/** The removal step for the registered sources and this session cookie name. */
+export function credentialRemoval(cookieName: string): HeaderMutator {
+  return credentialRemovalFor(credentialExtractors(cookieName));
 }

@@ -13,6 +13,8 @@ function isForwardingHeader(normalized: string): boolean {
  * are never believed, not even from a trusted proxy.
  */
 export const forwardedHeaders: HeaderMutator = {
+  sets: [],
+  extends: ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id'],
   mutate(headers, ctx) {
     const peer = ctx.peerAddress ?? '';
     for (const name in headers) {

@@ -1,8 +1,19 @@
-import { IDENTITY_ID_HEADER } from '../headers/identity-headers.js';
+import type { GatewayConfig } from '../../config/schema.js';
+import { IDENTITY_ID_HEADER, normalizeHeaderName } from '../headers/identity-headers.js';
 import type { HeaderMutator } from './types.js';
+
+/** Every identity header name the configuration can set (global and per-route), plus the identity id. */
+export function identityHeaderNames(config: GatewayConfig): string[] {
+  const names = new Set<string>([IDENTITY_ID_HEADER]);
+  for (const mapping of [config.identity_headers, ...config.routes.map((r) => r.identity_headers ?? {})]) {
+    for (const header of Object.keys(mapping)) names.add(normalizeHeaderName(header));
+  }
+  return [...names];
+}
 
 /** `X-Kratos-Authenticated-Identity-Id` plus the route's configured identity headers. */
 export const identityHeaders: HeaderMutator = {
+  sets: [IDENTITY_ID_HEADER],
   mutate(headers, { route, session }) {
     if (session === undefined || route === undefined) return;
     headers[IDENTITY_ID_HEADER] = session.identityId;
@@ -12,3 +23,8 @@ export const identityHeaders: HeaderMutator = {
     }
   },
 };
+
+/** The mutator with the names this configuration sets declared. */
+export function identityHeadersFor(config: GatewayConfig): HeaderMutator {
+  return { sets: identityHeaderNames(config), mutate: identityHeaders.mutate };
+}

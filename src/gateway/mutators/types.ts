@@ -1,4 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { GatewayConfig } from '../../config/schema.js';
+import type { CredentialExtractor } from '../credentials/types.js';
 import type { Route } from '../routing/route-table.js';
 import type { SessionSummary } from '../session/session-summary.js';
 
@@ -19,9 +21,30 @@ export interface ForwardContext {
 
 /**
  * Changes the headers sent upstream after the decision. Adding a header mutator is one
- * new file implementing this, listed in `index.ts`. Mutators run after identity headers were
- * stripped and hop-by-hop headers removed, so what they set is what the upstream sees.
+ * new file implementing this, plus one line in the registry (`index.ts`). Mutators run after
+ * protected headers were stripped and hop-by-hop headers removed, so what they set is what the
+ * upstream sees.
  */
 export interface HeaderMutator {
+  /**
+   * Headers (lower-case) only this mutator may set upstream. They are protected: stripped
+   * from every caller request — on every route and every outcome, in any case and with `_`
+   * for `-` — and a `Connection` token can never remove them.
+   */
+  readonly sets: readonly string[];
+  /**
+   * Headers it sets or extends from what a trusted peer sent (X-Forwarded-*): not stripped
+   * from callers, but a `Connection` token can never remove them either.
+   */
+  readonly extends?: readonly string[];
   mutate(headers: IncomingHttpHeaders, ctx: ForwardContext): void;
 }
+
+/** What a mutator's registry entry is given: the validated configuration and the snapshot's credential sources. */
+export interface MutatorInputs {
+  readonly config: GatewayConfig;
+  readonly credentialSources: readonly CredentialExtractor[];
+}
+
+/** A registry entry: the mutator for this configuration, or undefined when it is switched off. */
+export type MutatorFactory = (inputs: MutatorInputs) => HeaderMutator | undefined;

@@ -1,0 +1,161 @@
+/**
+ * The one evaluation, read top to bottom. Every proxied request, WebSocket handshake and
+ * forward-auth decision goes through these steps in this order; each is one stage:
+ *
+ *   0. refuse what cannot be framed safely (Transfer-Encoding in anything but HTTP/1.1)
+ *   1. canonicalize the path (reject what cannot be made unambiguous)
+ *   2. strip protected headers the caller sent — on every route and every outcome
+ *   3. hand control-plane paths (Kratos mount, UI) to express (HTTP only)
+ *   4. match a route
+ *   5. authenticate: credential source → session (cache, coalescing) → allow / login / 401 / fail closed
+ *   6. authorize: every registered authorizer (allow-all today)
+ *   7. mutate headers: hop-by-hop out; every registered mutator (forwarding, identity, credential removal)
+ *
+ * The result is Forward (what to send upstream) or Refuse (what to answer); the writers in
+ * src/gateway/transport turn it into bytes and forward, and pipeline/observe.ts observes.
+ * Everything configuration-derived comes from the snapshot `s` the request read on arrival.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestTrace } from '../../tracing/types.js';
+import { decide, type Decision } from '../decision/decide.js';
+import type { GatewayCore } from '../gateway-core.js';
+import { stripHopByHop } from '../headers/hop-by-hop.js';
+import { stripIdentityHeaders } from '../headers/identity-headers.js';
+import { identityHeaders } from '../mutators/identity-headers.js';
+import type { ForwardContext } from '../mutators/index.js';
+import { loginLocation } from '../request-context.js';
+import { parseRequestTarget, TargetRejected, type RequestTarget } from '../request-target.js';
+import type { Route } from '../routing/route-table.js';
+import type { SessionSummary } from '../session/session-summary.js';
+import type { Arrival } from './observe.js';
+import { login, refuse, unauthenticated, unavailable, type Refuse } from './refuse.js';
+
+export type { Refuse } from './refuse.js';
+
+export type Transport = 'http' | 'websocket' | 'decision';
+
+export interface EvaluationInput {
+  readonly transport: Transport;
+  readonly method: string;
+  /** The host routes are matched against. */
+  readonly host: string | undefined;
+  /** The request target as received (or, for the decision API, as the original request named it). */
+  readonly rawTarget: string | undefined;
+  /** The caller's headers: stripped, then mutated in place into the upstream headers (HTTP, WebSocket). */
+  readonly headers: IncomingHttpHeaders;
+  /** `req.httpVersion`, for the framing check; undefined for the decision API's original request. */
+  readonly httpVersion?: string;
+}
+
+export interface Forward {
+  readonly kind: 'forward';
+  readonly route: Route;
+  readonly target: RequestTarget;
+  readonly session: SessionSummary | undefined;
+  /** The headers to send upstream (for the decision API: only the identity headers to return). */
+  readonly headers: IncomingHttpHeaders;
+  /** A refreshed Kratos cookie from whoami, for the client. */
+  readonly setCookie: string[] | undefined;
+}
+
+/** A control-plane path (Kratos mount, self-service UI): express answers it. */
+export interface Control {
+  readonly kind: 'control';
+  readonly target: RequestTarget;
+}
+
+export type Outcome = Forward | Refuse | Control;
+
+/**
+ * Synchronous up to authentication, and all the way on an anonymous route: a refusal before
+ * authentication is written in the same tick the request arrived in (a request pipelined
+ * behind it must find its connection already marked closing), and an anonymous request costs
+ * no promise.
+ */
+export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?: RequestTrace): Outcome | Promise<Outcome> {
+  const s = a.snapshot;
+  const headers = e.headers;
+  const transport = e.transport;
+
+  // 0. Framing the gateway will not forward: see transferEncodingOutsideHttp11.
+  if (e.httpVersion !== undefined && headers['transfer-encoding'] !== undefined && e.httpVersion !== '1.1') {
+    return refuse('framing', 400, `Transfer-Encoding is not allowed in an HTTP/${e.httpVersion} request`);
+  }
+
+  // 1. Canonical path: matched and forwarded as the same string.
+  let target: RequestTarget;
+  try {
+    target = parseRequestTarget(e.rawTarget);
+  } catch (err) {
+    if (!(err instanceof TargetRejected)) throw err;
+    return refuse('bad_request', 400, err.message);
+  }
+  a.path = target.path;
+  trace?.setPath(target.path);
+
+  // 2. No caller-supplied identity survives, whatever happens next.
+  stripIdentityHeaders(headers, s.protectedHeaderNames);
+
+  // 3 and 4. Control plane, then the route.
+  let route: Route | undefined;
+  if (transport === 'websocket') {
+    if (g.draining) return refuse('draining', 503, 'The gateway is shutting down');
+    // Only WebSocket upgrades, never h2c or arbitrary protocols (upgrade smuggling).
+    if (headers.upgrade?.toLowerCase() !== 'websocket' || e.method !== 'GET') return refuse('not_websocket', 400, 'Only WebSocket upgrades are supported');
+    route = g.control?.owns(target.path) ? undefined : s.routes.match(e.host, target.path, e.method);
+    if (route === undefined || !route.websocket) return refuse('no_route', 404, 'No WebSocket route matches this request', route?.name);
+  } else {
+    if (transport === 'http' && g.control?.owns(target.path)) return { kind: 'control', target };
+    route = s.routes.match(e.host, target.path, e.method);
+    // The decision API answers 403: nginx auth_request fails on anything but 2xx/401/403.
+    if (route === undefined) return transport === 'decision' ? refuse('no_route', 403, 'No route matches this request') : refuse('no_route', 404, 'No route matches this request');
+  }
+
+  // 5. Authenticate.
+  if (route.auth === 'anonymous') return authorizeAndMutate(a, e, route, target, ALLOW_ANONYMOUS);
+  const r = route;
+  return decide(route, e.method, headers, s.credentialSources, g.resolver, trace).then((decision) => authorizeAndMutate(a, e, r, target, decision));
+}
+
+const ALLOW_ANONYMOUS: Decision = { kind: 'allow', session: undefined };
+
+function authorizeAndMutate(a: Arrival, e: EvaluationInput, route: Route, target: RequestTarget, decision: Decision): Outcome {
+  const s = a.snapshot;
+  const headers = e.headers;
+  const transport = e.transport;
+  if (decision.kind === 'unavailable') return unavailable(route.name, decision.resolution);
+  if (decision.kind === 'unauthenticated') {
+    // A WebSocket client cannot follow a redirect: always 401.
+    if (decision.respondWith === 'redirect' && transport !== 'websocket') return login(route.name, loginLocation(s, a.peer, headers, target));
+    return unauthenticated(route.name);
+  }
+
+  // 6. Authorize.
+  for (const authorizer of s.authorizers) {
+    const refusal = authorizer.authorize({ route, method: e.method, path: target.path, session: decision.session });
+    if (refusal !== undefined) return refuse('forbidden', 403, refusal.message, route.name);
+  }
+
+  // 7. Headers for the upstream.
+  const ctx: ForwardContext = {
+    route,
+    session: decision.session,
+    credentialKind: decision.credentialKind,
+    requestId: a.requestId,
+    peerAddress: a.peer,
+    peerTrusted: transport !== 'decision' && s.trustedProxies.trusts(a.peer),
+    encrypted: false,
+  };
+  let upstream: IncomingHttpHeaders;
+  if (transport === 'decision') {
+    // The decision API returns the identity headers for the proxy to copy; nothing else is mutated.
+    upstream = {};
+    identityHeaders.mutate(upstream, ctx);
+  } else {
+    if (transport === 'http') delete headers.expect; // answered by the writer (allowBody); undici refuses to send it
+    stripHopByHop(headers, s.injectedHeaderNames, transport === 'websocket');
+    for (const mutator of s.mutators) mutator.mutate(headers, ctx);
+    upstream = headers;
+  }
+  return { kind: 'forward', route, target, session: decision.session, headers: upstream, setCookie: decision.setCookie };
+}

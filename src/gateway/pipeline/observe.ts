@@ -1,0 +1,39 @@
+/**
+ * The one place a finished request is observed, for all three transports: the request
+ * metrics, the tracing span's end, the access line.
+ */
+import type { IncomingMessage } from 'node:http';
+import { AccessLog } from '../access-log.js';
+import type { GatewayCore } from '../gateway-core.js';
+import type { ConfigSnapshot } from './snapshot.js';
+
+/**
+ * What the access line needs that is gone by the time it is written: the TCP peer (the socket
+ * is detached from a finished request), the canonical path, the snapshot the request started
+ * on (its trusted proxies judge X-Forwarded-For). Captured when the request arrives.
+ */
+export interface Arrival {
+  readonly started: number;
+  readonly requestId: string;
+  readonly peer: string | undefined;
+  readonly snapshot: ConfigSnapshot;
+  path: string | undefined;
+}
+
+export type Observe = (req: IncomingMessage, a: Arrival, route: string, status: number, identityId?: string, upstreamMs?: number) => void;
+
+/** `decision`: the forward-auth API, whose series are labelled `decision:<route>` and whose access lines say so. */
+export function createObserver(g: GatewayCore, decision = false): Observe {
+  const accessLog = new AccessLog(g.logger, g.config.log.access_log);
+  return (req, a, route, status, identityId, upstreamMs) => {
+    const seconds = (performance.now() - a.started) / 1000;
+    const method = req.method ?? 'GET';
+    g.metrics.request(decision ? `decision:${route}` : route, method, status, seconds);
+    const traceId = g.tracing?.finishRequest(req, route, status);
+    if (!accessLog.enabled) return;
+    const xff = req.headers['x-forwarded-for'];
+    const client = a.snapshot.trustedProxies.clientAddress(a.peer, typeof xff === 'string' ? xff : undefined);
+    const extra = decision ? (traceId === undefined ? ',"decision":true' : `,"decision":true,"trace_id":"${traceId}"`) : traceId === undefined ? '' : `,"trace_id":"${traceId}"`;
+    accessLog.write(a.requestId, client, route, method, a.path, status, Math.round(seconds * 1e4) / 10, identityId, extra, upstreamMs);
+  };
+}

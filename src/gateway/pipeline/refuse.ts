@@ -1,0 +1,60 @@
+/**
+ * Refusals as descriptors: what to answer (status, message, headers), not how. The writers
+ * in src/gateway/transport turn one into bytes (a JSON error on an HTTP response or a raw
+ * socket, a 302, the decision API's 401 with a Location).
+ */
+import type { Resolution } from '../session/session-resolver.js';
+
+export type RefuseKind =
+  /** Transfer-Encoding outside HTTP/1.1: the connection is closed. */
+  | 'framing'
+  /** The target cannot be made canonical, or the original request is ambiguous (decision API). */
+  | 'bad_request'
+  | 'not_websocket'
+  | 'draining'
+  | 'no_route'
+  /** An unauthenticated browser navigation: `location` is the login URL. */
+  | 'login'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'unavailable';
+
+export interface Refuse {
+  readonly kind: 'refuse';
+  readonly reason: RefuseKind;
+  readonly status: number;
+  readonly message: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The login URL, for reason 'login'. */
+  readonly location?: string;
+  /** The route label for metrics and the access line ('none' when no route matched). */
+  readonly route: string;
+}
+
+export const WWW_AUTHENTICATE = 'Bearer realm="kratos-gateway", Session realm="kratos-gateway"';
+export const UNAUTHORIZED_MESSAGE = 'The request could not be authorized';
+const UNAUTHORIZED_HEADERS = { 'www-authenticate': WWW_AUTHENTICATE };
+
+export function refuse(reason: RefuseKind, status: number, message: string, route = 'none', headers?: Record<string, string>): Refuse {
+  return headers === undefined ? { kind: 'refuse', reason, status, message, route } : { kind: 'refuse', reason, status, message, route, headers };
+}
+
+/** API clients get 401 JSON with a challenge; they must not be sent to an HTML login page. */
+export function unauthenticated(route: string): Refuse {
+  return refuse('unauthenticated', 401, UNAUTHORIZED_MESSAGE, route, UNAUTHORIZED_HEADERS);
+}
+
+/** Browsers navigating to a protected page are sent to log in, and brought back afterwards. */
+export function login(route: string, location: string): Refuse {
+  return { kind: 'refuse', reason: 'login', status: 302, message: UNAUTHORIZED_MESSAGE, route, location };
+}
+
+/**
+ * Kratos could not answer: fail closed. Never 401 (the credential may be fine) and never a
+ * pass-through. Rate limiting is passed on as 429 so clients back off (Oathkeeper #1167).
+ */
+export function unavailable(route: string, r: Extract<Resolution, { status: 'unavailable' }>): Refuse {
+  if (r.reason === 'rate_limited') return refuse('unavailable', 429, 'The identity service is rate limiting; retry later', route, { 'retry-after': r.retryAfter ?? '1' });
+  if (r.reason === 'timeout') return refuse('unavailable', 503, 'The identity service did not answer in time', route, { 'retry-after': '1' });
+  return refuse('unavailable', 503, 'The identity service is unavailable', route, { 'retry-after': '1' });
+}

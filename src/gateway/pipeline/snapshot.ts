@@ -1,0 +1,87 @@
+/**
+ * The configuration snapshot: everything derived from a validated configuration that a
+ * request reads — routes, credential sources, authorizers, mutators, the protected and
+ * injected header sets, trusted proxies, the login settings. Built whole, never changed; a
+ * reload builds a new one and swaps it in (GatewayCore.swap). A request reads `g.snapshot`
+ * once when it arrives and uses only that object afterwards, so in-flight requests finish on
+ * the snapshot they started with.
+ */
+import { createHash } from 'node:crypto';
+import type { GatewayConfig } from '../../config/schema.js';
+import { credentialSourceRegistry, type CredentialExtractor } from '../credentials/index.js';
+import { buildMutators, type HeaderMutator } from '../mutators/index.js';
+import { ReturnToPolicy } from '../return-to.js';
+import { RouteTable } from '../routing/route-table.js';
+import { TrustedProxies } from '../trusted-proxies.js';
+import { buildAuthorizers, type Authorizer } from './authz/index.js';
+
+/**
+ * Headers that make upstream frameworks route or dispatch on something other than the request
+ * line the gateway matched: Symfony/Laminas/IIS `X-Original-URL`/`X-Rewrite-URL`, and the
+ * method-override family (Rack, express method-override, Spring HiddenHttpMethodFilter). A
+ * client could use them to reach a protected path through an anonymous route, or to defeat a
+ * route's method list, so they are protected like the headers mutators set.
+ */
+export const ROUTING_OVERRIDE_HEADERS = ['x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override'];
+
+/** sha256 of the validated configuration, short: a log field and a metric label. */
+export function configHash(config: GatewayConfig): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 12);
+}
+
+export class ConfigSnapshot {
+  readonly routes: RouteTable;
+  /** In precedence order (credentials/index.ts). */
+  readonly credentialSources: readonly CredentialExtractor[];
+  /** Only those that can refuse (allow-all is left out). */
+  readonly authorizers: readonly Authorizer[];
+  readonly mutators: readonly HeaderMutator[];
+  /**
+   * Normalised names stripped from every request: what every mutator declares it `sets`, plus
+   * the routing-override headers; `X-Kratos-*` always.
+   */
+  readonly protectedHeaderNames: ReadonlySet<string>;
+  /** Names the gateway sets upstream (every mutator's `sets` and `extends`); a `Connection` token can never remove them. */
+  readonly injectedHeaderNames: ReadonlySet<string>;
+  readonly trustedProxies: TrustedProxies;
+  readonly returnTo: ReturnToPolicy;
+  readonly publicOrigin: string;
+  readonly loginUrl: string;
+  readonly returnToParam: string;
+  readonly hash: string;
+
+  constructor(readonly config: GatewayConfig) {
+    this.hash = configHash(config);
+    this.routes = new RouteTable(config.routes, config.identity_headers);
+    this.credentialSources = credentialSourceRegistry.map((build) => build(config));
+    this.authorizers = buildAuthorizers(config);
+    this.mutators = buildMutators({ config, credentialSources: this.credentialSources });
+    this.trustedProxies = new TrustedProxies(config.proxy.trusted_proxies);
+    this.returnTo = new ReturnToPolicy(config.proxy.public_base_url, config.login.allowed_return_to_hosts);
+    this.publicOrigin = new URL(config.proxy.public_base_url).origin;
+    this.loginUrl = config.login.redirect_url ?? `${this.publicOrigin}${config.kratos.mount_prefix}/self-service/login/browser`;
+    this.returnToParam = config.login.return_to_param;
+
+    const protectedNames = new Set<string>(ROUTING_OVERRIDE_HEADERS);
+    const injected = new Set<string>();
+    for (const m of this.mutators) {
+      for (const name of m.sets) {
+        protectedNames.add(name);
+        injected.add(name);
+      }
+      for (const name of m.extends ?? []) injected.add(name);
+    }
+    for (const name of protectedNames) injected.add(name);
+    this.protectedHeaderNames = protectedNames;
+    this.injectedHeaderNames = injected;
+  }
+
+  /** The session value paths identity headers read (the resolver extracts only these). */
+  get valuePaths(): string[] {
+    const paths = new Set<string>();
+    for (const mapping of [this.config.identity_headers, ...this.config.routes.map((r) => r.identity_headers ?? {})]) {
+      for (const path of Object.values(mapping)) paths.add(path);
+    }
+    return [...paths];
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The HTTP writer: runs the evaluation for a proxied request and turns its outcome into a
+ * response — the control-plane hand-off, a refusal, or the forwarded upstream response.
+ * HTTP/1.x specifics live here: a refusal answered while a declared body is unread closes
+ * the connection (and requests pipelined behind it are never handled), and `100 Continue` is
+ * sent only once a request will be forwarded.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJsonError } from '../errors/json-error.js';
+import { sendLoginRedirect } from '../errors/unauthenticated.js';
+import type { GatewayCore } from '../gateway-core.js';
+import { evaluate } from '../pipeline/evaluate.js';
+import type { Arrival, Observe } from '../pipeline/observe.js';
+import type { Refuse } from '../pipeline/refuse.js';
+import { peerAddress, requestIdOf } from '../request-context.js';
+import { upstreamPath } from '../routing/route-table.js';
+
+/** Declares a body: a non-zero Content-Length, or any Transfer-Encoding. */
+export function declaresBody(req: IncomingMessage): boolean {
+  return 'content-length' in req.headers ? req.headers['content-length'] !== '0' : 'transfer-encoding' in req.headers;
+}
+
+/** A refusal on an HTTP response. */
+export function writeRefusal(res: ServerResponse, r: Refuse): void {
+  if (r.reason === 'login') sendLoginRedirect(res, r.location!);
+  else sendJsonError(res, r.status, r.message, r.headers as Record<string, string> | undefined);
+}
+
+export function createHttpTransport(g: GatewayCore, observe: Observe, closing: WeakSet<object>) {
+  /**
+   * Requests with `Expect: 100-continue` whose client is still waiting for the go-ahead. Node
+   * would send `100 Continue` before the gateway decides; the server hands these to
+   * `checkContinue` instead, and the go-ahead is sent only once the request will be forwarded,
+   * so a refused upload is never sent at all.
+   */
+  const awaitingContinue = new WeakSet<IncomingMessage>();
+  function allowBody(req: IncomingMessage, res: ServerResponse): void {
+    if (awaitingContinue.delete(req)) res.writeContinue();
+  }
+
+  /**
+   * A refusal answered before the body was read ends the connection: otherwise Node reads
+   * (and discards) the whole declared body to reach the next request, so a 64 MB upload to a
+   * protected route would be read in full only to be thrown away. After the response is
+   * flushed Node closes the socket and nothing more is read.
+   */
+  function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse, hasBody = declaresBody(req)): void {
+    if (res.headersSent || req.complete || !hasBody) return;
+    res.setHeader('connection', 'close');
+    // req.socket is null once the request stream was destroyed (a body reader that stopped
+    // early, like the mount's); the response still holds the connection until it finishes.
+    const socket = res.socket ?? req.socket;
+    if (socket) closing.add(socket);
+  }
+
+  /**
+   * The same rule for the control plane, whose modules answer on their own (the mount's 413
+   * after 64 KiB of a larger body, a 404, a Kratos error): whichever response is started while
+   * a declared body is still unread ends the connection. Hooked on writeHead, which Node calls
+   * for implicit headers too, so no module has to remember it.
+   */
+  function closeWhenAnsweredEarly(req: IncomingMessage, res: ServerResponse, hasBody: boolean): void {
+    const writeHead = res.writeHead;
+    // writeHead is overloaded; the arguments pass through untouched, so their types do not matter here.
+    res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+      closeIfBodyUnread(req, res, hasBody);
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as ServerResponse['writeHead'];
+  }
+
+  async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    const requestId = requestIdOf(req);
+    if (closing.has(req.socket)) return; // pipelined behind a refusal: never handled, the socket is closing
+    res.setHeader('x-request-id', requestId);
+    const trace = g.tracing?.startRequest(req, 'proxy');
+    const a: Arrival = { started, requestId, peer: peerAddress(req), snapshot: g.snapshot, path: undefined };
+    // Read before hop-by-hop stripping removes Transfer-Encoding.
+    const hasBody = declaresBody(req);
+
+    const evaluated = evaluate(g, a, { transport: 'http', method, host: req.headers.host, rawTarget: req.url, headers: req.headers, httpVersion: req.httpVersion }, trace);
+    // Awaited only when authentication had to ask: a refusal before it is written in this tick.
+    const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
+
+    if (outcome.kind === 'refuse') {
+      if (outcome.reason === 'framing') {
+        res.setHeader('connection', 'close');
+        closing.add(req.socket);
+      } else closeIfBodyUnread(req, res, hasBody);
+      writeRefusal(res, outcome);
+      return observe(req, a, outcome.route, outcome.status);
+    }
+
+    if (outcome.kind === 'control') {
+      const { target } = outcome;
+      req.url = target.path + target.search;
+      trace?.inject(req.headers); // Kratos self-service calls continue the gateway's trace
+      res.once('finish', () => observe(req, a, 'control', res.statusCode));
+      closeWhenAnsweredEarly(req, res, hasBody);
+      allowBody(req, res);
+      g.control!.handle(req, res);
+      return;
+    }
+
+    // Forward. A refreshed Kratos cookie from whoami goes back to the client.
+    const { route, target } = outcome;
+    const identityId = outcome.session?.identityId;
+    const extra = outcome.setCookie ? { 'set-cookie': outcome.setCookie } : undefined;
+    allowBody(req, res);
+    const upstreamTrace = trace?.startUpstream(req.headers, route.upstream, method);
+    const result = await g.http.forward(req, res, route.upstream.origin, upstreamPath(route, target.path, target.search), req.headers, hasBody, route.timeoutMs, extra);
+    upstreamTrace?.end('failure' in result ? result.failure.status : result.status, 'failure' in result ? result.failure.kind : undefined);
+    if ('failure' in result) {
+      const f = result.failure;
+      if (f.kind === 'client_abort') return observe(req, a, route.name, 499, identityId);
+      g.metrics.upstreamError(route.name, f.kind);
+      if (f.status === 0) return observe(req, a, route.name, res.statusCode, identityId); // broke mid-response
+      closeIfBodyUnread(req, res, hasBody); // Transfer-Encoding is gone from req.headers by now
+      sendJsonError(res, f.status, f.message);
+      return observe(req, a, route.name, f.status, identityId);
+    }
+    observe(req, a, route.name, result.status, identityId, result.upstreamMs);
+  }
+
+  return {
+    handleRequest,
+    /** After an unforeseen failure: the 500, closing the connection when the body is unread. */
+    fail(req: IncomingMessage, res: ServerResponse): void {
+      closeIfBodyUnread(req, res);
+      sendJsonError(res, 500, 'An internal error occurred');
+    },
+    /** For the server's `checkContinue` event: the 100 deferred to allowBody. */
+    expectContinue(req: IncomingMessage): void {
+      awaitingContinue.add(req);
+    },
+  };
+}

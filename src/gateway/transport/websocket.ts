@@ -1,0 +1,54 @@
+/**
+ * The WebSocket writer: runs the evaluation for a handshake and either refuses it on the raw
+ * socket (a JSON error, then the connection closes) or passes it upstream.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { sendSocketError } from '../errors/json-error.js';
+import type { GatewayCore } from '../gateway-core.js';
+import { evaluate } from '../pipeline/evaluate.js';
+import type { Arrival, Observe } from '../pipeline/observe.js';
+import { peerAddress, requestIdOf } from '../request-context.js';
+import { upstreamPath } from '../routing/route-table.js';
+
+export function createWebSocketTransport(g: GatewayCore, observe: Observe, closing: WeakSet<object>) {
+  async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    const requestId = requestIdOf(req);
+    socket.on('error', () => socket.destroy());
+    // Pipelined behind a refusal that closes the connection: Node hands a handshake to this
+    // listener, not to the request handler, so the same rule is applied here. end() (not
+    // destroy()) lets the refusal already queued on this socket reach the client before the FIN.
+    if (closing.has(req.socket)) {
+      socket.end();
+      return;
+    }
+    const trace = g.tracing?.startRequest(req, 'websocket');
+    const a: Arrival = { started, requestId, peer: peerAddress(req), snapshot: g.snapshot, path: undefined };
+
+    const evaluated = evaluate(g, a, { transport: 'websocket', method, host: req.headers.host, rawTarget: req.url, headers: req.headers, httpVersion: req.httpVersion }, trace);
+    // Awaited only when authentication had to ask: a refusal before it is written in this tick.
+    const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
+    if (outcome.kind === 'refuse') {
+      sendSocketError(socket, outcome.status, outcome.message, outcome.headers as Record<string, string> | undefined);
+      return observe(req, a, outcome.route, outcome.status);
+    }
+    if (outcome.kind === 'control') throw new Error('unreachable: the control plane takes no WebSocket');
+
+    const { route, target } = outcome;
+    trace?.inject(req.headers);
+    req.url = upstreamPath(route, target.path, target.search);
+    g.upgradedSockets.add(socket);
+    socket.once('close', () => g.upgradedSockets.delete(socket));
+    g.websocket.forward(req, socket, head, route.upstream.origin);
+    observe(req, a, route.name, 101, outcome.session?.identityId);
+  }
+
+  return {
+    handleUpgrade,
+    fail(_req: IncomingMessage, socket: Duplex): void {
+      sendSocketError(socket, 500, 'An internal error occurred');
+    },
+  };
+}
