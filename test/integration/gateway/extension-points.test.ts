@@ -26,6 +26,9 @@ function tenantValues(headers: Record<string, unknown>): unknown[] {
     .map(([, v]) => v);
 }
 
+const registeredMutator = () => tenantHeader;
+const registeredAuthorizer = () => denyForbiddenPath;
+
 describe('extension points: a registered test-only mutator and authorizer', () => {
   let kratos: Kratos;
   let upstream: Echo;
@@ -35,8 +38,8 @@ describe('extension points: a registered test-only mutator and authorizer', () =
 
   before(async () => {
     // The registry lines.
-    mutatorRegistry.push(() => tenantHeader);
-    authorizerRegistry.push(() => denyForbiddenPath);
+    mutatorRegistry.push(registeredMutator);
+    authorizerRegistry.push(registeredAuthorizer);
     kratos = await startFakeKratos();
     upstream = await startEchoUpstream();
     controlUpstream = await startEchoUpstream();
@@ -50,8 +53,8 @@ describe('extension points: a registered test-only mutator and authorizer', () =
     control = await startTestGateway({ kratos: { public_url: controlUpstream.url }, routes: [routes[0]] });
   });
   after(async () => {
-    mutatorRegistry.splice(mutatorRegistry.indexOf(mutatorRegistry.find((f) => f({} as never) === tenantHeader)!), 1);
-    authorizerRegistry.splice(authorizerRegistry.length - 1, 1);
+    mutatorRegistry.splice(mutatorRegistry.indexOf(registeredMutator), 1);
+    authorizerRegistry.splice(authorizerRegistry.indexOf(registeredAuthorizer), 1);
     await gw.shutdown();
     await control.shutdown();
     await kratos.close();
