@@ -48,7 +48,7 @@ describe('extension points: a registered test-only mutator and authorizer', () =
       { name: 'maybe', match: { path_prefix: '/maybe' }, upstream: upstream.url, auth: 'optional' },
       { name: 'app', match: { path_prefix: '/app' }, upstream: upstream.url, auth: 'required', websocket: true },
     ];
-    gw = await startTestGateway({ kratos: { public_url: kratos.url }, routes });
+    gw = await startTestGateway({ kratos: { public_url: kratos.url }, routes, proxy: { shutdown_grace_ms: 200 } });
     // The Kratos mount forwards to "Kratos": an echo server here, to see what it was sent.
     control = await startTestGateway({ kratos: { public_url: controlUpstream.url }, routes: [routes[0]] });
   });
@@ -95,13 +95,13 @@ describe('extension points: a registered test-only mutator and authorizer', () =
   });
 
   test('refusals (401, 404, 403 from the test authorizer) forward nothing', async () => {
-    assert.equal((await viaProxy(gw, '/app/x', {})).status, 401);
+    assert.equal((await viaProxy(gw, '/app/refused', {})).status, 401);
     assert.equal((await viaProxy(gw, '/nowhere', {})).status, 404);
     const s = kratos.addSession();
     const forbidden = await viaProxy(gw, '/app/forbidden', { authorization: `Bearer ${s.token}` });
     assert.equal(forbidden.status, 403, 'the registered authorizer refuses');
     assert.match(forbidden.text, /This path is forbidden/);
-    for (const path of ['/app/x', '/nowhere', '/app/forbidden']) assert.ok(!upstream.received.some((r) => r.url === path));
+    for (const path of ['/app/refused', '/nowhere', '/app/forbidden']) assert.ok(!upstream.received.some((r) => r.url === path));
   });
 
   test('control plane: the Kratos mount is not sent the caller’s value', async () => {
