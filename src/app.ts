@@ -12,6 +12,8 @@ import { ConfigError } from './config/errors.js';
 import { redactUrl } from './config/redact.js';
 import { createLogger, type Logger } from './log.js';
 import { GatewayCore } from './gateway/gateway-core.js';
+import { configHash } from './gateway/pipeline/snapshot.js';
+import { ConfigReloader, type ReloadOutcome } from './config/reload.js';
 import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control/app.js';
 import { createSelfServiceUi } from './control/ui/index.js';
@@ -27,6 +29,13 @@ export interface StartOptions {
   baseDir?: string;
   /** Where the `OTEL_*` tracing settings come from (default: process.env). */
   tracingEnv?: Env;
+  /**
+   * The file `input` was loaded from: when given, a change of it (debounced) and reload()
+   * validate it and swap the configuration snapshot (src/config/reload.ts).
+   */
+  configFile?: string;
+  /** The environment the file's overrides come from on reload (default: process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RunningGateway {
@@ -38,6 +47,8 @@ export interface RunningGateway {
   /** The thread the embedded identity server runs on, when it is enabled. */
   identityWorker: Worker | undefined;
   core: GatewayCore;
+  /** Loads configFile again and applies it (SIGHUP); undefined when no configFile was given. */
+  reload(trigger?: string): ReloadOutcome | undefined;
   /** Readiness false, stop accepting, drain within the grace period, close everything. */
   shutdown(): Promise<void>;
 }
@@ -116,7 +127,8 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     const tracing = await startTracing(options.tracingEnv ?? process.env, logger);
     // After the proxy has drained (its closer runs first), so the last requests' spans are flushed.
     if (tracing) closers.push(() => tracing.shutdown());
-    const core = new GatewayCore(config, logger, tracing);
+    const hash = configHash(input);
+    const core = new GatewayCore(config, logger, tracing, hash);
     // Health endpoints fail from then on: see reportIdentityServerDead for why both do.
     onIdentityCrash?.((code) => reportIdentityServerDead(core, code));
     closers.push(() => core.close());
@@ -152,7 +164,15 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     const adminUrl = await listen(adminServer, config.admin.listen.host, config.admin.listen.port, 'admin.listen');
     closers.push(() => closeGracefully(adminServer, 1_000));
 
-    logger.info({ proxy: proxyUrl, admin: adminUrl, kratos: redactUrl(config.kratos.public_url), routes: core.routes.all.map((r) => r.name) }, 'kratos-gateway started');
+    let reloader: ConfigReloader | undefined;
+    if (options.configFile !== undefined) {
+      reloader = new ConfigReloader(core, options.configFile, input, options.env);
+      reloader.watch();
+      const r = reloader;
+      closers.unshift(async () => r.close());
+    }
+
+    logger.info({ proxy: proxyUrl, admin: adminUrl, kratos: redactUrl(config.kratos.public_url), routes: core.routes.all.map((r) => r.name), config_hash: hash }, 'kratos-gateway started');
 
     let stopping: Promise<void> | undefined;
     return {
@@ -163,6 +183,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       demoUrl,
       identityWorker,
       core,
+      reload: (trigger = 'reload()') => reloader?.reload(trigger),
       shutdown() {
         stopping ??= (async () => {
           core.draining = true;

@@ -97,7 +97,7 @@ async function main(): Promise<void> {
   const logger = createLogger(loaded.config.log.level, undefined, loaded.config.log.format);
   let gateway;
   try {
-    gateway = await startGateway(loaded.config, { logger, baseDir: loaded.baseDir });
+    gateway = await startGateway(loaded.config, { logger, baseDir: loaded.baseDir, configFile: loaded.path });
   } catch (err) {
     logger.flush();
     if (err instanceof ListenError) fail([`kratos-gateway: ${err.message}`], 1);
@@ -137,6 +137,15 @@ async function main(): Promise<void> {
       () => process.exit(1),
     );
   };
+  // SIGHUP reloads the configuration file (src/config/reload.ts); so does a change of it.
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    try {
+      gateway.reload('SIGHUP');
+    } catch (err) {
+      logger.error({ err: { message: (err as Error).message } }, 'configuration reload failed');
+    }
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

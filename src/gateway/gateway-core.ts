@@ -53,8 +53,10 @@ export class GatewayCore {
     readonly logger: Logger,
     /** Undefined when tracing is off: the hot path checks it and does nothing else. */
     readonly tracing?: Tracing,
+    /** Of the configuration as loaded (startGateway); default: of `config`. */
+    configHash?: string,
   ) {
-    this.snapshot = new ConfigSnapshot(config);
+    this.snapshot = new ConfigSnapshot(config, configHash);
     const valuePaths = this.snapshot.valuePaths;
     this.valuePaths = new Set(valuePaths);
 

@@ -50,8 +50,12 @@ export class ConfigSnapshot {
   readonly returnToParam: string;
   readonly hash: string;
 
-  constructor(readonly config: GatewayConfig) {
-    this.hash = configHash(config);
+  /** `hash`: of the configuration as loaded (default: of `config`). */
+  constructor(
+    readonly config: GatewayConfig,
+    hash = configHash(config),
+  ) {
+    this.hash = hash;
     this.routes = new RouteTable(config.routes, config.identity_headers);
     this.credentialSources = credentialSourceRegistry.map((build) => build(config));
     this.authorizers = buildAuthorizers(config);

@@ -1,0 +1,128 @@
+/**
+ * Hot reload: on SIGHUP (main.ts) and on a change of the configuration file (debounced), the
+ * file is loaded and validated the way it was at start, a new configuration snapshot is built
+ * and swapped in. Requests under way finish on the snapshot they started with.
+ *
+ *  - An invalid file keeps the running snapshot; every error is logged with its key path.
+ *  - Keys held by process-lifetime resources (listeners, the embedded servers, pools, the
+ *    session cache, the control plane, logging) are not applied: each changed one is reported
+ *    as needing a restart. Everything a request derives from configuration is applied.
+ *  - `kratos_gateway_config_reloads_total{result}` counts reloads; the loaded configuration's
+ *    hash is the `config_hash` log field and the `kratos_gateway_config_info{hash}` label.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { GatewayCore } from '../gateway/gateway-core.js';
+import { ConfigSnapshot, configHash } from '../gateway/pipeline/snapshot.js';
+import { ConfigError, loadConfigFile } from './load.js';
+import type { GatewayConfig } from './schema.js';
+
+/** Key paths a reload applies: they only feed the configuration snapshot. */
+const APPLIED_KEYS = ['routes', 'identity_headers', 'login', 'proxy.trusted_proxies', 'proxy.strip_credentials', 'kratos.session_cookie'];
+
+export interface ReloadOutcome {
+  result: 'applied' | 'rejected' | 'unchanged';
+  /** Short sha256 of the loaded configuration (undefined when it was rejected). */
+  hash?: string;
+  errors?: string[];
+  /** Changed keys that are not applied until the process restarts. */
+  restartRequired: string[];
+}
+
+function isApplied(path: string): boolean {
+  return APPLIED_KEYS.some((k) => path === k || path.startsWith(k + '.'));
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Leaf key paths whose values differ (arrays compared whole). */
+export function changedKeyPaths(a: unknown, b: unknown, prefix = ''): string[] {
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const out: string[] = [];
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) out.push(...changedKeyPaths(a[key], b[key], prefix === '' ? key : `${prefix}.${key}`));
+    return out;
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix === '' ? '(root)' : prefix];
+}
+
+export class ConfigReloader {
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private currentHash: string;
+
+  constructor(
+    private readonly core: GatewayCore,
+    private readonly file: string,
+    /** The configuration the process started with, as loaded (before the embedded server's URL replaced kratos.public_url). */
+    private readonly started: GatewayConfig,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.currentHash = configHash(started);
+  }
+
+  reload(trigger: string): ReloadOutcome {
+    const log = this.core.logger;
+    let loaded: GatewayConfig;
+    try {
+      loaded = loadConfigFile(this.file, this.env).config;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const problem of err.problems) log.error({ trigger, config_file: this.file, error: problem }, `configuration reload rejected: ${problem}`);
+      log.warn({ trigger, config_file: this.file, config_hash: this.currentHash, errors: err.problems.length }, 'configuration reload rejected; the running configuration is kept');
+      this.core.metrics.configReload('rejected');
+      return { result: 'rejected', errors: err.problems, restartRequired: [] };
+    }
+    const hash = configHash(loaded);
+    const restartRequired = changedKeyPaths(this.started, loaded).filter((p) => !isApplied(p));
+    const base = this.core.snapshot.config;
+    const merged: GatewayConfig = {
+      ...base,
+      routes: loaded.routes,
+      identity_headers: loaded.identity_headers,
+      login: loaded.login,
+      proxy: { ...base.proxy, trusted_proxies: loaded.proxy.trusted_proxies, strip_credentials: loaded.proxy.strip_credentials },
+      kratos: { ...base.kratos, session_cookie: loaded.kratos.session_cookie },
+    };
+    const next = new ConfigSnapshot(merged, hash);
+    // The session resolver extracts the value paths it was started with.
+    for (const path of next.valuePaths) if (!this.core.valuePaths.has(path)) restartRequired.push(`identity_headers (value path ${path})`);
+    if (restartRequired.length > 0) {
+      log.warn({ trigger, config_hash: hash, keys: restartRequired }, `configuration keys changed that need a restart (not applied): ${restartRequired.join(', ')}`);
+    }
+    if (hash === this.currentHash) {
+      log.info({ trigger, config_hash: hash }, 'configuration unchanged');
+      return { result: 'unchanged', hash, restartRequired };
+    }
+    this.core.swap(next);
+    this.currentHash = hash;
+    this.core.metrics.configReload('applied');
+    log.info({ trigger, config_file: this.file, config_hash: hash, routes: next.routes.all.map((r) => r.name) }, 'configuration reloaded');
+    return { result: 'applied', hash, restartRequired };
+  }
+
+  /** Reloads when the file changes: its directory is watched (an editor or a ConfigMap replaces the file). */
+  watch(debounceMs = 200): void {
+    const name = basename(this.file);
+    this.watcher = watch(dirname(this.file), (_event, changed) => {
+      if (changed !== null && changed !== name) return;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => {
+        try {
+          this.reload('file change');
+        } catch (err) {
+          this.core.logger.error({ err: { message: (err as Error).message } }, 'configuration reload failed');
+        }
+      }, debounceMs);
+      this.timer.unref();
+    });
+    this.watcher.unref();
+    this.watcher.on('error', (err) => this.core.logger.warn({ err: { message: err.message } }, 'configuration file watch failed; SIGHUP still reloads'));
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.watcher?.close();
+  }
+}
