@@ -13,7 +13,7 @@ import { redactUrl } from './config/redact.js';
 import { createLogger, type Logger } from './log.js';
 import { GatewayCore } from './gateway/gateway-core.js';
 import { configHash } from './gateway/pipeline/snapshot.js';
-import { ConfigReloader, type ReloadOutcome } from './config/reload.js';
+import { ConfigReloader, type ReloadOutcome } from './reload.js';
 import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control/app.js';
 import { createSelfServiceUi } from './control/ui/index.js';
@@ -31,7 +31,7 @@ export interface StartOptions {
   tracingEnv?: Env;
   /**
    * The file `input` was loaded from: when given, a change of it (debounced) and reload()
-   * validate it and swap the configuration snapshot (src/config/reload.ts).
+   * validate it and swap the configuration snapshot (src/reload.ts).
    */
   configFile?: string;
   /** The environment the file's overrides come from on reload (default: process.env). */

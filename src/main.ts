@@ -137,7 +137,7 @@ async function main(): Promise<void> {
       () => process.exit(1),
     );
   };
-  // SIGHUP reloads the configuration file (src/config/reload.ts); so does a change of it.
+  // SIGHUP reloads the configuration file (src/reload.ts); so does a change of it.
   process.on('SIGHUP', () => {
     if (stopping) return;
     try {

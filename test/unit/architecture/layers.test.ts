@@ -27,6 +27,7 @@ const LAYERS: Record<string, number> = {
   identity: 3,
   demo: 3,
   'embedded-kratos-defaults': 3,
+  reload: 3,
   app: 4,
   main: 5,
 };

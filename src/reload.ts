@@ -12,10 +12,10 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { GatewayCore } from '../gateway/gateway-core.js';
-import { ConfigSnapshot, configHash } from '../gateway/pipeline/snapshot.js';
-import { ConfigError, loadConfigFile } from './load.js';
-import type { GatewayConfig } from './schema.js';
+import type { GatewayCore } from './gateway/gateway-core.js';
+import { ConfigSnapshot, configHash } from './gateway/pipeline/snapshot.js';
+import { ConfigError, loadConfigFile } from './config/load.js';
+import type { GatewayConfig } from './config/schema.js';
 
 /** Key paths a reload applies: they only feed the configuration snapshot. */
 const APPLIED_KEYS = ['routes', 'identity_headers', 'login', 'proxy.trusted_proxies', 'proxy.strip_credentials', 'kratos.session_cookie'];
