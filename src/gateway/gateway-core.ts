@@ -60,11 +60,11 @@ export class GatewayCore {
     const valuePaths = this.snapshot.valuePaths;
     this.valuePaths = new Set(valuePaths);
 
-    let resolver: SessionResolver | undefined;
-    this.metrics = new GatewayMetrics(() => resolver?.size ?? 0);
+    // The metrics read the resolver's size lazily; the resolver needs the metrics to exist first.
+    this.metrics = new GatewayMetrics(() => (this.resolver as SessionResolver | undefined)?.size ?? 0);
     this.metrics.configLoaded(this.snapshot.hash);
     const c = config.session_cache;
-    resolver = new SessionResolver({
+    const resolver = new SessionResolver({
       kratosPublicUrl: config.kratos.public_url,
       whoamiTimeoutMs: config.kratos.whoami_timeout_ms,
       connections: config.kratos.connections,
