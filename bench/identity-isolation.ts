@@ -50,7 +50,13 @@ async function probe(url: string, seconds: number): Promise<Probe> {
     await pool.close();
   }
   ms.sort((a, b) => a - b);
-  return { n: ms.length, mean: ms.reduce((a, b) => a + b, 0) / ms.length, p50: pct(ms, 50), p99: pct(ms, 99), max: ms[ms.length - 1] ?? NaN };
+  return {
+    n: ms.length,
+    mean: ms.reduce((a, b) => a + b, 0) / ms.length,
+    p50: pct(ms, 50),
+    p99: pct(ms, 99),
+    max: ms[ms.length - 1] ?? NaN,
+  };
 }
 
 const rows: string[] = [];
@@ -65,18 +71,27 @@ try {
       await gw.ask({ op: 'eld-reset' });
       const quiet = await probe(gw.ready.url, idle);
       const quietEld = await gw.ask<Eld>({ op: 'eld' });
-      const load = attacker.ask<{ statuses: Record<string, number> }>({ op: 'run', url: gw.ready.url, seconds: busy, concurrency, kind }, (busy + 30) * 1000);
+      const load = attacker.ask<{ statuses: Record<string, number> }>(
+        { op: 'run', url: gw.ready.url, seconds: busy, concurrency, kind },
+        (busy + 30) * 1000,
+      );
       // Let the load ramp up, and stop probing before it stops.
       await new Promise((r) => setTimeout(r, 500));
       await gw.ask({ op: 'eld-reset' });
       const loaded = await probe(gw.ready.url, busy - 1);
       const loadedEld = await gw.ask<Eld>({ op: 'eld' });
       const { statuses } = await load;
-      const done = Object.entries(statuses).map(([k, v]) => `${k}: ${v}`).join(', ');
+      const done = Object.entries(statuses)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ');
       const f = (x: number) => x.toFixed(1);
       const e = (x: Eld) => `${f(x.p99)} / ${f(x.max)}`;
-      rows.push(`| ${mode} | idle | ${quiet.n} | ${f(quiet.mean)} | ${f(quiet.p50)} | ${f(quiet.p99)} | ${f(quiet.max)} | ${e(quietEld)} | |`);
-      rows.push(`| ${mode} | sign-ups (${kind}, ${concurrency} loops) | ${loaded.n} | ${f(loaded.mean)} | ${f(loaded.p50)} | ${f(loaded.p99)} | ${f(loaded.max)} | ${e(loadedEld)} | ${done} |`);
+      rows.push(
+        `| ${mode} | idle | ${quiet.n} | ${f(quiet.mean)} | ${f(quiet.p50)} | ${f(quiet.p99)} | ${f(quiet.max)} | ${e(quietEld)} | |`,
+      );
+      rows.push(
+        `| ${mode} | sign-ups (${kind}, ${concurrency} loops) | ${loaded.n} | ${f(loaded.mean)} | ${f(loaded.p50)} | ${f(loaded.p99)} | ${f(loaded.max)} | ${e(loadedEld)} | ${done} |`,
+      );
       console.error(`${mode}: done`);
     } finally {
       await gw.stop();
@@ -87,7 +102,13 @@ try {
   await upstream.stop();
 }
 
-console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}; idle ${idle}s, busy ${busy}s\n`);
-console.log('| identity server | phase | probes | mean ms | p50 ms | p99 ms | max ms | gateway loop delay p99 / max ms | sign-up responses (kind status: count) |');
+console.log(
+  `node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}; idle ${idle}s, busy ${busy}s\n`,
+);
+console.log(
+  '| identity server | phase | probes | mean ms | p50 ms | p99 ms | max ms | gateway loop delay p99 / max ms | sign-up responses (kind status: count) |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(r);

@@ -50,7 +50,8 @@ function where(url: string): string {
   return src >= 0 ? url.slice(src + 1) : url.replace(/^file:\/\//, '');
 }
 
-const label = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url)}${n.callFrame.url ? ':' + (n.callFrame.lineNumber + 1) : ''}`;
+const label = (n: Node) =>
+  `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url)}${n.callFrame.url ? ':' + (n.callFrame.lineNumber + 1) : ''}`;
 /** The nearest JS caller with a source URL (skips native frames), for native self time. */
 function jsCaller(id: number): string {
   let cur = parent.get(id);
@@ -84,7 +85,8 @@ console.log(`top ${top} functions by self time:`);
 for (const [name, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, top)) {
   console.log(`${pct(us)}  ${name}`);
   const m = callers.get(name);
-  if (m && us / total > 0.02) for (const [c, cu] of [...m].sort((a, b) => b[1] - a[1]).slice(0, 3)) console.log(`          ${pct(cu)} from ${c}`);
+  if (m && us / total > 0.02)
+    for (const [c, cu] of [...m].sort((a, b) => b[1] - a[1]).slice(0, 3)) console.log(`          ${pct(cu)} from ${c}`);
 }
 console.log('\nself time by package / file:');
 for (const [name, us] of [...groups].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(us)}  ${name}`);

@@ -34,7 +34,12 @@ const sink = tracingSampler === undefined ? undefined : await startOtlpSink();
 const gatewayEnv =
   sink === undefined
     ? undefined
-    : { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: tracingSampler!, OTEL_TRACES_SAMPLER_ARG: args.get('tracing-ratio') ?? '1' };
+    : {
+        ...process.env,
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+        OTEL_TRACES_SAMPLER: tracingSampler!,
+        OTEL_TRACES_SAMPLER_ARG: args.get('tracing-ratio') ?? '1',
+      };
 const gw = await startSystem(accessLog ? 'kg' : 'kg-nolog', {
   ...(gatewayEnv ? { gatewayEnv } : {}),
   upstreamUrl: upstream.ready.url,
@@ -58,7 +63,13 @@ try {
   const up0 = cpuSeconds(upstream.pid);
   const direct = await runLoad({ ...spec, url: upstream.ready.url + '/' });
   const upstreamUs = ((cpuSeconds(upstream.pid) - up0) * 1e6) / direct.total;
-  const floor = await startSystem('floor', { upstreamUrl: upstream.ready.url, upstreamPort: upstream.ready.port, kratosUrl: kratos.url, kratosPort: kratos.port, peerCpus: 1 });
+  const floor = await startSystem('floor', {
+    upstreamUrl: upstream.ready.url,
+    upstreamPort: upstream.ready.port,
+    kratosUrl: kratos.url,
+    kratosPort: kratos.port,
+    peerCpus: 1,
+  });
   await warm(floor.url + '/');
   const fl0 = cpuSeconds(floor.pid);
   const floorRun = await runLoad({ ...spec, url: floor.url + '/' });
@@ -78,10 +89,19 @@ try {
 
   const line = (name: string, r: LoadResult) =>
     `${name.padEnd(28)} ${Math.round(r.rps).toString().padStart(8)} req/s   p50 ${r.p50.toFixed(2).padStart(6)} ms   p99 ${r.p99.toFixed(2).padStart(6)} ms   non-2xx ${r.non2xx}  errors ${r.errors}`;
-  console.log(`bench:quick — ${cpus().length} cores, ${cpus()[0]?.model.trim()}, node ${process.version}; kratos: ${kratos.kind}; autocannon -c ${connections} -d ${duration} (warm-up ${warmup} s), separate process`);
+  console.log(
+    `bench:quick — ${cpus().length} cores, ${cpus()[0]?.model.trim()}, node ${process.version}; kratos: ${kratos.kind}; autocannon -c ${connections} -d ${duration} (warm-up ${warmup} s), separate process`,
+  );
   console.log(line('direct to upstream', direct));
   console.log(line('floor: node:http + undici', floorRun));
-  const variant = [accessLog ? '' : 'no log', tracingSampler === undefined ? '' : `tracing ${tracingSampler}${tracingSampler.includes('ratio') ? ' ' + (args.get('tracing-ratio') ?? '1') : ''}`].filter(Boolean).join(', ');
+  const variant = [
+    accessLog ? '' : 'no log',
+    tracingSampler === undefined
+      ? ''
+      : `tracing ${tracingSampler}${tracingSampler.includes('ratio') ? ' ' + (args.get('tracing-ratio') ?? '1') : ''}`,
+  ]
+    .filter(Boolean)
+    .join(', ');
   console.log(line(`through kratos-gateway${variant ? ` (${variant})` : ''}`, through));
   console.log(
     `ratio gateway/direct: ${(through.rps / direct.rps).toFixed(3)}   p99 added: ${(through.p99 - direct.p99).toFixed(2)} ms   whoami calls during the gateway run: ${whoami}   gateway RSS: ${(rss / 1048576).toFixed(1)} MiB`,
@@ -89,7 +109,10 @@ try {
   console.log(
     `CPU per request (measured phase; steadier than req/s on a busy machine): upstream ${upstreamUs.toFixed(0)} µs when hit directly; floor proxy (no auth) ${floorUs.toFixed(0)} µs; kratos-gateway ${gatewayUs.toFixed(0)} µs (${(1e6 / gatewayUs).toFixed(0)} req per CPU-second)`,
   );
-  if (sink) console.log(`tracing: ${spans} spans exported for ${through.total} requests (${(spans / through.total).toFixed(2)} per request) in ${sink.exports} OTLP requests`);
+  if (sink)
+    console.log(
+      `tracing: ${spans} spans exported for ${through.total} requests (${(spans / through.total).toFixed(2)} per request) in ${sink.exports} OTLP requests`,
+    );
   if (through.non2xx > 0 || through.errors > 0) process.exitCode = 1;
 } finally {
   await stopLoad();

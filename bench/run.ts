@@ -58,17 +58,27 @@ function ensurePeer(cmd: string, pkg: string): boolean {
   return hasCommand(cmd);
 }
 
-const requested = (args.get('systems') ?? 'direct,floor,kg,kg-nocache,baseline,nginx-cache,nginx,caddy').split(',').map((s) => s.trim()) as SystemId[];
+const requested = (args.get('systems') ?? 'direct,floor,kg,kg-nocache,baseline,nginx-cache,nginx,caddy')
+  .split(',')
+  .map((s) => s.trim()) as SystemId[];
 if (args.has('access-log-off-too') && !requested.includes('kg-nolog')) requested.splice(requested.indexOf('kg') + 1, 0, 'kg-nolog');
 const haveNginx = requested.some((s) => s.startsWith('nginx')) ? ensurePeer('nginx', 'nginx-light') : false;
 const haveCaddy = requested.includes('caddy') ? ensurePeer('caddy', 'caddy') : false;
 const systemIds = requested.filter((s) => (s.startsWith('nginx') ? haveNginx : s === 'caddy' ? haveCaddy : s in SYSTEM_LABELS));
 
 // ---- shared servers ---------------------------------------------------------------------
-log(`kratos: ${kratosKind}${delayMs ? ` behind a ${delayMs} ms delay` : ''}; systems: ${systemIds.join(', ')}; scenarios: ${scenarios.join(',')}`);
+log(
+  `kratos: ${kratosKind}${delayMs ? ` behind a ${delayMs} ms delay` : ''}; systems: ${systemIds.join(', ')}; scenarios: ${scenarios.join(',')}`,
+);
 const upstream = await startNode<{ url: string; port: number }>('servers/upstream.ts');
 const kratos = await startKratos(kratosKind, delayMs);
-const env: SystemEnv = { upstreamUrl: upstream.ready.url, upstreamPort: upstream.ready.port, kratosUrl: kratos.url, kratosPort: kratos.port, peerCpus };
+const env: SystemEnv = {
+  upstreamUrl: upstream.ready.url,
+  upstreamPort: upstream.ready.port,
+  kratosUrl: kratos.url,
+  kratosPort: kratos.port,
+  peerCpus,
+};
 const ctx: MeasureContext = { kratos, helperPids: [upstream.pid, kratos.pid], quietWaitMs };
 const profileDir = BENCH_DIR + 'results/profiles';
 
@@ -119,7 +129,17 @@ const report: Report = {
     loadavgAtStart: loadavg().map((x) => Math.round(x * 100) / 100),
     ...peerVersions(),
   },
-  settings: { duration, warmup, reps, connections, kratos: kratosKind, kratosDelayMs: delayMs, peerCpus, quietWaitMs, loadGenerator: 'autocannon 9.0.0 (separate process)' },
+  settings: {
+    duration,
+    warmup,
+    reps,
+    connections,
+    kratos: kratosKind,
+    kratosDelayMs: delayMs,
+    peerCpus,
+    quietWaitMs,
+    loadGenerator: 'autocannon 9.0.0 (separate process)',
+  },
   systems: Object.fromEntries(systemIds.map((id) => [id, SYSTEM_LABELS[id]])),
   scenarios: {},
   notes,
@@ -174,7 +194,9 @@ async function steadyScenario(
       await (warm ? warm(s) : runLoad({ kind: 'http', url: s.url + '/', connections, duration: warmupFor(id), tokens: plan }));
       const sample = await measure(ctx, s, { kind: 'http', url: s.url + '/', connections, duration, tokens: plan });
       (raw[id] ??= []).push(sample);
-      log(`${key} rep ${r + 1} ${id.padEnd(12)} ${Math.round(sample.rps)} req/s p99 ${sample.p99} ms whoami ${sample.whoami} ${expectOk ? 'non-2xx' : '2xx'} ${expectOk ? sample.non2xx : sample.ok} other-load ${(sample.otherBusy * 100).toFixed(0)}%`);
+      log(
+        `${key} rep ${r + 1} ${id.padEnd(12)} ${Math.round(sample.rps)} req/s p99 ${sample.p99} ms whoami ${sample.whoami} ${expectOk ? 'non-2xx' : '2xx'} ${expectOk ? sample.non2xx : sample.ok} other-load ${(sample.otherBusy * 100).toFixed(0)}%`,
+      );
     }
   }
   return { title, rows: Object.fromEntries(Object.entries(raw).map(([id, ss]) => [id, summarize(ss)])), raw, extra: {} };
@@ -201,9 +223,31 @@ try {
         const rate = Math.round(kgRow.rps / 2);
         const direct = await system('direct');
         const kg = await system('kg');
-        const d = await measure(ctx, direct, { kind: 'http', url: direct.url + '/', connections, duration, rate, tokens: { mode: 'fixed', token: hot } });
-        const g = await measure(ctx, kg, { kind: 'http', url: kg.url + '/', connections, duration, rate, tokens: { mode: 'fixed', token: hot } });
-        rep.extra.halfPeak = { rate, directP50: d.p50, directP99: d.p99, kgP50: g.p50, kgP99: g.p99, p99Added: g.p99 - d.p99, kgRps: g.rps };
+        const d = await measure(ctx, direct, {
+          kind: 'http',
+          url: direct.url + '/',
+          connections,
+          duration,
+          rate,
+          tokens: { mode: 'fixed', token: hot },
+        });
+        const g = await measure(ctx, kg, {
+          kind: 'http',
+          url: kg.url + '/',
+          connections,
+          duration,
+          rate,
+          tokens: { mode: 'fixed', token: hot },
+        });
+        rep.extra.halfPeak = {
+          rate,
+          directP50: d.p50,
+          directP99: d.p99,
+          kgP50: g.p50,
+          kgP99: g.p99,
+          p99Added: g.p99 - d.p99,
+          kgRps: g.rps,
+        };
         log(`a half-peak ${rate} req/s: direct p99 ${d.p99} ms, kratos-gateway p99 ${g.p99} ms`);
       }
       report.scenarios.a = rep;
@@ -214,12 +258,25 @@ try {
         const token = (await kratos.sessions(`d${r}`, 1))[0]!;
         for (const id of rotate(peers, r)) {
           const s = await system(id);
-          const sample = await measure(ctx, s, { kind: 'http', url: s.url + '/', connections: 500, amount: 500, tokens: { mode: 'fixed', token } });
+          const sample = await measure(ctx, s, {
+            kind: 'http',
+            url: s.url + '/',
+            connections: 500,
+            amount: 500,
+            tokens: { mode: 'fixed', token },
+          });
           (raw[id] ??= []).push(sample);
-          log(`d rep ${r + 1} ${id.padEnd(12)} whoami ${sample.whoami}${sample.gatewayWhoami !== undefined ? ` (gateway metric ${sample.gatewayWhoami})` : ''} 2xx ${sample.ok}/500 p99 ${sample.p99} ms`);
+          log(
+            `d rep ${r + 1} ${id.padEnd(12)} whoami ${sample.whoami}${sample.gatewayWhoami !== undefined ? ` (gateway metric ${sample.gatewayWhoami})` : ''} 2xx ${sample.ok}/500 p99 ${sample.p99} ms`,
+          );
         }
       }
-      report.scenarios.d = { title: '(d) 500 concurrent requests, one new token', rows: Object.fromEntries(Object.entries(raw).map(([id, ss]) => [id, summarize(ss)])), raw, extra: {} };
+      report.scenarios.d = {
+        title: '(d) 500 concurrent requests, one new token',
+        rows: Object.fromEntries(Object.entries(raw).map(([id, ss]) => [id, summarize(ss)])),
+        raw,
+        extra: {},
+      };
     } else if (sc === 'c') {
       // Cold storm: 2,000 never-seen valid tokens, each sent once (64 connections).
       const raw: Record<string, Sample[]> = {};
@@ -227,15 +284,34 @@ try {
         const tokens = await kratos.sessions(`c${r}`, 2000);
         for (const id of rotate(peers, r)) {
           const s = await system(id);
-          const sample = await measure(ctx, s, { kind: 'http', url: s.url + '/', connections, amount: 2000, tokens: { mode: 'list', tokens } });
+          const sample = await measure(ctx, s, {
+            kind: 'http',
+            url: s.url + '/',
+            connections,
+            amount: 2000,
+            tokens: { mode: 'list', tokens },
+          });
           (raw[id] ??= []).push(sample);
-          log(`c rep ${r + 1} ${id.padEnd(12)} whoami ${sample.whoami} 2xx ${sample.ok}/2000 in ${sample.seconds.toFixed(2)} s p99 ${sample.p99} ms`);
+          log(
+            `c rep ${r + 1} ${id.padEnd(12)} whoami ${sample.whoami} 2xx ${sample.ok}/2000 in ${sample.seconds.toFixed(2)} s p99 ${sample.p99} ms`,
+          );
         }
       }
-      report.scenarios.c = { title: '(c) cold storm: 2,000 never-seen valid tokens', rows: Object.fromEntries(Object.entries(raw).map(([id, ss]) => [id, summarize(ss)])), raw, extra: {} };
+      report.scenarios.c = {
+        title: '(c) cold storm: 2,000 never-seen valid tokens',
+        rows: Object.fromEntries(Object.entries(raw).map(([id, ss]) => [id, summarize(ss)])),
+        raw,
+        extra: {},
+      };
     } else if (sc === 'e') {
       let n = 0;
-      const rep = await steadyScenario('e', '(e) invalid tokens at full rate (a new one every request)', peers, () => ({ mode: 'unique', prefix: `invalid.e${n++}.` }), false);
+      const rep = await steadyScenario(
+        'e',
+        '(e) invalid tokens at full rate (a new one every request)',
+        peers,
+        () => ({ mode: 'unique', prefix: `invalid.e${n++}.` }),
+        false,
+      );
       report.scenarios.e = rep;
     } else if (sc === 'b') {
       log('b: minting 10,000 sessions');
@@ -248,14 +324,23 @@ try {
         cached.has(s.id)
           ? runLoad({ kind: 'http', url: s.url + '/', connections, amount: tokens.length, tokens: { mode: 'list', tokens } })
           : runLoad({ kind: 'http', url: s.url + '/', connections, duration: warmup, tokens: { mode: 'list', tokens } });
-      const rep = await steadyScenario('b', '(b) 10,000 distinct warm sessions', systemIds, () => ({ mode: 'list', tokens }), true, warmAll);
+      const rep = await steadyScenario(
+        'b',
+        '(b) 10,000 distinct warm sessions',
+        systemIds,
+        () => ({ mode: 'list', tokens }),
+        true,
+        warmAll,
+      );
       // Control: the same load-generator path (a header per request) with one session.
       const control: Sample[] = [];
       if (running.has('kg')) {
         for (let r = 0; r < reps; r++) {
           const s = await system('kg');
           await runLoad({ kind: 'http', url: s.url + '/', connections, duration: warmup, tokens: { mode: 'list', tokens: [hot] } });
-          control.push(await measure(ctx, s, { kind: 'http', url: s.url + '/', connections, duration, tokens: { mode: 'list', tokens: [hot] } }));
+          control.push(
+            await measure(ctx, s, { kind: 'http', url: s.url + '/', connections, duration, tokens: { mode: 'list', tokens: [hot] } }),
+          );
         }
         rep.extra.kgOneSessionSameGenerator = summarize(control);
       }
@@ -282,7 +367,11 @@ try {
           if ((await get(s.url + '/', token)) !== 200) throw new Error(`f: ${id} refused a fresh session`);
           await get(s.url + '/', token); // now cached where there is a cache
           if (viaMount) {
-            const r = await fetch(s.url + '/.ory/kratos/public/sessions', { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_token: token }) });
+            const r = await fetch(s.url + '/.ory/kratos/public/sessions', {
+              method: 'DELETE',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ session_token: token }),
+            });
             await r.arrayBuffer();
             if (r.status >= 300) throw new Error(`f: logout through the mount answered ${r.status}`);
           } else {
@@ -304,8 +393,17 @@ try {
           if (rejectedAt === undefined) stale++;
           else times.push(rejectedAt);
         }
-        fExtra[id] = { trials: tried, firstRequestRejected: firstRejected, staleAfter2s: stale, medianMs: median(times), maxMs: times.length ? Math.max(...times) : null, logoutVia: viaMount ? 'the gateway mount (DELETE /sessions)' : 'Kratos directly' };
-        log(`f ${id.padEnd(12)} first request after logout rejected ${firstRejected}/${tried}, still served after 2 s: ${stale}, median ${median(times).toFixed(2)} ms`);
+        fExtra[id] = {
+          trials: tried,
+          firstRequestRejected: firstRejected,
+          staleAfter2s: stale,
+          medianMs: median(times),
+          maxMs: times.length ? Math.max(...times) : null,
+          logoutVia: viaMount ? 'the gateway mount (DELETE /sessions)' : 'Kratos directly',
+        };
+        log(
+          `f ${id.padEnd(12)} first request after logout rejected ${firstRejected}/${tried}, still served after 2 s: ${stale}, median ${median(times).toFixed(2)} ms`,
+        );
       }
       report.scenarios.f = { title: '(f) logout → first 401 for that credential', rows, raw, extra: fExtra };
     } else if (sc === 'h') {
@@ -319,7 +417,13 @@ try {
           await runLoad({ kind: 'http', url: s.url + '/', connections, duration: 1, tokens: { mode: 'fixed', token: 'v.h-warm' } });
           const before = s.memory ? await s.memory() : undefined;
           const rssBefore = s.rss();
-          const fill = await runLoad({ kind: 'http', url: s.url + '/', connections, amount: 100_000, tokens: { mode: 'cycle', prefix: 'v.h-', count: 100_000 } });
+          const fill = await runLoad({
+            kind: 'http',
+            url: s.url + '/',
+            connections,
+            amount: 100_000,
+            tokens: { mode: 'cycle', prefix: 'v.h-', count: 100_000 },
+          });
           const after = s.memory ? await s.memory() : undefined;
           await sleep(500);
           const rssAfter = s.rss();
@@ -330,9 +434,13 @@ try {
             rssBeforeMiB: rssBefore / 2 ** 20,
             rssAfterMiB: rssAfter / 2 ** 20,
             rssBytesPerSession: (rssAfter - rssBefore) / 100_000,
-            ...(before && after ? { heapBytesPerSession: (after.heapUsed - before.heapUsed) / 100_000, cacheEntries: after.entries, gcForced: after.gcForced } : {}),
+            ...(before && after
+              ? { heapBytesPerSession: (after.heapUsed - before.heapUsed) / 100_000, cacheEntries: after.entries, gcForced: after.gcForced }
+              : {}),
           };
-          log(`h ${id}: RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB = ${((rssAfter - rssBefore) / 100_000).toFixed(0)} B/session${before && after ? `, heap ${((after.heapUsed - before.heapUsed) / 100_000).toFixed(0)} B/session, ${after.entries} entries` : ''}`);
+          log(
+            `h ${id}: RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB = ${((rssAfter - rssBefore) / 100_000).toFixed(0)} B/session${before && after ? `, heap ${((after.heapUsed - before.heapUsed) / 100_000).toFixed(0)} B/session, ${after.entries} entries` : ''}`,
+          );
         } finally {
           await s.stop();
         }
@@ -343,15 +451,25 @@ try {
       const raw: Record<string, Sample[]> = {};
       const wsConnections = Math.min(connections, 32);
       for (let r = 0; r < reps; r++) {
-        for (const id of rotate(systemIds.filter((x) => x !== 'floor'), r)) {
+        for (const id of rotate(
+          systemIds.filter((x) => x !== 'floor'),
+          r,
+        )) {
           const s = await system(id);
           const url = s.url.replace(/^http/, 'ws') + '/ws';
           const sample = await measure(ctx, s, { kind: 'ws', url, connections: wsConnections, duration, warmup, token: hot });
           (raw[id] ??= []).push(sample);
-          log(`g rep ${r + 1} ${id.padEnd(12)} ${Math.round(sample.rps)} handshakes+echo/s p99 ${sample.p99.toFixed(1)} ms errors ${sample.errors} status ${JSON.stringify(sample.status)}`);
+          log(
+            `g rep ${r + 1} ${id.padEnd(12)} ${Math.round(sample.rps)} handshakes+echo/s p99 ${sample.p99.toFixed(1)} ms errors ${sample.errors} status ${JSON.stringify(sample.status)}`,
+          );
         }
       }
-      report.scenarios.g = { title: `(g) WebSocket handshake + one echo per connection (${wsConnections} concurrent)`, rows: Object.fromEntries(Object.entries(raw).map(([id, ss]) => [id, summarize(ss)])), raw, extra: {} };
+      report.scenarios.g = {
+        title: `(g) WebSocket handshake + one echo per connection (${wsConnections} concurrent)`,
+        rows: Object.fromEntries(Object.entries(raw).map(([id, ss]) => [id, summarize(ss)])),
+        raw,
+        extra: {},
+      };
     } else {
       notes.push(`unknown scenario "${sc}" skipped`);
     }

@@ -58,7 +58,8 @@ function portTaken(err: unknown, listeners: Record<string, { host: string; port:
   const e = err as NodeJS.ErrnoException & { port?: number };
   if (e.code !== 'EADDRINUSE') return err;
   for (const [key, l] of Object.entries(listeners)) {
-    if (l.port === e.port) return new ListenError(`${key}: ${l.host}:${l.port} is already in use (choose another port in the configuration)`);
+    if (l.port === e.port)
+      return new ListenError(`${key}: ${l.host}:${l.port} is already in use (choose another port in the configuration)`);
   }
   return err;
 }
@@ -152,7 +153,11 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     const p = config.proxy;
     const handler = createProxyHandler(core);
     const proxyServer: Server = createServer(
-      { maxHeaderSize: p.max_header_size, keepAliveTimeout: p.keep_alive_timeout_ms, ...enforcedTimeouts(p.headers_timeout_ms, p.request_timeout_ms) },
+      {
+        maxHeaderSize: p.max_header_size,
+        keepAliveTimeout: p.keep_alive_timeout_ms,
+        ...enforcedTimeouts(p.headers_timeout_ms, p.request_timeout_ms),
+      },
       handler.request,
     );
     proxyServer.on('upgrade', handler.upgrade);
@@ -172,7 +177,16 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       closers.unshift(async () => r.close());
     }
 
-    logger.info({ proxy: proxyUrl, admin: adminUrl, kratos: redactUrl(config.kratos.public_url), routes: core.routes.all.map((r) => r.name), config_hash: hash }, 'kratos-gateway started');
+    logger.info(
+      {
+        proxy: proxyUrl,
+        admin: adminUrl,
+        kratos: redactUrl(config.kratos.public_url),
+        routes: core.routes.all.map((r) => r.name),
+        config_hash: hash,
+      },
+      'kratos-gateway started',
+    );
 
     let stopping: Promise<void> | undefined;
     return {
@@ -187,7 +201,8 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       shutdown() {
         stopping ??= (async () => {
           core.draining = true;
-          for (const close of closers) await close().catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'error while shutting down'));
+          for (const close of closers)
+            await close().catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'error while shutting down'));
           logger.info('kratos-gateway stopped');
           logger.flush();
         })();

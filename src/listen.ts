@@ -25,7 +25,8 @@ export function listen(server: Server, host: string, port: number, what: string)
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
       const where = `${host}:${port}`;
-      if (err.code === 'EADDRINUSE') reject(new ListenError(`${what}: ${where} is already in use (choose another port in the configuration)`));
+      if (err.code === 'EADDRINUSE')
+        reject(new ListenError(`${what}: ${where} is already in use (choose another port in the configuration)`));
       else if (err.code === 'EACCES') reject(new ListenError(`${what}: not permitted to listen on ${where}`));
       else if (err.code === 'EADDRNOTAVAIL') reject(new ListenError(`${what}: ${host} is not an address of this machine`));
       else reject(new ListenError(`${what}: cannot listen on ${where} (${err.code ?? err.message})`));

@@ -13,11 +13,7 @@ export type LogFormat = 'json' | 'pretty';
 const CREDENTIAL_HEADERS = ['cookie', 'authorization', 'x-session-token', 'set-cookie', 'proxy-authorization'];
 
 export const REDACT_PATHS = [
-  ...CREDENTIAL_HEADERS.flatMap((h) => [
-    `req.headers["${h}"]`,
-    `res.headers["${h}"]`,
-    `headers["${h}"]`,
-  ]),
+  ...CREDENTIAL_HEADERS.flatMap((h) => [`req.headers["${h}"]`, `res.headers["${h}"]`, `headers["${h}"]`]),
   'session_token',
   'password',
   '*.session_token',

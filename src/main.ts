@@ -82,14 +82,22 @@ async function main(): Promise<void> {
   try {
     loaded = loadConfigFile(configPath);
   } catch (err) {
-    if (err instanceof ConfigError) fail(err.problems.map((p) => `config error: ${p}`), 2);
+    if (err instanceof ConfigError)
+      fail(
+        err.problems.map((p) => `config error: ${p}`),
+        2,
+      );
     throw err;
   }
   // Everything loadConfigFile checks (schema, routes, trusted proxies, prefixes) has run, and
   // the embedded identity server's kratos.yml when it is enabled; nothing listens.
   if (args.values.check || command === 'validate') {
     const problems = loaded.config.embedded_kratos.enabled ? await embeddedKratosProblems(loaded.config, loaded.baseDir) : [];
-    if (problems.length > 0) fail(problems.map((p) => `config error: ${p}`), 2);
+    if (problems.length > 0)
+      fail(
+        problems.map((p) => `config error: ${p}`),
+        2,
+      );
     process.stdout.write(`configuration OK: ${configPath}\n`);
     return;
   }
@@ -102,8 +110,13 @@ async function main(): Promise<void> {
     logger.flush();
     if (err instanceof ListenError) fail([`kratos-gateway: ${err.message}`], 1);
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-    if (e.code === 'EADDRINUSE') fail([`kratos-gateway: ${e.address ?? ''}:${e.port ?? ''} is already in use (choose another port in the configuration)`], 1);
-    if (err instanceof ConfigError) fail(err.problems.map((p) => `config error: ${p}`), 2);
+    if (e.code === 'EADDRINUSE')
+      fail([`kratos-gateway: ${e.address ?? ''}:${e.port ?? ''} is already in use (choose another port in the configuration)`], 1);
+    if (err instanceof ConfigError)
+      fail(
+        err.problems.map((p) => `config error: ${p}`),
+        2,
+      );
     if (err instanceof Error && err.name.endsWith('ConfigError')) fail([`config error: ${err.message}`], 2);
     throw err;
   }

@@ -41,7 +41,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function changedKeyPaths(a: unknown, b: unknown, prefix = ''): string[] {
   if (isPlainObject(a) && isPlainObject(b)) {
     const out: string[] = [];
-    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) out.push(...changedKeyPaths(a[key], b[key], prefix === '' ? key : `${prefix}.${key}`));
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)]))
+      out.push(...changedKeyPaths(a[key], b[key], prefix === '' ? key : `${prefix}.${key}`));
     return out;
   }
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix === '' ? '(root)' : prefix];
@@ -69,8 +70,12 @@ export class ConfigReloader {
       loaded = loadConfigFile(this.file, this.env).config;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      for (const problem of err.problems) log.error({ trigger, config_file: this.file, error: problem }, `configuration reload rejected: ${problem}`);
-      log.warn({ trigger, config_file: this.file, config_hash: this.currentHash, errors: err.problems.length }, 'configuration reload rejected; the running configuration is kept');
+      for (const problem of err.problems)
+        log.error({ trigger, config_file: this.file, error: problem }, `configuration reload rejected: ${problem}`);
+      log.warn(
+        { trigger, config_file: this.file, config_hash: this.currentHash, errors: err.problems.length },
+        'configuration reload rejected; the running configuration is kept',
+      );
       this.core.metrics.configReload('rejected');
       return { result: 'rejected', errors: err.problems, restartRequired: [] };
     }
@@ -89,7 +94,10 @@ export class ConfigReloader {
     // The session resolver extracts the value paths it was started with.
     for (const path of next.valuePaths) if (!this.core.valuePaths.has(path)) restartRequired.push(`identity_headers (value path ${path})`);
     if (restartRequired.length > 0) {
-      log.warn({ trigger, config_hash: hash, keys: restartRequired }, `configuration keys changed that need a restart (not applied): ${restartRequired.join(', ')}`);
+      log.warn(
+        { trigger, config_hash: hash, keys: restartRequired },
+        `configuration keys changed that need a restart (not applied): ${restartRequired.join(', ')}`,
+      );
     }
     if (hash === this.currentHash) {
       log.info({ trigger, config_hash: hash }, 'configuration unchanged');
@@ -118,7 +126,9 @@ export class ConfigReloader {
       this.timer.unref();
     });
     this.watcher.unref();
-    this.watcher.on('error', (err) => this.core.logger.warn({ err: { message: err.message } }, 'configuration file watch failed; SIGHUP still reloads'));
+    this.watcher.on('error', (err) =>
+      this.core.logger.warn({ err: { message: err.message } }, 'configuration file watch failed; SIGHUP still reloads'),
+    );
   }
 
   close(): void {

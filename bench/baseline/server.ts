@@ -21,7 +21,12 @@ interface Session {
   identity: { id: string; traits?: { email?: string } };
 }
 const cache = new LRUCache<string, Session>({ max: 100_000, ttl: 60_000 });
-const proxy = createProxyServer({ target: opts.upstreamUrl, agent: new Agent({ keepAlive: true, maxSockets: 128 }), proxyTimeout: 30_000, xfwd: true });
+const proxy = createProxyServer({
+  target: opts.upstreamUrl,
+  agent: new Agent({ keepAlive: true, maxSockets: 128 }),
+  proxyTimeout: 30_000,
+  xfwd: true,
+});
 proxy.on('error', (_err, _req, res) => {
   if ('writeHead' in res && !res.headersSent) {
     res.writeHead(502, { 'content-type': 'application/json' });
@@ -52,7 +57,10 @@ async function sessionFor(token: string): Promise<Session | undefined> {
 const app = express();
 app.use(async (req, res) => {
   const started = performance.now();
-  if (accessLog) res.on('finish', () => log.info({ method: req.method, url: req.url, status: res.statusCode, ms: performance.now() - started }, 'request'));
+  if (accessLog)
+    res.on('finish', () =>
+      log.info({ method: req.method, url: req.url, status: res.statusCode, ms: performance.now() - started }, 'request'),
+    );
   const token = tokenOf(req);
   const session = token ? await sessionFor(token).catch(() => undefined) : undefined;
   if (!session) {

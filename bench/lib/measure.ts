@@ -32,7 +32,8 @@ export interface MeasureContext {
 export async function gatewayWhoamiTotal(adminUrl: string): Promise<number> {
   const text = await (await fetch(adminUrl + '/metrics')).text();
   let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith('kratos_gateway_whoami_requests_total{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  for (const line of text.split('\n'))
+    if (line.startsWith('kratos_gateway_whoami_requests_total{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   return sum;
 }
 

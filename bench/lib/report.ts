@@ -23,7 +23,16 @@ export interface ScenarioReport {
 
 export interface Report {
   date: string;
-  machine: { cores: number; cpu: string; memGiB: number; node: string; loadavgAtStart: number[]; loadavgAtEnd?: number[]; nginx?: string; caddy?: string };
+  machine: {
+    cores: number;
+    cpu: string;
+    memGiB: number;
+    node: string;
+    loadavgAtStart: number[];
+    loadavgAtEnd?: number[];
+    nginx?: string;
+    caddy?: string;
+  };
   settings: Record<string, unknown>;
   systems: Record<string, string>;
   scenarios: Record<string, ScenarioReport>;
@@ -31,7 +40,8 @@ export interface Report {
   totalSeconds?: number;
 }
 
-const f0 = (x: number | null | undefined) => (x === undefined || x === null || Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
+const f0 = (x: number | null | undefined) =>
+  x === undefined || x === null || Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US');
 const f1 = (x: number | null | undefined) => (x === undefined || x === null || Number.isNaN(x) ? '–' : x.toFixed(1));
 const f2 = (x: number | null | undefined) => (x === undefined || x === null || Number.isNaN(x) ? '–' : x.toFixed(2));
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !b ? '–' : `${(a / b).toFixed(2)}×`);
@@ -56,7 +66,15 @@ function verdict(ok: boolean | undefined): string {
 
 export function renderMarkdown(r: Report): string {
   const m = r.machine;
-  const s = r.settings as { duration: number; warmup: number; reps: number; connections: number; kratos: string; kratosDelayMs: number; peerCpus: number };
+  const s = r.settings as {
+    duration: number;
+    warmup: number;
+    reps: number;
+    connections: number;
+    kratos: string;
+    kratosDelayMs: number;
+    peerCpus: number;
+  };
   const lines: string[] = [];
   lines.push(`# kratos-gateway benchmark — ${r.date.slice(0, 16).replace('T', ' ')} UTC`, '');
   lines.push(
@@ -75,10 +93,18 @@ export function renderMarkdown(r: Report): string {
     lines.push(`## ${a.title}`, '', ...table(r, a), '');
     const kg = a.rows.kg?.rps;
     const hp = a.extra.halfPeak as { rate: number; directP99: number; kgP99: number; p99Added: number } | undefined;
-    if (hp) lines.push(`At half of kratos-gateway's peak (${f0(hp.rate)} req/s): direct p99 ${f1(hp.directP99)} ms, kratos-gateway p99 ${f1(hp.kgP99)} ms → **${f1(hp.p99Added)} ms added**.`, '');
+    if (hp)
+      lines.push(
+        `At half of kratos-gateway's peak (${f0(hp.rate)} req/s): direct p99 ${f1(hp.directP99)} ms, kratos-gateway p99 ${f1(hp.kgP99)} ms → **${f1(hp.p99Added)} ms added**.`,
+        '',
+      );
     if (kg !== undefined) {
       lines.push('kratos-gateway against each system in (a):', '', '| vs | req/s ratio | req per CPU-second ratio |', '|---|---:|---:|');
-      for (const [id, row] of Object.entries(a.rows)) if (id !== 'kg') lines.push(`| ${r.systems[id] ?? id} | ${ratio(kg, row.rps)} | ${id === 'direct' ? '–' : ratio(a.rows.kg!.perCoreSecond, row.perCoreSecond)} |`);
+      for (const [id, row] of Object.entries(a.rows))
+        if (id !== 'kg')
+          lines.push(
+            `| ${r.systems[id] ?? id} | ${ratio(kg, row.rps)} | ${id === 'direct' ? '–' : ratio(a.rows.kg!.perCoreSecond, row.perCoreSecond)} |`,
+          );
       lines.push('');
       const t = (id: string, min: number, label: string) => {
         const row = a.rows[id];
@@ -96,45 +122,113 @@ export function renderMarkdown(r: Report): string {
     const ctl = b.extra.kgOneSessionSameGenerator as { rps: number } | undefined;
     const kgB = b.rows.kg?.rps;
     if (ctl && kgB !== undefined) {
-      lines.push(`Control, same load-generator path (a token header set per request) with one session: kratos-gateway ${f0(ctl.rps)} req/s; 10,000 sessions / one session = ${ratio(kgB, ctl.rps)}.`, '');
+      lines.push(
+        `Control, same load-generator path (a token header set per request) with one session: kratos-gateway ${f0(ctl.rps)} req/s; 10,000 sessions / one session = ${ratio(kgB, ctl.rps)}.`,
+        '',
+      );
       targets.push(['(b) 10,000 warm sessions within 10% of one session', '≥ 0.90×', ratio(kgB, ctl.rps), verdict(kgB / ctl.rps >= 0.9)]);
     }
   }
   const c = r.scenarios.c;
   if (c) {
-    lines.push(`## ${c.title}`, '', 'Each run sends 2,000 requests, each with its own never-seen valid token, over 64 connections. autocannon ends a fixed-count run on its 1 s tick, so "req/s" here is only a lower bound (2,000 / whole seconds); compare latencies and whoami calls.', '', ...table(r, c), '');
+    lines.push(
+      `## ${c.title}`,
+      '',
+      'Each run sends 2,000 requests, each with its own never-seen valid token, over 64 connections. autocannon ends a fixed-count run on its 1 s tick, so "req/s" here is only a lower bound (2,000 / whole seconds); compare latencies and whoami calls.',
+      '',
+      ...table(r, c),
+      '',
+    );
     if (c.rows.kg) targets.push(['(c) whoami calls = distinct tokens', '2,000', f0(c.rows.kg.whoami), verdict(c.rows.kg.whoami === 2000)]);
   }
   const d = r.scenarios.d;
   if (d) {
-    lines.push(`## ${d.title}`, '', '500 connections each send one request with the same token, never seen before. As in (c), "req/s" is a lower bound; whoami calls and latencies are the result.', '', ...table(r, d), '');
-    if (d.rows.kg) targets.push(['(d) whoami calls for 500 concurrent requests with one new token', '1', f0(d.rows.kg.whoami), verdict(d.rows.kg.whoami === 1)]);
+    lines.push(
+      `## ${d.title}`,
+      '',
+      '500 connections each send one request with the same token, never seen before. As in (c), "req/s" is a lower bound; whoami calls and latencies are the result.',
+      '',
+      ...table(r, d),
+      '',
+    );
+    if (d.rows.kg)
+      targets.push([
+        '(d) whoami calls for 500 concurrent requests with one new token',
+        '1',
+        f0(d.rows.kg.whoami),
+        verdict(d.rows.kg.whoami === 1),
+      ]);
   }
   const e = r.scenarios.e;
   if (e) {
-    lines.push(`## ${e.title}`, '', 'Every request carries a token never seen before that Kratos refuses; every answer must be 401, so non-2xx equals the number of requests (the JSON has the 2xx count per run: 0 everywhere means nothing leaked).', '', ...table(r, e, { okLabel: 'non-2xx (expected: all)' }), '');
-    if (e.rows.kg) targets.push(['(e) peak RSS under cache bound (64 MiB) + 64 MiB', '≤ 128 MiB', `${f1(e.rows.kg.rssPeakMiB)} MiB`, verdict(e.rows.kg.rssPeakMiB <= 128)]);
+    lines.push(
+      `## ${e.title}`,
+      '',
+      'Every request carries a token never seen before that Kratos refuses; every answer must be 401, so non-2xx equals the number of requests (the JSON has the 2xx count per run: 0 everywhere means nothing leaked).',
+      '',
+      ...table(r, e, { okLabel: 'non-2xx (expected: all)' }),
+      '',
+    );
+    if (e.rows.kg)
+      targets.push([
+        '(e) peak RSS under cache bound (64 MiB) + 64 MiB',
+        '≤ 128 MiB',
+        `${f1(e.rows.kg.rssPeakMiB)} MiB`,
+        verdict(e.rows.kg.rssPeakMiB <= 128),
+      ]);
   }
   const fsc = r.scenarios.f;
   if (fsc) {
-    lines.push(`## ${fsc.title}`, '', 'Per trial: a session is used twice (cached where there is a cache), then logged out — through the gateway\'s Kratos mount for kratos-gateway, at Kratos directly for the others (they have no logout hook) — and the same credential is retried until the first 401 (for at most 2 s; a system still serving the revoked session after 2 s on its first three trials is not tried further). Times are from the logout response to the 401 response, as seen by the client.', '');
-    lines.push('| system | trials | first request after logout rejected | still served after 2 s | median ms | max ms |', '|---|---:|---:|---:|---:|---:|');
+    lines.push(
+      `## ${fsc.title}`,
+      '',
+      "Per trial: a session is used twice (cached where there is a cache), then logged out — through the gateway's Kratos mount for kratos-gateway, at Kratos directly for the others (they have no logout hook) — and the same credential is retried until the first 401 (for at most 2 s; a system still serving the revoked session after 2 s on its first three trials is not tried further). Times are from the logout response to the 401 response, as seen by the client.",
+      '',
+    );
+    lines.push(
+      '| system | trials | first request after logout rejected | still served after 2 s | median ms | max ms |',
+      '|---|---:|---:|---:|---:|---:|',
+    );
     for (const [id, v] of Object.entries(fsc.extra)) {
       const x = v as { trials: number; firstRequestRejected: number; staleAfter2s: number; medianMs: number; maxMs: number | null };
-      lines.push(`| ${r.systems[id] ?? id} | ${x.trials} | ${x.firstRequestRejected} | ${x.staleAfter2s} | ${f2(x.medianMs)} | ${x.maxMs === null ? '–' : f2(x.maxMs)} |`);
+      lines.push(
+        `| ${r.systems[id] ?? id} | ${x.trials} | ${x.firstRequestRejected} | ${x.staleAfter2s} | ${f2(x.medianMs)} | ${x.maxMs === null ? '–' : f2(x.maxMs)} |`,
+      );
     }
     lines.push('');
     const kgf = fsc.extra.kg as { trials: number; firstRequestRejected: number; maxMs: number | null } | undefined;
-    if (kgf) targets.push(['(f) first 401 after the logout response', '≤ 1 ms (next request)', `${kgf.firstRequestRejected}/${kgf.trials} next-request rejections, max ${kgf.maxMs === null ? '–' : f2(kgf.maxMs)} ms`, verdict(kgf.firstRequestRejected === kgf.trials)]);
+    if (kgf)
+      targets.push([
+        '(f) first 401 after the logout response',
+        '≤ 1 ms (next request)',
+        `${kgf.firstRequestRejected}/${kgf.trials} next-request rejections, max ${kgf.maxMs === null ? '–' : f2(kgf.maxMs)} ms`,
+        verdict(kgf.firstRequestRejected === kgf.trials),
+      ]);
   }
   const h = r.scenarios.h;
   if (h) {
-    lines.push(`## ${h.title}`, '', `Kratos for this scenario: ${String(h.extra.kratos)}. RSS and V8 heap (after forced GC) before and after 100,000 distinct sessions pass through.`, '');
-    lines.push('| system | cache entries | RSS before → after MiB | RSS bytes / session | heap bytes / session |', '|---|---:|---:|---:|---:|');
+    lines.push(
+      `## ${h.title}`,
+      '',
+      `Kratos for this scenario: ${String(h.extra.kratos)}. RSS and V8 heap (after forced GC) before and after 100,000 distinct sessions pass through.`,
+      '',
+    );
+    lines.push(
+      '| system | cache entries | RSS before → after MiB | RSS bytes / session | heap bytes / session |',
+      '|---|---:|---:|---:|---:|',
+    );
     for (const [id, v] of Object.entries(h.extra)) {
       if (id === 'kratos') continue;
-      const x = v as { cacheEntries?: number; rssBeforeMiB: number; rssAfterMiB: number; rssBytesPerSession: number; heapBytesPerSession?: number };
-      lines.push(`| ${r.systems[id] ?? id} | ${x.cacheEntries ?? '–'} | ${f1(x.rssBeforeMiB)} → ${f1(x.rssAfterMiB)} | ${f0(x.rssBytesPerSession)} | ${f0(x.heapBytesPerSession)} |`);
+      const x = v as {
+        cacheEntries?: number;
+        rssBeforeMiB: number;
+        rssAfterMiB: number;
+        rssBytesPerSession: number;
+        heapBytesPerSession?: number;
+      };
+      lines.push(
+        `| ${r.systems[id] ?? id} | ${x.cacheEntries ?? '–'} | ${f1(x.rssBeforeMiB)} → ${f1(x.rssAfterMiB)} | ${f0(x.rssBytesPerSession)} | ${f0(x.heapBytesPerSession)} |`,
+      );
     }
     lines.push('');
     const kgh = h.extra.kg as { rssBytesPerSession: number; heapBytesPerSession?: number } | undefined;
@@ -148,10 +242,27 @@ export function renderMarkdown(r: Report): string {
     }
   }
   const g = r.scenarios.g;
-  if (g) lines.push(`## ${g.title}`, '', '"req/s" is completed handshake + echo + close cycles per second.', '', ...table(r, g, { okLabel: 'failed' }), '');
+  if (g)
+    lines.push(
+      `## ${g.title}`,
+      '',
+      '"req/s" is completed handshake + echo + close cycles per second.',
+      '',
+      ...table(r, g, { okLabel: 'failed' }),
+      '',
+    );
 
   if (targets.length) {
-    lines.splice(headerEnd, 0, '## Targets (issue 6)', '', '| target | goal | measured | |', '|---|---|---|---|', ...targets.map((t) => `| ${t.join(' | ')} |`), '');
+    lines.splice(
+      headerEnd,
+      0,
+      '## Targets (issue 6)',
+      '',
+      '| target | goal | measured | |',
+      '|---|---|---|---|',
+      ...targets.map((t) => `| ${t.join(' | ')} |`),
+      '',
+    );
   }
   if (r.notes.length) lines.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
   return lines.join('\n');

@@ -95,7 +95,14 @@ export async function startSystem(id: SystemId, env: SystemEnv): Promise<Running
     case 'kg-nocache': {
       const child = await startNode<{ url: string; adminUrl: string }>(
         'systems/gateway.ts',
-        [JSON.stringify({ kratosUrl: env.kratosUrl, upstreamUrl: env.upstreamUrl, cache: id !== 'kg-nocache', accessLog: id !== 'kg-nolog' })],
+        [
+          JSON.stringify({
+            kratosUrl: env.kratosUrl,
+            upstreamUrl: env.upstreamUrl,
+            cache: id !== 'kg-nocache',
+            accessLog: id !== 'kg-nolog',
+          }),
+        ],
         { execArgv: ['--expose-gc', ...(env.gatewayExecArgv ?? [])], ...(env.gatewayEnv ? { env: env.gatewayEnv } : {}) },
       );
       return {
@@ -113,7 +120,11 @@ export async function startSystem(id: SystemId, env: SystemEnv): Promise<Running
       return { id, url: child.ready.url, pid: child.pid, rss: () => rssOf(child.pid), stop: () => child.stop() };
     }
     case 'baseline': {
-      const child = await startNode<{ url: string }>('baseline/server.ts', [JSON.stringify({ kratosUrl: env.kratosUrl, upstreamUrl: env.upstreamUrl })], { execArgv: ['--expose-gc'] });
+      const child = await startNode<{ url: string }>(
+        'baseline/server.ts',
+        [JSON.stringify({ kratosUrl: env.kratosUrl, upstreamUrl: env.upstreamUrl })],
+        { execArgv: ['--expose-gc'] },
+      );
       return { id, url: child.ready.url, pid: child.pid, rss: () => rssOf(child.pid), stop: () => child.stop() };
     }
     case 'nginx':
@@ -133,7 +144,8 @@ export async function startSystem(id: SystemId, env: SystemEnv): Promise<Running
         WORKERS: env.peerCpus,
         UPSTREAM_PORT: env.upstreamPort,
         KRATOS_PORT: env.kratosPort,
-        CACHE_PATH: id === 'nginx-cache' ? `proxy_cache_path ${prefix}/auth_cache levels=1:2 keys_zone=auth:10m max_size=64m inactive=60s;` : '',
+        CACHE_PATH:
+          id === 'nginx-cache' ? `proxy_cache_path ${prefix}/auth_cache levels=1:2 keys_zone=auth:10m max_size=64m inactive=60s;` : '',
         AUTH_CACHE: cache,
       });
       writeFileSync(join(prefix, 'nginx.conf'), conf);
@@ -143,7 +155,12 @@ export async function startSystem(id: SystemId, env: SystemEnv): Promise<Running
     case 'caddy': {
       const prefix = mkdtempSync(join(tmpdir(), 'bench-caddy-'));
       const port = await freePort();
-      const conf = fill(readFileSync(BENCH_DIR + 'peers/Caddyfile.tmpl', 'utf8'), { PREFIX: prefix, PORT: port, UPSTREAM_PORT: env.upstreamPort, KRATOS_PORT: env.kratosPort });
+      const conf = fill(readFileSync(BENCH_DIR + 'peers/Caddyfile.tmpl', 'utf8'), {
+        PREFIX: prefix,
+        PORT: port,
+        UPSTREAM_PORT: env.upstreamPort,
+        KRATOS_PORT: env.kratosPort,
+      });
       writeFileSync(join(prefix, 'Caddyfile'), conf);
       const ext = await startExternal('caddy', ['run', '--config', join(prefix, 'Caddyfile'), '--adapter', 'caddyfile'], port, {
         HOME: prefix,

@@ -16,7 +16,12 @@ const MOUNT = '/.ory/kratos/public';
 let seq = 0;
 
 function payload(kind: 'valid' | 'oversized'): string {
-  if (kind === 'oversized') return JSON.stringify({ method: 'password', password: 'Zq9!' + 'k'.repeat(32_000), traits: { email: 'b'.repeat(8000) + '@example.test' } });
+  if (kind === 'oversized')
+    return JSON.stringify({
+      method: 'password',
+      password: 'Zq9!' + 'k'.repeat(32_000),
+      traits: { email: 'b'.repeat(8000) + '@example.test' },
+    });
   const id = `${process.pid}-${seq++}-`;
   const email = id + 'b'.repeat(255 - id.length - '@example.test'.length) + '@example.test';
   const password = ('Zq9!' + randomBytes(800).toString('base64')).slice(0, 1024);
@@ -35,22 +40,25 @@ async function once(url: string, kind: 'valid' | 'oversized'): Promise<number> {
   return res.status;
 }
 
-serveIpc({ pid: process.pid }, {
-  run: async (m) => {
-    const url = String(m.url);
-    const until = Date.now() + Number(m.seconds) * 1000;
-    const kind = String(m.kind);
-    const statuses: Record<string, number> = {};
-    await Promise.all(
-      Array.from({ length: Number(m.concurrency) }, async (_, loop) => {
-        // mixed: half the loops send valid sign-ups, half oversized ones.
-        const k = kind === 'mixed' ? (loop % 2 === 0 ? 'valid' : 'oversized') : (kind as 'valid' | 'oversized');
-        while (Date.now() < until) {
-          const status = await once(url, k).catch(() => 0);
-          statuses[`${k} ${status}`] = (statuses[`${k} ${status}`] ?? 0) + 1;
-        }
-      }),
-    );
-    return { statuses };
+serveIpc(
+  { pid: process.pid },
+  {
+    run: async (m) => {
+      const url = String(m.url);
+      const until = Date.now() + Number(m.seconds) * 1000;
+      const kind = String(m.kind);
+      const statuses: Record<string, number> = {};
+      await Promise.all(
+        Array.from({ length: Number(m.concurrency) }, async (_, loop) => {
+          // mixed: half the loops send valid sign-ups, half oversized ones.
+          const k = kind === 'mixed' ? (loop % 2 === 0 ? 'valid' : 'oversized') : (kind as 'valid' | 'oversized');
+          while (Date.now() < until) {
+            const status = await once(url, k).catch(() => 0);
+            statuses[`${k} ${status}`] = (statuses[`${k} ${status}`] ?? 0) + 1;
+          }
+        }),
+      );
+      return { statuses };
+    },
   },
-});
+);

@@ -164,7 +164,21 @@ async function runWs(spec: WsLoadSpec, seconds: number): Promise<LoadResult> {
   const q = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]! : 0);
   const ok = latencies.length;
   const total = Object.values(status).reduce((a, b) => a + b, 0);
-  return { rps: ok / secs, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: q(1), total, ok, non2xx: total - ok, errors, timeouts: 0, status, seconds: secs, loadCpu: 0 };
+  return {
+    rps: ok / secs,
+    p50: q(0.5),
+    p90: q(0.9),
+    p99: q(0.99),
+    max: q(1),
+    total,
+    ok,
+    non2xx: total - ok,
+    errors,
+    timeouts: 0,
+    status,
+    seconds: secs,
+    loadCpu: 0,
+  };
 }
 
 // Specs arrive over IPC (token lists are too long for argv), one at a time; the process stays

@@ -16,12 +16,15 @@ const server = createServer((req, res) => {
   delete headers.connection;
   delete headers['x-session-token'];
   pool
-    .stream({ path: req.url ?? '/', method: 'GET', headers: headers as Record<string, string>, body: null }, ({ statusCode, headers: h }) => {
-      delete h.connection;
-      delete h['keep-alive'];
-      res.writeHead(statusCode, h as Record<string, string>);
-      return res;
-    })
+    .stream(
+      { path: req.url ?? '/', method: 'GET', headers: headers as Record<string, string>, body: null },
+      ({ statusCode, headers: h }) => {
+        delete h.connection;
+        delete h['keep-alive'];
+        res.writeHead(statusCode, h as Record<string, string>);
+        return res;
+      },
+    )
     .catch(() => {
       if (!res.headersSent) res.writeHead(502);
       res.end();

@@ -58,7 +58,16 @@ if (mode === 'worker') {
   const dir = mkdtempSync(join(tmpdir(), 'bench-isolation-'));
   const file = join(dir, 'kratos.yml');
   writeFileSync(file, stringify(kratosConfig));
-  raw = { ...base, embedded_kratos: { enabled: true, config_file: file, dsn: 'memory', public_listen: { host: '127.0.0.1', port: 0 }, admin_listen: { host: '127.0.0.1', port: 0 } } };
+  raw = {
+    ...base,
+    embedded_kratos: {
+      enabled: true,
+      config_file: file,
+      dsn: 'memory',
+      public_listen: { host: '127.0.0.1', port: 0 },
+      admin_listen: { host: '127.0.0.1', port: 0 },
+    },
+  };
 } else {
   const { startIdentityServer } = await import('../../src/identity/index.js');
   const identity = await startIdentityServer({

@@ -71,10 +71,15 @@ async function register(email: string): Promise<string> {
     path: `/self-service/registration?flow=${flow.id}`,
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ method: 'password', password: 'correct horse battery staple 42', traits: { email, name: { first: 'Bench', last: 'User' } } }),
+    body: JSON.stringify({
+      method: 'password',
+      password: 'correct horse battery staple 42',
+      traits: { email, name: { first: 'Bench', last: 'User' } },
+    }),
   });
   const body = (await res.body.json()) as { session_token?: string };
-  if (res.statusCode !== 200 || !body.session_token) throw new Error(`registration answered ${res.statusCode}: ${JSON.stringify(body).slice(0, 300)}`);
+  if (res.statusCode !== 200 || !body.session_token)
+    throw new Error(`registration answered ${res.statusCode}: ${JSON.stringify(body).slice(0, 300)}`);
   return body.session_token;
 }
 
@@ -101,14 +106,22 @@ if (delayMs > 0) {
     delete headers.connection;
     delete headers['keep-alive'];
     pool
-      .stream({ path: req.url ?? '/', method: req.method as 'GET', headers: headers as Record<string, string>, body: req.method === 'GET' || req.method === 'HEAD' ? null : req }, ({ statusCode, headers: h }) => {
-        const out = { ...h };
-        delete out.connection;
-        delete out['keep-alive'];
-        delete out['transfer-encoding'];
-        res.writeHead(statusCode, out as Record<string, string>);
-        return res;
-      })
+      .stream(
+        {
+          path: req.url ?? '/',
+          method: req.method as 'GET',
+          headers: headers as Record<string, string>,
+          body: req.method === 'GET' || req.method === 'HEAD' ? null : req,
+        },
+        ({ statusCode, headers: h }) => {
+          const out = { ...h };
+          delete out.connection;
+          delete out['keep-alive'];
+          delete out['transfer-encoding'];
+          res.writeHead(statusCode, out as Record<string, string>);
+          return res;
+        },
+      )
       .catch(() => {
         if (!res.headersSent) res.writeHead(502);
         res.end();
@@ -129,7 +142,12 @@ serveIpc(
     stats: () => ({ whoamiCalls, servers: servers.length }),
     sessions: async (m) => ({ tokens: await mint(String(m.prefix), Number(m.count)) }),
     revoke: async (m) => {
-      const res = await direct.request({ path: '/sessions', method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_token: m.token }) });
+      const res = await direct.request({
+        path: '/sessions',
+        method: 'DELETE',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ session_token: m.token }),
+      });
       await res.body.dump();
       return { status: res.statusCode };
     },

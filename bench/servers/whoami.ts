@@ -58,7 +58,18 @@ function sessionJson(token: string): string {
       state: 'active',
       state_changed_at: now,
       traits: { email, name: { first: 'Bench', last: 'User' } },
-      verifiable_addresses: [{ id: uuidFrom('va:' + token), value: email, verified: true, via: 'email', status: 'completed', verified_at: now, created_at: now, updated_at: now }],
+      verifiable_addresses: [
+        {
+          id: uuidFrom('va:' + token),
+          value: email,
+          verified: true,
+          via: 'email',
+          status: 'completed',
+          verified_at: now,
+          created_at: now,
+          updated_at: now,
+        },
+      ],
       recovery_addresses: [{ id: uuidFrom('ra:' + token), value: email, via: 'email', created_at: now, updated_at: now }],
       metadata_public: null,
       created_at: now,
@@ -68,7 +79,14 @@ function sessionJson(token: string): string {
   });
 }
 
-const UNAUTHORIZED = JSON.stringify({ error: { code: 401, status: 'Unauthorized', reason: 'No valid session credentials found in the request.', message: 'The request could not be authorized' } });
+const UNAUTHORIZED = JSON.stringify({
+  error: {
+    code: 401,
+    status: 'Unauthorized',
+    reason: 'No valid session credentials found in the request.',
+    message: 'The request could not be authorized',
+  },
+});
 
 const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
   const url = req.url ?? '/';

@@ -74,7 +74,9 @@ export function createAdminHandler(g: GatewayCore) {
     // decision API answers only for the credential it is shown.
     if (decisions.owns(url)) return decisions.handle(req, res);
     if (!hosts.allows(req.headers.host)) {
-      return sendJsonError(res, 421, 'This admin listener does not answer for that host; add it to admin.allowed_hosts', { connection: 'close' });
+      return sendJsonError(res, 421, 'This admin listener does not answer for that host; add it to admin.allowed_hosts', {
+        connection: 'close',
+      });
     }
     app(req as express.Request, res as express.Response);
   };

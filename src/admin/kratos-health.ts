@@ -31,7 +31,8 @@ export function identityServerDown(g: GatewayCore): { status: 'identity_server_d
   return code === undefined ? undefined : { status: 'identity_server_down', exit_code: code };
 }
 
-export type KratosHealthResult = { up: true } | { up: false; status: 'kratos_unhealthy'; kratos_status: number } | { up: false; status: 'kratos_unreachable' };
+export type KratosHealthResult =
+  { up: true } | { up: false; status: 'kratos_unhealthy'; kratos_status: number } | { up: false; status: 'kratos_unreachable' };
 
 /** A scrape reuses a check younger than this instead of calling Kratos again. */
 const SCRAPE_MAX_AGE_MS = 5_000;

@@ -28,7 +28,10 @@ export function applyEnvOverrides(config: Record<string, unknown>, env: NodeJS.P
     .filter((k) => k.startsWith(ENV_PREFIX) && k.length > ENV_PREFIX.length)
     .sort(byKeyPath);
   for (const name of names) {
-    const segments = name.slice(ENV_PREFIX.length).split('__').map((s) => s.toLowerCase());
+    const segments = name
+      .slice(ENV_PREFIX.length)
+      .split('__')
+      .map((s) => s.toLowerCase());
     if (segments.some((s) => s === '')) throw new ConfigError([`${name}: empty key segment (use "__" only between keys)`]);
     const value = readValue(name, env[name] ?? '', segments);
     setPath(config, segments, value, name);
@@ -75,12 +78,15 @@ function setPath(root: Record<string, unknown>, segments: string[], value: unkno
     const last = i === segments.length - 1;
     const index = /^\d+$/.test(key) ? Number(key) : undefined;
     if (Array.isArray(node)) {
-      if (index === undefined) throw new ConfigError([`${envName}: "${segments.slice(0, i).join('.')}" is a list; "${key}" is not an index`]);
+      if (index === undefined)
+        throw new ConfigError([`${envName}: "${segments.slice(0, i).join('.')}" is a list; "${key}" is not an index`]);
       // An index past the end would leave a gap: ROUTES__3000000 made a sparse list whose
       // 3 million holes each became a config error line (seconds of CPU, gigabytes of memory),
       // and an index of 2^32 or more was not a list element at all and vanished silently.
       if (index > node.length) {
-        throw new ConfigError([`${envName}: ${segments.slice(0, i).join('.')} has no entry ${index - 1} (list indexes start at 0 and follow each other)`]);
+        throw new ConfigError([
+          `${envName}: ${segments.slice(0, i).join('.')} has no entry ${index - 1} (list indexes start at 0 and follow each other)`,
+        ]);
       }
       if (last) node[index] = value;
       else node = (node[index] ??= /^\d+$/.test(segments[i + 1]!) ? [] : {}) as Record<string, unknown> | unknown[];

@@ -41,7 +41,11 @@ function formatIssue(issue: z.core.$ZodIssue, origins: EnvOrigins | undefined): 
     const valid = keysAt(segments);
     return issue.keys.map((key) => {
       const suggestion = closestKey(key, valid);
-      return located(segments.length === 0 ? key : `${path}.${key}`, `unknown key${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`, origins);
+      return located(
+        segments.length === 0 ? key : `${path}.${key}`,
+        `unknown key${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}`,
+        origins,
+      );
     });
   }
   // "Invalid input: expected number, received string": the prefix says nothing the line does not.
@@ -85,7 +89,12 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   }
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `${path}:${e.linePos?.[0]?.line ?? '?'}:${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`));
+    throw new ConfigError(
+      doc.errors.map(
+        (e) =>
+          `${path}:${e.linePos?.[0]?.line ?? '?'}:${e.linePos?.[0]?.col ?? '?'}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+      ),
+    );
   }
   let raw: unknown;
   try {

@@ -32,13 +32,16 @@ export function routeProblems(routes: readonly RouteConfig[]): string[] {
     const sig = signature(c);
     const other = bySignature.get(sig);
     if (other !== undefined) {
-      problems.push(`routes.${index} ("${c.name}") matches exactly the same requests as routes.${other} ("${routes[other]!.name}"); one of them could never be chosen`);
+      problems.push(
+        `routes.${index} ("${c.name}") matches exactly the same requests as routes.${other} ("${routes[other]!.name}"); one of them could never be chosen`,
+      );
     } else {
       bySignature.set(sig, index);
     }
   });
   routes.forEach((c, index) => {
-    if (names.has(c.name)) problems.push(`routes.${index}.name: "${c.name}" is used by another route; names must be unique (they label metrics)`);
+    if (names.has(c.name))
+      problems.push(`routes.${index}.name: "${c.name}" is used by another route; names must be unique (they label metrics)`);
     names.add(c.name);
     if (c.strip_prefix !== undefined) {
       const base = c.match.path_prefix ?? c.match.path_glob!;

@@ -15,16 +15,14 @@ const listen = (defaultPort: number) =>
     .strict()
     .prefault({});
 
-const httpUrl = z
-  .string()
-  .refine((s) => {
-    try {
-      const u = new URL(s);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'must be an absolute http(s) URL');
+const httpUrl = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an absolute http(s) URL');
 
 /** A URL path prefix such as `/.ory/kratos/public`: leading slash, no trailing slash. */
 const pathPrefix = z
@@ -68,7 +66,10 @@ const route = z
         path_prefix: z.union([z.literal('/'), pathPrefix]).optional(),
         /** Glob over the canonical path: `*` is one segment (or part of one), `**` is any number of segments. */
         path_glob: z.string().regex(/^\//, 'must start with "/"').optional(),
-        methods: z.array(z.string().regex(/^[A-Z]+$/, 'upper-case HTTP method')).min(1).optional(),
+        methods: z
+          .array(z.string().regex(/^[A-Z]+$/, 'upper-case HTTP method'))
+          .min(1)
+          .optional(),
       })
       .strict()
       .refine((m) => (m.path_prefix === undefined) !== (m.path_glob === undefined), {
@@ -135,7 +136,10 @@ export const configSchema = z
         /** Serve the Kratos public API under this prefix on the proxy listener; "" disables the mount. */
         mount_prefix: z.union([z.literal(''), mountPrefix]).default('/.ory/kratos/public'),
         whoami_timeout_ms: z.number().int().min(1).max(60_000).default(1_000),
-        session_cookie: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a valid cookie name').default('ory_kratos_session'),
+        session_cookie: z
+          .string()
+          .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a valid cookie name')
+          .default('ory_kratos_session'),
         /** Concurrent connections to Kratos. */
         connections: z.number().int().min(1).max(1024).default(32),
       })
@@ -145,7 +149,11 @@ export const configSchema = z
       .object({
         enabled: z.boolean().default(true),
         max_entries: z.number().int().min(1).default(100_000),
-        max_bytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+        max_bytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(64 * 1024 * 1024),
         ttl_cap_ms: z.number().int().min(1).default(60_000),
         negative_ttl_ms: ms.default(1_000),
         honour_cache_for_header: z.boolean().default(true),
@@ -157,7 +165,10 @@ export const configSchema = z
       .object({
         /** Where an unauthenticated browser is sent; defaults to the mount's login init. */
         redirect_url: httpUrl.optional(),
-        return_to_param: z.string().regex(/^[A-Za-z0-9_-]+$/).default('return_to'),
+        return_to_param: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]+$/)
+          .default('return_to'),
         /** Hosts (host[:port]) a return_to may point at; the public_base_url host is always allowed. */
         allowed_return_to_hosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be host or host:port')).default([]),
       })

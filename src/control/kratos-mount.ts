@@ -46,7 +46,10 @@ const READ_ONLY_GETS = new Set([
   ...['login', 'registration', 'settings', 'recovery', 'verification'].map((flow) => `/self-service/${flow}/flows`),
   // Flow init never touches an existing session: with one, login and registration only
   // redirect or answer 400, and login's `?refresh=true`/`?aal=` only creates a forced flow.
-  ...['login', 'registration', 'recovery', 'verification'].flatMap((flow) => [`/self-service/${flow}/browser`, `/self-service/${flow}/api`]),
+  ...['login', 'registration', 'recovery', 'verification'].flatMap((flow) => [
+    `/self-service/${flow}/browser`,
+    `/self-service/${flow}/api`,
+  ]),
 ]);
 
 /**
@@ -152,7 +155,11 @@ export function createKratosMount(g: GatewayCore) {
    * is a session token and so is tried under every source except the cookie, whose value is
    * sealed (Kratos) or signed (the embedded server) and so never a bare token.
    */
-  function requestCredentials(sources: readonly CredentialExtractor[], headers: IncomingHttpHeaders, bodyTokens: readonly string[]): Credential[] {
+  function requestCredentials(
+    sources: readonly CredentialExtractor[],
+    headers: IncomingHttpHeaders,
+    bodyTokens: readonly string[],
+  ): Credential[] {
     const found: Credential[] = [];
     for (const source of sources) {
       const value = source.extract(headers);
@@ -173,7 +180,11 @@ export function createKratosMount(g: GatewayCore) {
    * or its revocation would go unpurged. Applies to every registered source: the headers and
    * cookies a source declares it reads are the ones it owns.
    */
-  function forwardOnlyReadCredentials(sources: readonly CredentialExtractor[], headers: IncomingHttpHeaders, original: IncomingHttpHeaders): void {
+  function forwardOnlyReadCredentials(
+    sources: readonly CredentialExtractor[],
+    headers: IncomingHttpHeaders,
+    original: IncomingHttpHeaders,
+  ): void {
     const cookieNames = new Set<string>();
     for (const source of sources) {
       for (const name of source.reads.headers) delete headers[name];
@@ -185,7 +196,10 @@ export function createKratosMount(g: GatewayCore) {
         const eq = pair.indexOf('=');
         return !cookieNames.has((eq === -1 ? pair : pair.slice(0, eq)).trim());
       });
-      const joined = kept.map((pair) => pair.trim()).filter((pair) => pair !== '').join('; ');
+      const joined = kept
+        .map((pair) => pair.trim())
+        .filter((pair) => pair !== '')
+        .join('; ');
       if (joined === '') delete headers.cookie;
       else headers.cookie = joined;
     }
@@ -209,7 +223,8 @@ export function createKratosMount(g: GatewayCore) {
     }
     if (location.startsWith('/') && !location.startsWith('//')) {
       if (kratosBasePath === '') return mountPrefix + location;
-      if (location.startsWith(kratosBasePath + '/') || location.startsWith(kratosBasePath + '?')) return mountPrefix + location.slice(kratosBasePath.length);
+      if (location.startsWith(kratosBasePath + '/') || location.startsWith(kratosBasePath + '?'))
+        return mountPrefix + location.slice(kratosBasePath.length);
     }
     return location;
   }
@@ -250,7 +265,8 @@ export function createKratosMount(g: GatewayCore) {
       const buffered = await readSmallBody(req);
       if (buffered === undefined) return sendJsonError(res, 413, 'The request body is too large');
       const scanned = sessionTokensInBody(buffered, originalHeaders);
-      if (scanned === 'unscannable') return sendJsonError(res, 415, 'The request body must be uncompressed UTF-8 JSON or a URL-encoded form');
+      if (scanned === 'unscannable')
+        return sendJsonError(res, 415, 'The request body must be uncompressed UTF-8 JSON or a URL-encoded form');
       // Kratos reads one session token from a body; which of several it would take is not
       // knowable here, and looking each one up (below, one whoami per token and source) let
       // one anonymous 64 KiB form cost Kratos a thousand calls.

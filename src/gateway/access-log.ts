@@ -29,7 +29,18 @@ export class AccessLog {
    * data); undefined when the target was rejected before it could be made canonical.
    * `upstreamMs` is the time to the upstream's response headers; `ms` is the whole request.
    */
-  write(reqId: string, client: string | undefined, route: string, method: string, path: string | undefined, status: number, ms: number, identity: string | undefined, extra = '', upstreamMs?: number): void {
+  write(
+    reqId: string,
+    client: string | undefined,
+    route: string,
+    method: string,
+    path: string | undefined,
+    status: number,
+    ms: number,
+    identity: string | undefined,
+    extra = '',
+    upstreamMs?: number,
+  ): void {
     if (!this.enabled) return;
     const now = Date.now();
     if (now !== this.lastMs) {

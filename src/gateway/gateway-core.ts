@@ -84,7 +84,10 @@ export class GatewayCore {
     this.http = new HttpForwarder(config.proxy.upstream_connections);
     this.websocket = new WebSocketForwarder((err, req) => {
       // The path only: a query string may carry a token, and credentials never reach the logs.
-      this.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code }, path: (req.url ?? '').split('?', 1)[0] }, 'websocket upstream error');
+      this.logger.warn(
+        { err: { message: err.message, code: (err as { code?: string }).code }, path: (req.url ?? '').split('?', 1)[0] },
+        'websocket upstream error',
+      );
     });
   }
 

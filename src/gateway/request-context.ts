@@ -31,7 +31,8 @@ export function loginLocation(s: ConfigSnapshot, peer: string | undefined, heade
     const proto = headers['x-forwarded-proto'];
     if (typeof host === 'string' && (proto === 'http' || proto === 'https')) origin = `${proto}://${host.split(',')[0]!.trim()}`;
   }
-  const returnTo = s.returnTo.validate(origin + target.path + target.search) ?? s.returnTo.validate(s.publicOrigin + target.path + target.search);
+  const returnTo =
+    s.returnTo.validate(origin + target.path + target.search) ?? s.returnTo.validate(s.publicOrigin + target.path + target.search);
   if (returnTo === undefined) return s.loginUrl;
   const sep = s.loginUrl.includes('?') ? '&' : '?';
   return `${s.loginUrl}${sep}${s.returnToParam}=${encodeURIComponent(returnTo)}`;

@@ -113,7 +113,7 @@ export function canonicalizePath(rawPath: string): string {
   let trailingSlash = false;
   for (let i = 1; i <= last; i++) {
     const s = segments[i]!;
-    if (s === '' ) {
+    if (s === '') {
       if (i === last) trailingSlash = true;
       continue;
     }

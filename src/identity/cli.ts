@@ -19,7 +19,8 @@ function listenOf(raw: unknown, which: 'public' | 'admin', defaultPort: number):
   const serve = (raw as { serve?: Record<string, { host?: unknown; port?: unknown } | undefined> } | null)?.serve?.[which];
   const host = typeof serve?.host === 'string' && serve.host !== '' ? serve.host : '127.0.0.1';
   const port = serve?.port === undefined ? defaultPort : serve.port;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) configError(`serve.${which}.port: must be a port number`);
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+    configError(`serve.${which}.port: must be a port number`);
   return { host, port };
 }
 

@@ -73,7 +73,24 @@ export interface KratosConfig {
 type Checker = (value: unknown, path: string) => void;
 
 /** Keys Kratos knows that we accept and deliberately ignore, without a warning. */
-const IGNORED_PREFIXES = ['version', 'log', 'serve.public.cors', 'serve.admin.cors', 'serve.public.host', 'serve.public.port', 'serve.admin.host', 'serve.admin.port', 'selfservice.methods.profile', 'selfservice.methods.link', 'selfservice.methods.oidc.config', 'courier.template_override_path', 'hashers.algorithm', 'dev', 'sqa-opt-out', 'watch-courier'];
+const IGNORED_PREFIXES = [
+  'version',
+  'log',
+  'serve.public.cors',
+  'serve.admin.cors',
+  'serve.public.host',
+  'serve.public.port',
+  'serve.admin.host',
+  'serve.admin.port',
+  'selfservice.methods.profile',
+  'selfservice.methods.link',
+  'selfservice.methods.oidc.config',
+  'courier.template_override_path',
+  'hashers.algorithm',
+  'dev',
+  'sqa-opt-out',
+  'watch-courier',
+];
 
 const FLOWS = ['login', 'registration', 'settings', 'recovery', 'verification'] as const;
 
@@ -125,7 +142,10 @@ const smtpUri: Checker = (v, p) => {
   try {
     u = new URL(v);
   } catch {
-    fail(p, 'is not a valid URL (smtp://user:password@host:port/ or smtps://...; percent-encode special characters in the user and password)');
+    fail(
+      p,
+      'is not a valid URL (smtp://user:password@host:port/ or smtps://...; percent-encode special characters in the user and password)',
+    );
   }
   if (u.protocol !== 'smtp:' && u.protocol !== 'smtps:') fail(p, 'must use smtp:// or smtps://');
   if (u.hostname === '') fail(p, 'must name a host');
@@ -174,7 +194,8 @@ const sameSite: Checker = (v, p) => {
 const schemaList: Checker = (v, p) => {
   if (!Array.isArray(v)) fail(p, 'must be a list of {id, url}');
   v.forEach((s, i) => {
-    if (!isObject(s) || typeof s.id !== 'string' || typeof s.url !== 'string') fail(`${p}.${i}`, 'must be an object with string "id" and "url"');
+    if (!isObject(s) || typeof s.id !== 'string' || typeof s.url !== 'string')
+      fail(`${p}.${i}`, 'must be an object with string "id" and "url"');
   });
 };
 const addressList: Checker = (v, p) => {
@@ -356,7 +377,9 @@ export function loadKratosConfig(raw: unknown, opts: LoadOptions = {}): { config
     schemas.push(loadSchema(s.id, s.url, `identity.schemas.${i}.url`, baseDir));
   });
 
-  const after = (flow: string): AfterUrls => ({ defaultBrowserReturnUrl: get(`selfservice.flows.${flow}.after.default_browser_return_url`) });
+  const after = (flow: string): AfterUrls => ({
+    defaultBrowserReturnUrl: get(`selfservice.flows.${flow}.after.default_browser_return_url`),
+  });
   const afterMethod = (flow: string, method: string): AfterUrls => ({
     defaultBrowserReturnUrl: get(`selfservice.flows.${flow}.after.${method}.default_browser_return_url`),
   });
@@ -431,7 +454,10 @@ export function loadKratosConfig(raw: unknown, opts: LoadOptions = {}): { config
       registration: {
         ...flow('registration'),
         enabled: get('selfservice.flows.registration.enabled') ?? true,
-        after: { ...after('registration'), password: { ...afterMethod('registration', 'password'), sessionHook: regHooks.some((h) => h.hook === 'session') } },
+        after: {
+          ...after('registration'),
+          password: { ...afterMethod('registration', 'password'), sessionHook: regHooks.some((h) => h.hook === 'session') },
+        },
       },
       settings: {
         ...flow('settings'),
@@ -439,13 +465,22 @@ export function loadKratosConfig(raw: unknown, opts: LoadOptions = {}): { config
         after: { ...after('settings'), password: afterMethod('settings', 'password'), profile: afterMethod('settings', 'profile') },
       },
       recovery: { ...flow('recovery'), enabled: get('selfservice.flows.recovery.enabled') ?? false, after: after('recovery') },
-      verification: { ...flow('verification'), enabled: get('selfservice.flows.verification.enabled') ?? false, after: after('verification') },
+      verification: {
+        ...flow('verification'),
+        enabled: get('selfservice.flows.verification.enabled') ?? false,
+        after: after('verification'),
+      },
       logout: { after: after('logout') },
     },
     loginThrottling: {
       enabled: get(`${LOGIN_THROTTLE}.enabled`) ?? true,
       trustedProxies,
-      perIdentifier: backoff(`${LOGIN_THROTTLE}.per_identifier`, 'max_failures', { max: 5, baseMs: 1000, maxMs: 15 * 60_000, resetMs: HOUR }),
+      perIdentifier: backoff(`${LOGIN_THROTTLE}.per_identifier`, 'max_failures', {
+        max: 5,
+        baseMs: 1000,
+        maxMs: 15 * 60_000,
+        resetMs: HOUR,
+      }),
       perClient: backoff(`${LOGIN_THROTTLE}.per_client`, 'max_failures', { max: 20, baseMs: 1000, maxMs: 15 * 60_000, resetMs: HOUR }),
       maxTracked: get(`${LOGIN_THROTTLE}.max_tracked`) ?? 50_000,
     },

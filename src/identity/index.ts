@@ -53,7 +53,14 @@ function listen(server: Server, host: string, port: number): Promise<string> {
     server.listen(port, host, () => {
       server.off('error', reject);
       const addr = server.address() as AddressInfo;
-      const shown = addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address === '::' ? '[::1]' : addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      const shown =
+        addr.address === '0.0.0.0'
+          ? '127.0.0.1'
+          : addr.address === '::'
+            ? '[::1]'
+            : addr.family === 'IPv6'
+              ? `[${addr.address}]`
+              : addr.address;
       resolve(`http://${shown}:${addr.port}`);
     });
   });

@@ -6,8 +6,18 @@ export interface UiText {
   context?: Record<string, unknown>;
 }
 
-const info = (id: number, text: string, context?: Record<string, unknown>): UiText => ({ id, text, type: 'info', ...(context ? { context } : {}) });
-const error = (id: number, text: string, context?: Record<string, unknown>): UiText => ({ id, text, type: 'error', context: context ?? {} });
+const info = (id: number, text: string, context?: Record<string, unknown>): UiText => ({
+  id,
+  text,
+  type: 'info',
+  ...(context ? { context } : {}),
+});
+const error = (id: number, text: string, context?: Record<string, unknown>): UiText => ({
+  id,
+  text,
+  type: 'error',
+  context: context ?? {},
+});
 
 export const labels = {
   signIn: () => info(1010001, 'Sign in'),
@@ -37,9 +47,16 @@ export const texts = {
   invalidFormat: (reason: string) => error(4000004, reason),
   passwordPolicy: (reason: string) => error(4000005, `The password can not be used because ${reason}.`, { reason }),
   invalidCredentials: () =>
-    error(4000006, 'The provided credentials are invalid, check for spelling mistakes in your password or username, email address, or phone number.'),
+    error(
+      4000006,
+      'The provided credentials are invalid, check for spelling mistakes in your password or username, email address, or phone number.',
+    ),
   duplicateIdentifier: () => error(4000007, 'An account with the same identifier (email, phone, username, ...) exists already.'),
-  noIdentifier: () => error(4000009, 'Could not find any login identifiers. Did you forget to set them? This could also be caused by a server misconfiguration.'),
+  noIdentifier: () =>
+    error(
+      4000009,
+      'Could not find any login identifiers. Did you forget to set them? This could also be caused by a server misconfiguration.',
+    ),
 
   loginExpired: (minutesAgo: number, expiredAt: string) =>
     error(4010001, `The login flow expired ${minutesAgo.toFixed(2)} minutes ago, please try again.`, { expired_at: expiredAt }),
@@ -47,7 +64,8 @@ export const texts = {
   noRegistrationStrategy: () => error(4010003, 'Could not find a strategy to sign you up with. Did you fill out the form correctly?'),
   noSettingsStrategy: () => error(4010004, 'Could not find a strategy to update your settings. Did you fill out the form correctly?'),
   noRecoveryStrategy: () => error(4010005, 'Could not find a strategy to recover your account with. Did you fill out the form correctly?'),
-  noVerificationStrategy: () => error(4010006, 'Could not find a strategy to verify your account with. Did you fill out the form correctly?'),
+  noVerificationStrategy: () =>
+    error(4010006, 'Could not find a strategy to verify your account with. Did you fill out the form correctly?'),
   registrationExpired: (minutesAgo: number, expiredAt: string) =>
     error(4040001, `The registration flow expired ${minutesAgo.toFixed(2)} minutes ago, please try again.`, { expired_at: expiredAt }),
   settingsExpired: (minutesAgo: number, expiredAt: string) =>
@@ -62,9 +80,13 @@ export const texts = {
     error(4070005, `The verification flow expired ${minutesAgo.toFixed(2)} minutes ago, please try again.`, { expired_at: expiredAt }),
   // Not a Kratos message (v0.6 does not throttle): 429 + a sequence number, outside Kratos's id ranges.
   loginThrottled: (retryAfterSeconds: number) =>
-    error(4290001, `Too many failed login attempts. Please wait ${retryAfterSeconds} seconds before trying again.`, { retry_after_seconds: retryAfterSeconds }),
+    error(4290001, `Too many failed login attempts. Please wait ${retryAfterSeconds} seconds before trying again.`, {
+      retry_after_seconds: retryAfterSeconds,
+    }),
   emailThrottled: (retryAfterSeconds: number) =>
-    error(4290002, `Too many emails were requested. Please wait ${retryAfterSeconds} seconds before trying again.`, { retry_after_seconds: retryAfterSeconds }),
+    error(4290002, `Too many emails were requested. Please wait ${retryAfterSeconds} seconds before trying again.`, {
+      retry_after_seconds: retryAfterSeconds,
+    }),
   apiFlowHeader: (header: 'Cookie' | 'Origin') =>
     error(
       4000001,

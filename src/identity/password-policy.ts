@@ -62,7 +62,8 @@ export async function passwordProblem(
   fetchImpl: typeof fetch = fetch,
 ): Promise<string | undefined> {
   if (password.length < MIN_LENGTH) return `password length must be at least ${MIN_LENGTH} characters but only got ${password.length}`;
-  if (password.length > MAX_PASSWORD_LENGTH) return `password length must be at most ${MAX_PASSWORD_LENGTH} characters but got ${password.length}`;
+  if (password.length > MAX_PASSWORD_LENGTH)
+    return `password length must be at most ${MAX_PASSWORD_LENGTH} characters but got ${password.length}`;
   // Callers validate identifiers against MAX_IDENTIFIER_LENGTH first; the slice keeps this
   // quadratic comparison bounded even for a caller that forgot, at the cost of comparing
   // only the identifier's first characters.
@@ -70,7 +71,8 @@ export async function passwordProblem(
   const pw = password.toLowerCase();
   if (id !== '') {
     const ratio = longestCommonSubstring(id, pw) / pw.length;
-    if (levenshtein(id, pw) < MIN_IDENTIFIER_DISTANCE || ratio > MAX_SUBSTRING_RATIO) return 'the password is too similar to the user identifier';
+    if (levenshtein(id, pw) < MIN_IDENTIFIER_DISTANCE || ratio > MAX_SUBSTRING_RATIO)
+      return 'the password is too similar to the user identifier';
   }
   if (!cfg.haveibeenpwnedEnabled) return undefined;
   const sha = createHash('sha1').update(password).digest('hex').toUpperCase();

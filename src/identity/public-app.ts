@@ -40,7 +40,14 @@ export function mountErrors(ctx: IdentityContext, app: express.Express, publicPo
       const ts = ctx.clock.now().toISOString();
       res.status(200).json({
         id: randomUUID(),
-        errors: [{ code: 500, status: 'Internal Server Error', reason: 'This is a stub error.', message: 'An internal server error occurred, please contact the system administrator' }],
+        errors: [
+          {
+            code: 500,
+            status: 'Internal Server Error',
+            reason: 'This is a stub error.',
+            message: 'An internal server error occurred, please contact the system administrator',
+          },
+        ],
         created_at: ts,
         updated_at: ts,
       });
@@ -100,7 +107,10 @@ export function finalHandlers(ctx: IdentityContext, app: express.Express): void 
   app.use((req: Request, res: Response) => {
     const location = trailingSlashRedirect(req.originalUrl);
     if (location === undefined) return sendError(res, new HttpError(404));
-    res.status(req.method === 'GET' ? 301 : 307).location(location).end();
+    res
+      .status(req.method === 'GET' ? 301 : 307)
+      .location(location)
+      .end();
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     // body-parser errors carry a 4xx status (malformed JSON, body too large).

@@ -50,7 +50,8 @@ export function handleWhoami(ctx: IdentityContext, req: IncomingMessage, res: Se
 export function revokeSessionHandler(ctx: IdentityContext) {
   return (req: Request, res: Response): void => {
     const body: unknown = req.body;
-    if (typeof body !== 'object' || body === null) return sendError(res, badRequest('The request body must be a JSON object with "session_token".'));
+    if (typeof body !== 'object' || body === null)
+      return sendError(res, badRequest('The request body must be a JSON object with "session_token".'));
     const token = (body as { session_token?: unknown }).session_token;
     if (typeof token !== 'string' || token === '' || !ctx.sessions.revoke(token)) return sendError(res, notFound());
     res.status(204).end();

@@ -17,6 +17,9 @@ export async function startTracing(env: Env, logger: Logger): Promise<Tracing | 
   const tracing = new OtelTracing(settings, logger);
   // Headers may carry API keys and the URL user info a password: neither is logged.
   const endpoint = new URL(settings.exporter.url);
-  logger.info({ endpoint: endpoint.origin + endpoint.pathname, sampler: settings.sampler.kind, service: settings.serviceName }, 'tracing on: exporting spans over OTLP/HTTP');
+  logger.info(
+    { endpoint: endpoint.origin + endpoint.pathname, sampler: settings.sampler.kind, service: settings.serviceName },
+    'tracing on: exporting spans over OTLP/HTTP',
+  );
   return tracing;
 }

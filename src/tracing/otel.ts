@@ -7,7 +7,17 @@
  * route names, host names, status codes and outcomes.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  trace,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -62,7 +72,10 @@ class ReportingExporter implements SpanExporter {
     this.inner.export(spans, (result) => {
       if (result.code !== ExportResultCode.SUCCESS && Date.now() - this.lastWarning > 60_000) {
         this.lastWarning = Date.now();
-        this.logger.warn({ err: { message: result.error?.message ?? 'unknown error' }, spans: spans.length }, 'tracing: span export failed');
+        this.logger.warn(
+          { err: { message: result.error?.message ?? 'unknown error' }, spans: spans.length },
+          'tracing: span export failed',
+        );
       }
       done(result);
     });
@@ -221,7 +234,11 @@ export class OtelTracing implements Tracing {
   private readonly shutdownBudgetMs: number;
 
   constructor(settings: TracingSettings, logger: Logger) {
-    const exporter = new OTLPTraceExporter({ url: settings.exporter.url, headers: settings.exporter.headers, timeoutMillis: settings.exporter.timeoutMs });
+    const exporter = new OTLPTraceExporter({
+      url: settings.exporter.url,
+      headers: settings.exporter.headers,
+      timeoutMillis: settings.exporter.timeoutMs,
+    });
     this.provider = new TracerProvider({
       resource: resourceFromAttributes({ ...settings.resourceAttributes, 'service.name': settings.serviceName }),
       sampler: sampler(settings.sampler),
@@ -234,7 +251,11 @@ export class OtelTracing implements Tracing {
   startRequest(req: IncomingMessage, kind: 'proxy' | 'decision' | 'websocket'): RequestTrace {
     const method = req.method ?? 'GET';
     const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
-    const span = this.tracer.startSpan(`HTTP ${method}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'kratos_gateway.kind': kind } }, parent);
+    const span = this.tracer.startSpan(
+      `HTTP ${method}`,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'kratos_gateway.kind': kind } },
+      parent,
+    );
     const t = new RequestSpan(this.tracer, span, method);
     this.live.set(req, t);
     return t;

@@ -35,7 +35,14 @@ export interface TracingSettings {
 }
 
 const DEFAULT_ENDPOINT = 'http://localhost:4318';
-const SAMPLERS = new Set(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio']);
+const SAMPLERS = new Set([
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+]);
 
 function value(env: Env, name: string): string | undefined {
   const v = env[name]?.trim();
@@ -88,11 +95,20 @@ export function tracingSettings(env: Env): TracingSettings | undefined {
     ?.split(',')
     .map((e) => e.trim().toLowerCase())
     .filter((e) => e !== 'otlp' && e !== '');
-  if (others !== undefined && others.length > 0) warnings.push(`OTEL_TRACES_EXPORTER: only otlp is supported; ignoring ${others.join(', ')}`);
+  if (others !== undefined && others.length > 0)
+    warnings.push(`OTEL_TRACES_EXPORTER: only otlp is supported; ignoring ${others.join(', ')}`);
 
-  const protocol = (value(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? value(env, 'OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/json').toLowerCase();
-  if (protocol === 'grpc') problems.push('OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported: use http/json (the collector listens on port 4318 for OTLP/HTTP)');
-  else if (protocol === 'http/protobuf') warnings.push('OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf: spans are exported as http/json, which OTLP/HTTP receivers accept on the same endpoint');
+  const protocol = (
+    value(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ??
+    value(env, 'OTEL_EXPORTER_OTLP_PROTOCOL') ??
+    'http/json'
+  ).toLowerCase();
+  if (protocol === 'grpc')
+    problems.push('OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported: use http/json (the collector listens on port 4318 for OTLP/HTTP)');
+  else if (protocol === 'http/protobuf')
+    warnings.push(
+      'OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf: spans are exported as http/json, which OTLP/HTTP receivers accept on the same endpoint',
+    );
   else if (protocol !== 'http/json') problems.push(`OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not an OTLP protocol (http/json)`);
 
   let url = value(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
@@ -124,8 +140,17 @@ export function tracingSettings(env: Env): TracingSettings | undefined {
 
   const resourceAttributes = keyValueList(value(env, 'OTEL_RESOURCE_ATTRIBUTES'), 'OTEL_RESOURCE_ATTRIBUTES', warnings);
   const serviceName = value(env, 'OTEL_SERVICE_NAME') ?? resourceAttributes['service.name'] ?? 'kratos-gateway';
-  const headers = keyValueList(value(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS') ?? value(env, 'OTEL_EXPORTER_OTLP_HEADERS'), 'OTEL_EXPORTER_OTLP_HEADERS', warnings);
-  const timeoutMs = positiveInt(env, value(env, 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT') !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT' : 'OTEL_EXPORTER_OTLP_TIMEOUT', 10_000, warnings);
+  const headers = keyValueList(
+    value(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS') ?? value(env, 'OTEL_EXPORTER_OTLP_HEADERS'),
+    'OTEL_EXPORTER_OTLP_HEADERS',
+    warnings,
+  );
+  const timeoutMs = positiveInt(
+    env,
+    value(env, 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT') !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT' : 'OTEL_EXPORTER_OTLP_TIMEOUT',
+    10_000,
+    warnings,
+  );
   const maxQueueSize = positiveInt(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048, warnings);
   return {
     serviceName,

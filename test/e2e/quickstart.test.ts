@@ -156,7 +156,9 @@ scenario('5. settings: a profile change shows up in the app at once', async ({ s
   await waitForPath(page, '/ui/settings');
   await expectMessage(page, /^Your changes have been saved!$/);
   const id = await identityIdOf(stack.identityAdminUrl, account.email);
-  const stored = (await (await request(`${stack.identityAdminUrl}/identities/${id}`)).body.json()) as { traits: { name?: { first?: string } } };
+  const stored = (await (await request(`${stack.identityAdminUrl}/identities/${id}`)).body.json()) as {
+    traits: { name?: { first?: string } };
+  };
   assert.equal(stored.traits.name?.first, 'Grace', 'the identity server saved the change');
 
   // The gateway caches sessions (whoami) for up to a minute; a saved change must not wait for that.
@@ -199,7 +201,10 @@ scenario('7. verification: the link in the sign-up email verifies the address', 
   await registerFromApp(page, stack, account);
 
   const link = await emailLinkFor(stack.identityAdminUrl, account.email, 'verification');
-  assert.ok(link.startsWith(`${stack.baseUrl}/.ory/kratos/public/self-service/verification?`), `the link goes through the gateway: ${link}`);
+  assert.ok(
+    link.startsWith(`${stack.baseUrl}/.ory/kratos/public/self-service/verification?`),
+    `the link goes through the gateway: ${link}`,
+  );
   await page.goto(link);
   await waitForPath(page, '/ui/verification');
   await expectMessage(page, /Your email address is verified/);
@@ -240,29 +245,32 @@ scenario('9. the signed-in browser opens a WebSocket to the app through the gate
   assert.equal(await page.evaluate<string>(echoOnce), 'echo:ping');
 });
 
-scenario('10. the pages need no script, label every field, show focus, have readable contrast and fit a phone screen', async ({ stack, page }) => {
-  await page.setViewportSize({ width: 360, height: 740 });
-  for (const kind of ['login', 'registration', 'recovery']) {
-    await page.goto(`${stack.baseUrl}/ui/${kind}`);
-    await waitForPath(page, `/ui/${kind}`);
-    assert.equal(await page.locator('script').count(), 0, `${kind}: no script`);
-    // Browser-side checks are passed as source text: this project compiles without DOM types.
-    const unlabelled = await page.evaluate<string[]>(
-      `[...document.querySelectorAll('input:not([type="hidden"])')].filter((i) => i.labels.length === 0).map((i) => i.name)`,
-    );
-    assert.deepEqual(unlabelled, [], `${kind}: every input has a label`);
-    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
-    assert.equal(overflow, 0, `${kind}: no horizontal scrolling at 360px`);
-    assert.deepEqual(await lowContrastText(page), [], `${kind}: text contrast is at least 4.5:1`);
+scenario(
+  '10. the pages need no script, label every field, show focus, have readable contrast and fit a phone screen',
+  async ({ stack, page }) => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    for (const kind of ['login', 'registration', 'recovery']) {
+      await page.goto(`${stack.baseUrl}/ui/${kind}`);
+      await waitForPath(page, `/ui/${kind}`);
+      assert.equal(await page.locator('script').count(), 0, `${kind}: no script`);
+      // Browser-side checks are passed as source text: this project compiles without DOM types.
+      const unlabelled = await page.evaluate<string[]>(
+        `[...document.querySelectorAll('input:not([type="hidden"])')].filter((i) => i.labels.length === 0).map((i) => i.name)`,
+      );
+      assert.deepEqual(unlabelled, [], `${kind}: every input has a label`);
+      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      assert.equal(overflow, 0, `${kind}: no horizontal scrolling at 360px`);
+      assert.deepEqual(await lowContrastText(page), [], `${kind}: text contrast is at least 4.5:1`);
 
-    await page.locator('input:not([type="hidden"])').first().focus();
-    await page.keyboard.press('Tab');
-    const outline = await page.evaluate<{ style: string; width: number }>(
-      `(() => { const s = getComputedStyle(document.activeElement); return { style: s.outlineStyle, width: parseFloat(s.outlineWidth) }; })()`,
-    );
-    assert.notEqual(outline.style, 'none', `${kind}: keyboard focus is visible`);
-    assert.ok(outline.width >= 2, `${kind}: focus outline is at least 2px`);
-  }
-  await page.goto(`${stack.baseUrl}/ui/login`);
-  await screenshot(page, 'login-phone');
-});
+      await page.locator('input:not([type="hidden"])').first().focus();
+      await page.keyboard.press('Tab');
+      const outline = await page.evaluate<{ style: string; width: number }>(
+        `(() => { const s = getComputedStyle(document.activeElement); return { style: s.outlineStyle, width: parseFloat(s.outlineWidth) }; })()`,
+      );
+      assert.notEqual(outline.style, 'none', `${kind}: keyboard focus is visible`);
+      assert.ok(outline.width >= 2, `${kind}: focus outline is at least 2px`);
+    }
+    await page.goto(`${stack.baseUrl}/ui/login`);
+    await screenshot(page, 'login-phone');
+  },
+);

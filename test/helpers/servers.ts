@@ -38,10 +38,21 @@ export async function startEchoUpstream(): Promise<{ url: string; received: Echo
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const record = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString('utf8') };
+      const record = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       received.push(record);
       if (req.url?.startsWith('/status/')) {
-        res.writeHead(Number(req.url.slice(8, 11)), { 'content-type': 'text/plain', 'set-cookie': ['a=1; Path=/', 'b=2; Path=/'], connection: 'keep-alive', 'keep-alive': 'timeout=99' });
+        res.writeHead(Number(req.url.slice(8, 11)), {
+          'content-type': 'text/plain',
+          'set-cookie': ['a=1; Path=/', 'b=2; Path=/'],
+          connection: 'keep-alive',
+          'keep-alive': 'timeout=99',
+        });
         return res.end('status');
       }
       if (req.url?.startsWith('/slow')) {
@@ -92,7 +103,13 @@ export type WhoamiFault =
  */
 export async function startFakeKratos() {
   const sessions = new Map<string, FakeSession>();
-  const state = { calls: 0, fault: { kind: 'normal' } as WhoamiFault, cacheFor: undefined as number | undefined, setCookie: undefined as string | undefined, lastHeaders: undefined as IncomingHttpHeaders | undefined };
+  const state = {
+    calls: 0,
+    fault: { kind: 'normal' } as WhoamiFault,
+    cacheFor: undefined as number | undefined,
+    setCookie: undefined as string | undefined,
+    lastHeaders: undefined as IncomingHttpHeaders | undefined,
+  };
   const server = createServer((req, res) => {
     if (req.url === '/health/alive') return res.end('{"status":"ok"}');
     if (!req.url?.startsWith('/sessions/whoami')) {

@@ -28,12 +28,7 @@ async function getJson(url: string, cookie: string | undefined): Promise<{ statu
   return { status: res.statusCode, body };
 }
 
-export async function fetchFlow(
-  kratosPublicUrl: string,
-  kind: FlowKind,
-  id: string,
-  cookie: string | undefined,
-): Promise<FlowLookup> {
+export async function fetchFlow(kratosPublicUrl: string, kind: FlowKind, id: string, cookie: string | undefined): Promise<FlowLookup> {
   const url = `${kratosPublicUrl}/self-service/${kind}/flows?${new URLSearchParams({ id })}`;
   let res: { status: number; body: unknown };
   try {

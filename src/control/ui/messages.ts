@@ -44,7 +44,10 @@ export function displayText(m: UiText, field?: MessageField): string {
   }
   if (m.id === MIN_LENGTH || m.id === GENERIC_VALIDATION) {
     const min = /^length must be >= (\d+), but got (\d+)$/.exec(text);
-    if (min) return min[2] === '0' ? enterValue(field?.name ?? '', field) : `Must be at least ${min[1]} ${min[1] === '1' ? 'character' : 'characters'}.`;
+    if (min)
+      return min[2] === '0'
+        ? enterValue(field?.name ?? '', field)
+        : `Must be at least ${min[1]} ${min[1] === '1' ? 'character' : 'characters'}.`;
     const max = /^length must be <= (\d+), but got \d+$/.exec(text);
     if (max) return `Must be at most ${max[1]} ${max[1] === '1' ? 'character' : 'characters'}.`;
   }

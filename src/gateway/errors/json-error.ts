@@ -29,7 +29,13 @@ export function sendSocketError(socket: Duplex, code: number, message: string, h
     return;
   }
   const body = jsonErrorBody(code, message);
-  const lines = [`HTTP/1.1 ${code} ${STATUS_CODES[code] ?? 'Error'}`, 'content-type: application/json; charset=utf-8', `content-length: ${Buffer.byteLength(body)}`, 'connection: close', 'cache-control: no-store'];
+  const lines = [
+    `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? 'Error'}`,
+    'content-type: application/json; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+    'cache-control: no-store',
+  ];
   for (const [k, v] of Object.entries(headers ?? {})) lines.push(`${k}: ${v}`);
   socket.end(lines.join('\r\n') + '\r\n\r\n' + body);
 }

@@ -93,12 +93,14 @@ export class HttpForwarder {
             if (isHopByHopResponseHeader(name)) continue;
             const value = rawHeaders[i + 1]!.toString('latin1');
             const existing = out[name];
-            out[name] = existing === undefined ? value : typeof existing === 'string' ? [existing, value] : (existing.push(value), existing);
+            out[name] =
+              existing === undefined ? value : typeof existing === 'string' ? [existing, value] : (existing.push(value), existing);
           }
           if (extraResponseHeaders) {
             for (const name in extraResponseHeaders) {
               const existing = out[name];
-              out[name] = existing === undefined ? extraResponseHeaders[name]! : ([] as string[]).concat(existing, extraResponseHeaders[name]!);
+              out[name] =
+                existing === undefined ? extraResponseHeaders[name]! : ([] as string[]).concat(existing, extraResponseHeaders[name]!);
             }
           }
           res.writeHead(statusCode, out);
@@ -147,8 +149,10 @@ export class HttpForwarder {
 }
 
 function classify(err: unknown): ForwardFailure {
-  if (err instanceof undiciErrors.HeadersTimeoutError) return { kind: 'timeout', status: 504, message: 'The upstream did not answer in time' };
-  if (err instanceof undiciErrors.ConnectTimeoutError) return { kind: 'timeout', status: 504, message: 'The upstream did not accept the connection in time' };
+  if (err instanceof undiciErrors.HeadersTimeoutError)
+    return { kind: 'timeout', status: 504, message: 'The upstream did not answer in time' };
+  if (err instanceof undiciErrors.ConnectTimeoutError)
+    return { kind: 'timeout', status: 504, message: 'The upstream did not accept the connection in time' };
   const code = (err as { code?: string }).code ?? '';
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'EAI_AGAIN') {
     return { kind: 'connect', status: 502, message: 'The upstream is unreachable' };

@@ -19,17 +19,21 @@ const HOP_BY_HOP = new Set([
  * gateway itself sets. `Connection: close, X-Kratos-Authenticated-Identity-Id` must not
  * make a hop drop the identity we inject.
  */
-const NEVER_CONNECTION_SCOPED = new Set(['host', 'content-length', 'content-type', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+const NEVER_CONNECTION_SCOPED = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-request-id',
+]);
 
 /**
  * Removes hop-by-hop headers and the names the `Connection` header lists. `keepUpgrade`
  * keeps `Connection`/`Upgrade` for a WebSocket handshake that is about to be forwarded.
  */
-export function stripHopByHop(
-  headers: IncomingHttpHeaders,
-  injectedNames: ReadonlySet<string>,
-  keepUpgrade = false,
-): void {
+export function stripHopByHop(headers: IncomingHttpHeaders, injectedNames: ReadonlySet<string>, keepUpgrade = false): void {
   const connection = headers.connection;
   if (connection !== undefined) {
     for (const token of connection.split(',')) {

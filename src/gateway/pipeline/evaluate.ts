@@ -101,20 +101,26 @@ export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?:
   if (transport === 'websocket') {
     if (g.draining) return refuse('draining', 503, 'The gateway is shutting down');
     // Only WebSocket upgrades, never h2c or arbitrary protocols (upgrade smuggling).
-    if (headers.upgrade?.toLowerCase() !== 'websocket' || e.method !== 'GET') return refuse('not_websocket', 400, 'Only WebSocket upgrades are supported');
+    if (headers.upgrade?.toLowerCase() !== 'websocket' || e.method !== 'GET')
+      return refuse('not_websocket', 400, 'Only WebSocket upgrades are supported');
     route = g.control?.owns(target.path) ? undefined : s.routes.match(e.host, target.path, e.method);
     if (route === undefined || !route.websocket) return refuse('no_route', 404, 'No WebSocket route matches this request', route?.name);
   } else {
     if (transport === 'http' && g.control?.owns(target.path)) return { kind: 'control', target };
     route = s.routes.match(e.host, target.path, e.method);
     // The decision API answers 403: nginx auth_request fails on anything but 2xx/401/403.
-    if (route === undefined) return transport === 'decision' ? refuse('no_route', 403, 'No route matches this request') : refuse('no_route', 404, 'No route matches this request');
+    if (route === undefined)
+      return transport === 'decision'
+        ? refuse('no_route', 403, 'No route matches this request')
+        : refuse('no_route', 404, 'No route matches this request');
   }
 
   // 5. Authenticate.
   if (route.auth === 'anonymous') return authorizeAndMutate(a, e, route, target, ALLOW_ANONYMOUS);
   const r = route;
-  return decide(route, e.method, headers, s.credentialSources, g.resolver, trace).then((decision) => authorizeAndMutate(a, e, r, target, decision));
+  return decide(route, e.method, headers, s.credentialSources, g.resolver, trace).then((decision) =>
+    authorizeAndMutate(a, e, r, target, decision),
+  );
 }
 
 const ALLOW_ANONYMOUS: Decision = { kind: 'allow', session: undefined };
@@ -126,7 +132,8 @@ function authorizeAndMutate(a: Arrival, e: EvaluationInput, route: Route, target
   if (decision.kind === 'unavailable') return unavailable(route.name, decision.resolution);
   if (decision.kind === 'unauthenticated') {
     // A WebSocket client cannot follow a redirect: always 401.
-    if (decision.respondWith === 'redirect' && transport !== 'websocket') return login(route.name, loginLocation(s, a.peer, headers, target));
+    if (decision.respondWith === 'redirect' && transport !== 'websocket')
+      return login(route.name, loginLocation(s, a.peer, headers, target));
     return unauthenticated(route.name);
   }
 

@@ -33,7 +33,13 @@ export function createObserver(g: GatewayCore, decision = false): Observe {
     if (!accessLog.enabled) return;
     const xff = req.headers['x-forwarded-for'];
     const client = a.snapshot.trustedProxies.clientAddress(a.peer, typeof xff === 'string' ? xff : undefined);
-    const extra = decision ? (traceId === undefined ? ',"decision":true' : `,"decision":true,"trace_id":"${traceId}"`) : traceId === undefined ? '' : `,"trace_id":"${traceId}"`;
+    const extra = decision
+      ? traceId === undefined
+        ? ',"decision":true'
+        : `,"decision":true,"trace_id":"${traceId}"`
+      : traceId === undefined
+        ? ''
+        : `,"trace_id":"${traceId}"`;
     accessLog.write(a.requestId, client, route, method, a.path, status, Math.round(seconds * 1e4) / 10, identityId, extra, upstreamMs);
   };
 }

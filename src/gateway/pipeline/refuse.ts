@@ -36,7 +36,9 @@ export const UNAUTHORIZED_MESSAGE = 'The request could not be authorized';
 const UNAUTHORIZED_HEADERS = { 'www-authenticate': WWW_AUTHENTICATE };
 
 export function refuse(reason: RefuseKind, status: number, message: string, route = 'none', headers?: Record<string, string>): Refuse {
-  return headers === undefined ? { kind: 'refuse', reason, status, message, route } : { kind: 'refuse', reason, status, message, route, headers };
+  return headers === undefined
+    ? { kind: 'refuse', reason, status, message, route }
+    : { kind: 'refuse', reason, status, message, route, headers };
 }
 
 /** API clients get 401 JSON with a challenge; they must not be sent to an HTML login page. */
@@ -54,7 +56,9 @@ export function login(route: string, location: string): Refuse {
  * pass-through. Rate limiting is passed on as 429 so clients back off (Oathkeeper #1167).
  */
 export function unavailable(route: string, r: Extract<Resolution, { status: 'unavailable' }>): Refuse {
-  if (r.reason === 'rate_limited') return refuse('unavailable', 429, 'The identity service is rate limiting; retry later', route, { 'retry-after': r.retryAfter ?? '1' });
-  if (r.reason === 'timeout') return refuse('unavailable', 503, 'The identity service did not answer in time', route, { 'retry-after': '1' });
+  if (r.reason === 'rate_limited')
+    return refuse('unavailable', 429, 'The identity service is rate limiting; retry later', route, { 'retry-after': r.retryAfter ?? '1' });
+  if (r.reason === 'timeout')
+    return refuse('unavailable', 503, 'The identity service did not answer in time', route, { 'retry-after': '1' });
   return refuse('unavailable', 503, 'The identity service is unavailable', route, { 'retry-after': '1' });
 }

@@ -103,7 +103,11 @@ export class RouteTable {
 function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): CompiledRoute {
   const hostSpec = c.match.host?.toLowerCase();
   const host: CompiledRoute['host'] =
-    hostSpec === undefined ? { kind: 'any' } : hostSpec.startsWith('*.') ? { kind: 'suffix', suffix: hostSpec.slice(1) } : { kind: 'exact', name: hostSpec };
+    hostSpec === undefined
+      ? { kind: 'any' }
+      : hostSpec.startsWith('*.')
+        ? { kind: 'suffix', suffix: hostSpec.slice(1) }
+        : { kind: 'exact', name: hostSpec };
   const hostRank = host.kind === 'exact' ? 2_000_000 : host.kind === 'suffix' ? 1_000_000 + host.suffix.length : 0;
 
   let path: (p: string) => boolean;

@@ -102,12 +102,22 @@ export class KratosWhoamiClient {
   private classify(err: unknown): WhoamiUnavailable {
     if (err instanceof WhoamiUnavailable) return err;
     const e = err as { name?: string; code?: string; message?: string };
-    if (e.name === 'TimeoutError' || e.name === 'AbortError' || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+    if (
+      e.name === 'TimeoutError' ||
+      e.name === 'AbortError' ||
+      err instanceof undiciErrors.HeadersTimeoutError ||
+      err instanceof undiciErrors.BodyTimeoutError
+    ) {
       return new WhoamiUnavailable('timeout', `Kratos whoami did not answer within ${this.timeoutMs} ms`);
     }
     // undici wraps DNS and socket errors: the code (ENOTFOUND, ECONNREFUSED) may sit on the cause.
     const code = e.code ?? (e as { cause?: { code?: string } }).cause?.code;
-    return new WhoamiUnavailable('connect', `Kratos whoami failed: ${code ?? e.message ?? 'unknown error'}`, undefined, code === undefined ? {} : { code });
+    return new WhoamiUnavailable(
+      'connect',
+      `Kratos whoami failed: ${code ?? e.message ?? 'unknown error'}`,
+      undefined,
+      code === undefined ? {} : { code },
+    );
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,12 @@
 import { LRUCache } from 'lru-cache';
 import { summarySize, type SessionSummary } from './session-summary.js';
-import { NOT_A_SESSION, type SessionInvalidation, type SessionInvalidationListener, type SessionStore, type StoredValue } from './session-store.js';
+import {
+  NOT_A_SESSION,
+  type SessionInvalidation,
+  type SessionInvalidationListener,
+  type SessionStore,
+  type StoredValue,
+} from './session-store.js';
 
 export interface MemorySessionStoreOptions {
   /** Sessions kept at most (the negative LRU holds a tenth of this, at least 1,000). */
@@ -60,7 +66,12 @@ export class MemorySessionStore implements SessionStore {
 
   /** Entries by kind, for tests and diagnostics. */
   get sizes(): { sessions: number; negative: number; bytes: number; identities: number } {
-    return { sessions: this.sessions.size, negative: this.negative.size, bytes: this.sessions.calculatedSize, identities: this.keysByIdentity.size };
+    return {
+      sessions: this.sessions.size,
+      negative: this.negative.size,
+      bytes: this.sessions.calculatedSize,
+      identities: this.keysByIdentity.size,
+    };
   }
 
   get(key: string): StoredValue | undefined {

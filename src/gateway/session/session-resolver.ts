@@ -20,7 +20,8 @@ export type Resolution =
  * it began (performance.now()), to spot purges that overtook it. Not what the store keeps: the
  * store holds only the summary; `setCookie` goes only to the callers of this very call.
  */
-type Answer = { negative: false; session: SessionSummary; setCookie?: string[]; askedAt: number; ttlMs: number } | (NotASession & { ttlMs?: number });
+type Answer =
+  { negative: false; session: SessionSummary; setCookie?: string[]; askedAt: number; ttlMs: number } | (NotASession & { ttlMs?: number });
 
 export interface SessionResolverOptions {
   kratosPublicUrl: string;
@@ -150,13 +151,16 @@ export class SessionResolver {
         if (asked === 3) return { status: 'unavailable', reason: 'connect' };
         // Kept only if asked after every purge of its identity, and dropped by any later one.
         const kept = store.get(key);
-        if (kept !== undefined) return kept === NOT_A_SESSION ? { status: 'unauthenticated' } : { status: 'authenticated', session: kept as SessionSummary };
+        if (kept !== undefined)
+          return kept === NOT_A_SESSION ? { status: 'unauthenticated' } : { status: 'authenticated', session: kept as SessionSummary };
         flight = this.flights.run(key, (f) => this.fetchAndKeep(store, key, credential, span, f));
         value = await flight.promise;
       }
       if (value.negative) return { status: 'unauthenticated' };
       // A refreshed session cookie goes back only to the caller(s) of this very whoami.
-      return value.setCookie ? { status: 'authenticated', session: value.session, setCookie: value.setCookie } : { status: 'authenticated', session: value.session };
+      return value.setCookie
+        ? { status: 'authenticated', session: value.session, setCookie: value.setCookie }
+        : { status: 'authenticated', session: value.session };
     } catch (err) {
       if (!lookupCounted) this.counted(flight.joined ? 'coalesced' : 'miss', span);
       return unavailable(err);
@@ -167,7 +171,13 @@ export class SessionResolver {
    * The shared call behind a miss: the store's slower tier if it has one, else Kratos; the
    * answer is kept unless a purge overtook it. Runs once per key for concurrent misses.
    */
-  private async fetchAndKeep(store: SessionStore, key: string, credential: Credential, span: LookupTrace | undefined, flight: Flight<Answer>): Promise<Answer> {
+  private async fetchAndKeep(
+    store: SessionStore,
+    key: string,
+    credential: Credential,
+    span: LookupTrace | undefined,
+    flight: Flight<Answer>,
+  ): Promise<Answer> {
     if (store.load !== undefined) {
       const askedAt = performance.now();
       const loaded = await store.load(key);
@@ -219,7 +229,9 @@ export class SessionResolver {
   private async resolveUncached(credential: Credential, span: LookupTrace | undefined): Promise<Resolution> {
     try {
       const value = await this.fetchSession(credential, span);
-      return value.negative ? { status: 'unauthenticated' } : { status: 'authenticated', session: value.session, ...(value.setCookie ? { setCookie: value.setCookie } : {}) };
+      return value.negative
+        ? { status: 'unauthenticated' }
+        : { status: 'authenticated', session: value.session, ...(value.setCookie ? { setCookie: value.setCookie } : {}) };
     } catch (err) {
       return unavailable(err);
     }
@@ -253,7 +265,9 @@ export class SessionResolver {
     this.opts.metrics.whoami('active', seconds);
     const ttlMs = Math.max(1, Math.min(c.ttlCapMs, summary.expiresAtMs - now, cacheFor ?? Number.POSITIVE_INFINITY));
     const setCookie = answer.kind === 'active' ? answer.setCookie : undefined;
-    return setCookie ? { negative: false, session: summary, setCookie, askedAt: started, ttlMs } : { negative: false, session: summary, askedAt: started, ttlMs };
+    return setCookie
+      ? { negative: false, session: summary, setCookie, askedAt: started, ttlMs }
+      : { negative: false, session: summary, askedAt: started, ttlMs };
   }
 
   /** Once per whoami call (not per coalesced caller). The credential is never part of the line. */
@@ -262,7 +276,12 @@ export class SessionResolver {
     const e = err instanceof WhoamiUnavailable ? err : new WhoamiUnavailable('connect', `Kratos whoami failed: ${(err as Error).message}`);
     this.warnings.warn(
       e.message,
-      { reason: e.reason, ...(e.detail.code !== undefined && { code: e.detail.code }), ...(e.detail.status !== undefined && { kratos_status: e.detail.status }), kratos: this.opts.kratosPublicUrl },
+      {
+        reason: e.reason,
+        ...(e.detail.code !== undefined && { code: e.detail.code }),
+        ...(e.detail.status !== undefined && { kratos_status: e.detail.status }),
+        kratos: this.opts.kratosPublicUrl,
+      },
       e.message,
     );
   }

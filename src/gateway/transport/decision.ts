@@ -62,7 +62,12 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
   }
   const url = req.url ?? '/';
   const rest = url.slice(prefix.length);
-  return { method: req.method ?? 'GET', host: h.host, rawTarget: rest === '' || rest.startsWith('?') ? '/' + rest : rest, mayRedirect: false };
+  return {
+    method: req.method ?? 'GET',
+    host: h.host,
+    rawTarget: rest === '' || rest.startsWith('?') ? '/' + rest : rest,
+    mayRedirect: false,
+  };
 }
 
 export function createDecisionHandler(g: GatewayCore) {
@@ -81,7 +86,12 @@ export function createDecisionHandler(g: GatewayCore) {
       sendJsonError(res, 400, original);
       return observe(req, a, 'none', 400);
     }
-    const evaluated = evaluate(g, a, { transport: 'decision', method: original.method, host: original.host, rawTarget: original.rawTarget, headers: req.headers }, trace);
+    const evaluated = evaluate(
+      g,
+      a,
+      { transport: 'decision', method: original.method, host: original.host, rawTarget: original.rawTarget, headers: req.headers },
+      trace,
+    );
     // Awaited only when authentication had to ask: a refusal before it is written in this tick.
     const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
     if (outcome.kind === 'refuse') {

@@ -79,7 +79,12 @@ export function createHttpTransport(g: GatewayCore, observe: Observe, closing: W
     // Read before hop-by-hop stripping removes Transfer-Encoding.
     const hasBody = declaresBody(req);
 
-    const evaluated = evaluate(g, a, { transport: 'http', method, host: req.headers.host, rawTarget: req.url, headers: req.headers, httpVersion: req.httpVersion }, trace);
+    const evaluated = evaluate(
+      g,
+      a,
+      { transport: 'http', method, host: req.headers.host, rawTarget: req.url, headers: req.headers, httpVersion: req.httpVersion },
+      trace,
+    );
     // Awaited only when authentication had to ask: a refusal before it is written in this tick.
     const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
 
@@ -109,7 +114,16 @@ export function createHttpTransport(g: GatewayCore, observe: Observe, closing: W
     const extra = outcome.setCookie ? { 'set-cookie': outcome.setCookie } : undefined;
     allowBody(req, res);
     const upstreamTrace = trace?.startUpstream(req.headers, route.upstream, method);
-    const result = await g.http.forward(req, res, route.upstream.origin, upstreamPath(route, target.path, target.search), req.headers, hasBody, route.timeoutMs, extra);
+    const result = await g.http.forward(
+      req,
+      res,
+      route.upstream.origin,
+      upstreamPath(route, target.path, target.search),
+      req.headers,
+      hasBody,
+      route.timeoutMs,
+      extra,
+    );
     upstreamTrace?.end('failure' in result ? result.failure.status : result.status, 'failure' in result ? result.failure.kind : undefined);
     if ('failure' in result) {
       const f = result.failure;

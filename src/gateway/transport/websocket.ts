@@ -27,7 +27,12 @@ export function createWebSocketTransport(g: GatewayCore, observe: Observe, closi
     const trace = g.tracing?.startRequest(req, 'websocket');
     const a: Arrival = { started, requestId, peer: peerAddress(req), snapshot: g.snapshot, path: undefined };
 
-    const evaluated = evaluate(g, a, { transport: 'websocket', method, host: req.headers.host, rawTarget: req.url, headers: req.headers, httpVersion: req.httpVersion }, trace);
+    const evaluated = evaluate(
+      g,
+      a,
+      { transport: 'websocket', method, host: req.headers.host, rawTarget: req.url, headers: req.headers, httpVersion: req.httpVersion },
+      trace,
+    );
     // Awaited only when authentication had to ask: a refusal before it is written in this tick.
     const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
     if (outcome.kind === 'refuse') {

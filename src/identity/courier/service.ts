@@ -42,7 +42,10 @@ export class CourierService {
     const msg = this.store.enqueue({ recipient: to, subject: email.subject, body: email.body, templateType: type }, this.clock.now());
     if (!this.transport) {
       // Deliberate: without SMTP the log is the mailbox (the link is what a developer needs).
-      this.logger.info({ courier_message_id: msg.id, to, subject: email.subject, template: type, link }, 'courier: email (no SMTP configured)');
+      this.logger.info(
+        { courier_message_id: msg.id, to, subject: email.subject, template: type, link },
+        'courier: email (no SMTP configured)',
+      );
       this.store.setStatus(msg.id, 'sent', this.clock.now());
       return;
     }
@@ -68,10 +71,13 @@ export class CourierService {
           this.safeStatus(id, 'abandoned');
           return;
         }
-        const t = setTimeout(() => {
-          this.pending.delete(t);
-          this.deliver(id, to, subject, text, attempt + 1);
-        }, 1000 * 2 ** attempt);
+        const t = setTimeout(
+          () => {
+            this.pending.delete(t);
+            this.deliver(id, to, subject, text, attempt + 1);
+          },
+          1000 * 2 ** attempt,
+        );
         t.unref();
         this.pending.add(t);
       });

@@ -185,7 +185,9 @@ export function expiredFetchError(ctx: IdentityContext, d: Pick<FlowDescriptor, 
   const k = d.kind;
   return gone(
     `The ${k} flow has expired. Redirect the user to the ${k} flow init endpoint to initialize a new ${k} flow.`,
-    flow.type === 'browser' ? { redirect_to: publicUrl(ctx, `/self-service/${k}/browser`) } : { api: publicUrl(ctx, `/self-service/${k}/api`) },
+    flow.type === 'browser'
+      ? { redirect_to: publicUrl(ctx, `/self-service/${k}/browser`) }
+      : { api: publicUrl(ctx, `/self-service/${k}/api`) },
   );
 }
 
@@ -213,7 +215,14 @@ export function ensureCsrf(ctx: IdentityContext, req: Request, flow: Flow, body:
  * The single place submit errors turn into responses: an expired flow starts a new one, a
  * validation error re-renders the same flow, anything else is forwarded.
  */
-export function writeFlowError(ctx: IdentityContext, d: FlowDescriptor, req: Request, res: Response, flow: Flow | undefined, err: unknown): void {
+export function writeFlowError(
+  ctx: IdentityContext,
+  d: FlowDescriptor,
+  req: Request,
+  res: Response,
+  flow: Flow | undefined,
+  err: unknown,
+): void {
   if (err instanceof FlowExpiredError) {
     const old = err.flow;
     const fresh = newFlow(ctx, d, old.type, { req, res }, { identityId: old.identity_id });
@@ -252,11 +261,7 @@ export function uiUrlOf(ctx: IdentityContext, kind: FlowKind): string {
 }
 
 /** Runs a submit: loads the flow, rejects expired ones, and turns any failure into the Kratos response. */
-export function submitHandler(
-  ctx: IdentityContext,
-  d: FlowDescriptor,
-  fn: (req: Request, res: Response, flow: Flow) => Promise<void>,
-) {
+export function submitHandler(ctx: IdentityContext, d: FlowDescriptor, fn: (req: Request, res: Response, flow: Flow) => Promise<void>) {
   return async (req: Request, res: Response): Promise<void> => {
     let flow: Flow | undefined;
     try {

@@ -91,8 +91,16 @@ function expiredTokenMessage(ctx: IdentityContext, spec: LinkFlowSpec, expiresAt
 }
 
 /** A single-use link token for an address; it lives as long as the flow it belongs to. */
-export function issueLinkToken(ctx: IdentityContext, kind: LinkTokenKind, flow: Flow, address: { id: string; identity_id: string }): string {
-  return ctx.tokens.create({ kind, flow_id: flow.id, identity_id: address.identity_id, address_id: address.id, expires_at: flow.expires_at }, ctx.clock.now());
+export function issueLinkToken(
+  ctx: IdentityContext,
+  kind: LinkTokenKind,
+  flow: Flow,
+  address: { id: string; identity_id: string },
+): string {
+  return ctx.tokens.create(
+    { kind, flow_id: flow.id, identity_id: address.identity_id, address_id: address.id, expires_at: flow.expires_at },
+    ctx.clock.now(),
+  );
 }
 
 /**
@@ -166,7 +174,14 @@ export function mountLinkFlow(ctx: IdentityContext, router: Router, spec: LinkFl
       addContainerMessage(flow.ui, texts.emailThrottled(wait));
       saveFlow(ctx, flow);
       res.setHeader('Retry-After', String(wait));
-      return sendError(res, tooManyRequests(`Too many emails were requested. Try again in ${wait} seconds.`, wait, 'Too many emails were requested, please try again later'));
+      return sendError(
+        res,
+        tooManyRequests(
+          `Too many emails were requested. Try again in ${wait} seconds.`,
+          wait,
+          'Too many emails were requested, please try again later',
+        ),
+      );
     }
     try {
       spec.sendEmail(flow, email.toLowerCase());

@@ -120,7 +120,14 @@ export function mountLogin(ctx: IdentityContext, router: Router): void {
         addContainerMessage(flow.ui, texts.loginThrottled(wait));
         saveFlow(ctx, flow);
         res.setHeader('Retry-After', String(wait));
-        return sendError(res, tooManyRequests(`Too many failed login attempts. Try again in ${wait} seconds.`, wait, 'Too many failed login attempts, please try again later'));
+        return sendError(
+          res,
+          tooManyRequests(
+            `Too many failed login attempts. Try again in ${wait} seconds.`,
+            wait,
+            'Too many failed login attempts, please try again later',
+          ),
+        );
       }
 
       let identity: ReturnType<typeof ctx.identities.get>;

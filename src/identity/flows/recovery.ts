@@ -50,7 +50,10 @@ function spec(ctx: IdentityContext): LinkFlowSpec {
       issueBrowserSession(ctx, req, res, identity);
       const settings = newSettingsFlow(ctx, 'browser', { req, res }, identity.id);
       const maxAge = ctx.cfg.flows.settings.privilegedSessionMaxAgeMs;
-      addContainerMessage(settings.ui, texts.recoverySuccessful(maxAge / 60_000, new Date(ctx.clock.now().getTime() + maxAge).toISOString()));
+      addContainerMessage(
+        settings.ui,
+        texts.recoverySuccessful(maxAge / 60_000, new Date(ctx.clock.now().getTime() + maxAge).toISOString()),
+      );
       saveFlow(ctx, settings);
       ctx.logger.info({ identity_id: identity.id }, 'account recovered');
       redirect(res, withQuery(ctx.cfg.flows.settings.uiUrl, { flow: settings.id }));
@@ -63,12 +66,19 @@ export function mountRecovery(ctx: IdentityContext, router: Router): void {
 }
 
 /** Admin POST /recovery/link: a browser recovery flow and a link that logs the identity in. */
-export function createAdminRecoveryLink(ctx: IdentityContext, identityId: string, expiresInMs: number | undefined): { recovery_link: string; expires_at: string } {
+export function createAdminRecoveryLink(
+  ctx: IdentityContext,
+  identityId: string,
+  expiresInMs: number | undefined,
+): { recovery_link: string; expires_at: string } {
   if (!ctx.identities.get(identityId)) throw notFound();
   const d = linkDescriptor(ctx, spec(ctx));
   const flow = newFlow(ctx, d, 'browser', { requestUrl: publicUrl(ctx, '/self-service/recovery/browser') });
   if (expiresInMs !== undefined) flow.expires_at = new Date(ctx.clock.now().getTime() + expiresInMs).toISOString();
   saveFlow(ctx, flow);
-  const token = ctx.tokens.create({ kind: 'recovery', flow_id: flow.id, identity_id: identityId, address_id: null, expires_at: flow.expires_at }, ctx.clock.now());
+  const token = ctx.tokens.create(
+    { kind: 'recovery', flow_id: flow.id, identity_id: identityId, address_id: null, expires_at: flow.expires_at },
+    ctx.clock.now(),
+  );
   return { recovery_link: recoveryLink(ctx, flow.id, token), expires_at: flow.expires_at };
 }

@@ -86,9 +86,13 @@ export function mountRegistration(ctx: IdentityContext, router: Router): void {
       flow.active = 'password';
 
       const rawTraits = body.traits ?? {};
-      const traits = (isJsonRequest(req.headers) ? rawTraits : ctx.schemas.coerceFormTraits(schemaId, rawTraits)) as Record<string, unknown>;
+      const traits = (isJsonRequest(req.headers) ? rawTraits : ctx.schemas.coerceFormTraits(schemaId, rawTraits)) as Record<
+        string,
+        unknown
+      >;
       const password = stringField(body, 'password') ?? '';
-      for (const node of ctx.schemas.nodes(schemaId, 'password', traits)) setNodeValue(flow.ui, node.attributes.name, node.attributes.value);
+      for (const node of ctx.schemas.nodes(schemaId, 'password', traits))
+        setNodeValue(flow.ui, node.attributes.name, node.attributes.value);
       setNodeValue(flow.ui, 'password', undefined);
 
       const issues = ctx.schemas.validate(schemaId, traits);

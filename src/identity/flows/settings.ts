@@ -63,7 +63,13 @@ function rebuildNodes(ctx: IdentityContext, flow: Flow): void {
   const identity = flow.identity_id ? ctx.identities.get(flow.identity_id) : undefined;
   const csrf = flow.ui.nodes.filter((n) => n.attributes.name === 'csrf_token');
   const traits = identity ? ctx.schemas.nodes(identity.schema_id, 'profile', identity.traits) : [];
-  flow.ui.nodes = [...csrf, ...traits, submitNode('profile', 'profile', labels.save()), passwordNode(), submitNode('password', 'password', labels.save())];
+  flow.ui.nodes = [
+    ...csrf,
+    ...traits,
+    submitNode('profile', 'profile', labels.save()),
+    passwordNode(),
+    submitNode('password', 'password', labels.save()),
+  ];
 }
 
 export function newSettingsFlow(ctx: IdentityContext, type: FlowType, origin: FlowOrigin, identityId: string): Flow {
@@ -81,13 +87,20 @@ function sameSet(a: string[], b: string[]): boolean {
 }
 
 /** Applies one settings update; throws FlowValidationError, NeedsReauthError or HttpError. */
-async function applyUpdate(ctx: IdentityContext, flow: Flow, session: SessionRecord, body: Record<string, unknown>, json: boolean): Promise<string> {
+async function applyUpdate(
+  ctx: IdentityContext,
+  flow: Flow,
+  session: SessionRecord,
+  body: Record<string, unknown>,
+  json: boolean,
+): Promise<string> {
   const identity = ctx.identities.mustGet(session.identity.id);
   const method = body.method;
   if (method === 'profile') {
     if (body.traits === undefined) throw badRequest('Did not receive any value changes.');
     const traits = (json ? body.traits : ctx.schemas.coerceFormTraits(identity.schema_id, body.traits)) as Record<string, unknown>;
-    for (const node of ctx.schemas.nodes(identity.schema_id, 'profile', traits)) setNodeValue(flow.ui, node.attributes.name, node.attributes.value);
+    for (const node of ctx.schemas.nodes(identity.schema_id, 'profile', traits))
+      setNodeValue(flow.ui, node.attributes.name, node.attributes.value);
     const issues = ctx.schemas.validate(identity.schema_id, traits);
     if (issues.length > 0) throw new FlowValidationError(issues);
     const before = ctx.schemas.derive(identity.schema_id, identity.traits);
@@ -182,7 +195,8 @@ export function mountSettings(ctx: IdentityContext, router: Router): void {
         res.append('Set-Cookie', serialize(CONTINUITY_COOKIE, '', { path: '/', httpOnly: true, expires: new Date(0) }));
       } else {
         body = bodyOf(req);
-        if (body.method !== 'profile' && body.method !== 'password') throw new FlowValidationError([{ message: texts.noSettingsStrategy() }]);
+        if (body.method !== 'profile' && body.method !== 'password')
+          throw new FlowValidationError([{ message: texts.noSettingsStrategy() }]);
         ensureCsrf(ctx, req, flow, body);
       }
       flow.active = String(body.method);
@@ -196,7 +210,16 @@ export function mountSettings(ctx: IdentityContext, router: Router): void {
         const continuity = randomBytes(32).toString('base64url');
         flow.paused = { method: String(body.method), body, continuity: sha256Hex(continuity) };
         saveFlow(ctx, flow);
-        res.append('Set-Cookie', serialize(CONTINUITY_COOKIE, continuity, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: CONTINUITY_MS / 1000, secure: ctx.publicBase.startsWith('https:') }));
+        res.append(
+          'Set-Cookie',
+          serialize(CONTINUITY_COOKIE, continuity, {
+            path: '/',
+            httpOnly: true,
+            sameSite: 'lax',
+            maxAge: CONTINUITY_MS / 1000,
+            secure: ctx.publicBase.startsWith('https:'),
+          }),
+        );
         const returnTo = withQuery(publicUrl(ctx, '/self-service/settings'), { flow: flow.id });
         return redirect(res, withQuery(publicUrl(ctx, '/self-service/login/browser'), { refresh: 'true', return_to: returnTo }));
       }
@@ -218,7 +241,14 @@ export function mountSettings(ctx: IdentityContext, router: Router): void {
       }
       const after = cfg.flows.settings.after;
       const byMethod = method === 'password' ? after.password : after.profile;
-      redirect(res, secureRedirectTarget(ctx, flow.request_url, [byMethod.defaultBrowserReturnUrl, after.defaultBrowserReturnUrl, uiRedirect(d, flow.id)]));
+      redirect(
+        res,
+        secureRedirectTarget(ctx, flow.request_url, [
+          byMethod.defaultBrowserReturnUrl,
+          after.defaultBrowserReturnUrl,
+          uiRedirect(d, flow.id),
+        ]),
+      );
     } catch (err) {
       writeFlowError(ctx, d, req, res, flow, err);
     }

@@ -37,24 +37,39 @@ function spec(ctx: IdentityContext, d: () => FlowDescriptor): LinkFlowSpec {
       flow.state = 'passed_challenge';
       saveFlow(ctx, flow);
       ctx.logger.info({ identity_id: token.identity_id }, 'address verified');
-      redirect(res, secureRedirectTarget(ctx, flow.request_url, [ctx.cfg.flows.verification.after.defaultBrowserReturnUrl, uiRedirect(d(), flow.id)]));
+      redirect(
+        res,
+        secureRedirectTarget(ctx, flow.request_url, [ctx.cfg.flows.verification.after.defaultBrowserReturnUrl, uiRedirect(d(), flow.id)]),
+      );
     },
   };
 }
 
 export function mountVerification(ctx: IdentityContext, router: Router): void {
   // The descriptor's own callbacks need the descriptor: the closure reads it after mounting.
-  const d: FlowDescriptor = mountLinkFlow(ctx, router, spec(ctx, () => d));
+  const d: FlowDescriptor = mountLinkFlow(
+    ctx,
+    router,
+    spec(ctx, () => d),
+  );
 }
 
 /**
  * The verification hook Kratos prepends after registration and settings when verification is
  * enabled: one flow and one email per pending address. Returns the identity with updated statuses.
  */
-export function sendVerificationLinks(ctx: IdentityContext, identity: IdentityRecord, type: FlowType, originalRequestUrl: string): IdentityRecord {
+export function sendVerificationLinks(
+  ctx: IdentityContext,
+  identity: IdentityRecord,
+  type: FlowType,
+  originalRequestUrl: string,
+): IdentityRecord {
   const pending = identity.verifiable_addresses.filter((a) => a.status === 'pending');
   if (pending.length === 0) return identity;
-  const d = linkDescriptor(ctx, spec(ctx, () => d));
+  const d = linkDescriptor(
+    ctx,
+    spec(ctx, () => d),
+  );
   const afterVerification = (() => {
     try {
       return new URL(originalRequestUrl).searchParams.get('after_verification_return_to') ?? undefined;
@@ -62,7 +77,10 @@ export function sendVerificationLinks(ctx: IdentityContext, identity: IdentityRe
       return undefined;
     }
   })();
-  const requestUrl = withQuery(publicUrl(ctx, `/self-service/verification/${type}`), afterVerification ? { return_to: afterVerification } : {});
+  const requestUrl = withQuery(
+    publicUrl(ctx, `/self-service/verification/${type}`),
+    afterVerification ? { return_to: afterVerification } : {},
+  );
   for (const address of pending) {
     const flow = newFlow(ctx, d, type, { requestUrl });
     flow.state = 'sent_email';

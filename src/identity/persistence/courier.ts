@@ -36,7 +36,17 @@ export class CourierStore {
     const id = randomUUID();
     const ts = now.toISOString();
     this.stmts.insert.run(id, m.recipient, m.subject, m.body, m.templateType, ts, ts);
-    return { id, type: 'email', status: 'queued', recipient: m.recipient, subject: m.subject, body: m.body, template_type: m.templateType, created_at: ts, updated_at: ts };
+    return {
+      id,
+      type: 'email',
+      status: 'queued',
+      recipient: m.recipient,
+      subject: m.subject,
+      body: m.body,
+      template_type: m.templateType,
+      created_at: ts,
+      updated_at: ts,
+    };
   }
 
   setStatus(id: string, status: CourierStatus, now: Date): void {

@@ -33,6 +33,8 @@ export function openDatabase(dsn: string): Db {
     db?.close();
     // SQLite's own text ("disk I/O error", "file is not a database") names neither the file
     // nor the setting; the operator saw only "fatal: disk I/O error".
-    throw Object.assign(new Error(`dsn: cannot open the SQLite database ${resolve(path)} (${(err as Error).message})`), { code: (err as { code?: unknown }).code });
+    throw Object.assign(new Error(`dsn: cannot open the SQLite database ${resolve(path)} (${(err as Error).message})`), {
+      code: (err as { code?: unknown }).code,
+    });
   }
 }

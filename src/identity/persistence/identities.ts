@@ -107,7 +107,9 @@ export class IdentityStore {
       ),
       vaDelete: db.prepare('DELETE FROM identity_verifiable_addresses WHERE id = ?'),
       vaFind: db.prepare('SELECT id, identity_id FROM identity_verifiable_addresses WHERE via = ? AND value = ?'),
-      vaVerify: db.prepare(`UPDATE identity_verifiable_addresses SET verified = 1, status = 'completed', verified_at = ?, updated_at = ? WHERE id = ?`),
+      vaVerify: db.prepare(
+        `UPDATE identity_verifiable_addresses SET verified = 1, status = 'completed', verified_at = ?, updated_at = ? WHERE id = ?`,
+      ),
       vaStatus: db.prepare('UPDATE identity_verifiable_addresses SET status = ?, updated_at = ? WHERE id = ?'),
       raByIdentity: db.prepare('SELECT id, value FROM identity_recovery_addresses WHERE identity_id = ?'),
       raInsert: db.prepare(
@@ -134,7 +136,10 @@ export class IdentityStore {
   }
 
   /** Creates the identity and, when given, its password credential; 409 when an identifier or address is taken. */
-  create(input: { schemaId: string; traits: Record<string, unknown>; derived: DerivedAddresses; passwordHash?: string }, now: Date): IdentityRecord {
+  create(
+    input: { schemaId: string; traits: Record<string, unknown>; derived: DerivedAddresses; passwordHash?: string },
+    now: Date,
+  ): IdentityRecord {
     const id = randomUUID();
     const ts = now.toISOString();
     try {
@@ -221,7 +226,12 @@ export class IdentityStore {
   }
 
   private syncAddresses(id: string, derived: DerivedAddresses, ts: string): void {
-    const sync = (existing: Array<{ id: string; value: string }>, wanted: string[], del: (aid: string) => void, ins: (value: string) => void) => {
+    const sync = (
+      existing: Array<{ id: string; value: string }>,
+      wanted: string[],
+      del: (aid: string) => void,
+      ins: (value: string) => void,
+    ) => {
       const want = new Set(wanted);
       const have = new Set<string>();
       for (const row of existing) {

@@ -122,11 +122,20 @@ function issueFor(e: ErrorObject): ValidationIssue {
     return { field: [...base, prop].join('.'), message: texts.missingProperty(prop) };
   }
   const field = base.join('.') || undefined;
-  if (e.keyword === 'minLength') return { field, message: texts.minLength(`length must be >= ${String(params.limit)}, but got ${String(e.data === undefined ? 0 : String(e.data).length)}`) };
+  if (e.keyword === 'minLength')
+    return {
+      field,
+      message: texts.minLength(
+        `length must be >= ${String(params.limit)}, but got ${String(e.data === undefined ? 0 : String(e.data).length)}`,
+      ),
+    };
   // v0.6 has no dedicated id for maxLength (later Kratos: 4000017); it arrives as the generic 4000001.
-  if (e.keyword === 'maxLength') return { field, message: texts.validation(maxLengthReason(Number(params.limit), String(e.data ?? '').length)) };
-  if (e.keyword === 'format') return { field, message: texts.invalidFormat(`${JSON.stringify(e.data)} is not valid "${String(params.format)}"`) };
-  if (e.keyword === 'additionalProperties') return { field, message: texts.validation(`additionalProperties ${JSON.stringify(params.additionalProperty)} not allowed`) };
+  if (e.keyword === 'maxLength')
+    return { field, message: texts.validation(maxLengthReason(Number(params.limit), String(e.data ?? '').length)) };
+  if (e.keyword === 'format')
+    return { field, message: texts.invalidFormat(`${JSON.stringify(e.data)} is not valid "${String(params.format)}"`) };
+  if (e.keyword === 'additionalProperties')
+    return { field, message: texts.validation(`additionalProperties ${JSON.stringify(params.additionalProperty)} not allowed`) };
   if (e.keyword === 'type') return { field, message: texts.validation(`expected ${String(params.type)}, but got ${jsonType(e.data)}`) };
   return { field, message: texts.validation(e.message ?? 'is invalid') };
 }
@@ -209,7 +218,8 @@ export class IdentitySchemas {
       // Blank the huge values so ajv neither scans them nor reports them a second time.
       const bounded = structuredClone(traits) as Record<string, unknown>;
       for (const { leaf, value } of boundedLeaves) setPath(bounded, leaf.path, value);
-      const own = (field: string | undefined) => boundedLeaves.some(({ leaf }) => field === leaf.name || field?.startsWith(`${leaf.name}.`));
+      const own = (field: string | undefined) =>
+        boundedLeaves.some(({ leaf }) => field === leaf.name || field?.startsWith(`${leaf.name}.`));
       const rest = c.validate({ traits: bounded }) ? [] : (c.validate.errors ?? []).map(issueFor).filter((i) => !own(i.field));
       return [...tooLong, ...rest];
     }
@@ -223,7 +233,9 @@ export class IdentitySchemas {
     for (const leaf of this.get(schemaId).leaves) {
       if (!leaf.ext) continue;
       const raw = getPath(traits, leaf.path);
-      const values = (Array.isArray(raw) ? raw : [raw]).filter((v): v is string => typeof v === 'string' && v !== '').map((v) => v.toLowerCase());
+      const values = (Array.isArray(raw) ? raw : [raw])
+        .filter((v): v is string => typeof v === 'string' && v !== '')
+        .map((v) => v.toLowerCase());
       if (leaf.ext.credentials?.password?.identifier === true) out.identifiers.push(...values);
       if (leaf.ext.verification?.via === 'email') out.verifiable.push(...values);
       if (leaf.ext.recovery?.via === 'email') out.recovery.push(...values);

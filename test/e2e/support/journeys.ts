@@ -118,7 +118,10 @@ export async function lowContrastText(page: Page): Promise<string[]> {
 /** Asserts that one of the page's messages matches, listing them all when none does. */
 export async function expectMessage(page: Page, pattern: RegExp): Promise<void> {
   const shown = await messages(page);
-  assert.ok(shown.some((m) => pattern.test(m)), `expected a message matching ${pattern}; shown: ${shown.join(' | ') || '(none)'}`);
+  assert.ok(
+    shown.some((m) => pattern.test(m)),
+    `expected a message matching ${pattern}; shown: ${shown.join(' | ') || '(none)'}`,
+  );
 }
 
 /** On the settings page: fill the "Change password" section, save it, and see it saved. */

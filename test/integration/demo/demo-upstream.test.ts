@@ -123,7 +123,9 @@ test('/ws echoes text and binary messages; other upgrade paths are refused', asy
     ws.once('error', reject);
   });
   const next = () =>
-    new Promise<{ data: Buffer; isBinary: boolean }>((resolve) => ws.once('message', (data, isBinary) => resolve({ data: data as Buffer, isBinary })));
+    new Promise<{ data: Buffer; isBinary: boolean }>((resolve) =>
+      ws.once('message', (data, isBinary) => resolve({ data: data as Buffer, isBinary })),
+    );
   const text = next();
   ws.send('hello');
   assert.deepEqual(await text, { data: Buffer.from('hello'), isBinary: false });

@@ -163,7 +163,10 @@ describe('nginx auth_request against the decision API', () => {
   });
 
   it('a spoofed identity header on a denied request gets 401 and never reaches the upstream', async () => {
-    const res = await send(nginx.url, '/app/spoof-denied', { 'x-kratos-authenticated-identity-id': alice.identityId, accept: 'application/json' });
+    const res = await send(nginx.url, '/app/spoof-denied', {
+      'x-kratos-authenticated-identity-id': alice.identityId,
+      accept: 'application/json',
+    });
     assert.equal(res.status, 401);
     assert.deepEqual(seen('/app/spoof-denied'), []);
   });

@@ -22,7 +22,12 @@ import { freePort } from './nginx.js';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; output: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((done) => {
     execFile(cmd, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code: unknown = err ? (err as { code?: unknown }).code : 0;
@@ -73,7 +78,10 @@ function startImageCommand(dir: string, env: NodeJS.ProcessEnv, args: string[] =
     async ready(adminPort: number) {
       for (let i = 0; ; i++) {
         assert.ok(!state.stopped, `the gateway exited during start-up:\n${state.stderr}`);
-        const ok = await fetch(`http://127.0.0.1:${adminPort}/health/ready`).then((r) => r.ok, () => false);
+        const ok = await fetch(`http://127.0.0.1:${adminPort}/health/ready`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (ok) return;
         assert.ok(i < 600, `the gateway did not become ready:\n${state.stderr}`);
         await new Promise((r) => setTimeout(r, 50));
@@ -96,7 +104,11 @@ describe('the image command from a clean production install', { timeout: 20 * 60
     for (const f of ['package.json', 'package-lock.json', '.npmrc']) copyFileSync(join(root, f), join(dir, f));
     const install = await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], dir);
     assert.equal(install.code, 0, `npm ci --omit=dev failed:\n${install.output}`);
-    const build = await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')], root);
+    const build = await run(
+      process.execPath,
+      [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist')],
+      root,
+    );
     assert.equal(build.code, 0, `tsc failed:\n${build.output}`);
     // The runtime stage copies config/; .dockerignore leaves config/examples out.
     cpSync(join(root, 'config'), join(dir, 'config'), { recursive: true, filter: (src) => !src.startsWith(join(root, 'config/examples')) });
@@ -159,13 +171,19 @@ describe('the image command from a clean production install', { timeout: 20 * 60
       const res = await fetch(`${proxyUrl}/orders/43`, { headers: { accept: 'application/json' } });
       assert.equal(res.status, 401);
       await res.body?.cancel();
-      assert.equal(upstream.received.some((r) => r.url === '/orders/43'), false);
+      assert.equal(
+        upstream.received.some((r) => r.url === '/orders/43'),
+        false,
+      );
     });
 
     it("the image's HEALTHCHECK command passes against the running gateway", async () => {
       const [node, ...args] = healthcheck;
       assert.equal(node, 'node');
-      const check = await run(process.execPath, args, dir, { PATH: process.env['PATH'], KRATOS_GATEWAY_ADMIN__LISTEN__PORT: String(adminPort) });
+      const check = await run(process.execPath, args, dir, {
+        PATH: process.env['PATH'],
+        KRATOS_GATEWAY_ADMIN__LISTEN__PORT: String(adminPort),
+      });
       assert.equal(check.code, 0, check.output);
     });
 
@@ -184,7 +202,13 @@ describe('the image command from a clean production install', { timeout: 20 * 60
     before(async () => {
       // In the image ./data is /app/data -> /var/lib/kratos-gateway, the one writable directory.
       mkdirSync(join(dir, 'data'), { recursive: true });
-      const [proxy, admin, kratosPublic, kratosAdmin, demo] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+      const [proxy, admin, kratosPublic, kratosAdmin, demo] = [
+        await freePort(),
+        await freePort(),
+        await freePort(),
+        await freePort(),
+        await freePort(),
+      ];
       proxyUrl = `http://127.0.0.1:${proxy}`;
       const demoUrl = `http://127.0.0.1:${demo}`;
       gateway = startImageCommand(

@@ -39,7 +39,11 @@ describe('forward-auth decision API', () => {
 
   test('Envoy style: path below the prefix; allow = 200 with identity headers, deny = 401 with a challenge', async () => {
     const s = kratos.addSession({ traits: { email: 'e@example.com' } });
-    const allow = await decide(untrusted, '/decisions/orders/1', { host: 'app.example', authorization: `Bearer ${s.token}`, 'x-kratos-authenticated-identity-id': 'spoof' });
+    const allow = await decide(untrusted, '/decisions/orders/1', {
+      host: 'app.example',
+      authorization: `Bearer ${s.token}`,
+      'x-kratos-authenticated-identity-id': 'spoof',
+    });
     assert.equal(allow.status, 200);
     assert.equal(allow.headers['x-kratos-authenticated-identity-id'], s.identityId);
     assert.equal(allow.headers['x-user-email'], 'e@example.com');
@@ -52,7 +56,11 @@ describe('forward-auth decision API', () => {
   test('nginx style: X-Original-URI/Method name the request, canonicalized like the proxy', async () => {
     const anon = await decide(untrusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/x', 'x-original-method': 'GET' });
     assert.equal(anon.status, 200, 'anonymous route allows without a credential');
-    const traversal = await decide(untrusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/../secret', 'x-original-method': 'GET' });
+    const traversal = await decide(untrusted, '/decisions', {
+      host: 'app.example',
+      'x-original-uri': '/public/../secret',
+      'x-original-method': 'GET',
+    });
     assert.equal(traversal.status, 401, '/public/../secret is /secret, a required route');
     const encoded = await decide(untrusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/%2e%2e/secret' });
     assert.equal(encoded.status, 401);
@@ -75,20 +83,41 @@ describe('forward-auth decision API', () => {
 
   test('X-Forwarded-* from a peer outside trusted_proxies is a 400, never trusted', async () => {
     const s = kratos.addSession();
-    const res = await decide(untrusted, '/decisions', { 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET', 'x-session-token': s.token });
+    const res = await decide(untrusted, '/decisions', {
+      'x-forwarded-host': 'app.example',
+      'x-forwarded-uri': '/public/x',
+      'x-forwarded-method': 'GET',
+      'x-session-token': s.token,
+    });
     assert.equal(res.status, 400);
     assert.match(res.text, /trusted_proxies/);
   });
 
   test('Traefik style from a trusted proxy: host and URI from X-Forwarded-*, browsers may get the login redirect', async () => {
     const s = kratos.addSession();
-    const allow = await decide(trusted, '/decisions', { 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/x', 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-session-token': s.token });
+    const allow = await decide(trusted, '/decisions', {
+      'x-forwarded-host': 'app.example',
+      'x-forwarded-uri': '/x',
+      'x-forwarded-method': 'GET',
+      'x-forwarded-proto': 'https',
+      'x-session-token': s.token,
+    });
     assert.equal(allow.status, 200);
     assert.equal(allow.headers['x-kratos-authenticated-identity-id'], s.identityId);
     // Host-based routing follows X-Forwarded-Host: admin.example requires a session too.
-    const adminHost = await decide(trusted, '/decisions', { 'x-forwarded-host': 'admin.example', 'x-forwarded-uri': '/x', 'x-forwarded-method': 'GET' });
+    const adminHost = await decide(trusted, '/decisions', {
+      'x-forwarded-host': 'admin.example',
+      'x-forwarded-uri': '/x',
+      'x-forwarded-method': 'GET',
+    });
     assert.equal(adminHost.status, 401);
-    const browser = await decide(trusted, '/decisions', { 'x-forwarded-host': 'app.example', 'x-forwarded-uri': '/x?y=1', 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'http', accept: 'text/html' });
+    const browser = await decide(trusted, '/decisions', {
+      'x-forwarded-host': 'app.example',
+      'x-forwarded-uri': '/x?y=1',
+      'x-forwarded-method': 'GET',
+      'x-forwarded-proto': 'http',
+      accept: 'text/html',
+    });
     assert.equal(browser.status, 302);
     const location = new URL(String(browser.headers.location));
     // app.example is not an allowed return_to host, so the return_to falls back to the public base URL.
@@ -99,7 +128,10 @@ describe('forward-auth decision API', () => {
     const dead = await startFakeKratos();
     const url = dead.url;
     await dead.close();
-    const g = await startTestGateway({ kratos: { public_url: url }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: 'http://127.0.0.1:9' }] });
+    const g = await startTestGateway({
+      kratos: { public_url: url },
+      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: 'http://127.0.0.1:9' }],
+    });
     try {
       const res = await decide(g, '/decisions/x', { 'x-session-token': 'abc' });
       assert.equal(res.status, 503);

@@ -18,7 +18,7 @@ type Kratos = Awaited<ReturnType<typeof startFakeKratos>>;
 type Echo = Awaited<ReturnType<typeof startEchoUpstream>>;
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
-const SPOOFS = { 'x-test-tenant': 'evil', 'X_Test_Tenant': 'evil-underscore' };
+const SPOOFS = { 'x-test-tenant': 'evil', X_Test_Tenant: 'evil-underscore' };
 
 function tenantValues(headers: Record<string, unknown>): unknown[] {
   return Object.entries(headers)
@@ -116,7 +116,9 @@ describe('extension points: a registered test-only mutator and authorizer', () =
   test('WebSocket: the handshake reaches the upstream without the caller’s value, with the mutator’s', async () => {
     const s = kratos.addSession();
     const seen = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      const ws = new WebSocket(gw.proxyUrl.replace('http', 'ws') + '/app/socket', { headers: { ...SPOOFS, authorization: `Bearer ${s.token}` } });
+      const ws = new WebSocket(gw.proxyUrl.replace('http', 'ws') + '/app/socket', {
+        headers: { ...SPOOFS, authorization: `Bearer ${s.token}` },
+      });
       ws.once('message', (m) => {
         resolve(JSON.parse(String(m)).headers);
         ws.close();

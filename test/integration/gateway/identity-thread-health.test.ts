@@ -14,7 +14,13 @@ async function gatewayWithIdentity(upstream: string) {
   const port = await freePort();
   return startTestGateway({
     proxy: { listen: { port }, public_base_url: `http://127.0.0.1:${port}` },
-    embedded_kratos: { enabled: true, config_file: resolve('config/kratos.yml'), dsn: ':memory:', public_listen: { port: 0 }, admin_listen: { port: 0 } },
+    embedded_kratos: {
+      enabled: true,
+      config_file: resolve('config/kratos.yml'),
+      dsn: ':memory:',
+      public_listen: { port: 0 },
+      admin_listen: { port: 0 },
+    },
     routes: [{ name: 'app', match: { path_prefix: '/' }, upstream, auth: 'required' }],
   });
 }

@@ -45,7 +45,11 @@ async function registerViaMount(gw: Gateway, email: string): Promise<string> {
   const res = await request(mount + `/self-service/registration?flow=${flow.id}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ method: 'password', password: 'correct horse battery staple 9', traits: { email, name: { first: 'T', last: 'T' } } }),
+    body: JSON.stringify({
+      method: 'password',
+      password: 'correct horse battery staple 9',
+      traits: { email, name: { first: 'T', last: 'T' } },
+    }),
   });
   const body = (await res.body.json()) as { session_token?: string };
   assert.equal(res.statusCode, 200, JSON.stringify(body).slice(0, 300));
@@ -115,12 +119,15 @@ describe('embedded identity server on a worker thread', () => {
       // Relative schema URLs in the quickstart file resolve against the config folder.
       writeFileSync(join(dir, 'identity.schema.json'), readFileSync(resolve('config/identity.schema.json')));
       writeFileSync(file, stringify({ ...raw, session: { lifespan: 'forever' } }));
-      await assert.rejects(startGateway(testConfig({ embedded_kratos: embedded(file) }), { logger: memoryLogger().logger }), (err: unknown) => {
-        assert.ok(err instanceof Error);
-        assert.equal(err.name, 'KratosConfigError');
-        assert.equal(err.message, 'session.lifespan: "forever" is not a duration like "1h", "15m" or "30s"');
-        return true;
-      });
+      await assert.rejects(
+        startGateway(testConfig({ embedded_kratos: embedded(file) }), { logger: memoryLogger().logger }),
+        (err: unknown) => {
+          assert.ok(err instanceof Error);
+          assert.equal(err.name, 'KratosConfigError');
+          assert.equal(err.message, 'session.lifespan: "forever" is not a duration like "1h", "15m" or "30s"');
+          return true;
+        },
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

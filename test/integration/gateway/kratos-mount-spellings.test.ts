@@ -160,7 +160,12 @@ describe('Kratos mount purging, whatever the spelling (embedded identity server)
     assert.equal((await viaGateway(auth)).email, email);
     const init = await request(mount() + '/self-service/settings/api', { headers: auth });
     const flow = (await init.body.json()) as { id: string };
-    await send('POST', `/Self-Service/Settings?flow=${flow.id}`, { ...auth, 'content-type': 'application/json', accept: 'application/json' }, JSON.stringify({ method: 'profile', traits: { email, name: { first: 'Ada' } } }));
+    await send(
+      'POST',
+      `/Self-Service/Settings?flow=${flow.id}`,
+      { ...auth, 'content-type': 'application/json', accept: 'application/json' },
+      JSON.stringify({ method: 'profile', traits: { email, name: { first: 'Ada' } } }),
+    );
     await assertAgree(auth, 'after POST /Self-Service/Settings');
   });
 
@@ -194,19 +199,43 @@ describe('Kratos mount purging, whatever the spelling (embedded identity server)
     const oldEmail = `paused-${Date.now()}@example.com`;
     const newEmail = `resumed-${Date.now()}@example.com`;
     const reg = await flowOf('registration', (await browser('GET', '/self-service/registration/browser')).location);
-    assert.equal((await browser('POST', `/self-service/registration?flow=${reg.id}`, { csrf_token: reg.csrf, method: 'password', password: PASSWORD, 'traits.email': oldEmail })).status, 302);
+    assert.equal(
+      (
+        await browser('POST', `/self-service/registration?flow=${reg.id}`, {
+          csrf_token: reg.csrf,
+          method: 'password',
+          password: PASSWORD,
+          'traits.email': oldEmail,
+        })
+      ).status,
+      302,
+    );
     assert.equal((await viaGateway(cookie())).email, oldEmail);
 
     // The session is now too old to change the login email: the update is paused.
     await sleep(PRIVILEGED_MS + 200);
     const settings = await flowOf('settings', (await browser('GET', '/self-service/settings/browser')).location);
-    const paused = await browser('POST', `/self-service/settings?flow=${settings.id}`, { csrf_token: settings.csrf, method: 'profile', 'traits.email': newEmail });
+    const paused = await browser('POST', `/self-service/settings?flow=${settings.id}`, {
+      csrf_token: settings.csrf,
+      method: 'profile',
+      'traits.email': newEmail,
+    });
     assert.equal(paused.status, 302);
     assert.match(paused.location, /\/self-service\/login\/browser\?refresh=true/);
 
     // Re-login, then let the gateway cache the new session with the old traits.
     const login = await flowOf('login', (await browser('GET', '/self-service/login/browser?refresh=true')).location);
-    assert.equal((await browser('POST', `/self-service/login?flow=${login.id}`, { csrf_token: login.csrf, method: 'password', password_identifier: oldEmail, password: PASSWORD })).status, 302);
+    assert.equal(
+      (
+        await browser('POST', `/self-service/login?flow=${login.id}`, {
+          csrf_token: login.csrf,
+          method: 'password',
+          password_identifier: oldEmail,
+          password: PASSWORD,
+        })
+      ).status,
+      302,
+    );
     assert.equal((await viaGateway(cookie())).email, oldEmail);
 
     // The browser follows return_to: the paused update resumes on a GET.

@@ -25,7 +25,13 @@ describe('Kratos public API mount with the embedded identity server', () => {
     const port = await freePort();
     gw = await startTestGateway({
       proxy: { listen: { port }, public_base_url: `http://127.0.0.1:${port}` },
-      embedded_kratos: { enabled: true, config_file: resolve('config/kratos.yml'), dsn: ':memory:', public_listen: { port: 0 }, admin_listen: { port: 0 } },
+      embedded_kratos: {
+        enabled: true,
+        config_file: resolve('config/kratos.yml'),
+        dsn: ':memory:',
+        public_listen: { port: 0 },
+        admin_listen: { port: 0 },
+      },
       session_cache: { ttl_cap_ms: 600_000 },
       identity_headers: { 'X-User-First-Name': 'identity.traits.name.first' },
       routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required' }],
@@ -79,7 +85,11 @@ describe('Kratos public API mount with the embedded identity server', () => {
     assert.equal(await statusWith({ 'x-session-token': token }), 200);
     assert.equal(await statusWith({ authorization: `Bearer ${token}` }), 200);
     assert.equal(upstream.received.at(-1)!.headers['x-kratos-authenticated-identity-id'], identityId);
-    const revoke = await request(mount() + '/sessions', { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ session_token: token }) });
+    const revoke = await request(mount() + '/sessions', {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ session_token: token }),
+    });
     await revoke.body.dump();
     assert.equal(revoke.statusCode, 204);
     assert.equal(await statusWith({ 'x-session-token': token }), 401);
@@ -111,7 +121,12 @@ describe('Kratos public API mount with the embedded identity server', () => {
     const flowRes = await request(mount() + `/self-service/registration/flows?id=${flowId}`, { headers: { cookie: cookieHeader() } });
     const flow = (await flowRes.body.json()) as { ui: { nodes: Array<{ attributes: { name: string; value?: string } }> } };
     const csrf = flow.ui.nodes.find((n) => n.attributes.name === 'csrf_token')!.attributes.value!;
-    const form = new URLSearchParams({ csrf_token: csrf, method: 'password', password: 'another good passphrase 7', 'traits.email': `browser-${Date.now()}@example.com` });
+    const form = new URLSearchParams({
+      csrf_token: csrf,
+      method: 'password',
+      password: 'another good passphrase 7',
+      'traits.email': `browser-${Date.now()}@example.com`,
+    });
     const submit = await request(mount() + `/self-service/registration?flow=${flowId}`, {
       method: 'POST',
       headers: { cookie: cookieHeader(), 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
@@ -123,7 +138,9 @@ describe('Kratos public API mount with the embedded identity server', () => {
     assert.ok(jar.has('ory_kratos_session'), 'registration signed the browser in');
 
     assert.equal(await statusWith({ cookie: cookieHeader() }), 200);
-    const logout = await request(mount() + '/self-service/browser/flows/logout', { headers: { cookie: cookieHeader(), accept: 'text/html' } });
+    const logout = await request(mount() + '/self-service/browser/flows/logout', {
+      headers: { cookie: cookieHeader(), accept: 'text/html' },
+    });
     await logout.body.dump();
     assert.equal(logout.statusCode, 302);
     // The very next request with the old cookie is rejected: the cache entry was purged.

@@ -5,7 +5,10 @@ import { startStack } from '../../helpers/servers.js';
 
 describe('logging never contains credentials; shutdown drains', () => {
   test('cookies, bearer tokens, session tokens and set-cookie values never reach a log line', async () => {
-    const { kratos, gw, close } = await startStack((u) => ({ log: { level: 'trace' }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
+    const { kratos, gw, close } = await startStack((u) => ({
+      log: { level: 'trace' },
+      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }],
+    }));
     kratos.state.setCookie = 'ory_kratos_session=REFRESHED-SECRET; Path=/';
     try {
       const s = kratos.addSession();
@@ -24,7 +27,10 @@ describe('logging never contains credentials; shutdown drains', () => {
       const lines = gw.logLines.join('\n');
       assert.ok(gw.logLines.filter((l) => l.includes('"msg":"request"')).length >= 4, 'access lines were written');
       for (const secret of secrets) assert.ok(!lines.includes(secret), `log contains a credential: ${secret.slice(0, 6)}…`);
-      const access = JSON.parse(gw.logLines.find((l) => l.includes('"msg":"request"') && l.includes('"status":200'))!) as Record<string, unknown>;
+      const access = JSON.parse(gw.logLines.find((l) => l.includes('"msg":"request"') && l.includes('"status":200'))!) as Record<
+        string,
+        unknown
+      >;
       assert.equal(access.route, 'app');
       assert.equal(access.client, '127.0.0.1');
       assert.equal(access.identity, s.identityId);
@@ -35,7 +41,10 @@ describe('logging never contains credentials; shutdown drains', () => {
   });
 
   test('the access line names the client: X-Forwarded-For read right to left, past trusted proxies only', async () => {
-    const { gw, close } = await startStack((u) => ({ proxy: { trusted_proxies: ['127.0.0.1'] }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }] }));
+    const { gw, close } = await startStack((u) => ({
+      proxy: { trusted_proxies: ['127.0.0.1'] },
+      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }],
+    }));
     try {
       // The left-most entry is whatever the client wrote; 10.0.0.7 is what our trusted proxy saw.
       const res = await request(gw.proxyUrl + '/x', { headers: { 'x-forwarded-for': '6.6.6.6, 10.0.0.7' } });
@@ -49,7 +58,10 @@ describe('logging never contains credentials; shutdown drains', () => {
   });
 
   test('shutdown: readiness turns false, in-flight requests finish, new connections are refused', async () => {
-    const { gw, close } = await startStack((u) => ({ proxy: { shutdown_grace_ms: 10_000 }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }] }));
+    const { gw, close } = await startStack((u) => ({
+      proxy: { shutdown_grace_ms: 10_000 },
+      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }],
+    }));
     try {
       const ready = await request(gw.adminUrl + '/health/ready');
       assert.equal(ready.statusCode, 200);

@@ -9,10 +9,10 @@ type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
 const SPOOFS = {
   'X-Kratos-Authenticated-Identity-Id': 'spoofed-id',
-  'x_kratos_authenticated_identity_id': 'spoofed-underscore',
+  x_kratos_authenticated_identity_id: 'spoofed-underscore',
   'X-KRATOS-SESSION-ID': 'spoofed-session',
   'X-User-Email': 'spoofed@evil.test',
-  'x_user_email': 'spoofed2@evil.test',
+  x_user_email: 'spoofed2@evil.test',
 };
 
 function spoofedValues(record: EchoRecord): string[] {
@@ -32,13 +32,17 @@ describe('proxy: authentication, identity headers, spoof stripping', () => {
 
   before(async () => {
     ({ upstream, kratos, gw, close } = await startStack((u) => ({
-    identity_headers: { 'X-User-Email': 'identity.traits.email', 'X-Kratos-Session-Id': 'session.id', 'X-User-Name': 'identity.traits.name.first' },
-    routes: [
-      { name: 'anon', match: { path_prefix: '/public' }, upstream: u.upstream, auth: 'anonymous', strip_prefix: '/public' },
-      { name: 'opt', match: { path_prefix: '/maybe' }, upstream: u.upstream, auth: 'optional' },
-      { name: 'api', match: { path_prefix: '/api' }, upstream: u.upstream, auth: 'required', on_unauthenticated: 'json' },
-      { name: 'app', match: { path_prefix: '/' }, upstream: u.upstream + '/base', auth: 'required' },
-    ],
+      identity_headers: {
+        'X-User-Email': 'identity.traits.email',
+        'X-Kratos-Session-Id': 'session.id',
+        'X-User-Name': 'identity.traits.name.first',
+      },
+      routes: [
+        { name: 'anon', match: { path_prefix: '/public' }, upstream: u.upstream, auth: 'anonymous', strip_prefix: '/public' },
+        { name: 'opt', match: { path_prefix: '/maybe' }, upstream: u.upstream, auth: 'optional' },
+        { name: 'api', match: { path_prefix: '/api' }, upstream: u.upstream, auth: 'required', on_unauthenticated: 'json' },
+        { name: 'app', match: { path_prefix: '/' }, upstream: u.upstream + '/base', auth: 'required' },
+      ],
     })));
   });
   after(() => close());
@@ -136,7 +140,9 @@ describe('proxy: authentication, identity headers, spoof stripping', () => {
     const api = await get('/x', { accept: 'application/json' });
     assert.equal(api.status, 401);
     assert.match(String(api.headers['www-authenticate']), /^Bearer /);
-    assert.deepEqual(JSON.parse(api.text), { error: { code: 401, status: 'Unauthorized', message: 'The request could not be authorized' } });
+    assert.deepEqual(JSON.parse(api.text), {
+      error: { code: 401, status: 'Unauthorized', message: 'The request could not be authorized' },
+    });
 
     const browser = await get('/a/./b/../c?q=1', { accept: 'text/html,application/xhtml+xml,*/*;q=0.8', host: 'evil.example' });
     assert.equal(browser.status, 302);
@@ -170,7 +176,13 @@ describe('proxy: authentication, identity headers, spoof stripping', () => {
   });
 
   test('X-Forwarded-* from an untrusted client are replaced, never passed on', async () => {
-    const res = await get('/public/x', { 'x-forwarded-for': '6.6.6.6', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https', 'x-forwarded-prefix': '/admin', forwarded: 'for=6.6.6.6' });
+    const res = await get('/public/x', {
+      'x-forwarded-for': '6.6.6.6',
+      'x-forwarded-host': 'evil.example',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-prefix': '/admin',
+      forwarded: 'for=6.6.6.6',
+    });
     const seen = res.json();
     assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
     assert.equal(seen.headers['x-forwarded-proto'], 'http');
@@ -182,7 +194,10 @@ describe('proxy: authentication, identity headers, spoof stripping', () => {
   });
 
   test('no matching route is a 404 JSON error', async () => {
-    const g2 = await startTestGateway({ kratos: { public_url: kratos.url }, routes: [{ name: 'only', match: { host: 'app.example', path_prefix: '/' }, upstream: upstream.url }] });
+    const g2 = await startTestGateway({
+      kratos: { public_url: kratos.url },
+      routes: [{ name: 'only', match: { host: 'app.example', path_prefix: '/' }, upstream: upstream.url }],
+    });
     try {
       const res = await request(g2.proxyUrl + '/x');
       assert.equal(res.statusCode, 404);

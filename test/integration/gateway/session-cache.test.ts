@@ -27,9 +27,9 @@ describe('session cache and whoami coalescing', () => {
 
   before(async () => {
     ({ kratos, gw, close } = await startStack((u) => ({
-    session_cache: { ttl_cap_ms: 60_000, negative_ttl_ms: 60_000 },
-    log: { access_log: false },
-    routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'required' }],
+      session_cache: { ttl_cap_ms: 60_000, negative_ttl_ms: 60_000 },
+      log: { access_log: false },
+      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'required' }],
     })));
   });
   after(() => close());
@@ -40,7 +40,9 @@ describe('session cache and whoami coalescing', () => {
     const calls = kratos.state.calls;
     const lookups = async () => ({
       miss: await metric(gw, 'kratos_gateway_session_cache_lookups_total{result="miss"}'),
-      served: (await metric(gw, 'kratos_gateway_session_cache_lookups_total{result="coalesced"}')) + (await metric(gw, 'kratos_gateway_session_cache_lookups_total{result="hit"}')),
+      served:
+        (await metric(gw, 'kratos_gateway_session_cache_lookups_total{result="coalesced"}')) +
+        (await metric(gw, 'kratos_gateway_session_cache_lookups_total{result="hit"}')),
     });
     const before = await lookups();
     const statuses = await Promise.all(Array.from({ length: 200 }, () => status(gw.proxyUrl + '/x', { 'x-session-token': s.token })));
@@ -112,7 +114,10 @@ describe('session cache and whoami coalescing', () => {
 
 describe('session cache honours Kratos hints and relays a refreshed cookie', () => {
   test('Ory-Session-Cache-For: 0 disables caching of that answer; a whoami Set-Cookie reaches the client', async () => {
-    const { kratos, gw, close } = await startStack((u) => ({ log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
+    const { kratos, gw, close } = await startStack((u) => ({
+      log: { access_log: false },
+      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }],
+    }));
     try {
       kratos.state.cacheFor = 0;
       kratos.state.setCookie = 'ory_kratos_session=refreshed; Path=/; HttpOnly';
@@ -132,7 +137,11 @@ describe('session cache honours Kratos hints and relays a refreshed cookie', () 
   });
 
   test('with the cache disabled every request asks Kratos', async () => {
-    const { kratos, gw, close } = await startStack((u) => ({ session_cache: { enabled: false }, log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
+    const { kratos, gw, close } = await startStack((u) => ({
+      session_cache: { enabled: false },
+      log: { access_log: false },
+      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }],
+    }));
     try {
       const s = kratos.addSession();
       const calls = kratos.state.calls;
@@ -143,11 +152,16 @@ describe('session cache honours Kratos hints and relays a refreshed cookie', () 
     }
   });
   test('a flood of invalid tokens cannot evict valid sessions from the cache', async () => {
-    const { kratos, gw, close } = await startStack((u) => ({ session_cache: { max_entries: 10, negative_ttl_ms: 60_000 }, log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }] }));
+    const { kratos, gw, close } = await startStack((u) => ({
+      session_cache: { max_entries: 10, negative_ttl_ms: 60_000 },
+      log: { access_log: false },
+      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream }],
+    }));
     try {
       const s = kratos.addSession();
       assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': s.token }), 200);
-      for (let i = 0; i < 300; i++) assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': `invalid-${i}`, accept: 'application/json' }), 401);
+      for (let i = 0; i < 300; i++)
+        assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': `invalid-${i}`, accept: 'application/json' }), 401);
       const calls = kratos.state.calls;
       assert.equal(await status(gw.proxyUrl + '/x', { 'x-session-token': s.token }), 200);
       assert.equal(kratos.state.calls, calls, 'the valid session was still cached');

@@ -10,7 +10,18 @@ import { closeServer, listenOnFreePort, memoryLogger, testConfig } from '../../h
 for (const [key, build] of [
   ['proxy.listen', (port: number) => ({ proxy: { listen: { port } } })],
   ['admin.listen', (port: number) => ({ admin: { listen: { port } } })],
-  ['embedded_kratos.public_listen', (port: number) => ({ embedded_kratos: { enabled: true, config_file: resolve('config/kratos.yml'), dsn: ':memory:', public_listen: { port }, admin_listen: { port: 0 } } })],
+  [
+    'embedded_kratos.public_listen',
+    (port: number) => ({
+      embedded_kratos: {
+        enabled: true,
+        config_file: resolve('config/kratos.yml'),
+        dsn: ':memory:',
+        public_listen: { port },
+        admin_listen: { port: 0 },
+      },
+    }),
+  ],
   ['demo_upstream.listen', (port: number) => ({ demo_upstream: { enabled: true, listen: { port } } })],
 ] as const) {
   test(`a taken port for ${key} is a ListenError naming ${key}`, async () => {

@@ -79,7 +79,13 @@ async function startOtlpReceiver() {
     raw,
     contentTypes,
     spans(): Array<OtlpSpan & { attrs: ReturnType<typeof attrs>; resource: ReturnType<typeof attrs> }> {
-      return requests.flatMap((r) => r.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => ({ ...s, attrs: attrs(s.attributes), resource: attrs(rs.resource?.attributes) })))));
+      return requests.flatMap((r) =>
+        r.resourceSpans.flatMap((rs) =>
+          rs.scopeSpans.flatMap((ss) =>
+            ss.spans.map((s) => ({ ...s, attrs: attrs(s.attributes), resource: attrs(rs.resource?.attributes) })),
+          ),
+        ),
+      );
     },
     close: () => closeServer(server),
   };
@@ -184,7 +190,12 @@ describe('tracing on (OTEL_TRACES_EXPORTER=otlp)', () => {
   });
 
   test('an invalid traceparent is replaced by a new trace, and its tracestate is dropped with it', async () => {
-    const status = await get(gw.proxyUrl + '/again', { 'x-session-token': seen.token!, 'x-request-id': 'fresh', traceparent: '00-zz-not-a-trace-01', tracestate: 'forged=1' });
+    const status = await get(gw.proxyUrl + '/again', {
+      'x-session-token': seen.token!,
+      'x-request-id': 'fresh',
+      traceparent: '00-zz-not-a-trace-01',
+      tracestate: 'forged=1',
+    });
     assert.equal(status, 200);
     const echoed = upstream.received.at(-1)!;
     const up = parseTraceparent(echoed.headers.traceparent);
@@ -197,7 +208,11 @@ describe('tracing on (OTEL_TRACES_EXPORTER=otlp)', () => {
   test('an unsampled caller trace is propagated unsampled (parentbased_always_on) and still logged', async () => {
     const traceId = hex(16);
     const clientSpanId = hex(8);
-    const status = await get(gw.proxyUrl + '/quiet', { 'x-session-token': seen.token!, 'x-request-id': 'unsampled', traceparent: `00-${traceId}-${clientSpanId}-00` });
+    const status = await get(gw.proxyUrl + '/quiet', {
+      'x-session-token': seen.token!,
+      'x-request-id': 'unsampled',
+      traceparent: `00-${traceId}-${clientSpanId}-00`,
+    });
     assert.equal(status, 200);
     const up = parseTraceparent(upstream.received.at(-1)!.headers.traceparent);
     assert.equal(up.traceId, traceId);
@@ -212,7 +227,9 @@ describe('tracing on (OTEL_TRACES_EXPORTER=otlp)', () => {
     kratos.state.fault = { kind: 'delay', ms: 150 };
     const ids = [hex(16), hex(16)];
     const calls = kratos.state.calls;
-    const statuses = await Promise.all(ids.map((id) => get(gw.proxyUrl + '/shared', { 'x-session-token': s.token, traceparent: `00-${id}-${hex(8)}-01` })));
+    const statuses = await Promise.all(
+      ids.map((id) => get(gw.proxyUrl + '/shared', { 'x-session-token': s.token, traceparent: `00-${id}-${hex(8)}-01` })),
+    );
     kratos.state.fault = { kind: 'normal' };
     assert.deepEqual(statuses, [200, 200]);
     assert.equal(kratos.state.calls - calls, 1);
@@ -221,7 +238,9 @@ describe('tracing on (OTEL_TRACES_EXPORTER=otlp)', () => {
 
   test('the decision API gets a request span too', async () => {
     const traceId = hex(16);
-    const res = await request(gw.adminUrl + '/decisions/orders/9', { headers: { 'x-session-token': seen.token!, 'x-request-id': 'decision', traceparent: `00-${traceId}-${hex(8)}-01` } });
+    const res = await request(gw.adminUrl + '/decisions/orders/9', {
+      headers: { 'x-session-token': seen.token!, 'x-request-id': 'decision', traceparent: `00-${traceId}-${hex(8)}-01` },
+    });
     await res.body.dump();
     assert.equal(res.statusCode, 200);
     const line = accessLine(gw, 'decision');
@@ -232,7 +251,9 @@ describe('tracing on (OTEL_TRACES_EXPORTER=otlp)', () => {
 
   test('a WebSocket handshake gets a request span, whose context the upstream receives', async () => {
     const traceId = hex(16);
-    const ws = new WebSocket(gw.proxyUrl.replace('http', 'ws') + '/ws', { headers: { 'x-session-token': seen.token!, traceparent: `00-${traceId}-${hex(8)}-01` } });
+    const ws = new WebSocket(gw.proxyUrl.replace('http', 'ws') + '/ws', {
+      headers: { 'x-session-token': seen.token!, traceparent: `00-${traceId}-${hex(8)}-01` },
+    });
     const [first] = (await once(ws, 'message')) as [Buffer];
     ws.close();
     const hello = JSON.parse(String(first)) as { headers: Record<string, string> };
@@ -326,14 +347,23 @@ describe('tracing on: the Kratos public API mount', () => {
     // An echo server as "Kratos": it records the headers the mount forwards.
     const kratosEcho = await startEchoUpstream();
     const { logger } = memoryLogger();
-    const gw = await startGateway(testConfig({ kratos: { public_url: kratosEcho.url }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: kratosEcho.url, auth: 'anonymous' }] }), {
-      logger,
-      tracingEnv: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url + '/v1/traces' },
-    });
+    const gw = await startGateway(
+      testConfig({
+        kratos: { public_url: kratosEcho.url },
+        routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: kratosEcho.url, auth: 'anonymous' }],
+      }),
+      {
+        logger,
+        tracingEnv: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url + '/v1/traces' },
+      },
+    );
     try {
       const traceId = hex(16);
       const clientSpanId = hex(8);
-      assert.equal(await get(gw.proxyUrl + '/.ory/kratos/public/self-service/login/api', { traceparent: `00-${traceId}-${clientSpanId}-01` }), 200);
+      assert.equal(
+        await get(gw.proxyUrl + '/.ory/kratos/public/self-service/login/api', { traceparent: `00-${traceId}-${clientSpanId}-01` }),
+        200,
+      );
       const forwarded = kratosEcho.received.at(-1)!;
       assert.equal(forwarded.url, '/self-service/login/api');
       const sent = parseTraceparent(forwarded.headers.traceparent);
@@ -377,7 +407,10 @@ describe('tracing off (no OTEL_* settings)', () => {
     assert.equal(accessLine(gw, 'plain').trace_id, undefined);
 
     const theirs = `00-${hex(16)}-${hex(8)}-01`;
-    assert.equal(await get(gw.proxyUrl + '/theirs', { 'x-session-token': s.token, 'x-request-id': 'theirs', traceparent: theirs, tracestate: 'a=b' }), 200);
+    assert.equal(
+      await get(gw.proxyUrl + '/theirs', { 'x-session-token': s.token, 'x-request-id': 'theirs', traceparent: theirs, tracestate: 'a=b' }),
+      200,
+    );
     assert.equal(upstream.received.at(-1)!.headers.traceparent, theirs);
     assert.equal(upstream.received.at(-1)!.headers.tracestate, 'a=b');
     assert.equal(accessLine(gw, 'theirs').trace_id, undefined);

@@ -52,7 +52,11 @@ describe('forwarding: upstream failures, streaming, hop-by-hop, aborts', () => {
 
   test('request and response bodies stream through intact; hop-by-hop response headers are dropped', async () => {
     const big = 'x'.repeat(3 * 1024 * 1024);
-    const res = await request(gw.proxyUrl + '/upload', { method: 'POST', headers: { 'x-session-token': token, 'content-type': 'text/plain' }, body: big });
+    const res = await request(gw.proxyUrl + '/upload', {
+      method: 'POST',
+      headers: { 'x-session-token': token, 'content-type': 'text/plain' },
+      body: big,
+    });
     const seen = (await res.body.json()) as { body: string; method: string };
     assert.equal(res.statusCode, 200);
     assert.equal(seen.method, 'POST');
@@ -65,7 +69,14 @@ describe('forwarding: upstream failures, streaming, hop-by-hop, aborts', () => {
   });
 
   test('a Trailer header or TE from the client does not crash or confuse the gateway', async () => {
-    const raw = await rawRequest(gw.proxyUrl, ['GET /x HTTP/1.1', 'Host: 127.0.0.1', `X-Session-Token: ${token}`, 'Trailer: X-Checksum', 'TE: trailers', 'Connection: close']);
+    const raw = await rawRequest(gw.proxyUrl, [
+      'GET /x HTTP/1.1',
+      'Host: 127.0.0.1',
+      `X-Session-Token: ${token}`,
+      'Trailer: X-Checksum',
+      'TE: trailers',
+      'Connection: close',
+    ]);
     assert.match(raw, /^HTTP\/1\.1 200 /);
     const after = await request(gw.proxyUrl + '/x', { headers: { 'x-session-token': token } });
     await after.body.dump();
@@ -81,7 +92,11 @@ describe('forwarding: upstream failures, streaming, hop-by-hop, aborts', () => {
       req.socket.on('close', () => upstreamClosed!());
     });
     const url = await listenOnFreePort(hanging);
-    const g2 = await startTestGateway({ kratos: { public_url: kratos.url }, log: { access_log: false }, routes: [{ name: 'h', match: { path_prefix: '/' }, upstream: url, auth: 'anonymous' }] });
+    const g2 = await startTestGateway({
+      kratos: { public_url: kratos.url },
+      log: { access_log: false },
+      routes: [{ name: 'h', match: { path_prefix: '/' }, upstream: url, auth: 'anonymous' }],
+    });
     try {
       const controller = new AbortController();
       const res = await request(g2.proxyUrl + '/stream', { signal: controller.signal });
@@ -97,7 +112,11 @@ describe('forwarding: upstream failures, streaming, hop-by-hop, aborts', () => {
   test('WebSocket: authenticated handshake reaches the upstream with the identity; spoofs stripped', async () => {
     const s = kratos.addSession();
     const ws = new WebSocket(gw.proxyUrl.replace('http', 'ws') + '/ws/./chat?room=1', {
-      headers: { 'x-session-token': s.token, 'X-Kratos-Authenticated-Identity-Id': 'spoofed', 'x_kratos_authenticated_identity_id': 'spoofed2' },
+      headers: {
+        'x-session-token': s.token,
+        'X-Kratos-Authenticated-Identity-Id': 'spoofed',
+        x_kratos_authenticated_identity_id: 'spoofed2',
+      },
     });
     const [first] = (await once(ws, 'message')) as [Buffer];
     const hello = JSON.parse(String(first)) as { url: string; identity: string; headers: Record<string, string> };
@@ -119,7 +138,14 @@ describe('forwarding: upstream failures, streaming, hop-by-hop, aborts', () => {
     assert.match(res.headers['www-authenticate'] ?? '', /Bearer/);
     ws.terminate();
 
-    const h2c = await rawRequest(gw.proxyUrl, ['GET /x HTTP/1.1', 'Host: 127.0.0.1', `X-Session-Token: ${token}`, 'Connection: Upgrade, HTTP2-Settings', 'Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA']);
+    const h2c = await rawRequest(gw.proxyUrl, [
+      'GET /x HTTP/1.1',
+      'Host: 127.0.0.1',
+      `X-Session-Token: ${token}`,
+      'Connection: Upgrade, HTTP2-Settings',
+      'Upgrade: h2c',
+      'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA',
+    ]);
     assert.match(h2c, /^HTTP\/1\.1 400 /);
 
     const disabled = new WebSocket(gw.proxyUrl.replace('http', 'ws') + '/nows');

@@ -19,12 +19,12 @@ describe('whoami fault injection: the gateway fails closed', () => {
 
   before(async () => {
     ({ upstream, kratos, gw, close } = await startStack((u) => ({
-        kratos: { public_url: u.kratos, whoami_timeout_ms: 200 },
-    log: { access_log: false },
-    routes: [
-      { name: 'opt', match: { path_prefix: '/optional' }, upstream: u.upstream, auth: 'optional' },
-      { name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'required' },
-    ],
+      kratos: { public_url: u.kratos, whoami_timeout_ms: 200 },
+      log: { access_log: false },
+      routes: [
+        { name: 'opt', match: { path_prefix: '/optional' }, upstream: u.upstream, auth: 'optional' },
+        { name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'required' },
+      ],
     })));
   });
   after(() => close());
@@ -46,7 +46,9 @@ describe('whoami fault injection: the gateway fails closed', () => {
       kratos.state.fault = fault;
       const before = upstream.received.length;
       for (const path of ['/x', '/optional/x']) {
-        const res = await request(gw.proxyUrl + path, { headers: { 'x-session-token': s.token, 'x-kratos-authenticated-identity-id': 'spoof' } });
+        const res = await request(gw.proxyUrl + path, {
+          headers: { 'x-session-token': s.token, 'x-kratos-authenticated-identity-id': 'spoof' },
+        });
         const body = (await res.body.json()) as { error: { code: number } };
         assert.equal(res.statusCode, expected, path);
         assert.equal(body.error.code, expected);
@@ -65,7 +67,11 @@ describe('whoami fault injection: the gateway fails closed', () => {
     const dead = await startFakeKratos();
     const url = dead.url;
     await dead.close();
-    const g2 = await startTestGateway({ kratos: { public_url: url }, log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url }] });
+    const g2 = await startTestGateway({
+      kratos: { public_url: url },
+      log: { access_log: false },
+      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url }],
+    });
     try {
       const res = await request(g2.proxyUrl + '/x', { headers: { authorization: 'Bearer abc' } });
       assert.equal(res.statusCode, 503);

@@ -4,7 +4,20 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { assertSchema, Browser, csrfOf, flowIdFrom, lastLinkTo, loginBrowser, messageIds, nodeOf, registerBrowser, startTestServer, UI, type TestServer } from './helpers.js';
+import {
+  assertSchema,
+  Browser,
+  csrfOf,
+  flowIdFrom,
+  lastLinkTo,
+  loginBrowser,
+  messageIds,
+  nodeOf,
+  registerBrowser,
+  startTestServer,
+  UI,
+  type TestServer,
+} from './helpers.js';
 
 let t: TestServer;
 before(async () => {
@@ -161,7 +174,13 @@ describe('registration and login (browser)', () => {
     const ok = await loginBrowser(t, b, 'returnto@example.com', 'returnto-pass-123', `?return_to=${encodeURIComponent(`${UI}/app/page`)}`);
     assert.equal(ok.location, `${UI}/app/page`);
 
-    const evil = await loginBrowser(t, new Browser(), 'returnto@example.com', 'returnto-pass-123', `?return_to=${encodeURIComponent('https://evil.test/app')}`);
+    const evil = await loginBrowser(
+      t,
+      new Browser(),
+      'returnto@example.com',
+      'returnto-pass-123',
+      `?return_to=${encodeURIComponent('https://evil.test/app')}`,
+    );
     assert.ok(evil.location?.startsWith(`${UI}/error?error=`), evil.location);
 
     const j = new Browser();
@@ -302,7 +321,11 @@ describe('recovery (browser)', () => {
     const b = new Browser();
     const flow = await browserFlow(b, 'recovery');
     assertSchema('recoveryFlow', flow);
-    const sent = await b.postForm(`${t.publicUrl}/self-service/recovery?flow=${flow.id}`, { method: 'link', csrf_token: csrfOf(flow), email: 'lost@example.com' });
+    const sent = await b.postForm(`${t.publicUrl}/self-service/recovery?flow=${flow.id}`, {
+      method: 'link',
+      csrf_token: csrfOf(flow),
+      email: 'lost@example.com',
+    });
     assert.equal(flowIdFrom(sent.location, `${UI}/recovery`), flow.id);
     const link = await lastLinkTo(t.adminUrl, 'lost@example.com');
 
@@ -330,7 +353,11 @@ describe('recovery (browser)', () => {
     await registerBrowser(t, new Browser(), 'late@example.com', 'late-passphrase-1');
     const b = new Browser();
     const flow = await browserFlow(b, 'recovery');
-    await b.postForm(`${t.publicUrl}/self-service/recovery?flow=${flow.id}`, { method: 'link', csrf_token: csrfOf(flow), email: 'late@example.com' });
+    await b.postForm(`${t.publicUrl}/self-service/recovery?flow=${flow.id}`, {
+      method: 'link',
+      csrf_token: csrfOf(flow),
+      email: 'late@example.com',
+    });
     const link = await lastLinkTo(t.adminUrl, 'late@example.com');
     t.clock.advance(61 * 60_000);
     const click = await b.get(link);

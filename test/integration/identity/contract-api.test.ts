@@ -7,7 +7,23 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { AdminApi, Configuration, PublicApi } from '@ory/kratos-client';
 import type { AxiosError, AxiosResponse } from 'axios';
-import { assertIdentityList, assertResponse, assertSchema, Browser, validating, courierMessages, flowIdFrom, lastLinkTo, messageIds, nodeOf, registerBrowser, SCHEMA_FILE, startTestServer, UI, type TestServer } from './helpers.js';
+import {
+  assertIdentityList,
+  assertResponse,
+  assertSchema,
+  Browser,
+  validating,
+  courierMessages,
+  flowIdFrom,
+  lastLinkTo,
+  messageIds,
+  nodeOf,
+  registerBrowser,
+  SCHEMA_FILE,
+  startTestServer,
+  UI,
+  type TestServer,
+} from './helpers.js';
 
 let t: TestServer;
 let pub: PublicApi;
@@ -144,23 +160,43 @@ describe('registration (API)', () => {
 
   it('reports missing traits, weak passwords and duplicates with v0.6 message ids', async () => {
     const flow = await pub.initializeSelfServiceRegistrationForNativeApps();
-    const missing = await failure(pub.submitSelfServiceRegistrationFlow(flow.data.id, { method: 'password', password: 'whatever-long-1', traits: {} } as never));
+    const missing = await failure(
+      pub.submitSelfServiceRegistrationFlow(flow.data.id, { method: 'password', password: 'whatever-long-1', traits: {} } as never),
+    );
     assert.equal(missing.status, 400);
     assertSchema('registrationFlow', missing.data);
     assert.equal(nodeOf(missing.data, 'traits.email').messages?.[0]?.id, 4000002);
 
-    const weak = await failure(pub.submitSelfServiceRegistrationFlow(flow.data.id, { method: 'password', password: 'abc', traits: { email: 'weak@example.com' } } as never));
+    const weak = await failure(
+      pub.submitSelfServiceRegistrationFlow(flow.data.id, {
+        method: 'password',
+        password: 'abc',
+        traits: { email: 'weak@example.com' },
+      } as never),
+    );
     assert.equal(weak.status, 400);
     assertSchema('registrationFlow', weak.data);
     assert.equal(nodeOf(weak.data, 'password').messages?.[0]?.id, 4000005);
     assert.equal((nodeOf(weak.data, 'traits.email').attributes as { value?: string }).value, 'weak@example.com');
 
-    const similar = await failure(pub.submitSelfServiceRegistrationFlow(flow.data.id, { method: 'password', password: 'similar@example.com1', traits: { email: 'similar@example.com' } } as never));
+    const similar = await failure(
+      pub.submitSelfServiceRegistrationFlow(flow.data.id, {
+        method: 'password',
+        password: 'similar@example.com1',
+        traits: { email: 'similar@example.com' },
+      } as never),
+    );
     assert.match(nodeOf(similar.data, 'password').messages?.[0]?.text ?? '', /too similar/);
 
     await register('dupe@example.com');
     const flow2 = await pub.initializeSelfServiceRegistrationForNativeApps();
-    const dupe = await failure(pub.submitSelfServiceRegistrationFlow(flow2.data.id, { method: 'password', password: 'another-passphrase-9', traits: { email: 'DUPE@example.com' } } as never));
+    const dupe = await failure(
+      pub.submitSelfServiceRegistrationFlow(flow2.data.id, {
+        method: 'password',
+        password: 'another-passphrase-9',
+        traits: { email: 'DUPE@example.com' },
+      } as never),
+    );
     assert.equal(dupe.status, 400);
     assertSchema('registrationFlow', dupe.data);
     assert.deepEqual(messageIds(dupe.data), [4000007]);
@@ -196,7 +232,11 @@ describe('login, whoami and revocation (API)', () => {
       init.data.ui.nodes.map((n) => (n.attributes as { name: string }).name),
       ['csrf_token', 'password_identifier', 'password', 'method'],
     );
-    const res = await pub.submitSelfServiceLoginFlow(init.data.id, { method: 'password', password_identifier: 'LOGIN@example.com', password: 'login-passphrase-42' } as never);
+    const res = await pub.submitSelfServiceLoginFlow(init.data.id, {
+      method: 'password',
+      password_identifier: 'LOGIN@example.com',
+      password: 'login-passphrase-42',
+    } as never);
     assertSchema('loginViaApiResponse', res.data);
     assert.match(res.data.session_token, /^[A-Za-z0-9]{32}$/);
     assert.equal(res.headers['set-cookie'], undefined);
@@ -217,7 +257,14 @@ describe('login, whoami and revocation (API)', () => {
     const after = await failure(pub.toSession(res.data.session_token));
     assert.equal(after.status, 401);
     assertSchema('jsonError', after.data);
-    assert.deepEqual(after.data, { error: { code: 401, status: 'Unauthorized', reason: 'No valid session cookie found.', message: 'The request could not be authorized' } });
+    assert.deepEqual(after.data, {
+      error: {
+        code: 401,
+        status: 'Unauthorized',
+        reason: 'No valid session cookie found.',
+        message: 'The request could not be authorized',
+      },
+    });
     const unknown = await failure(pub.revokeSession({ session_token: 'doesnotexist' }));
     assert.equal(unknown.status, 404);
     assertSchema('jsonError', unknown.data);
@@ -254,9 +301,13 @@ describe('login, whoami and revocation (API)', () => {
     for (const header of ['Cookie', 'Origin'] as const) {
       const flow = await pub.initializeSelfServiceLoginForNativeApps();
       const res = await failure(
-        pub.submitSelfServiceLoginFlow(flow.data.id, { method: 'password', password_identifier: 'csrfapi@example.com', password: 'csrf-passphrase-42' } as never, {
-          headers: { [header]: header === 'Cookie' ? 'a=b' : 'http://evil.test' },
-        }),
+        pub.submitSelfServiceLoginFlow(
+          flow.data.id,
+          { method: 'password', password_identifier: 'csrfapi@example.com', password: 'csrf-passphrase-42' } as never,
+          {
+            headers: { [header]: header === 'Cookie' ? 'a=b' : 'http://evil.test' },
+          },
+        ),
       );
       assert.equal(res.status, 400);
       assertSchema('loginFlow', res.data);
@@ -273,7 +324,9 @@ describe('login, whoami and revocation (API)', () => {
     assertSchema('jsonError', gone.data);
     assert.equal(gone.data.error.details.api, `${t.publicUrl}/self-service/login/api`);
     // The server answers 302 to the new flow's fetch URL, which the client follows.
-    const direct = await pub.submitSelfServiceLoginFlow(flow.data.id, { method: 'password', password_identifier: 'a', password: 'b' } as never).catch((e: AxiosError) => e.response);
+    const direct = await pub
+      .submitSelfServiceLoginFlow(flow.data.id, { method: 'password', password_identifier: 'a', password: 'b' } as never)
+      .catch((e: AxiosError) => e.response);
     assert.ok(direct);
     assert.equal(direct.status, 200);
     assertSchema('loginFlow', direct.data);
@@ -302,7 +355,15 @@ describe('settings (API)', () => {
     assert.equal(init.data.identity.id, identityId);
     assert.deepEqual(
       init.data.ui.nodes.map((n) => `${n.group}:${(n.attributes as { name: string }).name}`),
-      ['default:csrf_token', 'profile:traits.email', 'profile:traits.name.first', 'profile:traits.name.last', 'profile:method', 'password:password', 'password:method'],
+      [
+        'default:csrf_token',
+        'profile:traits.email',
+        'profile:traits.name.first',
+        'profile:traits.name.last',
+        'profile:method',
+        'password:password',
+        'password:method',
+      ],
     );
     assert.equal((nodeOf(init.data as never, 'traits.email').attributes as { value?: string }).value, 'settings@example.com');
     const fetched = await pub.getSelfServiceSettingsFlow(init.data.id, token);
@@ -328,7 +389,9 @@ describe('settings (API)', () => {
     const { token } = await register('oldsession@example.com', 'old-session-pass-1');
     t.clock.advance(16 * 60_000);
     const init = await pub.initializeSelfServiceSettingsForNativeApps(token);
-    const pw = await failure(pub.submitSelfServiceSettingsFlow(init.data.id, token, { method: 'password', password: 'another-pass-2' } as never));
+    const pw = await failure(
+      pub.submitSelfServiceSettingsFlow(init.data.id, token, { method: 'password', password: 'another-pass-2' } as never),
+    );
     assert.equal(pw.status, 403);
     assertSchema('jsonError', pw.data);
     assert.match(pw.data.error.reason, /too old/);
@@ -498,11 +561,36 @@ describe('admin API flow fetches', () => {
     const browserOwner = (await b.getJson(`${t.publicUrl}/sessions/whoami`)).json.identity.id as string;
 
     const fetches = [
-      { kind: 'login', schema: 'loginFlow', id: (await pub.initializeSelfServiceLoginForNativeApps()).data.id, get: (id: string) => admin.getSelfServiceLoginFlow(id) },
-      { kind: 'registration', schema: 'registrationFlow', id: (await pub.initializeSelfServiceRegistrationForNativeApps()).data.id, get: (id: string) => admin.getSelfServiceRegistrationFlow(id) },
-      { kind: 'recovery', schema: 'recoveryFlow', id: (await pub.initializeSelfServiceRecoveryForNativeApps()).data.id, get: (id: string) => admin.getSelfServiceRecoveryFlow(id) },
-      { kind: 'verification', schema: 'verificationFlow', id: (await pub.initializeSelfServiceVerificationForNativeApps()).data.id, get: (id: string) => admin.getSelfServiceVerificationFlow(id) },
-      { kind: 'settings', schema: 'settingsFlow', id: (await pub.initializeSelfServiceSettingsForNativeApps(token)).data.id, get: (id: string) => admin.getSelfServiceSettingsFlow(id) },
+      {
+        kind: 'login',
+        schema: 'loginFlow',
+        id: (await pub.initializeSelfServiceLoginForNativeApps()).data.id,
+        get: (id: string) => admin.getSelfServiceLoginFlow(id),
+      },
+      {
+        kind: 'registration',
+        schema: 'registrationFlow',
+        id: (await pub.initializeSelfServiceRegistrationForNativeApps()).data.id,
+        get: (id: string) => admin.getSelfServiceRegistrationFlow(id),
+      },
+      {
+        kind: 'recovery',
+        schema: 'recoveryFlow',
+        id: (await pub.initializeSelfServiceRecoveryForNativeApps()).data.id,
+        get: (id: string) => admin.getSelfServiceRecoveryFlow(id),
+      },
+      {
+        kind: 'verification',
+        schema: 'verificationFlow',
+        id: (await pub.initializeSelfServiceVerificationForNativeApps()).data.id,
+        get: (id: string) => admin.getSelfServiceVerificationFlow(id),
+      },
+      {
+        kind: 'settings',
+        schema: 'settingsFlow',
+        id: (await pub.initializeSelfServiceSettingsForNativeApps(token)).data.id,
+        get: (id: string) => admin.getSelfServiceSettingsFlow(id),
+      },
       { kind: 'settings', schema: 'settingsFlow', id: browserSettingsId, get: (id: string) => admin.getSelfServiceSettingsFlow(id) },
     ];
     for (const f of fetches) {

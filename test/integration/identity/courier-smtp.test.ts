@@ -62,7 +62,9 @@ async function fakeSmtp() {
 it('delivers the recovery email over SMTP and records it as sent', async () => {
   const smtp = await fakeSmtp();
   const t = await startTestServer({
-    config: kratosTestConfig({ courier: { smtp: { connection_uri: `smtp://127.0.0.1:${smtp.port}/`, from_address: 'kratos@example.com' } } }),
+    config: kratosTestConfig({
+      courier: { smtp: { connection_uri: `smtp://127.0.0.1:${smtp.port}/`, from_address: 'kratos@example.com' } },
+    }),
   });
   try {
     const b = new Browser();
@@ -70,7 +72,11 @@ it('delivers the recovery email over SMTP and records it as sent', async () => {
     const id = flowIdFrom(init.location, `${UI}/recovery`);
     const flow = (await b.getJson(`${t.publicUrl}/self-service/recovery/flows?id=${id}`)).json;
     const delivered = smtp.next();
-    await b.postForm(`${t.publicUrl}/self-service/recovery?flow=${id}`, { method: 'link', csrf_token: csrfOf(flow), email: 'nobody@example.com' });
+    await b.postForm(`${t.publicUrl}/self-service/recovery?flow=${id}`, {
+      method: 'link',
+      csrf_token: csrfOf(flow),
+      email: 'nobody@example.com',
+    });
     await delivered;
     const mail = smtp.received[0];
     assert.ok(mail);

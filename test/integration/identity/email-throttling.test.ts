@@ -4,7 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { Browser, courierMessages, csrfOf, flowIdFrom, messageIds, startTestServer, kratosTestConfig, UI, type HttpResult, type TestServer } from './helpers.js';
+import {
+  Browser,
+  courierMessages,
+  csrfOf,
+  flowIdFrom,
+  messageIds,
+  startTestServer,
+  kratosTestConfig,
+  UI,
+  type HttpResult,
+  type TestServer,
+} from './helpers.js';
 
 let servers: TestServer[] = [];
 afterEach(async () => {
@@ -13,7 +24,9 @@ afterEach(async () => {
 });
 
 async function server(emailThrottling?: Record<string, unknown>): Promise<TestServer> {
-  const t = await startTestServer(emailThrottling ? { config: kratosTestConfig({ kratos_gateway: { email_throttling: emailThrottling } }) } : {});
+  const t = await startTestServer(
+    emailThrottling ? { config: kratosTestConfig({ kratos_gateway: { email_throttling: emailThrottling } }) } : {},
+  );
   servers.push(t);
   return t;
 }
@@ -21,7 +34,8 @@ async function server(emailThrottling?: Record<string, unknown>): Promise<TestSe
 async function requestLink(t: TestServer, kind: 'recovery' | 'verification', email: string, xff = '203.0.113.50'): Promise<HttpResult> {
   const b = new Browser();
   const headers = { 'x-forwarded-for': xff };
-  const flow = (await b.send('GET', `${t.publicUrl}/self-service/${kind}/api`, { headers: { accept: 'application/json', ...headers } })).json;
+  const flow = (await b.send('GET', `${t.publicUrl}/self-service/${kind}/api`, { headers: { accept: 'application/json', ...headers } }))
+    .json;
   return b.postJson(`${t.publicUrl}/self-service/${kind}?flow=${String(flow.id)}`, { method: 'link', email }, headers);
 }
 
@@ -67,7 +81,11 @@ describe('email throttling', () => {
     const submit = async () => {
       const id = flowIdFrom((await b.get(`${t.publicUrl}/self-service/recovery/browser`)).location, `${UI}/recovery`);
       const flow = (await b.getJson(`${t.publicUrl}/self-service/recovery/flows?id=${id}`)).json;
-      const res = await b.postForm(`${t.publicUrl}/self-service/recovery?flow=${id}`, { method: 'link', csrf_token: csrfOf(flow), email: 'form@example.com' });
+      const res = await b.postForm(`${t.publicUrl}/self-service/recovery?flow=${id}`, {
+        method: 'link',
+        csrf_token: csrfOf(flow),
+        email: 'form@example.com',
+      });
       assert.equal(res.status, 302);
       assert.equal(res.headers['retry-after'], undefined);
       flowIdFrom(res.location, `${UI}/recovery`);
@@ -85,6 +103,10 @@ describe('email throttling', () => {
     const t = await server({ enabled: false });
     for (let i = 0; i < 25; i++) assert.equal((await requestLink(t, 'recovery', 'many@example.com')).status, 200);
     assert.equal(await sentTo(t, 'many@example.com'), 25);
-    assert.equal(t.logs.some((l) => l.includes('unknown or unsupported key')), false, t.logs.join(''));
+    assert.equal(
+      t.logs.some((l) => l.includes('unknown or unsupported key')),
+      false,
+      t.logs.join(''),
+    );
   });
 });

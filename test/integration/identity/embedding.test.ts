@@ -30,7 +30,11 @@ describe('behind a gateway mount', () => {
       await registerBrowser(t, new Browser(), 'mounted@example.com', 'mounted-passphrase-1');
       const reg = await new Browser().getJson(`${t.publicUrl}/self-service/registration/api`);
       assert.ok(reg.json.ui.action.startsWith(`${MOUNT}self-service/registration?flow=`));
-      await b.postForm(`${t.publicUrl}/self-service/recovery?flow=${id}`, { method: 'link', csrf_token: csrfOf(flow), email: 'mounted@example.com' });
+      await b.postForm(`${t.publicUrl}/self-service/recovery?flow=${id}`, {
+        method: 'link',
+        csrf_token: csrfOf(flow),
+        email: 'mounted@example.com',
+      });
       const link = await lastLinkTo(t.adminUrl, 'mounted@example.com');
       assert.ok(link.startsWith(`${MOUNT}self-service/recovery?token=`), link);
 
@@ -66,7 +70,9 @@ describe('configuration variants', () => {
   });
 
   it('without the session hook, API registration returns only the identity and browsers get no cookie', async () => {
-    const t = await startTestServer({ config: kratosTestConfig({ selfservice: { flows: { registration: { after: { password: { hooks: [] } } } } } }) });
+    const t = await startTestServer({
+      config: kratosTestConfig({ selfservice: { flows: { registration: { after: { password: { hooks: [] } } } } } }),
+    });
     try {
       const c = new Browser();
       const flow = (await c.getJson(`${t.publicUrl}/self-service/registration/api`)).json;

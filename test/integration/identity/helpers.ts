@@ -59,7 +59,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(opts: { config?: Record<string, unknown>; dsn?: string; clock?: SettableClock } = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: { config?: Record<string, unknown>; dsn?: string; clock?: SettableClock } = {},
+): Promise<TestServer> {
   const clock = opts.clock ?? new SettableClock(new Date('2026-01-01T10:00:00.000Z'));
   const logs: string[] = [];
   const sink = new Writable({
@@ -147,7 +149,8 @@ function validatorAt(pointer: string): ValidateFunction {
 /** Asserts that a body matches `#/components/schemas/<name>` of the v0.6.3 spec. */
 export function assertSchema(name: string, body: unknown): void {
   const v = validatorAt(`/components/schemas/${name}`);
-  if (!v(body)) assert.fail(`body does not match ${name}: ${JSON.stringify(v.errors?.slice(0, 5))}\n${JSON.stringify(body).slice(0, 1500)}`);
+  if (!v(body))
+    assert.fail(`body does not match ${name}: ${JSON.stringify(v.errors?.slice(0, 5))}\n${JSON.stringify(body).slice(0, 1500)}`);
 }
 
 /** Identity lists are an inline array schema in the spec's responses. */
@@ -195,7 +198,10 @@ export function assertResponse(method: string, url: string, status: number, body
   candidates.push(...(UNDOCUMENTED[`${m} ${template} ${status}`] ?? []));
   if (status >= 400 && typeof body === 'object' && body !== null && 'error' in body) candidates.push('/components/schemas/jsonError');
   if (candidates.length === 0) {
-    assert.ok(!template || status < 300 || body === undefined || status === 404, `${method} ${pathname} ${status}: the spec documents no JSON body for this status`);
+    assert.ok(
+      !template || status < 300 || body === undefined || status === 404,
+      `${method} ${pathname} ${status}: the spec documents no JSON body for this status`,
+    );
     return;
   }
   const failures: string[] = [];
@@ -204,7 +210,9 @@ export function assertResponse(method: string, url: string, status: number, body
     if (v(body)) return;
     failures.push(`${c}: ${JSON.stringify(v.errors?.slice(0, 3))}`);
   }
-  assert.fail(`${method} ${pathname} ${status} body matches none of the spec's schemas:\n${failures.join('\n')}\n${JSON.stringify(body).slice(0, 1500)}`);
+  assert.fail(
+    `${method} ${pathname} ${status} body matches none of the spec's schemas:\n${failures.join('\n')}\n${JSON.stringify(body).slice(0, 1500)}`,
+  );
 }
 
 /** Makes a generated client validate every JSON body it receives, errors included. */
@@ -236,7 +244,11 @@ interface AxiosResponseLike {
   request?: { path?: string; method?: string };
 }
 interface AxiosInstanceLike {
-  interceptors: { response: { use(ok: (r: AxiosResponseLike) => AxiosResponseLike, bad: (e: { response?: AxiosResponseLike }) => Promise<never>): number } };
+  interceptors: {
+    response: {
+      use(ok: (r: AxiosResponseLike) => AxiosResponseLike, bad: (e: { response?: AxiosResponseLike }) => Promise<never>): number;
+    };
+  };
 }
 
 // ---------- a browser with a cookie jar ----------
@@ -316,7 +328,10 @@ export class Browser {
   }
 
   postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
-    return this.send('POST', url, { body: JSON.stringify(body), headers: { 'content-type': 'application/json', accept: 'application/json', ...headers } });
+    return this.send('POST', url, {
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+    });
   }
 }
 
@@ -351,9 +366,18 @@ export function messageIds(flow: { ui: { messages?: Array<{ id: number }> } }): 
   return (flow.ui.messages ?? []).map((m) => m.id);
 }
 
-export async function courierMessages(adminUrl: string): Promise<Array<{ recipient: string; subject: string; body: string; type: string; status: string; template_type: string }>> {
+export async function courierMessages(
+  adminUrl: string,
+): Promise<Array<{ recipient: string; subject: string; body: string; type: string; status: string; template_type: string }>> {
   const res = await request(`${adminUrl}/courier/messages`);
-  return (await res.body.json()) as Array<{ recipient: string; subject: string; body: string; type: string; status: string; template_type: string }>;
+  return (await res.body.json()) as Array<{
+    recipient: string;
+    subject: string;
+    body: string;
+    type: string;
+    status: string;
+    template_type: string;
+  }>;
 }
 
 /** The last link emailed to an address. */

@@ -32,7 +32,12 @@ describe('registration input bounds (API flow)', () => {
     assert.equal(res.status, 400);
     assert.deepEqual(
       messagesOf(res, 'password').map((m) => ({ id: m.id, text: m.text })),
-      [{ id: 4000005, text: `The password can not be used because password length must be at most 1024 characters but got ${HUGE_PASSWORD.length}.` }],
+      [
+        {
+          id: 4000005,
+          text: `The password can not be used because password length must be at most 1024 characters but got ${HUGE_PASSWORD.length}.`,
+        },
+      ],
     );
   });
 
@@ -54,7 +59,10 @@ describe('registration input bounds (API flow)', () => {
   it('refuses the issue payload (both oversized) on the identifier, before the password policy runs', async () => {
     const res = await registerApi(HUGE_PASSWORD, HUGE_EMAIL);
     assert.equal(res.status, 400);
-    assert.deepEqual(messagesOf(res, 'traits.email').map((m) => m.id), [4000001]);
+    assert.deepEqual(
+      messagesOf(res, 'traits.email').map((m) => m.id),
+      [4000001],
+    );
     const ids = (await new Browser().getJson(`${t.adminUrl}/identities`)).json.map((i: { traits: { email: string } }) => i.traits.email);
     assert.ok(!ids.includes(HUGE_EMAIL));
   });
@@ -72,13 +80,18 @@ describe('settings input bounds (API flow)', () => {
     assert.equal(reg.status, 200);
     const token = String(reg.json.session_token);
     const c = new Browser();
-    const flow = (await c.send('GET', `${t.publicUrl}/self-service/settings/api`, { headers: { accept: 'application/json', 'x-session-token': token } })).json;
+    const flow = (
+      await c.send('GET', `${t.publicUrl}/self-service/settings/api`, { headers: { accept: 'application/json', 'x-session-token': token } })
+    ).json;
     const res = await c.send('POST', `${t.publicUrl}/self-service/settings?flow=${flow.id}`, {
       body: JSON.stringify({ method: 'password', password: HUGE_PASSWORD }),
       headers: { 'content-type': 'application/json', accept: 'application/json', 'x-session-token': token },
     });
     assert.equal(res.status, 400);
-    assert.deepEqual(messagesOf(res, 'password').map((m) => m.id), [4000005]);
+    assert.deepEqual(
+      messagesOf(res, 'password').map((m) => m.id),
+      [4000005],
+    );
     assert.match(messagesOf(res, 'password')[0]?.text ?? '', /at most 1024 characters/);
   });
 });

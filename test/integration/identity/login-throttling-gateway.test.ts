@@ -20,14 +20,24 @@ async function gateway(trustedProxies: string[]): Promise<string> {
   const port = await freePort();
   const gw = await startTestGateway({
     proxy: { listen: { port }, public_base_url: `http://127.0.0.1:${port}`, trusted_proxies: trustedProxies },
-    embedded_kratos: { enabled: true, config_file: resolve('config/kratos.yml'), dsn: ':memory:', public_listen: { port: 0 }, admin_listen: { port: 0 } },
+    embedded_kratos: {
+      enabled: true,
+      config_file: resolve('config/kratos.yml'),
+      dsn: ':memory:',
+      public_listen: { port: 0 },
+      admin_listen: { port: 0 },
+    },
     routes: [],
   });
   gateways.push(gw);
   return `${gw.proxyUrl}/.ory/kratos/public`;
 }
 
-async function login(mount: string, identifier: string, xff: string): Promise<{ status: number; retryAfter: string | undefined; body: { error?: { code: number } } }> {
+async function login(
+  mount: string,
+  identifier: string,
+  xff: string,
+): Promise<{ status: number; retryAfter: string | undefined; body: { error?: { code: number } } }> {
   const init = await request(`${mount}/self-service/login/api`, { headers: { accept: 'application/json', 'x-forwarded-for': xff } });
   const flow = (await init.body.json()) as { id: string };
   const res = await request(`${mount}/self-service/login?flow=${flow.id}`, {
@@ -36,7 +46,11 @@ async function login(mount: string, identifier: string, xff: string): Promise<{ 
     body: JSON.stringify({ method: 'password', password_identifier: identifier, password: 'not-the-password' }),
   });
   const retryAfter = res.headers['retry-after'];
-  return { status: res.statusCode, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined, body: (await res.body.json()) as { error?: { code: number } } };
+  return {
+    status: res.statusCode,
+    retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
+    body: (await res.body.json()) as { error?: { code: number } },
+  };
 }
 
 describe('login backoff through the gateway mount', () => {

@@ -23,7 +23,11 @@ async function server(throttling: Record<string, unknown>): Promise<TestServer> 
 async function registerApi(t: TestServer, email: string): Promise<void> {
   const b = new Browser();
   const flow = (await b.getJson(`${t.publicUrl}/self-service/registration/api`)).json;
-  const res = await b.postJson(`${t.publicUrl}/self-service/registration?flow=${String(flow.id)}`, { method: 'password', password: PASSWORD, traits: { email } });
+  const res = await b.postJson(`${t.publicUrl}/self-service/registration?flow=${String(flow.id)}`, {
+    method: 'password',
+    password: PASSWORD,
+    traits: { email },
+  });
   assert.equal(res.status, 200, res.text);
 }
 
@@ -31,7 +35,11 @@ async function apiLogin(t: TestServer, identifier: string, password: string, xff
   const b = new Browser();
   const headers = { 'x-forwarded-for': xff };
   const flow = (await b.send('GET', `${t.publicUrl}/self-service/login/api`, { headers: { accept: 'application/json', ...headers } })).json;
-  return b.postJson(`${t.publicUrl}/self-service/login?flow=${String(flow.id)}`, { method: 'password', password_identifier: identifier, password }, headers);
+  return b.postJson(
+    `${t.publicUrl}/self-service/login?flow=${String(flow.id)}`,
+    { method: 'password', password_identifier: identifier, password },
+    headers,
+  );
 }
 
 describe('login throttling: review', () => {
@@ -49,9 +57,14 @@ describe('login throttling: review', () => {
   });
 
   it('an IPv6 client is limited per /64, not per address (it holds 2^64 of them)', async () => {
-    const t = await server({ enabled: true, per_identifier: { max_failures: 1000 }, per_client: { max_failures: 3, base_delay: '10m', max_delay: '1h', reset_after: '1h' } });
+    const t = await server({
+      enabled: true,
+      per_identifier: { max_failures: 1000 },
+      per_client: { max_failures: 3, base_delay: '10m', max_delay: '1h', reset_after: '1h' },
+    });
     const statuses: number[] = [];
-    for (let i = 1; i <= 6; i++) statuses.push((await apiLogin(t, `spray-${i}@example.com`, 'wrong', `2001:db8:1:2::${i.toString(16)}`)).status);
+    for (let i = 1; i <= 6; i++)
+      statuses.push((await apiLogin(t, `spray-${i}@example.com`, 'wrong', `2001:db8:1:2::${i.toString(16)}`)).status);
     assert.deepEqual(statuses, [400, 400, 400, 429, 429, 429]);
   });
 });

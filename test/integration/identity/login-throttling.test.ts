@@ -6,7 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { Browser, csrfOf, flowIdFrom, loginBrowser, messageIds, registerBrowser, startTestServer, kratosTestConfig, UI, type HttpResult, type TestServer } from './helpers.js';
+import {
+  Browser,
+  csrfOf,
+  flowIdFrom,
+  loginBrowser,
+  messageIds,
+  registerBrowser,
+  startTestServer,
+  kratosTestConfig,
+  UI,
+  type HttpResult,
+  type TestServer,
+} from './helpers.js';
 
 const PASSWORD = 'a-long-enough-passphrase';
 let servers: TestServer[] = [];
@@ -25,7 +37,11 @@ async function server(throttling?: Record<string, unknown>, trustedProxies?: str
 async function registerApi(t: TestServer, email: string): Promise<void> {
   const b = new Browser();
   const flow = (await b.getJson(`${t.publicUrl}/self-service/registration/api`)).json;
-  const res = await b.postJson(`${t.publicUrl}/self-service/registration?flow=${String(flow.id)}`, { method: 'password', password: PASSWORD, traits: { email } });
+  const res = await b.postJson(`${t.publicUrl}/self-service/registration?flow=${String(flow.id)}`, {
+    method: 'password',
+    password: PASSWORD,
+    traits: { email },
+  });
   assert.equal(res.status, 200, res.text);
 }
 
@@ -34,7 +50,11 @@ async function apiLogin(t: TestServer, identifier: string, password: string, xff
   const b = new Browser();
   const headers: Record<string, string> = xff ? { 'x-forwarded-for': xff } : {};
   const flow = (await b.send('GET', `${t.publicUrl}/self-service/login/api`, { headers: { accept: 'application/json', ...headers } })).json;
-  return b.postJson(`${t.publicUrl}/self-service/login?flow=${String(flow.id)}`, { method: 'password', password_identifier: identifier, password }, headers);
+  return b.postJson(
+    `${t.publicUrl}/self-service/login?flow=${String(flow.id)}`,
+    { method: 'password', password_identifier: identifier, password },
+    headers,
+  );
 }
 
 function assertThrottled(res: HttpResult, retryAfter: number): void {
@@ -95,7 +115,9 @@ describe('login throttling, per identifier', () => {
   it('lets at most max_failures of a parallel burst reach the password check', async (tc) => {
     const t = await server();
     await registerApi(t, 'parallel@example.com');
-    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => apiLogin(t, 'parallel@example.com', `wrong-${i}`, '203.0.113.20')));
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => apiLogin(t, 'parallel@example.com', `wrong-${i}`, '203.0.113.20')),
+    );
     const checked = results.filter((r) => r.status === 400).length;
     assert.equal(results.filter((r) => r.status === 429).length, 30 - checked);
     assert.ok(checked >= 1 && checked <= 5, `${checked} attempts were checked`);
@@ -145,7 +167,13 @@ describe('login throttling, per identifier', () => {
     const init = await b.get(`${t.publicUrl}/self-service/login/browser`);
     const flowId = flowIdFrom(init.location, `${UI}/login`);
     const flow = (await b.getJson(`${t.publicUrl}/self-service/login/flows?id=${flowId}`)).json;
-    const submit = () => b.postJson(`${t.publicUrl}/self-service/login?flow=${flowId}`, { method: 'password', csrf_token: csrfOf(flow), password_identifier: 'spa@example.com', password: 'x' });
+    const submit = () =>
+      b.postJson(`${t.publicUrl}/self-service/login?flow=${flowId}`, {
+        method: 'password',
+        csrf_token: csrfOf(flow),
+        password_identifier: 'spa@example.com',
+        password: 'x',
+      });
     assert.equal((await submit()).status, 400);
     assertThrottled(await submit(), 1);
   });
@@ -187,8 +215,18 @@ describe('login throttling, configuration', () => {
 
   it('is not reported as an unknown key, and bad values stop start-up with the key path', async () => {
     const t = await server({ per_client: { max_failures: 50 } });
-    assert.equal(t.logs.some((l) => l.includes('kratos_gateway')), false, t.logs.join(''));
-    await assert.rejects(server(undefined, ['10.0.0.0/']), /kratos_gateway\.trusted_proxies\.0: "10\.0\.0\.0\/" is not an IP address or CIDR/);
-    await assert.rejects(server({ per_identifier: { base_delay: '10m', max_delay: '1m' } }), /kratos_gateway\.login_throttling\.per_identifier\.max_delay: must not be shorter than base_delay/);
+    assert.equal(
+      t.logs.some((l) => l.includes('kratos_gateway')),
+      false,
+      t.logs.join(''),
+    );
+    await assert.rejects(
+      server(undefined, ['10.0.0.0/']),
+      /kratos_gateway\.trusted_proxies\.0: "10\.0\.0\.0\/" is not an IP address or CIDR/,
+    );
+    await assert.rejects(
+      server({ per_identifier: { base_delay: '10m', max_delay: '1m' } }),
+      /kratos_gateway\.login_throttling\.per_identifier\.max_delay: must not be shorter than base_delay/,
+    );
   });
 });

@@ -43,7 +43,10 @@ it('keeps identities, sessions and courier messages across a restart', async () 
     const stored = db.prepare('SELECT token_hash FROM sessions').all() as Array<{ token_hash: string }>;
     const token = (cookie ?? '').match(/ory_kratos_session=([^.;]+)/)?.[1] ?? '';
     assert.ok(token.length === 32);
-    assert.ok(stored.every((r) => r.token_hash !== token && /^[0-9a-f]{64}$/.test(r.token_hash)), 'tokens are stored hashed');
+    assert.ok(
+      stored.every((r) => r.token_hash !== token && /^[0-9a-f]{64}$/.test(r.token_hash)),
+      'tokens are stored hashed',
+    );
   } finally {
     db.close();
   }

@@ -23,7 +23,11 @@ async function registerApi(): Promise<string> {
   const res = await request(`${t.publicUrl}/self-service/registration?flow=${flow.id}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ method: 'password', password: 'a-long-enough-passphrase', traits: { email: `routing-${Math.random()}@example.com` } }),
+    body: JSON.stringify({
+      method: 'password',
+      password: 'a-long-enough-passphrase',
+      traits: { email: `routing-${Math.random()}@example.com` },
+    }),
   });
   const body = (await res.body.json()) as { session_token: string };
   assert.equal(res.statusCode, 200, JSON.stringify(body));
@@ -51,14 +55,31 @@ describe('case-sensitive paths', () => {
 
   it('answers DELETE /SESSIONS with 404 and does not revoke', async () => {
     const token = await registerApi();
-    const r = await send(t.publicUrl, 'DELETE', '/SESSIONS', { 'content-type': 'application/json' }, JSON.stringify({ session_token: token }));
+    const r = await send(
+      t.publicUrl,
+      'DELETE',
+      '/SESSIONS',
+      { 'content-type': 'application/json' },
+      JSON.stringify({ session_token: token }),
+    );
     assert.equal(r.status, 404);
     assert.ok(await active(token));
   });
 
   it('answers POST /Self-Service/Settings, a wrong-case whoami and flow init with 404', async () => {
     const token = await registerApi();
-    assert.equal((await send(t.publicUrl, 'POST', '/Self-Service/Settings?flow=x', { 'x-session-token': token, 'content-type': 'application/json' }, '{}')).status, 404);
+    assert.equal(
+      (
+        await send(
+          t.publicUrl,
+          'POST',
+          '/Self-Service/Settings?flow=x',
+          { 'x-session-token': token, 'content-type': 'application/json' },
+          '{}',
+        )
+      ).status,
+      404,
+    );
     assert.equal((await send(t.publicUrl, 'GET', '/Sessions/WhoAmI', { 'x-session-token': token })).status, 404);
     assert.equal((await send(t.publicUrl, 'GET', '/self-service/Login/api')).status, 404);
     assert.equal((await send(t.publicUrl, 'GET', '/Health/alive')).status, 404);
@@ -73,7 +94,9 @@ describe('case-sensitive paths', () => {
 describe('trailing slashes', () => {
   it('redirects a GET logout with a trailing slash to the route, query kept, without logging out', async () => {
     const token = await registerApi();
-    const r = await send(t.publicUrl, 'GET', '/self-service/browser/flows/logout/?return_to=http%3A%2F%2Fui.test%2Fapp&x=1', { authorization: `Bearer ${token}` });
+    const r = await send(t.publicUrl, 'GET', '/self-service/browser/flows/logout/?return_to=http%3A%2F%2Fui.test%2Fapp&x=1', {
+      authorization: `Bearer ${token}`,
+    });
     assert.equal(r.status, 301);
     assert.equal(r.location, '/self-service/browser/flows/logout?return_to=http%3A%2F%2Fui.test%2Fapp&x=1');
     assert.ok(await active(token), 'the trailing-slash logout was served');
@@ -81,11 +104,23 @@ describe('trailing slashes', () => {
 
   it('redirects other methods with 307, so the method and body are kept', async () => {
     const token = await registerApi();
-    const del = await send(t.publicUrl, 'DELETE', '/sessions/', { 'content-type': 'application/json' }, JSON.stringify({ session_token: token }));
+    const del = await send(
+      t.publicUrl,
+      'DELETE',
+      '/sessions/',
+      { 'content-type': 'application/json' },
+      JSON.stringify({ session_token: token }),
+    );
     assert.deepEqual(del, { status: 307, location: '/sessions' });
     assert.ok(await active(token));
-    assert.deepEqual(await send(t.publicUrl, 'POST', '/self-service/settings/?flow=abc', { 'content-type': 'application/json' }, '{}'), { status: 307, location: '/self-service/settings?flow=abc' });
-    assert.deepEqual(await send(t.publicUrl, 'HEAD', '/self-service/browser/flows/logout/', { authorization: `Bearer ${token}` }), { status: 307, location: '/self-service/browser/flows/logout' });
+    assert.deepEqual(await send(t.publicUrl, 'POST', '/self-service/settings/?flow=abc', { 'content-type': 'application/json' }, '{}'), {
+      status: 307,
+      location: '/self-service/settings?flow=abc',
+    });
+    assert.deepEqual(await send(t.publicUrl, 'HEAD', '/self-service/browser/flows/logout/', { authorization: `Bearer ${token}` }), {
+      status: 307,
+      location: '/self-service/browser/flows/logout',
+    });
     assert.ok(await active(token));
   });
 

@@ -40,8 +40,14 @@ test('validate and --check load a good configuration, print "configuration OK" a
   const blocker = createServer();
   const port = Number(new URL(await listenOnFreePort(blocker)).port);
   try {
-    const file = configFile(`proxy: { listen: { port: ${port} } }\nadmin: { listen: { port: ${port} } }\nroutes:\n  - { name: app, match: { path_prefix: / }, upstream: "http://127.0.0.1:9" }\n`);
-    for (const args of [['validate', '--config', file], ['--check', '--config', file], ['--check', '-c', file]]) {
+    const file = configFile(
+      `proxy: { listen: { port: ${port} } }\nadmin: { listen: { port: ${port} } }\nroutes:\n  - { name: app, match: { path_prefix: / }, upstream: "http://127.0.0.1:9" }\n`,
+    );
+    for (const args of [
+      ['validate', '--config', file],
+      ['--check', '--config', file],
+      ['--check', '-c', file],
+    ]) {
       const r = await runCli(args);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, `configuration OK: ${file}\n`);
@@ -57,12 +63,21 @@ test('validate on a bad configuration prints one "config error:" line per proble
   assert.equal(r.code, 2);
   assert.equal(r.stdout, '');
   const lines = r.stderr.trim().split('\n');
-  assert.ok(lines.every((l) => l.startsWith('config error: ')), r.stderr);
-  assert.ok(lines.some((l) => l.startsWith('config error: proxy.listen.port: ')), r.stderr);
-  assert.ok(lines.some((l) => l.startsWith('config error: session_cach: unknown key')), r.stderr);
+  assert.ok(
+    lines.every((l) => l.startsWith('config error: ')),
+    r.stderr,
+  );
+  assert.ok(
+    lines.some((l) => l.startsWith('config error: proxy.listen.port: ')),
+    r.stderr,
+  );
+  assert.ok(
+    lines.some((l) => l.startsWith('config error: session_cach: unknown key')),
+    r.stderr,
+  );
 });
 
-test('validate also checks the embedded identity server\'s kratos.yml: the quickstart passes, a bad value fails', async () => {
+test("validate also checks the embedded identity server's kratos.yml: the quickstart passes, a bad value fails", async () => {
   const ok = await runCli(['validate', '--config', 'config/gateway.yaml']);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stdout, 'configuration OK: config/gateway.yaml\n');
@@ -82,12 +97,18 @@ test('validate names an environment variable whose value is wrong', async () => 
   assert.match(r.stderr, /^config error: KRATOS_GATEWAY_PROXY__LISTEN__PORT \(proxy\.listen\.port\): expected number/m);
   const typo = await runCli(['validate', '--config', file], { KRATOS_GATEWAY_SESSION_CACH__ENABLED: 'false' });
   assert.equal(typo.code, 2);
-  assert.equal(typo.stderr, 'config error: KRATOS_GATEWAY_SESSION_CACH__ENABLED (session_cach): unknown key (did you mean session_cache?)\n');
+  assert.equal(
+    typo.stderr,
+    'config error: KRATOS_GATEWAY_SESSION_CACH__ENABLED (session_cach): unknown key (did you mean session_cache?)\n',
+  );
 });
 
 test('validate accepts string values the environment used to mangle as YAML (":memory:")', async () => {
   const file = configFile('{}\n');
-  const r = await runCli(['validate', '--config', file], { KRATOS_GATEWAY_EMBEDDED_KRATOS__DSN: ':memory:', KRATOS_GATEWAY_KRATOS__PUBLIC_URL: 'http://kratos:4433' });
+  const r = await runCli(['validate', '--config', file], {
+    KRATOS_GATEWAY_EMBEDDED_KRATOS__DSN: ':memory:',
+    KRATOS_GATEWAY_KRATOS__PUBLIC_URL: 'http://kratos:4433',
+  });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `configuration OK: ${file}\n`);
 });
@@ -99,7 +120,13 @@ test('the admin listener answers GET /version and exports kratos_gateway_build_i
     assert.equal(v.status, 200);
     assert.deepEqual(await v.json(), { version: pkg.version, node_version: process.version });
     const metrics = await (await fetch(gw.adminUrl + '/metrics')).text();
-    assert.ok(metrics.includes(`kratos_gateway_build_info{version="${pkg.version}",node_version="${process.version}"} 1`), metrics.split('\n').filter((l) => l.includes('build_info')).join('\n'));
+    assert.ok(
+      metrics.includes(`kratos_gateway_build_info{version="${pkg.version}",node_version="${process.version}"} 1`),
+      metrics
+        .split('\n')
+        .filter((l) => l.includes('build_info'))
+        .join('\n'),
+    );
   } finally {
     await gw.shutdown();
   }

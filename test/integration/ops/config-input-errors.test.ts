@@ -21,14 +21,18 @@ test('a huge list index in an environment variable is one config error, not mill
   const started = Date.now();
   const r = await runCli(['validate', '--config', file], { KRATOS_GATEWAY_ROUTES__3000000__NAME: 'a' });
   assert.equal(r.code, 2);
-  assert.equal(r.stderr, 'config error: KRATOS_GATEWAY_ROUTES__3000000__NAME: routes has no entry 2999999 (list indexes start at 0 and follow each other)\n');
+  assert.equal(
+    r.stderr,
+    'config error: KRATOS_GATEWAY_ROUTES__3000000__NAME: routes has no entry 2999999 (list indexes start at 0 and follow each other)\n',
+  );
   assert.ok(Date.now() - started < 10_000);
 });
 
 test('list indexes from the environment apply in numeric order (ROUTES__10 after ROUTES__9)', async () => {
   const file = configFile('{}\n');
   const env: Record<string, string> = {};
-  for (let i = 0; i <= 10; i++) env[`KRATOS_GATEWAY_ROUTES__${i}`] = `{name: r${i}, match: {path_prefix: /r${i}}, upstream: "http://127.0.0.1:9"}`;
+  for (let i = 0; i <= 10; i++)
+    env[`KRATOS_GATEWAY_ROUTES__${i}`] = `{name: r${i}, match: {path_prefix: /r${i}}, upstream: "http://127.0.0.1:9"}`;
   const r = await runCli(['validate', '--config', file], env);
   assert.equal(r.code, 0, r.stderr);
 });
@@ -39,7 +43,17 @@ test('an undefined alias or an alias bomb in the configuration file is a config 
   assert.equal(r.code, 2);
   assert.equal(r.stderr, `config error: ${alias}: Unresolved alias (the anchor must be set before the alias): nope\n`);
   const rows = ['a: &a [x,x,x,x,x,x,x,x,x]'];
-  for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e']]) rows.push(`${name}: &${name} [${Array(9).fill('*' + prev).join(',')}]`);
+  for (const [prev, name] of [
+    ['a', 'b'],
+    ['b', 'c'],
+    ['c', 'd'],
+    ['d', 'e'],
+  ])
+    rows.push(
+      `${name}: &${name} [${Array(9)
+        .fill('*' + prev)
+        .join(',')}]`,
+    );
   rows.push(`f: [${Array(9).fill('*e').join(',')}]`);
   const bomb = configFile(rows.join('\n') + '\n');
   const b = await runCli(['validate', '--config', bomb]);

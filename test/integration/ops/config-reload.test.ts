@@ -100,17 +100,29 @@ describe('configuration hot reload', () => {
     assert.deepEqual(reloaded.routes, ['slow', 'a', 'b']);
     assert.ok((await metric(gw, /kratos_gateway_config_reloads_total\{result="applied"\} (\d+)/)) >= 1);
     assert.equal(await metric(gw, new RegExp(`kratos_gateway_config_info\\{hash="${reloaded.config_hash}"\\} (\\d+)`)), 1);
-    assert.ok(Number.isNaN(await metric(gw, new RegExp(`kratos_gateway_config_info\\{hash="${startHash}"\\} (\\d+)`))), 'the old hash is gone');
+    assert.ok(
+      Number.isNaN(await metric(gw, new RegExp(`kratos_gateway_config_info\\{hash="${startHash}"\\} (\\d+)`))),
+      'the old hash is gone',
+    );
   });
 
   test('an invalid file is rejected, every error logged with its key path; the running routes stay', async () => {
     const rejectedBefore = await metric(gw, /kratos_gateway_config_reloads_total\{result="rejected"\} (\d+)/);
-    write([{ ...route('a', '/a'), upstream: 'not a url' }, { name: 'bad name!', match: { path_prefix: '/c' }, upstream: upstream.url }]);
+    write([
+      { ...route('a', '/a'), upstream: 'not a url' },
+      { name: 'bad name!', match: { path_prefix: '/c' }, upstream: upstream.url },
+    ]);
     const outcome = gw.reload('test')!;
     assert.equal(outcome.result, 'rejected');
     const errors = lines.filter((l) => l.includes('configuration reload rejected:'));
-    assert.ok(errors.some((l) => l.includes('routes.0.upstream')), errors.join('\n'));
-    assert.ok(errors.some((l) => l.includes('routes.1.name')), errors.join('\n'));
+    assert.ok(
+      errors.some((l) => l.includes('routes.0.upstream')),
+      errors.join('\n'),
+    );
+    assert.ok(
+      errors.some((l) => l.includes('routes.1.name')),
+      errors.join('\n'),
+    );
     assert.ok((await metric(gw, /kratos_gateway_config_reloads_total\{result="rejected"\} (\d+)/)) >= rejectedBefore + 1);
     assert.equal((await get(gw, '/a/x')).status, 200);
     assert.equal((await get(gw, '/b/x')).status, 200);

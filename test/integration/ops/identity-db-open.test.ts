@@ -25,5 +25,8 @@ test('a DSN naming something SQLite cannot use exits 1 with the file and "dsn" i
   const gw = spawnGateway(['--config', file]);
   const code = await gw.exited;
   assert.equal(code, 1, gw.stderr());
-  assert.match(gw.stderr(), new RegExp(`^kratos-gateway: fatal: dsn: cannot open the SQLite database ${db.replace(/[.\\/]/g, '\\$&')} \\(.+\\)$`, 'm'));
+  assert.match(
+    gw.stderr(),
+    new RegExp(`^kratos-gateway: fatal: dsn: cannot open the SQLite database ${db.replace(/[.\\/]/g, '\\$&')} \\(.+\\)$`, 'm'),
+  );
 });

@@ -37,7 +37,9 @@ routes:
   try {
     await gw.waitFor('stderr', (t) => t.includes('kratos-gateway is running.'), 30_000);
     for (let i = 0; i < 5; i++) {
-      const r = await fetch(`http://127.0.0.1:${proxy}/x`, { headers: { 'x-session-token': `TOKEN-SECRET-${i}`, cookie: 'ory_kratos_session=COOKIE-SECRET' } });
+      const r = await fetch(`http://127.0.0.1:${proxy}/x`, {
+        headers: { 'x-session-token': `TOKEN-SECRET-${i}`, cookie: 'ory_kratos_session=COOKIE-SECRET' },
+      });
       assert.equal(r.status, 503);
       await r.arrayBuffer();
     }

@@ -23,7 +23,10 @@ function setup(patch: Record<string, unknown>, gatewayExtra = ''): string {
   writeFileSync(join(dir, 'identity.schema.json'), readFileSync(resolve('config/identity.schema.json')));
   writeFileSync(join(dir, 'kratos.yml'), stringify({ ...raw, ...patch }));
   const file = join(dir, 'gateway.yaml');
-  writeFileSync(file, `embedded_kratos: { enabled: true, config_file: kratos.yml, dsn: "sqlite://:memory:", public_listen: { port: 0 }, admin_listen: { port: 0 } }\n${gatewayExtra}`);
+  writeFileSync(
+    file,
+    `embedded_kratos: { enabled: true, config_file: kratos.yml, dsn: "sqlite://:memory:", public_listen: { port: 0 }, admin_listen: { port: 0 } }\n${gatewayExtra}`,
+  );
   return file;
 }
 
@@ -53,6 +56,10 @@ test('validate: an SMTP URI that cannot be used is a config error naming courier
     assert.ok(!r.stderr.includes(SECRET), r.stderr);
     assert.match(r.stderr, /^config error: .*kratos\.yml: courier\.smtp\.connection_uri: /m);
   }
-  const ok = await runCli(['validate', '--config', setup({ courier: { smtp: { connection_uri: `smtps://mailer:${SECRET}@mail:465/?skip_ssl_verify=true` } } })]);
+  const ok = await runCli([
+    'validate',
+    '--config',
+    setup({ courier: { smtp: { connection_uri: `smtps://mailer:${SECRET}@mail:465/?skip_ssl_verify=true` } } }),
+  ]);
   assert.equal(ok.code, 0, ok.stderr);
 });

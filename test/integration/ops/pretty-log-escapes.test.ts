@@ -51,13 +51,25 @@ embedded_kratos:
   } finally {
     await gw.stop();
   }
-  const courier = gw.stdout().split('\n').find((l) => l.includes('courier: email'))!;
+  const courier = gw
+    .stdout()
+    .split('\n')
+    .find((l) => l.includes('courier: email'))!;
   assert.ok(!CONTROL.test(gw.stdout()), JSON.stringify(courier));
   assert.ok(courier.includes('\\u001b]0;owned'), courier);
 });
 
 test('formatPrettyLine escapes controls in the message, the component and bare values', () => {
-  const line = formatPrettyLine(JSON.stringify({ level: 30, time: '2026-01-01T00:00:00.000Z', component: 'a\u001bb', msg: 'm\u001b[2J', v: 'x\u009b1m', w: 'has space \u202e' }));
+  const line = formatPrettyLine(
+    JSON.stringify({
+      level: 30,
+      time: '2026-01-01T00:00:00.000Z',
+      component: 'a\u001bb',
+      msg: 'm\u001b[2J',
+      v: 'x\u009b1m',
+      w: 'has space \u202e',
+    }),
+  );
   assert.ok(!CONTROL.test(line), JSON.stringify(line));
   assert.equal(line, '00:00:00.000 INFO  [a\\u001bb] m\\u001b[2J  v=x\\u009b1m w="has space \\u202e"');
 });

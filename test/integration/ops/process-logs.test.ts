@@ -58,14 +58,22 @@ test('the access line of a single request appears within the flush interval, not
   assert.ok(!gw.stdout().includes('QUERY-SECRET'), 'the query string is never logged');
   assert.equal(line.status, 200);
   assert.equal(typeof line.upstream_ms, 'number');
-  assert.ok((line.upstream_ms as number) <= (line.ms as number), `upstream ${String(line.upstream_ms)} ms within total ${String(line.ms)} ms`);
+  assert.ok(
+    (line.upstream_ms as number) <= (line.ms as number),
+    `upstream ${String(line.upstream_ms)} ms within total ${String(line.ms)} ms`,
+  );
   assert.ok(Date.now() - sent < LOG_FLUSH_INTERVAL_MS + 4_000);
 });
 
 test('POST requests name the client, on the data plane and on the control plane (UI, Kratos mount)', async () => {
   const before = requestLines(gw.stdout()).length;
   for (const path of ['/public/echo/posted', '/ui/login', '/.ory/kratos/public/self-service/login/methods/password?flow=nope']) {
-    const r = await fetch(proxyUrl + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'identifier=a&password=POST-SECRET', redirect: 'manual' });
+    const r = await fetch(proxyUrl + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'identifier=a&password=POST-SECRET',
+      redirect: 'manual',
+    });
     await r.arrayBuffer();
   }
   await gw.waitFor('stdout', (t) => requestLines(t).length >= before + 3, LOG_FLUSH_INTERVAL_MS + 4_000);

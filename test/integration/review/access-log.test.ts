@@ -12,7 +12,7 @@ let close: () => Promise<void>;
 
 before(async () => {
   ({ kratos, gw, close } = await startStack((u) => ({
-  routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'required', on_unauthenticated: 'json' }],
+    routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'required', on_unauthenticated: 'json' }],
   })));
 });
 after(() => close());

@@ -27,7 +27,11 @@ function admin(method: string, path: string, host: string): Promise<string> {
 
 test('a DNS name that is not configured gets 421 on health, metrics and purge', async () => {
   for (const host of ['evil.example', `evil.example:${port}`, `127.0.0.1.nip.io:${port}`, 'gateway-admin.internal.evil.example']) {
-    for (const [method, path] of [['GET', '/metrics'], ['GET', '/health/alive'], ['DELETE', '/sessions/cache/identities/x']] as const) {
+    for (const [method, path] of [
+      ['GET', '/metrics'],
+      ['GET', '/health/alive'],
+      ['DELETE', '/sessions/cache/identities/x'],
+    ] as const) {
       const raw = await admin(method, path, host);
       assert.match(raw, /^HTTP\/1\.1 421 /, `${method} ${path} with Host ${host}: ${raw.slice(0, 40)}`);
       assert.match(raw, /"code":421/);
@@ -46,7 +50,17 @@ test('a rebinding request purges nothing', async () => {
 });
 
 test('IP literals, localhost and configured names are answered, with or without the port', async () => {
-  for (const host of [`127.0.0.1:${port}`, '127.0.0.1', '10.244.3.17:4456', `[::1]:${port}`, '[fd00:10:244::5]', 'localhost', `LOCALHOST:${port}`, 'gateway-admin.internal', `GATEWAY-ADMIN.internal:${port}`]) {
+  for (const host of [
+    `127.0.0.1:${port}`,
+    '127.0.0.1',
+    '10.244.3.17:4456',
+    `[::1]:${port}`,
+    '[fd00:10:244::5]',
+    'localhost',
+    `LOCALHOST:${port}`,
+    'gateway-admin.internal',
+    `GATEWAY-ADMIN.internal:${port}`,
+  ]) {
     const raw = await admin('GET', '/health/alive', host);
     assert.match(raw, /^HTTP\/1\.1 200 /, `Host ${host}: ${raw.slice(0, 40)}`);
   }
@@ -54,6 +68,13 @@ test('IP literals, localhost and configured names are answered, with or without 
 });
 
 test('the decision API answers whatever Host the forward-auth proxy sends', async () => {
-  const raw = await rawRequest(stack.gw.adminUrl, ['GET /decisions/x HTTP/1.1', 'Host: app.example.com', 'X-Original-URI: /x', 'X-Original-Method: GET', 'Accept: application/json', 'Connection: close']);
+  const raw = await rawRequest(stack.gw.adminUrl, [
+    'GET /decisions/x HTTP/1.1',
+    'Host: app.example.com',
+    'X-Original-URI: /x',
+    'X-Original-Method: GET',
+    'Accept: application/json',
+    'Connection: close',
+  ]);
   assert.match(raw, /^HTTP\/1\.1 401 /);
 });

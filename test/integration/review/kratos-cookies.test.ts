@@ -41,7 +41,7 @@ for (const path of ['/app/page', '/public/page']) {
   });
 }
 
-test('WebSocket handshake: the upstream gets the application\'s cookies and no Kratos cookie', async () => {
+test("WebSocket handshake: the upstream gets the application's cookies and no Kratos cookie", async () => {
   const ws = new WebSocket(stack.gw.proxyUrl.replace('http', 'ws') + '/app/ws', { headers: { cookie: cookieHeader() } });
   const [first] = (await once(ws, 'message')) as [Buffer];
   ws.close();

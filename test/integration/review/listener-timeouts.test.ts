@@ -64,5 +64,8 @@ test('the proxy listener cuts a slowloris connection within the configured heade
 test('the admin listener cuts a slowloris connection within its headers timeout (+2 s)', async () => {
   const r = await slowloris(stack.gw.adminUrl, ADMIN_HEADERS_TIMEOUT_MS + 8_000);
   assert.ok(r.cut, `connection still open after ${Math.round(r.ms)} ms`);
-  assert.ok(r.ms < ADMIN_HEADERS_TIMEOUT_MS + 2_000, `cut after ${Math.round(r.ms)} ms (admin headers timeout ${ADMIN_HEADERS_TIMEOUT_MS} ms)`);
+  assert.ok(
+    r.ms < ADMIN_HEADERS_TIMEOUT_MS + 2_000,
+    `cut after ${Math.round(r.ms)} ms (admin headers timeout ${ADMIN_HEADERS_TIMEOUT_MS} ms)`,
+  );
 });

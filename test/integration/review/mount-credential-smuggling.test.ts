@@ -30,7 +30,10 @@ describe('Kratos mount: credentials the identity server reads are the ones the g
     writeFileSync(
       kratosConfig,
       JSON.stringify({
-        selfservice: { methods: { password: { enabled: true } }, flows: { registration: { after: { password: { hooks: [{ hook: 'session' }] } } } } },
+        selfservice: {
+          methods: { password: { enabled: true } },
+          flows: { registration: { after: { password: { hooks: [{ hook: 'session' }] } } } },
+        },
         secrets: { cookie: ['mount-smuggling-test-secret-0123456789'] },
         identity: { default_schema_url: `file://${resolve('config/identity.schema.json')}` },
         hashers: { argon2: { memory: '8MB', iterations: 1 } },
@@ -143,7 +146,7 @@ describe('Kratos mount: credentials the identity server reads are the ones the g
   });
 });
 
-test('a body session_token is found under every name Go\'s encoding/json would match (Kratos)', () => {
+test("a body session_token is found under every name Go's encoding/json would match (Kratos)", () => {
   const json = (o: string) => sessionTokensInBody(Buffer.from(o), { 'content-type': 'application/json' });
   assert.deepEqual(json('{"SESSION_TOKEN":"a"}'), ['a']);
   assert.deepEqual(json('{"\u017feSSion_to\u212Aen":"b"}'), ['b']);

@@ -159,7 +159,12 @@ test('DELETE /SESSIONS with the token in the body purges it', async () => {
 test('POST /Self-Service/Settings: the changed traits reach the upstream on the next request', async () => {
   const s = await cachedSession('before@example.com');
   assert.equal((await app({ 'x-session-token': s.token })).email, 'before@example.com');
-  const status = await send('POST', '/Self-Service/Settings?flow=f', { 'x-session-token': s.token, 'content-type': 'application/json' }, JSON.stringify({ method: 'profile', traits: { email: 'after@example.com' } }));
+  const status = await send(
+    'POST',
+    '/Self-Service/Settings?flow=f',
+    { 'x-session-token': s.token, 'content-type': 'application/json' },
+    JSON.stringify({ method: 'profile', traits: { email: 'after@example.com' } }),
+  );
   assert.equal(status, 200);
   assert.equal((await app({ 'x-session-token': s.token })).email, 'after@example.com', 'the old traits were still injected');
 });
@@ -167,7 +172,10 @@ test('POST /Self-Service/Settings: the changed traits reach the upstream on the 
 test('a settings update resumed with GET /self-service/settings?flow= purges the identity', async () => {
   const s = await cachedSession('paused-before@example.com');
   pausedTraits = { email: 'paused-after@example.com' };
-  assert.equal(await send('GET', '/self-service/settings?flow=f', { cookie: `ory_kratos_session=${s.token}; ory_kratos_continuity=c` }), 200);
+  assert.equal(
+    await send('GET', '/self-service/settings?flow=f', { cookie: `ory_kratos_session=${s.token}; ory_kratos_continuity=c` }),
+    200,
+  );
   assert.equal((await app({ 'x-session-token': s.token })).email, 'paused-after@example.com', 'the old traits were still injected');
 });
 

@@ -14,7 +14,9 @@ import { startStack, type Stack } from '../../helpers/servers.js';
 let stack: Stack;
 
 before(async () => {
-  stack = await startStack((u) => ({ routes: [{ name: 'open', match: { path_prefix: '/open' }, upstream: u.upstream, auth: 'anonymous' }] }));
+  stack = await startStack((u) => ({
+    routes: [{ name: 'open', match: { path_prefix: '/open' }, upstream: u.upstream, auth: 'anonymous' }],
+  }));
 });
 after(() => stack.close());
 
@@ -44,7 +46,7 @@ function partialUpload(head: string, body: Buffer): Promise<{ answer: string; cl
 test('a Kratos mount upload over the scan limit: 413, Connection: close, the rest of the body is not read', async () => {
   const head = `POST /.ory/kratos/public/self-service/login?flow=x HTTP/1.1\r\nHost: app.test\r\nContent-Type: application/json\r\nContent-Length: ${64 * 1024 * 1024}\r\n\r\n`;
   const r = await partialUpload(head, Buffer.alloc(100 * 1024, 'a'));
-  assert.match(r.answer, /^HTTP\/1\.1 413 /, stack.gw.logLines.join("\n"));
+  assert.match(r.answer, /^HTTP\/1\.1 413 /, stack.gw.logLines.join('\n'));
   assert.match(r.answer, /\r\nconnection: close\r\n/i);
   assert.ok(r.closedByGateway, 'the gateway kept the connection open, still reading the 64 MB body');
 });

@@ -85,7 +85,10 @@ test('DELETE /sessions/{id} through the mount: the revoked session is rejected o
   const { laptop, phone, phoneSessionId } = twoSessionsOfOneIdentity();
   assert.equal(await appStatus(phone.token), 200); // now cached
 
-  const r = await fetch(`${gw.proxyUrl}/.ory/kratos/public/sessions/${encodeURIComponent(phoneSessionId)}`, { method: 'DELETE', headers: { 'x-session-token': laptop.token } });
+  const r = await fetch(`${gw.proxyUrl}/.ory/kratos/public/sessions/${encodeURIComponent(phoneSessionId)}`, {
+    method: 'DELETE',
+    headers: { 'x-session-token': laptop.token },
+  });
   await r.arrayBuffer();
   assert.equal(r.status, 204, 'Kratos revoked the phone session');
 

@@ -60,10 +60,13 @@ after(async () => {
 function get(path: string, headers: Record<string, string>): Promise<number> {
   const u = new URL(nginx.url);
   return new Promise((resolvePromise, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path, headers: { connection: 'close', accept: 'application/json', ...headers } }, (res) => {
-      res.resume();
-      res.on('end', () => resolvePromise(res.statusCode ?? 0));
-    });
+    const req = request(
+      { host: u.hostname, port: u.port, path, headers: { connection: 'close', accept: 'application/json', ...headers } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolvePromise(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -72,7 +75,10 @@ function get(path: string, headers: Record<string, string>): Promise<number> {
 const overrides: Array<[string, Record<string, string>]> = [
   ['X-Forwarded-Uri', { 'x-forwarded-uri': '/public/x' }],
   ['X-Forwarded-Uri and -Method', { 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET' }],
-  ['X-Forwarded-Host, -Proto and -Uri', { 'x-forwarded-host': 'app.example.com', 'x-forwarded-proto': 'https', 'x-forwarded-uri': '/public/x' }],
+  [
+    'X-Forwarded-Host, -Proto and -Uri',
+    { 'x-forwarded-host': 'app.example.com', 'x-forwarded-proto': 'https', 'x-forwarded-uri': '/public/x' },
+  ],
 ];
 
 for (const [name, headers] of overrides) {
@@ -80,7 +86,10 @@ for (const [name, headers] of overrides) {
     const path = `/admin/secret-${name.length}-${Object.keys(headers).length}`;
     const status = await get(path, headers);
     assert.equal(status, 401, nginx.errorLog());
-    assert.deepEqual(upstream.received.filter((r) => r.url === path).map((r) => r.url), []);
+    assert.deepEqual(
+      upstream.received.filter((r) => r.url === path).map((r) => r.url),
+      [],
+    );
   });
 }
 
@@ -92,16 +101,24 @@ test('the public route still passes without a credential', async () => {
 function decide(headers: Record<string, string>): Promise<number> {
   const u = new URL(gateway.adminUrl);
   return new Promise((resolvePromise, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: '/decisions', headers: { connection: 'close', host: 'app.example.com', accept: 'application/json', ...headers } }, (res) => {
-      res.resume();
-      res.on('end', () => resolvePromise(res.statusCode ?? 0));
-    });
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: '/decisions',
+        headers: { connection: 'close', host: 'app.example.com', accept: 'application/json', ...headers },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolvePromise(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
 }
 
-test('without the example\'s header clearing: X-Original-URI with X-Forwarded-Uri is ambiguous, 400 (never the public route\'s 200)', async () => {
+test("without the example's header clearing: X-Original-URI with X-Forwarded-Uri is ambiguous, 400 (never the public route's 200)", async () => {
   assert.equal(await decide({ 'x-original-uri': '/admin/secret', 'x-original-method': 'GET', 'x-forwarded-uri': '/public/x' }), 400);
   assert.equal(await decide({ 'x-original-uri': '/admin/secret', 'x-forwarded-method': 'GET' }), 400);
 });

@@ -12,16 +12,22 @@ let close: () => Promise<void>;
 
 before(async () => {
   ({ upstream, gw, close } = await startStack((u) => ({
-  routes: [
-    { name: 'admin', match: { path_prefix: '/admin' }, upstream: u.upstream, auth: 'required', on_unauthenticated: 'json' },
-    { name: 'public', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' },
-  ],
+    routes: [
+      { name: 'admin', match: { path_prefix: '/admin' }, upstream: u.upstream, auth: 'required', on_unauthenticated: 'json' },
+      { name: 'public', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' },
+    ],
   })));
 });
 after(() => close());
 
 async function get(path: string, extra: string[] = []): Promise<{ status: number; raw: string }> {
-  const raw = await rawRequest(gw.proxyUrl, [`GET ${path} HTTP/1.1`, 'Host: app.test', 'Accept: application/json', 'Connection: close', ...extra]);
+  const raw = await rawRequest(gw.proxyUrl, [
+    `GET ${path} HTTP/1.1`,
+    'Host: app.test',
+    'Accept: application/json',
+    'Connection: close',
+    ...extra,
+  ]);
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]), raw };
 }
 
@@ -35,7 +41,10 @@ for (const path of ['/admin;x/users', '/admin;jsessionid=1', '/admin;/users']) {
   test(`a path parameter on a protected segment (${path}) is refused or authenticated, never forwarded anonymously`, async () => {
     const before = upstream.received.length;
     const { status } = await get(path);
-    assert.ok(status === 400 || status === 401, `got ${status}; upstream received ${JSON.stringify(upstream.received.slice(before).map((r) => r.url))}`);
+    assert.ok(
+      status === 400 || status === 401,
+      `got ${status}; upstream received ${JSON.stringify(upstream.received.slice(before).map((r) => r.url))}`,
+    );
     assert.equal(upstream.received.length, before, 'the request reached the upstream on the anonymous route');
   });
 }

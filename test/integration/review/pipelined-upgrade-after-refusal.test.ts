@@ -60,9 +60,17 @@ const handshake = (path: string) =>
   `GET ${path} HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
 
 const cases: Array<[string, string, RegExp]> = [
-  ['HTTP/1.0 + Transfer-Encoding (400)', 'POST /open/a HTTP/1.0\r\nHost: app.test\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', /^HTTP\/1\.1 400 /],
+  [
+    'HTTP/1.0 + Transfer-Encoding (400)',
+    'POST /open/a HTTP/1.0\r\nHost: app.test\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    /^HTTP\/1\.1 400 /,
+  ],
   ['no route (404) with an unread body', 'POST /nowhere HTTP/1.1\r\nHost: app.test\r\nContent-Length: 3\r\n\r\nabc', /^HTTP\/1\.1 404 /],
-  ['a rejected path (400) with an unread body', 'POST /open/a%2Fb HTTP/1.1\r\nHost: app.test\r\nContent-Length: 3\r\n\r\nabc', /^HTTP\/1\.1 400 /],
+  [
+    'a rejected path (400) with an unread body',
+    'POST /open/a%2Fb HTTP/1.1\r\nHost: app.test\r\nContent-Length: 3\r\n\r\nabc',
+    /^HTTP\/1\.1 400 /,
+  ],
 ];
 
 for (const [name, refused, status] of cases) {
@@ -73,7 +81,10 @@ for (const [name, refused, status] of cases) {
     assert.doesNotMatch(r.text, /101 Switching Protocols/);
     assert.ok(r.closed, 'the gateway left the connection open');
     await new Promise((resolve) => setTimeout(resolve, 200)); // time for a wrongly forwarded handshake to land
-    assert.deepEqual(seen.filter((s) => s.includes(path)), []);
+    assert.deepEqual(
+      seen.filter((s) => s.includes(path)),
+      [],
+    );
   });
 }
 

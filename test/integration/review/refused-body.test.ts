@@ -49,21 +49,36 @@ function partialUpload(baseUrl: string, head: string[], bodyStart: string): Prom
 
 const cases: Array<[string, string[], RegExp]> = [
   ['401 on a protected API route', ['POST /api/upload HTTP/1.1', 'Host: app.test', `Content-Length: ${BIG}`], /^HTTP\/1\.1 401 /],
-  ['302 to login on a protected page', ['POST /web/upload HTTP/1.1', 'Host: app.test', 'Accept: text/html', `Content-Length: ${BIG}`], /^HTTP\/1\.1 302 /],
+  [
+    '302 to login on a protected page',
+    ['POST /web/upload HTTP/1.1', 'Host: app.test', 'Accept: text/html', `Content-Length: ${BIG}`],
+    /^HTTP\/1\.1 302 /,
+  ],
   ['404 without a route', ['POST /nowhere HTTP/1.1', 'Host: app.test', `Content-Length: ${BIG}`], /^HTTP\/1\.1 404 /],
   ['400 for an encoded slash', ['POST /api/a%2Fb HTTP/1.1', 'Host: app.test', `Content-Length: ${BIG}`], /^HTTP\/1\.1 400 /],
   ['401 on a chunked upload', ['POST /api/upload HTTP/1.1', 'Host: app.test', 'Transfer-Encoding: chunked'], /^HTTP\/1\.1 401 /],
   // With Expect the client waits for 100 Continue: a refusal must come instead of it, not after.
-  ['401 to an upload waiting for 100 Continue', ['POST /api/upload HTTP/1.1', 'Host: app.test', 'Expect: 100-continue', `Content-Length: ${BIG}`], /^HTTP\/1\.1 401 /],
+  [
+    '401 to an upload waiting for 100 Continue',
+    ['POST /api/upload HTTP/1.1', 'Host: app.test', 'Expect: 100-continue', `Content-Length: ${BIG}`],
+    /^HTTP\/1\.1 401 /,
+  ],
 ];
 
 for (const [name, head, status] of cases) {
   test(`${name}: answered without the body, Connection: close, connection ended`, async () => {
     const waits = head.includes('Expect: 100-continue');
-    const r = await partialUpload(stack.gw.proxyUrl, head, waits ? '' : head.some((h) => h.startsWith('Transfer')) ? '400000\r\nabcd' : 'abcd');
+    const r = await partialUpload(
+      stack.gw.proxyUrl,
+      head,
+      waits ? '' : head.some((h) => h.startsWith('Transfer')) ? '400000\r\nabcd' : 'abcd',
+    );
     assert.match(r.answer, status);
     assert.match(r.answer, /\r\nconnection: close\r\n/i);
-    assert.ok(r.closedByGateway, `the gateway kept the connection open, still reading the body; answered ${JSON.stringify(r.answer.slice(0, 40))}`);
+    assert.ok(
+      r.closedByGateway,
+      `the gateway kept the connection open, still reading the body; answered ${JSON.stringify(r.answer.slice(0, 40))}`,
+    );
     assert.equal(stack.upstream.received.length, 0);
   });
 }

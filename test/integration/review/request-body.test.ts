@@ -11,7 +11,7 @@ let close: () => Promise<void>;
 
 before(async () => {
   ({ upstream, gw, close } = await startStack((u) => ({
-  routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }],
+    routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }],
   })));
 });
 after(() => close());
@@ -21,7 +21,11 @@ function bodyOf(raw: string): string {
 }
 
 test('a Content-Length request body reaches the upstream', async () => {
-  const raw = await rawRequest(gw.proxyUrl, ['POST /upload HTTP/1.1', 'Host: app.test', 'Content-Type: text/plain', 'Content-Length: 11', 'Connection: close'], 'hello world');
+  const raw = await rawRequest(
+    gw.proxyUrl,
+    ['POST /upload HTTP/1.1', 'Host: app.test', 'Content-Type: text/plain', 'Content-Length: 11', 'Connection: close'],
+    'hello world',
+  );
   assert.match(raw, /^HTTP\/1\.1 200 /);
   assert.equal(upstream.received.at(-1)!.body, 'hello world');
 });
@@ -37,5 +41,9 @@ test('a chunked (Transfer-Encoding) request body reaches the upstream', async ()
   assert.equal(upstream.received.length, n + 1);
   const record = upstream.received.at(-1)!;
   assert.equal(record.url, '/upload-chunked');
-  assert.equal(record.body, 'hello world', `upstream received body ${JSON.stringify(record.body)}; gateway answered ${JSON.stringify(bodyOf(raw).slice(0, 200))}`);
+  assert.equal(
+    record.body,
+    'hello world',
+    `upstream received body ${JSON.stringify(record.body)}; gateway answered ${JSON.stringify(bodyOf(raw).slice(0, 200))}`,
+  );
 });

@@ -23,22 +23,45 @@ after(() => stack.close());
 for (const version of ['HTTP/0.9', 'HTTP/2.0']) {
   test(`${version} + Transfer-Encoding: 400, connection closed, nothing forwarded`, async () => {
     const before = stack.upstream.received.length;
-    const raw = await rawRequest(stack.gw.proxyUrl, [`POST /te ${version}`, 'Host: app.test', 'Transfer-Encoding: chunked'], '5\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: app.test\r\n\r\n');
+    const raw = await rawRequest(
+      stack.gw.proxyUrl,
+      [`POST /te ${version}`, 'Host: app.test', 'Transfer-Encoding: chunked'],
+      '5\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: app.test\r\n\r\n',
+    );
     assert.match(raw, /^HTTP\/1\.1 400 /);
     assert.match(raw, /\r\nconnection: close\r\n/i);
     assert.match(raw, new RegExp(`Transfer-Encoding is not allowed in an ${version.replace('.', '\\.')} request`));
     await new Promise((r) => setTimeout(r, 200)); // time for a wrongly forwarded request to land
-    assert.deepEqual(stack.upstream.received.slice(before).map((r) => r.url), []);
+    assert.deepEqual(
+      stack.upstream.received.slice(before).map((r) => r.url),
+      [],
+    );
   });
 
   test(`${version} WebSocket handshake with Transfer-Encoding: 400`, async () => {
-    const raw = await rawRequest(stack.gw.proxyUrl, [`GET /ws ${version}`, 'Host: app.test', 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Transfer-Encoding: chunked'], '0\r\n\r\n');
+    const raw = await rawRequest(
+      stack.gw.proxyUrl,
+      [
+        `GET /ws ${version}`,
+        'Host: app.test',
+        'Connection: Upgrade',
+        'Upgrade: websocket',
+        'Sec-WebSocket-Version: 13',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+        'Transfer-Encoding: chunked',
+      ],
+      '0\r\n\r\n',
+    );
     assert.match(raw, /^HTTP\/1\.1 400 /);
   });
 }
 
 test('HTTP/1.1 chunked is still forwarded', async () => {
-  const raw = await rawRequest(stack.gw.proxyUrl, ['POST /eleven HTTP/1.1', 'Host: app.test', 'Transfer-Encoding: chunked', 'Connection: close'], '5\r\nhello\r\n0\r\n\r\n');
+  const raw = await rawRequest(
+    stack.gw.proxyUrl,
+    ['POST /eleven HTTP/1.1', 'Host: app.test', 'Transfer-Encoding: chunked', 'Connection: close'],
+    '5\r\nhello\r\n0\r\n\r\n',
+  );
   assert.match(raw, /^HTTP\/1\.1 200 /);
   assert.equal(stack.upstream.received.at(-1)?.body, 'hello');
 });

@@ -27,7 +27,14 @@ for (const purgeBy of ['identity', 'credential'] as const) {
           return res.end('{"error":{"code":401}}');
         }
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ id: 's1', active: true, expires_at: new Date(Date.now() + 3_600_000).toISOString(), identity: { id: IDENTITY, traits: {} } }));
+        res.end(
+          JSON.stringify({
+            id: 's1',
+            active: true,
+            expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+            identity: { id: IDENTITY, traits: {} },
+          }),
+        );
       }, 400);
     });
     const idpUrl = await listenOnFreePort(idp);

@@ -26,7 +26,14 @@ test('a re-ask that fails after a purge counts its request once in the cache loo
     }
     setTimeout(() => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ id: 's1', active: true, expires_at: new Date(Date.now() + 3_600_000).toISOString(), identity: { id: IDENTITY, traits: {} } }));
+      res.end(
+        JSON.stringify({
+          id: 's1',
+          active: true,
+          expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+          identity: { id: IDENTITY, traits: {} },
+        }),
+      );
     }, 400);
   });
   const idpUrl = await listenOnFreePort(idp);

@@ -26,7 +26,14 @@ before(async () => {
   refusing.on('upgrade', (req, socket) => {
     refusingSaw.push(`UPGRADE ${req.url}`);
     refusingSockets.push(socket);
-    socket.on('data', (d: Buffer) => refusingSaw.push(...d.toString('latin1').split('\r\n').filter((l) => /^[A-Z]+ \//.test(l))));
+    socket.on('data', (d: Buffer) =>
+      refusingSaw.push(
+        ...d
+          .toString('latin1')
+          .split('\r\n')
+          .filter((l) => /^[A-Z]+ \//.test(l)),
+      ),
+    );
     socket.write('HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nno');
   });
   const refusingUrl = await listenOnFreePort(refusing);
@@ -49,7 +56,15 @@ after(async () => {
 });
 
 function wsHandshake(path: string, extra: string[] = []): string[] {
-  return [`GET ${path} HTTP/1.1`, 'Host: app.test', 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', ...extra];
+  return [
+    `GET ${path} HTTP/1.1`,
+    'Host: app.test',
+    'Connection: Upgrade',
+    'Upgrade: websocket',
+    'Sec-WebSocket-Version: 13',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    ...extra,
+  ];
 }
 
 /** Sends bytes, collects everything until the gateway closes the connection. */
@@ -69,7 +84,10 @@ test('a spoofed identity header (underscore and case variants) never reaches a W
   const u = new URL(gw.proxyUrl);
   const first = await new Promise<string>((resolve, reject) => {
     const s = connect(Number(u.port), u.hostname, () =>
-      s.write(wsHandshake('/ws', ['X_Kratos_Authenticated_Identity_Id: victim', 'x-KRATOS-authenticated-identity-id: victim']).join('\r\n') + '\r\n\r\n'),
+      s.write(
+        wsHandshake('/ws', ['X_Kratos_Authenticated_Identity_Id: victim', 'x-KRATOS-authenticated-identity-id: victim']).join('\r\n') +
+          '\r\n\r\n',
+      ),
     );
     let buf = Buffer.alloc(0);
     s.on('data', (c: Buffer) => {
@@ -90,7 +108,10 @@ test('a spoofed identity header (underscore and case variants) never reaches a W
   assert.match(first, /^HTTP\/1\.1 101 /);
   const hello = JSON.parse(first.slice(first.indexOf('\n{') + 1)) as { identity: string | null; headers: Record<string, string> };
   assert.equal(hello.identity, null);
-  assert.deepEqual(Object.keys(hello.headers).filter((k) => k.replaceAll('_', '-').startsWith('x-kratos-')), []);
+  assert.deepEqual(
+    Object.keys(hello.headers).filter((k) => k.replaceAll('_', '-').startsWith('x-kratos-')),
+    [],
+  );
 });
 
 test('a WebSocket handshake on a required route without a credential is 401 and the connection closes', async () => {
@@ -101,7 +122,16 @@ test('a WebSocket handshake on a required route without a credential is 401 and 
 });
 
 test('Upgrade: h2c is refused (400), never forwarded', async () => {
-  const raw = await exchange(gw.proxyUrl, ['GET /h2c HTTP/1.1', 'Host: app.test', 'Connection: Upgrade, HTTP2-Settings', 'Upgrade: h2c', 'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA'].join('\r\n') + '\r\n\r\n');
+  const raw = await exchange(
+    gw.proxyUrl,
+    [
+      'GET /h2c HTTP/1.1',
+      'Host: app.test',
+      'Connection: Upgrade, HTTP2-Settings',
+      'Upgrade: h2c',
+      'HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA',
+    ].join('\r\n') + '\r\n\r\n',
+  );
   assert.match(raw, /^HTTP\/1\.1 400 /);
   assert.ok(!upstream.received.some((r) => r.url === '/h2c'));
 });

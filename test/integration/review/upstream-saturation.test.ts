@@ -49,6 +49,8 @@ test('with every upstream connection held by a stream, another request is answer
     streamReq.end();
   });
   // rawRequest gives up after 10 s; the route's upstream budget is 500 ms.
-  const raw = await rawRequest(gw.proxyUrl, ['GET /fast HTTP/1.1', 'Host: app.test', 'Connection: close']).catch((err: Error) => `no answer: ${err.message}`);
+  const raw = await rawRequest(gw.proxyUrl, ['GET /fast HTTP/1.1', 'Host: app.test', 'Connection: close']).catch(
+    (err: Error) => `no answer: ${err.message}`,
+  );
   assert.match(raw, /^HTTP\/1\.1 (200|503|504) /, raw.slice(0, 200));
 });

@@ -19,7 +19,8 @@ test('the upstream error line names the path without the query', async () => {
   ws.on('error', () => {}); // the handshake fails: the upstream port is closed
   await new Promise((resolve) => ws.once('close', resolve));
   let line: string | undefined;
-  for (let i = 0; i < 100 && line === undefined; i++, await sleep(10)) line = gw.logLines.find((l) => l.includes('websocket upstream error'));
+  for (let i = 0; i < 100 && line === undefined; i++, await sleep(10))
+    line = gw.logLines.find((l) => l.includes('websocket upstream error'));
   assert.ok(line, 'the failure is logged');
   assert.ok(!line.includes('secret-in-query'), line);
   assert.equal((JSON.parse(line) as { path?: string }).path, '/ws/chat');

@@ -28,7 +28,9 @@ before(async () => {
   uiServer = http.createServer((req, res) => (attached.app ? attached.app(req, res) : res.writeHead(503).end()));
   await new Promise<void>((r) => uiServer.listen(0, '127.0.0.1', () => r()));
   uiUrl = `http://127.0.0.1:${(uiServer.address() as AddressInfo).port}`;
-  const flows = Object.fromEntries(['login', 'registration', 'settings', 'recovery', 'verification', 'error'].map((f) => [f, { ui_url: `${uiUrl}/ui/${f}` }]));
+  const flows = Object.fromEntries(
+    ['login', 'registration', 'settings', 'recovery', 'verification', 'error'].map((f) => [f, { ui_url: `${uiUrl}/ui/${f}` }]),
+  );
   identity = await startIdentityServer({
     config: {
       selfservice: {
@@ -51,7 +53,15 @@ before(async () => {
     clock,
   });
   const ui = express();
-  ui.use('/ui', createSelfServiceUi({ prefix: '/ui', kratosPublicUrl: identity.publicUrl, browserKratosUrl: identity.publicUrl, logger: createLogger('silent') }));
+  ui.use(
+    '/ui',
+    createSelfServiceUi({
+      prefix: '/ui',
+      kratosPublicUrl: identity.publicUrl,
+      browserKratosUrl: identity.publicUrl,
+      logger: createLogger('silent'),
+    }),
+  );
   attached.app = ui;
 });
 
@@ -110,7 +120,13 @@ class Browser {
 }
 
 function unescapeAttr(v: string): string {
-  return v.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&#96;/g, '`').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return v
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&#96;/g, '`')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 /** The form of a rendered page (the first, or the one whose section heading matches) as action + fields. */
@@ -119,7 +135,8 @@ function formOf(page: string, section?: string): { action: string; fields: Recor
   const form = /<form[^>]* action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/.exec(scope);
   assert.ok(form, 'the page has a form');
   const fields: Record<string, string> = {};
-  for (const m of (form[2] ?? '').matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) fields[unescapeAttr(m[1] ?? '')] = unescapeAttr(m[2] ?? '');
+  for (const m of (form[2] ?? '').matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g))
+    fields[unescapeAttr(m[1] ?? '')] = unescapeAttr(m[2] ?? '');
   return { action: unescapeAttr(form[1] ?? ''), fields };
 }
 
@@ -136,11 +153,16 @@ test('a browser login flow lands on /ui/login, which renders its nodes as a boun
   assert.equal(url.origin + url.pathname, `${uiUrl}/ui/login`);
   assert.equal(page.status, 200);
   const flowId = url.searchParams.get('flow') ?? '';
-  const flow = (await (await request(`${identity.publicUrl}/self-service/login/flows?id=${flowId}`)).body.json()) as { ui: { action: string } };
+  const flow = (await (await request(`${identity.publicUrl}/self-service/login/flows?id=${flowId}`)).body.json()) as {
+    ui: { action: string };
+  };
   const form = formOf(page.body);
   assert.equal(form.action, flow.ui.action);
   assert.ok((form.fields.csrf_token ?? '').length > 40, 'the CSRF token is in the form');
-  assert.match(page.body, /<label for="login-(password_)?identifier">[^<]+<\/label><input type="text" id="login-(password_)?identifier" name="(password_)?identifier"/);
+  assert.match(
+    page.body,
+    /<label for="login-(password_)?identifier">[^<]+<\/label><input type="text" id="login-(password_)?identifier" name="(password_)?identifier"/,
+  );
   assert.match(page.body, /<label for="login-password">Password<\/label><input type="password" id="login-password"/);
   assert.match(page.body, /<button type="submit" class="button" name="method" value="password">Sign in<\/button>/);
 });
@@ -153,7 +175,10 @@ test('a wrong password posted from the rendered form comes back as the error, id
   const login = await anon.open(`${identity.publicUrl}/self-service/login/browser`);
   const form = formOf(login.body);
   const identifierName = /name="(password_identifier|identifier)"/.exec(login.body)?.[1] ?? 'password_identifier';
-  const after = await anon.open(form.action, { method: 'POST', form: { ...form.fields, [identifierName]: email, password: 'not-the-password', method: 'password' } });
+  const after = await anon.open(form.action, {
+    method: 'POST',
+    form: { ...form.fields, [identifierName]: email, password: 'not-the-password', method: 'password' },
+  });
   assert.equal(new URL(after.url).pathname, '/ui/login');
   assert.match(after.body, /class="message message-error"[^>]*>The provided credentials are invalid/);
   assert.ok(after.body.includes(`value="${email}"`), 'the identifier is kept');
@@ -168,29 +193,41 @@ test('registration from the rendered form signs in; settings then renders profil
   assert.equal(new URL(settings.url).pathname, '/ui/settings');
   assert.ok(settings.body.includes(`name="traits.email" value="${email}"`));
   const password = formOf(settings.body, 'Change password');
-  const saved = await b.open(password.action, { method: 'POST', form: { ...password.fields, password: 'Changed-pass-4d5e6f', method: 'password' } });
+  const saved = await b.open(password.action, {
+    method: 'POST',
+    form: { ...password.fields, password: 'Changed-pass-4d5e6f', method: 'password' },
+  });
   assert.equal(new URL(saved.url).pathname, '/ui/settings');
   assert.match(saved.body, /Your changes have been saved!/);
 });
 
-test('an empty sign-up shows plain sentences on the page; the API keeps Kratos\'s texts', async () => {
+test("an empty sign-up shows plain sentences on the page; the API keeps Kratos's texts", async () => {
   const b = new Browser();
   const page = await b.open(`${identity.publicUrl}/self-service/registration/browser`);
   const form = formOf(page.body);
-  const after = await b.open(form.action, { method: 'POST', form: { ...form.fields, 'traits.email': '', password: '', method: 'password' } });
+  const after = await b.open(form.action, {
+    method: 'POST',
+    form: { ...form.fields, 'traits.email': '', password: '', method: 'password' },
+  });
   const url = new URL(after.url);
   assert.equal(url.pathname, '/ui/registration');
   const shown = [...after.body.matchAll(/<li class="message message-error"[^>]*>([^<]*)<\/li>/g)].map((m) => m[1]);
   assert.deepEqual(shown.sort(), ['Enter a password.', 'Enter your email address.']);
-  for (const raw of ['length must be', 'is not valid', 'is missing']) assert.ok(!after.body.includes(raw), `no validator text "${raw}" on the page`);
+  for (const raw of ['length must be', 'is not valid', 'is missing'])
+    assert.ok(!after.body.includes(raw), `no validator text "${raw}" on the page`);
   // The flow as the API returns it is untouched: clients may match Kratos's own texts.
-  const flow = (await (await request(`${identity.publicUrl}/self-service/registration/flows?id=${url.searchParams.get('flow') ?? ''}`)).body.json()) as {
+  const flow = (await (
+    await request(`${identity.publicUrl}/self-service/registration/flows?id=${url.searchParams.get('flow') ?? ''}`)
+  ).body.json()) as {
     ui: { nodes: Array<{ attributes: { name?: string }; messages: Array<{ id: number; text: string }> | null }> };
   };
   // v0.6 sends `messages: null` on nodes without any.
   const apiTexts = flow.ui.nodes.flatMap((n) => (n.messages ?? []).map((m) => `${n.attributes.name ?? ''}: ${m.text}`));
   assert.ok(apiTexts.includes('password: Property password is missing.'), apiTexts.join('\n'));
-  assert.ok(apiTexts.some((t) => t.startsWith('traits.email: ') && /length must be|is not valid/.test(t)), apiTexts.join('\n'));
+  assert.ok(
+    apiTexts.some((t) => t.startsWith('traits.email: ') && /length must be|is not valid/.test(t)),
+    apiTexts.join('\n'),
+  );
 });
 
 test('/ui/settings without a session goes through settings init to the login page', async () => {
@@ -214,7 +251,10 @@ test('a submit without the CSRF token ends on the error page with the stored err
   const b = new Browser();
   const login = await b.open(`${identity.publicUrl}/self-service/login/browser`);
   const form = formOf(login.body);
-  const page = await b.open(form.action, { method: 'POST', form: { password_identifier: 'x@example.com', identifier: 'x@example.com', password: 'x', method: 'password' } });
+  const page = await b.open(form.action, {
+    method: 'POST',
+    form: { password_identifier: 'x@example.com', identifier: 'x@example.com', password: 'x', method: 'password' },
+  });
   assert.equal(new URL(page.url).pathname, '/ui/error');
   assert.match(page.body, /<h1>Something went wrong<\/h1>/);
   assert.match(page.body, /class="message message-error">[^<]+/);

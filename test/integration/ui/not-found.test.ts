@@ -26,7 +26,9 @@ after(async () => {
 });
 
 test('a browser navigation to /ui/<unknown> gets an HTML 404 page with the UI headers', async () => {
-  const res = await request(gw.proxyUrl + '/ui/sign-in', { headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } });
+  const res = await request(gw.proxyUrl + '/ui/sign-in', {
+    headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' },
+  });
   const body = await res.body.text();
   assert.equal(res.statusCode, 404);
   assert.match(String(res.headers['content-type']), /^text\/html/);

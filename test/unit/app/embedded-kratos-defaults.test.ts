@@ -26,7 +26,10 @@ test('the embedded identity server follows the gateway origin when kratos.yml le
 });
 
 test('values set in kratos.yml win, and the gateway origin is added to the return allow-list once', () => {
-  const raw = { serve: { public: { base_url: 'https://id.example/' } }, selfservice: { whitelisted_return_urls: ['https://app.example'], flows: { login: { ui_url: 'https://app.example/login' } } } };
+  const raw = {
+    serve: { public: { base_url: 'https://id.example/' } },
+    selfservice: { whitelisted_return_urls: ['https://app.example'], flows: { login: { ui_url: 'https://app.example/login' } } },
+  };
   const c = withDerivedKratosDefaults(raw, gateway) as KratosYml;
   assert.equal(c.serve.public.base_url, 'https://id.example/');
   assert.equal(c.selfservice.flows.login.ui_url, 'https://app.example/login');

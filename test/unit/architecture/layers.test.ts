@@ -40,7 +40,9 @@ function sourceFiles(dir: string): string[] {
 }
 
 function moduleOf(path: string): string {
-  return relative(src, path).split('/')[0]!.replace(/\.(ts|js)$/, '');
+  return relative(src, path)
+    .split('/')[0]!
+    .replace(/\.(ts|js)$/, '');
 }
 
 describe('module layers', () => {

@@ -33,19 +33,29 @@ describe('applyEnvOverrides', () => {
     assert.equal(ENV_PREFIX, 'KRATOS_GATEWAY_');
   });
   test('KRATOS_GATEWAY_KRATOS__PUBLIC_URL sets kratos.public_url and keeps siblings', () => {
-    const out = applyEnvOverrides({ kratos: { public_url: 'http://a:4433', whoami_timeout_ms: 500 } }, { KRATOS_GATEWAY_KRATOS__PUBLIC_URL: 'http://kratos:4433' });
+    const out = applyEnvOverrides(
+      { kratos: { public_url: 'http://a:4433', whoami_timeout_ms: 500 } },
+      { KRATOS_GATEWAY_KRATOS__PUBLIC_URL: 'http://kratos:4433' },
+    );
     assert.deepEqual(out, { kratos: { public_url: 'http://kratos:4433', whoami_timeout_ms: 500 } });
   });
   test('missing sections are created', () => {
     assert.deepEqual(applyEnvOverrides({}, { KRATOS_GATEWAY_PROXY__LISTEN__HOST: '0.0.0.0' }), { proxy: { listen: { host: '0.0.0.0' } } });
   });
   test('values are typed by the schema type of their key', () => {
-    const out = applyEnvOverrides({}, {
-      KRATOS_GATEWAY_PROXY__LISTEN__PORT: '8080',
-      KRATOS_GATEWAY_PROXY__STRIP_CREDENTIALS: 'false',
-      KRATOS_GATEWAY_SESSION_CACHE__TTL_CAP_MS: '1500',
-      KRATOS_GATEWAY_LOG__LEVEL: 'debug',
-    }) as { proxy: { listen: { port: unknown }; strip_credentials: unknown }; session_cache: { ttl_cap_ms: unknown }; log: { level: unknown } };
+    const out = applyEnvOverrides(
+      {},
+      {
+        KRATOS_GATEWAY_PROXY__LISTEN__PORT: '8080',
+        KRATOS_GATEWAY_PROXY__STRIP_CREDENTIALS: 'false',
+        KRATOS_GATEWAY_SESSION_CACHE__TTL_CAP_MS: '1500',
+        KRATOS_GATEWAY_LOG__LEVEL: 'debug',
+      },
+    ) as {
+      proxy: { listen: { port: unknown }; strip_credentials: unknown };
+      session_cache: { ttl_cap_ms: unknown };
+      log: { level: unknown };
+    };
     assert.equal(out.proxy.listen.port, 8080);
     assert.equal(out.proxy.strip_credentials, false);
     assert.equal(out.session_cache.ttl_cap_ms, 1500);
@@ -56,18 +66,32 @@ describe('applyEnvOverrides', () => {
   });
   test('a quoted number stays a string, and validation then names the key', () => {
     const out = applyEnvOverrides({}, { KRATOS_GATEWAY_PROXY__LISTEN__PORT: "'8080'" });
-    assert.throws(() => parseConfig(out), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => /^proxy\.listen\.port: /.test(p)));
+    assert.throws(
+      () => parseConfig(out),
+      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => /^proxy\.listen\.port: /.test(p)),
+    );
   });
   test('flow lists and maps', () => {
-    const out = applyEnvOverrides({}, {
-      KRATOS_GATEWAY_PROXY__TRUSTED_PROXIES: '[10.0.0.0/8, "fd00::/8"]',
-      KRATOS_GATEWAY_IDENTITY_HEADERS: '{X-User-Email: identity.traits.email}',
+    const out = applyEnvOverrides(
+      {},
+      {
+        KRATOS_GATEWAY_PROXY__TRUSTED_PROXIES: '[10.0.0.0/8, "fd00::/8"]',
+        KRATOS_GATEWAY_IDENTITY_HEADERS: '{X-User-Email: identity.traits.email}',
+      },
+    );
+    assert.deepEqual(out, {
+      proxy: { trusted_proxies: ['10.0.0.0/8', 'fd00::/8'] },
+      identity_headers: { 'X-User-Email': 'identity.traits.email' },
     });
-    assert.deepEqual(out, { proxy: { trusted_proxies: ['10.0.0.0/8', 'fd00::/8'] }, identity_headers: { 'X-User-Email': 'identity.traits.email' } });
     assert.deepEqual(parseConfig(out).proxy.trusted_proxies, ['10.0.0.0/8', 'fd00::/8']);
   });
   test('ROUTES__0__UPSTREAM overrides one field of an existing route', () => {
-    const config = { routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: 'http://old:1' }, { name: 'b', match: { path_prefix: '/b' }, upstream: 'http://b:1' }] };
+    const config = {
+      routes: [
+        { name: 'app', match: { path_prefix: '/' }, upstream: 'http://old:1' },
+        { name: 'b', match: { path_prefix: '/b' }, upstream: 'http://b:1' },
+      ],
+    };
     const out = applyEnvOverrides(config, { KRATOS_GATEWAY_ROUTES__0__UPSTREAM: 'http://app:8080' });
     assert.deepEqual(out.routes, [
       { name: 'app', match: { path_prefix: '/' }, upstream: 'http://app:8080' },
@@ -75,13 +99,16 @@ describe('applyEnvOverrides', () => {
     ]);
   });
   test('a whole route can come from the environment', () => {
-    const out = applyEnvOverrides({}, {
-      KRATOS_GATEWAY_ROUTES__0__NAME: 'api',
-      KRATOS_GATEWAY_ROUTES__0__MATCH__PATH_PREFIX: '/api',
-      KRATOS_GATEWAY_ROUTES__0__MATCH__METHODS: '[GET, POST]',
-      KRATOS_GATEWAY_ROUTES__0__UPSTREAM: 'http://api:8080',
-      KRATOS_GATEWAY_ROUTES__0__AUTH: 'optional',
-    });
+    const out = applyEnvOverrides(
+      {},
+      {
+        KRATOS_GATEWAY_ROUTES__0__NAME: 'api',
+        KRATOS_GATEWAY_ROUTES__0__MATCH__PATH_PREFIX: '/api',
+        KRATOS_GATEWAY_ROUTES__0__MATCH__METHODS: '[GET, POST]',
+        KRATOS_GATEWAY_ROUTES__0__UPSTREAM: 'http://api:8080',
+        KRATOS_GATEWAY_ROUTES__0__AUTH: 'optional',
+      },
+    );
     assert.ok(Array.isArray(out.routes));
     const r = parseConfig(out).routes[0]!;
     assert.equal(r.name, 'api');
@@ -118,7 +145,10 @@ describe('applyEnvOverrides', () => {
   });
   test('an empty value for a URL key is an empty string, which validation then reports by key', () => {
     const out = applyEnvOverrides({}, { KRATOS_GATEWAY_KRATOS__PUBLIC_URL: '' });
-    assert.throws(() => parseConfig(out), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith('kratos.public_url: ')));
+    assert.throws(
+      () => parseConfig(out),
+      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith('kratos.public_url: ')),
+    );
   });
   test('an unknown key from the environment names the variable and the closest key', () => {
     const origins: EnvOrigins = new Map();
@@ -151,10 +181,16 @@ describe('applyEnvOverrides', () => {
     const origins: EnvOrigins = new Map();
     const out = applyEnvOverrides({}, { KRATOS_GATEWAY_KRATOS__PUBLIC_URL: 'http://kratos:4433 #x' }, origins);
     assert.deepEqual(out, { kratos: { public_url: 'http://kratos:4433 #x' } });
-    assert.deepEqual(problemsOf(() => parseConfig(out, origins)), ['KRATOS_GATEWAY_KRATOS__PUBLIC_URL (kratos.public_url): must be an absolute http(s) URL']);
+    assert.deepEqual(
+      problemsOf(() => parseConfig(out, origins)),
+      ['KRATOS_GATEWAY_KRATOS__PUBLIC_URL (kratos.public_url): must be an absolute http(s) URL'],
+    );
   });
   test('numbers and booleans are parsed; a value that is not one is reported with the variable', () => {
-    const out = applyEnvOverrides({}, { KRATOS_GATEWAY_PROXY__LISTEN__PORT: ' 8080 ', KRATOS_GATEWAY_UI__ENABLED: 'FALSE', KRATOS_GATEWAY_LOG__ACCESS_LOG: 'true' });
+    const out = applyEnvOverrides(
+      {},
+      { KRATOS_GATEWAY_PROXY__LISTEN__PORT: ' 8080 ', KRATOS_GATEWAY_UI__ENABLED: 'FALSE', KRATOS_GATEWAY_LOG__ACCESS_LOG: 'true' },
+    );
     assert.deepEqual(out, { proxy: { listen: { port: 8080 } }, ui: { enabled: false }, log: { access_log: true } });
     const origins: EnvOrigins = new Map();
     const bad = applyEnvOverrides({}, { KRATOS_GATEWAY_PROXY__LISTEN__PORT: 'eighty', KRATOS_GATEWAY_UI__ENABLED: 'yes' }, origins);
@@ -166,7 +202,10 @@ describe('applyEnvOverrides', () => {
   test('an error inside a list or map set as a whole names the variable that set it', () => {
     const origins: EnvOrigins = new Map();
     const out = applyEnvOverrides({}, { KRATOS_GATEWAY_LOGIN__ALLOWED_RETURN_TO_HOSTS: '[ok.example, "https://bad"]' }, origins);
-    assert.deepEqual(problemsOf(() => parseConfig(out, origins)), ['KRATOS_GATEWAY_LOGIN__ALLOWED_RETURN_TO_HOSTS (login.allowed_return_to_hosts.1): must be host or host:port']);
+    assert.deepEqual(
+      problemsOf(() => parseConfig(out, origins)),
+      ['KRATOS_GATEWAY_LOGIN__ALLOWED_RETURN_TO_HOSTS (login.allowed_return_to_hosts.1): must be host or host:port'],
+    );
   });
   test('application is deterministic: overrides are applied in sorted name order', () => {
     const env = { KRATOS_GATEWAY_PROXY__LISTEN: '{port: 1}', KRATOS_GATEWAY_PROXY__LISTEN__PORT: '2' };

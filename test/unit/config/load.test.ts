@@ -37,7 +37,10 @@ describe('loadConfigFile', () => {
     const loaded = loadConfigFile(join(ROOT, 'config/gateway.yaml'), {});
     assert.equal(loaded.baseDir, join(ROOT, 'config'));
     assert.equal(loaded.path, join(ROOT, 'config/gateway.yaml'));
-    assert.deepEqual(loaded.config.routes.map((r) => r.name), ['public', 'app']);
+    assert.deepEqual(
+      loaded.config.routes.map((r) => r.name),
+      ['public', 'app'],
+    );
     assert.equal(loaded.config.proxy.listen.port, 4455);
     assert.deepEqual(loaded.config.proxy.trusted_proxies, []);
     assert.equal(loaded.config.identity_headers['X-User-Email'], 'identity.traits.email');
@@ -83,13 +86,24 @@ describe('loadConfigFile', () => {
     assert.deepEqual(loadProblems(path), [`${path}: cannot read the configuration file (ENOENT)`]);
   });
   test('schema errors in a file carry key paths', () => {
-    const p = loadProblems(file('proxy:\n  listen: {port: 99999}\nroutes:\n  - name: a\n    match: {path_prefix: /x}\n    upstream: nope\n'));
-    assert.ok(p.some((l) => l.startsWith('proxy.listen.port: ')), JSON.stringify(p));
-    assert.ok(p.some((l) => l === 'routes.0.upstream: must be an absolute http(s) URL'), JSON.stringify(p));
+    const p = loadProblems(
+      file('proxy:\n  listen: {port: 99999}\nroutes:\n  - name: a\n    match: {path_prefix: /x}\n    upstream: nope\n'),
+    );
+    assert.ok(
+      p.some((l) => l.startsWith('proxy.listen.port: ')),
+      JSON.stringify(p),
+    );
+    assert.ok(
+      p.some((l) => l === 'routes.0.upstream: must be an absolute http(s) URL'),
+      JSON.stringify(p),
+    );
   });
   test('environment overrides win over the file and are validated with it', () => {
     const path = file('proxy:\n  listen: {port: 1000}\nroutes:\n  - {name: a, match: {path_prefix: /}, upstream: "http://old:1"}\n');
-    const c = loadConfigFile(path, { KRATOS_GATEWAY_PROXY__LISTEN__PORT: '2000', KRATOS_GATEWAY_ROUTES__0__UPSTREAM: 'http://new:2' }).config;
+    const c = loadConfigFile(path, {
+      KRATOS_GATEWAY_PROXY__LISTEN__PORT: '2000',
+      KRATOS_GATEWAY_ROUTES__0__UPSTREAM: 'http://new:2',
+    }).config;
     assert.equal(c.proxy.listen.port, 2000);
     assert.equal(c.routes[0]!.upstream, 'http://new:2');
     const p = loadProblems(path, { KRATOS_GATEWAY_PROXY__LISTEN__PORT: 'eighty' });
@@ -116,10 +130,15 @@ describe('main.ts on a bad configuration', () => {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KRATOS_GATEWAY_') && !k.startsWith('NODE_TEST')) env[k] = v;
     return new Promise((resolveRun) => {
-      execFile(process.execPath, ['--import', 'tsx', 'src/main.ts', '--config', configPath], { cwd: ROOT, env, timeout: 60_000 }, (err, stdout, stderr) => {
-        const code = err ? ((err as { code?: unknown }).code as number | null) : 0;
-        resolveRun({ code: typeof code === 'number' ? code : null, stdout, stderr });
-      });
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'src/main.ts', '--config', configPath],
+        { cwd: ROOT, env, timeout: 60_000 },
+        (err, stdout, stderr) => {
+          const code = err ? ((err as { code?: unknown }).code as number | null) : 0;
+          resolveRun({ code: typeof code === 'number' ? code : null, stdout, stderr });
+        },
+      );
     });
   }
 
@@ -130,7 +149,10 @@ describe('main.ts on a bad configuration', () => {
     const lines = stderr.trimEnd().split('\n');
     assert.ok(lines.length >= 2, stderr);
     for (const line of lines) assert.match(line, /^config error: /, stderr);
-    assert.ok(lines.some((l) => l.startsWith('config error: proxy.listen.port: ')), stderr);
+    assert.ok(
+      lines.some((l) => l.startsWith('config error: proxy.listen.port: ')),
+      stderr,
+    );
     assert.ok(lines.includes('config error: routes.0.upstream: must be an absolute http(s) URL'), stderr);
     assert.ok(!stderr.includes('    at '), `stack trace in stderr:\n${stderr}`);
   });
@@ -144,10 +166,15 @@ describe('main.ts on a bad configuration', () => {
   });
 
   test('cross-key error (unreachable route): exit 2 naming both routes', async () => {
-    const path = file('routes:\n  - {name: a, match: {path_prefix: /api}, upstream: "http://127.0.0.1:9"}\n  - {name: b, match: {path_glob: "/api/**"}, upstream: "http://127.0.0.1:9"}\n');
+    const path = file(
+      'routes:\n  - {name: a, match: {path_prefix: /api}, upstream: "http://127.0.0.1:9"}\n  - {name: b, match: {path_glob: "/api/**"}, upstream: "http://127.0.0.1:9"}\n',
+    );
     const { code, stderr } = await runMain(path);
     assert.equal(code, 2, stderr);
-    assert.equal(stderr.trimEnd(), 'config error: routes.1 ("b") matches exactly the same requests as routes.0 ("a"); one of them could never be chosen');
+    assert.equal(
+      stderr.trimEnd(),
+      'config error: routes.1 ("b") matches exactly the same requests as routes.0 ("a"); one of them could never be chosen',
+    );
   });
 
   test('missing file: exit 2 with the path', async () => {

@@ -49,25 +49,48 @@ describe('schema errors carry exact key paths', () => {
     ['negative port', { admin: { listen: { port: -1 } } }, /^admin\.listen\.port: /],
     ['fractional timeout', { kratos: { whoami_timeout_ms: 1.5 } }, /^kratos\.whoami_timeout_ms: /],
     ['non-URL upstream', { routes: [{ ...ROUTE, upstream: 'not a url' }] }, /^routes\.0\.upstream: must be an absolute http\(s\) URL$/],
-    ['ftp upstream', { routes: [ROUTE, { ...ROUTE, name: 'b', upstream: 'ftp://x' }] }, /^routes\.1\.upstream: must be an absolute http\(s\) URL$/],
+    [
+      'ftp upstream',
+      { routes: [ROUTE, { ...ROUTE, name: 'b', upstream: 'ftp://x' }] },
+      /^routes\.1\.upstream: must be an absolute http\(s\) URL$/,
+    ],
     ['bad public_url', { kratos: { public_url: 'kratos:4433' } }, /^kratos\.public_url: /],
-    ['both prefix and glob', { routes: [{ ...ROUTE, match: { path_prefix: '/a', path_glob: '/a/*' } }] }, /^routes\.0\.match: exactly one of path_prefix or path_glob/],
+    [
+      'both prefix and glob',
+      { routes: [{ ...ROUTE, match: { path_prefix: '/a', path_glob: '/a/*' } }] },
+      /^routes\.0\.match: exactly one of path_prefix or path_glob/,
+    ],
     ['neither prefix nor glob', { routes: [{ ...ROUTE, match: {} }] }, /^routes\.0\.match: exactly one/],
     ['prefix with a trailing slash', { routes: [{ ...ROUTE, match: { path_prefix: '/api/' } }] }, /^routes\.0\.match\.path_prefix: /],
     ['unknown auth mode', { routes: [{ ...ROUTE, auth: 'maybe' }] }, /^routes\.0\.auth: /],
-    ['lower-case method', { routes: [{ ...ROUTE, match: { path_prefix: '/', methods: ['get'] } }] }, /^routes\.0\.match\.methods\.0: upper-case HTTP method$/],
+    [
+      'lower-case method',
+      { routes: [{ ...ROUTE, match: { path_prefix: '/', methods: ['get'] } }] },
+      /^routes\.0\.match\.methods\.0: upper-case HTTP method$/,
+    ],
     ['route name with a space', { routes: [{ ...ROUTE, name: 'my app' }] }, /^routes\.0\.name: /],
-    ['header mapping to an unknown path', { identity_headers: { 'X-A': 'identity.credentials.password' } }, /^identity_headers\.X-A: must be identity\.id/],
+    [
+      'header mapping to an unknown path',
+      { identity_headers: { 'X-A': 'identity.credentials.password' } },
+      /^identity_headers\.X-A: must be identity\.id/,
+    ],
     ['header name with "_"', { identity_headers: { X_User: 'identity.id' } }, /^identity_headers\.X_User: /],
     ['bad cookie name', { kratos: { session_cookie: 'a b' } }, /^kratos\.session_cookie: must be a valid cookie name$/],
-    ['bad return_to host', { login: { allowed_return_to_hosts: ['https://x.example'] } }, /^login\.allowed_return_to_hosts\.0: must be host or host:port$/],
+    [
+      'bad return_to host',
+      { login: { allowed_return_to_hosts: ['https://x.example'] } },
+      /^login\.allowed_return_to_hosts\.0: must be host or host:port$/,
+    ],
     ['bad log level', { log: { level: 'verbose' } }, /^log\.level: /],
     ['wrong type for a section', { proxy: 'yes' }, /^proxy: /],
   ];
   for (const [why, raw, re] of cases) {
     test(why, () => {
       const p = problems(raw);
-      assert.ok(p.some((line) => re.test(line)), `${JSON.stringify(p)} has no line matching ${re}`);
+      assert.ok(
+        p.some((line) => re.test(line)),
+        `${JSON.stringify(p)} has no line matching ${re}`,
+      );
     });
   }
   test('unknown keys are named with their path', () => {
@@ -101,7 +124,10 @@ describe('cross-key rules', () => {
     assert.match(p[0]!, /^routes\.1\.name: "app"/);
   });
   test('strip_prefix not a prefix of the match', () => {
-    assert.match(problems({ routes: [{ ...ROUTE, match: { path_prefix: '/api' }, strip_prefix: '/other' }] })[0]!, /^routes\.0\.strip_prefix: /);
+    assert.match(
+      problems({ routes: [{ ...ROUTE, match: { path_prefix: '/api' }, strip_prefix: '/other' }] })[0]!,
+      /^routes\.0\.strip_prefix: /,
+    );
   });
   test('invalid trusted proxies name their index', () => {
     assert.match(problems({ proxy: { trusted_proxies: ['10.0.0.0/8', 'nope'] } })[0]!, /^proxy\.trusted_proxies\.1: "nope"/);
@@ -120,7 +146,9 @@ describe('cross-key rules', () => {
     assert.doesNotThrow(() => parseConfig({ ui: { prefix: '/.ory' }, kratos: { mount_prefix: '' } }));
   });
   test('a headers timeout longer than the request timeout is a config error, not a RangeError from Node', () => {
-    assert.deepEqual(problems({ proxy: { headers_timeout_ms: 400_000, request_timeout_ms: 300_000 } }), ['proxy.headers_timeout_ms: must not exceed proxy.request_timeout_ms']);
+    assert.deepEqual(problems({ proxy: { headers_timeout_ms: 400_000, request_timeout_ms: 300_000 } }), [
+      'proxy.headers_timeout_ms: must not exceed proxy.request_timeout_ms',
+    ]);
     parseConfig({ proxy: { headers_timeout_ms: 400_000, request_timeout_ms: 0 } });
     parseConfig({ proxy: { headers_timeout_ms: 0, request_timeout_ms: 1_000 } });
   });
@@ -129,6 +157,8 @@ describe('cross-key rules', () => {
     assert.deepEqual(problems({ admin: { allowed_hosts: ['admin:4456'] } }), ['admin.allowed_hosts.0: must be a host name, without port']);
   });
   test('embedded_kratos.enabled needs a config_file', () => {
-    assert.deepEqual(problems({ embedded_kratos: { enabled: true } }), ['embedded_kratos.config_file: required when embedded_kratos.enabled is true']);
+    assert.deepEqual(problems({ embedded_kratos: { enabled: true } }), [
+      'embedded_kratos.config_file: required when embedded_kratos.enabled is true',
+    ]);
   });
 });

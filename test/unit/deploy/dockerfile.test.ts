@@ -61,13 +61,20 @@ describe('Dockerfile stages', () => {
   it('builds native modules in the build stage and prunes dev dependencies', () => {
     const build = allStages.find((s) => s.name === 'build');
     assert.ok(build);
-    const runs = only(build.instructions, 'RUN').map((r) => r.raw).join('\n');
+    const runs = only(build.instructions, 'RUN')
+      .map((r) => r.raw)
+      .join('\n');
     for (const pkg of ['python3', 'make', 'g++']) assert.match(runs, new RegExp(`\\s${pkg.replace('+', '\\+')}(\\s|$)`));
     assert.match(runs, /npm ci/);
     assert.match(runs, /npm run build/);
     assert.match(runs, /npm prune --omit=dev/);
     // No compiler in the runtime stage.
-    assert.doesNotMatch(only(runtime.instructions, 'RUN').map((r) => r.raw).join('\n'), /g\+\+|apt-get install/);
+    assert.doesNotMatch(
+      only(runtime.instructions, 'RUN')
+        .map((r) => r.raw)
+        .join('\n'),
+      /g\+\+|apt-get install/,
+    );
   });
 
   it('every COPY --from names an earlier stage', () => {
@@ -140,7 +147,10 @@ describe('Dockerfile runtime', () => {
   });
 
   it('STOPSIGNAL is SIGTERM and the entrypoint is node in exec form (signals reach the process)', () => {
-    assert.deepEqual(only(runtime.instructions, 'STOPSIGNAL').map((s) => s.raw), ['SIGTERM']);
+    assert.deepEqual(
+      only(runtime.instructions, 'STOPSIGNAL').map((s) => s.raw),
+      ['SIGTERM'],
+    );
     assert.deepEqual(only(runtime.instructions, 'ENTRYPOINT')[0]?.json, ['node', 'dist/main.js']);
     const cmd = only(runtime.instructions, 'CMD')[0]?.json;
     assert.ok(cmd);
@@ -257,7 +267,16 @@ describe('.dockerignore', () => {
   });
 
   it('keeps local build output, dependencies, data, VCS and test files out', () => {
-    for (const p of ['node_modules/yaml/package.json', 'dist/main.js', 'data/kratos.sqlite', '.git/HEAD', 'test/unit/x.test.ts', 'helm/kratos-gateway/values.yaml', 'config/examples/nginx/auth_request.conf', '.env']) {
+    for (const p of [
+      'node_modules/yaml/package.json',
+      'dist/main.js',
+      'data/kratos.sqlite',
+      '.git/HEAD',
+      'test/unit/x.test.ts',
+      'helm/kratos-gateway/values.yaml',
+      'config/examples/nginx/auth_request.conf',
+      '.env',
+    ]) {
       assert.equal(dockerignoreIncludes(patterns, p), false, `${p} must not be sent to the builder`);
     }
   });

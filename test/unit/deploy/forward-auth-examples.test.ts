@@ -49,7 +49,10 @@ describe('nginx auth_request example', () => {
     for (const h of lower(identityHeaders)) assert.ok(copied.includes(h), h);
     assert.match(conf, /underscores_in_headers off;/);
     assert.match(conf, /error_page 401 = @kratos_gateway_login;/);
-    const directives = conf.split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
+    const directives = conf
+      .split('\n')
+      .filter((l) => !l.trim().startsWith('#'))
+      .join('\n');
     assert.doesNotMatch(directives, /\$uri\b/, 'never the decoded $uri in a redirect');
     // nginx cannot URL-encode return_to; the gateway's 401 carries the encoded login URL.
     assert.match(conf, /auth_request_set \$kg_login_location \$upstream_http_location;/);
@@ -68,7 +71,8 @@ describe('Traefik ForwardAuth example', () => {
   });
   it('passes the credential and copies exactly the identity headers', () => {
     assert.deepEqual(lower(fa['authResponseHeaders'] as string[]), lower(identityHeaders));
-    for (const h of ['Cookie', 'Authorization', 'X-Session-Token', 'Accept']) assert.ok((fa['authRequestHeaders'] as string[]).includes(h), h);
+    for (const h of ['Cookie', 'Authorization', 'X-Session-Token', 'Accept'])
+      assert.ok((fa['authRequestHeaders'] as string[]).includes(h), h);
     assert.deepEqual(fa['addAuthCookiesToResponse'], [production.kratos.session_cookie]);
   });
   it('the router uses the middleware', () => {
@@ -81,7 +85,10 @@ describe('Envoy ext_authz example', () => {
   const hcm = at(doc, 'static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config') as Json;
   const filters = hcm['http_filters'] as Json[];
   const names = filters.map((f) => f['name']);
-  const authz = at(filters.find((f) => f['name'] === 'envoy.filters.http.ext_authz'), 'typed_config') as Json;
+  const authz = at(
+    filters.find((f) => f['name'] === 'envoy.filters.http.ext_authz'),
+    'typed_config',
+  ) as Json;
   it('calls the decision API with the path prefix and fails closed', () => {
     assert.equal(at(authz, 'http_service', 'path_prefix'), defaults.admin.decisions_prefix);
     assertDecisionUrl(at(authz, 'http_service', 'server_uri', 'uri') as string);
@@ -90,9 +97,13 @@ describe('Envoy ext_authz example', () => {
     assert.ok(clusters.some((c) => c['name'] === at(authz, 'http_service', 'server_uri', 'cluster')));
   });
   it('sends the credential headers and copies exactly the identity headers upstream', () => {
-    const allowed = (at(authz, 'http_service', 'authorization_request', 'allowed_headers', 'patterns') as Json[]).map((p) => p['exact'] as string);
+    const allowed = (at(authz, 'http_service', 'authorization_request', 'allowed_headers', 'patterns') as Json[]).map(
+      (p) => p['exact'] as string,
+    );
     for (const h of ['cookie', 'x-session-token', 'accept']) assert.ok(allowed.includes(h), h);
-    const upstream = (at(authz, 'http_service', 'authorization_response', 'allowed_upstream_headers', 'patterns') as Json[]).map((p) => p['exact'] as string);
+    const upstream = (at(authz, 'http_service', 'authorization_response', 'allowed_upstream_headers', 'patterns') as Json[]).map(
+      (p) => p['exact'] as string,
+    );
     assert.deepEqual(upstream.sort(), lower(identityHeaders));
   });
   it('removes client-sent identity headers before ext_authz, and rejects underscore header names', () => {
@@ -117,7 +128,14 @@ describe('ingress-nginx example', () => {
     assert.ok(a('auth-method'));
   });
   it('copies exactly the identity headers and sends browsers to login with return_to', () => {
-    assert.deepEqual(lower(a('auth-response-headers')!.split(',').map((s) => s.trim())), lower(identityHeaders));
+    assert.deepEqual(
+      lower(
+        a('auth-response-headers')!
+          .split(',')
+          .map((s) => s.trim()),
+      ),
+      lower(identityHeaders),
+    );
     assert.match(a('auth-signin')!, /^https:\/\//);
     assert.equal(a('auth-signin-redirect-param'), production.login.return_to_param);
     assert.ok(!Object.keys(ann).some((k) => k.endsWith('-snippet')), 'no snippet annotations');

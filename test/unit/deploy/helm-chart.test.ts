@@ -48,7 +48,10 @@ describe('values.schema.json (ajv)', () => {
 
   it('values.yaml alone is refused for the missing image.repository, and for nothing else', () => {
     const errs = errorsOf(chartValues);
-    assert.deepEqual(errs.map((e) => e.instancePath), ['/image/repository']);
+    assert.deepEqual(
+      errs.map((e) => e.instancePath),
+      ['/image/repository'],
+    );
     assert.deepEqual(describeErrors(errorsOf(mergeValues(chartValues, { image: { repository: 'kratos-gateway' } }))), '');
   });
 
@@ -66,19 +69,47 @@ describe('values.schema.json (ajv)', () => {
     ['a port out of range', (v) => ((v['ports'] as Json)['proxy'] = 70000), '/ports/proxy'],
     ['a port given as a string', (v) => ((v['ports'] as Json)['admin'] = '4456'), '/ports/admin'],
     ['root allowed in the pod', (v) => ((v['podSecurityContext'] as Json)['runAsNonRoot'] = false), '/podSecurityContext/runAsNonRoot'],
-    ['privilege escalation', (v) => ((v['securityContext'] as Json)['allowPrivilegeEscalation'] = true), '/securityContext/allowPrivilegeEscalation'],
+    [
+      'privilege escalation',
+      (v) => ((v['securityContext'] as Json)['allowPrivilegeEscalation'] = true),
+      '/securityContext/allowPrivilegeEscalation',
+    ],
     ['an externally exposed admin Service', (v) => ((v['adminService'] as Json)['type'] = 'LoadBalancer'), '/adminService/type'],
     ['a misspelt gateway config key', (v) => (((v['config'] as Json)['kratos'] as Json)['publicUrl'] = 'http://kratos'), '/config/kratos'],
-    ['a gateway config value of the wrong type', (v) => (((v['config'] as Json)['kratos'] as Json)['whoami_timeout_ms'] = '1s'), '/config/kratos/whoami_timeout_ms'],
+    [
+      'a gateway config value of the wrong type',
+      (v) => (((v['config'] as Json)['kratos'] as Json)['whoami_timeout_ms'] = '1s'),
+      '/config/kratos/whoami_timeout_ms',
+    ],
     ['a config without routes', (v) => delete (v['config'] as Json)['routes'], '/config'],
     ['an empty route table', (v) => ((v['config'] as Json)['routes'] = []), '/config/routes'],
-    ['the embedded identity server', (v) => ((v['config'] as Json)['embedded_kratos'] = { enabled: true }), '/config/embedded_kratos/enabled'],
-    ['a route with an unknown auth mode', (v) => ((((v['config'] as Json)['routes'] as Json[])[0] as Json)['auth'] = 'maybe'), '/config/routes/0/auth'],
-    ['an invalid identity header name', (v) => (((v['config'] as Json)['identity_headers'] as Json)['X User'] = 'identity.id'), '/config/identity_headers'],
-    ['an unknown topology spread policy', (v) => (((v['topologySpreadConstraints'] as Json[])[0] as Json)['whenUnsatisfiable'] = 'Maybe'), '/topologySpreadConstraints/0/whenUnsatisfiable'],
+    [
+      'the embedded identity server',
+      (v) => ((v['config'] as Json)['embedded_kratos'] = { enabled: true }),
+      '/config/embedded_kratos/enabled',
+    ],
+    [
+      'a route with an unknown auth mode',
+      (v) => ((((v['config'] as Json)['routes'] as Json[])[0] as Json)['auth'] = 'maybe'),
+      '/config/routes/0/auth',
+    ],
+    [
+      'an invalid identity header name',
+      (v) => (((v['config'] as Json)['identity_headers'] as Json)['X User'] = 'identity.id'),
+      '/config/identity_headers',
+    ],
+    [
+      'an unknown topology spread policy',
+      (v) => (((v['topologySpreadConstraints'] as Json[])[0] as Json)['whenUnsatisfiable'] = 'Maybe'),
+      '/topologySpreadConstraints/0/whenUnsatisfiable',
+    ],
     ['a bad scrape interval', (v) => ((v['serviceMonitor'] as Json)['interval'] = 'often'), '/serviceMonitor/interval'],
     ['a selector on the ServiceMonitor', (v) => ((v['serviceMonitor'] as Json)['selectorLabels'] = { a: 'b' }), '/serviceMonitor'],
-    ['a bad ingress pathType', (v) => ((((v['ingress'] as Json)['hosts'] as Json[])[0] as Json)['paths'] = [{ path: '/', pathType: 'Glob' }]), '/ingress/hosts/0/paths/0/pathType'],
+    [
+      'a bad ingress pathType',
+      (v) => ((((v['ingress'] as Json)['hosts'] as Json[])[0] as Json)['paths'] = [{ path: '/', pathType: 'Glob' }]),
+      '/ingress/hosts/0/paths/0/pathType',
+    ],
     ['a non-numeric image digest', (v) => ((v['image'] as Json)['digest'] = 'latest'), '/image/digest'],
   ];
   for (const [what, mutate, path] of bad) {
@@ -100,7 +131,10 @@ describe('values.schema.json (ajv)', () => {
 });
 
 describe('chart configuration is a valid gateway configuration', () => {
-  const cases: Array<[string, Json]> = [['values.yaml', values], ...exampleFiles.map((f): [string, Json] => [`examples/${f}`, effective(f)])];
+  const cases: Array<[string, Json]> = [
+    ['values.yaml', values],
+    ...exampleFiles.map((f): [string, Json] => [`examples/${f}`, effective(f)]),
+  ];
   for (const [name, v] of cases) {
     it(`${name}: config passes the gateway's own schema with the chart's listener overrides`, () => {
       const ports = v['ports'] as { proxy: number; admin: number };
@@ -161,10 +195,18 @@ describe('Kubernetes objects passed through from values', () => {
         checks.push({ module: `kubernetes-models/${module}`, type, value, label: `${name}: ${path}` });
       }
     }
-    checks.push({ module: 'kubernetes-models/v1/SecurityContext', type: 'ISecurityContext', value: { readOnlyRootFileSystem: true }, label: 'deliberate typo' });
+    checks.push({
+      module: 'kubernetes-models/v1/SecurityContext',
+      type: 'ISecurityContext',
+      value: { readOnlyRootFileSystem: true },
+      label: 'deliberate typo',
+    });
     const diagnostics = typeCheck(checks);
     assert.equal(diagnostics.filter((d) => d.startsWith('deliberate typo:')).length, 1, diagnostics.join('\n'));
-    assert.deepEqual(diagnostics.filter((d) => !d.startsWith('deliberate typo:')), []);
+    assert.deepEqual(
+      diagnostics.filter((d) => !d.startsWith('deliberate typo:')),
+      [],
+    );
   });
 });
 
@@ -183,7 +225,9 @@ describe('values.yaml defaults', () => {
   it('hardened security context: non-root uid of the image, read-only root, no capabilities, RuntimeDefault seccomp', () => {
     const pod = values['podSecurityContext'] as Json;
     const ctr = values['securityContext'] as Json;
-    const user = parseDockerfile(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8')).filter((i) => i.keyword === 'USER').pop()!;
+    const user = parseDockerfile(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'))
+      .filter((i) => i.keyword === 'USER')
+      .pop()!;
     assert.equal(pod['runAsNonRoot'], true);
     assert.equal(String(pod['runAsUser']), user.raw.split(':')[0]);
     assert.deepEqual(pod['seccompProfile'], { type: 'RuntimeDefault' });
@@ -268,11 +312,34 @@ describe('templates', () => {
     for (const [file, text] of all) {
       for (const m of text.matchAll(/^kind: (\w+)$/gm)) kinds.set(m[1]!, file);
     }
-    for (const k of ['Deployment', 'Service', 'ConfigMap', 'Secret', 'ServiceAccount', 'Ingress', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ServiceMonitor', 'PodMonitor', 'NetworkPolicy']) {
+    for (const k of [
+      'Deployment',
+      'Service',
+      'ConfigMap',
+      'Secret',
+      'ServiceAccount',
+      'Ingress',
+      'HorizontalPodAutoscaler',
+      'PodDisruptionBudget',
+      'ServiceMonitor',
+      'PodMonitor',
+      'NetworkPolicy',
+    ]) {
       assert.ok(kinds.has(k), `a template renders ${k}`);
     }
     // Deployment-only objects are guarded by the mode; ConfigMap, Secret and PodMonitor serve both modes.
-    for (const f of ['deployment.yaml', 'service.yaml', 'service-admin.yaml', 'ingress.yaml', 'hpa.yaml', 'pdb.yaml', 'serviceaccount.yaml', 'servicemonitor.yaml', 'networkpolicy.yaml', 'tests/test-connection.yaml']) {
+    for (const f of [
+      'deployment.yaml',
+      'service.yaml',
+      'service-admin.yaml',
+      'ingress.yaml',
+      'hpa.yaml',
+      'pdb.yaml',
+      'serviceaccount.yaml',
+      'servicemonitor.yaml',
+      'networkpolicy.yaml',
+      'tests/test-connection.yaml',
+    ]) {
       assert.match(template(f).split('\n')[0]!, /eq \.Values\.mode "deployment"/, f);
     }
     assert.match(template('servicemonitor.yaml'), /port: admin\n\s+path: \/metrics/);
@@ -285,7 +352,10 @@ describe('templates', () => {
     const t = template('tests/test-connection.yaml');
     assert.match(t, /^kind: Pod$/m);
     assert.match(t, /"helm\.sh\/hook": test$/m);
-    assert.match(t, /-admin\.%s\.svc:%v\/health\/ready" \(include "kratos-gateway\.fullname" \.\) \.Release\.Namespace \.Values\.adminService\.port/);
+    assert.match(
+      t,
+      /-admin\.%s\.svc:%v\/health\/ready" \(include "kratos-gateway\.fullname" \.\) \.Release\.Namespace \.Values\.adminService\.port/,
+    );
     // The chart's selector labels would put the test pod behind the Services and the PDB.
     assert.doesNotMatch(t, /include "kratos-gateway\.(selectorLabels|labels)"/);
   });
@@ -295,7 +365,8 @@ describe('templates', () => {
     assert.match(helpers, /define "kratos-gateway\.sidecarContainer"/);
     assert.match(helpers, /define "kratos-gateway\.sidecarVolumes"/);
     // Everything reachable from the sidecar templates must work with (dict "Values" … "Release" …):
-    const body = (name: string) => new RegExp(`\\{\\{-? define "${name.replace(/\./g, '\\.')}" -?\\}\\}([\\s\\S]*?)\\n\\{\\{- end \\}\\}\\n`).exec(helpers)?.[1] ?? '';
+    const body = (name: string) =>
+      new RegExp(`\\{\\{-? define "${name.replace(/\./g, '\\.')}" -?\\}\\}([\\s\\S]*?)\\n\\{\\{- end \\}\\}\\n`).exec(helpers)?.[1] ?? '';
     const seen = new Set<string>();
     const queue = ['kratos-gateway.sidecarContainer', 'kratos-gateway.sidecarVolumes'];
     while (queue.length) {
@@ -316,7 +387,11 @@ describe('templates', () => {
     const call = (name: string) => `include "${name}" (dict "Values" (index .Values "kratos-gateway") "Release" .Release)`;
     const docs = readFileSync(join(repoRoot, 'docs/deploying.md'), 'utf8');
     for (const name of ['kratos-gateway.sidecarContainer', 'kratos-gateway.sidecarVolumes']) {
-      for (const [where, text] of [['docs/deploying.md', docs], ['NOTES.txt', template('NOTES.txt')], ['_helpers.tpl', template('_helpers.tpl')]] as const) {
+      for (const [where, text] of [
+        ['docs/deploying.md', docs],
+        ['NOTES.txt', template('NOTES.txt')],
+        ['_helpers.tpl', template('_helpers.tpl')],
+      ] as const) {
         assert.ok(text.includes(call(name)), `${where} shows ${call(name)}`);
       }
     }
@@ -326,7 +401,10 @@ describe('templates', () => {
     const helpers = template('_helpers.tpl');
     for (const l of ['PROXY', 'ADMIN']) {
       assert.match(helpers, new RegExp(`name: KRATOS_GATEWAY_${l}__LISTEN__HOST\\n\\s+value: "0\\.0\\.0\\.0"`));
-      assert.match(helpers, new RegExp(`name: KRATOS_GATEWAY_${l}__LISTEN__PORT\\n\\s+value: \\{\\{ \\.Values\\.ports\\.${l.toLowerCase()} \\| quote \\}\\}`));
+      assert.match(
+        helpers,
+        new RegExp(`name: KRATOS_GATEWAY_${l}__LISTEN__PORT\\n\\s+value: \\{\\{ \\.Values\\.ports\\.${l.toLowerCase()} \\| quote \\}\\}`),
+      );
     }
     assert.match(helpers, /args:\n\s+- --config\n\s+- \/etc\/kratos-gateway\/gateway\.yaml/);
     assert.match(helpers, /mountPath: \/etc\/kratos-gateway\n/);
@@ -340,7 +418,9 @@ describe('Chart.yaml', () => {
     const sources = chart['sources'] as unknown[];
     assert.ok(Array.isArray(sources) && sources.length > 0 && sources.every((u) => /^https:\/\//.test(String(u))));
     const maintainers = chart['maintainers'] as Array<{ name?: unknown }>;
-    assert.ok(Array.isArray(maintainers) && maintainers.length > 0 && maintainers.every((m) => typeof m.name === 'string' && m.name.length > 0));
+    assert.ok(
+      Array.isArray(maintainers) && maintainers.length > 0 && maintainers.every((m) => typeof m.name === 'string' && m.name.length > 0),
+    );
   });
 
   it('is a v2 application chart whose appVersion is the package version and the helpers constant', () => {
@@ -350,7 +430,10 @@ describe('Chart.yaml', () => {
     assert.match(String(chart['version']), /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/);
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
     assert.equal(chart['appVersion'], pkg.version);
-    assert.match(template('_helpers.tpl'), new RegExp(`define "kratos-gateway\\.appVersion" -\\}\\}\\n${String(chart['appVersion']).replace(/\./g, '\\.')}\\n`));
+    assert.match(
+      template('_helpers.tpl'),
+      new RegExp(`define "kratos-gateway\\.appVersion" -\\}\\}\\n${String(chart['appVersion']).replace(/\./g, '\\.')}\\n`),
+    );
   });
 });
 
@@ -360,17 +443,40 @@ describe('.helmignore', () => {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
-  const toRegExp = (glob: string) => new RegExp('^' + glob.replace(/\/$/, '').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
+  const toRegExp = (glob: string) =>
+    new RegExp(
+      '^' +
+        glob
+          .replace(/\/$/, '')
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '[^/]*')
+          .replace(/\?/g, '[^/]') +
+        '$',
+    );
   const ignored = (path: string) => patterns.some((p) => path.split('/').some((part) => toRegExp(p).test(part)));
 
   it('exists and leaves editor and VCS files out', () => {
-    for (const junk of ['.git/config', 'values.yaml.swp', '.DS_Store', 'templates/x.yaml~', '.vscode/settings.json', '.idea/workspace.xml']) {
+    for (const junk of [
+      '.git/config',
+      'values.yaml.swp',
+      '.DS_Store',
+      'templates/x.yaml~',
+      '.vscode/settings.json',
+      '.idea/workspace.xml',
+    ]) {
       assert.ok(ignored(junk), `${junk} is ignored`);
     }
   });
 
   it('ignores nothing the chart needs', () => {
-    const needed = ['Chart.yaml', 'values.yaml', 'values.schema.json', 'README.md', ...templateFiles.map((f) => `templates/${f}`), ...exampleFiles.map((f) => `examples/${f}`)];
+    const needed = [
+      'Chart.yaml',
+      'values.yaml',
+      'values.schema.json',
+      'README.md',
+      ...templateFiles.map((f) => `templates/${f}`),
+      ...exampleFiles.map((f) => `examples/${f}`),
+    ];
     assert.deepEqual(needed.filter(ignored), []);
   });
 });

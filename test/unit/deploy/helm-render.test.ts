@@ -48,9 +48,21 @@ const models: Record<string, { model: new (data: never) => { validate(): void };
   'v1/ServiceAccount': { model: ServiceAccount as never, module: 'kubernetes-models/v1/ServiceAccount', type: 'IServiceAccount' },
   'v1/Pod': { model: Pod as never, module: 'kubernetes-models/v1/Pod', type: 'IPod' },
   'networking.k8s.io/v1/Ingress': { model: Ingress as never, module: 'kubernetes-models/networking.k8s.io/v1/Ingress', type: 'IIngress' },
-  'networking.k8s.io/v1/NetworkPolicy': { model: NetworkPolicy as never, module: 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy', type: 'INetworkPolicy' },
-  'policy/v1/PodDisruptionBudget': { model: PodDisruptionBudget as never, module: 'kubernetes-models/policy/v1/PodDisruptionBudget', type: 'IPodDisruptionBudget' },
-  'autoscaling/v2/HorizontalPodAutoscaler': { model: HorizontalPodAutoscaler as never, module: 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler', type: 'IHorizontalPodAutoscaler' },
+  'networking.k8s.io/v1/NetworkPolicy': {
+    model: NetworkPolicy as never,
+    module: 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy',
+    type: 'INetworkPolicy',
+  },
+  'policy/v1/PodDisruptionBudget': {
+    model: PodDisruptionBudget as never,
+    module: 'kubernetes-models/policy/v1/PodDisruptionBudget',
+    type: 'IPodDisruptionBudget',
+  },
+  'autoscaling/v2/HorizontalPodAutoscaler': {
+    model: HorizontalPodAutoscaler as never,
+    module: 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler',
+    type: 'IHorizontalPodAutoscaler',
+  },
 };
 
 /** Renders, asserts no template failed, validates every object with its model. */
@@ -68,7 +80,10 @@ async function renderOk(v: Json, release = 'gw'): Promise<{ rendered: Rendered; 
 
 const kinds = (objs: Manifest[]) => objs.map((o) => o.kind).sort();
 const one = <T>(objs: Manifest[], kind: string, pred: (o: T) => boolean = () => true): T => {
-  const found = objs.filter((o) => o.kind === kind).map((o) => o as unknown as T).filter(pred);
+  const found = objs
+    .filter((o) => o.kind === kind)
+    .map((o) => o as unknown as T)
+    .filter(pred);
   assert.equal(found.length, 1, `exactly one ${kind}`);
   return found[0]!;
 };
@@ -140,11 +155,15 @@ describe('helm template (Go text/template) — deployment mode, values.yaml', ()
     const admin = one<IService>(objs, 'Service', (s) => s.metadata?.labels?.['app.kubernetes.io/component'] === 'admin');
     const c = pod.spec!.containers[0]!;
     assert.equal(c.image, 'registry.example.com/platform/kratos-gateway:0.1.0', 'the gateway image: nothing else to mirror');
-    assert.deepEqual(c.command!.slice(-2), [`http://${admin.metadata!.name}.gateway.svc:${admin.spec!.ports![0]!.port}/health/ready`, '60']);
+    assert.deepEqual(c.command!.slice(-2), [
+      `http://${admin.metadata!.name}.gateway.svc:${admin.spec!.ports![0]!.port}/health/ready`,
+      '60',
+    ]);
     assert.equal(pod.spec!.restartPolicy, 'Never');
     assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
     // Not selected by the gateway's Services (or PDB, NetworkPolicy): it is not a gateway.
-    for (const svc of objs.filter((o) => o.kind === 'Service') as unknown as IService[]) assert.ok(!matches(svc.spec!.selector!, pod.metadata!.labels));
+    for (const svc of objs.filter((o) => o.kind === 'Service') as unknown as IService[])
+      assert.ok(!matches(svc.spec!.selector!, pod.metadata!.labels));
   });
 
   it('the helm test command passes against a ready gateway and fails against a draining one', async () => {
@@ -158,7 +177,10 @@ describe('helm template (Go text/template) — deployment mode, values.yaml', ()
           resolve({ code: typeof code === 'number' ? code : -1, out: stdout + stderr });
         });
       });
-    const gw = await startTestGateway({ log: { access_log: false }, routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: 'http://127.0.0.1:9' }] });
+    const gw = await startTestGateway({
+      log: { access_log: false },
+      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: 'http://127.0.0.1:9' }],
+    });
     try {
       const ok = await run(`${gw.adminUrl}/health/ready`, '5');
       assert.equal(ok.code, 0, ok.out);
@@ -184,7 +206,19 @@ describe('helm template — examples/values-standalone.yaml', () => {
   it('adds Ingress, HPA, ServiceMonitor and NetworkPolicy that point at what exists', async () => {
     const { objs } = await renderOk(example('values-standalone.yaml'));
     collectForTypeCheck('values-standalone.yaml', objs);
-    assert.deepEqual(kinds(objs), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount', 'ServiceMonitor']);
+    assert.deepEqual(kinds(objs), [
+      'ConfigMap',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'Ingress',
+      'NetworkPolicy',
+      'Pod',
+      'PodDisruptionBudget',
+      'Service',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ]);
     const d = one<IDeployment>(objs, 'Deployment');
     assert.equal(d.spec!.replicas, undefined, 'the HPA owns the replica count');
     const hpa = one<IHorizontalPodAutoscaler>(objs, 'HorizontalPodAutoscaler');
@@ -197,7 +231,9 @@ describe('helm template — examples/values-standalone.yaml', () => {
     const backend = ing.spec!.rules![0]!.http!.paths[0]!.backend.service!;
     assert.equal(backend.name, proxy.metadata!.name);
     assert.ok(proxy.spec!.ports!.some((p) => p.name === backend.port!.name));
-    const sm = one<Manifest & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string; path: string }> } }>(objs, 'ServiceMonitor');
+    const sm = one<
+      Manifest & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string; path: string }> } }
+    >(objs, 'ServiceMonitor');
     assert.ok(matches(sm.spec.selector.matchLabels, admin.metadata!.labels));
     assert.ok(!matches(sm.spec.selector.matchLabels, proxy.metadata!.labels), 'selects only the admin Service');
     assert.ok(admin.spec!.ports!.some((p) => p.name === sm.spec.endpoints[0]!.port));
@@ -208,7 +244,10 @@ describe('helm template — examples/values-standalone.yaml', () => {
     assert.ok(np.spec!.ingress!.every((r) => (r.from ?? []).length > 0));
     assert.equal(one<IPodDisruptionBudget>(objs, 'PodDisruptionBudget').spec!.minAvailable, 2);
     const cfg = gatewayConfigOf(objs, d.spec!.template.spec, d.spec!.template.spec!.containers[0]!);
-    assert.deepEqual(cfg.routes.map((r) => r.name), ['health', 'api', 'web']);
+    assert.deepEqual(
+      cfg.routes.map((r) => r.name),
+      ['health', 'api', 'web'],
+    );
   });
 });
 
@@ -219,7 +258,9 @@ describe('helm template — sidecar mode', () => {
     const { objs } = await renderOk(sidecar, 'orders');
     collectForTypeCheck('values-sidecar.yaml', objs);
     assert.deepEqual(kinds(objs), ['ConfigMap', 'PodMonitor']);
-    const pm = one<Manifest & { spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: Array<{ port: string }> } }>(objs, 'PodMonitor');
+    const pm = one<
+      Manifest & { spec: { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: Array<{ port: string }> } }
+    >(objs, 'PodMonitor');
     assert.deepEqual(pm.spec.selector.matchLabels, { 'app.kubernetes.io/name': 'orders' });
     assert.equal(pm.spec.podMetricsEndpoints[0]!.port, 'kg-admin');
   });
@@ -249,13 +290,19 @@ describe('helm template — sidecar mode', () => {
       '',
     ].join('\n');
     // The parent chart renders with its own values; the subchart's sit under its name.
-    const parent = await render({ 'kratos-gateway': sidecar }, { release: 'orders', extra: { 'orders/templates/deployment.yaml': parentTemplate } });
+    const parent = await render(
+      { 'kratos-gateway': sidecar },
+      { release: 'orders', extra: { 'orders/templates/deployment.yaml': parentTemplate } },
+    );
     assert.equal(parent.errors['orders/templates/deployment.yaml'], undefined, parent.errors['orders/templates/deployment.yaml']);
     const d = parseYaml(parent.files['orders/templates/deployment.yaml']!) as IDeployment;
     new Deployment(d).validate();
     allTyped.push({ module: 'kubernetes-models/apps/v1/Deployment', type: 'IDeployment', value: d, label: 'parent chart Deployment' });
     const pod = d.spec!.template.spec!;
-    assert.deepEqual(pod.containers.map((c) => c.name), ['orders', 'kratos-gateway']);
+    assert.deepEqual(
+      pod.containers.map((c) => c.name),
+      ['orders', 'kratos-gateway'],
+    );
     // The volume names the ConfigMap the subchart renders in the same release.
     const sub = await renderOk(sidecar, 'orders');
     const cm = one<IConfigMap>(sub.objs, 'ConfigMap');
@@ -285,8 +332,21 @@ describe('helm template — options and refusals', () => {
       priorityClassName: 'high',
       nodeSelector: { 'kubernetes.io/os': 'linux' },
       tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'gateway', effect: 'NoSchedule' }],
-      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['edge'] }] }] } } },
-      topologySpreadConstraints: [{ maxSkew: 2, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { team: 'platform' } } }],
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['edge'] }] }],
+          },
+        },
+      },
+      topologySpreadConstraints: [
+        {
+          maxSkew: 2,
+          topologyKey: 'kubernetes.io/hostname',
+          whenUnsatisfiable: 'DoNotSchedule',
+          labelSelector: { matchLabels: { team: 'platform' } },
+        },
+      ],
       service: { annotations: { 'example.com/lb': 'internal' } },
       podMonitor: { enabled: true, relabelings: [{ action: 'drop', sourceLabels: ['__meta_x'] }] },
       serviceMonitor: { enabled: true, metricRelabelings: [{ action: 'drop', regex: 'go_.*', sourceLabels: ['__name__'] }] },
@@ -313,11 +373,19 @@ describe('helm template — options and refusals', () => {
     assert.equal(pod.spec!.tolerations![0]!.key, 'dedicated');
     assert.ok(pod.spec!.affinity?.nodeAffinity);
     assert.deepEqual(pod.spec!.topologySpreadConstraints![0]!.labelSelector, { matchLabels: { team: 'platform' } });
-    assert.equal(one<IService>(objs, 'Service', (s) => s.metadata?.labels?.['app.kubernetes.io/component'] === 'proxy').metadata!.annotations!['example.com/lb'], 'internal');
+    assert.equal(
+      one<IService>(objs, 'Service', (s) => s.metadata?.labels?.['app.kubernetes.io/component'] === 'proxy').metadata!.annotations![
+        'example.com/lb'
+      ],
+      'internal',
+    );
     assert.equal(one<IPodDisruptionBudget>(objs, 'PodDisruptionBudget').spec!.minAvailable, '50%');
     assert.equal(one<IHorizontalPodAutoscaler>(objs, 'HorizontalPodAutoscaler').spec!.metrics!.length, 2);
     assert.equal(one<IIngress>(objs, 'Ingress').spec!.tls![0]!.secretName, 'tls');
-    assert.deepEqual(kinds(objs).filter((k) => k.endsWith('Monitor')), ['PodMonitor', 'ServiceMonitor']);
+    assert.deepEqual(
+      kinds(objs).filter((k) => k.endsWith('Monitor')),
+      ['PodMonitor', 'ServiceMonitor'],
+    );
     // The Secret's override reaches the gateway the way envFrom would deliver it.
     const env: NodeJS.ProcessEnv = { ...secret.stringData };
     for (const e of c.env ?? []) env[e.name] = e.value;
@@ -330,12 +398,17 @@ describe('helm template — options and refusals', () => {
   it('an existing Secret is referenced, not created', async () => {
     const { objs } = await renderOk(withValues({ secret: { existingSecret: 'gateway-env' } }));
     assert.ok(!kinds(objs).includes('Secret'));
-    assert.deepEqual(one<IDeployment>(objs, 'Deployment').spec!.template.spec!.containers[0]!.envFrom, [{ secretRef: { name: 'gateway-env' } }]);
+    assert.deepEqual(one<IDeployment>(objs, 'Deployment').spec!.template.spec!.containers[0]!.envFrom, [
+      { secretRef: { name: 'gateway-env' } },
+    ]);
   });
 
   it('fails to render when the kill timeout does not cover the preStop sleep and the drain', async () => {
     const r = await render(withValues({ terminationGracePeriodSeconds: 15 }));
-    assert.match(r.errors['kratos-gateway/templates/configmap.yaml'] ?? '', /terminationGracePeriodSeconds \(15\) must be larger than .* \(15 s in total\)/);
+    assert.match(
+      r.errors['kratos-gateway/templates/configmap.yaml'] ?? '',
+      /terminationGracePeriodSeconds \(15\) must be larger than .* \(15 s in total\)/,
+    );
     const ok = await render(withValues({ terminationGracePeriodSeconds: 16 }));
     assert.deepEqual(ok.errors, {});
     const longer = await render(withValues({ terminationGracePeriodSeconds: 30, config: { proxy: { shutdown_grace_ms: 25_001 } } }));
@@ -355,13 +428,21 @@ describe('helm template — options and refusals', () => {
       if (repository === undefined) delete v.image['repository'];
       const r = await render(v);
       for (const file of ['kratos-gateway/templates/deployment.yaml', 'kratos-gateway/templates/tests/test-connection.yaml']) {
-        assert.match(r.errors[file] ?? '', /image\.repository is required: no public kratos-gateway image is published\. Build the repository's Dockerfile, push it/, file);
+        assert.match(
+          r.errors[file] ?? '',
+          /image\.repository is required: no public kratos-gateway image is published\. Build the repository's Dockerfile, push it/,
+          file,
+        );
       }
     }
     // In sidecar mode the application chart's pod template is where the image is used.
-    const parentTemplate = 'containers:\n  {{- include "kratos-gateway.sidecarContainer" (dict "Values" (index .Values "kratos-gateway") "Release" .Release) | nindent 2 }}\n';
+    const parentTemplate =
+      'containers:\n  {{- include "kratos-gateway.sidecarContainer" (dict "Values" (index .Values "kratos-gateway") "Release" .Release) | nindent 2 }}\n';
     const sidecar = mergeValues(example('values-sidecar.yaml'), { image: { repository: '' } });
-    const parent = await render({ 'kratos-gateway': sidecar }, { release: 'orders', extra: { 'orders/templates/deployment.yaml': parentTemplate } });
+    const parent = await render(
+      { 'kratos-gateway': sidecar },
+      { release: 'orders', extra: { 'orders/templates/deployment.yaml': parentTemplate } },
+    );
     assert.match(parent.errors['orders/templates/deployment.yaml'] ?? '', /image\.repository is required/);
   });
 
@@ -369,7 +450,9 @@ describe('helm template — options and refusals', () => {
     const a = await renderOk(withValues({ fullnameOverride: 'edge' }));
     assert.deepEqual([...new Set(a.objs.map((o) => o.metadata.name))].sort(), ['edge', 'edge-admin', 'edge-test-connection']);
     const b = await renderOk(values, 'kratos-gateway');
-    assert.ok(b.objs.every((o) => o.metadata.name.startsWith('kratos-gateway') && !o.metadata.name.startsWith('kratos-gateway-kratos-gateway')));
+    assert.ok(
+      b.objs.every((o) => o.metadata.name.startsWith('kratos-gateway') && !o.metadata.name.startsWith('kratos-gateway-kratos-gateway')),
+    );
   });
 
   it('every rendered object type-checks against its Kubernetes interface (no unknown fields)', () => {

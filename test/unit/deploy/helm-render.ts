@@ -59,7 +59,14 @@ export async function render(
   const input = {
     chartDir,
     values,
-    release: { Name: opts.release ?? 'gw', Namespace: opts.namespace ?? 'gateway', Service: 'Helm', IsInstall: true, IsUpgrade: false, Revision: 1 },
+    release: {
+      Name: opts.release ?? 'gw',
+      Namespace: opts.namespace ?? 'gateway',
+      Service: 'Helm',
+      IsInstall: true,
+      IsUpgrade: false,
+      Revision: 1,
+    },
     chart: { Name: chart.name, Version: chart.version, AppVersion: chart.appVersion },
     extra: opts.extra ?? {},
   };

@@ -22,17 +22,28 @@ import { parse as parseYaml } from 'yaml';
 import { repoRoot } from './values-schema.js';
 import { typeCheck, type TypedValue } from './k8s-typecheck.js';
 
-type Obj = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: Record<string, unknown> };
+type Obj = Record<string, unknown> & {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec?: Record<string, unknown>;
+};
 
 const k8sDir = join(repoRoot, 'config/examples/kubernetes');
-const files = [...readdirSync(k8sDir).filter((f) => f.endsWith('.yaml')).map((f) => join(k8sDir, f)), join(repoRoot, 'config/examples/ingress-nginx/ingress.yaml')];
+const files = [
+  ...readdirSync(k8sDir)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => join(k8sDir, f)),
+  join(repoRoot, 'config/examples/ingress-nginx/ingress.yaml'),
+];
 const docs: Array<{ file: string; obj: Obj }> = files.flatMap((file) =>
   parseAllDocuments(readFileSync(file, 'utf8')).map((d) => {
     assert.deepEqual(d.errors, [], `${file} parses`);
     return { file: basename(file), obj: d.toJS() as Obj };
   }),
 );
-const ofKind = <T>(kind: string, file?: string) => docs.filter((d) => d.obj.kind === kind && (file === undefined || d.file === file)).map((d) => d.obj as unknown as T);
+const ofKind = <T>(kind: string, file?: string) =>
+  docs.filter((d) => d.obj.kind === kind && (file === undefined || d.file === file)).map((d) => d.obj as unknown as T);
 
 const models: Record<string, { model: new (data: never) => { validate(): void }; module: string; type: string }> = {
   'apps/v1/Deployment': { model: Deployment as never, module: 'kubernetes-models/apps/v1/Deployment', type: 'IDeployment' },
@@ -93,12 +104,17 @@ describe('Kubernetes example manifests', () => {
       if (m) values.push({ module: m.module, type: m.type, value: obj, label: `${file}: ${obj.kind} ${obj.metadata.name}` });
     }
     // The check itself must catch a misspelt key.
-    const typo = structuredClone(ofKind<IDeployment>('Deployment')[0]!) as unknown as { spec: { template: { spec: { containers: Array<Record<string, unknown>> } } } };
+    const typo = structuredClone(ofKind<IDeployment>('Deployment')[0]!) as unknown as {
+      spec: { template: { spec: { containers: Array<Record<string, unknown>> } } };
+    };
     typo.spec.template.spec.containers[0]!['imagePulPolicy'] = 'Always';
     values.push({ module: models['apps/v1/Deployment']!.module, type: 'IDeployment', value: typo, label: 'deliberate typo' });
     const diagnostics = typeCheck(values);
     assert.equal(diagnostics.filter((d) => d.startsWith('deliberate typo:')).length, 1, diagnostics.join('\n'));
-    assert.deepEqual(diagnostics.filter((d) => !d.startsWith('deliberate typo:')), []);
+    assert.deepEqual(
+      diagnostics.filter((d) => !d.startsWith('deliberate typo:')),
+      [],
+    );
   });
 
   for (const file of ['standalone.yaml', 'sidecar-deployment.yaml']) {
@@ -174,7 +190,14 @@ describe('Kubernetes example manifests', () => {
 
 describe('Prometheus Operator monitors (no model available: shape checked by hand)', () => {
   type Endpoint = { port?: string; path?: string; scheme?: string; interval?: string; scrapeTimeout?: string };
-  type Monitor = Obj & { spec: { namespaceSelector: { matchNames: string[] }; selector: { matchLabels: Record<string, string> }; endpoints?: Endpoint[]; podMetricsEndpoints?: Endpoint[] } };
+  type Monitor = Obj & {
+    spec: {
+      namespaceSelector: { matchNames: string[] };
+      selector: { matchLabels: Record<string, string> };
+      endpoints?: Endpoint[];
+      podMetricsEndpoints?: Endpoint[];
+    };
+  };
   const duration = /^([0-9]+(ms|s|m|h))+$/;
   const checkShape = (m: Monitor, endpointsKey: 'endpoints' | 'podMetricsEndpoints') => {
     assert.equal(m.apiVersion, 'monitoring.coreos.com/v1');
@@ -183,7 +206,8 @@ describe('Prometheus Operator monitors (no model available: shape checked by han
     const eps = m.spec[endpointsKey]!;
     assert.equal(eps.length, 1);
     const ep = eps[0]!;
-    for (const k of Object.keys(ep)) assert.ok(['port', 'path', 'scheme', 'interval', 'scrapeTimeout'].includes(k), `unknown endpoint key ${k}`);
+    for (const k of Object.keys(ep))
+      assert.ok(['port', 'path', 'scheme', 'interval', 'scrapeTimeout'].includes(k), `unknown endpoint key ${k}`);
     assert.equal(ep.path, '/metrics');
     assert.equal(ep.scheme, 'http');
     assert.match(ep.interval!, duration);

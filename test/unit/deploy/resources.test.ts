@@ -24,7 +24,11 @@ function tables(md: string): Array<{ header: string[]; rows: string[][] }> {
   const lines = md.split('\n');
   for (let i = 0; i + 1 < lines.length; i++) {
     if (!lines[i]!.startsWith('|') || !/^\|[-:| ]+\|$/.test(lines[i + 1]!)) continue;
-    const cells = (l: string) => l.slice(1, -1).split('|').map((c) => c.trim());
+    const cells = (l: string) =>
+      l
+        .slice(1, -1)
+        .split('|')
+        .map((c) => c.trim());
     const header = cells(lines[i]!);
     const rows: string[][] = [];
     for (let j = i + 2; j < lines.length && lines[j]!.startsWith('|'); j++) rows.push(cells(lines[j]!));
@@ -83,12 +87,18 @@ describe('memory requests and limits follow the benchmark', () => {
   const readYaml = (p: string) => parseYaml(readFileSync(p, 'utf8')) as Json;
   const chartResources: Array<[string, Json]> = [
     ['helm values.yaml', readYaml(join(chartDir, 'values.yaml'))['resources'] as Json],
-    ...readdirSync(join(chartDir, 'examples')).map((f): [string, Json] => [`helm examples/${f}`, readYaml(join(chartDir, 'examples', f))['resources'] as Json]),
+    ...readdirSync(join(chartDir, 'examples')).map((f): [string, Json] => [
+      `helm examples/${f}`,
+      readYaml(join(chartDir, 'examples', f))['resources'] as Json,
+    ]),
   ];
   const k8sResources: Array<[string, Json]> = [];
   for (const f of ['standalone.yaml', 'sidecar-deployment.yaml']) {
     for (const doc of parseAllDocuments(readFileSync(join(repoRoot, 'config/examples/kubernetes', f), 'utf8'))) {
-      const o = doc.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Array<{ name: string; resources?: Json }> } } } } | null;
+      const o = doc.toJS() as {
+        kind?: string;
+        spec?: { template?: { spec?: { containers?: Array<{ name: string; resources?: Json }> } } };
+      } | null;
       if (o?.kind !== 'Deployment') continue;
       const c = o.spec?.template?.spec?.containers?.find((x) => x.name === 'kratos-gateway');
       assert.ok(c?.resources, `${f}: the kratos-gateway container has resources`);

@@ -50,10 +50,13 @@ describe('test tool provisioning', () => {
   });
 
   it('refuses an unknown suite with a usage line', async () => {
-    await assert.rejects(promisify(execFile)('bash', [join(root, 'scripts/test-tools.sh'), 'everything']), (err: { code?: number; stderr?: string }) => {
-      assert.equal(err.code, 2);
-      assert.match(err.stderr ?? '', /usage: .* suite\|e2e/);
-      return true;
-    });
+    await assert.rejects(
+      promisify(execFile)('bash', [join(root, 'scripts/test-tools.sh'), 'everything']),
+      (err: { code?: number; stderr?: string }) => {
+        assert.equal(err.code, 2);
+        assert.match(err.stderr ?? '', /usage: .* suite\|e2e/);
+        return true;
+      },
+    );
   });
 });

@@ -19,7 +19,9 @@ function markdownFiles(dir: string): string[] {
     return name.endsWith('.md') ? [path] : [];
   });
 }
-const documents = [join(root, 'README.md'), ...markdownFiles(join(root, 'docs')), join(root, 'helm/kratos-gateway/README.md')].filter(existsSync);
+const documents = [join(root, 'README.md'), ...markdownFiles(join(root, 'docs')), join(root, 'helm/kratos-gateway/README.md')].filter(
+  existsSync,
+);
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, repeats numbered. */
 function anchors(markdown: string): Set<string> {
@@ -31,7 +33,11 @@ function anchors(markdown: string): Set<string> {
     const m = fenced ? null : /^#{1,6}\s+(.*)$/.exec(line);
     if (!m) continue;
     const text = m[1]!.replace(/`/g, '').replace(/\[([^\]]*)\]\([^)]*\)/g, '$1');
-    const base = text.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const base = text
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     out.add(n === 0 ? base : `${base}-${n}`);
@@ -62,7 +68,8 @@ describe('documentation links', () => {
         const resolved = pathPart === '' ? file : resolve(dirname(file), decodeURIComponent(pathPart));
         if (!resolved.startsWith(root + '/') && resolved !== root) broken.push(`${target} (outside the repository)`);
         else if (!existsSync(resolved)) broken.push(`${target} (no such file)`);
-        else if (anchor !== undefined && resolved.endsWith('.md') && !anchors(readFileSync(resolved, 'utf8')).has(anchor)) broken.push(`${target} (no such heading)`);
+        else if (anchor !== undefined && resolved.endsWith('.md') && !anchors(readFileSync(resolved, 'utf8')).has(anchor))
+          broken.push(`${target} (no such heading)`);
       }
       assert.deepEqual(broken, []);
     });
@@ -92,8 +99,10 @@ function documentedKeys(markdown: string): Set<string> {
     out.add(first);
     const parent = first.includes('.') ? first.slice(0, first.lastIndexOf('.')) : '';
     for (const sibling of names.slice(1)) {
-      if (/^[a-z_]+(\.[a-z_]+)+$/.test(sibling)) out.add(sibling); // a full path of its own
-      else if (/^\.?[a-z_]+$/.test(sibling)) out.add(parent === '' ? sibling.replace(/^\./, '') : `${parent}.${sibling.replace(/^\./, '')}`);
+      if (/^[a-z_]+(\.[a-z_]+)+$/.test(sibling))
+        out.add(sibling); // a full path of its own
+      else if (/^\.?[a-z_]+$/.test(sibling))
+        out.add(parent === '' ? sibling.replace(/^\./, '') : `${parent}.${sibling.replace(/^\./, '')}`);
     }
   }
   return out;

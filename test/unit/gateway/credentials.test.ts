@@ -50,7 +50,9 @@ describe('bearer token', () => {
   test('property: never returns a value containing whitespace or controls', () => {
     const scheme = fc.constantFrom('Bearer ', 'bearer ', 'BEARER ', 'Bearer', 'Basic ', '');
     const body = fc.string({ unit: 'binary', maxLength: 40 });
-    const ws = fc.array(fc.constantFrom(' ', '\t', '\r', '\n', '\u0000', '\u000b', '\u00a0', '\u2028', 'a', 'Z', '.', '='), { maxLength: 20 }).map((a) => a.join(''));
+    const ws = fc
+      .array(fc.constantFrom(' ', '\t', '\r', '\n', '\u0000', '\u000b', '\u00a0', '\u2028', 'a', 'Z', '.', '='), { maxLength: 20 })
+      .map((a) => a.join(''));
     fc.assert(
       fc.property(scheme, fc.oneof(body, ws), (s, rest) => {
         const v = bearer(s + rest);
@@ -68,7 +70,8 @@ describe('X-Session-Token', () => {
     assert.equal(sessionTokenHeader.extract({ 'x-session-token': '  ory_st_x ' }), 'ory_st_x');
   });
   test('empty, whitespace and control-bearing values are rejected', () => {
-    for (const v of ['', '   ', 'a b', 'a\u0001b']) assert.equal(sessionTokenHeader.extract({ 'x-session-token': v }), undefined, JSON.stringify(v));
+    for (const v of ['', '   ', 'a b', 'a\u0001b'])
+      assert.equal(sessionTokenHeader.extract({ 'x-session-token': v }), undefined, JSON.stringify(v));
   });
   test('an array value (header sent twice) is rejected', () => {
     assert.equal(sessionTokenHeader.extract({ 'x-session-token': ['a', 'b'] as unknown as string }), undefined);
@@ -102,7 +105,7 @@ describe('session cookie', () => {
     assert.equal(custom.extract({ cookie: 'ory_kratos_session=a; my_session=b' }), 'b');
     assert.equal(custom.extract({ cookie: 'ory_kratos_session=a' }), undefined);
   });
-  test('whoamiHeaders sends only the Kratos cookie, none of the caller\'s others', () => {
+  test("whoamiHeaders sends only the Kratos cookie, none of the caller's others", () => {
     const headers = { cookie: 'theme=dark; ory_kratos_session=tok123; tracking=abc' };
     const value = cookie.extract(headers)!;
     const sent = cookie.whoamiHeaders(value);

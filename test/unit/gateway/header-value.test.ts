@@ -96,11 +96,14 @@ describe('toHeaderValue', () => {
 
   test('property: for well-formed text, decoding the result gives the input minus controls', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('%')), (s) => {
-        const v = toHeaderValue(s)!;
-        const withoutControls = [...s].filter((c) => !/[\u0000-\u001f\u007f]/.test(c)).join('');
-        assert.equal(decodeURIComponent(v), withoutControls);
-      }),
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('%')),
+        (s) => {
+          const v = toHeaderValue(s)!;
+          const withoutControls = [...s].filter((c) => !/[\u0000-\u001f\u007f]/.test(c)).join('');
+          assert.equal(decodeURIComponent(v), withoutControls);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -66,7 +66,8 @@ describe('Connection tokens cannot remove injected headers', () => {
   test('underscore and case variants in Connection change nothing either', () => {
     const h = pipeline({
       host: 'gw',
-      connection: 'X_KRATOS_AUTHENTICATED_IDENTITY_ID,X-USER-EMAIL , x-kratos-session-id,x-forwarded-for,x-request-id,x-forwarded-host,x-forwarded-proto',
+      connection:
+        'X_KRATOS_AUTHENTICATED_IDENTITY_ID,X-USER-EMAIL , x-kratos-session-id,x-forwarded-for,x-request-id,x-forwarded-host,x-forwarded-proto',
     });
     assert.equal(h['x-kratos-authenticated-identity-id'], SESSION.identityId);
     assert.equal(h['x-user-email'], 'alice@example.com');
@@ -139,7 +140,13 @@ describe('stripHopByHop', () => {
   });
 
   test('keepUpgrade keeps Upgrade and Connection for a WebSocket handshake, still drops the rest', () => {
-    const h: IncomingHttpHeaders = { connection: 'Upgrade', upgrade: 'websocket', te: 'trailers', 'keep-alive': '1', 'proxy-authorization': 'x' };
+    const h: IncomingHttpHeaders = {
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      te: 'trailers',
+      'keep-alive': '1',
+      'proxy-authorization': 'x',
+    };
     stripHopByHop(h, new Set(), true);
     assert.equal(h.upgrade, 'websocket');
     assert.equal(h.connection?.toLowerCase(), 'upgrade');
@@ -155,7 +162,12 @@ describe('stripHopByHop', () => {
   });
 
   test('host, content-length and content-type are never removed by a Connection token', () => {
-    const h: IncomingHttpHeaders = { connection: 'host, content-length, Content-Type, close', host: 'gw', 'content-length': '5', 'content-type': 'text/plain' };
+    const h: IncomingHttpHeaders = {
+      connection: 'host, content-length, Content-Type, close',
+      host: 'gw',
+      'content-length': '5',
+      'content-type': 'text/plain',
+    };
     stripHopByHop(h, new Set());
     assert.deepEqual(h, { host: 'gw', 'content-length': '5', 'content-type': 'text/plain' });
   });
@@ -169,7 +181,8 @@ describe('stripHopByHop', () => {
 
 describe('isHopByHopResponseHeader', () => {
   test('hop-by-hop response fields are recognised, end-to-end ones are not', () => {
-    for (const n of ['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer', 'proxy-authenticate']) assert.equal(isHopByHopResponseHeader(n), true, n);
+    for (const n of ['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'trailer', 'proxy-authenticate'])
+      assert.equal(isHopByHopResponseHeader(n), true, n);
     for (const n of ['content-type', 'set-cookie', 'location', 'cache-control']) assert.equal(isHopByHopResponseHeader(n), false, n);
   });
 });

@@ -28,7 +28,16 @@ const SESSION: SessionSummary = {
 };
 
 function ctx(over: Partial<ForwardContext> = {}): ForwardContext {
-  return { route, session: SESSION, credentialKind: 'cookie', requestId: 'rid', peerAddress: '203.0.113.9', peerTrusted: false, encrypted: false, ...over };
+  return {
+    route,
+    session: SESSION,
+    credentialKind: 'cookie',
+    requestId: 'rid',
+    peerAddress: '203.0.113.9',
+    peerTrusted: false,
+    encrypted: false,
+    ...over,
+  };
 }
 
 describe('identityHeaders', () => {
@@ -74,7 +83,12 @@ describe('forwardedHeaders', () => {
     });
   });
   test('trusted peer: incoming values are kept and the peer is appended', () => {
-    const h: IncomingHttpHeaders = { host: 'internal:4455', 'x-forwarded-for': '198.51.100.1', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com' };
+    const h: IncomingHttpHeaders = {
+      host: 'internal:4455',
+      'x-forwarded-for': '198.51.100.1',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'app.example.com',
+    };
     forwardedHeaders.mutate(h, ctx({ peerTrusted: true, peerAddress: '10.0.0.2' }));
     assert.equal(h['x-forwarded-for'], '198.51.100.1, 10.0.0.2');
     assert.equal(h['x-forwarded-proto'], 'https');
@@ -112,8 +126,18 @@ describe('credentialRemoval', () => {
   });
   test('a CSRF cookie is recognised by how Kratos builds its name', () => {
     const b64 = (s: string) => Buffer.from(s).toString('base64url');
-    for (const name of ['csrf_token', 'csrf_token_0f', `${b64('https://auth.example.com/')}_csrf_token`, `${b64('http://x')}_csrf_token`]) assert.ok(isKratosCsrfCookieName(name), name);
-    for (const name of ['csrf_tokenx', 'csrftoken', '_csrf_token', 'app_csrf_token', `${b64('ftp://x')}_csrf_token`, 'my.app_csrf_token', 'XSRF-TOKEN']) assert.ok(!isKratosCsrfCookieName(name), name);
+    for (const name of ['csrf_token', 'csrf_token_0f', `${b64('https://auth.example.com/')}_csrf_token`, `${b64('http://x')}_csrf_token`])
+      assert.ok(isKratosCsrfCookieName(name), name);
+    for (const name of [
+      'csrf_tokenx',
+      'csrftoken',
+      '_csrf_token',
+      'app_csrf_token',
+      `${b64('ftp://x')}_csrf_token`,
+      'my.app_csrf_token',
+      'XSRF-TOKEN',
+    ])
+      assert.ok(!isKratosCsrfCookieName(name), name);
   });
   test('X-Session-Token always goes', () => {
     const h: IncomingHttpHeaders = { 'x-session-token': 't' };
@@ -139,7 +163,11 @@ describe('credentialRemoval agrees with the cookie extractor', () => {
       assert.equal(extractor.extract({ cookie }), 'tok', cookie);
       const h: IncomingHttpHeaders = { cookie };
       removal.mutate(h, ctx());
-      assert.equal(h.cookie === undefined ? undefined : extractor.extract({ cookie: h.cookie }), undefined, `${JSON.stringify(cookie)} → ${JSON.stringify(h.cookie)}`);
+      assert.equal(
+        h.cookie === undefined ? undefined : extractor.extract({ cookie: h.cookie }),
+        undefined,
+        `${JSON.stringify(cookie)} → ${JSON.stringify(h.cookie)}`,
+      );
     }
   });
 
@@ -153,7 +181,8 @@ describe('credentialRemoval agrees with the cookie extractor', () => {
         const cookie = pairs.join(sep);
         const h: IncomingHttpHeaders = { cookie };
         removal.mutate(h, ctx());
-        if (h.cookie !== undefined) assert.equal(extractor.extract({ cookie: h.cookie }), undefined, `${JSON.stringify(cookie)} → ${JSON.stringify(h.cookie)}`);
+        if (h.cookie !== undefined)
+          assert.equal(extractor.extract({ cookie: h.cookie }), undefined, `${JSON.stringify(cookie)} → ${JSON.stringify(h.cookie)}`);
         const others = pairs.map((p) => p.trim()).filter((p) => !/^ory_kratos_session\s*=/.test(p));
         const forwarded = h.cookie === undefined ? [] : h.cookie.split(';').map((p) => p.trim());
         assert.deepEqual(forwarded, others, JSON.stringify(cookie));

@@ -174,15 +174,65 @@ describe('canonical path: query string', () => {
 
 /** Fragments that combine into every interesting shape: escapes, dots, slashes, unicode. */
 const PIECES = [
-  '/', '/', '/', '.', '..', '%', '%2e', '%2E', '%2f', '%2F', '%5c', '%5C', '%25', '%7e', '%7E', '%41', '%c3%a9',
-  '%C3', '%e2%82', '%00', '%20', '%3F', '2e', '2E', '2f', '5c', 'a', 'b', 'Z', '0', '9', 'f', 'F', 'e', 'E', '~',
-  '-', '_', ';', ':', '@', '+', ' ', 'é', '😀', '\u202e', '\\', '?', '#', '"', '\t', '\u0000', '\uD800',
+  '/',
+  '/',
+  '/',
+  '.',
+  '..',
+  '%',
+  '%2e',
+  '%2E',
+  '%2f',
+  '%2F',
+  '%5c',
+  '%5C',
+  '%25',
+  '%7e',
+  '%7E',
+  '%41',
+  '%c3%a9',
+  '%C3',
+  '%e2%82',
+  '%00',
+  '%20',
+  '%3F',
+  '2e',
+  '2E',
+  '2f',
+  '5c',
+  'a',
+  'b',
+  'Z',
+  '0',
+  '9',
+  'f',
+  'F',
+  'e',
+  'E',
+  '~',
+  '-',
+  '_',
+  ';',
+  ':',
+  '@',
+  '+',
+  ' ',
+  'é',
+  '😀',
+  '\u202e',
+  '\\',
+  '?',
+  '#',
+  '"',
+  '\t',
+  '\u0000',
+  '\uD800',
 ];
-const arbitraryRawPath = fc
-  .array(fc.constantFrom(...PIECES), { maxLength: 40 })
-  .map((parts) => '/' + parts.join(''));
+const arbitraryRawPath = fc.array(fc.constantFrom(...PIECES), { maxLength: 40 }).map((parts) => '/' + parts.join(''));
 /** Paths that are usually accepted (no rejected pieces), so the invariants get exercised often. */
-const ACCEPTABLE_PIECES = PIECES.filter((p) => !['%', '%2f', '%2F', '%5c', '%5C', '%00', '\\', '?', '#', '\u0000', '%C3', '%e2%82'].includes(p));
+const ACCEPTABLE_PIECES = PIECES.filter(
+  (p) => !['%', '%2f', '%2F', '%5c', '%5C', '%00', '\\', '?', '#', '\u0000', '%C3', '%e2%82'].includes(p),
+);
 /** A raw `;` (path parameters) anywhere in the path: Tomcat/Jetty/Spring strip them before routing. */
 function hasPathParameters(path: string): boolean {
   return path.includes(';');
@@ -245,7 +295,11 @@ describe('canonical path: properties', () => {
         // A "#" anywhere is rejected (fragment); escapes in the query are not inspected.
         const path = raw.split('?')[0]!;
         const expected =
-          /%(2f|5c|00)/i.test(path) || /[\\\u0000#]/.test(path) || /%(?![0-9A-Fa-f]{2})/.test(path) || raw.includes('#') || hasPathParameters(path);
+          /%(2f|5c|00)/i.test(path) ||
+          /[\\\u0000#]/.test(path) ||
+          /%(?![0-9A-Fa-f]{2})/.test(path) ||
+          raw.includes('#') ||
+          hasPathParameters(path);
         assert.equal(rejected, expected, `input ${JSON.stringify(raw)}`);
       }),
       { numRuns: 3000 },

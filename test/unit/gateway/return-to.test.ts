@@ -137,8 +137,37 @@ describe('ReturnToPolicy: open-redirect corpus', () => {
 
 describe('ReturnToPolicy: properties', () => {
   const piece = fc.constantFrom(
-    'http', 'https', 'HTTP', 'javascript', ':', '/', '//', '\\', '@', '.', '%09', '%0a', '%2F', '%5C', '\t', '\n', ' ', '#', '?',
-    '127.0.0.1', ':4455', ':4456', 'app.example.com', 'admin.example.com', ':8443', 'evil.com', 'user', 'ех', '。', '[::1]', 'x',
+    'http',
+    'https',
+    'HTTP',
+    'javascript',
+    ':',
+    '/',
+    '//',
+    '\\',
+    '@',
+    '.',
+    '%09',
+    '%0a',
+    '%2F',
+    '%5C',
+    '\t',
+    '\n',
+    ' ',
+    '#',
+    '?',
+    '127.0.0.1',
+    ':4455',
+    ':4456',
+    'app.example.com',
+    'admin.example.com',
+    ':8443',
+    'evil.com',
+    'user',
+    'ех',
+    '。',
+    '[::1]',
+    'x',
   );
   test('anything accepted is an http(s) URL on an allowed host without userinfo, whitespace or backslash', () => {
     fc.assert(
@@ -158,13 +187,19 @@ describe('ReturnToPolicy: properties', () => {
     );
   });
   test('anything built on an allowed origin with a plain path is accepted', () => {
-    const path = fc.array(fc.constantFrom('a', 'B', '0', '-', '_', '.', '~', '/', '%2F', '%20', '?', '=', '&'), { maxLength: 20 }).map((a) => a.join(''));
+    const path = fc
+      .array(fc.constantFrom('a', 'B', '0', '-', '_', '.', '~', '/', '%2F', '%20', '?', '=', '&'), { maxLength: 20 })
+      .map((a) => a.join(''));
     fc.assert(
-      fc.property(fc.constantFrom('http://127.0.0.1:4455', 'https://app.example.com', 'https://admin.example.com:8443'), path, (origin, p) => {
-        const out = policy.validate(`${origin}/${p}`);
-        assert.ok(out !== undefined, `${origin}/${p} rejected`);
-        assert.equal(new URL(out).host, new URL(origin).host);
-      }),
+      fc.property(
+        fc.constantFrom('http://127.0.0.1:4455', 'https://app.example.com', 'https://admin.example.com:8443'),
+        path,
+        (origin, p) => {
+          const out = policy.validate(`${origin}/${p}`);
+          assert.ok(out !== undefined, `${origin}/${p} rejected`);
+          assert.equal(new URL(out).host, new URL(origin).host);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

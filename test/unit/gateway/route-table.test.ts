@@ -172,7 +172,10 @@ describe('methods', () => {
     assert.equal(matchName(t, 'h', '/', 'get'), undefined, 'methods are case-sensitive');
   });
   test('host specificity outranks a method list', () => {
-    const t = table({ name: 'methods', match: { path_prefix: '/', methods: ['GET'] } }, { name: 'host', match: { host: 'h.example', path_prefix: '/' } });
+    const t = table(
+      { name: 'methods', match: { path_prefix: '/', methods: ['GET'] } },
+      { name: 'host', match: { host: 'h.example', path_prefix: '/' } },
+    );
     assert.equal(matchName(t, 'h.example', '/', 'GET'), 'host');
   });
 });
@@ -190,7 +193,10 @@ describe('determinism', () => {
       { name: 'api', match: { path_prefix: '/api' } },
       { name: 'host', match: { host: 'x.example', path_prefix: '/' } },
     );
-    assert.deepEqual(t.all.map((r) => r.name), ['host', 'api', 'root']);
+    assert.deepEqual(
+      t.all.map((r) => r.name),
+      ['host', 'api', 'root'],
+    );
   });
   test('no match gives undefined', () => {
     assert.equal(matchName(table({ name: 'api', match: { path_prefix: '/api' } }), 'h', '/x'), undefined);
@@ -213,11 +219,20 @@ describe('construction errors', () => {
     assert.match(msg, /routes\.2 \("b"\).*routes\.0 \("a"\)/);
   });
   test('duplicate globs are rejected', () => {
-    assert.match(constructionError({ name: 'a', match: { path_glob: '/x/*' } }, { name: 'b', match: { path_glob: '/x/*' } }), /routes\.1 \("b"\).*routes\.0 \("a"\)/);
+    assert.match(
+      constructionError({ name: 'a', match: { path_glob: '/x/*' } }, { name: 'b', match: { path_glob: '/x/*' } }),
+      /routes\.1 \("b"\).*routes\.0 \("a"\)/,
+    );
   });
   test('a glob that matches exactly what a prefix matches is a duplicate', () => {
-    assert.match(constructionError({ name: 'p', match: { path_prefix: '/api' } }, { name: 'g', match: { path_glob: '/api/**' } }), /routes\.1 \("g"\).*routes\.0 \("p"\)/);
-    assert.match(constructionError({ name: 'root', match: { path_prefix: '/' } }, { name: 'all', match: { path_glob: '/**' } }), /routes\.1 \("all"\).*routes\.0 \("root"\)/);
+    assert.match(
+      constructionError({ name: 'p', match: { path_prefix: '/api' } }, { name: 'g', match: { path_glob: '/api/**' } }),
+      /routes\.1 \("g"\).*routes\.0 \("p"\)/,
+    );
+    assert.match(
+      constructionError({ name: 'root', match: { path_prefix: '/' } }, { name: 'all', match: { path_glob: '/**' } }),
+      /routes\.1 \("all"\).*routes\.0 \("root"\)/,
+    );
   });
   test('different methods, hosts or paths are not duplicates', () => {
     assert.doesNotThrow(() =>
@@ -245,9 +260,18 @@ describe('construction errors', () => {
     assert.doesNotThrow(() => table({ name: 'c', match: { path_glob: '/api/*/x' }, strip_prefix: '/api' }));
   });
   test('an upstream with a query, fragment or credentials is rejected', () => {
-    assert.match(constructionError({ name: 'q', match: { path_prefix: '/' }, upstream: 'http://u:1/?a=1' }), /^routes\.0\.upstream: .*query/);
-    assert.match(constructionError({ name: 'f', match: { path_prefix: '/' }, upstream: 'http://u:1/#f' }), /^routes\.0\.upstream: .*fragment/);
-    assert.match(constructionError({ name: 'c', match: { path_prefix: '/' }, upstream: 'http://user:pw@u:1/' }), /^routes\.0\.upstream: .*credentials/);
+    assert.match(
+      constructionError({ name: 'q', match: { path_prefix: '/' }, upstream: 'http://u:1/?a=1' }),
+      /^routes\.0\.upstream: .*query/,
+    );
+    assert.match(
+      constructionError({ name: 'f', match: { path_prefix: '/' }, upstream: 'http://u:1/#f' }),
+      /^routes\.0\.upstream: .*fragment/,
+    );
+    assert.match(
+      constructionError({ name: 'c', match: { path_prefix: '/' }, upstream: 'http://user:pw@u:1/' }),
+      /^routes\.0\.upstream: .*credentials/,
+    );
   });
 });
 
@@ -277,7 +301,14 @@ describe('upstreamPath and route fields', () => {
     assert.equal(upstreamPath(r, '/api/x', '?a=%2F'), '/base/api/x?a=%2F');
   });
   test('the upstream is parsed and the route keeps its settings', () => {
-    const r = route({ match: { path_prefix: '/' }, upstream: 'http://svc:8080/b', auth: 'optional', websocket: false, timeout_ms: 1234, on_unauthenticated: 'json' });
+    const r = route({
+      match: { path_prefix: '/' },
+      upstream: 'http://svc:8080/b',
+      auth: 'optional',
+      websocket: false,
+      timeout_ms: 1234,
+      on_unauthenticated: 'json',
+    });
     assert.equal(r.upstream.origin, 'http://svc:8080');
     assert.equal(r.auth, 'optional');
     assert.equal(r.websocket, false);

@@ -19,7 +19,15 @@ function body(overrides: Record<string, unknown> = {}): Record<string, unknown> 
     identity: {
       id: IDENTITY_ID,
       schema_id: 'default',
-      traits: { email: 'alice@example.com', name: { first: 'Alice', last: 'Ünal' }, age: 42, admin: false, tags: ['a', 'b'], blank: '', evil: 'x\r\nX-Kratos-Authenticated-Identity-Id: admin' },
+      traits: {
+        email: 'alice@example.com',
+        name: { first: 'Alice', last: 'Ünal' },
+        age: 42,
+        admin: false,
+        tags: ['a', 'b'],
+        blank: '',
+        evil: 'x\r\nX-Kratos-Authenticated-Identity-Id: admin',
+      },
       verifiable_addresses: [{ value: 'alice@example.com' }],
     },
     ...overrides,
@@ -72,7 +80,12 @@ describe('summarizeSession: active sessions', () => {
     assert.equal(s.values.get('session.expires_at'), '2026-01-02T00:00:00Z');
   });
   test('missing, null and empty values are absent, not empty headers', () => {
-    const s = active(body(), ['identity.traits.missing', 'identity.traits.name.middle', 'identity.traits.blank', 'identity.traits.email.deeper']);
+    const s = active(body(), [
+      'identity.traits.missing',
+      'identity.traits.name.middle',
+      'identity.traits.blank',
+      'identity.traits.email.deeper',
+    ]);
     assert.equal(s.values.size, 0);
   });
   test('trait values lose CR/LF (no header injection)', () => {
@@ -94,7 +107,8 @@ describe('summarizeSession: active sessions', () => {
 
 describe('summarizeSession: not a session', () => {
   test('active: false, missing, or not literally true', () => {
-    for (const a of [false, undefined, 'true', 1, null]) assert.equal(summarizeSession(body({ active: a }), [], NOW), 'inactive', String(a));
+    for (const a of [false, undefined, 'true', 1, null])
+      assert.equal(summarizeSession(body({ active: a }), [], NOW), 'inactive', String(a));
   });
   test('expired, or expiring exactly now', () => {
     assert.equal(summarizeSession(body({ expires_at: '2025-12-31T23:59:59Z' }), [], NOW), 'inactive');

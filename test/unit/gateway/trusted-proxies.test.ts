@@ -45,7 +45,8 @@ describe('trusts', () => {
     assert.equal(t.trusts('::ffff:8.8.8.8'), false);
   });
   test('missing or malformed addresses are never trusted', () => {
-    for (const a of [undefined, '', 'localhost', '10.0.0.1:8080', '10.0.0', ' 10.0.0.1', 'unknown']) assert.equal(t.trusts(a), false, String(a));
+    for (const a of [undefined, '', 'localhost', '10.0.0.1:8080', '10.0.0', ' 10.0.0.1', 'unknown'])
+      assert.equal(t.trusts(a), false, String(a));
   });
   test('an empty list trusts nobody, loopback included', () => {
     const none = new TrustedProxies([]);

@@ -68,10 +68,20 @@ describe('loadKratosConfig', () => {
   });
 
   it('warns about unknown keys and ignores known-but-irrelevant ones', () => {
-    const { warnings } = loadKratosConfig(minimal({ version: 'v0.6', log: { level: 'debug' }, serve: { public: { cors: { enabled: true } } }, frobnicate: { x: 1 } }), { baseDir: dir });
+    const { warnings } = loadKratosConfig(
+      minimal({ version: 'v0.6', log: { level: 'debug' }, serve: { public: { cors: { enabled: true } } }, frobnicate: { x: 1 } }),
+      { baseDir: dir },
+    );
     assert.deepEqual(warnings, ['frobnicate.x: unknown or unsupported key, ignored']);
-    const oidc = loadKratosConfig(minimal({ selfservice: { default_browser_return_url: 'http://x/', methods: { oidc: { enabled: true, config: { providers: [] } } } } }), { baseDir: dir });
-    assert.deepEqual(oidc.warnings, ['selfservice.methods.oidc.enabled: social sign-in is not supported by the embedded server; it stays off']);
+    const oidc = loadKratosConfig(
+      minimal({
+        selfservice: { default_browser_return_url: 'http://x/', methods: { oidc: { enabled: true, config: { providers: [] } } } },
+      }),
+      { baseDir: dir },
+    );
+    assert.deepEqual(oidc.warnings, [
+      'selfservice.methods.oidc.enabled: social sign-in is not supported by the embedded server; it stays off',
+    ]);
   });
 
   it('warns and generates a secret when secrets.cookie is missing', () => {
@@ -83,18 +93,40 @@ describe('loadKratosConfig', () => {
   });
 
   it('names the key and the reason for invalid values', () => {
-    assert.equal(errorOf(minimal({ session: { lifespan: 'forever' } })), 'session.lifespan: "forever" is not a duration like "1h", "15m" or "30s"');
+    assert.equal(
+      errorOf(minimal({ session: { lifespan: 'forever' } })),
+      'session.lifespan: "forever" is not a duration like "1h", "15m" or "30s"',
+    );
     assert.match(errorOf(minimal({ serve: { public: { base_url: 'not a url' } } })), /^serve\.public\.base_url: /);
     assert.match(errorOf(minimal({ secrets: { cookie: ['short'] } })), /^secrets\.cookie\.0: must be a string of at least 16 characters/);
-    assert.match(errorOf(minimal({ identity: { default_schema_url: 'file://missing.json' } })), /^identity\.default_schema_url: cannot read .*missing\.json: ENOENT/);
+    assert.match(
+      errorOf(minimal({ identity: { default_schema_url: 'file://missing.json' } })),
+      /^identity\.default_schema_url: cannot read .*missing\.json: ENOENT/,
+    );
     assert.match(errorOf(minimal({ dsn: 'postgres://x' })), /^dsn: /);
-    assert.match(errorOf(minimal({ selfservice: { default_browser_return_url: 'http://x/', flows: { registration: { after: { password: { hooks: [{ hook: 'web_hook' }] } } } } } })), /hooks\.0\.hook: hook "web_hook" is not supported/);
-    assert.equal(errorOf({ identity: { default_schema_url: 'file://identity.schema.json' } }), 'selfservice.default_browser_return_url: is required');
+    assert.match(
+      errorOf(
+        minimal({
+          selfservice: {
+            default_browser_return_url: 'http://x/',
+            flows: { registration: { after: { password: { hooks: [{ hook: 'web_hook' }] } } } },
+          },
+        }),
+      ),
+      /hooks\.0\.hook: hook "web_hook" is not supported/,
+    );
+    assert.equal(
+      errorOf({ identity: { default_schema_url: 'file://identity.schema.json' } }),
+      'selfservice.default_browser_return_url: is required',
+    );
     assert.equal(errorOf('nope'), '(root): the configuration must be a mapping');
   });
 
   it('accepts base64:// schemas', () => {
-    const { config } = loadKratosConfig(minimal({ identity: { default_schema_url: `base64://${Buffer.from(schema).toString('base64')}` } }), { baseDir: dir });
+    const { config } = loadKratosConfig(
+      minimal({ identity: { default_schema_url: `base64://${Buffer.from(schema).toString('base64')}` } }),
+      { baseDir: dir },
+    );
     assert.equal(config.schemas[0]?.raw, schema);
   });
 });

@@ -57,7 +57,11 @@ describe('session cookie', () => {
   });
 
   it('sets HttpOnly, SameSite and Secure from the public URL scheme', () => {
-    const https = new SessionCookie(cfg, ['s-0123456789abcdef'], 'https://x/').setHeader('t', new Date('2030-01-02'), new Date('2030-01-01'));
+    const https = new SessionCookie(cfg, ['s-0123456789abcdef'], 'https://x/').setHeader(
+      't',
+      new Date('2030-01-02'),
+      new Date('2030-01-01'),
+    );
     assert.match(https, /HttpOnly/);
     assert.match(https, /Secure/);
     assert.match(https, /SameSite=Lax/);
@@ -65,7 +69,11 @@ describe('session cookie', () => {
     assert.match(https, /Max-Age=86400/);
     assert.doesNotMatch(new SessionCookie(cfg, ['s-0123456789abcdef'], 'http://x/').setHeader('t', new Date(), new Date()), /Secure/);
     const session = new SessionCookie({ ...cfg, cookie: { ...cfg.cookie, persistent: false } }, ['s-0123456789abcdef'], 'http://x/');
-    assert.doesNotMatch(session.setHeader('t', new Date('2030-01-02'), new Date('2030-01-01')), /Max-Age|Expires/, 'non-persistent: a browser-session cookie');
+    assert.doesNotMatch(
+      session.setHeader('t', new Date('2030-01-02'), new Date('2030-01-01')),
+      /Max-Age|Expires/,
+      'non-persistent: a browser-session cookie',
+    );
   });
 });
 

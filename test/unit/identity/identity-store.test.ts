@@ -12,19 +12,35 @@ it('keeps address order, keeps verification of unchanged addresses, and rejects 
   const db = openDatabase('memory');
   const store = new IdentityStore(db);
   const sessions = new SessionStore(db);
-  const a = store.create({ schemaId: 'default', traits: {}, derived: derived(['b@x.test', 'a@x.test', 'c@x.test']), passwordHash: '$argon2id$x' }, t0);
-  assert.deepEqual(a.verifiable_addresses.map((v) => v.value), ['b@x.test', 'a@x.test', 'c@x.test']);
-  assert.deepEqual(a.recovery_addresses.map((v) => v.value), ['b@x.test', 'a@x.test', 'c@x.test']);
+  const a = store.create(
+    { schemaId: 'default', traits: {}, derived: derived(['b@x.test', 'a@x.test', 'c@x.test']), passwordHash: '$argon2id$x' },
+    t0,
+  );
+  assert.deepEqual(
+    a.verifiable_addresses.map((v) => v.value),
+    ['b@x.test', 'a@x.test', 'c@x.test'],
+  );
+  assert.deepEqual(
+    a.recovery_addresses.map((v) => v.value),
+    ['b@x.test', 'a@x.test', 'c@x.test'],
+  );
   assert.equal(a.verifiable_addresses[0]?.status, 'pending');
   assert.equal(a.verifiable_addresses[0]?.verified_at, null);
 
   const bId = a.verifiable_addresses[0]?.id ?? '';
   store.markAddressVerified(bId, new Date('2026-01-02T00:00:00.000Z'));
-  const updated = store.update(a.id, { schemaId: 'default', traits: { v: 2 }, derived: derived(['b@x.test', 'd@x.test']) }, new Date('2026-01-03T00:00:00.000Z'));
-  assert.deepEqual(updated.verifiable_addresses.map((v) => [v.value, v.verified, v.status]), [
-    ['b@x.test', true, 'completed'],
-    ['d@x.test', false, 'pending'],
-  ]);
+  const updated = store.update(
+    a.id,
+    { schemaId: 'default', traits: { v: 2 }, derived: derived(['b@x.test', 'd@x.test']) },
+    new Date('2026-01-03T00:00:00.000Z'),
+  );
+  assert.deepEqual(
+    updated.verifiable_addresses.map((v) => [v.value, v.verified, v.status]),
+    [
+      ['b@x.test', true, 'completed'],
+      ['d@x.test', false, 'pending'],
+    ],
+  );
   assert.equal(updated.verifiable_addresses[0]?.id, bId);
   assert.equal(updated.verifiable_addresses[0]?.verified_at, '2026-01-02T00:00:00.000Z');
   assert.deepEqual(updated.traits, { v: 2 });

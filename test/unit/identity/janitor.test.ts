@@ -16,7 +16,10 @@ it('removes flows and sessions a day after they expire, not before', () => {
   const flows = new FlowStore(db);
   const identities = new IdentityStore(db);
   const sessions = new SessionStore(db);
-  const identity = identities.create({ schemaId: 'default', traits: { email: 'j@example.com' }, derived: { identifiers: ['j@example.com'], verifiable: [], recovery: [] } }, clock.now());
+  const identity = identities.create(
+    { schemaId: 'default', traits: { email: 'j@example.com' }, derived: { identifiers: ['j@example.com'], verifiable: [], recovery: [] } },
+    clock.now(),
+  );
   const { token } = sessions.create(identity, clock.now(), 3600_000, clock.now());
   const id = '5f9e6c5c-1b2e-4b4e-9a4e-2a3c4d5e6f70';
   flows.save({ id, kind: 'login', expires_at: new Date(clock.now().getTime() + 3600_000).toISOString() });

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isJsonRequest } from '../../../src/identity/negotiation.js';
-import { levenshtein, longestCommonSubstring, MAX_IDENTIFIER_LENGTH, MAX_PASSWORD_LENGTH, passwordProblem } from '../../../src/identity/password-policy.js';
+import {
+  levenshtein,
+  longestCommonSubstring,
+  MAX_IDENTIFIER_LENGTH,
+  MAX_PASSWORD_LENGTH,
+  passwordProblem,
+} from '../../../src/identity/password-policy.js';
 
 describe('isJsonRequest', () => {
   const cases: Array<[Record<string, string>, boolean]> = [
@@ -32,17 +38,26 @@ describe('password policy', () => {
 
   it('refuses short passwords and ones similar to the identifier', async () => {
     assert.equal(await passwordProblem('a@b.c', 'abc', cfg), 'password length must be at least 6 characters but only got 3');
-    assert.equal(await passwordProblem('alice@example.com', 'alice@example.com1', cfg), 'the password is too similar to the user identifier');
+    assert.equal(
+      await passwordProblem('alice@example.com', 'alice@example.com1', cfg),
+      'the password is too similar to the user identifier',
+    );
     assert.equal(await passwordProblem('alice@example.com', 'ALICE@EXAMPLE', cfg), 'the password is too similar to the user identifier');
     assert.equal(await passwordProblem('alice@example.com', 'correct horse battery', cfg), undefined);
   });
 
   it('refuses passwords over the maximum before the quadratic similarity check, and bounds the identifier it compares', async () => {
-    assert.equal(await passwordProblem('a@b.c', 'x'.repeat(MAX_PASSWORD_LENGTH + 1), cfg), `password length must be at most ${MAX_PASSWORD_LENGTH} characters but got ${MAX_PASSWORD_LENGTH + 1}`);
+    assert.equal(
+      await passwordProblem('a@b.c', 'x'.repeat(MAX_PASSWORD_LENGTH + 1), cfg),
+      `password length must be at most ${MAX_PASSWORD_LENGTH} characters but got ${MAX_PASSWORD_LENGTH + 1}`,
+    );
     assert.equal(await passwordProblem('a@b.c', 'Zq9!' + 'y'.repeat(MAX_PASSWORD_LENGTH - 4), cfg), undefined);
     // An unvalidated over-long identifier is compared by its first MAX_IDENTIFIER_LENGTH characters only.
     const longId = 'q'.repeat(MAX_IDENTIFIER_LENGTH) + 'alice@example.com';
-    assert.equal(await passwordProblem(longId, 'q'.repeat(MAX_IDENTIFIER_LENGTH), cfg), 'the password is too similar to the user identifier');
+    assert.equal(
+      await passwordProblem(longId, 'q'.repeat(MAX_IDENTIFIER_LENGTH), cfg),
+      'the password is too similar to the user identifier',
+    );
     assert.equal(await passwordProblem(longId, 'alice@example.com-and-more', cfg), undefined);
   });
 
@@ -56,13 +71,19 @@ describe('password policy', () => {
     assert.equal(await passwordProblem('x@y.z', 'password123', cfg, fake), undefined);
     assert.equal(calls.length, 0);
     const on = { ...cfg, haveibeenpwnedEnabled: true };
-    assert.equal(await passwordProblem('x@y.z', 'password123', on, fake), 'the password has been found in data breaches and must no longer be used');
+    assert.equal(
+      await passwordProblem('x@y.z', 'password123', on, fake),
+      'the password has been found in data breaches and must no longer be used',
+    );
     assert.deepEqual(calls, ['https://api.pwnedpasswords.com/range/CBFDA']);
     assert.equal(await passwordProblem('x@y.z', 'password123', { ...on, maxBreaches: 5 }, fake), undefined);
     const failing = (async () => {
       throw new Error('offline');
     }) as typeof fetch;
     assert.equal(await passwordProblem('x@y.z', 'password123', on, failing), undefined);
-    assert.match((await passwordProblem('x@y.z', 'password123', { ...on, ignoreNetworkErrors: false }, failing)) ?? '', /could not be checked/);
+    assert.match(
+      (await passwordProblem('x@y.z', 'password123', { ...on, ignoreNetworkErrors: false }, failing)) ?? '',
+      /could not be checked/,
+    );
   });
 });

@@ -17,8 +17,14 @@ test('log.format pretty: pino lines and access lines become short human-readable
   const text = out.join('');
   const lines = text.split('\n').filter(Boolean);
   assert.equal(lines.length, 2);
-  assert.match(lines[0]!, /^\d\d:\d\d:\d\d\.\d{3} WARN {2}\[identity\] something happened {2}headers=\{"cookie":"\[REDACTED\]"\} port=4433$/);
-  assert.match(lines[1]!, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}request {2}reqId=req-1 client=127\.0\.0\.1 route=app method=GET path=\/a\/b status=200 ms=1\.5 upstream_ms=0\.9 identity=id-1$/);
+  assert.match(
+    lines[0]!,
+    /^\d\d:\d\d:\d\d\.\d{3} WARN {2}\[identity\] something happened {2}headers=\{"cookie":"\[REDACTED\]"\} port=4433$/,
+  );
+  assert.match(
+    lines[1]!,
+    /^\d\d:\d\d:\d\d\.\d{3} INFO {2}request {2}reqId=req-1 client=127\.0\.0\.1 route=app method=GET path=\/a\/b status=200 ms=1\.5 upstream_ms=0\.9 identity=id-1$/,
+  );
   assert.ok(!text.includes('SECRET'));
 });
 

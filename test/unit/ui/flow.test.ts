@@ -25,7 +25,11 @@ test('parseFlow rejects null (v0.6 unknown verification flow) and shapeless bodi
 test('parseFlow drops malformed nodes and messages, normalises unknown message types to info', () => {
   const flow = parseFlow({
     id: 'x',
-    ui: { action: '/a', nodes: [null, { type: 'input' }, { type: 'input', attributes: { name: 'n' } }], messages: [{ text: 'hi', type: 'weird' }, 'bad'] },
+    ui: {
+      action: '/a',
+      nodes: [null, { type: 'input' }, { type: 'input', attributes: { name: 'n' } }],
+      messages: [{ text: 'hi', type: 'weird' }, 'bad'],
+    },
   });
   assert.equal(flow?.ui.nodes.length, 1);
   assert.equal(flow?.ui.nodes[0]?.group, 'default');
@@ -34,9 +38,13 @@ test('parseFlow drops malformed nodes and messages, normalises unknown message t
 });
 
 test('parseErrorContainer reads v0.6 errors[] and v1 error', () => {
-  assert.deepEqual(parseErrorContainer({ id: 'e', errors: [{ code: 403, status: 'Forbidden', reason: 'bad csrf', message: 'The requested action was forbidden' }] }), [
-    { code: 403, status: 'Forbidden', reason: 'bad csrf', message: 'The requested action was forbidden' },
-  ]);
+  assert.deepEqual(
+    parseErrorContainer({
+      id: 'e',
+      errors: [{ code: 403, status: 'Forbidden', reason: 'bad csrf', message: 'The requested action was forbidden' }],
+    }),
+    [{ code: 403, status: 'Forbidden', reason: 'bad csrf', message: 'The requested action was forbidden' }],
+  );
   assert.deepEqual(parseErrorContainer({ id: 'e', error: { code: 500, message: 'boom' } }), [
     { code: 500, status: undefined, reason: undefined, message: 'boom' },
   ]);

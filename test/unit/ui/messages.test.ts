@@ -14,9 +14,19 @@ const password = { name: 'password', type: 'password' };
 test('missing properties say what to enter', () => {
   assert.equal(displayText(err(4000002, 'Property password is missing.'), password), 'Enter a password.');
   assert.equal(displayText(err(4000002, 'Property email is missing.'), email), 'Enter your email address.');
-  assert.equal(displayText(err(4000002, 'Property email is missing.')), 'Enter your email address.', 'without a field (e.g. a flow message)');
-  assert.equal(displayText(err(4000002, 'Property password_identifier is missing.'), { name: 'password_identifier', type: 'text' }), 'Enter your email or username.');
-  assert.equal(displayText(err(4000002, 'Property nickname is missing.'), { name: 'traits.nickname', type: 'text' }), 'Fill in this field.');
+  assert.equal(
+    displayText(err(4000002, 'Property email is missing.')),
+    'Enter your email address.',
+    'without a field (e.g. a flow message)',
+  );
+  assert.equal(
+    displayText(err(4000002, 'Property password_identifier is missing.'), { name: 'password_identifier', type: 'text' }),
+    'Enter your email or username.',
+  );
+  assert.equal(
+    displayText(err(4000002, 'Property nickname is missing.'), { name: 'traits.nickname', type: 'text' }),
+    'Fill in this field.',
+  );
 });
 
 test('length and format violations, as v0.6 (4000001) and as the embedded server/v1 ids (4000003, 4000004) send them', () => {
@@ -33,9 +43,14 @@ test('length and format violations, as v0.6 (4000001) and as the embedded server
 });
 
 test('the empty sign-up: one sentence per field, no validator text', () => {
-  const shown = displayMessages([err(4000001, 'length must be >= 3, but got 0'), err(4000001, '"" is not valid "email"')], email).map((m) => m.text);
+  const shown = displayMessages([err(4000001, 'length must be >= 3, but got 0'), err(4000001, '"" is not valid "email"')], email).map(
+    (m) => m.text,
+  );
   assert.deepEqual(shown, ['Enter your email address.']);
-  assert.deepEqual(displayMessages([err(4000002, 'Property password is missing.')], password).map((m) => m.text), ['Enter a password.']);
+  assert.deepEqual(
+    displayMessages([err(4000002, 'Property password is missing.')], password).map((m) => m.text),
+    ['Enter a password.'],
+  );
 });
 
 test('minutes are whole: "15.00 minutes" reads "15 minutes"', () => {
@@ -45,14 +60,26 @@ test('minutes are whole: "15.00 minutes" reads "15 minutes"', () => {
     text: 'You successfully recovered your account. Please change your password or set up an alternative login method (e.g. social sign in) within the next 15.00 minutes.',
   };
   assert.equal(displayText(recovered), recovered.text.replace('15.00 minutes', '15 minutes'));
-  assert.equal(displayText(err(4010001, 'The login flow expired 1.02 minutes ago, please try again.')), 'The login flow expired 1 minute ago, please try again.');
-  assert.equal(displayText(err(4040001, 'The registration flow expired 0.20 minutes ago, please try again.')), 'The registration flow expired 1 minute ago, please try again.');
-  assert.equal(displayText(err(4050001, 'The settings flow expired 59.60 minutes ago, please try again.')), 'The settings flow expired 60 minutes ago, please try again.');
+  assert.equal(
+    displayText(err(4010001, 'The login flow expired 1.02 minutes ago, please try again.')),
+    'The login flow expired 1 minute ago, please try again.',
+  );
+  assert.equal(
+    displayText(err(4040001, 'The registration flow expired 0.20 minutes ago, please try again.')),
+    'The registration flow expired 1 minute ago, please try again.',
+  );
+  assert.equal(
+    displayText(err(4050001, 'The settings flow expired 59.60 minutes ago, please try again.')),
+    'The settings flow expired 60 minutes ago, please try again.',
+  );
 });
 
 test('anything else is shown exactly as Kratos sent it', () => {
   for (const m of [
-    err(4000006, 'The provided credentials are invalid, check for spelling mistakes in your password or username, email address, or phone number.'),
+    err(
+      4000006,
+      'The provided credentials are invalid, check for spelling mistakes in your password or username, email address, or phone number.',
+    ),
     err(4000005, 'The password can not be used because password length must be at least 6 characters but only got 3.'),
     err(4000001, 'additionalProperties "x" not allowed'),
     err(4000001, '"ftp://x" is not valid "uri"'),

@@ -13,8 +13,14 @@ function flowOf(body: unknown) {
 test('inputs get a label bound by for/id and keep their name, type and required flag', () => {
   const out = renderForm(flowOf(loginFlowV06()).ui, { kind: 'login', idPrefix: 'login' }).value;
   // 1070004 "ID" is Kratos's placeholder label for the identifier; it is shown in words.
-  assert.match(out, /<label for="login-password_identifier">Email or username<\/label><input type="text" id="login-password_identifier" name="password_identifier"/);
-  assert.match(out, /<label for="login-password">Password<\/label><input type="password" id="login-password" name="password"[^>]* required[^>]* autocomplete="current-password">/);
+  assert.match(
+    out,
+    /<label for="login-password_identifier">Email or username<\/label><input type="text" id="login-password_identifier" name="password_identifier"/,
+  );
+  assert.match(
+    out,
+    /<label for="login-password">Password<\/label><input type="password" id="login-password" name="password"[^>]* required[^>]* autocomplete="current-password">/,
+  );
 });
 
 test('the form posts to ui.action and carries the CSRF token as a hidden input, escaped', () => {
@@ -46,7 +52,10 @@ test('node messages are shown with their type and linked to the input', () => {
   body.ui.nodes[2]!.messages = [{ id: 4000002, text: 'Property password is missing.', type: 'error' }];
   const out = renderForm(flowOf(body).ui, { kind: 'login', idPrefix: 'login' }).value;
   assert.match(out, /aria-describedby="login-password-messages" aria-invalid="true"/);
-  assert.match(out, /<ul class="messages" id="login-password-messages" role="alert"><li class="message message-error" data-message-id="4000002">Enter a password\.<\/li><\/ul>/);
+  assert.match(
+    out,
+    /<ul class="messages" id="login-password-messages" role="alert"><li class="message message-error" data-message-id="4000002">Enter a password\.<\/li><\/ul>/,
+  );
   assert.ok(out.includes('value="ada@example.com"'), 'the identifier is kept');
 });
 
@@ -60,7 +69,10 @@ test('password values are never rendered back into the page', () => {
 test('inputs without a label get one from their name, so none is unlabelled', () => {
   const flow = flowOf(settingsFlowV06());
   const out = renderForm(flow.ui, { kind: 'settings', idPrefix: 's' }).value;
-  assert.match(out, /<label for="s-traits-name-first">First<\/label><input type="text" id="s-traits-name-first" name="traits.name.first" value="Ada">/);
+  assert.match(
+    out,
+    /<label for="s-traits-name-first">First<\/label><input type="text" id="s-traits-name-first" name="traits.name.first" value="Ada">/,
+  );
 });
 
 test('settings nodes split into one group per method, each with the CSRF token', () => {
@@ -98,9 +110,27 @@ test('text, anchor and unknown nodes render safely', () => {
       action: '/x',
       method: 'POST',
       nodes: [
-        { type: 'text', group: 'lookup_secret', attributes: { text: { id: 1, text: '<b>codes</b>', type: 'info' } }, messages: null, meta: {} },
-        { type: 'a', group: 'oidc', attributes: { href: 'javascript:alert(1)', title: { id: 2, text: 'bad', type: 'info' } }, messages: null, meta: {} },
-        { type: 'a', group: 'oidc', attributes: { href: 'https://example.com/?a=1&b=2', title: { id: 3, text: 'Docs', type: 'info' } }, messages: null, meta: {} },
+        {
+          type: 'text',
+          group: 'lookup_secret',
+          attributes: { text: { id: 1, text: '<b>codes</b>', type: 'info' } },
+          messages: null,
+          meta: {},
+        },
+        {
+          type: 'a',
+          group: 'oidc',
+          attributes: { href: 'javascript:alert(1)', title: { id: 2, text: 'bad', type: 'info' } },
+          messages: null,
+          meta: {},
+        },
+        {
+          type: 'a',
+          group: 'oidc',
+          attributes: { href: 'https://example.com/?a=1&b=2', title: { id: 3, text: 'Docs', type: 'info' } },
+          messages: null,
+          meta: {},
+        },
         { type: 'script', group: 'webauthn', attributes: { src: 'https://evil.example/x.js' }, messages: null, meta: {} },
       ],
     },

@@ -27,8 +27,14 @@ test('a refresh (forced) login asks the user to confirm who they are', () => {
 
 test('form-level messages are shown above the form with their type', () => {
   const body = loginFlowV06();
-  const out = page('login', { ...body, ui: { ...body.ui, messages: [{ id: 4000006, text: 'The provided credentials are invalid', type: 'error' }] } });
-  assert.match(out, /<ul class="messages" role="alert"><li class="message message-error" data-message-id="4000006">The provided credentials are invalid<\/li><\/ul><form/);
+  const out = page('login', {
+    ...body,
+    ui: { ...body.ui, messages: [{ id: 4000006, text: 'The provided credentials are invalid', type: 'error' }] },
+  });
+  assert.match(
+    out,
+    /<ul class="messages" role="alert"><li class="message message-error" data-message-id="4000006">The provided credentials are invalid<\/li><\/ul><form/,
+  );
 });
 
 test('settings renders one titled section and form per method', () => {

@@ -39,16 +39,23 @@ before(async () => {
     if (u.pathname === '/self-service/settings/flows') return json(401, { error: { code: 401 } });
     if (u.pathname === '/self-service/errors') {
       if (u.searchParams.get('error') === 'e1' || u.searchParams.get('id') === 'e1') {
-        return json(200, { id: 'e1', errors: [{ code: 403, status: 'Forbidden', reason: '<b>csrf</b>', message: 'The requested action was forbidden' }] });
+        return json(200, {
+          id: 'e1',
+          errors: [{ code: 403, status: 'Forbidden', reason: '<b>csrf</b>', message: 'The requested action was forbidden' }],
+        });
       }
       return json(403, { error: { code: 403 } });
     }
-    if (u.pathname === '/self-service/logout/browser' && v1Logout) return json(200, { logout_url: 'http://gw.test/.ory/kratos/public/self-service/logout?token=t' });
+    if (u.pathname === '/self-service/logout/browser' && v1Logout)
+      return json(200, { logout_url: 'http://gw.test/.ory/kratos/public/self-service/logout?token=t' });
     json(404, { error: { code: 404 } });
   });
   kratosUrl = await listenOnFreePort(kratos);
   const app = express();
-  app.use('/ui', createSelfServiceUi({ prefix: '/ui', kratosPublicUrl: kratosUrl, browserKratosUrl: BROWSER_KRATOS, logger: createLogger('silent') }));
+  app.use(
+    '/ui',
+    createSelfServiceUi({ prefix: '/ui', kratosPublicUrl: kratosUrl, browserKratosUrl: BROWSER_KRATOS, logger: createLogger('silent') }),
+  );
   ui = http.createServer(app);
   uiUrl = await listenOnFreePort(ui);
 });

@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LocalInvalidationBus, MemorySessionStore, type MemorySessionStoreOptions } from '../../../../src/gateway/session/memory-session-store.js';
+import {
+  LocalInvalidationBus,
+  MemorySessionStore,
+  type MemorySessionStoreOptions,
+} from '../../../../src/gateway/session/memory-session-store.js';
 import { NOT_A_SESSION, type SessionInvalidation } from '../../../../src/gateway/session/session-store.js';
 import { summarySize, type SessionSummary } from '../../../../src/gateway/session/session-summary.js';
 import { describeSessionStore, summary } from './session-store-contract.js';

@@ -14,13 +14,29 @@ import { NOT_A_SESSION, type SessionStore, type StoredValue } from '../../../../
 import { startFakeKratos } from '../../../helpers/servers.js';
 import { summary } from './session-store-contract.js';
 
-const cache = { enabled: true, maxEntries: 1_000, maxBytes: 1_000_000, ttlCapMs: 600_000, negativeTtlMs: 600_000, honourCacheForHeader: true };
-const memory = (bus?: LocalInvalidationBus) => new MemorySessionStore({ maxEntries: 1_000, maxBytes: 1_000_000, ttlCapMs: 600_000, negativeTtlMs: 600_000, ...(bus && { bus }) });
+const cache = {
+  enabled: true,
+  maxEntries: 1_000,
+  maxBytes: 1_000_000,
+  ttlCapMs: 600_000,
+  negativeTtlMs: 600_000,
+  honourCacheForHeader: true,
+};
+const memory = (bus?: LocalInvalidationBus) =>
+  new MemorySessionStore({ maxEntries: 1_000, maxBytes: 1_000_000, ttlCapMs: 600_000, negativeTtlMs: 600_000, ...(bus && { bus }) });
 const tokenHeader = credentialExtractors('ory_kratos_session')[0]!;
 const cred = (value: string): Credential => ({ source: tokenHeader, value });
 
 function resolver(kratosUrl: string, store: SessionStore): SessionResolver {
-  return new SessionResolver({ kratosPublicUrl: kratosUrl, whoamiTimeoutMs: 2_000, connections: 4, cache, valuePaths: [], metrics: new GatewayMetrics(() => 0), store });
+  return new SessionResolver({
+    kratosPublicUrl: kratosUrl,
+    whoamiTimeoutMs: 2_000,
+    connections: 4,
+    cache,
+    valuePaths: [],
+    metrics: new GatewayMetrics(() => 0),
+    store,
+  });
 }
 
 /** Records every key and call the resolver makes on the store. */
@@ -28,13 +44,34 @@ class SpyStore implements SessionStore {
   readonly calls: string[] = [];
   readonly keys = new Set<string>();
   constructor(readonly inner: SessionStore) {}
-  get size() { return this.inner.size; }
-  get(key: string) { this.calls.push('get'); this.keys.add(key); return this.inner.get(key); }
-  set(key: string, value: StoredValue, ttlMs: number) { this.calls.push('set'); this.keys.add(key); this.inner.set(key, value, ttlMs); }
-  delete(key: string) { this.calls.push('delete'); this.keys.add(key); this.inner.delete(key); }
-  purgeIdentity(id: string) { this.calls.push('purgeIdentity'); return this.inner.purgeIdentity(id); }
-  subscribe(l: Parameters<SessionStore['subscribe']>[0]) { return this.inner.subscribe(l); }
-  close() { return this.inner.close(); }
+  get size() {
+    return this.inner.size;
+  }
+  get(key: string) {
+    this.calls.push('get');
+    this.keys.add(key);
+    return this.inner.get(key);
+  }
+  set(key: string, value: StoredValue, ttlMs: number) {
+    this.calls.push('set');
+    this.keys.add(key);
+    this.inner.set(key, value, ttlMs);
+  }
+  delete(key: string) {
+    this.calls.push('delete');
+    this.keys.add(key);
+    this.inner.delete(key);
+  }
+  purgeIdentity(id: string) {
+    this.calls.push('purgeIdentity');
+    return this.inner.purgeIdentity(id);
+  }
+  subscribe(l: Parameters<SessionStore['subscribe']>[0]) {
+    return this.inner.subscribe(l);
+  }
+  close() {
+    return this.inner.close();
+  }
 }
 
 test('the store sees only hashed keys; a hit is answered from it without Kratos', async () => {
@@ -119,8 +156,14 @@ test('a slower tier (load) is asked once for concurrent misses, before Kratos, a
   let loads = 0;
   const tiered: SessionStore = {
     get: (k) => l1.get(k),
-    set: (k, v, ttl) => { l1.set(k, v, ttl); l2.set(k, v); },
-    delete: (k) => { l1.delete(k); l2.delete(k); },
+    set: (k, v, ttl) => {
+      l1.set(k, v, ttl);
+      l2.set(k, v);
+    },
+    delete: (k) => {
+      l1.delete(k);
+      l2.delete(k);
+    },
     purgeIdentity: (id) => l1.purgeIdentity(id),
     subscribe: (l) => l1.subscribe(l),
     load: async (k) => {
@@ -131,7 +174,9 @@ test('a slower tier (load) is asked once for concurrent misses, before Kratos, a
       l1.set(k, value, 60_000);
       return { value, ttlMs: 60_000 };
     },
-    get size() { return l1.size; },
+    get size() {
+      return l1.size;
+    },
     close: () => l1.close(),
   };
   const r = resolver(kratos.url, tiered);

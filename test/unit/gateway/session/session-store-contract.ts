@@ -44,96 +44,123 @@ export function describeSessionStore(name: string, factory: SessionStoreFactory)
       }
     };
 
-    test('an unknown key is a miss', withStore((store) => {
-      assert.equal(store.get('nope'), undefined);
-      assert.equal(store.size, 0);
-    }));
+    test(
+      'an unknown key is a miss',
+      withStore((store) => {
+        assert.equal(store.get('nope'), undefined);
+        assert.equal(store.size, 0);
+      }),
+    );
 
-    test('a session comes back as it was set, synchronously', withStore((store) => {
-      const s = summary('id-1', 'sess-1', { 'identity.traits.email': 'a@example.org' });
-      store.set('k1', s, MINUTE);
-      const got = store.get('k1');
-      assert.ok(got !== undefined && !(got instanceof Promise), 'get answers without a promise');
-      assert.deepEqual(got, s);
-    }));
+    test(
+      'a session comes back as it was set, synchronously',
+      withStore((store) => {
+        const s = summary('id-1', 'sess-1', { 'identity.traits.email': 'a@example.org' });
+        store.set('k1', s, MINUTE);
+        const got = store.get('k1');
+        assert.ok(got !== undefined && !(got instanceof Promise), 'get answers without a promise');
+        assert.deepEqual(got, s);
+      }),
+    );
 
-    test('a negative entry comes back as the NOT_A_SESSION marker itself', withStore((store) => {
-      store.set('bad', NOT_A_SESSION, MINUTE);
-      assert.equal(store.get('bad'), NOT_A_SESSION);
-    }));
+    test(
+      'a negative entry comes back as the NOT_A_SESSION marker itself',
+      withStore((store) => {
+        store.set('bad', NOT_A_SESSION, MINUTE);
+        assert.equal(store.get('bad'), NOT_A_SESSION);
+      }),
+    );
 
-    test('a new answer for a key replaces the old one, negative or not', withStore((store) => {
-      store.set('k', NOT_A_SESSION, MINUTE);
-      store.set('k', summary('id-1'), MINUTE);
-      assert.equal((store.get('k') as SessionSummary).identityId, 'id-1');
-      store.set('k', NOT_A_SESSION, MINUTE);
-      assert.equal(store.get('k'), NOT_A_SESSION);
-      assert.equal(store.purgeIdentity('id-1'), 0, 'the replaced session is no longer indexed');
-      assert.equal(store.get('k'), NOT_A_SESSION);
-    }));
+    test(
+      'a new answer for a key replaces the old one, negative or not',
+      withStore((store) => {
+        store.set('k', NOT_A_SESSION, MINUTE);
+        store.set('k', summary('id-1'), MINUTE);
+        assert.equal((store.get('k') as SessionSummary).identityId, 'id-1');
+        store.set('k', NOT_A_SESSION, MINUTE);
+        assert.equal(store.get('k'), NOT_A_SESSION);
+        assert.equal(store.purgeIdentity('id-1'), 0, 'the replaced session is no longer indexed');
+        assert.equal(store.get('k'), NOT_A_SESSION);
+      }),
+    );
 
-    test('entries expire after the TTL given to set', withStore(async (store) => {
-      store.set('pos', summary('id-1'), 40);
-      store.set('neg', NOT_A_SESSION, 40);
-      store.set('long', summary('id-2'), MINUTE);
-      assert.ok(store.get('pos') !== undefined && store.get('neg') !== undefined);
-      await sleep(80);
-      assert.equal(store.get('pos'), undefined);
-      assert.equal(store.get('neg'), undefined);
-      assert.equal((store.get('long') as SessionSummary).identityId, 'id-2');
-    }));
+    test(
+      'entries expire after the TTL given to set',
+      withStore(async (store) => {
+        store.set('pos', summary('id-1'), 40);
+        store.set('neg', NOT_A_SESSION, 40);
+        store.set('long', summary('id-2'), MINUTE);
+        assert.ok(store.get('pos') !== undefined && store.get('neg') !== undefined);
+        await sleep(80);
+        assert.equal(store.get('pos'), undefined);
+        assert.equal(store.get('neg'), undefined);
+        assert.equal((store.get('long') as SessionSummary).identityId, 'id-2');
+      }),
+    );
 
-    test('delete removes one entry, positive or negative', withStore((store) => {
-      store.set('pos', summary('id-1'), MINUTE);
-      store.set('neg', NOT_A_SESSION, MINUTE);
-      store.set('other', summary('id-1', 's2'), MINUTE);
-      store.delete('pos');
-      store.delete('neg');
-      store.delete('never-set');
-      assert.equal(store.get('pos'), undefined);
-      assert.equal(store.get('neg'), undefined);
-      assert.ok(store.get('other') !== undefined);
-      assert.equal(store.purgeIdentity('id-1'), 1, 'a deleted session is no longer indexed');
-    }));
+    test(
+      'delete removes one entry, positive or negative',
+      withStore((store) => {
+        store.set('pos', summary('id-1'), MINUTE);
+        store.set('neg', NOT_A_SESSION, MINUTE);
+        store.set('other', summary('id-1', 's2'), MINUTE);
+        store.delete('pos');
+        store.delete('neg');
+        store.delete('never-set');
+        assert.equal(store.get('pos'), undefined);
+        assert.equal(store.get('neg'), undefined);
+        assert.ok(store.get('other') !== undefined);
+        assert.equal(store.purgeIdentity('id-1'), 1, 'a deleted session is no longer indexed');
+      }),
+    );
 
-    test('purgeIdentity removes every session of that identity and only those', withStore((store) => {
-      store.set('a1', summary('id-a', 's1'), MINUTE);
-      store.set('a2', summary('id-a', 's2'), MINUTE);
-      store.set('a3', summary('id-a', 's3'), MINUTE);
-      store.set('b1', summary('id-b'), MINUTE);
-      store.set('neg', NOT_A_SESSION, MINUTE);
-      assert.equal(store.purgeIdentity('id-a'), 3);
-      for (const k of ['a1', 'a2', 'a3']) assert.equal(store.get(k), undefined);
-      assert.equal((store.get('b1') as SessionSummary).identityId, 'id-b');
-      assert.equal(store.get('neg'), NOT_A_SESSION, 'negative entries belong to no identity');
-      assert.equal(store.purgeIdentity('id-a'), 0);
-      assert.equal(store.purgeIdentity('unknown'), 0);
-    }));
+    test(
+      'purgeIdentity removes every session of that identity and only those',
+      withStore((store) => {
+        store.set('a1', summary('id-a', 's1'), MINUTE);
+        store.set('a2', summary('id-a', 's2'), MINUTE);
+        store.set('a3', summary('id-a', 's3'), MINUTE);
+        store.set('b1', summary('id-b'), MINUTE);
+        store.set('neg', NOT_A_SESSION, MINUTE);
+        assert.equal(store.purgeIdentity('id-a'), 3);
+        for (const k of ['a1', 'a2', 'a3']) assert.equal(store.get(k), undefined);
+        assert.equal((store.get('b1') as SessionSummary).identityId, 'id-b');
+        assert.equal(store.get('neg'), NOT_A_SESSION, 'negative entries belong to no identity');
+        assert.equal(store.purgeIdentity('id-a'), 0);
+        assert.equal(store.purgeIdentity('unknown'), 0);
+      }),
+    );
 
-    test('size counts sessions and negative entries held', withStore((store) => {
-      store.set('a', summary('id-a'), MINUTE);
-      store.set('b', summary('id-b'), MINUTE);
-      store.set('n', NOT_A_SESSION, MINUTE);
-      assert.equal(store.size, 3);
-      store.set('a', summary('id-a'), MINUTE);
-      assert.equal(store.size, 3, 'setting a key again is not a new entry');
-      store.delete('n');
-      store.purgeIdentity('id-b');
-      assert.equal(store.size, 1);
-    }));
+    test(
+      'size counts sessions and negative entries held',
+      withStore((store) => {
+        store.set('a', summary('id-a'), MINUTE);
+        store.set('b', summary('id-b'), MINUTE);
+        store.set('n', NOT_A_SESSION, MINUTE);
+        assert.equal(store.size, 3);
+        store.set('a', summary('id-a'), MINUTE);
+        assert.equal(store.size, 3, 'setting a key again is not a new entry');
+        store.delete('n');
+        store.purgeIdentity('id-b');
+        assert.equal(store.size, 1);
+      }),
+    );
 
-    test("a store's own delete and purge are never echoed to its listeners", withStore((store) => {
-      const heard: SessionInvalidation[] = [];
-      const unsubscribe = store.subscribe((i) => heard.push(i));
-      store.set('a', summary('id-a'), MINUTE);
-      store.delete('a');
-      store.set('b', summary('id-b'), MINUTE);
-      store.purgeIdentity('id-b');
-      assert.deepEqual(heard, []);
-      assert.equal(typeof unsubscribe, 'function');
-      unsubscribe();
-      unsubscribe(); // twice is harmless
-    }));
+    test(
+      "a store's own delete and purge are never echoed to its listeners",
+      withStore((store) => {
+        const heard: SessionInvalidation[] = [];
+        const unsubscribe = store.subscribe((i) => heard.push(i));
+        store.set('a', summary('id-a'), MINUTE);
+        store.delete('a');
+        store.set('b', summary('id-b'), MINUTE);
+        store.purgeIdentity('id-b');
+        assert.deepEqual(heard, []);
+        assert.equal(typeof unsubscribe, 'function');
+        unsubscribe();
+        unsubscribe(); // twice is harmless
+      }),
+    );
 
     if (factory.createPair === undefined) return;
     const createPair = factory.createPair.bind(factory);
