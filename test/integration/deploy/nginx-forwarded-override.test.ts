@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGateway, type RunningGateway } from '../../../src/app.js';
 import { memoryLogger, startEchoUpstream, startFakeKratos, testConfig } from '../../helpers/servers.js';
-import { startNginx, type RunningNginx } from '../deploy/nginx.js';
+import { startNginx, type RunningNginx } from './nginx.js';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const example = readFileSync(join(root, 'config/examples/nginx/auth_request.conf'), 'utf8');
