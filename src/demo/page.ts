@@ -57,64 +57,38 @@ export function renderAppPage(req: IncomingMessage, links: PageLinks): string {
 
   const who = identityId
     ? html`<p class="lead">You are signed in. The gateway checked your session with Kratos and told this app who you are.</p>
-        <dl class="facts">
-          <dt>Identity id</dt>
-          <dd><code id="identity-id">${identityId}</code></dd>
-          ${
-            sessionId
-              ? html`<dt>Session id</dt>
-                  <dd><code>${sessionId}</code></dd>`
-              : ''
-          }
-          ${traits.map(
-            ([name, value]) =>
-              html`<dt>${traitLabel(name)}</dt>
-                <dd>
-                  ${value} <span class="via">from <code>${name}</code></span>
-                </dd>`,
-          )}
-        </dl>`
+<dl class="facts">
+<dt>Identity id</dt><dd><code id="identity-id">${identityId}</code></dd>
+${sessionId ? html`<dt>Session id</dt><dd><code>${sessionId}</code></dd>` : ''}
+${traits.map(([name, value]) => html`<dt>${traitLabel(name)}</dt><dd>${value} <span class="via">from <code>${name}</code></span></dd>`)}
+</dl>`
     : html`<p class="lead">This request reached the app without an identity: it came through an anonymous route.</p>`;
 
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>Demo app · kratos-gateway</title>
-        <link rel="stylesheet" href="demo.css" />
-      </head>
-      <body>
-        <header class="bar">
-          <span class="brand">Demo app</span>
-          <nav aria-label="Account">
-            <a href="${links.settingsUrl}">Account settings</a> <a class="logout" href="${links.logoutUrl}">Log out</a>
-          </nav>
-        </header>
-        <main>
-          <h1>${identityId ? 'Welcome' : 'Hello, visitor'}</h1>
-          ${who}
-          <h2>Request headers this app received</h2>
-          <p>
-            Highlighted rows are <code>X-</code> headers, most of them added by the gateway. Cookie and credential values are hidden here;
-            <a href="echo/">echo/</a> answers the raw request as JSON.
-          </p>
-          <div class="scroll">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Header</th>
-                  <th scope="col">Value</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${headers.map(([name, value]) => html`<tr${name.toLowerCase().startsWith('x-') ? html` class="injected"` : ''}><th scope="row"><code>${name}</code></th><td><code>${displayValue(name, value)}</code></td></tr>`)}
-              </tbody>
-            </table>
-          </div>
-        </main>
-      </body>
-    </html> `.value;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Demo app · kratos-gateway</title>
+<link rel="stylesheet" href="demo.css">
+</head>
+<body>
+<header class="bar"><span class="brand">Demo app</span><nav aria-label="Account"><a href="${links.settingsUrl}">Account settings</a> <a class="logout" href="${links.logoutUrl}">Log out</a></nav></header>
+<main>
+<h1>${identityId ? 'Welcome' : 'Hello, visitor'}</h1>
+${who}
+<h2>Request headers this app received</h2>
+<p>Highlighted rows are <code>X-</code> headers, most of them added by the gateway. Cookie and credential values are hidden here; <a href="echo/">echo/</a> answers the raw request as JSON.</p>
+<div class="scroll"><table>
+<thead><tr><th scope="col">Header</th><th scope="col">Value</th></tr></thead>
+<tbody>
+${headers.map(([name, value]) => html`<tr${name.toLowerCase().startsWith('x-') ? html` class="injected"` : ''}><th scope="row"><code>${name}</code></th><td><code>${displayValue(name, value)}</code></td></tr>`)}
+</tbody>
+</table></div>
+</main>
+</body>
+</html>
+`.value;
 }
 
 export const DEMO_CSS = `

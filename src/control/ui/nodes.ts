@@ -28,11 +28,9 @@ export function renderMessages(raw: readonly UiText[], id?: string, field?: Mess
   const messages = displayMessages(raw, field);
   if (messages.length === 0) return html``;
   const hasError = messages.some((m) => m.type === 'error');
-  return html`<ul class="messages" ${id ? html` id="${id}"` : ''} role="${hasError ? 'alert' : 'status'}">
-    ${messages.map(
-      (m) => html`<li class="message message-${m.type}" ${m.id !== undefined ? html` data-message-id="${m.id}"` : ''}>${m.text}</li>`,
-    )}
-  </ul>`;
+  return html`<ul class="messages"${id ? html` id="${id}"` : ''} role="${hasError ? 'alert' : 'status'}">${messages.map(
+    (m) => html`<li class="message message-${m.type}"${m.id !== undefined ? html` data-message-id="${m.id}"` : ''}>${m.text}</li>`,
+  )}</ul>`;
 }
 
 /** `traits.name.first` → "First"; used only when Kratos sent no label, so no input goes unlabelled. */
@@ -81,15 +79,13 @@ function renderInput(node: UiNode, ctx: RenderContext, used: Set<string>): SafeH
   const value = valueOf(node);
   const disabled = node.attributes.disabled === true;
 
-  if (type === 'hidden') return html`<input type="hidden" name="${name}" value="${value ?? ''}" />`;
+  if (type === 'hidden') return html`<input type="hidden" name="${name}" value="${value ?? ''}">`;
 
   const label = displayLabel(node.label);
   if (type === 'submit' || type === 'button') {
-    return html`<div class="actions">
-      <button type="submit" class="button" name="${name}" value="${value ?? ''}" ${disabled ? html` disabled` : ''}>
-        ${label ?? value ?? 'Submit'}</button
-      >${renderMessages(node.messages)}
-    </div>`;
+    return html`<div class="actions"><button type="submit" class="button" name="${name}" value="${value ?? ''}"${
+      disabled ? html` disabled` : ''
+    }>${label ?? value ?? 'Submit'}</button>${renderMessages(node.messages)}</div>`;
   }
 
   const id = idFor(ctx, name, used);
@@ -100,28 +96,20 @@ function renderInput(node: UiNode, ctx: RenderContext, used: Set<string>): SafeH
 
   if (type === 'checkbox') {
     // Kratos checkboxes carry booleans; the form posts "true" when ticked, nothing otherwise.
-    return html`<div class="field field-checkbox">
-      <input type="checkbox" ${common} value="true" ${node.attributes.value === true ? html` checked` : ''} /><label for="${id}"
-        >${label ?? fallbackLabel(name)}</label
-      >${renderMessages(node.messages, msgId, { name, type })}
-    </div>`;
+    return html`<div class="field field-checkbox"><input type="checkbox" ${common} value="true"${
+      node.attributes.value === true ? html` checked` : ''
+    }><label for="${id}">${label ?? fallbackLabel(name)}</label>${renderMessages(node.messages, msgId, { name, type })}</div>`;
   }
 
   const pattern = stringAttr(node, 'pattern');
   const autocomplete = autocompleteFor(node, ctx.kind, type, name);
   // Passwords are never sent back into the page, whatever the flow holds.
   const shownValue = type === 'password' ? undefined : value;
-  return html`<div class="field">
-    <label for="${id}">${label ?? fallbackLabel(name)}</label
-    ><input
-      type="${type}"
-      ${common}${
-        shownValue !== undefined && shownValue !== '' ? html` value="${shownValue}"` : ''
-      }${node.attributes.required === true ? html` required` : ''}${pattern ? html` pattern="${pattern}"` : ''}${
-        autocomplete ? html` autocomplete="${autocomplete}"` : ''
-      }
-    />${renderMessages(node.messages, msgId, { name, type })}
-  </div>`;
+  return html`<div class="field"><label for="${id}">${label ?? fallbackLabel(name)}</label><input type="${type}" ${common}${
+    shownValue !== undefined && shownValue !== '' ? html` value="${shownValue}"` : ''
+  }${node.attributes.required === true ? html` required` : ''}${pattern ? html` pattern="${pattern}"` : ''}${
+    autocomplete ? html` autocomplete="${autocomplete}"` : ''
+  }>${renderMessages(node.messages, msgId, { name, type })}</div>`;
 }
 
 function renderNode(node: UiNode, ctx: RenderContext, used: Set<string>): SafeHtml {
@@ -130,13 +118,12 @@ function renderNode(node: UiNode, ctx: RenderContext, used: Set<string>): SafeHt
       return renderInput(node, ctx, used);
     case 'text': {
       const text = parseText(node.attributes.text);
-      return html`<p class="text">${text?.text ?? ''}</p>
-        ${renderMessages(node.messages)}`;
+      return html`<p class="text">${text?.text ?? ''}</p>${renderMessages(node.messages)}`;
     }
     case 'img': {
       const src = safeUrl(stringAttr(node, 'src') ?? '', true);
       if (!src) return html``;
-      return html`<p class="image"><img src="${src}" alt="${node.label?.text ?? ''}" /></p>`;
+      return html`<p class="image"><img src="${src}" alt="${node.label?.text ?? ''}"></p>`;
     }
     case 'a': {
       const href = safeUrl(stringAttr(node, 'href') ?? '');
@@ -158,9 +145,7 @@ export function renderNodes(nodes: readonly UiNode[], ctx: RenderContext): SafeH
 export function renderForm(ui: UiContainer, ctx: RenderContext, nodes: readonly UiNode[] = ui.nodes): SafeHtml {
   const action = safeUrl(ui.action);
   if (!action) {
-    return html`<p class="message message-error" role="alert">
-      This form cannot be shown: the identity service sent an invalid form address.
-    </p>`;
+    return html`<p class="message message-error" role="alert">This form cannot be shown: the identity service sent an invalid form address.</p>`;
   }
   // Browser forms can only GET or POST; Kratos always says POST.
   const method = ui.method.toUpperCase() === 'GET' ? 'get' : 'post';

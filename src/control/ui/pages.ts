@@ -15,21 +15,22 @@ export interface PageEnv {
 
 export function layout(env: PageEnv, title: string, body: SafeHtml): string {
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${title} · kratos-gateway</title>
-        <link rel="stylesheet" href="${env.prefix}/style.css" />
-      </head>
-      <body>
-        <header class="site-header"><a href="/">kratos-gateway</a></header>
-        <main>
-          <h1>${title}</h1>
-          ${body}
-        </main>
-      </body>
-    </html> `.value;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · kratos-gateway</title>
+<link rel="stylesheet" href="${env.prefix}/style.css">
+</head>
+<body>
+<header class="site-header"><a href="/">kratos-gateway</a></header>
+<main>
+<h1>${title}</h1>
+${body}
+</main>
+</body>
+</html>
+`.value;
 }
 
 /** The Kratos browser-flow init URL, carrying `return_to` through so the user ends where they were going. */
@@ -101,11 +102,7 @@ function links(env: PageEnv, kind: FlowKind, returnTo: string | undefined): Safe
       items.push(item('', `${env.prefix}/logout`, 'Log out'));
       break;
   }
-  return html`<nav aria-label="Other pages">
-    <ul class="links">
-      ${items}
-    </ul>
-  </nav>`;
+  return html`<nav aria-label="Other pages"><ul class="links">${items}</ul></nav>`;
 }
 
 export function flowPage(env: PageEnv, kind: FlowKind, flow: SelfServiceFlow): string {
@@ -119,16 +116,14 @@ export function flowPage(env: PageEnv, kind: FlowKind, flow: SelfServiceFlow): s
     // One form per method, since Kratos applies one method per submit.
     forms = html`${splitByGroup(flow.ui.nodes).map(
       (g) =>
-        html`<section aria-labelledby="section-${g.group}">
-          <h2 id="section-${g.group}">${GROUP_HEADINGS[g.group] ?? g.group}</h2>
-          ${renderForm(flow.ui, { kind, idPrefix: `${kind}-${g.group}` }, g.nodes)}
-        </section>`,
+        html`<section aria-labelledby="section-${g.group}"><h2 id="section-${g.group}">${
+          GROUP_HEADINGS[g.group] ?? g.group
+        }</h2>${renderForm(flow.ui, { kind, idPrefix: `${kind}-${g.group}` }, g.nodes)}</section>`,
     )}`;
   } else {
     forms = renderForm(flow.ui, ctx);
   }
-  const body = html`<p class="lead">${text.lead}</p>
-    ${renderMessages(flow.ui.messages)}${forms}${links(env, kind, flow.returnTo)}`;
+  const body = html`<p class="lead">${text.lead}</p>${renderMessages(flow.ui.messages)}${forms}${links(env, kind, flow.returnTo)}`;
   return layout(env, text.title, body);
 }
 
@@ -144,46 +139,22 @@ export function errorPage(env: PageEnv, errors: readonly SelfServiceError[]): st
             code: undefined,
           },
         ];
-  const body = html`<ul class="messages" role="alert">
-      ${shown.map(
-        (e) =>
-          html`<li class="message message-error">
-            ${e.message}${e.reason ? html`<br /><span class="details">${e.reason}</span>` : ''}${
-              e.code !== undefined ? html`<br /><span class="details">Code ${e.code}${e.status ? ` (${e.status})` : ''}</span>` : ''
-            }
-          </li>`,
-      )}
-    </ul>
-    <nav aria-label="Other pages">
-      <ul class="links">
-        <li><a href="${initUrl(env, 'login')}">Sign in</a></li>
-        <li><a href="/">Go to the app</a></li>
-      </ul>
-    </nav>`;
+  const body = html`<ul class="messages" role="alert">${shown.map(
+    (e) =>
+      html`<li class="message message-error">${e.message}${e.reason ? html`<br><span class="details">${e.reason}</span>` : ''}${
+        e.code !== undefined ? html`<br><span class="details">Code ${e.code}${e.status ? ` (${e.status})` : ''}</span>` : ''
+      }</li>`,
+  )}</ul><nav aria-label="Other pages"><ul class="links"><li><a href="${initUrl(env, 'login')}">Sign in</a></li><li><a href="/">Go to the app</a></li></ul></nav>`;
   return layout(env, 'Something went wrong', body);
 }
 
 export function unavailablePage(env: PageEnv): string {
-  const body = html`<p class="message message-error" role="alert">
-      The identity service is not reachable right now. Please try again in a moment.
-    </p>
-    <nav aria-label="Other pages">
-      <ul class="links">
-        <li><a href="/">Go to the app</a></li>
-      </ul>
-    </nav>`;
+  const body = html`<p class="message message-error" role="alert">The identity service is not reachable right now. Please try again in a moment.</p><nav aria-label="Other pages"><ul class="links"><li><a href="/">Go to the app</a></li></ul></nav>`;
   return layout(env, 'Service unavailable', body);
 }
 
 /** For browser navigations to a /ui path that does not exist; API clients get the JSON 404. */
 export function notFoundPage(env: PageEnv): string {
-  const body = html`<p class="lead">There is no page at this address.</p>
-    <nav aria-label="Other pages">
-      <ul class="links">
-        <li><a href="${initUrl(env, 'login')}">Sign in</a></li>
-        <li><a href="${initUrl(env, 'registration')}">Create an account</a></li>
-        <li><a href="/">Go to the app</a></li>
-      </ul>
-    </nav>`;
+  const body = html`<p class="lead">There is no page at this address.</p><nav aria-label="Other pages"><ul class="links"><li><a href="${initUrl(env, 'login')}">Sign in</a></li><li><a href="${initUrl(env, 'registration')}">Create an account</a></li><li><a href="/">Go to the app</a></li></ul></nav>`;
   return layout(env, 'Page not found', body);
 }

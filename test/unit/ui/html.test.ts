@@ -8,7 +8,7 @@ test('escapeHtml escapes every character that can end text or an attribute', () 
 
 test('html escapes interpolated strings but keeps nested fragments as markup', () => {
   const inner = html`<b>${'<i>'}</b>`;
-  assert.equal(html`<p title="${'"x"'}">${inner}${['<', html`<br />`]}</p>`.value, '<p title="&quot;x&quot;"><b>&lt;i&gt;</b>&lt;<br></p>');
+  assert.equal(html`<p title="${'"x"'}">${inner}${['<', html`<br>`]}</p>`.value, '<p title="&quot;x&quot;"><b>&lt;i&gt;</b>&lt;<br></p>');
 });
 
 test('html renders false, null and undefined as nothing, numbers as text', () => {
