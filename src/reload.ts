@@ -7,6 +7,9 @@
  *  - Keys held by process-lifetime resources (listeners, the embedded servers, pools, the
  *    session cache, the control plane, logging) are not applied: each changed one is reported
  *    as needing a restart. Everything a request derives from configuration is applied.
+ *  - Names a caller must never set stay protected until the restart: an identity header a
+ *    reload removes is still stripped from callers (an upstream not yet redeployed may still
+ *    trust it), as the routing-override headers and X-Kratos-* always are.
  *  - `kratos_gateway_config_reloads_total{result}` counts reloads; the loaded configuration's
  *    hash is the `config_hash` log field and the `kratos_gateway_config_info{hash}` label.
  */
@@ -90,7 +93,7 @@ export class ConfigReloader {
       proxy: { ...base.proxy, trusted_proxies: loaded.proxy.trusted_proxies, strip_credentials: loaded.proxy.strip_credentials },
       kratos: { ...base.kratos, session_cookie: loaded.kratos.session_cookie },
     };
-    const next = new ConfigSnapshot(merged, hash);
+    const next = new ConfigSnapshot(merged, hash, this.core.snapshot);
     // The session resolver extracts the value paths it was started with.
     for (const path of next.valuePaths) if (!this.core.valuePaths.has(path)) restartRequired.push(`identity_headers (value path ${path})`);
     if (restartRequired.length > 0) {

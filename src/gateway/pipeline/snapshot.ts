@@ -38,7 +38,10 @@ export class ConfigSnapshot {
   readonly mutators: readonly HeaderMutator[];
   /**
    * Normalised names stripped from every request: what every mutator declares it `sets`, plus
-   * the routing-override headers; `X-Kratos-*` always.
+   * the routing-override headers; `X-Kratos-*` always. After a reload, also every name an
+   * earlier snapshot of this process protected: an identity header a reload removes may still be
+   * trusted by an upstream that was not redeployed, so a caller must not be able to set it
+   * until the process restarts.
    */
   readonly protectedHeaderNames: ReadonlySet<string>;
   /** Names the gateway sets upstream (every mutator's `sets` and `extends`); a `Connection` token can never remove them. */
@@ -50,10 +53,14 @@ export class ConfigSnapshot {
   readonly returnToParam: string;
   readonly hash: string;
 
-  /** `hash`: of the configuration as loaded (default: of `config`). */
+  /**
+   * `hash`: of the configuration as loaded (default: of `config`). `previous`: the snapshot a
+   * reload replaces, whose protected names stay protected.
+   */
   constructor(
     readonly config: GatewayConfig,
     hash = configHash(config),
+    previous?: ConfigSnapshot,
   ) {
     this.hash = hash;
     this.routes = new RouteTable(config.routes, config.identity_headers);
@@ -66,7 +73,7 @@ export class ConfigSnapshot {
     this.loginUrl = config.login.redirect_url ?? `${this.publicOrigin}${config.kratos.mount_prefix}/self-service/login/browser`;
     this.returnToParam = config.login.return_to_param;
 
-    const protectedNames = new Set<string>(ROUTING_OVERRIDE_HEADERS);
+    const protectedNames = new Set<string>([...ROUTING_OVERRIDE_HEADERS, ...(previous?.protectedHeaderNames ?? [])]);
     const injected = new Set<string>();
     for (const m of this.mutators) {
       for (const name of m.sets) {
