@@ -9,7 +9,9 @@
  *    as needing a restart. Everything a request derives from configuration is applied.
  *  - Names a caller must never set stay protected until the restart: an identity header a
  *    reload removes is still stripped from callers (an upstream not yet redeployed may still
- *    trust it), as the routing-override headers and X-Kratos-* always are.
+ *    trust it), as the routing-override headers and X-Kratos-* always are. Likewise a session
+ *    cookie name a reload replaces is still removed upstream (the identity server may still
+ *    honour it).
  *  - `kratos_gateway_config_reloads_total{result}` counts reloads; the loaded configuration's
  *    hash is the `config_hash` log field and the `kratos_gateway_config_info{hash}` label.
  */

@@ -11,7 +11,8 @@ export type { ForwardContext, HeaderMutator, MutatorFactory, MutatorInputs } fro
 export const mutatorRegistry: MutatorFactory[] = [
   () => forwardedHeaders,
   ({ config }) => identityHeadersFor(config),
-  ({ config, credentialSources }) => (config.proxy.strip_credentials ? credentialRemovalFor(credentialSources) : undefined),
+  ({ config, credentialSources, retiredCredentialSources = [] }) =>
+    config.proxy.strip_credentials ? credentialRemovalFor([...credentialSources, ...retiredCredentialSources]) : undefined,
 ];
 
 export function buildMutators(inputs: MutatorInputs): HeaderMutator[] {

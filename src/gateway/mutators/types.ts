@@ -44,6 +44,8 @@ export interface HeaderMutator {
 export interface MutatorInputs {
   readonly config: GatewayConfig;
   readonly credentialSources: readonly CredentialExtractor[];
+  /** Sources an earlier snapshot of this process read and this one no longer does: removed upstream, never read. */
+  readonly retiredCredentialSources?: readonly CredentialExtractor[];
 }
 
 /** A registry entry: the mutator for this configuration, or undefined when it is switched off. */

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { GatewayConfig } from '../../config/schema.js';
 import { credentialSourceRegistry, type CredentialExtractor } from '../credentials/index.js';
+import { sessionCookie } from '../credentials/session-cookie.js';
 import { buildMutators, type HeaderMutator } from '../mutators/index.js';
 import { ReturnToPolicy } from '../return-to.js';
 import { RouteTable } from '../routing/route-table.js';
@@ -33,6 +34,13 @@ export class ConfigSnapshot {
   readonly routes: RouteTable;
   /** In precedence order (credentials/index.ts). */
   readonly credentialSources: readonly CredentialExtractor[];
+  /**
+   * Every session cookie name this process has been configured with, the current one first.
+   * A name a reload replaced is no longer read, but is still removed upstream until the
+   * restart: the identity server (the embedded one keeps its cookie name until then) may still
+   * issue and honour it, so it is a live credential no upstream may be handed.
+   */
+  readonly sessionCookieNames: ReadonlySet<string>;
   /** Only those that can refuse (allow-all is left out). */
   readonly authorizers: readonly Authorizer[];
   readonly mutators: readonly HeaderMutator[];
@@ -55,7 +63,8 @@ export class ConfigSnapshot {
 
   /**
    * `hash`: of the configuration as loaded (default: of `config`). `previous`: the snapshot a
-   * reload replaces, whose protected names stay protected.
+   * reload replaces, whose protected names stay protected and whose session cookie names stay
+   * removed upstream.
    */
   constructor(
     readonly config: GatewayConfig,
@@ -66,7 +75,9 @@ export class ConfigSnapshot {
     this.routes = new RouteTable(config.routes, config.identity_headers);
     this.credentialSources = credentialSourceRegistry.map((build) => build(config));
     this.authorizers = buildAuthorizers(config);
-    this.mutators = buildMutators({ config, credentialSources: this.credentialSources });
+    this.sessionCookieNames = new Set([config.kratos.session_cookie, ...(previous?.sessionCookieNames ?? [])]);
+    const retiredCredentialSources = [...this.sessionCookieNames].slice(1).map((name) => sessionCookie(name));
+    this.mutators = buildMutators({ config, credentialSources: this.credentialSources, retiredCredentialSources });
     this.trustedProxies = new TrustedProxies(config.proxy.trusted_proxies);
     this.returnTo = new ReturnToPolicy(config.proxy.public_base_url, config.login.allowed_return_to_hosts);
     this.publicOrigin = new URL(config.proxy.public_base_url).origin;

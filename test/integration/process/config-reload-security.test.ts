@@ -1,7 +1,9 @@
 /**
  * Hot reload must not open a hole an upstream could be attacked through:
  *  - an identity header a reload removes is still stripped from callers until the restart (an
- *    upstream not yet redeployed still trusts it, and a caller could set it).
+ *    upstream not yet redeployed still trusts it, and a caller could set it);
+ *  - a session cookie name a reload replaces is still removed upstream until the restart (the
+ *    identity server may still issue and honour it).
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -80,5 +82,23 @@ describe('hot reload keeps what callers could spoof or leak covered', () => {
     assert.equal(h['x-user-name'], undefined, 'the added name is stripped from the first request on the new snapshot');
     assert.equal(h['x-user-email'], undefined, 'the removed name is still stripped: the upstream may still trust it');
     assert.equal(h['x_user_email'], undefined);
+  });
+
+  test('a session cookie name replaced by a reload is still removed upstream', async () => {
+    const { upstream, kratos, dir } = await stack();
+    const file = join(dir, 'gateway.yaml');
+    const route = { name: 'open', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'anonymous' };
+    writeFileSync(file, yaml(kratos.url, [route]));
+    const gw = await start(file);
+    assert.equal((await forwarded(gw, '/x', { cookie: 'ory_kratos_session=secret; app=1' })).cookie, 'app=1');
+
+    writeFileSync(file, yaml(kratos.url, [route], { kratos: { public_url: kratos.url, session_cookie: 'renamed_session' } }));
+    assert.equal(gw.reload('test')?.result, 'applied');
+    assert.equal((await forwarded(gw, '/x', { cookie: 'renamed_session=new; app=1' })).cookie, 'app=1');
+    assert.equal(
+      (await forwarded(gw, '/x', { cookie: 'ory_kratos_session=secret; app=1' })).cookie,
+      'app=1',
+      'the previous session cookie is still a credential the identity server may honour',
+    );
   });
 });
