@@ -25,6 +25,9 @@ import type { GatewayConfig } from './config/schema.js';
 /** Key paths a reload applies: they only feed the configuration snapshot. */
 const APPLIED_KEYS = ['routes', 'identity_headers', 'login', 'proxy.trusted_proxies', 'proxy.strip_credentials', 'kratos.session_cookie'];
 
+/** The symlink a Kubernetes ConfigMap/Secret volume swaps atomically on an update (the kubelet's atomic writer). */
+const KUBERNETES_DATA_LINK = '..data';
+
 export interface ReloadOutcome {
   result: 'applied' | 'rejected' | 'unchanged';
   /** Short sha256 of the loaded configuration (undefined when it was rejected). */
@@ -115,11 +118,16 @@ export class ConfigReloader {
     return { result: 'applied', hash, restartRequired };
   }
 
-  /** Reloads when the file changes: its directory is watched (an editor or a ConfigMap replaces the file). */
+  /**
+   * Reloads when the file changes: its directory is watched, so a file an editor replaces by
+   * rename is still seen. A Kubernetes ConfigMap volume never touches the file's own name: it
+   * is a symlink through `..data`, and an update renames a new `..data` symlink into place, so
+   * a change of `..data` counts too. An event without a name (some platforms) always does.
+   */
   watch(debounceMs = 200): void {
     const name = basename(this.file);
     this.watcher = watch(dirname(this.file), (_event, changed) => {
-      if (changed !== null && changed !== name) return;
+      if (changed !== null && changed !== name && changed !== KUBERNETES_DATA_LINK) return;
       clearTimeout(this.timer);
       this.timer = setTimeout(() => {
         try {

@@ -3,11 +3,13 @@
  *  - an identity header a reload removes is still stripped from callers until the restart (an
  *    upstream not yet redeployed still trusts it, and a caller could set it);
  *  - a session cookie name a reload replaces is still removed upstream until the restart (the
- *    identity server may still issue and honour it).
+ *    identity server may still issue and honour it);
+ *  - a Kubernetes ConfigMap update (the `..data` symlink swapped by rename, the file name
+ *    itself never touched) is picked up by the file watch, and again after the first swap.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -65,6 +67,15 @@ async function forwarded(gw: RunningGateway, path: string, headers: Record<strin
   return ((await res.body.json()) as { headers: Record<string, unknown> }).headers;
 }
 
+async function until(what: string, check: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
 describe('hot reload keeps what callers could spoof or leak covered', () => {
   test('an identity header removed by a reload is still stripped from callers; one added is stripped from the first request', async () => {
     const { upstream, kratos, dir } = await stack();
@@ -100,5 +111,35 @@ describe('hot reload keeps what callers could spoof or leak covered', () => {
       'app=1',
       'the previous session cookie is still a credential the identity server may honour',
     );
+  });
+
+  test('a ConfigMap update (the ..data symlink swapped by rename) is reloaded, and again after the first swap', async () => {
+    const { upstream, kratos, dir } = await stack();
+    const route = (name: string, prefix: string) => ({ name, match: { path_prefix: prefix }, upstream: upstream.url, auth: 'anonymous' });
+    // The kubelet's atomic writer: <dir>/..<timestamp>/gateway.yaml, ..data -> ..<timestamp>,
+    // gateway.yaml -> ..data/gateway.yaml; an update writes a new timestamped directory, points
+    // ..data_tmp at it and renames ..data_tmp over ..data.
+    let generation = 0;
+    const publish = (routes: unknown[]) => {
+      const version = join(dir, `..2026_11_30_${generation++}`);
+      mkdirSync(version);
+      writeFileSync(join(version, 'gateway.yaml'), yaml(kratos.url, routes));
+      symlinkSync(version.slice(dir.length + 1), join(dir, '..data_tmp'));
+      renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    };
+    publish([route('a', '/a')]);
+    symlinkSync('..data/gateway.yaml', join(dir, 'gateway.yaml'));
+    const gw = await start(join(dir, 'gateway.yaml'));
+    const status = async (path: string) => {
+      const res = await request(gw.proxyUrl + path);
+      await res.body.dump();
+      return res.statusCode;
+    };
+    assert.equal(await status('/b/x'), 404);
+
+    publish([route('a', '/a'), route('b', '/b')]);
+    await until('route b after the first swap', async () => (await status('/b/x')) === 200);
+    publish([route('a', '/a'), route('b', '/b'), route('c', '/c')]);
+    await until('route c after the second swap', async () => (await status('/c/x')) === 200);
   });
 });
