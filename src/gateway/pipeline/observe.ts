@@ -18,6 +18,27 @@ export interface Arrival {
   readonly peer: string | undefined;
   readonly snapshot: ConfigSnapshot;
   path: string | undefined;
+  /** Set by the observer: a request is observed once, even when a stage fails after that. */
+  observed: boolean;
+}
+
+/** Kept on the request itself (a symbol property costs nothing measurable), for the failure handlers. */
+const ARRIVAL = Symbol('kratos-gateway.arrival');
+type ArrivedRequest = IncomingMessage & { [ARRIVAL]?: Arrival };
+
+/** Records the request's arrival, so that a stage failure the code did not foresee is still observed. */
+export function arrive(req: IncomingMessage, a: Arrival): Arrival {
+  (req as ArrivedRequest)[ARRIVAL] = a;
+  return a;
+}
+
+/**
+ * After an unforeseen failure answered 500: observes the request, unless it was not yet
+ * recorded as arrived or was observed already.
+ */
+export function observeFailure(observe: Observe, req: IncomingMessage): void {
+  const a = (req as ArrivedRequest)[ARRIVAL];
+  if (a !== undefined && !a.observed) observe(req, a, 'none', 500);
 }
 
 export type Observe = (req: IncomingMessage, a: Arrival, route: string, status: number, identityId?: string, upstreamMs?: number) => void;
@@ -26,6 +47,8 @@ export type Observe = (req: IncomingMessage, a: Arrival, route: string, status: 
 export function createObserver(g: GatewayCore, decision = false): Observe {
   const accessLog = new AccessLog(g.logger, g.config.log.access_log);
   return (req, a, route, status, identityId, upstreamMs) => {
+    if (a.observed) return;
+    a.observed = true;
     const seconds = (performance.now() - a.started) / 1000;
     const method = req.method ?? 'GET';
     g.metrics.request(decision ? `decision:${route}` : route, method, status, seconds);

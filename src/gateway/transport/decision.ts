@@ -17,7 +17,7 @@ import { sendJsonError } from '../errors/json-error.js';
 import { sendLoginRedirect } from '../errors/unauthenticated.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { evaluate } from '../pipeline/evaluate.js';
-import { createObserver, type Arrival } from '../pipeline/observe.js';
+import { arrive, createObserver, observeFailure } from '../pipeline/observe.js';
 import { WWW_AUTHENTICATE } from '../pipeline/refuse.js';
 import type { ConfigSnapshot } from '../pipeline/snapshot.js';
 import { peerAddress, requestIdOf } from '../request-context.js';
@@ -78,7 +78,14 @@ export function createDecisionHandler(g: GatewayCore) {
     const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
     // The peer is read now: the socket is detached from the request once the response has finished.
-    const a: Arrival = { started: performance.now(), requestId, peer: peerAddress(req), snapshot: g.snapshot, path: undefined };
+    const a = arrive(req, {
+      started: performance.now(),
+      requestId,
+      peer: peerAddress(req),
+      snapshot: g.snapshot,
+      path: undefined,
+      observed: false,
+    });
     const trace = g.tracing?.startRequest(req, 'decision');
 
     const original = originalRequest(a.snapshot, req, prefix);
@@ -127,6 +134,7 @@ export function createDecisionHandler(g: GatewayCore) {
       handle(req, res).catch((err: unknown) => {
         g.logger.error({ err: { message: (err as Error).message, stack: (err as Error).stack } }, 'unexpected error in the decision API');
         sendJsonError(res, 500, 'An internal error occurred');
+        observeFailure(observe, req);
       });
     },
   };

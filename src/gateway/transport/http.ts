@@ -10,7 +10,7 @@ import { sendJsonError } from '../errors/json-error.js';
 import { sendLoginRedirect } from '../errors/unauthenticated.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { evaluate } from '../pipeline/evaluate.js';
-import type { Arrival, Observe } from '../pipeline/observe.js';
+import { arrive, observeFailure, type Observe } from '../pipeline/observe.js';
 import type { Refuse } from '../pipeline/refuse.js';
 import { peerAddress, requestIdOf } from '../request-context.js';
 import { upstreamPath } from '../routing/route-table.js';
@@ -75,7 +75,7 @@ export function createHttpTransport(g: GatewayCore, observe: Observe, closing: W
     if (closing.has(req.socket)) return; // pipelined behind a refusal: never handled, the socket is closing
     res.setHeader('x-request-id', requestId);
     const trace = g.tracing?.startRequest(req, 'proxy');
-    const a: Arrival = { started, requestId, peer: peerAddress(req), snapshot: g.snapshot, path: undefined };
+    const a = arrive(req, { started, requestId, peer: peerAddress(req), snapshot: g.snapshot, path: undefined, observed: false });
     // Read before hop-by-hop stripping removes Transfer-Encoding.
     const hasBody = declaresBody(req);
 
@@ -143,6 +143,7 @@ export function createHttpTransport(g: GatewayCore, observe: Observe, closing: W
     fail(req: IncomingMessage, res: ServerResponse): void {
       closeIfBodyUnread(req, res);
       sendJsonError(res, 500, 'An internal error occurred');
+      observeFailure(observe, req);
     },
     /** For the server's `checkContinue` event: the 100 deferred to allowBody. */
     expectContinue(req: IncomingMessage): void {

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { sendSocketError } from '../errors/json-error.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { evaluate } from '../pipeline/evaluate.js';
-import type { Arrival, Observe } from '../pipeline/observe.js';
+import { arrive, observeFailure, type Observe } from '../pipeline/observe.js';
 import { peerAddress, requestIdOf } from '../request-context.js';
 import { upstreamPath } from '../routing/route-table.js';
 
@@ -25,7 +25,7 @@ export function createWebSocketTransport(g: GatewayCore, observe: Observe, closi
       return;
     }
     const trace = g.tracing?.startRequest(req, 'websocket');
-    const a: Arrival = { started, requestId, peer: peerAddress(req), snapshot: g.snapshot, path: undefined };
+    const a = arrive(req, { started, requestId, peer: peerAddress(req), snapshot: g.snapshot, path: undefined, observed: false });
 
     const evaluated = evaluate(
       g,
@@ -52,8 +52,9 @@ export function createWebSocketTransport(g: GatewayCore, observe: Observe, closi
 
   return {
     handleUpgrade,
-    fail(_req: IncomingMessage, socket: Duplex): void {
+    fail(req: IncomingMessage, socket: Duplex): void {
       sendSocketError(socket, 500, 'An internal error occurred');
+      observeFailure(observe, req);
     },
   };
 }
