@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { extractCredential, type CredentialExtractor } from '../credentials/index.js';
+import { extractCredential, type Credential, type CredentialExtractor } from '../credentials/index.js';
 import type { Route } from '../routing/route-table.js';
 import type { Resolution, SessionResolver } from '../session/session-resolver.js';
 import type { SessionSummary } from '../session/session-summary.js';
@@ -20,17 +20,32 @@ const ALLOW_ANONYMOUS: Decision = { kind: 'allow', session: undefined };
  * - required: identity, or a login redirect (browser navigation) / 401 JSON.
  * Kratos failures fail closed on every mode that asked it.
  */
-export async function decide(
+export function decide(
   route: Route,
   method: string,
   headers: IncomingHttpHeaders,
   extractors: readonly CredentialExtractor[],
   resolver: SessionResolver,
   trace?: RequestTrace,
-): Promise<Decision> {
+): Decision | Promise<Decision> {
   if (route.auth === 'anonymous') return ALLOW_ANONYMOUS;
   const credential = extractCredential(extractors, headers);
-  const resolution: Resolution = credential === undefined ? { status: 'unauthenticated' } : await resolver.resolve(credential, trace);
+  if (credential === undefined) return decideOn(route, method, headers, undefined, UNAUTHENTICATED);
+  // Synchronous on a cached session (or a cached refusal): no promise, no tick.
+  const resolution = resolver.resolveNow(credential, trace);
+  if (!(resolution instanceof Promise)) return decideOn(route, method, headers, credential, resolution);
+  return resolution.then((r) => decideOn(route, method, headers, credential, r));
+}
+
+const UNAUTHENTICATED: Resolution = { status: 'unauthenticated' };
+
+function decideOn(
+  route: Route,
+  method: string,
+  headers: IncomingHttpHeaders,
+  credential: Credential | undefined,
+  resolution: Resolution,
+): Decision {
   switch (resolution.status) {
     case 'authenticated':
       return resolution.setCookie

@@ -67,10 +67,10 @@ export interface Control {
 export type Outcome = Forward | Refuse | Control;
 
 /**
- * Synchronous up to authentication, and all the way on an anonymous route: a refusal before
- * authentication is written in the same tick the request arrived in (a request pipelined
- * behind it must find its connection already marked closing), and an anonymous request costs
- * no promise.
+ * Synchronous up to authentication, and all the way on an anonymous route or a cached session
+ * (or cached refusal): a refusal before authentication is written in the same tick the request
+ * arrived in (a request pipelined behind it must find its connection already marked closing),
+ * and neither an anonymous request nor a session cache hit costs a promise.
  */
 export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?: RequestTrace): Outcome | Promise<Outcome> {
   const s = a.snapshot;
@@ -117,10 +117,11 @@ export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?:
 
   // 5. Authenticate.
   if (route.auth === 'anonymous') return authorizeAndMutate(a, e, route, target, ALLOW_ANONYMOUS);
+  // Synchronous on a cached session: a Promise only when Kratos (or the store's slower tier) is asked.
+  const decision = decide(route, e.method, headers, s.credentialSources, g.resolver, trace);
+  if (!(decision instanceof Promise)) return authorizeAndMutate(a, e, route, target, decision);
   const r = route;
-  return decide(route, e.method, headers, s.credentialSources, g.resolver, trace).then((decision) =>
-    authorizeAndMutate(a, e, r, target, decision),
-  );
+  return decision.then((d) => authorizeAndMutate(a, e, r, target, d));
 }
 
 const ALLOW_ANONYMOUS: Decision = { kind: 'allow', session: undefined };

@@ -92,17 +92,34 @@ export class SessionResolver {
     return hash('sha256', credential.source.kind + '\0' + credential.value + this.keySalt, 'base64url');
   }
 
-  /** Not async itself: an async wrapper would add promise ticks to every request when tracing is off. */
+  /** Always a promise: for callers off the hot path (the Kratos mount, tests). */
   resolve(credential: Credential, trace?: RequestTrace): Promise<Resolution> {
-    return trace === undefined ? this.lookup(credential, undefined) : this.resolveTraced(credential, trace);
+    try {
+      const r = this.resolveNow(credential, trace);
+      return r instanceof Promise ? r : Promise.resolve(r);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
-  /** The `session lookup` span around lookup(): its cache outcome and what it resolved to. */
-  private async resolveTraced(credential: Credential, trace: RequestTrace): Promise<Resolution> {
+  /**
+   * The hot path's form: a Resolution directly when the store answers synchronously (a hit or a
+   * negative hit), a Promise only when Kratos or the store's slower tier has to be asked. A
+   * cached session costs no promise and no tick.
+   */
+  resolveNow(credential: Credential, trace?: RequestTrace): Resolution | Promise<Resolution> {
+    if (trace === undefined) return this.lookup(credential, undefined);
+    // The `session lookup` span around lookup(): its cache outcome and what it resolved to.
     const span = trace.startLookup();
-    const resolution = await this.lookup(credential, span);
-    span.end(resolution.status);
-    return resolution;
+    const resolution = this.lookup(credential, span);
+    if (!(resolution instanceof Promise)) {
+      span.end(resolution.status);
+      return resolution;
+    }
+    return resolution.then((r) => {
+      span.end(r.status);
+      return r;
+    });
   }
 
   private counted(outcome: Exclude<CacheOutcome, 'disabled'>, span: LookupTrace | undefined): void {
@@ -110,7 +127,7 @@ export class SessionResolver {
     span?.cache(outcome);
   }
 
-  private async lookup(credential: Credential, span: LookupTrace | undefined): Promise<Resolution> {
+  private lookup(credential: Credential, span: LookupTrace | undefined): Resolution | Promise<Resolution> {
     const store = this.store;
     if (store === undefined) {
       span?.cache('disabled');
