@@ -47,85 +47,11 @@ export class HttpForwarder {
     extraResponseHeaders: Record<string, string | string[]> | undefined,
   ): Promise<ForwardResult> {
     return new Promise((resolve) => {
-      let status = 0;
-      let upstreamMs = 0;
-      const dispatched = performance.now();
-      let settled = false;
-      let abortUpstream: ((err?: Error) => void) | undefined;
-      let clientGone = false;
-      let timedOut = false;
-      const settle = (result: ForwardResult) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(deadline);
-        res.off('close', onClientClose);
-        resolve(result);
-      };
-      const onClientClose = () => {
-        if (res.writableFinished) return;
-        clientGone = true;
-        abortUpstream?.(new Error('client went away'));
-      };
-      res.on('close', onClientClose);
+      const call = new ForwardCall(res, extraResponseHeaders, resolve);
       // Time to response headers, counted from now: it includes the time spent queued for a
       // pool connection, which undici's headersTimeout does not (a pool held by long streams
       // would otherwise make further requests wait forever). Also precise, unlike undici's timers.
-      const deadline = setTimeout(() => {
-        timedOut = true;
-        abortUpstream?.(new Error('upstream deadline'));
-        settle({ failure: { kind: 'timeout', status: 504, message: 'The upstream did not answer in time' } });
-      }, timeoutMs);
-
-      const handler: Dispatcher.DispatchHandler = {
-        onConnect(abort) {
-          abortUpstream = abort;
-          if (clientGone || timedOut) abort(new Error(clientGone ? 'client went away' : 'upstream deadline'));
-        },
-        onHeaders(statusCode, rawHeaders, resume) {
-          if (timedOut) return false;
-          clearTimeout(deadline);
-          status = statusCode;
-          upstreamMs = performance.now() - dispatched;
-          // Lower-cased keys; repeated fields (Set-Cookie) become arrays, never overwritten.
-          const out: Record<string, string | string[]> = {};
-          for (let i = 0; i < rawHeaders.length; i += 2) {
-            const name = rawHeaders[i]!.toString('latin1').toLowerCase();
-            if (isHopByHopResponseHeader(name)) continue;
-            const value = rawHeaders[i + 1]!.toString('latin1');
-            const existing = out[name];
-            out[name] =
-              existing === undefined ? value : typeof existing === 'string' ? [existing, value] : (existing.push(value), existing);
-          }
-          if (extraResponseHeaders) {
-            for (const name in extraResponseHeaders) {
-              const existing = out[name];
-              out[name] =
-                existing === undefined ? extraResponseHeaders[name]! : ([] as string[]).concat(existing, extraResponseHeaders[name]!);
-            }
-          }
-          res.writeHead(statusCode, out);
-          res.on('drain', resume);
-          return true;
-        },
-        onData(chunk) {
-          return res.write(chunk);
-        },
-        onComplete() {
-          res.end();
-          settle({ status, upstreamMs });
-        },
-        onError(err) {
-          if (timedOut) return;
-          if (clientGone) return settle({ failure: { kind: 'client_abort', status: 0, message: 'client went away' } });
-          if (res.headersSent) {
-            // The upstream broke mid-response: the only honest signal left is a reset.
-            res.destroy();
-            return settle({ failure: { kind: 'reset', status: 0, message: 'upstream failed mid-response' } });
-          }
-          settle({ failure: classify(err) });
-        },
-      };
-
+      call.deadline = setTimeout(onDeadline, timeoutMs, call);
       this.pool(origin).dispatch(
         {
           origin,
@@ -137,7 +63,7 @@ export class HttpForwarder {
           headersTimeout: timeoutMs + 1_000,
           bodyTimeout: 0,
         },
-        handler,
+        call,
       );
     });
   }
@@ -146,6 +72,100 @@ export class HttpForwarder {
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.pools.clear();
   }
+}
+
+/**
+ * One forwarded request: undici's dispatch handler and its bookkeeping in one object (its
+ * methods on the prototype), rather than a handler and a closure per callback per request.
+ */
+class ForwardCall implements Dispatcher.DispatchHandler {
+  status = 0;
+  upstreamMs = 0;
+  readonly dispatched = performance.now();
+  settled = false;
+  abortUpstream: ((err?: Error) => void) | undefined = undefined;
+  clientGone = false;
+  timedOut = false;
+  deadline: ReturnType<typeof setTimeout> | undefined = undefined;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly extraResponseHeaders: Record<string, string | string[]> | undefined,
+    private readonly resolve: (result: ForwardResult) => void,
+  ) {
+    res.on('close', this.onClientClose);
+  }
+
+  readonly onClientClose = (): void => {
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    this.abortUpstream?.(new Error('client went away'));
+  };
+
+  settle(result: ForwardResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.deadline);
+    this.res.off('close', this.onClientClose);
+    this.resolve(result);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.clientGone || this.timedOut) abort(new Error(this.clientGone ? 'client went away' : 'upstream deadline'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (this.timedOut) return false;
+    clearTimeout(this.deadline);
+    this.status = statusCode;
+    this.upstreamMs = performance.now() - this.dispatched;
+    // Lower-cased keys; repeated fields (Set-Cookie) become arrays, never overwritten.
+    const out: Record<string, string | string[]> = {};
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!.toString('latin1').toLowerCase();
+      if (isHopByHopResponseHeader(name)) continue;
+      const value = rawHeaders[i + 1]!.toString('latin1');
+      const existing = out[name];
+      out[name] = existing === undefined ? value : typeof existing === 'string' ? [existing, value] : (existing.push(value), existing);
+    }
+    const extra = this.extraResponseHeaders;
+    if (extra) {
+      for (const name in extra) {
+        const existing = out[name];
+        out[name] = existing === undefined ? extra[name]! : ([] as string[]).concat(existing, extra[name]!);
+      }
+    }
+    this.res.writeHead(statusCode, out);
+    this.res.on('drain', resume);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.res.write(chunk);
+  }
+
+  onComplete(): void {
+    this.res.end();
+    this.settle({ status: this.status, upstreamMs: this.upstreamMs });
+  }
+
+  onError(err: Error): void {
+    if (this.timedOut) return;
+    if (this.clientGone) return this.settle({ failure: { kind: 'client_abort', status: 0, message: 'client went away' } });
+    if (this.res.headersSent) {
+      // The upstream broke mid-response: the only honest signal left is a reset.
+      this.res.destroy();
+      return this.settle({ failure: { kind: 'reset', status: 0, message: 'upstream failed mid-response' } });
+    }
+    this.settle({ failure: classify(err) });
+  }
+}
+
+function onDeadline(call: ForwardCall): void {
+  call.timedOut = true;
+  call.abortUpstream?.(new Error('upstream deadline'));
+  call.settle({ failure: { kind: 'timeout', status: 504, message: 'The upstream did not answer in time' } });
 }
 
 function classify(err: unknown): ForwardFailure {
