@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import type { GatewayCore } from '../gateway/gateway-core.js';
-import { sendJsonError } from '../gateway/errors/json-error.js';
+import { sendJsonError } from '../http/json-error.js';
 import { createDecisionHandler } from './decisions.js';
 import { identityServerDown, KratosHealth } from './kratos-health.js';
 import { NODE_VERSION, VERSION } from '../version.js';

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Router } from 'express';
 import type { ControlPlane, GatewayCore } from '../gateway/gateway-core.js';
-import { sendJsonError } from '../gateway/errors/json-error.js';
+import { sendJsonError } from '../http/json-error.js';
 import { createKratosMount } from './kratos-mount.js';
 
 export interface ControlMount {

@@ -13,11 +13,11 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { pipeline } from 'node:stream/promises';
 import { Pool, type Dispatcher } from 'undici';
 import type { Credential, CredentialExtractor } from '../gateway/credentials/index.js';
-import { sendJsonError } from '../gateway/errors/json-error.js';
+import { sendJsonError } from '../http/json-error.js';
 import type { GatewayCore } from '../gateway/gateway-core.js';
-import { stripHopByHop, isHopByHopResponseHeader } from '../gateway/headers/hop-by-hop.js';
+import { stripHopByHop, isHopByHopResponseHeader } from '../http/hop-by-hop.js';
 import { forwardedHeaders } from '../gateway/mutators/forwarded-headers.js';
-import { requestIdOf } from '../gateway/request-context.js';
+import { requestIdOf } from '../http/request.js';
 import { canonicalizePath } from '../gateway/request-target.js';
 
 /**

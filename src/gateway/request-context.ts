@@ -1,23 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ConfigSnapshot } from './pipeline/snapshot.js';
 import type { RequestTarget } from './request-target.js';
-
-/**
- * The TCP peer. `req.socket` is typed non-null but is detached (null) once a response has
- * finished, which is when the control plane's access line is written.
- */
-export function peerAddress(req: IncomingMessage): string | undefined {
-  return (req.socket as IncomingMessage['socket'] | null)?.remoteAddress;
-}
-
-const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** An incoming X-Request-Id is kept when it is short and plain (it lands in logs); else a new one. */
-export function requestIdOf(req: IncomingMessage): string {
-  const incoming = req.headers['x-request-id'];
-  return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-}
 
 /**
  * Where to send an unauthenticated browser: the login URL with a return_to of the canonical

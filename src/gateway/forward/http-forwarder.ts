@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
-import { isHopByHopResponseHeader } from '../headers/hop-by-hop.js';
+import { isHopByHopResponseHeader } from '../../http/hop-by-hop.js';
 import type { UpstreamErrorKind } from '../../observability/metrics.js';
 
 export interface ForwardFailure {

@@ -19,7 +19,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestTrace } from '../../tracing/types.js';
 import { decide, type Decision } from '../decision/decide.js';
 import type { GatewayCore } from '../gateway-core.js';
-import { stripHopByHop } from '../headers/hop-by-hop.js';
+import { stripHopByHop } from '../../http/hop-by-hop.js';
 import { stripIdentityHeaders } from '../headers/identity-headers.js';
 import { identityHeaders } from '../mutators/identity-headers.js';
 import type { ForwardContext } from '../mutators/index.js';

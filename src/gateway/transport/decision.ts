@@ -13,14 +13,14 @@
  *  - the decision request itself, path below the prefix (Envoy ext_authz path_prefix).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendJsonError } from '../errors/json-error.js';
+import { sendJsonError } from '../../http/json-error.js';
 import { sendLoginRedirect } from '../errors/unauthenticated.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import { arrive, createObserver, observeFailure } from '../pipeline/observe.js';
 import { WWW_AUTHENTICATE } from '../pipeline/refuse.js';
 import type { ConfigSnapshot } from '../pipeline/snapshot.js';
-import { peerAddress, requestIdOf } from '../request-context.js';
+import { peerAddress, requestIdOf } from '../../http/request.js';
 
 interface OriginalRequest {
   method: string;

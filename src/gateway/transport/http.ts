@@ -6,13 +6,13 @@
  * sent only once a request will be forwarded.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendJsonError } from '../errors/json-error.js';
+import { sendJsonError } from '../../http/json-error.js';
 import { sendLoginRedirect } from '../errors/unauthenticated.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import { arrive, observeFailure, type Observe } from '../pipeline/observe.js';
 import type { Refuse } from '../pipeline/refuse.js';
-import { peerAddress, requestIdOf } from '../request-context.js';
+import { peerAddress, requestIdOf } from '../../http/request.js';
 import { upstreamPath } from '../routing/route-table.js';
 
 /** Declares a body: a non-zero Content-Length, or any Transfer-Encoding. */

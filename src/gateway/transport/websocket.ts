@@ -4,11 +4,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { sendSocketError } from '../errors/json-error.js';
+import { sendSocketError } from '../../http/json-error.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import { arrive, observeFailure, type Observe } from '../pipeline/observe.js';
-import { peerAddress, requestIdOf } from '../request-context.js';
+import { peerAddress, requestIdOf } from '../../http/request.js';
 import { upstreamPath } from '../routing/route-table.js';
 
 export function createWebSocketTransport(g: GatewayCore, observe: Observe, closing: WeakSet<object>) {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { parseConfig } from '../../../src/config/load.js';
 import { GatewayCore } from '../../../src/gateway/gateway-core.js';
-import { isHopByHopResponseHeader, stripHopByHop } from '../../../src/gateway/headers/hop-by-hop.js';
+import { isHopByHopResponseHeader, stripHopByHop } from '../../../src/http/hop-by-hop.js';
 import { stripIdentityHeaders } from '../../../src/gateway/headers/identity-headers.js';
 import type { ForwardContext } from '../../../src/gateway/mutators/index.js';
 import { createLogger } from '../../../src/log.js';
