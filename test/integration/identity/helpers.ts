@@ -414,3 +414,20 @@ export async function loginBrowser(t: TestServer, b: Browser, email: string, pas
     password,
   });
 }
+
+/**
+ * Signs a new identity up through the API registration flow at `publicBase` (the identity server's
+ * public URL, or the gateway's Kratos mount) and returns its session token.
+ */
+export async function registerWithApi(publicBase: string, email: string, password: string): Promise<string> {
+  const init = await request(`${publicBase}/self-service/registration/api`);
+  const flow = (await init.body.json()) as { id: string };
+  const submit = await request(`${publicBase}/self-service/registration?flow=${flow.id}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ method: 'password', password, traits: { email } }),
+  });
+  const body = (await submit.body.json()) as { session_token: string };
+  assert.equal(submit.statusCode, 200, JSON.stringify(body));
+  return body.session_token;
+}

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { Browser, startTestServer, kratosTestConfig, type HttpResult, type TestServer } from './helpers.js';
+import { Browser, startTestServer, kratosTestConfig, type HttpResult, type TestServer, registerWithApi } from './helpers.js';
 
 const PASSWORD = 'a-long-enough-passphrase';
 let servers: TestServer[] = [];
@@ -20,16 +20,7 @@ async function server(throttling: Record<string, unknown>): Promise<TestServer> 
   return t;
 }
 
-async function registerApi(t: TestServer, email: string): Promise<void> {
-  const b = new Browser();
-  const flow = (await b.getJson(`${t.publicUrl}/self-service/registration/api`)).json;
-  const res = await b.postJson(`${t.publicUrl}/self-service/registration?flow=${String(flow.id)}`, {
-    method: 'password',
-    password: PASSWORD,
-    traits: { email },
-  });
-  assert.equal(res.status, 200, res.text);
-}
+const registerApi = async (t: TestServer, email: string): Promise<void> => void (await registerWithApi(t.publicUrl, email, PASSWORD));
 
 async function apiLogin(t: TestServer, identifier: string, password: string, xff: string): Promise<HttpResult> {
   const b = new Browser();

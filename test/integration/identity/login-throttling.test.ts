@@ -18,6 +18,7 @@ import {
   UI,
   type HttpResult,
   type TestServer,
+  registerWithApi,
 } from './helpers.js';
 
 const PASSWORD = 'a-long-enough-passphrase';
@@ -34,16 +35,7 @@ async function server(throttling?: Record<string, unknown>, trustedProxies?: str
   return t;
 }
 
-async function registerApi(t: TestServer, email: string): Promise<void> {
-  const b = new Browser();
-  const flow = (await b.getJson(`${t.publicUrl}/self-service/registration/api`)).json;
-  const res = await b.postJson(`${t.publicUrl}/self-service/registration?flow=${String(flow.id)}`, {
-    method: 'password',
-    password: PASSWORD,
-    traits: { email },
-  });
-  assert.equal(res.status, 200, res.text);
-}
+const registerApi = async (t: TestServer, email: string): Promise<void> => void (await registerWithApi(t.publicUrl, email, PASSWORD));
 
 /** One API login attempt on a fresh flow, optionally as a client the gateway names in X-Forwarded-For. */
 async function apiLogin(t: TestServer, identifier: string, password: string, xff?: string): Promise<HttpResult> {

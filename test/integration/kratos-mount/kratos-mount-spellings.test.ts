@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { freePort, startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
+import { registerWithApi } from '../identity/helpers.js';
 
 type Echo = Awaited<ReturnType<typeof startEchoUpstream>>;
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
@@ -64,18 +65,7 @@ describe('Kratos mount purging, whatever the spelling (embedded identity server)
 
   const mount = () => gw.proxyUrl + '/.ory/kratos/public';
 
-  async function registerApi(email: string): Promise<string> {
-    const init = await request(mount() + '/self-service/registration/api');
-    const flow = (await init.body.json()) as { id: string };
-    const submit = await request(mount() + `/self-service/registration?flow=${flow.id}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ method: 'password', password: PASSWORD, traits: { email } }),
-    });
-    const body = (await submit.body.json()) as { session_token: string };
-    assert.equal(submit.statusCode, 200, JSON.stringify(body));
-    return body.session_token;
-  }
+  const registerApi = (email: string) => registerWithApi(mount(), email, PASSWORD);
 
   interface View {
     status: number;

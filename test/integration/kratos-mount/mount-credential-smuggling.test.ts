@@ -15,6 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { sessionTokensInBody } from '../../../src/control/kratos-mount.js';
 import { closeServer, freePort, listenOnFreePort, rawRequest, startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
+import { registerWithApi } from '../identity/helpers.js';
 
 const PASSWORD = 'correct horse battery staple 9';
 
@@ -55,18 +56,7 @@ describe('Kratos mount: credentials the identity server reads are the ones the g
 
   const mount = () => gw.proxyUrl + '/.ory/kratos/public';
 
-  async function registerApi(email: string): Promise<string> {
-    const init = await request(mount() + '/self-service/registration/api');
-    const flow = (await init.body.json()) as { id: string };
-    const submit = await request(mount() + `/self-service/registration?flow=${flow.id}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ method: 'password', password: PASSWORD, traits: { email } }),
-    });
-    const body = (await submit.body.json()) as { session_token: string };
-    assert.equal(submit.statusCode, 200, JSON.stringify(body));
-    return body.session_token;
-  }
+  const registerApi = (email: string) => registerWithApi(mount(), email, PASSWORD);
 
   async function gatewayStatus(token: string): Promise<number> {
     const res = await request(gw.proxyUrl + '/app', { headers: { accept: 'application/json', 'x-session-token': token } });
