@@ -3,16 +3,26 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 /** Kratos/herodot error shape, so clients handle gateway and Kratos errors alike. */
-export function jsonErrorBody(code: number, message: string): string {
-  return JSON.stringify({ error: { code, status: STATUS_CODES[code] ?? 'Error', message } });
+export function jsonErrorBody(code: number, message: string, error?: { readonly id: string; readonly reason: string }): string {
+  const status = STATUS_CODES[code] ?? 'Error';
+  return JSON.stringify({
+    error: error === undefined ? { code, status, message } : { code, status, id: error.id, reason: error.reason, message },
+  });
 }
 
-export function sendJsonError(res: ServerResponse, code: number, message: string, headers?: Record<string, string>): void {
+/** `error`: an error id and reason to pass on (Kratos's `session_aal2_required`). */
+export function sendJsonError(
+  res: ServerResponse,
+  code: number,
+  message: string,
+  headers?: Record<string, string>,
+  error?: { readonly id: string; readonly reason: string },
+): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = jsonErrorBody(code, message);
+  const body = jsonErrorBody(code, message, error);
   res.writeHead(code, {
     ...headers,
     'content-type': 'application/json; charset=utf-8',
@@ -23,12 +33,18 @@ export function sendJsonError(res: ServerResponse, code: number, message: string
 }
 
 /** The same answer on a raw socket, for a refused WebSocket handshake. Closes the connection. */
-export function sendSocketError(socket: Duplex, code: number, message: string, headers?: Record<string, string>): void {
+export function sendSocketError(
+  socket: Duplex,
+  code: number,
+  message: string,
+  headers?: Record<string, string>,
+  error?: { readonly id: string; readonly reason: string },
+): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const body = jsonErrorBody(code, message);
+  const body = jsonErrorBody(code, message, error);
   const lines = [
     `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? 'Error'}`,
     'content-type: application/json; charset=utf-8',

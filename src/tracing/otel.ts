@@ -149,7 +149,7 @@ class LookupSpan implements LookupTrace {
     return new WhoamiSpan(span);
   }
 
-  end(resolution: 'authenticated' | 'unauthenticated' | 'unavailable'): void {
+  end(resolution: 'authenticated' | 'unauthenticated' | 'unavailable' | 'step_up'): void {
     this.span.setAttribute('kratos_gateway.session', resolution);
     if (resolution === 'unavailable') this.span.setStatus({ code: SpanStatusCode.ERROR });
     this.span.end();

@@ -43,7 +43,7 @@ export interface LookupTrace {
   cache(outcome: CacheOutcome): void;
   /** Child client span `kratos whoami`; its context goes to Kratos in `headers`. */
   startWhoami(): WhoamiTrace;
-  end(resolution: 'authenticated' | 'unauthenticated' | 'unavailable'): void;
+  end(resolution: 'authenticated' | 'unauthenticated' | 'unavailable' | 'step_up'): void;
 }
 
 export interface WhoamiTrace {

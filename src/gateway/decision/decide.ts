@@ -9,6 +9,8 @@ import { isBrowserNavigation } from './browser-navigation.js';
 export type Decision =
   | { kind: 'allow'; session: SessionSummary | undefined; credentialKind?: string; setCookie?: string[] }
   | { kind: 'unauthenticated'; respondWith: 'redirect' | 'json' }
+  /** A session that needs its second factor (Kratos `session_aal2_required`) on a required route. */
+  | { kind: 'step_up'; respondWith: 'redirect' | 'json'; stepUp: Extract<Resolution, { status: 'step_up' }> }
   | { kind: 'unavailable'; resolution: Extract<Resolution, { status: 'unavailable' }> };
 
 const ALLOW_ANONYMOUS: Decision = { kind: 'allow', session: undefined };
@@ -17,7 +19,11 @@ const ALLOW_ANONYMOUS: Decision = { kind: 'allow', session: undefined };
  * The route's auth mode applied to the request's credential:
  * - anonymous: never asks Kratos;
  * - optional: identity when the credential is valid, anonymous when absent or invalid;
- * - required: identity, or a login redirect (browser navigation) / 401 JSON.
+ * - required: identity, or a login redirect (browser navigation) / 401 JSON; a session that
+ *   still needs its second factor, a step-up redirect / 403 JSON with Kratos's error id.
+ * On optional routes a session Kratos calls "not valid for this AAL" is no identity: the request
+ * goes on anonymous, as with an invalid credential (never with an aal1 identity the route's
+ * upstream could mistake for a full one, and no redirect a public page did not ask for).
  * Kratos failures fail closed on every mode that asked it.
  */
 export function decide(
@@ -53,6 +59,9 @@ function decideOn(
         : { kind: 'allow', session: resolution.session, credentialKind: credential!.source.kind };
     case 'unavailable':
       return { kind: 'unavailable', resolution };
+    case 'step_up':
+      if (route.auth === 'optional') return ALLOW_ANONYMOUS;
+      return { kind: 'step_up', respondWith: unauthenticatedResponse(route, method, headers.accept), stepUp: resolution };
     case 'unauthenticated':
       if (route.auth === 'optional') return ALLOW_ANONYMOUS;
       return { kind: 'unauthenticated', respondWith: unauthenticatedResponse(route, method, headers.accept) };

@@ -28,7 +28,8 @@ import { parseRequestTarget, TargetRejected, type RequestTarget } from '../reque
 import type { Route } from '../routing/route-table.js';
 import type { SessionSummary } from '../session/session-summary.js';
 import type { Arrival } from './observe.js';
-import { login, refuse, unauthenticated, unavailable, type Refuse } from './refuse.js';
+import { login, refuse, stepUpRequired, unauthenticated, unavailable, type Refuse } from './refuse.js';
+import { stepUpLocation } from '../step-up.js';
 
 export type { Refuse } from './refuse.js';
 
@@ -136,6 +137,13 @@ function authorizeAndMutate(a: Arrival, e: EvaluationInput, route: Route, target
     if (decision.respondWith === 'redirect' && transport !== 'websocket')
       return login(route.name, loginLocation(s, a.peer, headers, target));
     return unauthenticated(route.name);
+  }
+  if (decision.kind === 'step_up') {
+    // Written like a login redirect (302; the decision API's 401 with Location), to Kratos's
+    // step-up URL once validated. A WebSocket client cannot follow it: 403 with the error id.
+    if (decision.respondWith === 'redirect' && transport !== 'websocket')
+      return login(route.name, stepUpLocation(s, a.peer, headers, target, decision.stepUp.redirectBrowserTo));
+    return stepUpRequired(route.name, decision.stepUp.reason);
   }
 
   // 6. Authorize.

@@ -16,6 +16,8 @@ export type RefuseKind =
   /** An unauthenticated browser navigation: `location` is the login URL. */
   | 'login'
   | 'unauthenticated'
+  /** A session that needs its second factor, to an API client: 403 with Kratos's error id. */
+  | 'step_up'
   | 'forbidden'
   | 'unavailable';
 
@@ -27,6 +29,8 @@ export interface Refuse {
   readonly headers?: Readonly<Record<string, string>>;
   /** The login URL, for reason 'login'. */
   readonly location?: string;
+  /** Kratos's error id and reason, written into the JSON error (reason 'step_up'). */
+  readonly error?: { readonly id: string; readonly reason: string };
   /** The route label for metrics and the access line ('none' when no route matched). */
   readonly route: string;
 }
@@ -49,6 +53,21 @@ export function unauthenticated(route: string): Refuse {
 /** Browsers navigating to a protected page are sent to log in, and brought back afterwards. */
 export function login(route: string, location: string): Refuse {
   return { kind: 'refuse', reason: 'login', status: 302, message: UNAUTHORIZED_MESSAGE, route, location };
+}
+
+/**
+ * An API client whose session still needs its second factor: 403 with Kratos's own error id,
+ * so a client that handles Kratos's `session_aal2_required` handles the gateway's alike.
+ */
+export function stepUpRequired(route: string, reason: string): Refuse {
+  return {
+    kind: 'refuse',
+    reason: 'step_up',
+    status: 403,
+    message: 'The session requires a second factor',
+    route,
+    error: { id: 'session_aal2_required', reason },
+  };
 }
 
 /**

@@ -4,7 +4,15 @@ import type { Credential } from '../credentials/index.js';
 /** What whoami said, reduced to what the resolver acts on. */
 export type WhoamiAnswer =
   | { kind: 'active'; body: unknown; cacheForMs: number | undefined; setCookie: string[] | undefined }
-  | { kind: 'unauthorized'; cacheForMs: number | undefined };
+  | { kind: 'unauthorized'; cacheForMs: number | undefined }
+  /**
+   * Kratos v1+ (`session.whoami.required_aal: highest_available`): an active session that still
+   * needs a second factor. `redirectBrowserTo` is Kratos's step-up login URL, unvalidated.
+   */
+  | { kind: 'aal2_required'; reason: string; redirectBrowserTo: string | undefined; cacheForMs: number | undefined };
+
+/** The only 403 error id that means "step up"; any other 403 stays "no valid session". */
+export const AAL2_REQUIRED = 'session_aal2_required';
 
 /** Kratos could not give an answer. Never cached, never treated as "unauthenticated". */
 export class WhoamiUnavailable extends Error {
@@ -26,6 +34,38 @@ function parseCacheFor(value: string | string[] | undefined): number | undefined
   if (typeof value !== 'string') return undefined;
   const seconds = Number(value.trim());
   return Number.isFinite(seconds) && seconds >= 0 ? Math.floor(seconds * 1000) : undefined;
+}
+
+/** A Kratos error body is a few hundred bytes; anything larger is not read as one. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/**
+ * The step-up fields of a whoami 403 (`{"error":{"id":"session_aal2_required","reason",
+ * "details":{"redirect_browser_to"}},"redirect_browser_to"}`), or undefined when it is not one.
+ */
+async function readStepUp(
+  body: AsyncIterable<unknown> & { destroy(): unknown },
+): Promise<{ reason: string; redirectBrowserTo: string | undefined } | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_ERROR_BODY_BYTES) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  if (parsed === null || typeof parsed !== 'object') return undefined;
+  const top = parsed as { error?: unknown; redirect_browser_to?: unknown };
+  const error = top.error as { id?: unknown; reason?: unknown; details?: { redirect_browser_to?: unknown } } | undefined;
+  if (error === null || typeof error !== 'object' || error.id !== AAL2_REQUIRED) return undefined;
+  const redirect = typeof top.redirect_browser_to === 'string' ? top.redirect_browser_to : error.details?.redirect_browser_to;
+  return {
+    reason: typeof error.reason === 'string' ? error.reason : 'The session requires a higher authenticator assurance level',
+    redirectBrowserTo: typeof redirect === 'string' && redirect !== '' ? redirect : undefined,
+  };
 }
 
 /**
@@ -60,7 +100,14 @@ export class KratosWhoamiClient {
       throw this.classify(err);
     }
     const { statusCode, headers, body } = res;
-    if (statusCode === 401 || statusCode === 403) {
+    if (statusCode === 403) {
+      // Read only to find Kratos's error id: a 403 that is not an aal2 step-up (or whose body
+      // cannot be read) is "no valid session", as every 403 was before Kratos v1.
+      const stepUp = await readStepUp(body).catch(() => undefined);
+      const cacheForMs = parseCacheFor(headers['ory-session-cache-for']);
+      return stepUp === undefined ? { kind: 'unauthorized', cacheForMs } : { kind: 'aal2_required', ...stepUp, cacheForMs };
+    }
+    if (statusCode === 401) {
       body.dump().catch(() => {});
       return { kind: 'unauthorized', cacheForMs: parseCacheFor(headers['ory-session-cache-for']) };
     }

@@ -13,6 +13,12 @@ import type { CacheOutcome, LookupTrace, RequestTrace } from '../../tracing/type
 export type Resolution =
   | { status: 'authenticated'; session: SessionSummary; setCookie?: string[] }
   | { status: 'unauthenticated' }
+  /**
+   * Kratos v1+ answered `403 session_aal2_required`: a real session that still needs its second
+   * factor. Not a session for this request (fail closed), but the browser is to be sent to
+   * step up, not to a plain login. `redirectBrowserTo` is Kratos's URL, not yet validated.
+   */
+  | { status: 'step_up'; reason: string; redirectBrowserTo: string | undefined }
   | { status: 'unavailable'; reason: WhoamiUnavailable['reason']; retryAfter?: string };
 
 /**
@@ -21,7 +27,19 @@ export type Resolution =
  * store holds only the summary; `setCookie` goes only to the callers of this very call.
  */
 type Answer =
-  { negative: false; session: SessionSummary; setCookie?: string[]; askedAt: number; ttlMs: number } | (NotASession & { ttlMs?: number });
+  | { negative: false; session: SessionSummary; setCookie?: string[]; askedAt: number; ttlMs: number }
+  | (NotASession & { ttlMs?: number })
+  | { negative: true; stepUp: StepUp; ttlMs: number };
+
+type StepUp = Extract<Resolution, { status: 'step_up' }>;
+
+/**
+ * A step-up answer is kept at most this long. The credential does not change when the user
+ * steps up (Kratos raises the AAL of the same session), so a longer entry would keep refusing
+ * a session that is already aal2. A step-up through the mount purges the entry at once; this
+ * bounds the delay when the user steps up at Kratos directly.
+ */
+export const STEP_UP_TTL_CAP_MS = 1_000;
 
 export interface SessionResolverOptions {
   kratosPublicUrl: string;
@@ -63,6 +81,12 @@ export class SessionResolver {
    */
   private readonly recentPurges: LRUCache<string, number> | undefined;
   private readonly keySalt: string;
+  /**
+   * Cache key → a recent step-up answer. Kept beside the store, never in it: it is not a
+   * session (it must never be served as one, nor evict one) and not a plain "no session" (a
+   * browser must still be sent to step up). Process-local and short (STEP_UP_TTL_CAP_MS).
+   */
+  private readonly stepUps: LRUCache<string, StepUp> | undefined;
   private readonly warnings: ThrottledWarnings | undefined;
 
   constructor(private readonly opts: SessionResolverOptions) {
@@ -72,14 +96,17 @@ export class SessionResolver {
     const c = opts.cache;
     if (!c.enabled) return;
     this.recentPurges = new LRUCache<string, number>({ max: 10_000, ttl: opts.whoamiTimeoutMs + 1_000 });
+    this.stepUps = new LRUCache<string, StepUp>({ max: 10_000, ttl: STEP_UP_TTL_CAP_MS });
     this.store =
       opts.store ??
       new MemorySessionStore({ maxEntries: c.maxEntries, maxBytes: c.maxBytes, ttlCapMs: c.ttlCapMs, negativeTtlMs: c.negativeTtlMs });
     // Invalidations from elsewhere take the same path as local purges, minus the store call:
     // the store has already dropped the entries, and must not publish them back.
     this.unsubscribe = this.store.subscribe((inv) => {
-      if ('key' in inv) this.flights.forget(inv.key);
-      else this.recentPurges!.set(inv.identityId, performance.now());
+      if ('key' in inv) {
+        this.flights.forget(inv.key);
+        this.stepUps!.delete(inv.key);
+      } else this.recentPurges!.set(inv.identityId, performance.now());
     });
   }
 
@@ -134,6 +161,11 @@ export class SessionResolver {
       return this.resolveUncached(credential, span);
     }
     const key = this.cacheKey(credential);
+    const stepUp = this.stepUps!.get(key);
+    if (stepUp !== undefined) {
+      this.counted('negative_hit', span);
+      return stepUp;
+    }
     const cached = store.get(key);
     if (cached !== undefined) {
       if (cached === NOT_A_SESSION) {
@@ -173,7 +205,7 @@ export class SessionResolver {
         flight = this.flights.run(key, (f) => this.fetchAndKeep(store, key, credential, span, f));
         value = await flight.promise;
       }
-      if (value.negative) return { status: 'unauthenticated' };
+      if (value.negative) return 'stepUp' in value ? value.stepUp : { status: 'unauthenticated' };
       // A refreshed session cookie goes back only to the caller(s) of this very whoami.
       return value.setCookie
         ? { status: 'authenticated', session: value.session, setCookie: value.setCookie }
@@ -208,8 +240,12 @@ export class SessionResolver {
     const answer = await this.fetchSession(credential, span);
     // Detached by a purge of this credential while in flight: answered, never kept.
     if (flight.forgotten) return answer;
-    if (answer.negative) store.set(key, NOT_A_SESSION, answer.ttlMs!);
-    else if (!this.purgedSince(answer.session.identityId, answer.askedAt)) store.set(key, answer.session, answer.ttlMs);
+    if ('stepUp' in answer) this.stepUps!.set(key, answer.stepUp, { ttl: answer.ttlMs });
+    else if (answer.negative) store.set(key, NOT_A_SESSION, answer.ttlMs!);
+    else {
+      this.stepUps!.delete(key);
+      if (!this.purgedSince(answer.session.identityId, answer.askedAt)) store.set(key, answer.session, answer.ttlMs);
+    }
     return answer;
   }
 
@@ -227,6 +263,8 @@ export class SessionResolver {
     // answer is never kept, and a later caller starts a new whoami instead of joining it.
     this.flights.forget(key);
     store.delete(key);
+    // A step-up through the mount ends in a credentialed, mutating request: the next request is asked anew.
+    this.stepUps!.delete(key);
     if (entry !== undefined && entry !== NOT_A_SESSION) this.purgeIdentity((entry as SessionSummary).identityId);
   }
 
@@ -246,6 +284,7 @@ export class SessionResolver {
   private async resolveUncached(credential: Credential, span: LookupTrace | undefined): Promise<Resolution> {
     try {
       const value = await this.fetchSession(credential, span);
+      if ('stepUp' in value) return value.stepUp;
       return value.negative
         ? { status: 'unauthenticated' }
         : { status: 'authenticated', session: value.session, ...(value.setCookie ? { setCookie: value.setCookie } : {}) };
@@ -265,7 +304,7 @@ export class SessionResolver {
     try {
       answer = await this.client.whoami(credential, span?.headers);
       summary = answer.kind === 'active' ? summarizeSessionOrError(answer.body, this.opts.valuePaths, now) : 'inactive';
-      span?.end(summary === 'inactive' ? 'unauthorized' : 'active', false);
+      span?.end(summary === 'inactive' ? (answer.kind === 'aal2_required' ? 'aal2_required' : 'unauthorized') : 'active', false);
     } catch (err) {
       span?.end(err instanceof WhoamiUnavailable ? err.reason : 'error', true);
       const rateLimited = err instanceof WhoamiUnavailable && err.reason === 'rate_limited';
@@ -277,7 +316,14 @@ export class SessionResolver {
     const cacheFor = c.honourCacheForHeader ? answer.cacheForMs : undefined;
     if (summary === 'inactive') {
       this.opts.metrics.whoami('unauthorized', seconds);
-      return { negative: true, ttlMs: Math.max(1, Math.min(c.negativeTtlMs, cacheFor ?? Number.POSITIVE_INFINITY)) };
+      // Kratos (whoami caching on) sends `Ory-Session-Cache-For: 60` on a 401 for missing
+      // credentials: honoured as an upper bound, never beyond negative_ttl_ms.
+      const ttlMs = Math.max(1, Math.min(c.negativeTtlMs, cacheFor ?? Number.POSITIVE_INFINITY));
+      if (answer.kind === 'aal2_required') {
+        const stepUp: StepUp = { status: 'step_up', reason: answer.reason, redirectBrowserTo: answer.redirectBrowserTo };
+        return { negative: true, stepUp, ttlMs: Math.min(ttlMs, STEP_UP_TTL_CAP_MS) };
+      }
+      return { negative: true, ttlMs };
     }
     this.opts.metrics.whoami('active', seconds);
     const ttlMs = Math.max(1, Math.min(c.ttlCapMs, summary.expiresAtMs - now, cacheFor ?? Number.POSITIVE_INFINITY));

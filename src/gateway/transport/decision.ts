@@ -114,7 +114,7 @@ export function createDecisionHandler(g: GatewayCore) {
         sendJsonError(res, 401, outcome.message, { 'www-authenticate': WWW_AUTHENTICATE });
         return observe(req, a, outcome.route, 401);
       }
-      sendJsonError(res, outcome.status, outcome.message, outcome.headers as Record<string, string> | undefined);
+      sendJsonError(res, outcome.status, outcome.message, outcome.headers as Record<string, string> | undefined, outcome.error);
       return observe(req, a, outcome.route, outcome.status);
     }
     if (outcome.kind === 'control') throw new Error('unreachable: the decision API has no control plane');

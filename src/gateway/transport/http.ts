@@ -23,7 +23,7 @@ export function declaresBody(req: IncomingMessage): boolean {
 /** A refusal on an HTTP response. */
 export function writeRefusal(res: ServerResponse, r: Refuse): void {
   if (r.reason === 'login') sendLoginRedirect(res, r.location!);
-  else sendJsonError(res, r.status, r.message, r.headers as Record<string, string> | undefined);
+  else sendJsonError(res, r.status, r.message, r.headers as Record<string, string> | undefined, r.error);
 }
 
 export function createHttpTransport(g: GatewayCore, observe: Observe, closing: WeakSet<object>) {

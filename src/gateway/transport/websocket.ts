@@ -36,7 +36,7 @@ export function createWebSocketTransport(g: GatewayCore, observe: Observe, closi
     // Awaited only when authentication had to ask: a refusal before it is written in this tick.
     const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
     if (outcome.kind === 'refuse') {
-      sendSocketError(socket, outcome.status, outcome.message, outcome.headers as Record<string, string> | undefined);
+      sendSocketError(socket, outcome.status, outcome.message, outcome.headers as Record<string, string> | undefined, outcome.error);
       return observe(req, a, outcome.route, outcome.status);
     }
     if (outcome.kind === 'control') throw new Error('unreachable: the control plane takes no WebSocket');
