@@ -136,6 +136,26 @@ export async function startModernKratos() {
   };
   const server = createServer((req, res) => {
     if (req.url === '/health/alive') return res.end('{"status":"ok"}');
+    // v1 logout (updateLogoutFlow, with the session cookie) and API logout (performNativeLogout,
+    // `{"session_token"}` body): the session ends, 204 as Kratos answers a JSON client.
+    if (req.method === 'GET' && req.url?.startsWith('/self-service/logout?')) {
+      const cookieToken = /ory_kratos_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+      if (cookieToken !== undefined) sessions.delete(cookieToken);
+      res.writeHead(204);
+      return res.end();
+    }
+    if (req.method === 'DELETE' && req.url === '/self-service/logout/api') {
+      let raw = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (raw += c));
+      req.on('end', () => {
+        const { session_token: bodyToken } = JSON.parse(raw) as { session_token?: string };
+        const known = bodyToken !== undefined && sessions.delete(bodyToken);
+        res.writeHead(known ? 204 : 403);
+        res.end();
+      });
+      return;
+    }
     if (!req.url?.startsWith('/sessions/whoami')) {
       res.writeHead(404);
       return res.end();

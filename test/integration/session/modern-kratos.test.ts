@@ -236,6 +236,33 @@ describe('modern Kratos (v26) whoami', () => {
     assert.match(raw, /"id":"session_aal2_required"/);
   });
 
+  test('v1 logout through the mount (GET /self-service/logout, DELETE /self-service/logout/api) ends the cached session', async () => {
+    const browser = kratos.addSession({ aal: 'aal2' });
+    const api = kratos.addSession({ aal: 'aal2' });
+    for (const h of [cookie(browser.token), { 'x-session-token': api.token }]) {
+      const res = await request(`${gw.proxyUrl}/l`, { headers: h });
+      await res.body.dump();
+      assert.equal(res.statusCode, 200); // now cached
+    }
+    const out = await request(`${gw.proxyUrl}/.ory/kratos/public/self-service/logout?token=lt`, {
+      headers: { ...cookie(browser.token), accept: 'application/json' },
+    });
+    await out.body.dump();
+    assert.equal(out.statusCode, 204);
+    const apiOut = await request(`${gw.proxyUrl}/.ory/kratos/public/self-service/logout/api`, {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ session_token: api.token }),
+    });
+    await apiOut.body.dump();
+    assert.equal(apiOut.statusCode, 204);
+    for (const h of [cookie(browser.token), { 'x-session-token': api.token }]) {
+      const res = await request(`${gw.proxyUrl}/l`, { headers: { ...h, accept: 'application/json' } });
+      await res.body.dump();
+      assert.equal(res.statusCode, 401, 'a logged-out session was still served from the cache');
+    }
+  });
+
   test('Ory-Session-Cache-For on a 401 bounds the negative entry; without it negative_ttl_ms applies', async () => {
     kratos.state.cacheFor401 = 1;
     try {
