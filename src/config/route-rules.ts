@@ -2,6 +2,7 @@
  * The route rules that span several keys, checked on the configuration itself so a bad route
  * table is a start-up (and `validate`) error naming its key path, never a run-time surprise.
  */
+import { parsePolicy } from './policy.js';
 import type { RouteConfig } from './schema.js';
 
 /**
@@ -52,6 +53,11 @@ export function routeProblems(routes: readonly RouteConfig[]): string[] {
     const upstream = new URL(c.upstream);
     if (upstream.search !== '' || upstream.hash !== '') problems.push(`routes.${index}.upstream: must not contain a query or fragment`);
     if (upstream.username !== '' || upstream.password !== '') problems.push(`routes.${index}.upstream: must not contain credentials`);
+    if (c.policy !== undefined) {
+      // An anonymous route never has a session to evaluate: the policy could only ever refuse.
+      if (c.auth === 'anonymous') problems.push(`routes.${index}.policy: needs a session; the route's auth is anonymous`);
+      else parsePolicy(c.policy, `routes.${index}.policy`, problems);
+    }
   });
   return problems;
 }

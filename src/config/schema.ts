@@ -87,6 +87,11 @@ const route = z
     websocket: z.boolean().default(true),
     /** Upstream response-header timeout. */
     timeout_ms: ms.default(30_000),
+    /**
+     * Who may pass once authenticated: a condition (src/config/policy.ts), evaluated on the
+     * cached session. Opaque here; validated with key paths by routeProblems (route-rules.ts).
+     */
+    policy: z.unknown().optional(),
   })
   .strict();
 
