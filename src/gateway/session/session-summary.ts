@@ -11,6 +11,24 @@ export interface SessionSummary {
   readonly expiresAtMs: number;
   /** Source path (e.g. `identity.traits.email`) → header-safe value; absent when the session has none. */
   readonly values: ReadonlyMap<string, string>;
+  /*
+   * What policies read (summarizeSession always sets these; optional so a summary built by
+   * hand, as in tests of other stages, need not spell them out). Absent reads as least:
+   * no claims, aal1, no recency, no schema, no verified address.
+   */
+  /**
+   * For route policies: each `identity.traits.…` / `identity.metadata_public.…` value path →
+   * its value as strings (a list claim keeps each scalar element); absent when the session has
+   * none or it is not a scalar (or a list of them).
+   */
+  readonly claims?: ReadonlyMap<string, readonly string[]>;
+  /** `authenticator_assurance_level` as a number; 1 when absent (Kratos v0.6 has no AAL). */
+  readonly aal?: number;
+  /** `authenticated_at` in epoch ms; undefined when absent or unparseable (recency then never holds). */
+  readonly authenticatedAtMs?: number | undefined;
+  readonly schemaId?: string | undefined;
+  /** Lower-cased values of the identity's verified addresses. */
+  readonly verifiedAddresses?: ReadonlySet<string>;
 }
 
 export class InvalidSessionBody extends Error {}
@@ -22,6 +40,44 @@ function get(obj: unknown, path: readonly string[]): unknown {
     cur = (cur as Record<string, unknown>)[key];
   }
   return cur;
+}
+
+/** Claim values longer than this are dropped, not truncated: a cut value could compare equal to something it is not. */
+const MAX_CLAIM_LENGTH = 4096;
+/** Bounds what one list claim (roles, groups) or the address list may cost in the cache. */
+const MAX_CLAIM_ITEMS = 64;
+
+function claimOf(v: unknown): string[] | undefined {
+  const one = (x: unknown): string | undefined =>
+    (typeof x === 'string' && x.length <= MAX_CLAIM_LENGTH) || typeof x === 'number' || typeof x === 'boolean' ? String(x) : undefined;
+  if (Array.isArray(v)) {
+    const out: string[] = [];
+    for (const x of v.slice(0, MAX_CLAIM_ITEMS)) {
+      const s = one(x);
+      if (s !== undefined) out.push(s);
+    }
+    return out.length > 0 ? out : undefined;
+  }
+  const s = one(v);
+  return s === undefined ? undefined : [s];
+}
+
+function verifiedAddressesOf(identity: unknown): Set<string> {
+  const out = new Set<string>();
+  const list = get(identity, ['verifiable_addresses']);
+  if (!Array.isArray(list)) return out;
+  for (const a of list.slice(0, MAX_CLAIM_ITEMS)) {
+    const value = get(a, ['value']);
+    // v0.6 and v1+ both carry `verified: boolean`; `status` alone is not proof.
+    if (get(a, ['verified']) === true && typeof value === 'string' && value.length <= MAX_CLAIM_LENGTH) out.add(value.toLowerCase());
+  }
+  return out;
+}
+
+/** `aal1`/`aal2`/`aal3` → 1/2/3; anything else (absent in v0.6, `aal0`, garbage) → 1, the least assurance. */
+function aalOf(v: unknown): number {
+  const m = typeof v === 'string' ? /^aal([1-3])$/.exec(v) : null;
+  return m === null ? 1 : Number(m[1]);
 }
 
 /** Validates the whoami body enough to trust it and extracts the configured value paths. */
@@ -41,20 +97,45 @@ export function summarizeSession(body: unknown, valuePaths: readonly string[], n
     if (expiresAtMs <= nowMs) return 'inactive';
   }
   const values = new Map<string, string>();
+  const claims = new Map<string, readonly string[]>();
   for (const path of valuePaths) {
     // Mapping paths name `session.…` (the whoami body itself) or `identity.…` (inside it).
     const segments = path.split('.');
-    const v = toHeaderValue(get(s, segments[0] === 'session' ? segments.slice(1) : segments));
+    const raw = get(s, segments[0] === 'session' ? segments.slice(1) : segments);
+    const v = toHeaderValue(raw);
     if (v !== undefined && v !== '') values.set(path, v);
+    if (path.startsWith('identity.traits.') || path.startsWith('identity.metadata_public.')) {
+      const claim = claimOf(raw);
+      if (claim !== undefined) claims.set(path, claim);
+    }
   }
+  // Unknown and v1+ fields (authentication_methods, devices, tokenized, …) are ignored: only
+  // these are read, each with its type checked, so a new Kratos field cannot break parsing.
+  const authenticatedAtMs = typeof s.authenticated_at === 'string' ? Date.parse(s.authenticated_at) : Number.NaN;
+  const schemaId = get(s, ['identity', 'schema_id']);
   const safeIdentityId = toHeaderValue(identityId);
   if (safeIdentityId !== identityId) throw new InvalidSessionBody('identity id is not header-safe');
-  return { identityId, sessionId, expiresAtMs, values };
+  return {
+    identityId,
+    sessionId,
+    expiresAtMs,
+    values,
+    claims,
+    aal: aalOf(s.authenticator_assurance_level),
+    authenticatedAtMs: Number.isNaN(authenticatedAtMs) ? undefined : authenticatedAtMs,
+    schemaId: typeof schemaId === 'string' && schemaId.length <= MAX_CLAIM_LENGTH ? schemaId : undefined,
+    verifiedAddresses: verifiedAddressesOf(s.identity),
+  };
 }
 
 /** Rough retained size in bytes, for the cache's byte bound. */
 export function summarySize(summary: SessionSummary): number {
   let size = 160 + summary.identityId.length + summary.sessionId.length;
   for (const [k, v] of summary.values) size += 48 + k.length + v.length;
-  return size;
+  for (const [k, v] of summary.claims ?? []) {
+    size += 48 + k.length;
+    for (const item of v) size += 16 + item.length;
+  }
+  for (const a of summary.verifiedAddresses ?? []) size += 32 + a.length;
+  return size + (summary.schemaId?.length ?? 0);
 }
