@@ -8,7 +8,7 @@
  *   3. hand control-plane paths (Kratos mount, UI) to express (HTTP only)
  *   4. match a route
  *   5. authenticate: credential source → session (cache, coalescing) → allow / login / 401 / fail closed
- *   6. authorize: every registered authorizer (allow-all today)
+ *   6. authorize: every registered authorizer (route policies): 403, or a step-up to the login flow
  *   7. mutate headers: hop-by-hop out; every registered mutator (forwarding, identity, credential removal)
  *
  * The result is Forward (what to send upstream) or Refuse (what to answer); the writers in
@@ -17,6 +17,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestTrace } from '../../tracing/types.js';
+import { isBrowserNavigation } from '../decision/browser-navigation.js';
 import { decide, type Decision } from '../decision/decide.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { stripHopByHop } from '../../http/hop-by-hop.js';
@@ -28,7 +29,8 @@ import { parseRequestTarget, TargetRejected, type RequestTarget } from '../reque
 import type { Route } from '../routing/route-table.js';
 import type { SessionSummary } from '../session/session-summary.js';
 import type { Arrival } from './observe.js';
-import { login, refuse, stepUpRequired, unauthenticated, unavailable, type Refuse } from './refuse.js';
+import type { AuthorizationRefusal } from './authz/index.js';
+import { forbidden, login, refuse, stepUp, stepUpRequired, unauthenticated, unavailable, type Refuse } from './refuse.js';
 import { stepUpLocation } from '../step-up.js';
 
 export type { Refuse } from './refuse.js';
@@ -127,6 +129,25 @@ export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?:
 
 const ALLOW_ANONYMOUS: Decision = { kind: 'allow', session: undefined };
 
+/**
+ * An authorizer's refusal as a descriptor. A browser (as the route's on_unauthenticated
+ * decides it) is sent where it can fix the shortfall — the login flow, with `aal=aal2` or
+ * `refresh=true` for a step-up; a WebSocket client cannot follow a redirect, and an API
+ * client gets 401 (no session) or 403 with a machine-readable id.
+ */
+function authorizationRefusal(a: Arrival, e: EvaluationInput, route: Route, target: RequestTarget, r: AuthorizationRefusal): Refuse {
+  const browser =
+    e.transport !== 'websocket' &&
+    (route.onUnauthenticated === 'auto' ? isBrowserNavigation(e.method, e.headers.accept) : route.onUnauthenticated === 'redirect');
+  if (r.remedy === undefined) return forbidden(route.name, r.message, browser);
+  if (r.remedy === 'login')
+    return browser ? login(route.name, loginLocation(a.snapshot, a.peer, e.headers, target)) : unauthenticated(route.name);
+  if (!browser) return stepUp(route.name, r.remedy, r.message, undefined);
+  const location = loginLocation(a.snapshot, a.peer, e.headers, target);
+  const param = r.remedy === 'aal2' ? 'aal=aal2' : 'refresh=true';
+  return stepUp(route.name, r.remedy, r.message, `${location}${location.includes('?') ? '&' : '?'}${param}`);
+}
+
 function authorizeAndMutate(a: Arrival, e: EvaluationInput, route: Route, target: RequestTarget, decision: Decision): Outcome {
   const s = a.snapshot;
   const headers = e.headers;
@@ -149,7 +170,7 @@ function authorizeAndMutate(a: Arrival, e: EvaluationInput, route: Route, target
   // 6. Authorize.
   for (const authorizer of s.authorizers) {
     const refusal = authorizer.authorize({ route, method: e.method, path: target.path, session: decision.session });
-    if (refusal !== undefined) return refuse('forbidden', 403, refusal.message, route.name);
+    if (refusal !== undefined) return authorizationRefusal(a, e, route, target, refusal);
   }
 
   // 7. Headers for the upstream.

@@ -16,9 +16,12 @@ export type RefuseKind =
   /** An unauthenticated browser navigation: `location` is the login URL. */
   | 'login'
   | 'unauthenticated'
-  /** A session that needs its second factor, to an API client: 403 with Kratos's error id. */
-  | 'step_up'
   | 'forbidden'
+  /**
+   * A session that needs its second factor (Kratos said so) or falls short of the route policy's
+   * AAL or recency: a 302 to the login flow (`location`) or a 403 with the error id.
+   */
+  | 'step_up'
   | 'unavailable';
 
 export interface Refuse {
@@ -27,10 +30,12 @@ export interface Refuse {
   readonly status: number;
   readonly message: string;
   readonly headers?: Readonly<Record<string, string>>;
-  /** The login URL, for reason 'login'. */
+  /** The login URL, for reason 'login' (and 'step_up' for a browser navigation): the writers answer 302 with it. */
   readonly location?: string;
   /** Kratos's error id and reason, written into the JSON error (reason 'step_up'). */
   readonly error?: { readonly id: string; readonly reason: string };
+  /** For 'forbidden': a browser navigation, answered with a small HTML page instead of JSON. */
+  readonly html?: boolean;
   /** The route label for metrics and the access line ('none' when no route matched). */
   readonly route: string;
 }
@@ -80,4 +85,23 @@ export function unavailable(route: string, r: Extract<Resolution, { status: 'una
   if (r.reason === 'timeout')
     return refuse('unavailable', 503, 'The identity service did not answer in time', route, { 'retry-after': '1' });
   return refuse('unavailable', 503, 'The identity service is unavailable', route, { 'retry-after': '1' });
+}
+
+export const STEP_UP_IDS = { aal2: 'session_aal2_required', refresh: 'session_refresh_required' } as const;
+
+/** The route's policy refuses this session: 403 (an HTML page for a browser navigation). */
+export function forbidden(route: string, message: string, html: boolean): Refuse {
+  return html
+    ? { kind: 'refuse', reason: 'forbidden', status: 403, message, route, html }
+    : { kind: 'refuse', reason: 'forbidden', status: 403, message, route };
+}
+
+/**
+ * The session could pass after a second factor or a fresh login: a browser is sent to the
+ * login flow (`location` already carries `aal=aal2` or `refresh=true` and the return_to), an
+ * API client gets 403 whose `error.id` says what to do.
+ */
+export function stepUp(route: string, need: keyof typeof STEP_UP_IDS, message: string, location: string | undefined): Refuse {
+  if (location !== undefined) return { kind: 'refuse', reason: 'step_up', status: 302, message, route, location };
+  return { kind: 'refuse', reason: 'step_up', status: 403, message, route, error: { id: STEP_UP_IDS[need], reason: message } };
 }

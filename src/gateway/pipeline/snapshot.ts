@@ -7,6 +7,7 @@
  * the snapshot they started with.
  */
 import { createHash } from 'node:crypto';
+import { claimPaths, parsePolicy } from '../../config/policy.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import { credentialSourceRegistry, type CredentialExtractor } from '../credentials/index.js';
 import { sessionCookie } from '../credentials/session-cookie.js';
@@ -98,12 +99,18 @@ export class ConfigSnapshot {
     this.injectedHeaderNames = injected;
   }
 
-  /** The session value paths identity headers read (the resolver extracts only these). */
+  /** The session value paths identity headers and route policies read (the resolver extracts only these). */
   get valuePaths(): string[] {
     const paths = new Set<string>();
     for (const mapping of [this.config.identity_headers, ...this.config.routes.map((r) => r.identity_headers ?? {})]) {
       for (const path of Object.values(mapping)) paths.add(path);
     }
+    this.config.routes.forEach((r, i) => {
+      if (r.policy === undefined) return;
+      // Validated by parseConfig; the problems list is only for its contract.
+      const c = parsePolicy(r.policy, `routes.${i}.policy`, []);
+      if (c !== undefined) claimPaths(c, paths);
+    });
     return [...paths];
   }
 }

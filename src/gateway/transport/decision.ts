@@ -102,18 +102,20 @@ export function createDecisionHandler(g: GatewayCore) {
     // Awaited only when authentication had to ask: a refusal before it is written in this tick.
     const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
     if (outcome.kind === 'refuse') {
-      if (outcome.reason === 'login') {
+      // A login or step-up redirect (the location carries `aal=aal2` / `refresh=true` for a step-up).
+      if (outcome.location !== undefined) {
         if (original.mayRedirect) {
-          sendLoginRedirect(res, outcome.location!);
+          sendLoginRedirect(res, outcome.location);
           return observe(req, a, outcome.route, 302);
         }
         // nginx auth_request fails on anything but 2xx/401/403, so the login URL rides on
         // the 401 (auth_request_set … $upstream_http_location) and nginx redirects. The
         // gateway builds it because it validates return_to and nginx cannot URL-encode it.
-        res.setHeader('location', outcome.location!);
+        res.setHeader('location', outcome.location);
         sendJsonError(res, 401, outcome.message, { 'www-authenticate': WWW_AUTHENTICATE });
         return observe(req, a, outcome.route, 401);
       }
+      // A forbidden browser navigation gets JSON here too: the proxy in front renders its own 403 page.
       sendJsonError(res, outcome.status, outcome.message, outcome.headers as Record<string, string> | undefined, outcome.error);
       return observe(req, a, outcome.route, outcome.status);
     }

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJsonError } from '../../http/json-error.js';
+import { sendForbiddenPage } from '../errors/forbidden.js';
 import { sendLoginRedirect } from '../errors/unauthenticated.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { evaluate } from '../pipeline/evaluate.js';
@@ -22,7 +23,9 @@ export function declaresBody(req: IncomingMessage): boolean {
 
 /** A refusal on an HTTP response. */
 export function writeRefusal(res: ServerResponse, r: Refuse): void {
-  if (r.reason === 'login') sendLoginRedirect(res, r.location!);
+  // A login or step-up redirect carries its location.
+  if (r.location !== undefined) sendLoginRedirect(res, r.location);
+  else if (r.html === true) sendForbiddenPage(res, r.message);
   else sendJsonError(res, r.status, r.message, r.headers as Record<string, string> | undefined, r.error);
 }
 

@@ -1,11 +1,12 @@
 import type { GatewayConfig } from '../../../config/schema.js';
 import { allowAll } from './allow-all.js';
+import { routePolicy } from './route-policy.js';
 import type { Authorizer, AuthorizerFactory } from './types.js';
 
-export type { Authorizer, AuthorizerFactory, AuthorizationRequest } from './types.js';
+export type { Authorizer, AuthorizerFactory, AuthorizationRefusal, AuthorizationRequest } from './types.js';
 
 /** The registry: one line per authorizer; the first refusal wins. Read when a configuration snapshot is built. */
-export const authorizerRegistry: AuthorizerFactory[] = [() => allowAll];
+export const authorizerRegistry: AuthorizerFactory[] = [() => allowAll, routePolicy];
 
 export function buildAuthorizers(config: GatewayConfig): Authorizer[] {
   const out: Authorizer[] = [];

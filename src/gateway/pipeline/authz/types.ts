@@ -12,13 +12,24 @@ export interface AuthorizationRequest {
 }
 
 /**
+ * A refusal. Without `remedy`, 403 (JSON, or a small HTML page for a browser navigation).
+ * With one, the session could pass after the user acts: `login` (there is no session: the
+ * route's login redirect or 401), `aal2` (a second factor) or `refresh` (re-authenticate) —
+ * browsers are sent to the login flow for it, API clients get 403 with a machine-readable id.
+ */
+export interface AuthorizationRefusal {
+  readonly message: string;
+  readonly remedy?: 'login' | 'aal2' | 'refresh';
+}
+
+/**
  * Runs after authentication allowed the request, before headers are mutated: undefined lets
- * the request pass, a message refuses it with 403. Adding one is one new file implementing
- * this, plus one line in the registry (`index.ts`).
+ * the request pass, a refusal refuses it. Adding one is one new file implementing this, plus
+ * one line in the registry (`index.ts`).
  */
 export interface Authorizer {
   readonly kind: string;
-  authorize(request: AuthorizationRequest): { readonly message: string } | undefined;
+  authorize(request: AuthorizationRequest): AuthorizationRefusal | undefined;
 }
 
 /** A registry entry: the authorizer for this configuration, or undefined when it does not apply. */
