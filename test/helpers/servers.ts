@@ -87,6 +87,15 @@ export interface FakeSession {
   active?: boolean;
   expiresAt?: Date;
   traits?: Record<string, unknown>;
+  /** `identity.metadata_public` (roles set by admins). */
+  metadataPublic?: Record<string, unknown>;
+  /** `authenticator_assurance_level`; omitted from the body when undefined (as Kratos v0.6 does). */
+  aal?: string;
+  /** Default: now (the session was just authenticated). */
+  authenticatedAt?: Date;
+  /** Default: `default`. */
+  schemaId?: string;
+  verifiableAddresses?: Array<{ value: string; verified: boolean }>;
 }
 
 export type WhoamiFault =
@@ -153,9 +162,25 @@ export async function startFakeKratos() {
           id: s.sessionId ?? `session-${s.identityId}`,
           active: true,
           expires_at: (s.expiresAt ?? new Date(Date.now() + 86_400_000)).toISOString(),
-          authenticated_at: now.toISOString(),
+          authenticated_at: (s.authenticatedAt ?? now).toISOString(),
           issued_at: now.toISOString(),
-          identity: { id: s.identityId, schema_id: 'default', schema_url: 'http://kratos/schemas/default', traits: s.traits ?? {} },
+          ...(s.aal === undefined ? {} : { authenticator_assurance_level: s.aal }),
+          identity: {
+            id: s.identityId,
+            schema_id: s.schemaId ?? 'default',
+            schema_url: `http://kratos/schemas/${s.schemaId ?? 'default'}`,
+            traits: s.traits ?? {},
+            ...(s.metadataPublic === undefined ? {} : { metadata_public: s.metadataPublic }),
+            ...(s.verifiableAddresses === undefined
+              ? {}
+              : {
+                  verifiable_addresses: s.verifiableAddresses.map((a) => ({
+                    ...a,
+                    via: 'email',
+                    status: a.verified ? 'completed' : 'pending',
+                  })),
+                }),
+          },
         }),
       );
     };

@@ -152,3 +152,82 @@ describe('summarySize', () => {
     assert.ok(summarySize(big) >= summarySize(small) + 'identity.traits.email'.length + 'alice@example.com'.length);
   });
 });
+
+describe('what route policies read', () => {
+  const V26 = {
+    id: 'sess-26',
+    active: true,
+    expires_at: '2026-01-02T00:00:00Z',
+    authenticated_at: '2025-12-31T23:30:00Z',
+    authenticator_assurance_level: 'aal2',
+    authentication_methods: [
+      { method: 'password', aal: 'aal1', completed_at: '2025-12-31T23:29:00Z' },
+      { method: 'totp', aal: 'aal2', completed_at: '2025-12-31T23:30:00Z' },
+    ],
+    devices: [{ id: 'd1', ip_address: '192.0.2.1', user_agent: 'x', location: 'Berlin' }],
+    tokenized: 'eyJhbGciOi...',
+    some_future_field: { nested: [1, 2, 3] },
+    identity: {
+      id: IDENTITY_ID,
+      schema_id: 'employee',
+      state: 'active',
+      traits: { email: 'Alice@Example.com', backup: 'alice@backup.example' },
+      metadata_public: { role: 'admin', groups: ['ops', 'dev', { not: 'a scalar' }], team: { lead: true } },
+      verifiable_addresses: [
+        { value: 'alice@example.com', verified: true, via: 'email', status: 'completed' },
+        { value: 'alice@backup.example', verified: false, via: 'email', status: 'pending' },
+        { value: 'forged@example.com', status: 'completed' },
+      ],
+    },
+  };
+  const PATHS = [
+    'identity.traits.email',
+    'identity.metadata_public.role',
+    'identity.metadata_public.groups',
+    'identity.metadata_public.team',
+    'identity.metadata_public.team.lead',
+  ];
+
+  test('a v26 session: AAL, authenticated_at, schema id, verified addresses and claims; unknown fields are ignored', () => {
+    const s = summarizeSession(V26, PATHS, NOW);
+    assert.ok(s !== 'inactive');
+    assert.equal(s.aal, 2);
+    assert.equal(s.authenticatedAtMs, Date.parse('2025-12-31T23:30:00Z'));
+    assert.equal(s.schemaId, 'employee');
+    assert.deepEqual([...s.verifiedAddresses!], ['alice@example.com'], 'only verified: true counts, lower-cased');
+    assert.deepEqual(s.claims!.get('identity.metadata_public.role'), ['admin']);
+    assert.deepEqual(s.claims!.get('identity.metadata_public.groups'), ['ops', 'dev'], 'scalar elements of a list');
+    assert.equal(s.claims!.has('identity.metadata_public.team'), false, 'an object is not a claim');
+    assert.deepEqual(s.claims!.get('identity.metadata_public.team.lead'), ['true']);
+    assert.deepEqual(s.claims!.get('identity.traits.email'), ['Alice@Example.com']);
+    assert.ok(summarySize(s) > summarySize({ ...s, claims: new Map(), verifiedAddresses: new Set() }), 'claims count in the cache bound');
+  });
+
+  test('a v0.6 session (no AAL, no metadata_public) reads as aal1 with no claims', () => {
+    const s = summarizeSession(body(), ['identity.metadata_public.role'], NOW);
+    assert.ok(s !== 'inactive');
+    assert.equal(s.aal, 1);
+    assert.equal(s.authenticatedAtMs, Date.parse('2025-12-31T23:00:00Z'));
+    assert.equal(s.claims!.size, 0);
+    assert.equal(s.verifiedAddresses!.size, 0);
+  });
+
+  test('malformed policy fields never break parsing: they read as the least assurance', () => {
+    const s = summarizeSession(
+      {
+        ...V26,
+        authenticator_assurance_level: 7,
+        authenticated_at: 'yesterday',
+        identity: { ...V26.identity, schema_id: 12, verifiable_addresses: 'x', metadata_public: 'x' },
+      },
+      PATHS,
+      NOW,
+    );
+    assert.ok(s !== 'inactive');
+    assert.equal(s.aal, 1);
+    assert.equal(s.authenticatedAtMs, undefined);
+    assert.equal(s.schemaId, undefined);
+    assert.equal(s.verifiedAddresses!.size, 0);
+    assert.equal(s.claims!.has('identity.metadata_public.role'), false);
+  });
+});
