@@ -13,6 +13,7 @@ import { redactUrl } from './config/redact.js';
 import { createLogger, type Logger } from './log.js';
 import { GatewayCore } from './gateway/gateway-core.js';
 import { configHash } from './gateway/pipeline/snapshot.js';
+import { prepareAssertionKeys } from './gateway/assertion/keys.js';
 import { ConfigReloader, type ReloadOutcome } from './reload.js';
 import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control/app.js';
@@ -72,6 +73,14 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
   const publicOrigin = new URL(config.proxy.public_base_url).origin;
 
   try {
+    // First: a bad key file is a configuration error (exit 2) before anything starts.
+    if (config.identity_assertion.enabled) {
+      const keys = prepareAssertionKeys(config.identity_assertion, baseDir);
+      if (keys.ephemeral)
+        logger.warn(
+          'identity_assertion: no key_file, signing with a key generated at start: fine for one process, but every restart changes it and every replica has its own (set identity_assertion.key_file for a fleet)',
+        );
+    }
     let kratosAdminUrl: string | undefined;
     let identityWorker: Worker | undefined;
     let onIdentityCrash: ((listener: (exitCode: number) => void) => void) | undefined;

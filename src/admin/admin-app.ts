@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import type { GatewayCore } from '../gateway/gateway-core.js';
 import { sendJsonError } from '../http/json-error.js';
+import { JWKS_PATH, sendJwks } from '../gateway/assertion/jwks.js';
 import { createDecisionHandler } from './decisions.js';
 import { identityServerDown, KratosHealth } from './kratos-health.js';
 import { NODE_VERSION, VERSION } from '../version.js';
@@ -47,6 +48,12 @@ export function createAdminHandler(g: GatewayCore) {
       return void res.status(503).json(body);
     }
     res.json({ status: 'ok' });
+  });
+
+  app.get(JWKS_PATH, (req, res) => {
+    const body = g.snapshot.jwksBody;
+    if (body === undefined) return void sendJsonError(res, 404, 'The identity assertion is not enabled');
+    sendJwks(req, res, body);
   });
 
   app.get('/version', (_req, res) => {

@@ -47,6 +47,9 @@ const headerMapping = z.record(
     ),
 );
 
+/** Claims the assertion always sets (or omits); a mapping must not replace them. */
+const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'sid', 'aal', 'amr']);
+
 export const authModes = ['required', 'optional', 'anonymous'] as const;
 export type AuthMode = (typeof authModes)[number];
 
@@ -92,6 +95,8 @@ const route = z
      * cached session. Opaque here; validated with key paths by routeProblems (route-rules.ts).
      */
     policy: z.unknown().optional(),
+    /** The `aud` of this route's identity assertion (default: identity_assertion.audience, else the upstream origin). */
+    identity_assertion_audience: z.string().min(1).optional(),
   })
   .strict();
 
@@ -214,6 +219,32 @@ export const configSchema = z
       .object({
         enabled: z.boolean().default(false),
         listen: listen(4500),
+      })
+      .strict()
+      .prefault({}),
+    /** A JWT about the session for upstreams to verify (src/gateway/assertion). */
+    identity_assertion: z
+      .object({
+        enabled: z.boolean().default(false),
+        header: z
+          .string()
+          .regex(/^[A-Za-z0-9-]+$/, 'header names may contain only letters, digits and "-"')
+          .default('X-Kratos-Identity-Jwt'),
+        algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
+        /** PEM blocks or a JWK set; the first key signs, all are published. None: an ephemeral key per process. */
+        key_file: z.string().min(1).optional(),
+        ttl_ms: z.number().int().min(1_000).max(86_400_000).default(300_000),
+        audience: z.string().min(1).optional(),
+        /** Claim name → session value path (the paths identity_headers accepts). */
+        claims: z
+          .record(
+            z
+              .string()
+              .regex(/^[A-Za-z_][A-Za-z0-9_.:-]*$/, 'must be a claim name')
+              .refine((n) => !RESERVED_CLAIMS.has(n), 'is a claim the gateway sets itself'),
+            headerMapping.valueType,
+          )
+          .default({}),
       })
       .strict()
       .prefault({}),

@@ -2,6 +2,7 @@ import type { GatewayConfig } from '../../config/schema.js';
 import { credentialExtractors } from '../credentials/index.js';
 import { forwardedHeaders } from './forwarded-headers.js';
 import { identityHeadersFor } from './identity-headers.js';
+import { identityAssertionFor } from './identity-assertion.js';
 import { credentialRemovalFor } from './credential-removal.js';
 import type { HeaderMutator, MutatorFactory, MutatorInputs } from './types.js';
 
@@ -11,6 +12,7 @@ export type { ForwardContext, HeaderMutator, MutatorFactory, MutatorInputs } fro
 export const mutatorRegistry: MutatorFactory[] = [
   () => forwardedHeaders,
   ({ config }) => identityHeadersFor(config),
+  ({ config }) => identityAssertionFor(config),
   ({ config, credentialSources, retiredCredentialSources = [] }) =>
     config.proxy.strip_credentials ? credentialRemovalFor([...credentialSources, ...retiredCredentialSources]) : undefined,
 ];

@@ -185,9 +185,11 @@ function authorizeAndMutate(a: Arrival, e: EvaluationInput, route: Route, target
   };
   let upstream: IncomingHttpHeaders;
   if (transport === 'decision') {
-    // The decision API returns the identity headers for the proxy to copy; nothing else is mutated.
+    // The decision API returns the identity headers (and the assertion, like Oathkeeper's
+    // mutators) for the proxy to copy; nothing else is mutated.
     upstream = {};
     identityHeaders.mutate(upstream, ctx);
+    s.assertion?.mutate(upstream, ctx);
   } else {
     if (transport === 'http') delete headers.expect; // answered by the writer (allowBody); undici refuses to send it
     stripHopByHop(headers, s.injectedHeaderNames, transport === 'websocket');

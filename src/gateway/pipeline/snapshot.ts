@@ -11,7 +11,9 @@ import { claimPaths, parsePolicy } from '../../config/policy.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import { credentialSourceRegistry, type CredentialExtractor } from '../credentials/index.js';
 import { sessionCookie } from '../credentials/session-cookie.js';
+import { AAL_PATH, AMR_PATH } from '../assertion/minter.js';
 import { buildMutators, type HeaderMutator } from '../mutators/index.js';
+import type { IdentityAssertionMutator } from '../mutators/identity-assertion.js';
 import { ReturnToPolicy } from '../return-to.js';
 import { RouteTable } from '../routing/route-table.js';
 import { TrustedProxies } from '../trusted-proxies.js';
@@ -45,6 +47,10 @@ export class ConfigSnapshot {
   /** Only those that can refuse (allow-all is left out). */
   readonly authorizers: readonly Authorizer[];
   readonly mutators: readonly HeaderMutator[];
+  /** The identity assertion mutator when enabled (the decision API returns its header; the JWKS endpoints read its keys). */
+  readonly assertion: IdentityAssertionMutator | undefined;
+  /** The JWKS body when the assertion is enabled. */
+  readonly jwksBody: string | undefined;
   /**
    * Normalised names stripped from every request: what every mutator declares it `sets`, plus
    * the routing-override headers; `X-Kratos-*` always. After a reload, also every name an
@@ -79,6 +85,8 @@ export class ConfigSnapshot {
     this.sessionCookieNames = new Set([config.kratos.session_cookie, ...(previous?.sessionCookieNames ?? [])]);
     const retiredCredentialSources = [...this.sessionCookieNames].slice(1).map((name) => sessionCookie(name));
     this.mutators = buildMutators({ config, credentialSources: this.credentialSources, retiredCredentialSources });
+    this.assertion = this.mutators.find((m): m is IdentityAssertionMutator => 'minter' in m);
+    this.jwksBody = this.assertion?.minter.jwksBody;
     this.trustedProxies = new TrustedProxies(config.proxy.trusted_proxies);
     this.returnTo = new ReturnToPolicy(config.proxy.public_base_url, config.login.allowed_return_to_hosts);
     this.publicOrigin = new URL(config.proxy.public_base_url).origin;
@@ -99,7 +107,7 @@ export class ConfigSnapshot {
     this.injectedHeaderNames = injected;
   }
 
-  /** The session value paths identity headers and route policies read (the resolver extracts only these). */
+  /** The session value paths identity headers, route policies and the identity assertion read (the resolver extracts only these). */
   get valuePaths(): string[] {
     const paths = new Set<string>();
     for (const mapping of [this.config.identity_headers, ...this.config.routes.map((r) => r.identity_headers ?? {})]) {
@@ -111,6 +119,9 @@ export class ConfigSnapshot {
       const c = parsePolicy(r.policy, `routes.${i}.policy`, []);
       if (c !== undefined) claimPaths(c, paths);
     });
+    if (this.assertion !== undefined) {
+      for (const path of [AAL_PATH, AMR_PATH, ...Object.values(this.config.identity_assertion.claims)]) paths.add(path);
+    }
     return [...paths];
   }
 }

@@ -15,6 +15,7 @@ import { arrive, observeFailure, type Observe } from '../pipeline/observe.js';
 import type { Refuse } from '../pipeline/refuse.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';
 import { upstreamPath } from '../routing/route-table.js';
+import { JWKS_PATH, sendJwks } from '../assertion/jwks.js';
 
 /** Declares a body: a non-zero Content-Length, or any Transfer-Encoding. */
 export function declaresBody(req: IncomingMessage): boolean {
@@ -77,6 +78,12 @@ export function createHttpTransport(g: GatewayCore, observe: Observe, closing: W
     const requestId = requestIdOf(req);
     if (closing.has(req.socket)) return; // pipelined behind a refusal: never handled, the socket is closing
     res.setHeader('x-request-id', requestId);
+    // The identity assertion's public keys: anonymous and before routing, like the control plane.
+    if (g.snapshot.jwksBody !== undefined && (req.url === JWKS_PATH || req.url?.startsWith(JWKS_PATH + '?'))) {
+      const a = arrive(req, { started, requestId, peer: peerAddress(req), snapshot: g.snapshot, path: JWKS_PATH, observed: false });
+      sendJwks(req, res, g.snapshot.jwksBody);
+      return observe(req, a, 'control', res.statusCode);
+    }
     const trace = g.tracing?.startRequest(req, 'proxy');
     const a = arrive(req, { started, requestId, peer: peerAddress(req), snapshot: g.snapshot, path: undefined, observed: false });
     // Read before hop-by-hop stripping removes Transfer-Encoding.

@@ -1,0 +1,34 @@
+import type { GatewayConfig } from '../../config/schema.js';
+import { assertionKeysFor } from '../assertion/keys.js';
+import { normalizeHeaderName } from '../headers/identity-headers.js';
+import { AssertionMinter } from '../assertion/minter.js';
+import type { HeaderMutator } from './types.js';
+
+export interface IdentityAssertionMutator extends HeaderMutator {
+  readonly minter: AssertionMinter;
+}
+
+/**
+ * The signed identity assertion (`identity_assertion`): a JWT about the session in one header,
+ * which an upstream verifies against the gateway's JWKS instead of trusting plain headers
+ * (useful when something other than the gateway can reach it). Declaring the header in `sets`
+ * makes the gateway strip it from every caller. Audience: the route's
+ * `identity_assertion_audience`, else `identity_assertion.audience`, else the upstream origin.
+ */
+export function identityAssertionFor(config: GatewayConfig): IdentityAssertionMutator | undefined {
+  const c = config.identity_assertion;
+  if (!c.enabled) return undefined;
+  const keys = assertionKeysFor(c);
+  const minter = new AssertionMinter(keys, { issuer: config.proxy.public_base_url, ttlMs: c.ttl_ms, claims: Object.entries(c.claims) });
+  const audiences = new Map<string, string>();
+  for (const r of config.routes) audiences.set(r.name, r.identity_assertion_audience ?? c.audience ?? new URL(r.upstream).origin);
+  const header = normalizeHeaderName(c.header);
+  return {
+    sets: [header],
+    minter,
+    mutate(headers, { route, session }) {
+      if (session === undefined || route === undefined) return;
+      headers[header] = minter.tokenFor(session, audiences.get(route.name) ?? route.upstream.origin);
+    },
+  };
+}
