@@ -13,6 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import type { GatewayConfig } from './config/schema.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { ConfigError, loadConfigFile } from './config/load.js';
+import { loadAssertionKeys } from './gateway/assertion/keys.js';
 import { redactUrl } from './config/redact.js';
 import { ListenError } from './listen.js';
 import { startGateway } from './app.js';
@@ -93,6 +94,14 @@ async function main(): Promise<void> {
   // the embedded identity server's kratos.yml when it is enabled; nothing listens.
   if (args.values.check || command === 'validate') {
     const problems = loaded.config.embedded_kratos.enabled ? await embeddedKratosProblems(loaded.config, loaded.baseDir) : [];
+    if (loaded.config.identity_assertion.enabled) {
+      try {
+        loadAssertionKeys(loaded.config.identity_assertion, loaded.baseDir);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        problems.push(...err.problems);
+      }
+    }
     if (problems.length > 0)
       fail(
         problems.map((p) => `config error: ${p}`),

@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { startGateway } from '../../../src/app.js';
 import { ConfigError } from '../../../src/config/errors.js';
+import { runCli } from '../../helpers/process.js';
 import { memoryLogger, startStack, testConfig, type EchoRecord, type Stack } from '../../helpers/servers.js';
 
 const HEADER = 'x-kratos-identity-jwt';
@@ -292,6 +293,33 @@ describe('identity assertion: key files', () => {
       assert.equal(admin.statusCode, 404);
     } finally {
       await stack.close();
+    }
+  });
+});
+
+describe('identity assertion: the CLI', () => {
+  test('a bad key file (relative to the config file) makes validate and start exit 2 with the key path', async () => {
+    const cfgDir = mkdtempSync(join(tmpdir(), 'assertion-cli-'));
+    writeFileSync(join(cfgDir, 'keys.pem'), String(generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' })));
+    const file = join(cfgDir, 'gateway.yaml');
+    writeFileSync(
+      file,
+      'proxy: { listen: { port: 0 } }\nadmin: { listen: { port: 0 } }\nui: { enabled: false }\nidentity_assertion: { enabled: true, key_file: keys.pem }\n',
+    );
+    for (const args of [
+      ['validate', '--config', file],
+      ['--config', file],
+    ]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^config error: identity_assertion\\.key_file: ${join(cfgDir, 'keys.pem').replaceAll('/', '\\/')}: key 0 is an ed25519 key`,
+          'm',
+        ),
+      );
+      assert.ok(!r.stderr.includes('PRIVATE KEY'));
     }
   });
 });
