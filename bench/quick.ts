@@ -7,6 +7,7 @@
  *   --profile         (write a --cpu-prof profile of the gateway to bench/results/)
  *   --tracing         (tracing on: OTLP/HTTP export to a sink in this process; every request sampled)
  *   --tracing-sampler parentbased_traceidratio --tracing-ratio 0.01   (tracing on with that sampler)
+ *   --assertion       (identity_assertion on: every request carries a signed JWT, cached per session)
  */
 import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -25,6 +26,7 @@ const kratosKind = (args.get('kratos') ?? (embeddedAvailable() ? 'embedded' : 'f
 const accessLog = !args.has('no-access-log');
 const profile = args.has('profile');
 const tracingSampler = args.get('tracing-sampler') ?? (args.has('tracing') ? 'parentbased_always_on' : undefined);
+const assertion = args.has('assertion');
 
 const upstream = await startNode<{ url: string; port: number }>('servers/upstream.ts');
 const kratos = await startKratos(kratosKind, 0);
@@ -32,13 +34,18 @@ const profileDir = BENCH_DIR + 'results/profiles';
 if (profile) mkdirSync(profileDir, { recursive: true });
 const sink = tracingSampler === undefined ? undefined : await startOtlpSink();
 const gatewayEnv =
-  sink === undefined
+  sink === undefined && !assertion
     ? undefined
     : {
         ...process.env,
-        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-        OTEL_TRACES_SAMPLER: tracingSampler!,
-        OTEL_TRACES_SAMPLER_ARG: args.get('tracing-ratio') ?? '1',
+        ...(assertion ? { BENCH_IDENTITY_ASSERTION: '1' } : {}),
+        ...(sink === undefined
+          ? {}
+          : {
+              OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+              OTEL_TRACES_SAMPLER: tracingSampler!,
+              OTEL_TRACES_SAMPLER_ARG: args.get('tracing-ratio') ?? '1',
+            }),
       };
 const gw = await startSystem(accessLog ? 'kg' : 'kg-nolog', {
   ...(gatewayEnv ? { gatewayEnv } : {}),
@@ -54,6 +61,8 @@ try {
   const [token] = await kratos.sessions('quick', 1);
   const check = await fetch(gw.url + '/', { headers: { 'x-session-token': token! } });
   if (check.status !== 200) throw new Error(`the gateway answered ${check.status} for a valid session`);
+  // The upstream echoes nothing; the JWKS answering is what shows the assertion is on.
+  if (assertion && (await fetch(gw.url + '/.well-known/jwks.json')).status !== 200) throw new Error('--assertion: the gateway has no JWKS');
   await check.arrayBuffer();
 
   const spec = { kind: 'http' as const, connections, duration, tokens: { mode: 'fixed' as const, token: token! } };
@@ -96,6 +105,7 @@ try {
   console.log(line('floor: node:http + undici', floorRun));
   const variant = [
     accessLog ? '' : 'no log',
+    assertion ? 'identity assertion' : '',
     tracingSampler === undefined
       ? ''
       : `tracing ${tracingSampler}${tracingSampler.includes('ratio') ? ' ' + (args.get('tracing-ratio') ?? '1') : ''}`,

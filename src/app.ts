@@ -14,6 +14,7 @@ import { createLogger, type Logger } from './log.js';
 import { GatewayCore } from './gateway/gateway-core.js';
 import { configHash } from './gateway/pipeline/snapshot.js';
 import { prepareAssertionKeys } from './gateway/assertion/keys.js';
+import { JWKS_PATH } from './gateway/assertion/jwks.js';
 import { ConfigReloader, type ReloadOutcome } from './reload.js';
 import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control/app.js';
@@ -117,6 +118,8 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     }
 
     let demoUrl: string | undefined;
+    // Set once the admin listener is up; read by the demo app on its first page view.
+    const demoJwks: { url?: string } = {};
     if (config.demo_upstream.enabled) {
       const demo = await import('./demo/index.js');
       const mount = config.kratos.mount_prefix;
@@ -126,6 +129,17 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
           logger, // the module names its own component (a second child() would repeat the key)
           logoutUrl: `${mount}/self-service/browser/flows/logout`,
           settingsUrl: `${mount}/self-service/settings/browser`,
+          ...(config.identity_assertion.enabled
+            ? {
+                assertion: {
+                  header: config.identity_assertion.header,
+                  issuer: config.proxy.public_base_url,
+                  audience: config.identity_assertion.audience,
+                  // The admin listener starts below; the demo fetches the keys on its first page view.
+                  jwksUrl: () => demoJwks.url,
+                },
+              }
+            : {}),
         })
         .catch((err: unknown) => {
           throw portTaken(err, { 'demo_upstream.listen': config.demo_upstream.listen });
@@ -177,6 +191,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     const adminServer = createServer(enforcedTimeouts(ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS), createAdminHandler(core));
     const adminUrl = await listen(adminServer, config.admin.listen.host, config.admin.listen.port, 'admin.listen');
     closers.push(() => closeGracefully(adminServer, 1_000));
+    demoJwks.url = adminUrl + JWKS_PATH;
 
     let reloader: ConfigReloader | undefined;
     if (options.configFile !== undefined) {

@@ -28,6 +28,10 @@ const config = parseConfig({
   session_cache: { enabled: opts.cache },
   ui: { enabled: false },
   log: { level: 'info', access_log: opts.accessLog },
+  // bench:quick --assertion: the signed identity assertion on (an ephemeral ES256 key, one mapped claim).
+  ...(process.env.BENCH_IDENTITY_ASSERTION === '1'
+    ? { identity_assertion: { enabled: true, claims: { email: 'identity.traits.email' } } }
+    : {}),
   routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: opts.upstreamUrl, auth: 'required', on_unauthenticated: 'json' }],
 });
 

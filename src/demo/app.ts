@@ -7,7 +7,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../log.js';
-import { DEMO_CSS, renderAppPage } from './page.js';
+import { DEMO_CSS, renderAppPage, type AssertionView } from './page.js';
+import { createAssertionVerifier, type AssertionVerifier, type DemoAssertionOptions } from './assertion.js';
 
 export interface DemoUpstreamOptions {
   host: string;
@@ -17,6 +18,8 @@ export interface DemoUpstreamOptions {
   logoutUrl?: string;
   /** Where "Account settings" points: a settings flow init, which then lands on the settings UI. */
   settingsUrl?: string;
+  /** Verify the gateway's identity assertion and show its claims (identity_assertion.enabled). */
+  assertion?: DemoAssertionOptions;
 }
 
 export interface DemoUpstream {
@@ -42,7 +45,12 @@ function pathOf(req: IncomingMessage): string {
   return (req.url ?? '/').split('?')[0] ?? '/';
 }
 
-export function handleDemoRequest(req: IncomingMessage, res: ServerResponse, links: { logoutUrl: string; settingsUrl: string }): void {
+export function handleDemoRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  links: { logoutUrl: string; settingsUrl: string },
+  verifier?: AssertionVerifier,
+): void {
   const path = pathOf(req);
   if (path === '/echo' || path.startsWith('/echo/')) {
     // Drain any body so keep-alive connections stay usable; the echo reports the head only.
@@ -58,7 +66,15 @@ export function handleDemoRequest(req: IncomingMessage, res: ServerResponse, lin
   if (path === '/demo.css' && readOnly) {
     return send(res, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=300' }, DEMO_CSS);
   }
-  if (path === '/' && readOnly) return send(res, 200, PAGE_HEADERS, renderAppPage(req, links));
+  if (path === '/' && readOnly) {
+    if (verifier === undefined) return send(res, 200, PAGE_HEADERS, renderAppPage(req, links));
+    // Verified the way an upstream should: signature against the gateway's JWKS, issuer, audience, expiry.
+    void verifier.verify(req).then(
+      (assertion: AssertionView) => send(res, 200, PAGE_HEADERS, renderAppPage(req, links, assertion)),
+      () => send(res, 500, { 'content-type': 'text/plain; charset=utf-8' }, 'Internal Server Error\n'),
+    );
+    return;
+  }
   if (path === '/') return send(res, 405, { 'content-type': 'text/plain; charset=utf-8', allow: 'GET, HEAD' }, 'Method Not Allowed\n');
   send(res, 404, { 'content-type': 'text/plain; charset=utf-8' }, 'Not Found\n');
 }
@@ -69,7 +85,8 @@ export async function startDemoUpstream(opts: DemoUpstreamOptions): Promise<Demo
     settingsUrl: opts.settingsUrl ?? '/.ory/kratos/public/self-service/settings/browser',
   };
   const log = opts.logger.child({ component: 'demo-upstream' });
-  const server = http.createServer((req, res) => handleDemoRequest(req, res, links));
+  const verifier = opts.assertion === undefined ? undefined : createAssertionVerifier(opts.assertion);
+  const server = http.createServer((req, res) => handleDemoRequest(req, res, links, verifier));
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
 
   wss.on('connection', (socket) => {

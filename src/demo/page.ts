@@ -10,13 +10,29 @@ export interface PageLinks {
   settingsUrl: string;
 }
 
+/** What the demo made of the gateway's signed identity assertion (src/demo/assertion.ts). */
+export interface AssertionView {
+  /** Lower-case header name, so the token itself is hidden in the header table. */
+  readonly header: string;
+  readonly result:
+    | { readonly kind: 'absent' }
+    | {
+        readonly kind: 'verified';
+        readonly alg: string;
+        readonly kid: string | undefined;
+        readonly claims: ReadonlyArray<readonly [string, string]>;
+      }
+    | { readonly kind: 'invalid'; readonly reason: string };
+}
+
 const IDENTITY_ID = 'x-kratos-authenticated-identity-id';
 const SESSION_ID = 'x-kratos-session-id';
 const TRAIT_PREFIX = 'x-user-';
 
 /** Credentials are shown by cookie name or scheme only: the page is meant for screenshots. */
-function displayValue(name: string, value: string): string {
+function displayValue(name: string, value: string, assertionHeader: string | undefined): string {
   const lower = name.toLowerCase();
+  if (lower === assertionHeader) return '(signed JWT, hidden: its verified claims are shown above)';
   if (lower === 'cookie') {
     return value
       .split(';')
@@ -45,7 +61,21 @@ function traitLabel(header: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-export function renderAppPage(req: IncomingMessage, links: PageLinks): string {
+function assertionSection(view: AssertionView | undefined) {
+  if (view === undefined) return '';
+  const r = view.result;
+  if (r.kind === 'absent')
+    return html`<h2>Signed identity assertion</h2><p id="assertion-status">No <code>${view.header}</code> header on this request.</p>`;
+  if (r.kind === 'invalid')
+    return html`<h2>Signed identity assertion</h2><p id="assertion-status" class="invalid">Not verified: ${r.reason}</p>`;
+  return html`<h2>Signed identity assertion</h2>
+<p id="assertion-status" class="verified">Verified: <code>${view.header}</code> is a ${r.alg} JWT signed by the gateway (key <code>${r.kid ?? '?'}</code>), checked against its JWKS with issuer, audience and expiry.</p>
+<dl class="facts" id="assertion-claims">
+${r.claims.map(([name, value]) => html`<dt><code>${name}</code></dt><dd><code>${value}</code></dd>`)}
+</dl>`;
+}
+
+export function renderAppPage(req: IncomingMessage, links: PageLinks, assertion?: AssertionView): string {
   const one = (name: string) => {
     const v = req.headers[name];
     return Array.isArray(v) ? v.join(', ') : v;
@@ -77,12 +107,13 @@ ${traits.map(([name, value]) => html`<dt>${traitLabel(name)}</dt><dd>${value} <s
 <main>
 <h1>${identityId ? 'Welcome' : 'Hello, visitor'}</h1>
 ${who}
+${assertionSection(assertion)}
 <h2>Request headers this app received</h2>
 <p>Highlighted rows are <code>X-</code> headers, most of them added by the gateway. Cookie and credential values are hidden here; <a href="echo/">echo/</a> answers the raw request as JSON.</p>
 <div class="scroll"><table>
 <thead><tr><th scope="col">Header</th><th scope="col">Value</th></tr></thead>
 <tbody>
-${headers.map(([name, value]) => html`<tr${name.toLowerCase().startsWith('x-') ? html` class="injected"` : ''}><th scope="row"><code>${name}</code></th><td><code>${displayValue(name, value)}</code></td></tr>`)}
+${headers.map(([name, value]) => html`<tr${name.toLowerCase().startsWith('x-') ? html` class="injected"` : ''}><th scope="row"><code>${name}</code></th><td><code>${displayValue(name, value, assertion?.header)}</code></td></tr>`)}
 </tbody>
 </table></div>
 </main>
@@ -107,6 +138,8 @@ main { max-width: 60rem; margin: 0 auto; padding: 1rem; }
 .facts dt { font-weight: 700; }
 .facts dd { margin: 0; overflow-wrap: anywhere; }
 .via { color: #4b5563; font-size: 0.875rem; }
+.verified { color: #065f46; }
+.invalid { color: #991b1b; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 0.875rem; }
 th, td { text-align: left; vertical-align: top; padding: 0.375rem 0.5rem; border-bottom: 1px solid #e5e7eb; overflow-wrap: anywhere; }
