@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { startGateway } from '../../../src/app.js';
 import { ConfigError } from '../../../src/config/errors.js';
+import { ConfigSnapshot } from '../../../src/gateway/pipeline/snapshot.js';
 import { runCli } from '../../helpers/process.js';
 import { memoryLogger, startStack, testConfig, type EchoRecord, type Stack } from '../../helpers/servers.js';
 
@@ -320,6 +321,25 @@ describe('identity assertion: the CLI', () => {
         ),
       );
       assert.ok(!r.stderr.includes('PRIVATE KEY'));
+    }
+  });
+});
+
+describe('identity assertion: a reload keeps the keys', () => {
+  test('a snapshot built from the running configuration (as a reload builds it) signs with the same keys', async () => {
+    const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+    writeKeyFile('reload.json', JSON.stringify({ keys: [jwk] }));
+    // Relative to baseDir (the config file's directory), not to the working directory.
+    const config = testConfig({ identity_assertion: { enabled: true, key_file: 'reload.json' }, routes: [] });
+    const gw = await startGateway(config, { logger: memoryLogger().logger, baseDir: dir });
+    try {
+      const before = gw.core.snapshot;
+      // A reload spreads the running configuration, keeping the identity_assertion object (not reloadable).
+      const next = new ConfigSnapshot({ ...before.config, routes: [] }, undefined, before);
+      assert.equal(next.jwksBody, before.jwksBody);
+      assert.equal(JSON.parse(next.jwksBody!).keys[0].x, jwk.x);
+    } finally {
+      await gw.shutdown();
     }
   });
 });
