@@ -8,7 +8,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { parseCookies } from '../cookies.js';
 import { publicUrl, withQuery, type IdentityContext } from '../context.js';
 import { minutesBetween } from '../duration.js';
-import { badRequest, gone, invalidCsrf, notFound, toHttpError, type HttpError } from '../errors.js';
+import { badRequest, gone, invalidCsrf, notFound, tooManyRequests, toHttpError, type HttpError } from '../errors.js';
 import { isUuid, queryParam, redirect, requestUrl, sendError } from '../http.js';
 import { texts, type UiText } from '../messages.js';
 import { isJsonRequest } from '../negotiation.js';
@@ -105,6 +105,30 @@ export function newFlow(ctx: IdentityContext, d: FlowDescriptor, type: FlowType,
 export function saveFlow(ctx: IdentityContext, flow: Flow): void {
   flow.updated_at = ctx.clock.now().toISOString();
   ctx.flows.save(flow);
+}
+
+/**
+ * Refuses an attempt the backoff holds back. Browsers go back to the form with the message, as
+ * for a wrong password, so the UI stays usable (no Retry-After there: on a 302 it would ask the
+ * browser to delay loading that page); API and JSON clients get 429 with Retry-After and the
+ * message on the flow.
+ */
+export function refuseThrottled(
+  ctx: IdentityContext,
+  req: Request,
+  res: Response,
+  flow: Flow,
+  waitSeconds: number,
+  uiText: UiText,
+  apiMessage: string,
+  apiReason: string,
+): void {
+  if (flow.type === 'browser' && !isJsonRequest(req.headers)) throw new FlowValidationError([{ message: uiText }]);
+  clearMessages(flow.ui);
+  addContainerMessage(flow.ui, uiText);
+  saveFlow(ctx, flow);
+  res.setHeader('Retry-After', String(waitSeconds));
+  sendError(res, tooManyRequests(apiMessage, waitSeconds, apiReason));
 }
 
 export function flowJson(ctx: IdentityContext, f: Flow): Record<string, unknown> {

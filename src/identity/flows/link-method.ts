@@ -7,13 +7,12 @@ import type { Request, Response, Router } from 'express';
 import type { IdentityContext } from '../context.js';
 import { publicUrl, withQuery } from '../context.js';
 import { minutesBetween } from '../duration.js';
-import { badRequest, tooManyRequests } from '../errors.js';
-import { bodyOf, queryParam, redirect, sendError, stringField } from '../http.js';
+import { badRequest } from '../errors.js';
+import { bodyOf, queryParam, redirect, stringField } from '../http.js';
 import { labels, texts, type UiText } from '../messages.js';
-import { isJsonRequest } from '../negotiation.js';
 import type { LinkToken, LinkTokenKind } from '../persistence/tokens.js';
 import { Throttle } from '../throttle.js';
-import { addContainerMessage, clearMessages, input, setNodeValue, submitNode } from '../ui-nodes.js';
+import { addContainerMessage, input, setNodeValue, submitNode } from '../ui-nodes.js';
 import {
   ensureCsrf,
   fetchFlowHandler,
@@ -30,6 +29,7 @@ import {
   type Flow,
   type FlowDescriptor,
   type FlowType,
+  refuseThrottled,
 } from './common.js';
 
 export interface LinkFlowSpec {
@@ -168,19 +168,15 @@ export function mountLinkFlow(ctx: IdentityContext, router: Router, spec: LinkFl
     if (!verdict.allowed) {
       const wait = verdict.retryAfterSeconds;
       ctx.logger.warn({ client: keys.client, by: verdict.by, retry_after_s: wait, flow: spec.kind }, 'email throttled');
-      // As for login: browsers go back to the form with the message; no Retry-After on that 302.
-      if (flow.type === 'browser' && !isJsonRequest(req.headers)) throw new FlowValidationError([{ message: texts.emailThrottled(wait) }]);
-      clearMessages(flow.ui);
-      addContainerMessage(flow.ui, texts.emailThrottled(wait));
-      saveFlow(ctx, flow);
-      res.setHeader('Retry-After', String(wait));
-      return sendError(
+      return refuseThrottled(
+        ctx,
+        req,
         res,
-        tooManyRequests(
-          `Too many emails were requested. Try again in ${wait} seconds.`,
-          wait,
-          'Too many emails were requested, please try again later',
-        ),
+        flow,
+        wait,
+        texts.emailThrottled(wait),
+        `Too many emails were requested. Try again in ${wait} seconds.`,
+        'Too many emails were requested, please try again later',
       );
     }
     try {

@@ -1,14 +1,14 @@
 /** The login flow with the password method (selfservice/flow/login, strategy/password/login.go). */
 import type { Request, Response, Router } from 'express';
 import type { IdentityContext } from '../context.js';
-import { badRequest, tooManyRequests } from '../errors.js';
+import { badRequest } from '../errors.js';
 import { bodyOf, queryParam, redirect, requestUrl, sendError, sessionOf, stringField } from '../http.js';
 import { labels, texts } from '../messages.js';
 import { isJsonRequest } from '../negotiation.js';
 import { secureRedirectTarget } from '../return-to.js';
 import { sessionJson } from '../serialize.js';
 import { Throttle } from '../throttle.js';
-import { addContainerMessage, clearMessages, input, passwordNode, setNodeValue, submitNode } from '../ui-nodes.js';
+import { input, passwordNode, setNodeValue, submitNode } from '../ui-nodes.js';
 import {
   ensureCsrf,
   fetchFlowHandler,
@@ -21,6 +21,7 @@ import {
   uiRedirect,
   type Flow,
   type FlowDescriptor,
+  refuseThrottled,
 } from './common.js';
 import { issueBrowserSession, issueSession } from './session-issue.js';
 
@@ -111,22 +112,15 @@ export function mountLogin(ctx: IdentityContext, router: Router): void {
       if (!verdict.allowed) {
         const wait = verdict.retryAfterSeconds;
         ctx.logger.warn({ client: keys.client, by: verdict.by, retry_after_s: wait, flow_type: flow.type }, 'login throttled');
-        if (flow.type === 'browser' && !isJsonRequest(req.headers)) {
-          // Back to the login page with the message, as for a wrong password, so the UI stays usable.
-          // No Retry-After here: on a 302 it would ask the browser to delay loading that page.
-          throw new FlowValidationError([{ message: texts.loginThrottled(wait) }]);
-        }
-        clearMessages(flow.ui);
-        addContainerMessage(flow.ui, texts.loginThrottled(wait));
-        saveFlow(ctx, flow);
-        res.setHeader('Retry-After', String(wait));
-        return sendError(
+        return refuseThrottled(
+          ctx,
+          req,
           res,
-          tooManyRequests(
-            `Too many failed login attempts. Try again in ${wait} seconds.`,
-            wait,
-            'Too many failed login attempts, please try again later',
-          ),
+          flow,
+          wait,
+          texts.loginThrottled(wait),
+          `Too many failed login attempts. Try again in ${wait} seconds.`,
+          'Too many failed login attempts, please try again later',
         );
       }
 
