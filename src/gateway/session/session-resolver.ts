@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { GatewayMetrics } from '../../observability/metrics.js';
+import { redactUrl } from '../../config/redact.js';
 import { ThrottledWarnings, type Logger } from '../../log.js';
 import type { Credential } from '../credentials/index.js';
 import { KratosWhoamiClient, WhoamiUnavailable } from './kratos-whoami-client.js';
@@ -88,9 +89,12 @@ export class SessionResolver {
    */
   private readonly stepUps: LRUCache<string, StepUp> | undefined;
   private readonly warnings: ThrottledWarnings | undefined;
+  /** The Kratos URL as log lines show it: a password in it (basic auth in front of Kratos) is `***`. */
+  private readonly kratosForLogs: string;
 
   constructor(private readonly opts: SessionResolverOptions) {
     this.warnings = opts.logger && new ThrottledWarnings(opts.logger.child({ component: 'session-resolver' }));
+    this.kratosForLogs = redactUrl(opts.kratosPublicUrl);
     this.client = new KratosWhoamiClient(opts.kratosPublicUrl, opts.whoamiTimeoutMs, opts.connections);
     this.keySalt = '\0' + opts.kratosPublicUrl;
     const c = opts.cache;
@@ -343,7 +347,7 @@ export class SessionResolver {
         reason: e.reason,
         ...(e.detail.code !== undefined && { code: e.detail.code }),
         ...(e.detail.status !== undefined && { kratos_status: e.detail.status }),
-        kratos: this.opts.kratosPublicUrl,
+        kratos: this.kratosForLogs,
       },
       e.message,
     );

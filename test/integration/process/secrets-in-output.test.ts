@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../helpers/servers.js';
+import { freePort, startTestGateway } from '../../helpers/servers.js';
 import { spawnGateway } from '../../helpers/process.js';
 
 function configFile(text: string): string {
@@ -28,4 +28,26 @@ test('a password in kratos.public_url is in neither the start-up banner nor the 
   assert.ok(!gw.stderr().includes('S3CRET-PW'), gw.stderr());
   assert.ok(!gw.stdout().includes('S3CRET-PW'), gw.stdout());
   assert.match(gw.stderr(), /Kratos public +http:\/\/gateway:\*\*\*@127\.0\.0\.1:9\//);
+});
+
+test('a password in kratos.public_url is not in the "Kratos gave no answer" warning', async () => {
+  const closed = await freePort();
+  const gw = await startTestGateway({
+    kratos: { public_url: `http://gateway:KRATOS-PASSWORD@127.0.0.1:${closed}` },
+    session_cache: { enabled: false },
+    routes: [
+      { name: 'app', match: { path_prefix: '/' }, upstream: `http://127.0.0.1:${closed}`, auth: 'required', on_unauthenticated: 'json' },
+    ],
+  });
+  try {
+    const res = await fetch(`${gw.proxyUrl}/x`, { headers: { 'x-session-token': 'some-token' } });
+    await res.arrayBuffer();
+    assert.equal(res.status, 503);
+    const warning = gw.logLines.find((l) => l.includes('"reason":"connect"'));
+    assert.ok(warning, gw.logLines.join('\n'));
+    assert.ok(!warning.includes('KRATOS-PASSWORD'), warning);
+    assert.match(warning, /"kratos":"http:\/\/gateway:\*\*\*@127\.0\.0\.1:\d+\/?"/);
+  } finally {
+    await gw.shutdown();
+  }
 });
