@@ -119,6 +119,10 @@ export const configSchema = z
         shutdown_grace_ms: ms.default(10_000),
         /** Remove Kratos credentials (session and CSRF cookies, X-Session-Token, the bearer token that authenticated) from requests sent upstream. */
         strip_credentials: z.boolean().default(true),
+        /** Data-plane worker processes on the shared listen socket: a number, or `auto` (one per available CPU). */
+        workers: z
+          .union([z.number().int().min(1).max(256), z.literal('auto')], { error: 'must be a whole number from 1 to 256, or "auto"' })
+          .default(1),
       })
       .strict()
       // Node refuses to create such a server (a RangeError at start-up); say so as a config error.
@@ -167,8 +171,51 @@ export const configSchema = z
         ttl_cap_ms: z.number().int().min(1).default(60_000),
         negative_ttl_ms: ms.default(1_000),
         honour_cache_for_header: z.boolean().default(true),
+        /**
+         * A cached session older than this is still served while one background whoami (one
+         * for the whole fleet with `shared`) checks it again: a revocation made at Kratos
+         * directly is seen within this plus one whoami. Absent: entries live until ttl_cap_ms.
+         */
+        revalidate_after_ms: z.number().int().min(1).optional(),
+        /** The fleet's shared tier on Redis (or Valkey): invalidation fan-out, L2 cache, fleet-wide coalescing. */
+        shared: z
+          .object({
+            /** `redis://` or `rediss://` (TLS); user and password may be in the URL. Absent: shared mode off. */
+            redis_url: z
+              .string()
+              .refine((s) => {
+                try {
+                  const u = new URL(s);
+                  return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+                } catch {
+                  return false;
+                }
+              }, 'must be a redis:// or rediss:// URL with a host')
+              .optional(),
+            /** A file holding the Redis password (a mounted Secret); relative to the config file. Overrides a password in the URL. */
+            password_file: z.string().min(1).optional(),
+            /** Prefix of every key and channel the gateway uses (ACLs can confine it to `~<prefix>*` and `&<prefix>*`). */
+            key_prefix: z
+              .string()
+              .regex(/^[A-Za-z0-9:_.{}-]{1,64}$/, 'letters, digits and ":_.{}-" only, at most 64')
+              .default('kratos-gateway:'),
+            /** The most a request ever waits on Redis; past it the request goes on without it. */
+            timeout_ms: z.number().int().min(1).max(10_000).default(25),
+            /** While Redis is unreachable, entries are kept at most this long (an invalidation may have been missed); never beyond ttl_cap_ms. */
+            degraded_ttl_cap_ms: z.number().int().min(1).default(5_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
+      .refine((c) => c.revalidate_after_ms === undefined || c.revalidate_after_ms < c.ttl_cap_ms, {
+        message: 'must be less than session_cache.ttl_cap_ms (an entry is never older than the cap)',
+        path: ['revalidate_after_ms'],
+      })
+      .refine((c) => c.shared.password_file === undefined || c.shared.redis_url !== undefined, {
+        message: 'needs session_cache.shared.redis_url',
+        path: ['shared', 'password_file'],
+      })
       .prefault({}),
     identity_headers: headerMapping.default({}),
     login: z
