@@ -9,6 +9,12 @@ export interface SessionSummary {
   readonly sessionId: string;
   /** Epoch ms; the cache never serves an entry past this. */
   readonly expiresAtMs: number;
+  /**
+   * Epoch ms of the whoami call this came from (when it was asked, so never later than Kratos
+   * vouched for it): how old the answer is, for `session_cache.revalidate_after_ms`. Kept by a
+   * shared tier with the summary, so an answer loaded from another instance keeps its age.
+   */
+  readonly checkedAtMs?: number;
   /** Source path (e.g. `identity.traits.email`) → header-safe value; absent when the session has none. */
   readonly values: ReadonlyMap<string, string>;
   /*
@@ -119,6 +125,7 @@ export function summarizeSession(body: unknown, valuePaths: readonly string[], n
     identityId,
     sessionId,
     expiresAtMs,
+    checkedAtMs: nowMs,
     values,
     claims,
     aal: aalOf(s.authenticator_assurance_level),
