@@ -75,6 +75,7 @@ export class GatewayCore {
         ttlCapMs: c.ttl_cap_ms,
         negativeTtlMs: c.negative_ttl_ms,
         honourCacheForHeader: c.honour_cache_for_header,
+        revalidateAfterMs: c.revalidate_after_ms,
       },
       valuePaths,
       metrics: this.metrics,

@@ -172,4 +172,21 @@ export class GatewayMetrics {
   upstreamError(route: string, kind: UpstreamErrorKind): void {
     this.upstreamErrors.labels(route, kind).inc();
   }
+
+  /** Created on first use: a gateway without `session_cache.revalidate_after_ms` never exports it. */
+  private revalidations: Counter<'outcome'> | undefined;
+
+  /** One background re-check of a cached session (session_cache.revalidate_after_ms) and what it found. */
+  revalidation(outcome: RevalidationOutcome): void {
+    this.revalidations ??= new Counter({
+      name: 'kratos_gateway_session_revalidations_total',
+      help: 'Background whoami re-checks of cached sessions older than session_cache.revalidate_after_ms, by outcome',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+    this.revalidations.labels(outcome).inc();
+  }
 }
+
+/** `active`: still a session (entry renewed); `revoked`: no longer one (entry dropped fleet-wide); `step_up`: needs aal2 now; `error`: Kratos gave no answer (entry kept); `elsewhere`: another instance is re-checking it. */
+export type RevalidationOutcome = 'active' | 'revoked' | 'step_up' | 'error' | 'elsewhere';

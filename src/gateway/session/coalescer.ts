@@ -37,6 +37,10 @@ export class Coalescer<T> {
     this.flights.delete(key);
   }
 
+  has(key: string): boolean {
+    return this.flights.has(key);
+  }
+
   get size(): number {
     return this.flights.size;
   }

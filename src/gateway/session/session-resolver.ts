@@ -53,6 +53,8 @@ export interface SessionResolverOptions {
     ttlCapMs: number;
     negativeTtlMs: number;
     honourCacheForHeader: boolean;
+    /** A session older than this is served while one background whoami checks it again (absent: never). */
+    revalidateAfterMs?: number | undefined;
   };
   /** Every `identity.…`/`session.…` path any header mapping reads. */
   valuePaths: readonly string[];
@@ -91,6 +93,13 @@ export class SessionResolver {
   private readonly warnings: ThrottledWarnings | undefined;
   /** The Kratos URL as log lines show it: a password in it (basic auth in front of Kratos) is `***`. */
   private readonly kratosForLogs: string;
+  /** session_cache.revalidate_after_ms; undefined when off (the hit path then reads no clock). */
+  private readonly revalidateAfterMs: number | undefined;
+  /**
+   * Cache keys re-checked lately (or being re-checked): at most one background whoami per key
+   * per revalidateAfterMs from this instance, whatever the request rate.
+   */
+  private readonly revalidating: LRUCache<string, true> | undefined;
 
   constructor(private readonly opts: SessionResolverOptions) {
     this.warnings = opts.logger && new ThrottledWarnings(opts.logger.child({ component: 'session-resolver' }));
@@ -101,6 +110,8 @@ export class SessionResolver {
     if (!c.enabled) return;
     this.recentPurges = new LRUCache<string, number>({ max: 10_000, ttl: opts.whoamiTimeoutMs + 1_000 });
     this.stepUps = new LRUCache<string, StepUp>({ max: 10_000, ttl: STEP_UP_TTL_CAP_MS });
+    this.revalidateAfterMs = c.revalidateAfterMs;
+    if (c.revalidateAfterMs !== undefined) this.revalidating = new LRUCache<string, true>({ max: 100_000, ttl: c.revalidateAfterMs });
     this.store =
       opts.store ??
       new MemorySessionStore({ maxEntries: c.maxEntries, maxBytes: c.maxBytes, ttlCapMs: c.ttlCapMs, negativeTtlMs: c.negativeTtlMs });
@@ -177,9 +188,51 @@ export class SessionResolver {
         return { status: 'unauthenticated' };
       }
       this.counted('hit', span);
+      if (this.revalidateAfterMs !== undefined) this.revalidateIfOld(store, key, credential, cached as SessionSummary);
       return { status: 'authenticated', session: cached as SessionSummary };
     }
     return this.miss(store, key, credential, span);
+  }
+
+  /**
+   * Stale-while-revalidate: the request is answered from the entry at once; an entry older than
+   * revalidateAfterMs gets one background whoami (one per fleet when the store can claim it),
+   * so a revocation made at Kratos directly is seen within revalidateAfterMs plus one whoami.
+   */
+  private revalidateIfOld(store: SessionStore, key: string, credential: Credential, session: SessionSummary): void {
+    const checkedAt = session.checkedAtMs;
+    if (checkedAt === undefined || Date.now() - checkedAt < this.revalidateAfterMs!) return;
+    if (this.revalidating!.has(key) || this.flights.has(key)) return;
+    this.revalidating!.set(key, true);
+    void this.revalidate(store, key, credential, checkedAt);
+  }
+
+  private async revalidate(store: SessionStore, key: string, credential: Credential, checkedAt: number): Promise<void> {
+    const metrics = this.opts.metrics;
+    try {
+      const claim =
+        store.claimRevalidation === undefined ? 'claimed' : await store.claimRevalidation(key, checkedAt, this.revalidateAfterMs!);
+      if (claim === 'refreshed') return void this.revalidating!.delete(key);
+      // Stays in `revalidating`: asked again after revalidateAfterMs, should that instance fail.
+      if (claim === 'elsewhere') return metrics.revalidation('elsewhere');
+      // A flight like a miss's: a purge meanwhile forgets it (its answer is not kept), and a
+      // miss for this key (after such a purge) starts its own whoami.
+      const flight = this.flights.run(key, async (f) => {
+        const answer = await this.fetchSession(credential, undefined);
+        if (!f.forgotten && answer.negative) {
+          // No longer a session: every instance drops its copy, not only this one.
+          await store.delete(key);
+        }
+        return this.keep(store, key, answer, f);
+      });
+      const answer = await flight.promise;
+      metrics.revalidation(!answer.negative ? 'active' : 'stepUp' in answer ? 'step_up' : 'revoked');
+      this.revalidating!.delete(key);
+    } catch {
+      // Kratos gave no answer (already counted and logged by fetchSession): the entry is kept,
+      // bounded by ttl_cap_ms as always, and asked again after revalidateAfterMs.
+      metrics.revalidation('error');
+    }
   }
 
   private async miss(store: SessionStore, key: string, credential: Credential, span: LookupTrace | undefined): Promise<Resolution> {
@@ -241,7 +294,11 @@ export class SessionResolver {
         return { negative: false, session, askedAt, ttlMs: loaded.ttlMs };
       }
     }
-    const answer = await this.fetchSession(credential, span);
+    return this.keep(store, key, await this.fetchSession(credential, span), flight);
+  }
+
+  /** Keeps Kratos's answer unless a purge overtook it; returns it either way. */
+  private keep(store: SessionStore, key: string, answer: Answer, flight: Flight<Answer>): Answer {
     // Detached by a purge of this credential while in flight: answered, never kept.
     if (flight.forgotten) return answer;
     if ('stepUp' in answer) this.stepUps!.set(key, answer.stepUp, { ttl: answer.ttlMs });

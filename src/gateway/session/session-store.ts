@@ -55,6 +55,14 @@ export interface SessionStore {
    * whose identity was purged while the load was in flight.
    */
   load?(key: string): Promise<{ value: StoredValue; ttlMs: number } | undefined>;
+  /**
+   * Optional (a shared store): who re-checks an old entry (session_cache.revalidate_after_ms)
+   * for the whole fleet. `claimed`: this instance asks Kratos (also the answer whenever the
+   * shared tier cannot be asked in time); `elsewhere`: another instance claimed the entry
+   * checked at `checkedAtMs` less than `forMs` ago; `refreshed`: the shared tier already held a
+   * newer answer, now in this store's fast tier.
+   */
+  claimRevalidation?(key: string, checkedAtMs: number, forMs: number): Promise<'claimed' | 'elsewhere' | 'refreshed'>;
   /** Entries held in process (positive + negative). */
   readonly size: number;
   /** Drops everything held in process and releases connections. */
