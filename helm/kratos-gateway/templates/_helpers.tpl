@@ -80,6 +80,50 @@ requires image.repository too, this message is for renders that skip the schema.
 {{- end }}
 
 {{/*
+The shared session cache (sharedCache.redis). The Redis URL may hold a password, so it only
+ever reaches the container from a Secret: the one this chart creates from sharedCache.redis.url
+(<fullname>-redis, key redis-url) or the user's existingSecret. "" when there is none.
+*/}}
+{{- define "kratos-gateway.redisUrlSecretName" -}}
+{{- if .Values.sharedCache.redis.existingSecret }}
+{{- .Values.sharedCache.redis.existingSecret }}
+{{- else if .Values.sharedCache.redis.url }}
+{{- printf "%s-redis" (include "kratos-gateway.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "kratos-gateway.redisUrlSecretKey" -}}
+{{- if .Values.sharedCache.redis.existingSecret }}
+{{- .Values.sharedCache.redis.existingSecretKey | default "redis-url" }}
+{{- else }}
+{{- "redis-url" }}
+{{- end }}
+{{- end }}
+
+{{/* Where the password Secret is mounted; session_cache.shared.password_file points here. */}}
+{{- define "kratos-gateway.redisPasswordFile" -}}
+/etc/kratos-gateway-redis/password
+{{- end }}
+
+{{/*
+"true" when the pods get a Redis URL: from sharedCache.redis, or set by hand as
+KRATOS_GATEWAY_SESSION_CACHE__SHARED__REDIS_URL in secret.env or extraEnv. A URL inside
+secret.existingSecret cannot be seen at render time (NOTES.txt says so).
+*/}}
+{{- define "kratos-gateway.sharedCacheConfigured" -}}
+{{- $found := include "kratos-gateway.redisUrlSecretName" . }}
+{{- if and .Values.secret.create (not .Values.secret.existingSecret) (dig "env" "KRATOS_GATEWAY_SESSION_CACHE__SHARED__REDIS_URL" "" .Values.secret) }}
+{{- $found = "secret.env" }}
+{{- end }}
+{{- range .Values.extraEnv }}
+{{- if eq .name "KRATOS_GATEWAY_SESSION_CACHE__SHARED__REDIS_URL" }}
+{{- $found = "extraEnv" }}
+{{- end }}
+{{- end }}
+{{- if $found }}true{{ end }}
+{{- end }}
+
+{{/*
 Render-time checks the JSON schema cannot express. The gateway drains for
 config.proxy.shutdown_grace_ms after SIGTERM; the kubelet kills it at
 terminationGracePeriodSeconds, counted from the start of the preStop hook.
@@ -95,6 +139,18 @@ terminationGracePeriodSeconds, counted from the start of the preStop hook.
 {{- end }}
 {{- if and (eq .Values.mode "deployment") .Values.serviceMonitor.enabled (not .Values.adminService.enabled) }}
 {{- fail "serviceMonitor.enabled needs adminService.enabled (the ServiceMonitor scrapes the admin Service)" }}
+{{- end }}
+{{- if dig "session_cache" "shared" "redis_url" "" .Values.config }}
+{{- fail "config.session_cache.shared.redis_url would put the Redis URL (and any password in it) into the ConfigMap: set sharedCache.redis.url (the chart keeps it in a Secret) or sharedCache.redis.existingSecret instead" }}
+{{- end }}
+{{- if and .Values.sharedCache.redis.url .Values.sharedCache.redis.existingSecret }}
+{{- fail "sharedCache.redis.url and sharedCache.redis.existingSecret are both set: set one" }}
+{{- end }}
+{{- if and .Values.sharedCache.redis.passwordSecret.name (not (include "kratos-gateway.redisUrlSecretName" .)) }}
+{{- fail "sharedCache.redis.passwordSecret needs sharedCache.redis.url or sharedCache.redis.existingSecret (the password is for that Redis)" }}
+{{- end }}
+{{- if and .Values.sharedCache.redis.passwordSecret.name (dig "session_cache" "shared" "password_file" "" .Values.config) }}
+{{- fail "config.session_cache.shared.password_file and sharedCache.redis.passwordSecret are both set: the chart points password_file at the mounted Secret, remove the config key" }}
 {{- end }}
 {{- end }}
 
@@ -118,6 +174,17 @@ The gateway container. Used by this chart's Deployment and, through
       value: "0.0.0.0"
     - name: KRATOS_GATEWAY_ADMIN__LISTEN__PORT
       value: {{ .Values.ports.admin | quote }}
+    {{- with (include "kratos-gateway.redisUrlSecretName" .) }}
+    - name: KRATOS_GATEWAY_SESSION_CACHE__SHARED__REDIS_URL
+      valueFrom:
+        secretKeyRef:
+          name: {{ . }}
+          key: {{ include "kratos-gateway.redisUrlSecretKey" $ }}
+    {{- end }}
+    {{- if .Values.sharedCache.redis.passwordSecret.name }}
+    - name: KRATOS_GATEWAY_SESSION_CACHE__SHARED__PASSWORD_FILE
+      value: {{ include "kratos-gateway.redisPasswordFile" . | quote }}
+    {{- end }}
     {{- with .Values.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -172,6 +239,11 @@ The gateway container. Used by this chart's Deployment and, through
       readOnly: true
     - name: kratos-gateway-tmp
       mountPath: /tmp
+    {{- if .Values.sharedCache.redis.passwordSecret.name }}
+    - name: kratos-gateway-redis
+      mountPath: /etc/kratos-gateway-redis
+      readOnly: true
+    {{- end }}
     {{- with .Values.extraVolumeMounts }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -184,6 +256,17 @@ The gateway container. Used by this chart's Deployment and, through
 - name: kratos-gateway-tmp
   emptyDir:
     sizeLimit: 16Mi
+{{- if .Values.sharedCache.redis.passwordSecret.name }}
+- name: kratos-gateway-redis
+  secret:
+    secretName: {{ .Values.sharedCache.redis.passwordSecret.name }}
+    # 0444: the pod's fsGroup is the application's in sidecar mode, so group-only modes may not
+    # reach uid 10001; only the gateway container mounts this volume.
+    defaultMode: 292
+    items:
+      - key: {{ .Values.sharedCache.redis.passwordSecret.key | default "password" }}
+        path: password
+{{- end }}
 {{- with .Values.extraVolumes }}
 {{ toYaml . }}
 {{- end }}
