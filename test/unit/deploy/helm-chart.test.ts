@@ -16,6 +16,7 @@ import { configSchema } from '../../../src/config/schema.js';
 import { chartDir, repoRoot, readValuesSchema, gatewayConfigJsonSchema, mergeValues } from './values-schema.js';
 import { parseDockerfile, stages } from './dockerfile-parse.js';
 import { typeCheck, type TypedValue } from './k8s-typecheck.js';
+import { aclCommandIn } from './acl-command.js';
 
 type Json = Record<string, unknown>;
 const readYaml = (path: string) => parseYaml(readFileSync(path, 'utf8')) as Json;
@@ -111,6 +112,27 @@ describe('values.schema.json (ajv)', () => {
       '/ingress/hosts/0/paths/0/pathType',
     ],
     ['a non-numeric image digest', (v) => ((v['image'] as Json)['digest'] = 'latest'), '/image/digest'],
+    [
+      'a shared-cache URL that is not redis:// or rediss://',
+      (v) => (((v['sharedCache'] as Json)['redis'] as Json)['url'] = 'http://redis:6379'),
+      '/sharedCache/redis/url',
+    ],
+    [
+      'both a shared-cache URL and an existing Secret for it',
+      (v) => Object.assign((v['sharedCache'] as Json)['redis'] as Json, { url: 'redis://redis:6379', existingSecret: 'redis' }),
+      '/sharedCache/redis',
+    ],
+    [
+      'a misspelt sharedCache key',
+      (v) => (((v['sharedCache'] as Json)['redis'] as Json)['existingSecretName'] = 'redis'),
+      '/sharedCache/redis',
+    ],
+    [
+      'a password Secret name that is not a Kubernetes name',
+      (v) => (((v['sharedCache'] as Json)['redis'] as Json)['passwordSecret'] = { name: 'Redis_PW', key: 'password' }),
+      '/sharedCache/redis/passwordSecret/name',
+    ],
+    ['a non-numeric worker count', (v) => (((v['config'] as Json)['proxy'] as Json)['workers'] = 'all'), '/config/proxy/workers'],
   ];
   for (const [what, mutate, path] of bad) {
     it(`rejects ${what}`, () => {
@@ -124,6 +146,17 @@ describe('values.schema.json (ajv)', () => {
       );
     });
   }
+
+  it('accepts every way of giving the shared cache its Redis', () => {
+    for (const redis of [
+      { url: 'redis://redis.data.svc:6379' },
+      { url: 'rediss://kratos-gateway:pw@redis.data.svc:6380/2' },
+      { existingSecret: 'platform-redis', existingSecretKey: 'url' },
+      { existingSecret: 'platform-redis', passwordSecret: { name: 'platform-redis-pw', key: 'password' } },
+    ]) {
+      assert.deepEqual(describeErrors(errorsOf(merge(values, { sharedCache: { redis } }))), '', JSON.stringify(redis));
+    }
+  });
 
   it('embeds the gateway config schema generated from src/config/schema.ts (regenerate: node --import tsx test/unit/deploy/values-schema.ts --write)', () => {
     assert.deepEqual(schema.definitions['gatewayConfig'], gatewayConfigJsonSchema());
@@ -164,6 +197,37 @@ describe('chart configuration is a valid gateway configuration', () => {
     for (const r of cfg.routes) assert.match(r.upstream, /^http:\/\/127\.0\.0\.1:\d+/);
     assert.ok(Object.keys((v['podMonitor'] as Json)['selectorLabels'] as Json).length > 0, 'sidecar scraping needs the app pod labels');
     assert.match(template('deployment.yaml'), /^\{\{- if eq \.Values\.mode "deployment" \}\}/);
+  });
+});
+
+describe('examples/values-fleet.yaml', () => {
+  const fleet = effective('values-fleet.yaml');
+  const text = readFileSync(join(exampleDir, 'values-fleet.yaml'), 'utf8');
+  it('runs more than one pod with a shared cache from an existing Secret, and a number of workers equal to the CPU limit', () => {
+    const cfg = configSchema.parse(fleet['config']);
+    assert.equal((fleet['autoscaling'] as Json)['enabled'], true);
+    const redis = (fleet['sharedCache'] as Json)['redis'] as Json;
+    assert.ok(redis['existingSecret'], 'the URL comes from a Secret the user manages');
+    assert.equal(cfg.session_cache.shared.redis_url, undefined, 'never in the ConfigMap');
+    assert.equal(typeof cfg.proxy.workers, 'number', 'not auto');
+    assert.equal(String(((fleet['resources'] as Json)['limits'] as Json)['cpu']), String(cfg.proxy.workers));
+    assert.ok(cfg.session_cache.revalidate_after_ms !== undefined && cfg.session_cache.revalidate_after_ms < cfg.session_cache.ttl_cap_ms);
+  });
+
+  it('the ACL user it shows is confined to the configured key prefix, for keys and channels', () => {
+    const prefix = configSchema.parse(fleet['config']).session_cache.shared.key_prefix;
+    const acl = aclCommandIn(text, /^#/).split(/\s+/);
+    assert.ok(acl.includes(`~${prefix}*`), acl.join(' '));
+    assert.ok(acl.includes(`&${prefix}*`), acl.join(' '));
+    assert.ok(acl.includes('resetchannels'), 'channels start from none, also where acl-pubsub-default is allchannels');
+    assert.ok(!acl.some((a) => a === 'allkeys' || a === '~*' || a === 'allchannels' || a === '&*' || a === '+@all' || a === '+@dangerous'));
+    // The URL in the example Secret names that user and no password (the password is the mounted file).
+    assert.match(text, /redis-url=redis:\/\/kratos-gateway@[^\s:]+:\d+/);
+  });
+
+  it('docs/fleet.md shows the same ACL command', () => {
+    const docs = readFileSync(join(repoRoot, 'docs/fleet.md'), 'utf8');
+    assert.equal(aclCommandIn(docs), aclCommandIn(text, /^#/));
   });
 });
 

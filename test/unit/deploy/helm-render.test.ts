@@ -318,6 +318,242 @@ describe('helm template — sidecar mode', () => {
   });
 });
 
+/** The gateway configuration a container runs with, its secretKeyRef variables resolved from `secrets` (name → key → value). */
+function gatewayConfigWithSecrets(
+  objs: Manifest[],
+  pod: NonNullable<IDeployment['spec']>['template']['spec'],
+  c: IContainer,
+  secrets: Record<string, Record<string, string>>,
+) {
+  const path = c.args![1]!;
+  const mount = c.volumeMounts!.find((m) => m.mountPath === dirname(path))!;
+  const volume = pod!.volumes!.find((v) => v.name === mount.name)!;
+  const cm = one<IConfigMap>(objs, 'ConfigMap', (m) => m.metadata?.name === volume.configMap?.name);
+  const env: NodeJS.ProcessEnv = {};
+  for (const e of c.env ?? []) {
+    const ref = e.valueFrom?.secretKeyRef;
+    if (ref) {
+      const value = secrets[ref.name!]?.[ref.key];
+      assert.ok(value !== undefined, `${e.name}: Secret ${ref.name} key ${ref.key} exists`);
+      env[e.name] = value;
+    } else env[e.name] = e.value;
+  }
+  return parseConfig(applyEnvOverrides(parseYaml(cm.data![basename(path)]!) as Record<string, unknown>, env));
+}
+
+const REDIS_URL_ENV = 'KRATOS_GATEWAY_SESSION_CACHE__SHARED__REDIS_URL';
+const notesOf = (r: Rendered) => r.files['kratos-gateway/templates/NOTES.txt']!;
+const FLEET_WARNING =
+  /WARNING: .* no shared session cache is configured\.[\s\S]*ttl_cap_ms \(60000 ms\)[\s\S]*sharedCache\.redis\.existingSecret/;
+
+describe('helm template — shared session cache (sharedCache.redis)', () => {
+  const fleet = example('values-fleet.yaml');
+
+  it('examples/values-fleet.yaml: the URL comes from the Secret through secretKeyRef, the password Secret is the password_file', async () => {
+    const { rendered, objs } = await renderOk(fleet);
+    collectForTypeCheck('values-fleet.yaml', objs);
+    // The Secret is the user's (existingSecret): the chart renders none.
+    assert.ok(!kinds(objs).includes('Secret'));
+    const d = one<IDeployment>(objs, 'Deployment');
+    const pod = d.spec!.template.spec!;
+    const c = pod.containers[0]!;
+    const url = c.env!.find((e) => e.name === REDIS_URL_ENV)!;
+    assert.deepEqual(url.valueFrom, { secretKeyRef: { name: 'kratos-gateway-redis', key: 'redis-url' } });
+    assert.equal(url.value, undefined);
+    const pwFile = c.env!.find((e) => e.name === 'KRATOS_GATEWAY_SESSION_CACHE__SHARED__PASSWORD_FILE')!.value!;
+    const mount = c.volumeMounts!.find((m) => m.mountPath === dirname(pwFile))!;
+    assert.equal(mount.readOnly, true);
+    const volume = pod.volumes!.find((v) => v.name === mount.name)!;
+    assert.equal(volume.secret?.secretName, 'kratos-gateway-redis');
+    assert.deepEqual(volume.secret?.items, [{ key: 'password', path: basename(pwFile) }]);
+    assert.equal(volume.secret?.defaultMode, 0o444);
+
+    const secretUrl = 'redis://kratos-gateway@kv-valkey-primary.gateway.svc.cluster.local:6379';
+    const cfg = gatewayConfigWithSecrets(objs, pod, c, { 'kratos-gateway-redis': { 'redis-url': secretUrl, password: 'x' } });
+    assert.equal(cfg.session_cache.shared.redis_url, secretUrl);
+    assert.equal(cfg.session_cache.shared.password_file, pwFile);
+    assert.equal(cfg.session_cache.shared.key_prefix, 'kratos-gateway:');
+    assert.equal(cfg.session_cache.revalidate_after_ms, 10_000);
+    assert.equal(cfg.proxy.workers, 2);
+    // No Redis location or credential in the ConfigMap.
+    assert.doesNotMatch(one<IConfigMap>(objs, 'ConfigMap').data!['gateway.yaml']!, /redis_url|password_file|rediss?:/);
+    assert.doesNotMatch(notesOf(rendered), /WARNING/);
+  });
+
+  it('sharedCache.redis.url is stored in a Secret the chart creates, and appears nowhere else', async () => {
+    const url = 'rediss://kratos-gateway:s3cr3t-pw@redis.data.svc:6380/0';
+    const { rendered, objs } = await renderOk(withValues({ sharedCache: { redis: { url } } }));
+    collectForTypeCheck('sharedCache.redis.url', objs);
+    const secret = one<ISecret>(objs, 'Secret');
+    assert.equal(secret.metadata!.name, 'gw-kratos-gateway-redis');
+    assert.deepEqual(secret.stringData, { 'redis-url': url });
+    const c = one<IDeployment>(objs, 'Deployment').spec!.template.spec!.containers[0]!;
+    assert.deepEqual(c.env!.find((e) => e.name === REDIS_URL_ENV)!.valueFrom, {
+      secretKeyRef: { name: 'gw-kratos-gateway-redis', key: 'redis-url' },
+    });
+    assert.equal(c.envFrom, undefined, 'not through envFrom: only the one key reaches the container');
+    for (const [file, text] of Object.entries(rendered.files)) {
+      if (file.endsWith('/secret-redis.yaml')) continue;
+      assert.ok(!text.includes('s3cr3t-pw') && !text.includes('redis.data.svc'), `${file} does not contain the URL`);
+    }
+    const d = one<IDeployment>(objs, 'Deployment');
+    const cfg = gatewayConfigWithSecrets(objs, d.spec!.template.spec, c, { 'gw-kratos-gateway-redis': { 'redis-url': url } });
+    assert.equal(cfg.session_cache.shared.redis_url, url);
+    assert.equal(cfg.session_cache.shared.password_file, undefined);
+  });
+
+  it('an existingSecret with its own key name is referenced as given', async () => {
+    const { objs } = await renderOk(withValues({ sharedCache: { redis: { existingSecret: 'platform-redis', existingSecretKey: 'url' } } }));
+    const c = one<IDeployment>(objs, 'Deployment').spec!.template.spec!.containers[0]!;
+    assert.deepEqual(c.env!.find((e) => e.name === REDIS_URL_ENV)!.valueFrom, { secretKeyRef: { name: 'platform-redis', key: 'url' } });
+    assert.equal(
+      c.env!.find((e) => e.name === 'KRATOS_GATEWAY_SESSION_CACHE__SHARED__PASSWORD_FILE'),
+      undefined,
+    );
+    assert.ok(!c.volumeMounts!.some((m) => m.name === 'kratos-gateway-redis'));
+  });
+
+  it('sidecar mode: the application pod gets the same variables, mount and volume; the subchart renders the URL Secret', async () => {
+    const sidecar = mergeValues(example('values-sidecar.yaml'), {
+      sharedCache: { redis: { url: 'redis://kratos-gateway@redis.data.svc:6379', passwordSecret: { name: 'orders-redis', key: 'pw' } } },
+    }) as Json;
+    const sub = await renderOk(sidecar, 'orders');
+    collectForTypeCheck('sidecar + sharedCache', sub.objs);
+    assert.deepEqual(kinds(sub.objs), ['ConfigMap', 'PodMonitor', 'Secret']);
+    const secret = one<ISecret>(sub.objs, 'Secret');
+    const parentTemplate = [
+      'apiVersion: apps/v1',
+      'kind: Deployment',
+      'metadata:',
+      '  name: orders',
+      'spec:',
+      '  selector:',
+      '    matchLabels:',
+      '      app.kubernetes.io/name: orders',
+      '  template:',
+      '    metadata:',
+      '      labels:',
+      '        app.kubernetes.io/name: orders',
+      '    spec:',
+      '      containers:',
+      '        - name: orders',
+      '          image: registry.example.com/apps/orders:1.4.2',
+      '        {{- include "kratos-gateway.sidecarContainer" (dict "Values" (index .Values "kratos-gateway") "Release" .Release) | nindent 8 }}',
+      '      volumes:',
+      '        {{- include "kratos-gateway.sidecarVolumes" (dict "Values" (index .Values "kratos-gateway") "Release" .Release) | nindent 8 }}',
+      '',
+    ].join('\n');
+    const parent = await render(
+      { 'kratos-gateway': sidecar },
+      { release: 'orders', extra: { 'orders/templates/deployment.yaml': parentTemplate } },
+    );
+    assert.equal(parent.errors['orders/templates/deployment.yaml'], undefined, parent.errors['orders/templates/deployment.yaml']);
+    const d = parseYaml(parent.files['orders/templates/deployment.yaml']!) as IDeployment;
+    new Deployment(d).validate();
+    allTyped.push({
+      module: 'kubernetes-models/apps/v1/Deployment',
+      type: 'IDeployment',
+      value: d,
+      label: 'parent chart Deployment + sharedCache',
+    });
+    const pod = d.spec!.template.spec!;
+    const c = pod.containers[1]!;
+    assert.deepEqual(c.env!.find((e) => e.name === REDIS_URL_ENV)!.valueFrom, {
+      secretKeyRef: { name: secret.metadata!.name, key: 'redis-url' },
+    });
+    const volume = pod.volumes!.find((v) => v.secret?.secretName === 'orders-redis')!;
+    assert.deepEqual(volume.secret!.items, [{ key: 'pw', path: 'password' }]);
+    assert.ok(!pod.containers[0]!.volumeMounts, 'the application container does not mount the password');
+    const cfg = gatewayConfigWithSecrets(sub.objs, pod, c, {
+      [secret.metadata!.name!]: secret.stringData!,
+      'orders-redis': { pw: 'x' },
+    });
+    const mount = c.volumeMounts!.find((m) => m.name === volume.name)!;
+    assert.equal(cfg.session_cache.shared.password_file, `${mount.mountPath}/password`);
+    assert.equal(cfg.session_cache.shared.redis_url, 'redis://kratos-gateway@redis.data.svc:6379');
+  });
+
+  describe('NOTES.txt warns when more than one gateway runs without a shared cache', () => {
+    const cases: Array<[string, Json, boolean]> = [
+      ['values.yaml (replicaCount 2)', values, true],
+      ['replicaCount 1', withValues({ replicaCount: 1 }), false],
+      ['replicaCount 2 with sharedCache.redis.url', withValues({ sharedCache: { redis: { url: 'redis://r:6379' } } }), false],
+      ['replicaCount 2 with sharedCache.redis.existingSecret', withValues({ sharedCache: { redis: { existingSecret: 'r' } } }), false],
+      [
+        'replicaCount 2 with the variable in secret.env',
+        withValues({ secret: { create: true, env: { [REDIS_URL_ENV]: 'redis://r:6379' } } }),
+        false,
+      ],
+      ['replicaCount 2 with the variable in extraEnv', withValues({ extraEnv: [{ name: REDIS_URL_ENV, value: 'redis://r:6379' }] }), false],
+      ['the HPA with replicaCount 1', withValues({ replicaCount: 1, autoscaling: { enabled: true } }), true],
+      [
+        'the HPA with a shared cache',
+        withValues({ autoscaling: { enabled: true }, sharedCache: { redis: { existingSecret: 'r' } } }),
+        false,
+      ],
+    ];
+    for (const [name, v, warns] of cases) {
+      it(`${name}: ${warns ? 'warns' : 'no warning'}`, async () => {
+        const r = await render(v);
+        assert.deepEqual(r.errors, {});
+        if (warns) assert.match(notesOf(r), FLEET_WARNING);
+        else assert.doesNotMatch(notesOf(r), /WARNING/);
+      });
+    }
+
+    it('names the replica count or the HPA maximum, and the ttl cap in force', async () => {
+      assert.match(notesOf(await render(withValues({ replicaCount: 3 }))), /WARNING: 3 gateway pods run/);
+      const hpa = notesOf(await render(withValues({ autoscaling: { enabled: true, maxReplicas: 7 } })));
+      assert.match(hpa, /WARNING: the HorizontalPodAutoscaler runs up to 7 gateway pods/);
+      const cap = notesOf(await render(withValues({ config: { session_cache: { ttl_cap_ms: 15_000 } } })));
+      assert.match(cap, /ttl_cap_ms \(15000 ms\)/);
+    });
+
+    it('with secret.existingSecret (unreadable at render time) it says when to ignore the warning', async () => {
+      const notes = notesOf(await render(withValues({ secret: { existingSecret: 'gateway-env' } })));
+      assert.match(notes, FLEET_WARNING);
+      assert.match(notes, /If Secret gateway-env already sets KRATOS_GATEWAY_SESSION_CACHE__SHARED__REDIS_URL, ignore this warning/);
+    });
+
+    it('sidecar mode cannot see the application replica count: a note without a shared cache, none with it', async () => {
+      const sidecar = example('values-sidecar.yaml');
+      const without = notesOf(await render(sidecar, { release: 'orders' }));
+      assert.match(without, /NOTE: every replica of your application's pods runs its own gateway, and no shared session\ncache/);
+      const withCache = notesOf(
+        await render(mergeValues(sidecar, { sharedCache: { redis: { existingSecret: 'r' } } }), { release: 'orders' }),
+      );
+      assert.doesNotMatch(withCache, /NOTE: every replica/);
+    });
+
+    it('workers: "auto" gets a note to use a number equal to the CPU limit', async () => {
+      const auto = notesOf(await render(withValues({ config: { proxy: { workers: 'auto' } }, resources: { limits: { cpu: '1500m' } } })));
+      assert.match(auto, /config\.proxy\.workers is "auto"[\s\S]*equal to resources\.limits\.cpu \(1500m\)/);
+      assert.doesNotMatch(notesOf(await render(withValues({ config: { proxy: { workers: 2 } } }))), /workers is "auto"/);
+      assert.doesNotMatch(notesOf(await render(values)), /workers is "auto"/);
+    });
+  });
+
+  it('refuses a Redis URL in the ConfigMap, two URL sources, and a password without a URL', async () => {
+    const errorOf = async (over: Json) => (await render(withValues(over))).errors['kratos-gateway/templates/configmap.yaml'] ?? '';
+    assert.match(
+      await errorOf({ config: { session_cache: { shared: { redis_url: 'redis://u:pw@r:6379' } } } }),
+      /config\.session_cache\.shared\.redis_url would put the Redis URL .* into the ConfigMap: set sharedCache\.redis\.url/,
+    );
+    assert.match(await errorOf({ sharedCache: { redis: { url: 'redis://r:6379', existingSecret: 'r' } } }), /both set: set one/);
+    assert.match(
+      await errorOf({ sharedCache: { redis: { passwordSecret: { name: 'pw' } } } }),
+      /passwordSecret needs sharedCache\.redis\.url/,
+    );
+    assert.match(
+      await errorOf({
+        sharedCache: { redis: { existingSecret: 'r', passwordSecret: { name: 'pw' } } },
+        config: { session_cache: { shared: { password_file: '/x' } } },
+      }),
+      /password_file and sharedCache\.redis\.passwordSecret are both set/,
+    );
+  });
+});
+
 describe('helm template — options and refusals', () => {
   it('secrets, digests and every pass-through value land where they belong', async () => {
     const v = withValues({

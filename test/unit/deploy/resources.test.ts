@@ -85,14 +85,20 @@ describe('memory requests and limits follow the benchmark', () => {
   });
 
   const readYaml = (p: string) => parseYaml(readFileSync(p, 'utf8')) as Json;
-  const chartResources: Array<[string, Json]> = [
-    ['helm values.yaml', readYaml(join(chartDir, 'values.yaml'))['resources'] as Json],
-    ...readdirSync(join(chartDir, 'examples')).map((f): [string, Json] => [
-      `helm examples/${f}`,
-      readYaml(join(chartDir, 'examples', f))['resources'] as Json,
-    ]),
+  /** proxy.workers of a values file's config: each worker is its own Node process with its own session cache. */
+  const workersOf = (v: Json): number => {
+    const w = ((v['config'] as Json | undefined)?.['proxy'] as Json | undefined)?.['workers'];
+    assert.ok(w === undefined || typeof w === 'number', `workers is a number where memory is sized (got ${String(w)})`);
+    return w ?? 1;
+  };
+  const chartResources: Array<[string, Json, number]> = [
+    ['helm values.yaml', readYaml(join(chartDir, 'values.yaml'))['resources'] as Json, workersOf(readYaml(join(chartDir, 'values.yaml')))],
+    ...readdirSync(join(chartDir, 'examples')).map((f): [string, Json, number] => {
+      const v = readYaml(join(chartDir, 'examples', f));
+      return [`helm examples/${f}`, v['resources'] as Json, workersOf(v)];
+    }),
   ];
-  const k8sResources: Array<[string, Json]> = [];
+  const k8sResources: Array<[string, Json, number]> = [];
   for (const f of ['standalone.yaml', 'sidecar-deployment.yaml']) {
     for (const doc of parseAllDocuments(readFileSync(join(repoRoot, 'config/examples/kubernetes', f), 'utf8'))) {
       const o = doc.toJS() as {
@@ -102,19 +108,27 @@ describe('memory requests and limits follow the benchmark', () => {
       if (o?.kind !== 'Deployment') continue;
       const c = o.spec?.template?.spec?.containers?.find((x) => x.name === 'kratos-gateway');
       assert.ok(c?.resources, `${f}: the kratos-gateway container has resources`);
-      k8sResources.push([`config/examples/kubernetes/${f}`, c.resources]);
+      k8sResources.push([`config/examples/kubernetes/${f}`, c.resources, 1]);
     }
   }
 
   it('finds every place that sizes the gateway container', () => {
-    assert.equal(chartResources.length, 3);
+    assert.equal(chartResources.length, 4);
+    assert.ok(
+      chartResources.some(([, , workers]) => workers > 1),
+      'an example with more than one worker',
+    );
     assert.equal(k8sResources.length, 2);
   });
 
-  for (const [where, res] of [...chartResources, ...k8sResources]) {
-    it(`${where}: request ${request}Mi (idle RSS ${idle} MiB), limit ${limit}Mi (peak ${peak} MiB × 1.5)`, () => {
-      assert.equal(mebibytes(String((res['requests'] as Json)['memory'])), request);
-      assert.equal(mebibytes(String((res['limits'] as Json)['memory'])), limit);
+  // With N workers the per-process figures are taken N times (not yet measured with workers;
+  // the primary process is not counted). A CPU limit, when workers > 1, is one CPU per worker.
+  for (const [where, res, workers] of [...chartResources, ...k8sResources]) {
+    const w = workers > 1 ? ` × ${workers} workers` : '';
+    it(`${where}: request ${request}Mi${w} (idle RSS ${idle} MiB), limit ${limit}Mi${w} (peak ${peak} MiB × 1.5)`, () => {
+      assert.equal(mebibytes(String((res['requests'] as Json)['memory'])), request * workers);
+      assert.equal(mebibytes(String((res['limits'] as Json)['memory'])), limit * workers);
+      if (workers > 1) assert.equal(String((res['limits'] as Json)['cpu']), String(workers));
     });
   }
 });

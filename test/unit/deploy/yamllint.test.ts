@@ -62,6 +62,7 @@ describe('yamllint', () => {
       'helm/kratos-gateway/values.yaml',
       'helm/kratos-gateway/examples/values-standalone.yaml',
       'helm/kratos-gateway/examples/values-sidecar.yaml',
+      'helm/kratos-gateway/examples/values-fleet.yaml',
       'config/examples/kubernetes/standalone.yaml',
       'config/examples/traefik/dynamic.yaml',
       'config/examples/envoy/envoy.yaml',
