@@ -90,14 +90,29 @@ const one = <T>(objs: Manifest[], kind: string, pred: (o: T) => boolean = () => 
 const matches = (selector: Record<string, string>, labels: Record<string, string> | undefined) =>
   Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
-/** The gateway configuration this container runs with: mounted ConfigMap file plus its env. */
-function gatewayConfigOf(objs: Manifest[], pod: NonNullable<IDeployment['spec']>['template']['spec'], c: IContainer) {
+/**
+ * The gateway configuration this container runs with: mounted ConfigMap file plus its env, with
+ * secretKeyRef variables resolved from `secrets` (Secret name → key → value; a missing one fails).
+ */
+function gatewayConfigOf(
+  objs: Manifest[],
+  pod: NonNullable<IDeployment['spec']>['template']['spec'],
+  c: IContainer,
+  secrets: Record<string, Record<string, string>> = {},
+) {
   const path = c.args![1]!;
   const mount = c.volumeMounts!.find((m) => m.mountPath === dirname(path))!;
   const volume = pod!.volumes!.find((v) => v.name === mount.name)!;
   const cm = one<IConfigMap>(objs, 'ConfigMap', (m) => m.metadata?.name === volume.configMap?.name);
   const env: NodeJS.ProcessEnv = {};
-  for (const e of c.env ?? []) env[e.name] = e.value;
+  for (const e of c.env ?? []) {
+    const ref = e.valueFrom?.secretKeyRef;
+    if (ref) {
+      const value = secrets[ref.name!]?.[ref.key];
+      assert.ok(value !== undefined, `${e.name}: Secret ${ref.name} key ${ref.key} exists`);
+      env[e.name] = value;
+    } else env[e.name] = e.value;
+  }
   return parseConfig(applyEnvOverrides(parseYaml(cm.data![basename(path)]!) as Record<string, unknown>, env));
 }
 
@@ -318,29 +333,6 @@ describe('helm template — sidecar mode', () => {
   });
 });
 
-/** The gateway configuration a container runs with, its secretKeyRef variables resolved from `secrets` (name → key → value). */
-function gatewayConfigWithSecrets(
-  objs: Manifest[],
-  pod: NonNullable<IDeployment['spec']>['template']['spec'],
-  c: IContainer,
-  secrets: Record<string, Record<string, string>>,
-) {
-  const path = c.args![1]!;
-  const mount = c.volumeMounts!.find((m) => m.mountPath === dirname(path))!;
-  const volume = pod!.volumes!.find((v) => v.name === mount.name)!;
-  const cm = one<IConfigMap>(objs, 'ConfigMap', (m) => m.metadata?.name === volume.configMap?.name);
-  const env: NodeJS.ProcessEnv = {};
-  for (const e of c.env ?? []) {
-    const ref = e.valueFrom?.secretKeyRef;
-    if (ref) {
-      const value = secrets[ref.name!]?.[ref.key];
-      assert.ok(value !== undefined, `${e.name}: Secret ${ref.name} key ${ref.key} exists`);
-      env[e.name] = value;
-    } else env[e.name] = e.value;
-  }
-  return parseConfig(applyEnvOverrides(parseYaml(cm.data![basename(path)]!) as Record<string, unknown>, env));
-}
-
 const REDIS_URL_ENV = 'KRATOS_GATEWAY_SESSION_CACHE__SHARED__REDIS_URL';
 const notesOf = (r: Rendered) => r.files['kratos-gateway/templates/NOTES.txt']!;
 const FLEET_WARNING =
@@ -369,7 +361,7 @@ describe('helm template — shared session cache (sharedCache.redis)', () => {
     assert.equal(volume.secret?.defaultMode, 0o444);
 
     const secretUrl = 'redis://kratos-gateway@kv-valkey-primary.gateway.svc.cluster.local:6379';
-    const cfg = gatewayConfigWithSecrets(objs, pod, c, { 'kratos-gateway-redis': { 'redis-url': secretUrl, password: 'x' } });
+    const cfg = gatewayConfigOf(objs, pod, c, { 'kratos-gateway-redis': { 'redis-url': secretUrl, password: 'x' } });
     assert.equal(cfg.session_cache.shared.redis_url, secretUrl);
     assert.equal(cfg.session_cache.shared.password_file, pwFile);
     assert.equal(cfg.session_cache.shared.key_prefix, 'kratos-gateway:');
@@ -397,7 +389,7 @@ describe('helm template — shared session cache (sharedCache.redis)', () => {
       assert.ok(!text.includes('s3cr3t-pw') && !text.includes('redis.data.svc'), `${file} does not contain the URL`);
     }
     const d = one<IDeployment>(objs, 'Deployment');
-    const cfg = gatewayConfigWithSecrets(objs, d.spec!.template.spec, c, { 'gw-kratos-gateway-redis': { 'redis-url': url } });
+    const cfg = gatewayConfigOf(objs, d.spec!.template.spec, c, { 'gw-kratos-gateway-redis': { 'redis-url': url } });
     assert.equal(cfg.session_cache.shared.redis_url, url);
     assert.equal(cfg.session_cache.shared.password_file, undefined);
   });
@@ -464,7 +456,7 @@ describe('helm template — shared session cache (sharedCache.redis)', () => {
     const volume = pod.volumes!.find((v) => v.secret?.secretName === 'orders-redis')!;
     assert.deepEqual(volume.secret!.items, [{ key: 'pw', path: 'password' }]);
     assert.ok(!pod.containers[0]!.volumeMounts, 'the application container does not mount the password');
-    const cfg = gatewayConfigWithSecrets(sub.objs, pod, c, {
+    const cfg = gatewayConfigOf(sub.objs, pod, c, {
       [secret.metadata!.name!]: secret.stringData!,
       'orders-redis': { pw: 'x' },
     });
