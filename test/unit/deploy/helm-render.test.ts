@@ -497,8 +497,9 @@ describe('helm template — shared session cache (sharedCache.redis)', () => {
       assert.match(notesOf(await render(withValues({ replicaCount: 3 }))), /WARNING: 3 gateway pods run/);
       const hpa = notesOf(await render(withValues({ autoscaling: { enabled: true, maxReplicas: 7 } })));
       assert.match(hpa, /WARNING: the HorizontalPodAutoscaler runs up to 7 gateway pods/);
-      const cap = notesOf(await render(withValues({ config: { session_cache: { ttl_cap_ms: 15_000 } } })));
-      assert.match(cap, /ttl_cap_ms \(15000 ms\)/);
+      // Helm's numbers are float64: without `int`, 1000000 would print as 1e+06.
+      const cap = notesOf(await render(withValues({ config: { session_cache: { ttl_cap_ms: 1_000_000 } } })));
+      assert.match(cap, /ttl_cap_ms \(1000000 ms\)/);
     });
 
     it('with secret.existingSecret (unreadable at render time) it says when to ignore the warning', async () => {
