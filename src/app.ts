@@ -75,7 +75,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
 
   try {
     // First: a bad key file is a configuration error (exit 2) before anything starts.
-    if (config.identity_assertion.enabled) {
+    if (config.identity_assertion.enabled && config.identity_assertion.tokenize_as === undefined) {
       const keys = prepareAssertionKeys(config.identity_assertion, baseDir);
       if (keys.ephemeral)
         logger.warn(
@@ -129,7 +129,8 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
           logger, // the module names its own component (a second child() would repeat the key)
           logoutUrl: `${mount}/self-service/browser/flows/logout`,
           settingsUrl: `${mount}/self-service/settings/browser`,
-          ...(config.identity_assertion.enabled
+          // A Kratos-signed assertion (tokenize_as) is not verifiable against the gateway's JWKS.
+          ...(config.identity_assertion.enabled && config.identity_assertion.tokenize_as === undefined
             ? {
                 assertion: {
                   header: config.identity_assertion.header,

@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   // the embedded identity server's kratos.yml when it is enabled; nothing listens.
   if (args.values.check || command === 'validate') {
     const problems = loaded.config.embedded_kratos.enabled ? await embeddedKratosProblems(loaded.config, loaded.baseDir) : [];
-    if (loaded.config.identity_assertion.enabled) {
+    if (loaded.config.identity_assertion.enabled && loaded.config.identity_assertion.tokenize_as === undefined) {
       try {
         loadAssertionKeys(loaded.config.identity_assertion, loaded.baseDir);
       } catch (err) {

@@ -52,6 +52,15 @@ export function createAdminHandler(g: GatewayCore) {
 
   app.get(JWKS_PATH, (req, res) => {
     const body = g.snapshot.jwksBody;
+    const tokenizeAs = g.snapshot.assertion?.tokenizeAs;
+    if (body === undefined && tokenizeAs !== undefined) {
+      // Kratos signs (identity_assertion.tokenize_as): its keys are the template's, not the gateway's.
+      return void sendJsonError(
+        res,
+        404,
+        `The identity assertion is Kratos's JWT (identity_assertion.tokenize_as: ${tokenizeAs}): verify it with the public keys of that template's jwks_url in Kratos's configuration`,
+      );
+    }
     if (body === undefined) return void sendJsonError(res, 404, 'The identity assertion is not enabled');
     sendJwks(req, res, body);
   });

@@ -7,6 +7,7 @@ import { routeProblems } from './route-rules.js';
 import { applyEnvOverrides, type EnvOrigins } from './env.js';
 import { closestKey, keysAt } from './schema-walk.js';
 import { ConfigError } from './errors.js';
+import { assertionProblems } from './assertion-rules.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
 export { ConfigError } from './errors.js';
@@ -74,6 +75,7 @@ export function parseConfig(raw: unknown, envOrigins?: EnvOrigins): GatewayConfi
   if (config.embedded_kratos.enabled && config.embedded_kratos.config_file === undefined) {
     problems.push('embedded_kratos.config_file: required when embedded_kratos.enabled is true');
   }
+  problems.push(...assertionProblems(config, raw));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -282,6 +282,15 @@ export const configSchema = z
         key_file: z.string().min(1).optional(),
         ttl_ms: z.number().int().min(1_000).max(86_400_000).default(300_000),
         audience: z.string().min(1).optional(),
+        /**
+         * Kratos v1.2+ session-to-JWT template: whoami is asked with `?tokenize_as=<name>` and
+         * Kratos's own JWT (`tokenized`) is forwarded instead of one signed here (no local keys).
+         * Template names are keys of Kratos's configuration: a safe charset keeps the query plain.
+         */
+        tokenize_as: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a Kratos token template name (letters, digits, "_", ".", "-")')
+          .optional(),
         /** Claim name → session value path (the paths identity_headers accepts). */
         claims: z
           .record(

@@ -80,6 +80,9 @@ export class GatewayCore {
       valuePaths,
       metrics: this.metrics,
       logger,
+      ...(config.identity_assertion.enabled && config.identity_assertion.tokenize_as !== undefined
+        ? { tokenizeAs: config.identity_assertion.tokenize_as }
+        : {}),
     });
     this.resolver = resolver;
     this.http = new HttpForwarder(config.proxy.upstream_connections);

@@ -49,7 +49,7 @@ export class ConfigSnapshot {
   readonly mutators: readonly HeaderMutator[];
   /** The identity assertion mutator when enabled (the decision API returns its header; the JWKS endpoints read its keys). */
   readonly assertion: IdentityAssertionMutator | undefined;
-  /** The JWKS body when the assertion is enabled. */
+  /** The JWKS body when the assertion is enabled and signed here (not with tokenize_as). */
   readonly jwksBody: string | undefined;
   /**
    * Normalised names stripped from every request: what every mutator declares it `sets`, plus
@@ -86,7 +86,7 @@ export class ConfigSnapshot {
     const retiredCredentialSources = [...this.sessionCookieNames].slice(1).map((name) => sessionCookie(name));
     this.mutators = buildMutators({ config, credentialSources: this.credentialSources, retiredCredentialSources });
     this.assertion = this.mutators.find((m): m is IdentityAssertionMutator => 'minter' in m);
-    this.jwksBody = this.assertion?.minter.jwksBody;
+    this.jwksBody = this.assertion?.minter?.jwksBody;
     this.trustedProxies = new TrustedProxies(config.proxy.trusted_proxies);
     this.returnTo = new ReturnToPolicy(config.proxy.public_base_url, config.login.allowed_return_to_hosts);
     this.publicOrigin = new URL(config.proxy.public_base_url).origin;
@@ -119,7 +119,8 @@ export class ConfigSnapshot {
       const c = parsePolicy(r.policy, `routes.${i}.policy`, []);
       if (c !== undefined) claimPaths(c, paths);
     });
-    if (this.assertion !== undefined) {
+    // Kratos's JWT (tokenize_as) needs no session values: its claims are its template's.
+    if (this.assertion?.minter !== undefined) {
       for (const path of [AAL_PATH, AMR_PATH, ...Object.values(this.config.identity_assertion.claims)]) paths.add(path);
     }
     return [...paths];

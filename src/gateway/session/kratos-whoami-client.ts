@@ -80,10 +80,15 @@ export class KratosWhoamiClient {
     publicUrl: string,
     private readonly timeoutMs: number,
     connections: number,
+    /** `identity_assertion.tokenize_as` (Kratos v1.2+): every whoami asks for the session as this template's JWT too. */
+    tokenizeAs?: string,
   ) {
     const url = new URL(publicUrl);
     this.pool = new Pool(url.origin, { connections, keepAliveTimeout: 10_000 });
-    this.path = url.pathname.replace(/\/$/, '') + '/sessions/whoami';
+    this.path =
+      url.pathname.replace(/\/$/, '') +
+      '/sessions/whoami' +
+      (tokenizeAs === undefined ? '' : `?tokenize_as=${encodeURIComponent(tokenizeAs)}`);
   }
 
   /** `traceHeaders`: the whoami span's `traceparent`/`tracestate`, so Kratos continues the trace. */

@@ -63,6 +63,8 @@ export interface SessionResolverOptions {
   logger?: Logger;
   /** The session store when the cache is enabled (closed with the resolver); default an in-memory store sized by `cache`. */
   store?: SessionStore;
+  /** `identity_assertion.tokenize_as`: whoami asks for Kratos's JWT, and every session answer must carry it. */
+  tokenizeAs?: string;
 }
 
 /**
@@ -104,8 +106,9 @@ export class SessionResolver {
   constructor(private readonly opts: SessionResolverOptions) {
     this.warnings = opts.logger && new ThrottledWarnings(opts.logger.child({ component: 'session-resolver' }));
     this.kratosForLogs = redactUrl(opts.kratosPublicUrl);
-    this.client = new KratosWhoamiClient(opts.kratosPublicUrl, opts.whoamiTimeoutMs, opts.connections);
-    this.keySalt = '\0' + opts.kratosPublicUrl;
+    this.client = new KratosWhoamiClient(opts.kratosPublicUrl, opts.whoamiTimeoutMs, opts.connections, opts.tokenizeAs);
+    // The template too: an entry kept without Kratos's JWT (or with another template's) is never found by a tokenizing gateway.
+    this.keySalt = '\0' + opts.kratosPublicUrl + (opts.tokenizeAs === undefined ? '' : '\0tokenize_as=' + opts.tokenizeAs);
     const c = opts.cache;
     if (!c.enabled) return;
     this.recentPurges = new LRUCache<string, number>({ max: 10_000, ttl: opts.whoamiTimeoutMs + 1_000 });
@@ -364,7 +367,10 @@ export class SessionResolver {
     const span = lookup?.startWhoami();
     try {
       answer = await this.client.whoami(credential, span?.headers);
-      summary = answer.kind === 'active' ? summarizeSessionOrError(answer.body, this.opts.valuePaths, now) : 'inactive';
+      summary =
+        answer.kind === 'active'
+          ? summarizeSessionOrError(answer.body, this.opts.valuePaths, now, this.opts.tokenizeAs !== undefined)
+          : 'inactive';
       span?.end(summary === 'inactive' ? (answer.kind === 'aal2_required' ? 'aal2_required' : 'unauthorized') : 'active', false);
     } catch (err) {
       span?.end(err instanceof WhoamiUnavailable ? err.reason : 'error', true);
@@ -387,7 +393,9 @@ export class SessionResolver {
       return { negative: true, ttlMs };
     }
     this.opts.metrics.whoami('active', seconds);
-    const ttlMs = Math.max(1, Math.min(c.ttlCapMs, summary.expiresAtMs - now, cacheFor ?? Number.POSITIVE_INFINITY));
+    // Kratos sends no Ory-Session-Cache-For with a tokenized session: its JWT's exp bounds the entry instead.
+    const keepUntilMs = summary.tokenized?.keepUntilMs ?? Number.POSITIVE_INFINITY;
+    const ttlMs = Math.max(1, Math.min(c.ttlCapMs, summary.expiresAtMs - now, keepUntilMs - now, cacheFor ?? Number.POSITIVE_INFINITY));
     const setCookie = answer.kind === 'active' ? answer.setCookie : undefined;
     return setCookie
       ? { negative: false, session: summary, setCookie, askedAt: started, ttlMs }
@@ -411,9 +419,9 @@ export class SessionResolver {
   }
 }
 
-function summarizeSessionOrError(body: unknown, paths: readonly string[], now: number): SessionSummary | 'inactive' {
+function summarizeSessionOrError(body: unknown, paths: readonly string[], now: number, tokenized: boolean): SessionSummary | 'inactive' {
   try {
-    return summarizeSession(body, paths, now);
+    return summarizeSession(body, paths, now, tokenized);
   } catch (err) {
     throw new WhoamiUnavailable('bad_body', (err as Error).message);
   }

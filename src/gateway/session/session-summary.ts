@@ -35,6 +35,50 @@ export interface SessionSummary {
   readonly schemaId?: string | undefined;
   /** Lower-cased values of the identity's verified addresses. */
   readonly verifiedAddresses?: ReadonlySet<string>;
+  /**
+   * Kratos's own JWT of this session (`identity_assertion.tokenize_as`): forwarded to upstreams
+   * as the identity assertion. It is a bearer assertion (anyone holding it is this identity to
+   * an upstream until `exp`), so it is never stored in a shared tier (Redis): a summary that has
+   * it lives only in this process's memory. Present only when tokenize_as is configured.
+   */
+  readonly tokenized?: TokenizedSession;
+}
+
+export interface TokenizedSession {
+  /** The compact JWS exactly as Kratos sent it. */
+  readonly jwt: string;
+  /** Its `exp` in epoch ms (read from the payload, not verified: it came from the configured Kratos URL). */
+  readonly expiresAtMs: number;
+  /**
+   * Epoch ms until which the cache may keep the summary: three quarters of the token's remaining
+   * life, as a locally signed assertion is re-minted, so an upstream never gets one about to expire.
+   */
+  readonly keepUntilMs: number;
+}
+
+/** A compact JWS (three base64url parts) of bounded size; anything else is not forwarded as a header. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+$/;
+const MAX_TOKENIZED_LENGTH = 16 * 1024;
+
+/** The `tokenized` field of a whoami body asked with tokenize_as; throws InvalidSessionBody (fail closed) when unusable. */
+function tokenizedOf(raw: unknown, nowMs: number): TokenizedSession {
+  const why = 'identity_assertion.tokenize_as is set';
+  if (typeof raw !== 'string')
+    throw new InvalidSessionBody(`whoami body has no "tokenized" JWT (${why}: is the template configured in Kratos?)`);
+  const m = raw.length <= MAX_TOKENIZED_LENGTH ? COMPACT_JWS.exec(raw) : null;
+  if (m === null) throw new InvalidSessionBody(`whoami body's "tokenized" is not a compact JWT (${why})`);
+  let exp: unknown;
+  try {
+    exp = (JSON.parse(Buffer.from(m[1]!, 'base64url').toString('utf8')) as { exp?: unknown } | null)?.exp;
+  } catch {
+    throw new InvalidSessionBody(`whoami body's "tokenized" payload is not JSON (${why})`);
+  }
+  // Without exp the cache could not be bounded by it; an expired one would be refused upstream.
+  if (typeof exp !== 'number' || !Number.isFinite(exp))
+    throw new InvalidSessionBody(`whoami body's "tokenized" JWT has no numeric exp (${why})`);
+  const expiresAtMs = exp * 1000;
+  if (expiresAtMs <= nowMs) throw new InvalidSessionBody(`whoami body's "tokenized" JWT is already expired (clock skew with Kratos?)`);
+  return { jwt: raw, expiresAtMs, keepUntilMs: nowMs + (expiresAtMs - nowMs) * 0.75 };
 }
 
 export class InvalidSessionBody extends Error {}
@@ -87,7 +131,13 @@ function aalOf(v: unknown): number {
 }
 
 /** Validates the whoami body enough to trust it and extracts the configured value paths. */
-export function summarizeSession(body: unknown, valuePaths: readonly string[], nowMs: number): SessionSummary | 'inactive' {
+export function summarizeSession(
+  body: unknown,
+  valuePaths: readonly string[],
+  nowMs: number,
+  /** True when whoami was asked with tokenize_as: the body must then carry `tokenized`. */
+  tokenized = false,
+): SessionSummary | 'inactive' {
   if (body === null || typeof body !== 'object') throw new InvalidSessionBody('whoami body is not an object');
   const s = body as Record<string, unknown>;
   const identityId = get(s, ['identity', 'id']);
@@ -115,8 +165,9 @@ export function summarizeSession(body: unknown, valuePaths: readonly string[], n
       if (claim !== undefined) claims.set(path, claim);
     }
   }
-  // Unknown and v1+ fields (authentication_methods, devices, tokenized, …) are ignored: only
-  // these are read, each with its type checked, so a new Kratos field cannot break parsing.
+  // Unknown and v1+ fields (authentication_methods, devices, …) are ignored: only these are
+  // read, each with its type checked, so a new Kratos field cannot break parsing. `tokenized`
+  // is read only when asked for: a bearer token nobody configured is not kept.
   const authenticatedAtMs = typeof s.authenticated_at === 'string' ? Date.parse(s.authenticated_at) : Number.NaN;
   const schemaId = get(s, ['identity', 'schema_id']);
   const safeIdentityId = toHeaderValue(identityId);
@@ -132,6 +183,7 @@ export function summarizeSession(body: unknown, valuePaths: readonly string[], n
     authenticatedAtMs: Number.isNaN(authenticatedAtMs) ? undefined : authenticatedAtMs,
     schemaId: typeof schemaId === 'string' && schemaId.length <= MAX_CLAIM_LENGTH ? schemaId : undefined,
     verifiedAddresses: verifiedAddressesOf(s.identity),
+    ...(tokenized && { tokenized: tokenizedOf(s.tokenized, nowMs) }),
   };
 }
 
@@ -144,5 +196,5 @@ export function summarySize(summary: SessionSummary): number {
     for (const item of v) size += 16 + item.length;
   }
   for (const a of summary.verifiedAddresses ?? []) size += 32 + a.length;
-  return size + (summary.schemaId?.length ?? 0);
+  return size + (summary.schemaId?.length ?? 0) + (summary.tokenized === undefined ? 0 : 48 + summary.tokenized.jwt.length);
 }

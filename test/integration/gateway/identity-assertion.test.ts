@@ -121,7 +121,7 @@ describe('identity assertion: ephemeral ES256 key', () => {
   });
 
   test('one session reuses one token (one signature), a second session gets its own', async () => {
-    const minter = stack.gw.core.snapshot.assertion!.minter;
+    const minter = stack.gw.core.snapshot.assertion!.minter!;
     const s = stack.kratos.addSession();
     const first = tokenOf((await get(stack, '/page', { 'x-session-token': s.token })).echo);
     const mintedAfterFirst = minter.minted;

@@ -74,7 +74,11 @@ describe('modern Kratos (v26) whoami', () => {
 
   test('a full v26 session body (devices, tokenized, authentication_methods, metadata_public) is accepted and mapped', async () => {
     const { token, session } = kratos.addSession({ aal: 'aal2' });
-    const res = await request(`${gw.proxyUrl}/x`, { headers: { 'x-session-token': token } });
+    // Kratos sets `tokenized` only for a tokenize_as request; here one arrives unasked and is ignored.
+    kratos.state.strayTokenized = 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln';
+    const res = await request(`${gw.proxyUrl}/x`, { headers: { 'x-session-token': token } }).finally(() => {
+      kratos.state.strayTokenized = undefined;
+    });
     assert.equal(res.statusCode, 200);
     const echoed = (await res.body.json()) as { headers: Record<string, string> };
     assert.equal(echoed.headers['x-user-id'], session.identityId);

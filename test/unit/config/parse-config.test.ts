@@ -162,3 +162,51 @@ describe('cross-key rules', () => {
     ]);
   });
 });
+
+describe('identity_assertion.tokenize_as', () => {
+  test('a template name enables Kratos-signed assertions', () => {
+    const c = parseConfig({ identity_assertion: { enabled: true, tokenize_as: 'jwt_example-1.v2' } });
+    assert.equal(c.identity_assertion.tokenize_as, 'jwt_example-1.v2');
+  });
+  test('a name outside the safe charset is refused with its key path', () => {
+    for (const name of ['', 'a b', 'a&b=c', '../x', '-x', 'x'.repeat(129)]) {
+      assert.match(problems({ identity_assertion: { enabled: true, tokenize_as: name } })[0]!, /^identity_assertion\.tokenize_as: /);
+    }
+  });
+  test('local signing keys are refused beside it, each with its key path', () => {
+    const p = problems({
+      identity_assertion: {
+        enabled: true,
+        tokenize_as: 't',
+        key_file: 'k.pem',
+        algorithm: 'ES256',
+        ttl_ms: 60_000,
+        audience: 'a',
+        claims: { e: 'identity.traits.email' },
+      },
+      routes: [{ ...ROUTE, identity_assertion_audience: 'x' }],
+    });
+    assert.deepEqual(
+      p.map((l) => l.split(':')[0]),
+      [
+        'identity_assertion.key_file',
+        'identity_assertion.algorithm',
+        'identity_assertion.ttl_ms',
+        'identity_assertion.audience',
+        'identity_assertion.claims',
+        'routes.0.identity_assertion_audience',
+      ],
+    );
+    assert.ok(p.every((l) => l.includes('not used with identity_assertion.tokenize_as')));
+  });
+  test('it needs the assertion enabled, and a Kratos that can tokenize', () => {
+    assert.deepEqual(problems({ identity_assertion: { tokenize_as: 't' } }), [
+      'identity_assertion.tokenize_as: needs identity_assertion.enabled: true',
+    ]);
+    const embedded = problems({
+      identity_assertion: { enabled: true, tokenize_as: 't' },
+      embedded_kratos: { enabled: true, config_file: 'k.yml' },
+    });
+    assert.match(embedded.join('\n'), /^identity_assertion\.tokenize_as: the embedded identity server/m);
+  });
+});

@@ -231,3 +231,44 @@ describe('what route policies read', () => {
     assert.equal(s.claims!.has('identity.metadata_public.role'), false);
   });
 });
+
+describe('tokenized (identity_assertion.tokenize_as)', () => {
+  const jwt = (payload: unknown, raw = false) =>
+    `eyJhbGciOiJFUzI1NiJ9.${Buffer.from(raw ? String(payload) : JSON.stringify(payload)).toString('base64url')}.c2ln`;
+  const expS = NOW / 1000 + 60;
+
+  test('kept with its exp only when asked for; the entry may live three quarters of its remaining life', () => {
+    const token = jwt({ sub: IDENTITY_ID, exp: expS });
+    const without = summarizeSession(body({ tokenized: token }), [], NOW);
+    assert.ok(without !== 'inactive');
+    assert.equal(without.tokenized, undefined, 'a token nobody asked for is not kept');
+    const s = summarizeSession(body({ tokenized: token }), [], NOW, true);
+    assert.ok(s !== 'inactive');
+    assert.deepEqual(s.tokenized, { jwt: token, expiresAtMs: expS * 1000, keepUntilMs: NOW + 45_000 });
+    assert.ok(summarySize(s) > summarySize(without) + token.length);
+  });
+
+  test('missing, malformed, exp-less or expired: the body is refused (fail closed)', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [undefined, /no "tokenized" JWT .*tokenize_as/],
+      [42, /no "tokenized" JWT/],
+      ['not a jwt', /not a compact JWT/],
+      ['a.b.c\r\nx: y', /not a compact JWT/],
+      [`${jwt({ exp: expS })}${'x'.repeat(17_000)}`, /not a compact JWT/],
+      [jwt('{not json', true), /payload is not JSON/],
+      [jwt({ sub: 'x' }), /no numeric exp/],
+      [jwt({ exp: '9999999999' }), /no numeric exp/],
+      [jwt({ exp: NOW / 1000 - 1 }), /already expired/],
+    ];
+    for (const [tokenized, why] of cases) {
+      assert.throws(
+        () => summarizeSession(body({ tokenized }), [], NOW, true),
+        (err: Error) => err instanceof InvalidSessionBody && why.test(err.message),
+      );
+    }
+  });
+
+  test('an inactive session is inactive whether or not it has a token', () => {
+    assert.equal(summarizeSession(body({ active: false }), [], NOW, true), 'inactive');
+  });
+});
