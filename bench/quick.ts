@@ -8,6 +8,8 @@
  *   --tracing         (tracing on: OTLP/HTTP export to a sink in this process; every request sampled)
  *   --tracing-sampler parentbased_traceidratio --tracing-ratio 0.01   (tracing on with that sampler)
  *   --assertion       (identity_assertion on: every request carries a signed JWT, cached per session)
+ *   --policy          (also: the same route under /guarded with a five-condition policy; CPU per request
+ *                      with and without it, alternating runs of --duration each, --policy-rounds 2)
  */
 import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -27,6 +29,8 @@ const accessLog = !args.has('no-access-log');
 const profile = args.has('profile');
 const tracingSampler = args.get('tracing-sampler') ?? (args.has('tracing') ? 'parentbased_always_on' : undefined);
 const assertion = args.has('assertion');
+const policy = args.has('policy');
+const policyRounds = Math.min(10, Math.max(1, num(args, 'policy-rounds', 2)));
 
 const upstream = await startNode<{ url: string; port: number }>('servers/upstream.ts');
 const kratos = await startKratos(kratosKind, 0);
@@ -34,11 +38,12 @@ const profileDir = BENCH_DIR + 'results/profiles';
 if (profile) mkdirSync(profileDir, { recursive: true });
 const sink = tracingSampler === undefined ? undefined : await startOtlpSink();
 const gatewayEnv =
-  sink === undefined && !assertion
+  sink === undefined && !assertion && !policy
     ? undefined
     : {
         ...process.env,
         ...(assertion ? { BENCH_IDENTITY_ASSERTION: '1' } : {}),
+        ...(policy ? { BENCH_POLICY: '1' } : {}),
         ...(sink === undefined
           ? {}
           : {
@@ -64,6 +69,12 @@ try {
   // The upstream echoes nothing; the JWKS answering is what shows the assertion is on.
   if (assertion && (await fetch(gw.url + '/.well-known/jwks.json')).status !== 200) throw new Error('--assertion: the gateway has no JWKS');
   await check.arrayBuffer();
+  if (policy) {
+    const guarded = await fetch(gw.url + '/guarded/', { headers: { 'x-session-token': token! } });
+    await guarded.arrayBuffer();
+    if (guarded.status !== 200)
+      throw new Error(`--policy: the guarded route answered ${guarded.status}; the bench session must satisfy its policy`);
+  }
 
   const spec = { kind: 'http' as const, connections, duration, tokens: { mode: 'fixed' as const, token: token! } };
   // Warm-up is a separate load run so the CPU accounting below covers only the measured phase.
@@ -124,6 +135,29 @@ try {
       `tracing: ${spans} spans exported for ${through.total} requests (${(spans / through.total).toFixed(2)} per request) in ${sink.exports} OTLP requests`,
     );
   if (through.non2xx > 0 || through.errors > 0) process.exitCode = 1;
+
+  if (policy) {
+    // Alternating runs (without, with, without, …) so a neighbour's load drifting over the minute
+    // falls on both sides; the first "without" is the run above. Bounded: 2 × policyRounds runs at most.
+    const cpu = { plain: { s: (gatewayUs * through.total) / 1e6, n: through.total }, guarded: { s: 0, n: 0 } };
+    let failed = 0;
+    for (let round = 0; round < policyRounds; round++) {
+      for (const which of round === 0 ? (['guarded'] as const) : (['plain', 'guarded'] as const)) {
+        const url = gw.url + (which === 'guarded' ? '/guarded/' : '/');
+        const c0 = cpuSeconds(gw.pid);
+        const r = await runLoad({ ...spec, url });
+        cpu[which].s += cpuSeconds(gw.pid) - c0;
+        cpu[which].n += r.total;
+        failed += r.non2xx + r.errors;
+      }
+    }
+    const plainUs = (cpu.plain.s * 1e6) / cpu.plain.n;
+    const guardedUs = (cpu.guarded.s * 1e6) / cpu.guarded.n;
+    console.log(
+      `policy (5 conditions: ends_with, matches, equals, one_of, authenticated_within), ${policyRounds} alternating round(s): CPU per request without ${plainUs.toFixed(1)} µs, with ${guardedUs.toFixed(1)} µs — ratio ${(guardedUs / plainUs).toFixed(3)}×`,
+    );
+    if (failed > 0) process.exitCode = 1;
+  }
 } finally {
   await stopLoad();
   await gw.stop();

@@ -1,6 +1,7 @@
 /**
  * kratos-gateway as a system under test, in its own process.
  * argv[2]: JSON `{ kratosUrl, upstreamUrl, cache, accessLog, whoamiConnections? }`.
+ * Environment: BENCH_IDENTITY_ASSERTION=1 (bench:quick --assertion), BENCH_POLICY=1 (--policy).
  *
  * The configuration is production's (config/production.yaml's data-plane keys: cache on,
  * access log on, info level); the logger is the production logger (`createLogger`) writing
@@ -11,6 +12,7 @@ import { startGateway } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import { bufferedDestination, createLogger } from '../../src/log.js';
 import { serveIpc } from '../lib/proc.js';
+import { BENCH_POLICY } from '../lib/policy.js';
 
 interface Options {
   kratosUrl: string;
@@ -32,7 +34,22 @@ const config = parseConfig({
   ...(process.env.BENCH_IDENTITY_ASSERTION === '1'
     ? { identity_assertion: { enabled: true, claims: { email: 'identity.traits.email' } } }
     : {}),
-  routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: opts.upstreamUrl, auth: 'required', on_unauthenticated: 'json' }],
+  routes: [
+    // bench:quick --policy: the same route again under /guarded, with a five-condition policy the bench sessions satisfy.
+    ...(process.env.BENCH_POLICY === '1'
+      ? [
+          {
+            name: 'guarded',
+            match: { path_prefix: '/guarded' },
+            upstream: opts.upstreamUrl,
+            auth: 'required',
+            on_unauthenticated: 'json',
+            policy: BENCH_POLICY,
+          },
+        ]
+      : []),
+    { name: 'app', match: { path_prefix: '/' }, upstream: opts.upstreamUrl, auth: 'required', on_unauthenticated: 'json' },
+  ],
 });
 
 const logger = createLogger('info', bufferedDestination('/dev/null'));
