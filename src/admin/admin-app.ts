@@ -75,8 +75,10 @@ export function createAdminHandler(g: GatewayCore) {
   });
 
   // After revoking sessions through the Kratos admin API, drop what the gateway cached.
-  app.delete('/sessions/cache/identities/:id', (req, res) => {
-    const purged = g.resolver.purgeIdentity(req.params.id);
+  // Answered once the purge is fleet-wide (with a shared tier: Redis has the invalidation, or
+  // gave up within session_cache.shared.timeout_ms and it is queued for when Redis is back).
+  app.delete('/sessions/cache/identities/:id', async (req, res) => {
+    const purged = await g.resolver.purgeIdentity(req.params.id);
     res.json({ identity_id: req.params.id, purged });
   });
 

@@ -292,10 +292,13 @@ export function createKratosMount(g: GatewayCore) {
     // Purged whatever Kratos answers, even a 5xx or no answer at all: a failure may come
     // after the change was committed (a revocation stored, then an error rendering the
     // response; a timeout after Kratos acted), and a needless purge costs one whoami.
-    const purge = () => {
-      for (const credential of credentials) g.resolver.purgeIdentityOf(credential);
-      for (const identityId of identities) g.resolver.purgeIdentity(identityId);
-    };
+    // Local entries are gone at once; awaited so that, with a shared tier, the fleet has the
+    // invalidation before the client sees the response (resolves within shared.timeout_ms).
+    const purge = () =>
+      Promise.all([
+        ...credentials.map((credential) => g.resolver.purgeIdentityOf(credential)),
+        ...[...identities].map((identityId) => g.resolver.purgeIdentity(identityId)),
+      ]);
 
     const abort = new AbortController();
     const onClientGone = () => abort.abort(new Error('client went away'));
@@ -311,7 +314,7 @@ export function createKratosMount(g: GatewayCore) {
       });
     } finally {
       // Before any response (Kratos's or the gateway's 502/504) reaches the client.
-      purge();
+      await purge();
     }
 
     const out: Record<string, string | string[]> = {};

@@ -95,15 +95,16 @@ export class MemorySessionStore implements SessionStore {
     if (this.sessions.peek(key) === session) this.index(session.identityId, key);
   }
 
-  delete(key: string): void {
+  delete(key: string): Promise<void> {
     this.dropKey(key);
     this.bus?.publish(this, { key });
+    return Promise.resolve();
   }
 
-  purgeIdentity(identityId: string): number {
+  purgeIdentity(identityId: string): Promise<number> {
     const n = this.dropIdentity(identityId);
     this.bus?.publish(this, { identityId });
-    return n;
+    return Promise.resolve(n);
   }
 
   subscribe(listener: SessionInvalidationListener): () => void {
@@ -128,18 +129,35 @@ export class MemorySessionStore implements SessionStore {
     for (const l of [...this.listeners]) l(invalidation);
   }
 
-  private dropKey(key: string): void {
+  /** Removes one entry here only (no bus): for a store that uses this one as its fast tier. */
+  dropKey(key: string): void {
     this.sessions.delete(key);
     this.negative.delete(key);
   }
 
-  private dropIdentity(identityId: string): number {
+  /** Removes an identity's sessions here only (no bus) and returns how many. */
+  dropIdentity(identityId: string): number {
     const keys = this.keysByIdentity.get(identityId);
     if (keys === undefined) return 0;
     const n = keys.size;
     for (const key of [...keys]) this.sessions.delete(key); // dispose unindexes
     this.keysByIdentity.delete(identityId);
     return n;
+  }
+
+  /**
+   * Shortens every entry's remaining lifetime to at most `ms` (none is lengthened): when a
+   * shared tier becomes unreachable, what is held here may miss invalidations from then on.
+   */
+  capRemainingTtl(ms: number): void {
+    const ttl = Math.max(1, ms);
+    for (const [key, v] of this.sessions.entries()) {
+      // Re-setting the same value keeps its index entry (no dispose) and restarts its clock at `ttl`.
+      if (this.sessions.getRemainingTTL(key) > ttl) this.sessions.set(key, v, { ttl });
+    }
+    for (const key of this.negative.keys()) {
+      if (this.negative.getRemainingTTL(key) > ttl) this.negative.set(key, true, { ttl });
+    }
   }
 
   private index(identityId: string, key: string): void {

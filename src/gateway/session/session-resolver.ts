@@ -8,7 +8,7 @@ import { KratosWhoamiClient, WhoamiUnavailable } from './kratos-whoami-client.js
 import { summarizeSession, type SessionSummary } from './session-summary.js';
 import { Coalescer, type Flight } from './coalescer.js';
 import { MemorySessionStore } from './memory-session-store.js';
-import { NOT_A_SESSION, type NotASession, type SessionStore } from './session-store.js';
+import { NOT_A_SESSION, type NotASession, type SessionStore, type SlowTierLoad } from './session-store.js';
 import type { CacheOutcome, LookupTrace, RequestTrace } from '../../tracing/types.js';
 
 export type Resolution =
@@ -287,38 +287,58 @@ export class SessionResolver {
     span: LookupTrace | undefined,
     flight: Flight<Answer>,
   ): Promise<Answer> {
-    if (store.load !== undefined) {
-      const askedAt = performance.now();
-      const loaded = await store.load(key);
-      if (loaded !== undefined) {
-        if (loaded.value === NOT_A_SESSION) return NOT_A_SESSION;
-        const session = loaded.value as SessionSummary;
-        if (flight.forgotten || this.purgedSince(session.identityId, askedAt)) store.delete(key);
-        return { negative: false, session, askedAt, ttlMs: loaded.ttlMs };
-      }
+    const slow = store.load === undefined ? undefined : await this.loadSlowTier(store, key, flight);
+    if (slow !== undefined && 'negative' in slow) return slow;
+    try {
+      return this.keep(store, key, await this.fetchSession(credential, span), flight, slow);
+    } finally {
+      // Step-up answers, failures and purged answers are not kept: waiters elsewhere ask themselves.
+      slow?.release();
     }
-    return this.keep(store, key, await this.fetchSession(credential, span), flight);
   }
 
-  /** Keeps Kratos's answer unless a purge overtook it; returns it either way. */
-  private keep(store: SessionStore, key: string, answer: Answer, flight: Flight<Answer>): Answer {
+  /**
+   * Keeps Kratos's answer unless a purge overtook it (through the slow-tier load when there is
+   * one, which lets the shared tier refuse it too); returns it either way.
+   */
+  private keep(store: SessionStore, key: string, answer: Answer, flight: Flight<Answer>, slow?: SlowTierLoad): Answer {
     // Detached by a purge of this credential while in flight: answered, never kept.
     if (flight.forgotten) return answer;
+    const keep = (value: SessionSummary | NotASession, ttlMs: number) =>
+      slow === undefined ? store.set(key, value, ttlMs) : slow.keep(value, ttlMs);
     if ('stepUp' in answer) this.stepUps!.set(key, answer.stepUp, { ttl: answer.ttlMs });
-    else if (answer.negative) store.set(key, NOT_A_SESSION, answer.ttlMs!);
+    else if (answer.negative) keep(NOT_A_SESSION, answer.ttlMs!);
     else {
       this.stepUps!.delete(key);
-      if (!this.purgedSince(answer.session.identityId, answer.askedAt)) store.set(key, answer.session, answer.ttlMs);
+      if (!this.purgedSince(answer.session.identityId, answer.askedAt)) keep(answer.session, answer.ttlMs);
     }
     return answer;
+  }
+
+  /** The store's slower tier: its answer, or the load to keep Kratos's answer through. */
+  private async loadSlowTier(store: SessionStore, key: string, flight: Flight<Answer>): Promise<Answer | SlowTierLoad> {
+    const askedAt = performance.now();
+    const loaded = await store.load!(key);
+    if (loaded.found === undefined) return loaded;
+    loaded.release();
+    const { value, ttlMs } = loaded.found;
+    if (value === NOT_A_SESSION) return NOT_A_SESSION;
+    const session = value as SessionSummary;
+    if (flight.forgotten || this.purgedSince(session.identityId, askedAt)) void store.delete(key);
+    return { negative: false, session, askedAt, ttlMs };
   }
 
   private purgedSince(identityId: string, askedAt: number): boolean {
     return (this.recentPurges!.get(identityId) ?? -Infinity) >= askedAt;
   }
 
-  /** Removes every cached session of the identity this credential belongs to (its traits changed). */
-  purgeIdentityOf(credential: Credential): void {
+  /**
+   * Removes every cached session of the identity this credential belongs to (its traits
+   * changed). Done in this process before it returns; the promise settles once the fleet's
+   * shared tier has the invalidation (or gave up within its timeout): a response written
+   * after it cannot overtake the purge. Never rejects.
+   */
+  async purgeIdentityOf(credential: Credential): Promise<void> {
     const store = this.store;
     if (store === undefined) return;
     const key = this.cacheKey(credential);
@@ -326,15 +346,20 @@ export class SessionResolver {
     // A whoami for this credential in flight is not in the store: forgetting it means its
     // answer is never kept, and a later caller starts a new whoami instead of joining it.
     this.flights.forget(key);
-    store.delete(key);
+    const deleted = store.delete(key);
     // A step-up through the mount ends in a credentialed, mutating request: the next request is asked anew.
     this.stepUps!.delete(key);
-    if (entry !== undefined && entry !== NOT_A_SESSION) this.purgeIdentity((entry as SessionSummary).identityId);
+    const purged = entry !== undefined && entry !== NOT_A_SESSION ? this.purgeIdentity((entry as SessionSummary).identityId) : undefined;
+    await Promise.all([deleted, purged]);
   }
 
-  /** Removes every cached session of an identity (after an admin-side revocation). Returns how many. */
-  purgeIdentity(identityId: string): number {
-    if (this.store === undefined) return 0;
+  /**
+   * Removes every cached session of an identity (after an admin-side revocation), here at once
+   * and, with a shared tier, fleet-wide: see purgeIdentityOf. Resolves with how many entries
+   * were removed.
+   */
+  purgeIdentity(identityId: string): Promise<number> {
+    if (this.store === undefined) return Promise.resolve(0);
     this.recentPurges!.set(identityId, performance.now());
     return this.store.purgeIdentity(identityId);
   }

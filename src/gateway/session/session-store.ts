@@ -18,6 +18,19 @@ export type StoredValue = SessionSummary | NotASession;
 export type SessionInvalidation = { readonly key: string } | { readonly identityId: string };
 export type SessionInvalidationListener = (invalidation: SessionInvalidation) => void;
 
+/** What a slower tier gave for one miss; see SessionStore.load. */
+export interface SlowTierLoad {
+  /** The value held for the key with its remaining lifetime, or undefined: ask Kratos. */
+  readonly found: { readonly value: StoredValue; readonly ttlMs: number } | undefined;
+  /**
+   * Keeps the caller's own answer, asked after this load began, like `set` does; a shared store
+   * writes it to the shared tier only if no purge of the key or its identity happened since.
+   */
+  keep(value: StoredValue, ttlMs: number): void;
+  /** Done with this miss (after `keep`, or without an answer to keep): instances waiting on it go on. Idempotent. */
+  release(): void;
+}
+
 /**
  * The session cache behind SessionResolver. Keys are the resolver's hashed cache keys
  * (SHA-256 of credential kind, value and Kratos URL), never raw credentials.
@@ -39,10 +52,19 @@ export interface SessionStore {
    * are bounded separately: negative entries can never evict sessions.
    */
   set(key: string, value: StoredValue, ttlMs: number): void;
-  /** Removes one entry (positive or negative); a shared store also tells the other instances. */
-  delete(key: string): void;
-  /** Removes every session of an identity and returns how many; a shared store tells the others. */
-  purgeIdentity(identityId: string): number;
+  /**
+   * Removes one entry (positive or negative); a shared store also tells the other instances.
+   * The entry is gone from this process before the call returns; the promise settles once the
+   * other instances can no longer miss it (a shared store: the shared tier has accepted the
+   * invalidation, or gave up within its timeout and queued it for when it is back). Never rejects.
+   */
+  delete(key: string): Promise<void>;
+  /**
+   * Removes every session of an identity; a shared store tells the others. Synchronous here as
+   * `delete` is; resolves (never rejects) with how many entries were removed (here, or in the
+   * shared tier when it answered).
+   */
+  purgeIdentity(identityId: string): Promise<number>;
   /**
    * Invalidations that came from elsewhere, delivered after the store has already dropped the
    * entries from its own tiers; never the store's own delete/purgeIdentity echoed back. Returns
@@ -50,11 +72,14 @@ export interface SessionStore {
    */
   subscribe(listener: SessionInvalidationListener): () => void;
   /**
-   * Optional slower tier, asked on a `get` miss. Returns the value with its remaining lifetime;
-   * the store may keep it in its fast tier. The resolver drops (and deletes) a loaded session
-   * whose identity was purged while the load was in flight.
+   * Optional slower tier, asked on a `get` miss (once per key for concurrent misses here). The
+   * store may keep what it found in its fast tier. When nothing usable was found the caller
+   * asks Kratos and hands the answer to `keep` (instead of `set`), which lets the shared tier
+   * refuse an answer a purge elsewhere overtook; either way it calls `release` when done. A
+   * shared store may make this wait (bounded by the whoami timeout) for another instance
+   * already asking Kratos for the same key, so that the fleet asks once.
    */
-  load?(key: string): Promise<{ value: StoredValue; ttlMs: number } | undefined>;
+  load?(key: string): Promise<SlowTierLoad>;
   /**
    * Optional (a shared store): who re-checks an old entry (session_cache.revalidate_after_ms)
    * for the whole fleet. `claimed`: this instance asks Kratos (also the answer whenever the

@@ -58,8 +58,8 @@ test('sessions are bounded by maxEntries; an evicted session leaves the identity
   assert.equal(s.sizes.sessions, 3);
   assert.equal(s.sizes.identities, 3);
   assert.equal(s.get('k0'), undefined);
-  assert.equal(s.purgeIdentity('id-0'), 0);
-  assert.equal(s.purgeIdentity('id-4'), 1);
+  assert.equal(s.dropIdentity('id-0'), 0);
+  assert.equal(s.dropIdentity('id-4'), 1);
 });
 
 test('sessions are bounded by maxBytes (key + summary size); one too big for it is neither kept nor indexed', () => {
@@ -74,7 +74,7 @@ test('sessions are bounded by maxBytes (key + summary size); one too big for it 
   assert.ok(s.sizes.bytes <= entry * 2);
   s.set('huge', summary('id-huge', 'sh', { 'identity.traits.bio': 'x'.repeat(entry * 3) }), 600_000);
   assert.equal(s.get('huge'), undefined);
-  assert.equal(s.purgeIdentity('id-huge'), 0);
+  assert.equal(s.dropIdentity('id-huge'), 0);
   assert.equal(s.sizes.sessions, 2, 'a refused entry evicts nothing');
 });
 
@@ -88,12 +88,12 @@ test('alone, the memory store never emits invalidations; from a bus it drops fir
   a.subscribe((inv) => heard.push({ from: 'a', inv, gone: true }));
   b.subscribe((inv) => heard.push({ from: 'b', inv, gone: 'key' in inv ? b.get(inv.key) === undefined : b.sizes.identities === 0 }));
   lonely.set('k', summary('id-1'), 600_000);
-  lonely.purgeIdentity('id-1');
-  lonely.delete('k');
+  void lonely.purgeIdentity('id-1');
+  void lonely.delete('k');
   b.set('k', summary('id-1'), 600_000);
   b.set('n', NOT_A_SESSION, 600_000);
-  a.purgeIdentity('id-1');
-  a.delete('n');
+  void a.purgeIdentity('id-1');
+  void a.delete('n');
   assert.deepEqual(heard, [
     { from: 'b', inv: { identityId: 'id-1' }, gone: true },
     { from: 'b', inv: { key: 'n' }, gone: true },
@@ -110,6 +110,6 @@ test('a closed store leaves its bus and holds nothing', async () => {
   b.set('k', summary('id-1'), 600_000);
   await b.close();
   assert.equal(b.size, 0);
-  a.purgeIdentity('id-1');
+  void a.purgeIdentity('id-1');
   assert.deepEqual(heard, []);
 });

@@ -60,7 +60,7 @@ class SpyStore implements SessionStore {
   delete(key: string) {
     this.calls.push('delete');
     this.keys.add(key);
-    this.inner.delete(key);
+    return this.inner.delete(key);
   }
   purgeIdentity(id: string) {
     this.calls.push('purgeIdentity');
@@ -88,7 +88,7 @@ test('the store sees only hashed keys; a hit is answered from it without Kratos'
     assert.deepEqual(spy.calls, ['get', 'set', 'get']);
     assert.deepEqual([...spy.keys], [r.cacheKey(cred(token))]);
     for (const k of spy.keys) assert.ok(!k.includes(token), 'never the raw credential');
-    assert.equal(r.purgeIdentity(identityId), 1);
+    assert.equal(await r.purgeIdentity(identityId), 1);
     assert.equal(r.size, 0);
   } finally {
     await r.close();
@@ -106,17 +106,17 @@ test('an identity purged on another instance is asked again here, and an answer 
     await here.resolve(cred(token));
     await elsewhere.resolve(cred(token));
     assert.equal(kratos.state.calls, 2);
-    assert.equal(elsewhere.purgeIdentity(identityId), 1);
+    assert.equal(await elsewhere.purgeIdentity(identityId), 1);
     assert.equal(here.size, 0, 'dropped here by the invalidation');
     await here.resolve(cred(token));
     assert.equal(kratos.state.calls, 3);
 
     // In flight here while the identity is purged elsewhere: answered, never kept.
-    here.purgeIdentityOf(cred(token));
+    await here.purgeIdentityOf(cred(token));
     kratos.state.fault = { kind: 'delay', ms: 200 };
     const inFlight = here.resolve(cred(token));
     await sleep(50);
-    elsewhere.purgeIdentity(identityId);
+    await elsewhere.purgeIdentity(identityId);
     assert.equal((await inFlight).status, 'authenticated', 'the request from before the purge takes the answer');
     assert.equal(here.size, 0, 'but the answer is not kept');
   } finally {
@@ -136,7 +136,7 @@ test("a key invalidated elsewhere detaches this instance's whoami for it: the ne
     kratos.state.fault = { kind: 'delay', ms: 150 };
     const first = here.resolve(cred(token));
     await sleep(30);
-    elsewhere.purgeIdentityOf(cred(token)); // nothing cached there: a key invalidation only
+    await elsewhere.purgeIdentityOf(cred(token)); // nothing cached there: a key invalidation only
     const second = here.resolve(cred(token));
     assert.equal((await first).status, 'authenticated');
     assert.equal((await second).status, 'authenticated');
@@ -161,8 +161,8 @@ test('a slower tier (load) is asked once for concurrent misses, before Kratos, a
       l2.set(k, v);
     },
     delete: (k) => {
-      l1.delete(k);
       l2.delete(k);
+      return l1.delete(k);
     },
     purgeIdentity: (id) => l1.purgeIdentity(id),
     subscribe: (l) => l1.subscribe(l),
@@ -170,9 +170,10 @@ test('a slower tier (load) is asked once for concurrent misses, before Kratos, a
       loads++;
       await sleep(20);
       const value = l2.get(k);
-      if (value === undefined) return undefined;
+      const keep = (v: StoredValue, ttl: number) => tiered.set(k, v, ttl);
+      if (value === undefined) return { found: undefined, keep, release: () => {} };
       l1.set(k, value, 60_000);
-      return { value, ttlMs: 60_000 };
+      return { found: { value, ttlMs: 60_000 }, keep, release: () => {} };
     },
     get size() {
       return l1.size;
