@@ -1,0 +1,89 @@
+/**
+ * StoredValue ⇄ the JSON a shared tier keeps. Only the summary (what header injection and
+ * policy read) is written: no credential, no Set-Cookie, no raw whoami body. A value that does
+ * not decode to a well-formed summary is a miss, never a session.
+ */
+import type { SessionSummary } from './session-summary.js';
+import { NOT_A_SESSION, type StoredValue } from './session-store.js';
+
+/** Format version: a gateway never reads a value written by a format it does not know. */
+const FORMAT = 1;
+/** The negative marker as stored. */
+const NEGATIVE = '{"v":1,"negative":true}';
+
+interface Encoded {
+  v: number;
+  identityId: string;
+  sessionId: string;
+  /** null = no expiry (JSON has no Infinity). */
+  expiresAtMs: number | null;
+  checkedAtMs?: number;
+  values: [string, string][];
+  claims?: [string, string[]][];
+  aal?: number;
+  authenticatedAtMs?: number;
+  schemaId?: string;
+  verifiedAddresses?: string[];
+}
+
+export function encodeStoredValue(value: StoredValue): string {
+  if (value === NOT_A_SESSION) return NEGATIVE;
+  const s = value as SessionSummary;
+  const e: Encoded = {
+    v: FORMAT,
+    identityId: s.identityId,
+    sessionId: s.sessionId,
+    expiresAtMs: Number.isFinite(s.expiresAtMs) ? s.expiresAtMs : null,
+    values: [...s.values],
+  };
+  if (s.checkedAtMs !== undefined) e.checkedAtMs = s.checkedAtMs;
+  if (s.claims !== undefined) e.claims = [...s.claims].map(([k, v]) => [k, [...v]]);
+  if (s.aal !== undefined) e.aal = s.aal;
+  if (s.authenticatedAtMs !== undefined) e.authenticatedAtMs = s.authenticatedAtMs;
+  if (s.schemaId !== undefined) e.schemaId = s.schemaId;
+  if (s.verifiedAddresses !== undefined) e.verifiedAddresses = [...s.verifiedAddresses];
+  return JSON.stringify(e);
+}
+
+const isString = (x: unknown): x is string => typeof x === 'string';
+const isNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const isPairs = <V>(x: unknown, value: (v: unknown) => v is V): x is [string, V][] =>
+  Array.isArray(x) && x.every((p) => Array.isArray(p) && p.length === 2 && isString(p[0]) && value(p[1]));
+const isStrings = (x: unknown): x is string[] => Array.isArray(x) && x.every(isString);
+
+/** The value, or undefined when `text` is not one this format wrote. */
+export function decodeStoredValue(text: string): StoredValue | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const e = raw as Partial<Encoded> & { negative?: unknown };
+  if (e.v !== FORMAT) return undefined;
+  if (e.negative === true) return NOT_A_SESSION;
+  if (!isString(e.identityId) || e.identityId === '' || !isString(e.sessionId)) return undefined;
+  if (!(e.expiresAtMs === null || isNumber(e.expiresAtMs)) || !isPairs(e.values, isString)) return undefined;
+  if (e.checkedAtMs !== undefined && !isNumber(e.checkedAtMs)) return undefined;
+  if (e.claims !== undefined && !isPairs(e.claims, isStrings)) return undefined;
+  if (e.aal !== undefined && !isNumber(e.aal)) return undefined;
+  if (e.authenticatedAtMs !== undefined && !isNumber(e.authenticatedAtMs)) return undefined;
+  if (e.schemaId !== undefined && !isString(e.schemaId)) return undefined;
+  if (e.verifiedAddresses !== undefined && !isStrings(e.verifiedAddresses)) return undefined;
+  const s: {
+    -readonly [K in keyof SessionSummary]: SessionSummary[K];
+  } = {
+    identityId: e.identityId,
+    sessionId: e.sessionId,
+    expiresAtMs: e.expiresAtMs ?? Number.POSITIVE_INFINITY,
+    values: new Map(e.values),
+  };
+  if (e.checkedAtMs !== undefined) s.checkedAtMs = e.checkedAtMs;
+  if (e.claims !== undefined) s.claims = new Map(e.claims);
+  if (e.aal !== undefined) s.aal = e.aal;
+  if (e.authenticatedAtMs !== undefined) s.authenticatedAtMs = e.authenticatedAtMs;
+  if (e.schemaId !== undefined) s.schemaId = e.schemaId;
+  if (e.verifiedAddresses !== undefined) s.verifiedAddresses = new Set(e.verifiedAddresses);
+  return s;
+}
