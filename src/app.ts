@@ -12,6 +12,7 @@ import { ConfigError } from './config/errors.js';
 import { redactUrl } from './config/redact.js';
 import { createLogger, type Logger } from './log.js';
 import { GatewayCore } from './gateway/gateway-core.js';
+import { readRedisPassword } from './gateway/session/shared-session-store.js';
 import { configHash } from './gateway/pipeline/snapshot.js';
 import { prepareAssertionKeys } from './gateway/assertion/keys.js';
 import { JWKS_PATH } from './gateway/assertion/jwks.js';
@@ -82,6 +83,8 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
           'identity_assertion: no key_file, signing with a key generated at start: fine for one process, but every restart changes it and every replica has its own (set identity_assertion.key_file for a fleet)',
         );
     }
+    // Also before anything starts: an unreadable Redis password file is a configuration error.
+    const redisPassword = readRedisPassword(config, baseDir);
     let kratosAdminUrl: string | undefined;
     let identityWorker: Worker | undefined;
     let onIdentityCrash: ((listener: (exitCode: number) => void) => void) | undefined;
@@ -153,7 +156,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     // After the proxy has drained (its closer runs first), so the last requests' spans are flushed.
     if (tracing) closers.push(() => tracing.shutdown());
     const hash = configHash(input);
-    const core = new GatewayCore(config, logger, tracing, hash);
+    const core = new GatewayCore(config, logger, tracing, hash, redisPassword);
     // Health endpoints fail from then on: see reportIdentityServerDead for why both do.
     onIdentityCrash?.((code) => reportIdentityServerDead(core, code));
     closers.push(() => core.close());
@@ -207,6 +210,8 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
         proxy: proxyUrl,
         admin: adminUrl,
         kratos: redactUrl(config.kratos.public_url),
+        ...(config.session_cache.enabled &&
+          config.session_cache.shared.redis_url !== undefined && { shared_cache: redactUrl(config.session_cache.shared.redis_url) }),
         routes: core.routes.all.map((r) => r.name),
         config_hash: hash,
       },

@@ -11,6 +11,7 @@ import { ConfigSnapshot } from './pipeline/snapshot.js';
 import type { ReturnToPolicy } from './return-to.js';
 import type { RouteTable } from './routing/route-table.js';
 import { SessionResolver } from './session/session-resolver.js';
+import { createSharedSessionStore } from './session/shared-session-store.js';
 import type { Tracing } from '../tracing/types.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
@@ -55,6 +56,8 @@ export class GatewayCore {
     readonly tracing?: Tracing,
     /** Of the configuration as loaded (startGateway); default: of `config`. */
     configHash?: string,
+    /** From session_cache.shared.password_file, read by startGateway (relative paths need the config's directory). */
+    redisPassword?: string,
   ) {
     this.snapshot = new ConfigSnapshot(config, configHash);
     const valuePaths = this.snapshot.valuePaths;
@@ -64,6 +67,8 @@ export class GatewayCore {
     this.metrics = new GatewayMetrics(() => (this.resolver as SessionResolver | undefined)?.size ?? 0);
     this.metrics.configLoaded(this.snapshot.hash);
     const c = config.session_cache;
+    // Shared mode (Redis) when configured; otherwise the resolver builds its in-memory store.
+    const store = createSharedSessionStore(config, logger, this.metrics, redisPassword);
     const resolver = new SessionResolver({
       kratosPublicUrl: config.kratos.public_url,
       whoamiTimeoutMs: config.kratos.whoami_timeout_ms,
@@ -83,6 +88,7 @@ export class GatewayCore {
       ...(config.identity_assertion.enabled && config.identity_assertion.tokenize_as !== undefined
         ? { tokenizeAs: config.identity_assertion.tokenize_as }
         : {}),
+      ...(store !== undefined && { store }),
     });
     this.resolver = resolver;
     this.http = new HttpForwarder(config.proxy.upstream_connections);

@@ -32,6 +32,7 @@ export class GatewayMetrics {
   private readonly configInfo: Gauge<'hash'>;
   readonly cacheEntries: Gauge;
   readonly kratosUp: Gauge;
+  private sharedCacheSeries: { up: Gauge; invalidations: Counter<'direction'> } | undefined;
   /** Set by the admin listener's Kratos health check; a scrape refreshes a stale value. */
   kratosUpRefresh: (() => Promise<void>) | undefined;
 
@@ -167,6 +168,36 @@ export class GatewayMetrics {
 
   cacheLookup(result: CacheLookupResult): void {
     this.cacheLookupSeries[result].inc();
+  }
+
+  /**
+   * The shared session cache's series, registered on first use: a gateway without one
+   * (session_cache.shared off) exports neither, rather than a 0 that would look like an outage.
+   */
+  sharedCache(): { up(up: boolean): void; invalidation(direction: 'published' | 'received'): void } {
+    if (this.sharedCacheSeries === undefined) {
+      const registers = [this.registry];
+      const up = new Gauge({
+        name: 'kratos_gateway_shared_cache_up',
+        help: '1 while the shared session cache (Redis) is reachable and subscribed, else 0 (then entries are capped at session_cache.shared.degraded_ttl_cap_ms).',
+        registers,
+      });
+      up.set(0);
+      const invalidations = new Counter({
+        name: 'kratos_gateway_invalidations_total',
+        help: 'Session cache invalidations through the shared cache: published by this instance, or received from another.',
+        labelNames: ['direction'],
+        registers,
+      });
+      invalidations.labels('published').inc(0);
+      invalidations.labels('received').inc(0);
+      this.sharedCacheSeries = { up, invalidations };
+    }
+    const series = this.sharedCacheSeries;
+    return {
+      up: (isUp) => series.up.set(isUp ? 1 : 0),
+      invalidation: (direction) => series.invalidations.labels(direction).inc(),
+    };
   }
 
   upstreamError(route: string, kind: UpstreamErrorKind): void {
