@@ -164,6 +164,11 @@ export class RedisSessionStore implements SessionStore {
     return this.l1.get(key);
   }
 
+  /** Drops an entry from this process's tier only, telling nobody (tests, diagnostics). */
+  dropKey(key: string): void {
+    this.l1.dropKey(key);
+  }
+
   /** Keeps a value in this process only: the shared tier takes answers through a load's `keep`, which is guarded against purges. */
   set(key: string, value: StoredValue, ttlMs: number): void {
     this.l1.set(key, value, this.state === 'up' ? ttlMs : Math.min(ttlMs, this.degradedCapMs));

@@ -74,3 +74,84 @@ test('a summary survives the codec whole; anything else decodes to a miss', () =
   ])
     assert.equal(decodeStoredValue(bad), undefined, bad);
 });
+
+test('an answer is written to Redis only if no purge of its key or identity came after its miss began', async () => {
+  const keyPrefix = `kg-guard-${++prefixes}:`;
+  const a = await upStore({ keyPrefix });
+  const b = await upStore({ keyPrefix });
+  const exists = async (key: string) => (await redis.command('EXISTS', keyPrefix + 's:' + key)) === ':1\r\n';
+  try {
+    // No purge: stored, with the TTL asked for.
+    const plain = await a.load('k-plain');
+    assert.equal(plain.found, undefined);
+    plain.keep(summary('id-plain'), 30_000);
+    plain.release();
+    await sleep(50);
+    assert.ok(await exists('k-plain'));
+    const pttl = Number((await redis.command('PTTL', keyPrefix + 's:k-plain')).slice(1));
+    assert.ok(pttl > 29_000 && pttl <= 30_000, `PTTL ${pttl}`);
+    assert.equal((await b.load('k-plain')).found?.ttlMs !== undefined, true, 'another instance finds it');
+
+    // Its identity purged elsewhere while the whoami was in flight: refused.
+    const byIdentity = await a.load('k-id');
+    await b.purgeIdentity('id-racing');
+    byIdentity.keep(summary('id-racing'), 30_000);
+    await sleep(50);
+    assert.equal(await exists('k-id'), false);
+
+    // Its key purged elsewhere: refused (a negative answer too).
+    const byKey = await a.load('k-key');
+    await b.delete('k-key');
+    byKey.keep(NOT_A_SESSION, 30_000);
+    await sleep(50);
+    assert.equal(await exists('k-key'), false);
+
+    // Purged before the miss began, but within the clock margin: refused; after it: stored.
+    await b.purgeIdentity('id-later');
+    const soon = await a.load('k-later');
+    soon.keep(summary('id-later'), 30_000);
+    await sleep(50);
+    assert.equal(await exists('k-later'), false, 'within PURGE_MARGIN_MS');
+    await sleep(1_050);
+    const later = await a.load('k-later');
+    later.keep(summary('id-later'), 30_000);
+    await sleep(50);
+    assert.ok(await exists('k-later'));
+    assert.equal(await b.purgeIdentity('id-later'), 1, 'indexed under its identity: the purge counts it');
+    assert.equal(await exists('k-later'), false);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test('the fill lock: the first miss holds it, a concurrent miss elsewhere waits and is handed the answer', async () => {
+  const keyPrefix = `kg-lock-${++prefixes}:`;
+  const a = await upStore({ keyPrefix });
+  const b = await upStore({ keyPrefix });
+  try {
+    const holder = await a.load('k');
+    assert.equal(holder.found, undefined);
+    assert.match(await redis.command('EXISTS', keyPrefix + 'l:k'), /:1/);
+    const waiting = b.load('k');
+    await sleep(100);
+    holder.keep(summary('id-1'), 30_000);
+    holder.release();
+    const got = await waiting;
+    assert.equal((got.found?.value as SessionSummary).identityId, 'id-1');
+    assert.match(await redis.command('EXISTS', keyPrefix + 'l:k'), /:0/, 'released');
+    // Released without an answer: the waiter goes on at once and asks itself.
+    const second = await a.load('k2');
+    const waiting2 = b.load('k2');
+    await sleep(50);
+    const t = Date.now();
+    second.release();
+    const got2 = await waiting2;
+    assert.equal(got2.found, undefined);
+    assert.ok(Date.now() - t < 1_000, 'woken by the release, not the lock expiry');
+    got2.release();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

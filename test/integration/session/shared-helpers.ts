@@ -1,0 +1,87 @@
+/**
+ * Several SessionResolvers in one process sharing one real redis-server, each with its own
+ * RedisSessionStore (as separate gateway instances would have): for the shared-cache tests.
+ */
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GatewayMetrics } from '../../../src/observability/metrics.js';
+import { credentialExtractors, type Credential } from '../../../src/gateway/credentials/index.js';
+import { SessionResolver } from '../../../src/gateway/session/session-resolver.js';
+import { RedisSessionStore, type RedisSessionStoreOptions } from '../../../src/gateway/session/redis-session-store.js';
+import { memoryLogger } from '../../helpers/servers.js';
+
+export const extractors = credentialExtractors('ory_kratos_session');
+export const tokenHeader = extractors.find((e) => e.kind === 'session_token') ?? extractors[0]!;
+export const cred = (value: string, source = tokenHeader): Credential => ({ source, value });
+
+export async function waitFor(check: () => boolean, what: string, ms = 2_000): Promise<number> {
+  const started = performance.now();
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(2);
+  }
+  return performance.now() - started;
+}
+
+export interface Instance {
+  resolver: SessionResolver;
+  store: RedisSessionStore;
+  metrics: GatewayMetrics;
+  logLines: string[];
+  /** A metric's value as the admin listener would export it (`name{labels} value`), or undefined. */
+  metric(line: string): Promise<number | undefined>;
+}
+
+export interface InstanceOptions {
+  redisUrl: string;
+  kratosUrl: string;
+  keyPrefix: string;
+  timeoutMs?: number;
+  degradedTtlCapMs?: number;
+  whoamiTimeoutMs?: number;
+  ttlCapMs?: number;
+  store?: Partial<RedisSessionStoreOptions>;
+}
+
+/** One "gateway instance": a resolver over its own RedisSessionStore, connected (up) unless `waitUp` is false. */
+export async function instance(o: InstanceOptions, waitUp = true): Promise<Instance> {
+  const metrics = new GatewayMetrics(() => 0);
+  const { logger, lines } = memoryLogger();
+  const whoamiTimeoutMs = o.whoamiTimeoutMs ?? 2_000;
+  const ttlCapMs = o.ttlCapMs ?? 600_000;
+  const memory = { maxEntries: 1_000, maxBytes: 1_000_000, ttlCapMs, negativeTtlMs: 60_000 };
+  const store = new RedisSessionStore({
+    url: o.redisUrl,
+    keyPrefix: o.keyPrefix,
+    timeoutMs: o.timeoutMs ?? 250,
+    degradedTtlCapMs: o.degradedTtlCapMs ?? 5_000,
+    whoamiTimeoutMs,
+    memory,
+    logger,
+    events: metrics.sharedCache(),
+    ...o.store,
+  });
+  const resolver = new SessionResolver({
+    kratosPublicUrl: o.kratosUrl,
+    whoamiTimeoutMs,
+    connections: 8,
+    cache: { enabled: true, ...memory, honourCacheForHeader: true },
+    valuePaths: ['identity.traits.email'],
+    metrics,
+    logger,
+    store,
+  });
+  if (waitUp) await waitFor(() => store.up, 'the store to connect to Redis', 5_000);
+  return {
+    resolver,
+    store,
+    metrics,
+    logLines: lines,
+    async metric(line) {
+      const text = await metrics.registry.metrics();
+      const found = text.split('\n').find((l) => l.startsWith(line + ' '));
+      return found === undefined ? undefined : Number(found.slice(line.length + 1));
+    },
+  };
+}
