@@ -122,9 +122,10 @@ export class RedisSessionStore implements SessionStore {
       maxRetriesPerRequest: 0,
       connectTimeout: Math.max(1_000, opts.timeoutMs),
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
-      ...(opts.password !== undefined && { password: opts.password }),
+      ...credentialsOf(opts.url, opts.password),
     };
-    const cmd = new Redis(opts.url, common) as ScriptedRedis;
+    const url = withoutCredentials(opts.url);
+    const cmd = new Redis(url, common) as ScriptedRedis;
     cmd.defineCommand('kgLoad', { numberOfKeys: 2, lua: LOAD });
     cmd.defineCommand('kgKeep', { numberOfKeys: 5, lua: KEEP });
     cmd.defineCommand('kgRelease', { numberOfKeys: 1, lua: RELEASE });
@@ -132,7 +133,7 @@ export class RedisSessionStore implements SessionStore {
     cmd.defineCommand('kgPurgeIdentity', { numberOfKeys: 2, lua: PURGE_IDENTITY });
     this.cmd = cmd;
     // Subscriptions are made by us on every (re)connect, once it is ready.
-    this.sub = new Redis(opts.url, { ...common, autoResubscribe: false });
+    this.sub = new Redis(url, { ...common, autoResubscribe: false });
     for (const [name, conn] of [
       ['command', this.cmd],
       ['subscriber', this.sub],
@@ -461,6 +462,24 @@ export class RedisSessionStore implements SessionStore {
   private k(kind: string, rest: string): string {
     return this.opts.keyPrefix + kind + rest;
   }
+}
+
+/**
+ * User and password as options, the password from the file winning over the URL's: ioredis
+ * lets anything in the URL (even an empty password) win over its options.
+ */
+function credentialsOf(url: string, password: string | undefined): { username?: string; password?: string } {
+  const u = new URL(url);
+  const user = decodeURIComponent(u.username);
+  const pass = password ?? decodeURIComponent(u.password);
+  return { ...(user !== '' && { username: user }), ...(pass !== '' && { password: pass }) };
+}
+
+function withoutCredentials(url: string): string {
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.href;
 }
 
 /** A fleet message, checked field by field: a forged one can at worst purge entries. */

@@ -45,7 +45,11 @@ const config = (shared: Record<string, unknown>) => ({
 
 async function gatewayWithPasswordFile(): Promise<RunningGateway & { logLines: string[] }> {
   const { logger, lines } = memoryLogger();
-  const gw = await startGateway(testConfig(config({ redis_url: redis.url, password_file: 'redis-password' })), { logger, baseDir: dir });
+  // The file wins over a (wrong) password in the URL.
+  const gw = await startGateway(
+    testConfig(config({ redis_url: `redis://default:wrong@127.0.0.1:${redis.port}`, password_file: 'redis-password' })),
+    { logger, baseDir: dir },
+  );
   return Object.assign(gw, { logLines: lines });
 }
 
@@ -72,7 +76,7 @@ test('two gateways on one Redis: L2 hit, logout through A and admin purge throug
     const cookie = kratos.addSession();
     const bearer = kratos.addSession();
     const header = kratos.addSession();
-    const credentials = [
+    const credentials: { headers: Record<string, string>; s: { token: string } }[] = [
       { headers: { cookie: `ory_kratos_session=${cookie.token}` }, s: cookie },
       { headers: { authorization: `Bearer ${bearer.token}` }, s: bearer },
       { headers: { 'x-session-token': header.token }, s: header },
@@ -128,7 +132,7 @@ test('two gateways on one Redis: L2 hit, logout through A and admin purge throug
     }
     for (const text of seen) for (const secret of secrets) assert.ok(!text.includes(secret), 'no raw credential in Redis');
     for (const line of [...a.logLines, ...b.logLines]) assert.ok(!line.includes(PASSWORD), 'the Redis password is never logged');
-    assert.ok(a.logLines.some((l) => l.includes('"shared_cache":"redis://127.0.0.1:')));
+    assert.ok(a.logLines.some((l) => l.includes(`"shared_cache":"redis://default:***@127.0.0.1:${redis.port}`)));
     assert.ok(b.logLines.some((l) => l.includes(`"shared_cache":"redis://default:***@127.0.0.1:${redis.port}`)));
   } finally {
     spy.disconnect();
