@@ -10,8 +10,9 @@
  *   P p:k:<cacheKey>, P p:i:<identityId>   purge markers: when the key / identity was last purged
  * Channels: P invalidate (purges, JSON), P filled (a fill lock released: the cacheKey).
  *
- * Commands used (for an ACL user): EVALSHA, EVAL, SCRIPT LOAD (ioredis defineCommand), PING,
- * SUBSCRIBE; inside the scripts TIME, GET, SET, DEL, PTTL, PEXPIRE, SADD, SMEMBERS, PUBLISH.
+ * Commands sent (for an ACL user): AUTH, EVALSHA (EVAL after a Redis restart flushed the
+ * scripts), PING, SUBSCRIBE (SELECT only when the URL names a database); inside the scripts
+ * TIME, GET, SET, DEL, PTTL, PEXPIRE, SADD, SMEMBERS, PUBLISH.
  */
 
 /** Lua: Redis time in ms as an exact decimal string (a Lua number passed to redis.call may be printed as 1.7e+12). */

@@ -119,6 +119,8 @@ export class RedisSessionStore implements SessionStore {
       autoResendUnfulfilledCommands: false,
       // Readiness is our own PING/SUBSCRIBE; INFO would need one more ACL permission.
       enableReadyCheck: false,
+      // No CLIENT SETINFO either: the ACL needs only the commands listed in redis-scripts.ts.
+      disableClientInfo: true,
       maxRetriesPerRequest: 0,
       connectTimeout: Math.max(1_000, opts.timeoutMs),
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),

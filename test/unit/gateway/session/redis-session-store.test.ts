@@ -155,3 +155,53 @@ test('the fill lock: the first miss holds it, a concurrent miss elsewhere waits 
     await b.close();
   }
 });
+
+test('an ACL user confined to the prefix and the listed commands is enough for everything the store does', async () => {
+  const keyPrefix = 'kg-acl:';
+  const acl = await redis.command(
+    'ACL',
+    'SETUSER',
+    'kg',
+    'reset',
+    'on',
+    '>acl-pw',
+    `~${keyPrefix}*`,
+    `&${keyPrefix}*`,
+    '+evalsha',
+    '+eval',
+    '+ping',
+    '+subscribe',
+    '+time',
+    '+get',
+    '+set',
+    '+del',
+    '+pttl',
+    '+pexpire',
+    '+sadd',
+    '+smembers',
+    '+publish',
+  );
+  assert.match(acl, /^\+OK/);
+  const url = `redis://kg:acl-pw@127.0.0.1:${redis.port}`;
+  const a = await upStore({ keyPrefix, url });
+  const b = await upStore({ keyPrefix, url });
+  try {
+    const heard: unknown[] = [];
+    b.subscribe((i) => heard.push(i));
+    const holder = await a.load('k');
+    const waiter = b.load('k');
+    await sleep(20);
+    holder.keep(summary('id-acl'), 30_000);
+    holder.release();
+    assert.equal(((await waiter).found?.value as SessionSummary).identityId, 'id-acl');
+    assert.equal(await a.purgeIdentity('id-acl'), 1);
+    await a.delete('k');
+    const until = Date.now() + 2_000;
+    while (heard.length < 2 && Date.now() < until) await sleep(5);
+    assert.deepEqual(heard, [{ identityId: 'id-acl' }, { key: 'k' }]);
+    assert.equal(await redis.command('ACL', 'LOG', '1'), '*0\r\n', 'no command or key was refused');
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
