@@ -56,9 +56,9 @@ test('Redis killed, hanging, then restarted: lookups never wait past timeout_ms,
     await sleep(50);
     const slow = await timed(a.resolver.resolve(cred(fresh.token)));
     assert.equal(slow.value.status, 'authenticated');
-    assert.ok(slow.ms < TIMEOUT_MS + 400, `waited ${slow.ms.toFixed(0)} ms on a hanging Redis`);
+    assert.ok(slow.ms < TIMEOUT_MS + 900, `waited ${slow.ms.toFixed(0)} ms on a hanging Redis`);
     const purgeSlow = await timed(a.resolver.purgeIdentity(fresh.identityId));
-    assert.ok(purgeSlow.ms < TIMEOUT_MS + 400, 'a purge does not wait past timeout_ms either');
+    assert.ok(purgeSlow.ms < TIMEOUT_MS + 900, 'a purge does not wait past timeout_ms either');
     await sleeping;
     // A hang of 1.5 s is two missed heartbeats: it may have been reported as down and up again.
     await waitFor(() => a.store.up && b.store.up, 'the stores to see Redis answer again', 4_000);
@@ -75,7 +75,7 @@ test('Redis killed, hanging, then restarted: lookups never wait past timeout_ms,
     const other = kratos.addSession();
     const down = await timed(b.resolver.resolve(cred(other.token)));
     assert.equal(down.value.status, 'authenticated');
-    assert.ok(down.ms < TIMEOUT_MS + 400, `a new credential waited ${down.ms.toFixed(0)} ms with Redis down`);
+    assert.ok(down.ms < TIMEOUT_MS + 900, `a new credential waited ${down.ms.toFixed(0)} ms with Redis down`);
     const purgeDown = await timed(b.resolver.purgeIdentity('someone-else'));
     assert.ok(purgeDown.ms < 50, 'with Redis known down, a purge is queued at once');
 
@@ -127,7 +127,7 @@ test('Redis unreachable at start: the store starts at once, serves degraded, and
     const { token } = kratos.addSession();
     const r = await timed(a.resolver.resolve(cred(token)));
     assert.equal(r.value.status, 'authenticated');
-    assert.ok(r.ms < TIMEOUT_MS + 400);
+    assert.ok(r.ms < TIMEOUT_MS + 900);
     await waitFor(() => lines(a, 'Redis unreachable at start').length === 1, 'the start-up warning');
     assert.equal(await a.metric('kratos_gateway_shared_cache_up'), 0);
     await late.start();
