@@ -102,6 +102,8 @@ export class RedisSessionStore implements SessionStore {
   private subscribed = false;
   private heartbeatFailures = 0;
   private closed = false;
+  /** The last connection error, for the next down line (ioredis reports one per reconnect attempt). */
+  private lastError: string | undefined;
 
   constructor(private readonly opts: RedisSessionStoreOptions) {
     this.l1 = new MemorySessionStore(opts.memory);
@@ -153,8 +155,7 @@ export class RedisSessionStore implements SessionStore {
     opts.logger?.info({ redis: this.urlForLogs, key_prefix: p }, 'shared session cache: connecting to Redis');
   }
 
-  private lastError: string | undefined;
-
+  /** Whether Redis is reachable and this store subscribed (the kratos_gateway_shared_cache_up gauge). */
   get up(): boolean {
     return this.state === 'up';
   }
@@ -238,10 +239,13 @@ export class RedisSessionStore implements SessionStore {
     };
     const token = randomBytes(12).toString('base64url');
     let reply: LoadReply;
+    const sent = this.cmd.kgLoad(this.k('s:', key), this.k('l:', key), token, this.lockTtlMs);
     try {
-      reply = await this.bounded(this.cmd.kgLoad(this.k('s:', key), this.k('l:', key), token, this.lockTtlMs));
+      reply = await this.bounded(sent);
     } catch {
       unregister();
+      // Answered after we gave up: a lock it took for us is given back, not left to lapse.
+      sent.then((late) => late[0] === 2 && this.releaseLock(key, token)).catch(() => {});
       return undefined;
     }
     const [kind, text, pttl, nowText] = reply;
