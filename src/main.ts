@@ -14,6 +14,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { ConfigError, loadConfigFile } from './config/load.js';
 import { loadAssertionKeys } from './gateway/assertion/keys.js';
+import { readRedisPassword } from './gateway/session/shared-session-store.js';
 import { redactUrl } from './config/redact.js';
 import { ListenError } from './listen.js';
 import { startGateway } from './app.js';
@@ -101,6 +102,12 @@ async function main(): Promise<void> {
         if (!(err instanceof ConfigError)) throw err;
         problems.push(...err.problems);
       }
+    }
+    try {
+      readRedisPassword(loaded.config, loaded.baseDir);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
     }
     if (problems.length > 0)
       fail(

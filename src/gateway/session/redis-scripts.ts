@@ -8,6 +8,7 @@
  *   P i:<identityId> set of the cacheKeys of that identity's sessions (for purge by identity)
  *   P l:<cacheKey>   fill lock: one instance asks Kratos for a new credential, the fleet waits
  *   P p:k:<cacheKey>, P p:i:<identityId>   purge markers: when the key / identity was last purged
+ *   P r:<cacheKey>   revalidation claim: one instance re-checks an old entry for the fleet
  * Channels: P invalidate (purges, JSON), P filled (a fill lock released: the cacheKey).
  *
  * Commands sent (for an ACL user): AUTH, EVALSHA (EVAL after a Redis restart flushed the
@@ -97,3 +98,20 @@ redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], nowText, 'PX', ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return n`;
+
+/**
+ * REVALIDATE: who re-checks an old entry for the fleet. The stored value if it was checked
+ * after ARGV[1] (another instance re-checked it), else the claim if free, else "elsewhere".
+ * KEYS: s:key, r:key. ARGV: checkedAtMs of the caller's entry, claim PX.
+ * Returns {kind, value, pttl, now}: 1 = newer value (its PTTL), 2 = claimed, 3 = claimed elsewhere.
+ */
+export const REVALIDATE = `${NOW}
+local v = redis.call('GET', KEYS[1])
+if v then
+  local ok, decoded = pcall(cjson.decode, v)
+  if ok and type(decoded) == 'table' and type(decoded.checkedAtMs) == 'number' and decoded.checkedAtMs > tonumber(ARGV[1]) then
+    return {1, v, redis.call('PTTL', KEYS[1]), nowText}
+  end
+end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return {2, '', 0, nowText} end
+return {3, '', 0, nowText}`;

@@ -18,11 +18,12 @@ import {
   type SessionInvalidation,
   type SessionInvalidationListener,
   type SessionStore,
+  type RevalidationClaim,
   type SlowTierLoad,
   type StoredValue,
 } from './session-store.js';
 import { decodeStoredValue, encodeStoredValue } from './stored-value-codec.js';
-import { KEEP, LOAD, PURGE_IDENTITY, PURGE_KEY, RELEASE } from './redis-scripts.js';
+import { KEEP, LOAD, PURGE_IDENTITY, PURGE_KEY, RELEASE, REVALIDATE } from './redis-scripts.js';
 
 export interface SharedCacheEvents {
   /** Redis became reachable (true) or unreachable (false). */
@@ -71,6 +72,7 @@ interface ScriptedRedis extends Redis {
   kgLoad(s: string, l: string, token: string, px: number): Promise<LoadReply>;
   kgKeep(...args: (string | number)[]): Promise<number>;
   kgRelease(l: string, token: string, channel: string, key: string): Promise<number>;
+  kgRevalidate(s: string, r: string, checkedAtMs: number, px: number): Promise<LoadReply>;
   kgPurgeKey(s: string, p: string, px: number, channel: string, msg: string): Promise<number>;
   kgPurgeIdentity(i: string, p: string, px: number, channel: string, msg: string, sPrefix: string): Promise<number>;
 }
@@ -133,6 +135,7 @@ export class RedisSessionStore implements SessionStore {
     cmd.defineCommand('kgLoad', { numberOfKeys: 2, lua: LOAD });
     cmd.defineCommand('kgKeep', { numberOfKeys: 5, lua: KEEP });
     cmd.defineCommand('kgRelease', { numberOfKeys: 1, lua: RELEASE });
+    cmd.defineCommand('kgRevalidate', { numberOfKeys: 2, lua: REVALIDATE });
     cmd.defineCommand('kgPurgeKey', { numberOfKeys: 2, lua: PURGE_KEY });
     cmd.defineCommand('kgPurgeIdentity', { numberOfKeys: 2, lua: PURGE_IDENTITY });
     this.cmd = cmd;
@@ -208,6 +211,25 @@ export class RedisSessionStore implements SessionStore {
     await second.waiter(0);
     // Still held (a newer holder): ask Kratos ourselves rather than wait a second time.
     return this.ticket(key, second.started, undefined);
+  }
+
+  async claimRevalidation(key: string, checkedAtMs: number, forMs: number): Promise<RevalidationClaim> {
+    // Redis away or slow: this instance re-checks on its own (its answer is kept here only).
+    const alone: RevalidationClaim = { outcome: 'claimed', load: this.ticket(key, undefined, undefined) };
+    if (this.state !== 'up') return alone;
+    let reply: LoadReply;
+    try {
+      reply = await this.bounded(this.cmd.kgRevalidate(this.k('s:', key), this.k('r:', key), Math.floor(checkedAtMs), Math.max(1, forMs)));
+    } catch {
+      return alone;
+    }
+    const [kind, text, pttl, nowText] = reply;
+    if (kind === 3) return { outcome: 'elsewhere' };
+    if (kind === 2) return { outcome: 'claimed', load: this.ticket(key, Number(nowText), undefined) };
+    const value = decodeStoredValue(text);
+    if (value === undefined || value === NOT_A_SESSION) return { outcome: 'claimed', load: this.ticket(key, Number(nowText), undefined) };
+    this.set(key, value, Math.max(1, Math.min(Number(pttl) > 0 ? Number(pttl) : this.opts.memory.ttlCapMs, this.opts.memory.ttlCapMs)));
+    return { outcome: 'refreshed' };
   }
 
   async close(): Promise<void> {
@@ -287,8 +309,10 @@ export class RedisSessionStore implements SessionStore {
         this.set(key, value, ttlMs);
         if (done) return;
         done = true;
-        if (started === undefined || this.state !== 'up') return void (token && this.releaseLock(key, token));
         const session = value === NOT_A_SESSION ? undefined : (value as SessionSummary);
+        // A Kratos-signed JWT (tokenize_as) is a bearer assertion for upstreams: never shared.
+        const shareable = session?.tokenized === undefined;
+        if (started === undefined || this.state !== 'up' || !shareable) return void (token && this.releaseLock(key, token));
         const idKey = session === undefined ? this.k('p:k:', key) : this.k('p:i:', session.identityId);
         const index = session === undefined ? this.k('p:k:', key) : this.k('i:', session.identityId);
         this.bounded(

@@ -214,19 +214,24 @@ export class SessionResolver {
     const metrics = this.opts.metrics;
     try {
       const claim =
-        store.claimRevalidation === undefined ? 'claimed' : await store.claimRevalidation(key, checkedAt, this.revalidateAfterMs!);
-      if (claim === 'refreshed') return void this.revalidating!.delete(key);
+        store.claimRevalidation === undefined ? undefined : await store.claimRevalidation(key, checkedAt, this.revalidateAfterMs!);
+      if (claim?.outcome === 'refreshed') return void this.revalidating!.delete(key);
       // Stays in `revalidating`: asked again after revalidateAfterMs, should that instance fail.
-      if (claim === 'elsewhere') return metrics.revalidation('elsewhere');
+      if (claim?.outcome === 'elsewhere') return metrics.revalidation('elsewhere');
+      const load = claim?.load;
       // A flight like a miss's: a purge meanwhile forgets it (its answer is not kept), and a
       // miss for this key (after such a purge) starts its own whoami.
       const flight = this.flights.run(key, async (f) => {
-        const answer = await this.fetchSession(credential, undefined);
-        if (!f.forgotten && answer.negative) {
-          // No longer a session: every instance drops its copy, not only this one.
-          await store.delete(key);
+        try {
+          const answer = await this.fetchSession(credential, undefined);
+          if (!f.forgotten && answer.negative) {
+            // No longer a session: every instance drops its copy, not only this one.
+            await store.delete(key);
+          }
+          return this.keep(store, key, answer, f, load);
+        } finally {
+          load?.release();
         }
-        return this.keep(store, key, answer, f);
       });
       const answer = await flight.promise;
       metrics.revalidation(!answer.negative ? 'active' : 'stepUp' in answer ? 'step_up' : 'revoked');

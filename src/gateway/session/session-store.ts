@@ -8,6 +8,9 @@ import type { SessionSummary } from './session-summary.js';
 export const NOT_A_SESSION: { readonly negative: true } = Object.freeze({ negative: true as const });
 export type NotASession = typeof NOT_A_SESSION;
 
+/** What claimRevalidation decided; `claimed` carries the load the answer is kept through. */
+export type RevalidationClaim = { outcome: 'claimed'; load: SlowTierLoad } | { outcome: 'elsewhere' } | { outcome: 'refreshed' };
+
 /** What a store keeps under a key: a session summary, or the negative marker. */
 export type StoredValue = SessionSummary | NotASession;
 
@@ -82,12 +85,13 @@ export interface SessionStore {
   load?(key: string): Promise<SlowTierLoad>;
   /**
    * Optional (a shared store): who re-checks an old entry (session_cache.revalidate_after_ms)
-   * for the whole fleet. `claimed`: this instance asks Kratos (also the answer whenever the
-   * shared tier cannot be asked in time); `elsewhere`: another instance claimed the entry
-   * checked at `checkedAtMs` less than `forMs` ago; `refreshed`: the shared tier already held a
-   * newer answer, now in this store's fast tier.
+   * for the whole fleet. `claimed`: this instance asks Kratos and hands the answer to the
+   * load's `keep` (as for a miss), then calls `release`; also the outcome whenever the shared
+   * tier cannot be asked in time. `elsewhere`: another instance claimed it less than `forMs`
+   * ago. `refreshed`: the shared tier already held an answer newer than `checkedAtMs`, now in
+   * this store's fast tier.
    */
-  claimRevalidation?(key: string, checkedAtMs: number, forMs: number): Promise<'claimed' | 'elsewhere' | 'refreshed'>;
+  claimRevalidation?(key: string, checkedAtMs: number, forMs: number): Promise<RevalidationClaim>;
   /** Entries held in process (positive + negative). */
   readonly size: number;
   /** Drops everything held in process and releases connections. */

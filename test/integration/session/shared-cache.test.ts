@@ -23,7 +23,7 @@ after(async () => {
   await kratos.close();
 });
 
-async function fleet(n: number, o: { whoamiTimeoutMs?: number } = {}): Promise<Instance[] & AsyncDisposable> {
+async function fleet(n: number, o: { whoamiTimeoutMs?: number; revalidateAfterMs?: number } = {}): Promise<Instance[] & AsyncDisposable> {
   const keyPrefix = `kg-shared-${++prefixes}:`;
   const all = await Promise.all(Array.from({ length: n }, () => instance({ redisUrl: redis.url, kratosUrl: kratos.url, keyPrefix, ...o })));
   return Object.assign(all, {
@@ -167,4 +167,64 @@ test('a whoami in flight when another instance purges its identity never writes 
   await a!.resolver.resolve(cred(token));
   await sleep(50);
   assert.equal(await redis.command('EXISTS', key), ':1\r\n');
+});
+
+test('revalidate_after_ms across the fleet: an old entry is re-checked once for all instances, and a revocation at Kratos reaches every one', async () => {
+  const REVALIDATE_MS = 400;
+  await using f = await fleet(3, { revalidateAfterMs: REVALIDATE_MS });
+  const { token } = kratos.addSession();
+  // Cached everywhere: asked once (A), then L2 hits (B, C).
+  for (const i of f) assert.equal((await i.resolver.resolve(cred(token))).status, 'authenticated');
+  const before = kratos.state.calls;
+  await sleep(REVALIDATE_MS + 50);
+  // Every instance serves the old entry at once and starts its background re-check.
+  for (let round = 0; round < 5; round++) for (const i of f) assert.equal((await i.resolver.resolve(cred(token))).status, 'authenticated');
+  await waitFor(() => kratos.state.calls - before >= 1, 'the background re-check');
+  await sleep(200);
+  assert.equal(kratos.state.calls - before, 1, 'one re-check for the fleet');
+  const revalidations = async (i: Instance, outcome: string) =>
+    (await i.metric(`kratos_gateway_session_revalidations_total{outcome="${outcome}"}`)) ?? 0;
+  let elsewhere = 0;
+  for (const i of f) elsewhere += await revalidations(i, 'elsewhere');
+  assert.equal(elsewhere, 2, 'the two others saw it claimed');
+
+  // Revoked at Kratos itself: no gateway purges. Within the bound, every instance rejects it.
+  kratos.sessions.delete(token);
+  const revokedAt = Date.now();
+  const rejected = async (i: Instance) => (await i.resolver.resolve(cred(token))).status === 'unauthenticated';
+  for (;;) {
+    const all = await Promise.all(f.map(rejected));
+    if (all.every(Boolean)) break;
+    assert.ok(Date.now() - revokedAt < 2 * REVALIDATE_MS + 2_000, `every instance rejects within the bound (${all})`);
+    await sleep(20);
+  }
+});
+
+test('a session carrying a Kratos-signed JWT (tokenize_as) is kept in process only, never written to Redis', async () => {
+  await using f = await fleet(1);
+  const store = f[0]!.store;
+  const keyPrefix = `kg-shared-${prefixes}:`;
+  const shared = async (key: string) => (await redis.command('EXISTS', keyPrefix + 's:' + key)).trim();
+  const summary = {
+    identityId: 'id-1',
+    sessionId: 'sid-1',
+    expiresAtMs: Date.now() + 60_000,
+    checkedAtMs: Date.now(),
+    values: new Map<string, string>(),
+  };
+  const plain = await store.load('plain-key');
+  plain.keep(summary, 30_000);
+  plain.release();
+  const jwt = {
+    jwt: 'eyJhbGciOiJFUzI1NiJ9.eyJleHAiOjk5OTk5OTk5OTl9.c2ln',
+    expiresAtMs: Date.now() + 60_000,
+    keepUntilMs: Date.now() + 45_000,
+  };
+  const tokenized = await store.load('tokenized-key');
+  tokenized.keep({ ...summary, tokenized: jwt }, 30_000);
+  tokenized.release();
+  await waitFor(() => store.get('tokenized-key') !== undefined, 'the in-process entry');
+  await sleep(100);
+  assert.equal(await shared('plain-key'), ':1', 'a plain summary is shared');
+  assert.equal(await shared('tokenized-key'), ':0', 'the JWT-carrying one is not');
 });

@@ -41,6 +41,7 @@ export interface InstanceOptions {
   degradedTtlCapMs?: number;
   whoamiTimeoutMs?: number;
   ttlCapMs?: number;
+  revalidateAfterMs?: number;
   store?: Partial<RedisSessionStoreOptions>;
 }
 
@@ -66,7 +67,7 @@ export async function instance(o: InstanceOptions, waitUp = true): Promise<Insta
     kratosPublicUrl: o.kratosUrl,
     whoamiTimeoutMs,
     connections: 8,
-    cache: { enabled: true, ...memory, honourCacheForHeader: true },
+    cache: { enabled: true, ...memory, honourCacheForHeader: true, revalidateAfterMs: o.revalidateAfterMs },
     valuePaths: ['identity.traits.email'],
     metrics,
     logger,
