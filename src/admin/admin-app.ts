@@ -82,6 +82,18 @@ export function createAdminHandler(g: GatewayCore) {
     res.json({ identity_id: req.params.id, purged });
   });
 
+  // One credential (a leaked token, a session revoked at Kratos): the caller sends it as a
+  // client would (X-Session-Token, Authorization: Bearer, the session cookie), read by the same
+  // credential sources as the proxy. The value is purged as every source would have read it
+  // (cache keys include the source), so it does not matter which spelling clients used.
+  app.delete('/sessions/cache/credential', async (req, res) => {
+    const values = new Set(g.extractors.map((source) => source.extract(req.headers)).filter((v) => v !== undefined));
+    if (values.size === 0)
+      return void sendJsonError(res, 400, 'Send the credential to purge as X-Session-Token, Authorization: Bearer or the session cookie');
+    await Promise.all([...values].flatMap((value) => g.extractors.map((source) => g.resolver.purgeCredential({ source, value }))));
+    res.json({ purged: values.size });
+  });
+
   app.use((_req, res) => sendJsonError(res, 404, 'The requested resource could not be found'));
 
   return (req: IncomingMessage, res: ServerResponse): void => {

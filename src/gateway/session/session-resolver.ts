@@ -343,6 +343,19 @@ export class SessionResolver {
    * shared tier has the invalidation (or gave up within its timeout): a response written
    * after it cannot overtake the purge. Never rejects.
    */
+  /**
+   * Removes the cached answer for one credential only (here at once and, with a shared tier,
+   * fleet-wide), leaving the identity's other sessions: the admin purge by credential.
+   */
+  async purgeCredential(credential: Credential): Promise<void> {
+    const store = this.store;
+    if (store === undefined) return;
+    const key = this.cacheKey(credential);
+    this.flights.forget(key);
+    this.stepUps!.delete(key);
+    await store.delete(key);
+  }
+
   async purgeIdentityOf(credential: Credential): Promise<void> {
     const store = this.store;
     if (store === undefined) return;

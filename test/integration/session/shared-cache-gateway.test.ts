@@ -115,6 +115,15 @@ test('two gateways on one Redis: L2 hit, logout through A and admin purge throug
     assert.equal(status, 401, 'purged through A → rejected by B');
     assert.match(await (await fetch(a.adminUrl + '/metrics')).text(), /kratos_gateway_invalidations_total\{direction="published"\} [1-9]/);
 
+    // Revoked at Kratos, then the admin purge of that one credential through A: B refuses it.
+    kratos.sessions.get(bearer.token)!.active = false;
+    const purgeCredential = await fetch(a.adminUrl + '/sessions/cache/credential', {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${bearer.token}` },
+    });
+    assert.deepEqual(await purgeCredential.json(), { purged: 1 });
+    assert.equal((await get(b, { authorization: `Bearer ${bearer.token}` })).status, 401, 'purged through A → rejected by B');
+
     // Nothing in Redis or on its channels carries a credential, nor the Redis password in the logs.
     const secrets = [cookie.token, bearer.token, header.token];
     const keys = (await redis.command('KEYS', '*')).split('\r\n').filter((l) => !/^[*$]/.test(l) && l !== '');
