@@ -38,6 +38,8 @@ export interface SelfServiceFlow {
   refresh: boolean;
   /** The `return_to` the flow was started with (v1 field, or v0.6's `request_url` query). */
   returnTo: string | undefined;
+  /** v1 `requested_aal`: `aal2` when the login asks for the second factor only. v0.6 has no AAL. */
+  requestedAal: string | undefined;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -93,6 +95,7 @@ export function parseFlow(body: unknown): SelfServiceFlow | undefined {
     state: typeof body.state === 'string' ? body.state : undefined,
     refresh: body.forced === true || body.refresh === true,
     returnTo: returnToOf(body),
+    requestedAal: typeof body.requested_aal === 'string' ? body.requested_aal : undefined,
   };
 }
 
@@ -121,6 +124,28 @@ export function parseErrorContainer(body: unknown): SelfServiceError[] {
     });
   }
   return out;
+}
+
+/**
+ * Nodes that only work with client-side JavaScript, which this UI deliberately has none of:
+ * `script` nodes (WebAuthn, passkeys) and inputs whose action is a script (`onclick`,
+ * `onload`, and v1.1+'s `onclickTrigger`/`onloadTrigger`). Rendered as a plain button such an
+ * input would submit the form without the browser ceremony, which Kratos rejects.
+ */
+export function needsScript(node: UiNode): boolean {
+  if (node.type === 'script') return true;
+  if (node.type !== 'input') return false;
+  return ['onclick', 'onclickTrigger', 'onload', 'onloadTrigger'].some((k) => {
+    const v = node.attributes[k];
+    return typeof v === 'string' && v !== '';
+  });
+}
+
+/** The texts a text node lists in `context.secrets` (v1 backup codes), else undefined. */
+export function contextSecrets(text: unknown): UiText[] | undefined {
+  if (!isRecord(text) || !isRecord(text.context) || !Array.isArray(text.context.secrets)) return undefined;
+  const secrets = parseTexts(text.context.secrets);
+  return secrets.length > 0 ? secrets : undefined;
 }
 
 export function stringAttr(node: UiNode, key: string): string | undefined {

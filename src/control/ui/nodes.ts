@@ -4,7 +4,7 @@
  * messages all come from the flow, so a schema change needs no UI change.
  */
 import { html, type SafeHtml } from '../../http/html.js';
-import { parseText, stringAttr, type FlowKind, type UiContainer, type UiNode, type UiText } from './flow.js';
+import { contextSecrets, needsScript, parseText, stringAttr, type FlowKind, type UiContainer, type UiNode, type UiText } from './flow.js';
 import { displayMessages, type MessageField } from './messages.js';
 
 export interface RenderContext {
@@ -102,23 +102,35 @@ function renderInput(node: UiNode, ctx: RenderContext, used: Set<string>): SafeH
   }
 
   const pattern = stringAttr(node, 'pattern');
+  // v1 sends `maxlength` on one-time codes.
+  const maxlength =
+    typeof node.attributes.maxlength === 'number' && Number.isInteger(node.attributes.maxlength) ? node.attributes.maxlength : undefined;
   const autocomplete = autocompleteFor(node, ctx.kind, type, name);
   // Passwords are never sent back into the page, whatever the flow holds.
   const shownValue = type === 'password' ? undefined : value;
   return html`<div class="field"><label for="${id}">${label ?? fallbackLabel(name)}</label><input type="${type}" ${common}${
     shownValue !== undefined && shownValue !== '' ? html` value="${shownValue}"` : ''
   }${node.attributes.required === true ? html` required` : ''}${pattern ? html` pattern="${pattern}"` : ''}${
-    autocomplete ? html` autocomplete="${autocomplete}"` : ''
-  }>${renderMessages(node.messages, msgId, { name, type })}</div>`;
+    maxlength !== undefined && maxlength > 0 ? html` maxlength="${maxlength}"` : ''
+  }${autocomplete ? html` autocomplete="${autocomplete}"` : ''}>${renderMessages(node.messages, msgId, { name, type })}</div>`;
 }
 
 function renderNode(node: UiNode, ctx: RenderContext, used: Set<string>): SafeHtml {
+  // The page explains these once (see pages.ts); a dead button or a script would only mislead.
+  if (needsScript(node)) return html``;
   switch (node.type) {
     case 'input':
       return renderInput(node, ctx, used);
     case 'text': {
+      // v1 text nodes: the TOTP secret (its label says what it is) and the backup codes, which
+      // arrive one per entry in `context.secrets` besides the comma-joined `text`.
       const text = parseText(node.attributes.text);
-      return html`<p class="text">${text?.text ?? ''}</p>${renderMessages(node.messages)}`;
+      const secrets = contextSecrets(node.attributes.text);
+      const label = node.label ? html`<p class="text-label">${node.label.text}</p>` : '';
+      const body = secrets
+        ? html`<ul class="codes">${secrets.map((c) => html`<li>${c.text}</li>`)}</ul>`
+        : html`<p class="text">${text?.text ?? ''}</p>`;
+      return html`${label}${body}${renderMessages(node.messages)}`;
     }
     case 'img': {
       const src = safeUrl(stringAttr(node, 'src') ?? '', true);
@@ -131,7 +143,7 @@ function renderNode(node: UiNode, ctx: RenderContext, used: Set<string>): SafeHt
       return href ? html`<p class="link"><a href="${href}">${title}</a></p>` : html``;
     }
     default:
-      // Script nodes (WebAuthn) and future types need client code this UI deliberately has none of.
+      // `div` (captcha containers) and future types need client code this UI deliberately has none of.
       return html``;
   }
 }

@@ -3,8 +3,8 @@
  * and the links to the neighbouring pages (sign in ↔ sign up ↔ forgot password).
  */
 import { html, type SafeHtml } from '../../http/html.js';
-import type { FlowKind, SelfServiceError, SelfServiceFlow } from './flow.js';
-import { renderForm, renderMessages, safeUrl, splitByGroup } from './nodes.js';
+import { needsScript, type FlowKind, type SelfServiceError, type SelfServiceFlow, type UiNode, type UiText } from './flow.js';
+import { renderForm, renderMessages, renderNodes, safeUrl, splitByGroup } from './nodes.js';
 
 export interface PageEnv {
   /** Where the UI is mounted, e.g. `/ui`. */
@@ -46,9 +46,19 @@ interface PageText {
   lead: string;
 }
 
+/** A v1 login that asks only for the second factor (the first one is done). */
+const isSecondFactor = (kind: FlowKind, flow: SelfServiceFlow) =>
+  kind === 'login' && (flow.requestedAal === 'aal2' || flow.requestedAal === 'aal3');
+
+/** Recovery and verification after the email went out: the form now asks for the code (v1) or offers a resend. */
+const SENT_LEAD = 'We have sent you an email. Follow its instructions, or use the form below.';
+
 function textFor(kind: FlowKind, flow: SelfServiceFlow): PageText {
   switch (kind) {
     case 'login':
+      if (isSecondFactor(kind, flow)) {
+        return { title: 'Two-factor authentication', lead: 'Finish signing in with your second factor.' };
+      }
       return flow.refresh
         ? { title: 'Confirm it’s you', lead: 'Enter your password again to continue.' }
         : { title: 'Sign in', lead: 'Sign in to your account to continue.' };
@@ -59,12 +69,17 @@ function textFor(kind: FlowKind, flow: SelfServiceFlow): PageText {
     case 'recovery':
       return {
         title: 'Recover your account',
-        lead: 'Enter the email address of your account and we will send you a link to sign in again.',
+        // v0.6 sends a link, v1 a link or (its default) a code.
+        lead:
+          flow.state === 'sent_email' ? SENT_LEAD : 'Enter the email address of your account and we will send you a way to sign in again.',
       };
     case 'verification':
-      return flow.state === 'passed_challenge'
-        ? { title: 'Email address verified', lead: 'Thank you for confirming your email address.' }
-        : { title: 'Verify your email address', lead: 'Enter your email address and we will send you a verification link.' };
+      if (flow.state === 'passed_challenge')
+        return { title: 'Email address verified', lead: 'Thank you for confirming your email address.' };
+      return {
+        title: 'Verify your email address',
+        lead: flow.state === 'sent_email' ? SENT_LEAD : 'Enter your email address and we will send you a verification email.',
+      };
   }
 }
 
@@ -75,16 +90,34 @@ const GROUP_HEADINGS: Record<string, string> = {
   totp: 'Authenticator app',
   lookup_secret: 'Backup codes',
   webauthn: 'Security keys',
+  passkey: 'Passkeys',
   link: 'Email',
   code: 'Email code',
 };
 
-function links(env: PageEnv, kind: FlowKind, returnTo: string | undefined): SafeHtml {
+const SCRIPT_NOTE: UiText = {
+  id: undefined,
+  text: 'Security keys and passkeys need JavaScript, which this page does not use. Use another method here, or another app or browser page that supports them.',
+  type: 'info',
+};
+
+/** The method groups (besides `default`) that cannot work without client-side JavaScript. */
+function scriptGroups(nodes: readonly UiNode[]): Set<string> {
+  return new Set(nodes.filter((n) => n.group !== 'default' && needsScript(n)).map((n) => n.group));
+}
+
+function links(env: PageEnv, kind: FlowKind, flow: SelfServiceFlow): SafeHtml {
+  const returnTo = flow.returnTo;
   const item = (before: string, href: string, text: string) => html`<li>${before}<a href="${href}">${text}</a></li>`;
   const items: SafeHtml[] = [];
   const appUrl = (returnTo && safeUrl(returnTo)) || '/';
   switch (kind) {
     case 'login':
+      // Half signed in: the way out is to log out, not to sign up or recover.
+      if (isSecondFactor(kind, flow)) {
+        items.push(item('Cannot use your second factor? ', `${env.prefix}/logout`, 'Log out'));
+        break;
+      }
       items.push(item('No account yet? ', initUrl(env, 'registration', returnTo), 'Sign up'));
       items.push(item('', initUrl(env, 'recovery', returnTo), 'Forgot your password?'));
       break;
@@ -108,22 +141,30 @@ function links(env: PageEnv, kind: FlowKind, returnTo: string | undefined): Safe
 export function flowPage(env: PageEnv, kind: FlowKind, flow: SelfServiceFlow): string {
   const text = textFor(kind, flow);
   const ctx = { kind, idPrefix: kind };
+  const jsOnly = scriptGroups(flow.ui.nodes);
   let forms: SafeHtml;
   if (kind === 'verification' && flow.state === 'passed_challenge') {
-    // Kratos v0.6 says nothing when the link worked, and resubmitting the form only errors.
-    forms = renderMessages([{ id: undefined, text: 'Your email address is verified.', type: 'success' }]);
+    // Resubmitting the form only errors. v0.6 says nothing when the link worked; v1 says so
+    // itself (then ours would repeat it) and adds a "Continue" link to the flow's return_to.
+    const said = flow.ui.messages.some((m) => m.type === 'success');
+    forms = html`${said ? '' : renderMessages([{ id: undefined, text: 'Your email address is verified.', type: 'success' }])}${renderNodes(
+      flow.ui.nodes.filter((n) => n.type !== 'input'),
+      ctx,
+    )}`;
   } else if (kind === 'settings') {
     // One form per method, since Kratos applies one method per submit.
     forms = html`${splitByGroup(flow.ui.nodes).map(
       (g) =>
         html`<section aria-labelledby="section-${g.group}"><h2 id="section-${g.group}">${
           GROUP_HEADINGS[g.group] ?? g.group
-        }</h2>${renderForm(flow.ui, { kind, idPrefix: `${kind}-${g.group}` }, g.nodes)}</section>`,
+        }</h2>${jsOnly.has(g.group) ? renderMessages([SCRIPT_NOTE]) : renderForm(flow.ui, { kind, idPrefix: `${kind}-${g.group}` }, g.nodes)}</section>`,
     )}`;
   } else {
-    forms = renderForm(flow.ui, ctx);
+    // The other methods stay usable in the one form; the script-only ones are explained once.
+    const usable = flow.ui.nodes.filter((n) => !jsOnly.has(n.group));
+    forms = html`${jsOnly.size > 0 ? renderMessages([SCRIPT_NOTE]) : ''}${renderForm(flow.ui, ctx, usable)}`;
   }
-  const body = html`<p class="lead">${text.lead}</p>${renderMessages(flow.ui.messages)}${forms}${links(env, kind, flow.returnTo)}`;
+  const body = html`<p class="lead">${text.lead}</p>${renderMessages(flow.ui.messages)}${forms}${links(env, kind, flow)}`;
   return layout(env, text.title, body);
 }
 

@@ -71,9 +71,9 @@ export function createSelfServiceUi(opts: SelfServiceUiOptions): express.Router 
     res.status(status).type('html').send(page);
   };
 
-  const restart = (req: Request, res: Response, kind: FlowKind) => {
+  const restart = (req: Request, res: Response, kind: FlowKind, returnTo = queryValue(req, 'return_to')) => {
     setPageHeaders(res);
-    res.redirect(302, initUrl(env, kind, queryValue(req, 'return_to')));
+    res.redirect(302, initUrl(env, kind, returnTo));
   };
 
   // `/ui` on its own is where people guess the pages are: send them to sign in.
@@ -88,7 +88,7 @@ export function createSelfServiceUi(opts: SelfServiceUiOptions): express.Router 
         // Normal for old bookmarks and expired flows; a stream of these for fresh flows means the
         // UI reads from a different Kratos than the browser talks to (a redirect loop).
         log.debug({ flow: kind, status: lookup.status }, 'flow not usable, starting a new one');
-        return restart(req, res, kind);
+        return restart(req, res, kind, lookup.returnTo ?? queryValue(req, 'return_to'));
       }
       if (lookup.kind === 'unavailable') {
         log.warn({ flow: kind, detail: lookup.detail }, 'could not fetch self-service flow');
@@ -112,9 +112,13 @@ export function createSelfServiceUi(opts: SelfServiceUiOptions): express.Router 
 
   // Logout link target for any Kratos version: v1's two-step logout, else v0.6's endpoint.
   router.get('/logout', async (req, res) => {
-    const v1 = await fetchLogoutUrl(kratos, req.headers.cookie);
+    const lookup = await fetchLogoutUrl(kratos, req.headers.cookie);
     setPageHeaders(res);
-    res.redirect(302, (v1 && safeUrl(v1)) || `${env.browserKratosUrl}/self-service/browser/flows/logout`);
+    const v0 = `${env.browserKratosUrl}/self-service/browser/flows/logout`;
+    if (lookup.kind === 'v1') return res.redirect(302, safeUrl(lookup.logoutUrl) ?? v0);
+    // Already signed out on v1: its logout needs a session, and v0.6's route is a 404 there.
+    if (lookup.kind === 'signed-out') return res.redirect(302, initUrl(env, 'login'));
+    res.redirect(302, v0);
   });
 
   // A person who mistypes a /ui address gets a page with a way on; anything else falls through

@@ -79,6 +79,8 @@ h2 { font-size: 1.125rem; margin: 1.5rem 0 0.5rem; }
 .links { margin: 1.5rem 0 0; padding: 1rem 0 0; border-top: 1px solid #e5e7eb; list-style: none; }
 .links li { margin: 0.25rem 0; }
 .text { overflow-wrap: anywhere; }
+.text-label { margin-bottom: 0.25rem; color: #4b5563; }
+.codes { columns: 2; padding-left: 1.25rem; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
 .image img { max-width: 100%; height: auto; }
 .details { font-size: 0.875rem; color: #4b5563; overflow-wrap: anywhere; }
 section + section { border-top: 1px solid #e5e7eb; }

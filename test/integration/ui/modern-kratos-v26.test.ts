@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { startModernKratosFlows, GOOD_CODE, LOOKUP_CODES } from '../../helpers/modern-kratos-flows.js';
+import { assertV26Answer, startModernKratosFlows, GOOD_CODE, LOOKUP_CODES } from '../../helpers/modern-kratos-flows.js';
 import { freePort, startTestGateway } from '../../helpers/servers.js';
 
 let kratos: Awaited<ReturnType<typeof startModernKratosFlows>>;
@@ -117,6 +117,50 @@ async function signIn(b: Browser, email: string, password: string, returnTo?: st
   const form = formOf(page.body);
   return b.open(form.action, { ...form.fields, identifier: email, password, method: 'password' });
 }
+
+test('the fixture validator rejects what the v26.2.0 spec rejects', () => {
+  const flow = {
+    id: '7b0c8f1e-3a5d-4c2b-9e6f-1a2b3c4d5e6f',
+    type: 'browser',
+    expires_at: '2026-01-01T00:00:00Z',
+    issued_at: '2026-01-01T00:00:00Z',
+    request_url: 'http://k/self-service/login/browser',
+    state: 'choose_method',
+    ui: {
+      action: 'http://k/self-service/login?flow=x',
+      method: 'POST',
+      nodes: [
+        {
+          type: 'input',
+          group: 'default',
+          attributes: { name: 'csrf_token', type: 'hidden', value: 't', disabled: false, node_type: 'input' },
+          messages: [],
+          meta: {},
+        },
+      ],
+    },
+  };
+  assertV26Answer('GET', '/self-service/login/flows', 200, flow);
+  const node = flow.ui.nodes[0]!;
+  const bad = (nodes: unknown[]) => ({ ...flow, ui: { ...flow.ui, nodes } });
+  const { meta: _meta, ...withoutMeta } = node;
+  for (const [what, body] of [
+    ['a node without meta (v0.6 omits it)', bad([withoutMeta])],
+    ['input attributes without node_type (v0.6)', bad([{ ...node, attributes: { name: 'a', type: 'text', disabled: false } }])],
+    [
+      'a text node without an id',
+      bad([{ ...node, type: 'text', attributes: { text: { id: 1, text: 'x', type: 'info' }, node_type: 'text' } }]),
+    ],
+    ['a flow without state', { ...flow, state: undefined }],
+  ] as const)
+    assert.throws(() => assertV26Answer('GET', '/self-service/login/flows', 200, body), /violates the v26\.2\.0 spec/, what);
+  assert.throws(
+    () => assertV26Answer('GET', '/self-service/login/flows', 410, { error: { message: 'gone', details: { elsewhere: 'x' } } }),
+    /violates/,
+  );
+  assert.throws(() => assertV26Answer('GET', '/self-service/logout/browser', 200, { logout_url: 'http://k/l' }), /violates/);
+  assert.throws(() => assertV26Answer('GET', '/self-service/logout/browser', 404, { error: { message: 'x' } }), /documents no 404/);
+});
 
 test('login: the v26 flow renders as one form posting to ui.action through the mount, CSRF token included', async () => {
   const b = new Browser();
