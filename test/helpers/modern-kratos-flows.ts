@@ -647,6 +647,22 @@ export async function startModernKratosFlows() {
           }),
         );
       }
+      if (session.aal === 'aal1' && hasAal2(session.identityId)) {
+        // `required_aal: highest_available` (session/handler.go's answer, as whoami sends it).
+        const to = `${state.publicBase}/self-service/login/browser?aal=aal2`;
+        return sendJson(res, 'GET', path, 403, {
+          error: {
+            id: 'session_aal2_required',
+            code: 403,
+            status: 'Forbidden',
+            reason:
+              'An active session was found but it does not fulfill the Authenticator Assurance Level, implying that the session must use 2FA.',
+            message: 'Session does not fulfill the requested Authenticator Assurance Level',
+            details: { redirect_browser_to: to },
+          },
+          redirect_browser_to: to,
+        });
+      }
       if (session.identityId !== f.identityId) {
         return sendJson(
           res,

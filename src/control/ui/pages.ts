@@ -97,7 +97,7 @@ const GROUP_HEADINGS: Record<string, string> = {
 
 const SCRIPT_NOTE: UiText = {
   id: undefined,
-  text: 'Security keys and passkeys need JavaScript, which this page does not use. Use another method here, or another app or browser page that supports them.',
+  text: 'Some methods (such as security keys and passkeys) need JavaScript, which this page does not use. Use another method here, or an app that supports them.',
   type: 'info',
 };
 

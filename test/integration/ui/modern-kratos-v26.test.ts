@@ -408,6 +408,25 @@ test('settings without a session goes through settings init to the login page', 
   assert.ok(kratos.flows.get(flowIdOf(page.url))?.returnTo?.endsWith('/self-service/settings/browser'));
 });
 
+test('a settings flow answered 403 session_aal2_required restarts, and Kratos sends the browser to the second factor', async () => {
+  const i = kratos.addIdentity({ totp: true });
+  const b = new Browser();
+  const second = await signIn(b, i.email, i.password);
+  const f = formOf(second.body);
+  await b.open(f.action, { ...f.fields, totp_code: GOOD_CODE, method: 'totp' });
+  const settings = await b.open(`${mount}/self-service/settings/browser`);
+  assert.equal(pathOf(settings.url), '/ui/settings');
+  // The session falls back to aal1 (Kratos: a new first-factor login on this browser).
+  const token = b.cookies.get('ory_kratos_session') ?? '';
+  kratos.sessions.set(token, { identityId: i.id, aal: 'aal1' });
+  const res = await b.send(settings.url);
+  assert.equal(res.status, 302);
+  assert.equal(res.location, `${mount}/self-service/settings/browser`);
+  const page = await b.open(settings.url);
+  assert.equal(pathOf(page.url), '/ui/login');
+  assert.match(page.body, /<h1>Two-factor authentication<\/h1>/);
+});
+
 test('logout uses the v1 two-step logout: /ui/logout → logout_url on the mount → session gone', async () => {
   const i = kratos.addIdentity();
   const b = new Browser();
