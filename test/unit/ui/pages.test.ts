@@ -25,6 +25,31 @@ test('a refresh (forced) login asks the user to confirm who they are', () => {
   assert.ok(page('login', { ...loginFlowV06(), forced: true }).includes('<h1>Confirm it’s you</h1>'));
 });
 
+test('a v1 login asking for aal2 is the second-factor page: its own title, a way out by logging out, no sign-up', () => {
+  const out = page('login', { ...loginFlowV06(), requested_aal: 'aal2' });
+  assert.ok(out.includes('<h1>Two-factor authentication</h1>'));
+  assert.ok(out.includes('href="/ui/logout">Log out</a>'));
+  assert.ok(!out.includes('>Sign up</a>'));
+  assert.ok(page('login', { ...loginFlowV06(), requested_aal: 'aal1' }).includes('<h1>Sign in</h1>'));
+});
+
+test('script-only method groups (WebAuthn) are left out with one note; the other methods stay in the form', () => {
+  const body = loginFlowV06();
+  const script = {
+    type: 'script',
+    group: 'webauthn',
+    attributes: { src: 'http://k/webauthn.js', id: 'webauthn_script', node_type: 'script' },
+    messages: [],
+    meta: {},
+  };
+  const trigger = inputNode('webauthn', { name: 'webauthn_login_trigger', type: 'button', value: '', onclick: 'window.x()' });
+  const out = page('login', { ...body, ui: { ...body.ui, nodes: [...body.ui.nodes, trigger, script] } });
+  assert.ok(!out.includes('webauthn'), 'no WebAuthn node rendered');
+  assert.equal([...out.matchAll(/need JavaScript/g)].length, 1);
+  assert.match(out, /name="password"/);
+  assert.ok(!page('login', body).includes('need JavaScript'), 'no note without such methods');
+});
+
 test('form-level messages are shown above the form with their type', () => {
   const body = loginFlowV06();
   const out = page('login', {

@@ -13,7 +13,7 @@ import { loginFlowV06 } from './fixtures.js';
 import { listenOnFreePort } from '../../helpers/servers.js';
 
 const seen: { url: string; cookie: string | undefined }[] = [];
-let v1Logout = false;
+let v1Logout: boolean | 'no-session' = false;
 let kratos: http.Server;
 let ui: http.Server;
 let kratosUrl = '';
@@ -32,6 +32,19 @@ before(async () => {
       const id = u.searchParams.get('id');
       if (id === 'good') return json(200, loginFlowV06({ identifier: '<script>x</script>' }));
       if (id === 'gone') return json(410, { error: { code: 410, message: 'gone' } });
+      if (id === 'gone-v1') {
+        return json(410, {
+          error: {
+            id: 'self_service_flow_expired',
+            code: 410,
+            message: 'Flow expired',
+            details: {
+              redirect_to: `${BROWSER_KRATOS}/self-service/login/browser?return_to=http%3A%2F%2Fgw.test%2Fdeep`,
+              return_to: 'http://gw.test/deep',
+            },
+          },
+        });
+      }
       if (id === 'boom') return json(500, { error: { code: 500, message: 'boom' } });
       return json(404, { error: { code: 404, message: 'not found' } });
     }
@@ -46,6 +59,8 @@ before(async () => {
       }
       return json(403, { error: { code: 403 } });
     }
+    if (u.pathname === '/self-service/logout/browser' && v1Logout === 'no-session')
+      return json(401, { error: { code: 401, id: 'session_inactive', message: 'No active session was found in this request.' } });
     if (u.pathname === '/self-service/logout/browser' && v1Logout)
       return json(200, { logout_url: 'http://gw.test/.ory/kratos/public/self-service/logout?token=t' });
     json(404, { error: { code: 404 } });
@@ -155,7 +170,16 @@ test('logout uses the v0.6 endpoint, or the v1 logout_url when Kratos offers one
   assert.equal((await get('/ui/logout')).headers.location, `${BROWSER_KRATOS}/self-service/browser/flows/logout`);
   v1Logout = true;
   assert.equal((await get('/ui/logout')).headers.location, 'http://gw.test/.ory/kratos/public/self-service/logout?token=t');
+  // v1 without a session (its 401): already signed out, and v0.6's route would be a 404 there.
+  v1Logout = 'no-session';
+  assert.equal((await get('/ui/logout')).headers.location, `${BROWSER_KRATOS}/self-service/login/browser`);
   v1Logout = false;
+});
+
+test("a v1 expired flow (410 with the flow's return_to in its details) restarts with that return_to", async () => {
+  const res = await get('/ui/login?flow=gone-v1');
+  assert.equal(res.status, 302);
+  assert.equal(res.headers.location, `${BROWSER_KRATOS}/self-service/login/browser?return_to=http%3A%2F%2Fgw.test%2Fdeep`);
 });
 
 test('the stylesheet is served as CSS', async () => {
