@@ -267,9 +267,11 @@ test('settings: profile, password, TOTP (QR image and secret) and backup codes r
   assert.equal(pathOf(page.url), '/ui/settings');
   for (const h of ['Profile', 'Change password', 'Authenticator app', 'Backup codes']) assert.ok(page.body.includes(`>${h}</h2>`), h);
   assert.equal([...page.body.matchAll(/<form /g)].length, 4);
+  const profileForm = formOf(page.body, 'Profile');
   assert.ok(
-    page.body.includes(`name="traits.email" required autocomplete="email" value="${i.email}"`) || page.body.includes(`value="${i.email}"`),
+    profileForm.html.includes(`id="settings-profile-traits-email" name="traits.email" value="${i.email}" required autocomplete="email">`),
   );
+  assert.ok(profileForm.html.includes(`name="traits.name.first" value="${i.first}">`));
   const totp = formOf(page.body, 'Authenticator app');
   assert.match(totp.html, /<img src="data:image\/png;base64,[A-Za-z0-9+/=]+" alt="Authenticator app QR code"/);
   assert.match(totp.html, /This is your authenticator app secret\. Use it if you can not scan the QR code\./);
