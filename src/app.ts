@@ -20,7 +20,8 @@ import { ConfigReloader, type ReloadOutcome } from './reload.js';
 import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control/app.js';
 import { createSelfServiceUi } from './control/ui/index.js';
-import { createAdminHandler } from './admin/admin-app.js';
+import { createAdminHandler, type AdminClusterHooks } from './admin/admin-app.js';
+import type { LocalInvalidationBus } from './gateway/session/memory-session-store.js';
 import { reportIdentityServerDead } from './admin/kratos-health.js';
 import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS, closeGracefully, enforcedTimeouts, listen, ListenError } from './listen.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
@@ -39,10 +40,28 @@ export interface StartOptions {
   configFile?: string;
   /** The environment the file's overrides come from on reload (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Which listeners this process runs. 'all' (default): everything, one process. With
+   * proxy.workers > 1 (src/cluster) the primary runs the embedded servers and the admin
+   * listener, and each worker the proxy listener (data plane, Kratos mount, UI).
+   */
+  role?: GatewayRole;
+  /** A worker: the Kratos public URL its primary resolved (the embedded identity server's real URL). */
+  kratosPublicUrl?: string;
+  /** The session cache's fan-out to and from the other processes of this gateway (cluster IPC). */
+  invalidationBus?: LocalInvalidationBus;
+  /** A primary: what its admin listener answers for the workers (metrics, readiness, purges). */
+  adminCluster?: AdminClusterHooks;
+  /** Told of every applied reload (a primary passes it on to its workers). */
+  onReloadApplied?: (outcome: ReloadOutcome, trigger: string) => void;
 }
 
+export type GatewayRole = 'all' | 'primary' | 'worker';
+
 export interface RunningGateway {
+  /** '' in a cluster primary, which has no proxy listener. */
   proxyUrl: string;
+  /** '' in a cluster worker, which has no admin listener. */
   adminUrl: string;
   kratosPublicUrl: string;
   kratosAdminUrl: string | undefined;
@@ -67,18 +86,40 @@ function portTaken(err: unknown, listeners: Record<string, { host: string; port:
   return err;
 }
 
+/**
+ * What the process prints and exits with when startGateway fails: a taken port or another
+ * listener problem exits 1, a configuration error exits 2, each with its one-line message.
+ * Undefined for anything else (a bug: the caller reports it as fatal).
+ */
+export function startupFailure(err: unknown): { lines: string[]; code: 1 | 2 } | undefined {
+  if (err instanceof ListenError) return { lines: [`kratos-gateway: ${err.message}`], code: 1 };
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.code === 'EADDRINUSE')
+    return {
+      lines: [`kratos-gateway: ${e.address ?? ''}:${e.port ?? ''} is already in use (choose another port in the configuration)`],
+      code: 1,
+    };
+  if (err instanceof ConfigError) return { lines: err.problems.map((p) => `config error: ${p}`), code: 2 };
+  if (err instanceof Error && err.name.endsWith('ConfigError')) return { lines: [`config error: ${err.message}`], code: 2 };
+  return undefined;
+}
+
 export async function startGateway(input: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
   const config: GatewayConfig = structuredClone(input);
   const logger = options.logger ?? createLogger(config.log.level, undefined, config.log.format);
   const baseDir = options.baseDir ?? process.cwd();
   const closers: Array<() => Promise<void>> = [];
   const publicOrigin = new URL(config.proxy.public_base_url).origin;
+  const role = options.role ?? 'all';
+  const proxies = role !== 'primary';
+  // The admin listener and the embedded servers: one of each per gateway, not per worker.
+  const administers = role !== 'worker';
 
   try {
     // First: a bad key file is a configuration error (exit 2) before anything starts.
     if (config.identity_assertion.enabled && config.identity_assertion.tokenize_as === undefined) {
       const keys = prepareAssertionKeys(config.identity_assertion, baseDir);
-      if (keys.ephemeral)
+      if (keys.ephemeral && administers)
         logger.warn(
           'identity_assertion: no key_file, signing with a key generated at start: fine for one process, but every restart changes it and every replica has its own (set identity_assertion.key_file for a fleet)',
         );
@@ -88,7 +129,8 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     let kratosAdminUrl: string | undefined;
     let identityWorker: Worker | undefined;
     let onIdentityCrash: ((listener: (exitCode: number) => void) => void) | undefined;
-    if (config.embedded_kratos.enabled) {
+    if (options.kratosPublicUrl !== undefined) config.kratos.public_url = options.kratosPublicUrl;
+    else if (config.embedded_kratos.enabled && administers) {
       const e = config.embedded_kratos;
       const file = resolve(baseDir, e.config_file!);
       let raw: unknown;
@@ -123,7 +165,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     let demoUrl: string | undefined;
     // Set once the admin listener is up; read by the demo app on its first page view.
     const demoJwks: { url?: string } = {};
-    if (config.demo_upstream.enabled) {
+    if (config.demo_upstream.enabled && administers) {
       const demo = await import('./demo/index.js');
       const mount = config.kratos.mount_prefix;
       const server = await demo
@@ -156,7 +198,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     // After the proxy has drained (its closer runs first), so the last requests' spans are flushed.
     if (tracing) closers.push(() => tracing.shutdown());
     const hash = configHash(input);
-    const core = new GatewayCore(config, logger, tracing, hash, redisPassword);
+    const core = new GatewayCore(config, logger, tracing, hash, { redisPassword, invalidationBus: options.invalidationBus });
     // Health endpoints fail from then on: see reportIdentityServerDead for why both do.
     onIdentityCrash?.((code) => reportIdentityServerDead(core, code));
     closers.push(() => core.close());
@@ -173,50 +215,61 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
         }),
       });
     }
-    const control = createControlPlane(core, mounts);
-    core.control = control;
-    closers.push(() => control.close());
+    let proxyUrl = '';
+    if (proxies) {
+      const control = createControlPlane(core, mounts);
+      core.control = control;
+      closers.push(() => control.close());
 
-    const p = config.proxy;
-    const handler = createProxyHandler(core);
-    const proxyServer: Server = createServer(
-      {
-        maxHeaderSize: p.max_header_size,
-        keepAliveTimeout: p.keep_alive_timeout_ms,
-        ...enforcedTimeouts(p.headers_timeout_ms, p.request_timeout_ms),
-      },
-      handler.request,
-    );
-    proxyServer.on('upgrade', handler.upgrade);
-    proxyServer.on('checkContinue', handler.checkContinue);
-    const proxyUrl = await listen(proxyServer, p.listen.host, p.listen.port, 'proxy.listen');
-    closers.unshift(() => closeGracefully(proxyServer, p.shutdown_grace_ms, () => core.destroyUpgradedSockets()));
+      const p = config.proxy;
+      const handler = createProxyHandler(core);
+      const proxyServer: Server = createServer(
+        {
+          maxHeaderSize: p.max_header_size,
+          keepAliveTimeout: p.keep_alive_timeout_ms,
+          ...enforcedTimeouts(p.headers_timeout_ms, p.request_timeout_ms),
+        },
+        handler.request,
+      );
+      proxyServer.on('upgrade', handler.upgrade);
+      proxyServer.on('checkContinue', handler.checkContinue);
+      proxyUrl = await listen(proxyServer, p.listen.host, p.listen.port, 'proxy.listen');
+      closers.unshift(() => closeGracefully(proxyServer, p.shutdown_grace_ms, () => core.destroyUpgradedSockets()));
+    }
 
-    const adminServer = createServer(enforcedTimeouts(ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS), createAdminHandler(core));
-    const adminUrl = await listen(adminServer, config.admin.listen.host, config.admin.listen.port, 'admin.listen');
-    closers.push(() => closeGracefully(adminServer, 1_000));
-    demoJwks.url = adminUrl + JWKS_PATH;
+    let adminUrl = '';
+    if (administers) {
+      const adminServer = createServer(
+        enforcedTimeouts(ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS),
+        createAdminHandler(core, options.adminCluster),
+      );
+      adminUrl = await listen(adminServer, config.admin.listen.host, config.admin.listen.port, 'admin.listen');
+      closers.push(() => closeGracefully(adminServer, 1_000));
+      demoJwks.url = adminUrl + JWKS_PATH;
+    }
 
     let reloader: ConfigReloader | undefined;
     if (options.configFile !== undefined) {
       reloader = new ConfigReloader(core, options.configFile, input, options.env);
-      reloader.watch();
+      reloader.onApplied = options.onReloadApplied;
+      // A worker reloads when its primary tells it to (or on its own SIGHUP): one watcher per gateway.
+      if (role !== 'worker') reloader.watch();
       const r = reloader;
       closers.unshift(async () => r.close());
     }
 
-    logger.info(
-      {
-        proxy: proxyUrl,
-        admin: adminUrl,
-        kratos: redactUrl(config.kratos.public_url),
-        ...(config.session_cache.enabled &&
-          config.session_cache.shared.redis_url !== undefined && { shared_cache: redactUrl(config.session_cache.shared.redis_url) }),
-        routes: core.routes.all.map((r) => r.name),
-        config_hash: hash,
-      },
-      'kratos-gateway started',
-    );
+    const started = {
+      ...(proxies ? { proxy: proxyUrl } : {}),
+      ...(administers ? { admin: adminUrl } : {}),
+      kratos: redactUrl(config.kratos.public_url),
+      ...(config.session_cache.enabled &&
+        config.session_cache.shared.redis_url !== undefined && { shared_cache: redactUrl(config.session_cache.shared.redis_url) }),
+      routes: core.routes.all.map((r) => r.name),
+      config_hash: hash,
+    };
+    // In a cluster the primary says 'kratos-gateway started' once every worker listens.
+    if (role === 'all') logger.info(started, 'kratos-gateway started');
+    else if (role === 'worker') logger.info(started, 'worker listening');
 
     let stopping: Promise<void> | undefined;
     return {
@@ -233,7 +286,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
           core.draining = true;
           for (const close of closers)
             await close().catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'error while shutting down'));
-          logger.info('kratos-gateway stopped');
+          logger.info(role === 'worker' ? 'worker stopped' : 'kratos-gateway stopped');
           logger.flush();
         })();
         return stopping;

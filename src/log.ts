@@ -28,7 +28,20 @@ export const REDACT_PATHS = [
  */
 export const LOG_FLUSH_INTERVAL_MS = 250;
 
-export function createLogger(level: LevelWithSilent, destination?: NodeJS.WritableStream, format: LogFormat = 'json'): Logger {
+/**
+ * The most one write(2) may carry so that processes sharing a pipe (cluster workers on the
+ * primary's stdout) never interleave inside a line: POSIX makes pipe writes up to PIPE_BUF
+ * (4096 on Linux) atomic, and sonic-boom cuts its batches only between lines.
+ */
+const PIPE_BUF = 4096;
+
+export function createLogger(
+  level: LevelWithSilent,
+  destination?: NodeJS.WritableStream,
+  format: LogFormat = 'json',
+  /** Several processes write to this stdout (proxy.workers > 1): batches stay within PIPE_BUF. */
+  sharedOutput = false,
+): Logger {
   const options = {
     level,
     base: { service: 'kratos-gateway' },
@@ -36,7 +49,7 @@ export function createLogger(level: LevelWithSilent, destination?: NodeJS.Writab
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (format === 'pretty') return pino(options, prettyStream(destination ?? process.stdout));
-  return pino(options, destination ?? bufferedDestination(1));
+  return pino(options, destination ?? bufferedDestination(1, LOG_FLUSH_INTERVAL_MS, sharedOutput ? PIPE_BUF : undefined));
 }
 
 /**
@@ -45,8 +58,14 @@ export function createLogger(level: LevelWithSilent, destination?: NodeJS.Writab
  * quiet gateway still shows its lines promptly, and flushed synchronously at exit.
  * `dest` is a file descriptor or path (the benchmark writes to /dev/null through this).
  */
-export function bufferedDestination(dest: number | string, flushIntervalMs = LOG_FLUSH_INTERVAL_MS): NodeJS.WritableStream {
-  const stream = pino.destination({ dest, sync: false, minLength: 4096 });
+export function bufferedDestination(
+  dest: number | string,
+  flushIntervalMs = LOG_FLUSH_INTERVAL_MS,
+  maxWrite?: number,
+): NodeJS.WritableStream {
+  const stream = pino.destination(
+    maxWrite === undefined ? { dest, sync: false, minLength: 4096 } : { dest, sync: false, minLength: maxWrite - 1, maxWrite },
+  );
   // One flush outstanding at most: each flush(cb) waits for 'drain', and behind a slow reader
   // (a full stdout pipe) a flush per tick would pile up listeners until the write completes.
   let flushing = false;

@@ -2,10 +2,13 @@
  * `node dist/main.js [--config config/gateway.yaml]`: the gateway process. Configuration
  * errors print `config error: key.path: reason` lines and exit 2; a taken port exits 1;
  * SIGTERM/SIGINT drain and exit 0; a second signal during the drain exits 1 at once.
+ * With proxy.workers > 1 this process becomes the cluster primary and forks the workers,
+ * which run this same file (src/cluster).
  *
  *   node dist/main.js validate [--config F]   (or --check): validate F and exit, like `nginx -t`
  *   node dist/main.js version                 (or --version): print the version and exit
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,8 +19,11 @@ import { ConfigError, loadConfigFile } from './config/load.js';
 import { loadAssertionKeys } from './gateway/assertion/keys.js';
 import { readRedisPassword } from './gateway/session/shared-session-store.js';
 import { redactUrl } from './config/redact.js';
-import { ListenError } from './listen.js';
-import { startGateway } from './app.js';
+import { startGateway, startupFailure } from './app.js';
+import { workerCount } from './cluster/count.js';
+import { WORKER_ENV } from './cluster/messages.js';
+import { startCluster, WorkerStartupError } from './cluster/primary.js';
+import { runWorker } from './cluster/worker.js';
 import { createLogger } from './log.js';
 import { NODE_VERSION, VERSION } from './version.js';
 
@@ -52,6 +58,8 @@ async function embeddedKratosProblems(config: GatewayConfig, baseDir: string): P
 }
 
 async function main(): Promise<void> {
+  // A worker forked by our primary: everything it needs comes over the IPC channel.
+  if (cluster.isWorker && process.env[WORKER_ENV] === '1') return runWorker();
   let args;
   try {
     args = parseArgs({
@@ -118,22 +126,33 @@ async function main(): Promise<void> {
     return;
   }
 
-  const logger = createLogger(loaded.config.log.level, undefined, loaded.config.log.format);
-  let gateway;
+  let workers = workerCount(loaded.config.proxy.workers);
+  const logger = createLogger(loaded.config.log.level, undefined, loaded.config.log.format, workers > 1);
+  if (workers > 1 && cluster.isWorker) {
+    // Forked by another cluster manager (pm2 cluster mode): it owns the processes.
+    logger.warn({ workers }, 'proxy.workers ignored: this process is already a worker of another cluster manager');
+    workers = 1;
+  }
+  let gateway: {
+    proxyUrl: string;
+    adminUrl: string;
+    kratosPublicUrl: string;
+    kratosAdminUrl: string | undefined;
+    demoUrl: string | undefined;
+    reload(trigger?: string): unknown;
+    shutdown(): Promise<void>;
+    abort?(): void;
+  };
   try {
-    gateway = await startGateway(loaded.config, { logger, baseDir: loaded.baseDir, configFile: loaded.path });
+    gateway =
+      workers > 1
+        ? await startCluster({ config: loaded.config, workers, logger, baseDir: loaded.baseDir, configFile: loaded.path })
+        : await startGateway(loaded.config, { logger, baseDir: loaded.baseDir, configFile: loaded.path });
   } catch (err) {
     logger.flush();
-    if (err instanceof ListenError) fail([`kratos-gateway: ${err.message}`], 1);
-    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-    if (e.code === 'EADDRINUSE')
-      fail([`kratos-gateway: ${e.address ?? ''}:${e.port ?? ''} is already in use (choose another port in the configuration)`], 1);
-    if (err instanceof ConfigError)
-      fail(
-        err.problems.map((p) => `config error: ${p}`),
-        2,
-      );
-    if (err instanceof Error && err.name.endsWith('ConfigError')) fail([`config error: ${err.message}`], 2);
+    if (err instanceof WorkerStartupError) fail(err.lines, err.code);
+    const failure = startupFailure(err);
+    if (failure !== undefined) fail(failure.lines, failure.code);
     throw err;
   }
 
@@ -141,7 +160,7 @@ async function main(): Promise<void> {
     '',
     'kratos-gateway is running.',
     `  Open            ${loaded.config.proxy.public_base_url.replace(/\/$/, '')}/`,
-    `  Proxy           ${gateway.proxyUrl}`,
+    `  Proxy           ${gateway.proxyUrl}${workers > 1 ? `   (${workers} worker processes)` : ''}`,
     `  Admin/metrics   ${gateway.adminUrl}/metrics   health: ${gateway.adminUrl}/health/ready`,
     `  Kratos public   ${redactUrl(gateway.kratosPublicUrl)}${gateway.kratosAdminUrl ? `   admin: ${gateway.kratosAdminUrl}` : ''}`,
     ...(gateway.demoUrl ? [`  Demo upstream   ${gateway.demoUrl}`] : []),
@@ -157,6 +176,7 @@ async function main(): Promise<void> {
       // process now, but through process.exit so the buffered log lines are flushed: with a
       // one-shot handler the default action killed the process and dropped them.
       logger.warn({ signal }, 'second signal: exiting without waiting for the drain');
+      gateway.abort?.();
       process.exit(1);
     }
     stopping = true;

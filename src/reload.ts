@@ -60,6 +60,8 @@ export class ConfigReloader {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private currentHash: string;
+  /** Told of every applied reload, whatever its trigger (a cluster primary passes it on to its workers). */
+  onApplied: ((outcome: ReloadOutcome, trigger: string) => void) | undefined;
 
   constructor(
     private readonly core: GatewayCore,
@@ -115,7 +117,9 @@ export class ConfigReloader {
     this.currentHash = hash;
     this.core.metrics.configReload('applied');
     log.info({ trigger, config_file: this.file, config_hash: hash, routes: next.routes.all.map((r) => r.name) }, 'configuration reloaded');
-    return { result: 'applied', hash, restartRequired };
+    const outcome: ReloadOutcome = { result: 'applied', hash, restartRequired };
+    this.onApplied?.(outcome, trigger);
+    return outcome;
   }
 
   /**

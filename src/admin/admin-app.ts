@@ -13,7 +13,20 @@ import { identityServerDown, KratosHealth } from './kratos-health.js';
 import { NODE_VERSION, VERSION } from '../version.js';
 import { AdminHostPolicy } from './host-check.js';
 
-export function createAdminHandler(g: GatewayCore) {
+/**
+ * What a cluster primary (src/cluster) answers for its workers: the admin listener runs only
+ * there, and the data plane in the worker processes.
+ */
+export interface AdminClusterHooks {
+  /** Metrics of this process (`g`) and every worker, aggregated. */
+  metrics(g: GatewayCore): Promise<{ contentType: string; body: string }>;
+  /** Why not every worker can serve (starting, replaced, draining), or undefined when all can. */
+  notReady(): Record<string, unknown> | undefined;
+  /** Purges the identity in every worker too; resolves with how many entries were dropped in all. */
+  purgeIdentity(g: GatewayCore, identityId: string): Promise<number>;
+}
+
+export function createAdminHandler(g: GatewayCore, cluster?: AdminClusterHooks) {
   const decisions = createDecisionHandler(g);
   const hosts = new AdminHostPolicy(g.config.admin.listen.host, g.config.admin.allowed_hosts);
   const app = express();
@@ -36,6 +49,8 @@ export function createAdminHandler(g: GatewayCore) {
     if (g.draining) return void res.status(503).json({ status: 'draining' });
     const down = identityServerDown(g);
     if (down) return void res.status(503).json(down);
+    const workers = cluster?.notReady();
+    if (workers) return void res.status(503).json(workers);
     if (!g.config.admin.readiness_requires_kratos) {
       // Not awaited: a hanging Kratos must not make the probe time out. The check still
       // runs so the gauge follows the probe period.
@@ -70,6 +85,11 @@ export function createAdminHandler(g: GatewayCore) {
   });
 
   app.get('/metrics', async (_req, res) => {
+    if (cluster) {
+      const m = await cluster.metrics(g);
+      res.setHeader('content-type', m.contentType);
+      return void res.end(m.body);
+    }
     res.setHeader('content-type', g.metrics.registry.contentType);
     res.end(await g.metrics.registry.metrics());
   });
@@ -78,6 +98,7 @@ export function createAdminHandler(g: GatewayCore) {
   // Answered once the purge is fleet-wide (with a shared tier: Redis has the invalidation, or
   // gave up within session_cache.shared.timeout_ms and it is queued for when Redis is back).
   app.delete('/sessions/cache/identities/:id', async (req, res) => {
+    if (cluster) return void res.json({ identity_id: req.params.id, purged: await cluster.purgeIdentity(g, req.params.id) });
     const purged = await g.resolver.purgeIdentity(req.params.id);
     res.json({ identity_id: req.params.id, purged });
   });

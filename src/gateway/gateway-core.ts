@@ -12,6 +12,7 @@ import type { ReturnToPolicy } from './return-to.js';
 import type { RouteTable } from './routing/route-table.js';
 import { SessionResolver } from './session/session-resolver.js';
 import { createSharedSessionStore } from './session/shared-session-store.js';
+import { MemorySessionStore, type LocalInvalidationBus } from './session/memory-session-store.js';
 import type { Tracing } from '../tracing/types.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
@@ -56,8 +57,13 @@ export class GatewayCore {
     readonly tracing?: Tracing,
     /** Of the configuration as loaded (startGateway); default: of `config`. */
     configHash?: string,
-    /** From session_cache.shared.password_file, read by startGateway (relative paths need the config's directory). */
-    redisPassword?: string,
+    /** How this process's cache reaches the others of the gateway. */
+    sharing: {
+      /** From session_cache.shared.password_file, read by startGateway (relative paths need the config's directory). */
+      redisPassword?: string | undefined;
+      /** Without Redis: the other processes of this gateway (cluster workers) that this cache's purges must reach, and whose purges it takes. */
+      invalidationBus?: LocalInvalidationBus | undefined;
+    } = {},
   ) {
     this.snapshot = new ConfigSnapshot(config, configHash);
     const valuePaths = this.snapshot.valuePaths;
@@ -67,8 +73,20 @@ export class GatewayCore {
     this.metrics = new GatewayMetrics(() => (this.resolver as SessionResolver | undefined)?.size ?? 0);
     this.metrics.configLoaded(this.snapshot.hash);
     const c = config.session_cache;
-    // Shared mode (Redis) when configured; otherwise the resolver builds its in-memory store.
-    const store = createSharedSessionStore(config, logger, this.metrics, redisPassword);
+    // Shared mode (Redis) when configured: every process has its own connection and needs no
+    // bus. Otherwise the cluster's bus when there is one, else the resolver's in-memory store.
+    const bus = sharing.invalidationBus;
+    const store =
+      createSharedSessionStore(config, logger, this.metrics, sharing.redisPassword) ??
+      (bus !== undefined && c.enabled
+        ? new MemorySessionStore({
+            maxEntries: c.max_entries,
+            maxBytes: c.max_bytes,
+            ttlCapMs: c.ttl_cap_ms,
+            negativeTtlMs: c.negative_ttl_ms,
+            bus,
+          })
+        : undefined);
     const resolver = new SessionResolver({
       kratosPublicUrl: config.kratos.public_url,
       whoamiTimeoutMs: config.kratos.whoami_timeout_ms,

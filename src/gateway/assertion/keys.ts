@@ -164,3 +164,17 @@ export function prepareAssertionKeys(config: AssertionConfig, baseDir: string): 
 export function assertionKeysFor(config: AssertionConfig): AssertionKeys {
   return prepareAssertionKeys(config, process.cwd());
 }
+
+/**
+ * The private JWK of this process's ephemeral signing key, when it has one: a cluster primary
+ * hands it to its workers over the IPC channel (never env, argv or logs) so every worker signs
+ * with the key the primary's JWKS endpoint publishes.
+ */
+export function ephemeralSigningJwk(algorithm: AssertionAlgorithm): JsonWebKey | undefined {
+  return ephemeral.get(algorithm)?.signingKey.export({ format: 'jwk' });
+}
+
+/** A cluster worker: the primary's ephemeral key becomes this process's, before any snapshot is built. */
+export function adoptEphemeralKey(algorithm: AssertionAlgorithm, jwk: JsonWebKey): void {
+  ephemeral.set(algorithm, build(algorithm, [createPrivateKey({ key: jwk, format: 'jwk' })], true));
+}

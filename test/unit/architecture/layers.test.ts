@@ -1,7 +1,7 @@
 /**
  * Dependencies point one way: configuration and low-level helpers at the bottom, the data plane
  * above them, the control plane, admin listener, identity server and demo app beside each other
- * on top of it, and the process assembly (app, main) last. Read from the import statements
+ * on top of it, and the process assembly (app, then cluster, then main) last. Read from the import statements
  * (static and dynamic) of every source file, so a new upward import fails here.
  */
 import { describe, it } from 'node:test';
@@ -29,7 +29,8 @@ const LAYERS: Record<string, number> = {
   'embedded-kratos-defaults': 3,
   reload: 3,
   app: 4,
-  main: 5,
+  cluster: 5,
+  main: 6,
 };
 
 function sourceFiles(dir: string): string[] {

@@ -1,0 +1,51 @@
+/**
+ * The IPC protocol between a cluster primary and its workers (proxy.workers > 1). Every
+ * message's type starts with `kg:`; anything else on the channel is not ours and is ignored.
+ * The channel is the process pipe Node's cluster sets up: what travels here (the configuration,
+ * an ephemeral signing key) never appears in the environment, the command line or a log line.
+ */
+import type { JsonWebKey } from 'node:crypto';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { GatewayConfig } from '../config/schema.js';
+import type { SessionInvalidation } from '../gateway/session/session-store.js';
+
+/** Set in a worker's environment by its primary: tells our worker apart from a process another cluster manager (pm2) forked. */
+export const WORKER_ENV = 'KG_CLUSTER_WORKER';
+
+export type WorkerMetrics = MetricObjectWithValues<MetricValue<string>>[];
+
+export type ToWorker =
+  | {
+      type: 'kg:init';
+      /** The configuration the primary started with (as loaded, environment overrides applied). */
+      config: GatewayConfig;
+      baseDir: string;
+      configFile: string;
+      /** The Kratos public URL the primary resolved (the embedded identity server's real URL). */
+      kratosPublicUrl: string;
+      /** The primary's ephemeral identity-assertion key (private JWK) when there is no key_file. */
+      assertionKey?: JsonWebKey;
+    }
+  /** A purge from elsewhere; with `seq`, answered with how many sessions this worker dropped. */
+  | { type: 'kg:invalidate'; invalidation: SessionInvalidation; seq?: number }
+  | { type: 'kg:metrics'; seq: number }
+  | { type: 'kg:reload'; trigger: string }
+  | { type: 'kg:shutdown' };
+
+export type FromWorker =
+  /** Sent once the worker listens for messages: only then is kg:init sure to be received. */
+  | { type: 'kg:hello' }
+  | { type: 'kg:listening'; proxyUrl: string }
+  /** startGateway failed: what the single process would have printed, and its exit code. */
+  | { type: 'kg:failed'; lines: string[]; code: number }
+  | { type: 'kg:invalidate'; invalidation: SessionInvalidation }
+  | { type: 'kg:reply'; seq: number; value: unknown };
+
+export function isOurs<T extends { type: string }>(message: unknown): message is T {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    typeof (message as { type?: unknown }).type === 'string' &&
+    (message as { type: string }).type.startsWith('kg:')
+  );
+}

@@ -1,0 +1,51 @@
+/**
+ * The admin listener's /metrics with workers: the primary's registry and every worker's,
+ * merged by prom-client's AggregatorRegistry.aggregate. Counters and histograms add up (a
+ * request counted by any worker is a request of the gateway); the gauges below say how.
+ */
+import { AggregatorRegistry, Counter, Gauge, type Registry } from 'prom-client';
+import type { WorkerMetrics } from './messages.js';
+
+type Aggregator = 'sum' | 'first' | 'min' | 'max' | 'average' | 'omit';
+
+/** Gauges that must not simply add up across processes. */
+const AGGREGATORS: Record<string, Aggregator> = {
+  // Constant 1 with the facts in labels: the same in every process.
+  kratos_gateway_build_info: 'first',
+  // 1 per hash: while a reload spreads, both hashes show (each 1), which is the truth.
+  kratos_gateway_config_info: 'max',
+  // Each worker has its own Redis connection: up only when every one is.
+  kratos_gateway_shared_cache_up: 'min',
+};
+
+/** Series only the primary keeps truthfully: its admin listener checks Kratos, the workers never do. */
+const PRIMARY_ONLY = new Set(['kratos_gateway_kratos_up']);
+
+export function aggregateMetrics(primary: WorkerMetrics, workers: readonly WorkerMetrics[]): Registry {
+  const fix = (metrics: WorkerMetrics, isPrimary: boolean): WorkerMetrics =>
+    metrics
+      .filter((m) => isPrimary || !PRIMARY_ONLY.has(m.name))
+      .map((m) => (AGGREGATORS[m.name] === undefined ? m : { ...m, aggregator: AGGREGATORS[m.name]! }));
+  return AggregatorRegistry.aggregate([fix(primary, true), ...workers.map((w) => fix(w, false))]);
+}
+
+/** The primary's own series about its workers. */
+export class WorkerMetricsOfPrimary {
+  readonly restarts: Counter;
+
+  constructor(registry: Registry, listening: () => number) {
+    this.restarts = new Counter({
+      name: 'kratos_gateway_worker_restarts_total',
+      help: 'Worker processes that exited unexpectedly and were replaced.',
+      registers: [registry],
+    });
+    new Gauge({
+      name: 'kratos_gateway_workers',
+      help: 'Worker processes listening on the proxy port.',
+      registers: [registry],
+      collect() {
+        this.set(listening());
+      },
+    });
+  }
+}

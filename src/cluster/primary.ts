@@ -1,0 +1,321 @@
+/**
+ * The cluster primary (proxy.workers > 1). It runs what a gateway has once: the embedded
+ * identity server and demo upstream, the admin listener (health, metrics of every process,
+ * purges, the decision API, JWKS) and the configuration watcher. It forks the workers, which
+ * run the proxy listener on the socket Node's cluster shares among them, and:
+ *
+ *  - relays session-cache purges between processes (without Redis): a worker's purge reaches
+ *    the primary's cache and every other worker; an admin purge reaches every worker;
+ *  - is ready only while every worker listens and none drains;
+ *  - drains every worker on shutdown, then closes its own listeners;
+ *  - replaces a worker that exits unexpectedly (one error line each) and gives up, exiting 1,
+ *    when they keep exiting (a crash loop);
+ *  - reports a worker's start-up failure (a taken port, a bad key file) with the message and
+ *    exit code a single process would have, once.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { GatewayConfig } from '../config/schema.js';
+import { redactUrl } from '../config/redact.js';
+import { startGateway, type RunningGateway } from '../app.js';
+import { ephemeralSigningJwk } from '../gateway/assertion/keys.js';
+import type { SessionInvalidation } from '../gateway/session/session-store.js';
+import type { Logger } from '../log.js';
+import { IpcInvalidationBus } from './ipc-bus.js';
+import { isOurs, WORKER_ENV, type FromWorker, type ToWorker, type WorkerMetrics } from './messages.js';
+import { aggregateMetrics, WorkerMetricsOfPrimary } from './metrics.js';
+
+/** More unexpected exits than this within CRASH_WINDOW_MS: the primary stops replacing and exits 1. */
+export const CRASH_LIMIT = 5;
+export const CRASH_WINDOW_MS = 30_000;
+/** How long the primary waits for a worker's answer (metrics, purge count) before going on without it. */
+const ASK_TIMEOUT_MS = 2_000;
+/** Beyond proxy.shutdown_grace_ms: a worker still alive then is killed. */
+const STOP_MARGIN_MS = 5_000;
+
+/** A worker could not start: what a single process would have printed, and its exit code. */
+export class WorkerStartupError extends Error {
+  constructor(
+    readonly lines: string[],
+    readonly code: number,
+  ) {
+    super(lines.join('\n'));
+  }
+}
+
+export interface ClusterOptions {
+  config: GatewayConfig;
+  workers: number;
+  logger: Logger;
+  baseDir: string;
+  configFile: string;
+  /** Called when the workers keep crashing: the process must end with this code. */
+  exit?: (code: number) => void;
+}
+
+export interface RunningCluster {
+  proxyUrl: string;
+  adminUrl: string;
+  kratosPublicUrl: string;
+  kratosAdminUrl: string | undefined;
+  demoUrl: string | undefined;
+  workers: number;
+  reload(trigger?: string): void;
+  /** Readiness false, every worker drained, then the primary's own listeners closed. */
+  shutdown(): Promise<void>;
+  /** A second signal: every worker is told to exit at once (its own second signal). */
+  abort(): void;
+}
+
+type State = 'starting' | 'listening' | 'stopping';
+
+interface Member {
+  worker: Worker;
+  pid: number;
+  state: State;
+  /** Sent kg:init: from then on it may cache sessions, so purges must reach it. */
+  initialised: boolean;
+  failure?: { lines: string[]; code: number };
+}
+
+export async function startCluster(opts: ClusterOptions): Promise<RunningCluster> {
+  const { config, logger } = opts;
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const members = new Map<number, Member>();
+  const exits: number[] = [];
+  let stopping = false;
+  let proxyUrl = '';
+
+  let seq = 0;
+  const pending = new Map<number, (value: unknown) => void>();
+  const post = (m: Member, message: ToWorker): boolean => {
+    if (!m.worker.isConnected()) return false;
+    m.worker.send(message, () => {});
+    return true;
+  };
+  type Question = { type: 'kg:invalidate'; invalidation: SessionInvalidation } | { type: 'kg:metrics' };
+  const ask = (m: Member, message: Question): Promise<unknown> =>
+    new Promise((resolve) => {
+      const id = ++seq;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        resolve(undefined);
+      }, ASK_TIMEOUT_MS);
+      pending.set(id, (value) => {
+        clearTimeout(timer);
+        pending.delete(id);
+        resolve(value);
+      });
+      if (!post(m, { ...message, seq: id } as ToWorker)) pending.get(id)!(undefined);
+    });
+
+  // The primary's own purges (admin API, decision API) go to every worker, counted for the admin answer.
+  let lastFanOut: Promise<number> = Promise.resolve(0);
+  const bus = new IpcInvalidationBus((invalidation) => {
+    const targets = [...members.values()].filter((m) => m.initialised);
+    lastFanOut = Promise.all(targets.map((m) => ask(m, { type: 'kg:invalidate', invalidation }))).then((counts) =>
+      counts.reduce<number>((sum, n) => sum + (typeof n === 'number' ? n : 0), 0),
+    );
+  });
+  const relay = (from: Member, invalidation: SessionInvalidation) => {
+    bus.deliver(invalidation);
+    for (const m of members.values()) if (m !== from && m.initialised) post(m, { type: 'kg:invalidate', invalidation });
+  };
+
+  const listeningCount = () => [...members.values()].filter((m) => m.state === 'listening').length;
+
+  const g: RunningGateway = await startGateway(config, {
+    logger,
+    baseDir: opts.baseDir,
+    configFile: opts.configFile,
+    role: 'primary',
+    invalidationBus: bus,
+    onReloadApplied: (_outcome, trigger) => {
+      for (const m of members.values()) if (m.initialised) post(m, { type: 'kg:reload', trigger: `${trigger} (primary)` });
+    },
+    adminCluster: {
+      async metrics(core) {
+        const own = await core.metrics.registry.getMetricsAsJSON();
+        const answers = await Promise.all(
+          [...members.values()].filter((m) => m.state === 'listening').map((m) => ask(m, { type: 'kg:metrics' })),
+        );
+        const registry = aggregateMetrics(
+          own,
+          answers.filter((a): a is WorkerMetrics => Array.isArray(a)),
+        );
+        return { contentType: registry.contentType, body: await registry.metrics() };
+      },
+      notReady() {
+        const ready = listeningCount();
+        return ready === opts.workers ? undefined : { status: 'workers_not_ready', workers_listening: ready, workers: opts.workers };
+      },
+      async purgeIdentity(core, identityId) {
+        const here = await core.resolver.purgeIdentity(identityId);
+        return here + (await lastFanOut);
+      },
+    },
+  });
+  const workerMetrics = new WorkerMetricsOfPrimary(g.core.metrics.registry, listeningCount);
+  const startedHash = g.core.snapshot.hash;
+  const assertionKey = config.identity_assertion.enabled ? ephemeralSigningJwk(config.identity_assertion.algorithm) : undefined;
+
+  let resolveStarted!: () => void;
+  let rejectStarted!: (err: Error) => void;
+  const started = new Promise<void>((resolve, reject) => {
+    resolveStarted = resolve;
+    rejectStarted = reject;
+  });
+  let initialStart = true;
+
+  const fork = () => {
+    const worker = cluster.fork({ [WORKER_ENV]: '1' });
+    const m: Member = { worker, pid: worker.process.pid ?? 0, state: 'starting', initialised: false };
+    members.set(worker.id, m);
+    worker.on('message', (message: unknown) => {
+      if (!isOurs<FromWorker>(message)) return;
+      switch (message.type) {
+        case 'kg:hello':
+          if (stopping) return void post(m, { type: 'kg:shutdown' });
+          m.initialised = true;
+          post(m, {
+            type: 'kg:init',
+            config,
+            baseDir: opts.baseDir,
+            configFile: opts.configFile,
+            kratosPublicUrl: g.kratosPublicUrl,
+            ...(assertionKey !== undefined ? { assertionKey } : {}),
+          });
+          return;
+        case 'kg:listening':
+          if (m.state !== 'starting') return;
+          m.state = stopping ? 'stopping' : 'listening';
+          proxyUrl ||= message.proxyUrl;
+          logger.info({ worker: worker.id, pid: m.pid, proxy: message.proxyUrl }, 'worker started');
+          // A replacement starts from the configuration the primary started with: bring it up to date.
+          if (g.core.snapshot.hash !== startedHash) post(m, { type: 'kg:reload', trigger: 'worker replaced (primary)' });
+          if (initialStart && listeningCount() === opts.workers) {
+            initialStart = false;
+            resolveStarted();
+          }
+          return;
+        case 'kg:failed':
+          m.failure = { lines: message.lines, code: message.code };
+          return;
+        case 'kg:invalidate':
+          relay(m, message.invalidation);
+          return;
+        case 'kg:reply':
+          pending.get(message.seq)?.(message.value);
+          return;
+      }
+    });
+    // An IPC error (the worker died mid-send) is reported by 'exit'; unhandled it would throw.
+    worker.on('error', () => {});
+  };
+
+  cluster.on('exit', (worker, code, signal) => {
+    const m = members.get(worker.id);
+    if (m === undefined) return;
+    members.delete(worker.id);
+    if (stopping) return void onStopped();
+    if (initialStart && m.failure !== undefined) {
+      // Every worker would fail the same way: stop, and exit as a single process would have.
+      initialStart = false;
+      rejectStarted(new WorkerStartupError(m.failure.lines, m.failure.code));
+      return;
+    }
+    const now = Date.now();
+    exits.push(now);
+    while (exits.length > 0 && exits[0]! <= now - CRASH_WINDOW_MS) exits.shift();
+    workerMetrics.restarts.inc();
+    const fields = {
+      worker: worker.id,
+      pid: m.pid,
+      exit_code: code,
+      signal,
+      ...(m.failure !== undefined ? { error: m.failure.lines.join('; ') } : {}),
+    };
+    if (exits.length > CRASH_LIMIT) {
+      logger.fatal(
+        { ...fields, exits: exits.length, window_ms: CRASH_WINDOW_MS },
+        `workers keep exiting (${exits.length} in ${CRASH_WINDOW_MS / 1000} s): stopping the gateway`,
+      );
+      if (initialStart) {
+        initialStart = false;
+        rejectStarted(new WorkerStartupError([`kratos-gateway: workers keep exiting (last: exit code ${code}, signal ${signal})`], 1));
+        return;
+      }
+      void shutdown().finally(() => exit(1));
+      return;
+    }
+    logger.error(fields, 'worker exited unexpectedly; starting a replacement');
+    fork();
+  });
+
+  let onStopped: () => void = () => {};
+  const allStopped = () =>
+    new Promise<void>((resolve) => {
+      onStopped = () => {
+        if (members.size === 0) resolve();
+      };
+      onStopped();
+    });
+
+  let stopped: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    stopped ??= (async () => {
+      stopping = true;
+      g.core.draining = true;
+      for (const m of members.values()) {
+        m.state = 'stopping';
+        if (!post(m, { type: 'kg:shutdown' })) m.worker.process.kill('SIGTERM');
+      }
+      const timer = setTimeout(() => {
+        for (const m of members.values()) {
+          logger.warn({ worker: m.worker.id, pid: m.pid }, 'worker did not stop in time; killing it');
+          m.worker.process.kill('SIGKILL');
+        }
+      }, config.proxy.shutdown_grace_ms + STOP_MARGIN_MS);
+      timer.unref();
+      await allStopped();
+      clearTimeout(timer);
+      await g.shutdown();
+    })();
+    return stopped;
+  };
+
+  // Workers run this very entry point (process.argv, process.execArgv: tsx in tests, dist/ in production).
+  cluster.setupPrimary({ serialization: 'advanced' });
+  for (let i = 0; i < opts.workers; i++) fork();
+  try {
+    await started;
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
+
+  logger.info(
+    {
+      proxy: proxyUrl,
+      admin: g.adminUrl,
+      workers: opts.workers,
+      kratos: redactUrl(g.kratosPublicUrl),
+      routes: g.core.routes.all.map((r) => r.name),
+      config_hash: g.core.snapshot.hash,
+    },
+    'kratos-gateway started',
+  );
+
+  return {
+    proxyUrl,
+    adminUrl: g.adminUrl,
+    kratosPublicUrl: g.kratosPublicUrl,
+    kratosAdminUrl: g.kratosAdminUrl,
+    demoUrl: g.demoUrl,
+    workers: opts.workers,
+    reload: (trigger = 'reload()') => void g.reload(trigger),
+    shutdown,
+    abort() {
+      for (const m of members.values()) m.worker.process.kill('SIGTERM');
+    },
+  };
+}

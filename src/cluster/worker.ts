@@ -1,0 +1,117 @@
+/**
+ * A worker process (proxy.workers > 1): it waits for its primary's kg:init, then runs the
+ * proxy listener on the shared socket (data plane, Kratos mount, UI) with the configuration,
+ * Kratos URL and signing key the primary sent. Purges go to and come from the other processes
+ * through the primary (IpcInvalidationBus); SIGTERM, SIGINT, kg:shutdown or the loss of the
+ * primary drain it like a single process; a second signal exits 1 at once.
+ */
+import cluster from 'node:cluster';
+import { startGateway, startupFailure, type RunningGateway } from '../app.js';
+import { adoptEphemeralKey } from '../gateway/assertion/keys.js';
+import { createLogger, type Logger } from '../log.js';
+import { IpcInvalidationBus } from './ipc-bus.js';
+import { isOurs, type FromWorker, type ToWorker } from './messages.js';
+
+function send(message: FromWorker): void {
+  // The primary gone: nothing to tell (the 'disconnect' handler drains this worker).
+  if (process.connected) process.send!(message, undefined, undefined, () => {});
+}
+
+export function runWorker(): void {
+  let gateway: RunningGateway | undefined;
+  let bus: IpcInvalidationBus | undefined;
+  let logger: Logger | undefined;
+  let stopping = false;
+
+  const exit = (code: number) => {
+    logger?.flush();
+    process.exit(code);
+  };
+  const stop = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (gateway === undefined) return exit(0);
+    logger?.info({ reason }, 'worker draining');
+    gateway.shutdown().then(
+      () => exit(0),
+      () => exit(1),
+    );
+  };
+  const onSignal = (signal: string) => {
+    if (stopping) {
+      logger?.warn({ signal }, 'second signal: exiting without waiting for the drain');
+      return exit(1);
+    }
+    stop(signal);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  // SIGHUP from a closed terminal reaches every process of the group; the primary also sends kg:reload.
+  process.on('SIGHUP', () => {
+    if (!stopping) reload('SIGHUP');
+  });
+  process.on('disconnect', () => stop('primary gone'));
+
+  const reload = (trigger: string) => {
+    try {
+      gateway?.reload(trigger);
+    } catch (err) {
+      logger?.error({ err: { message: (err as Error).message } }, 'configuration reload failed');
+    }
+  };
+
+  const start = async (init: Extract<ToWorker, { type: 'kg:init' }>) => {
+    const config = init.config;
+    logger = createLogger(config.log.level, undefined, config.log.format, true).child({ worker: cluster.worker?.id });
+    if (init.assertionKey !== undefined) adoptEphemeralKey(config.identity_assertion.algorithm, init.assertionKey);
+    bus = new IpcInvalidationBus((invalidation) => send({ type: 'kg:invalidate', invalidation }));
+    try {
+      gateway = await startGateway(config, {
+        logger,
+        baseDir: init.baseDir,
+        configFile: init.configFile,
+        role: 'worker',
+        kratosPublicUrl: init.kratosPublicUrl,
+        invalidationBus: bus,
+      });
+    } catch (err) {
+      const failure = startupFailure(err) ?? { lines: [`kratos-gateway: fatal: ${(err as Error).message}`], code: 1 };
+      logger.flush();
+      // The primary prints it once for all workers; exit after it has been handed to the channel.
+      if (process.connected)
+        process.send!({ type: 'kg:failed', ...failure } satisfies FromWorker, undefined, undefined, () => exit(failure.code));
+      else exit(failure.code);
+      return;
+    }
+    if (stopping) return void gateway.shutdown().then(() => exit(0));
+    send({ type: 'kg:listening', proxyUrl: gateway.proxyUrl });
+  };
+
+  process.on('message', (message: unknown) => {
+    if (!isOurs<ToWorker>(message)) return;
+    switch (message.type) {
+      case 'kg:init':
+        if (gateway === undefined && logger === undefined) void start(message);
+        return;
+      case 'kg:invalidate': {
+        const dropped = bus?.deliver(message.invalidation) ?? 0;
+        if (message.seq !== undefined) send({ type: 'kg:reply', seq: message.seq, value: dropped });
+        return;
+      }
+      case 'kg:metrics':
+        if (gateway === undefined) return send({ type: 'kg:reply', seq: message.seq, value: undefined });
+        void gateway.core.metrics.registry.getMetricsAsJSON().then(
+          (metrics) => send({ type: 'kg:reply', seq: message.seq, value: metrics }),
+          () => send({ type: 'kg:reply', seq: message.seq, value: undefined }),
+        );
+        return;
+      case 'kg:reload':
+        if (!stopping) reload(message.trigger);
+        return;
+      case 'kg:shutdown':
+        stop('primary');
+        return;
+    }
+  });
+  send({ type: 'kg:hello' });
+}
