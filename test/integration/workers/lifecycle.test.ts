@@ -1,0 +1,124 @@
+/**
+ * proxy.workers start-up and supervision (issue 11 §6), without the identity server: `auto`
+ * starts one worker per available CPU and `1` forks nothing; a worker's start-up failure gives
+ * the single process's message and exit code, once; workers that keep failing end the gateway
+ * with a fatal line and exit 1 instead of being replaced forever.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { spawnGateway } from '../../helpers/process.js';
+import { closeServer, freePort, startEchoUpstream } from '../../helpers/servers.js';
+import { fresh, logLines } from './helpers.js';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function gatewayFile(
+  workers: number | 'auto',
+  extra: Record<string, unknown> = {},
+): Promise<{ file: string; dir: string; proxyPort: number; adminPort: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'kgw-workers-life-'));
+  dirs.push(dir);
+  const [proxyPort, adminPort] = [await freePort(), await freePort()];
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      proxy: { listen: { host: '127.0.0.1', port: proxyPort }, workers },
+      admin: { listen: { host: '127.0.0.1', port: adminPort } },
+      ui: { enabled: false },
+      kratos: { public_url: 'http://127.0.0.1:9' },
+      routes: [{ name: 'open', match: { path_prefix: '/' }, upstream: 'http://127.0.0.1:9', auth: 'anonymous' }],
+      ...extra,
+    }),
+  );
+  return { file, dir, proxyPort, adminPort };
+}
+
+test('workers: auto starts one worker per available CPU; workers: 1 forks nothing', async () => {
+  const auto = await gatewayFile('auto');
+  const gw = spawnGateway(['--config', auto.file]);
+  try {
+    await gw.waitFor('stdout', (t) => t.includes('"msg":"kratos-gateway started"'), 60_000);
+    const expected = availableParallelism();
+    assert.equal(logLines(gw.stdout(), 'worker started').length, expected > 1 ? expected : 0);
+    if (expected > 1) assert.equal(logLines(gw.stdout(), 'kratos-gateway started')[0]!.workers, expected);
+    assert.equal((await fresh(`http://127.0.0.1:${auto.adminPort}/health/ready`)).status, 200);
+  } finally {
+    assert.equal(await gw.stop(), 0);
+  }
+
+  const one = await gatewayFile(1);
+  const single = spawnGateway(['--config', one.file]);
+  try {
+    await single.waitFor('stdout', (t) => t.includes('"msg":"kratos-gateway started"'), 30_000);
+    assert.equal(logLines(single.stdout(), 'worker started').length, 0);
+    assert.equal(logLines(single.stdout(), 'kratos-gateway started')[0]!.workers, undefined);
+    assert.ok(!(await fresh(`http://127.0.0.1:${one.adminPort}/metrics`)).body.includes('kratos_gateway_workers'));
+  } finally {
+    assert.equal(await single.stop(), 0);
+  }
+});
+
+test('a taken proxy port: the same message and exit code as a single process, printed once', async () => {
+  const squatter = createServer();
+  const port = await freePort();
+  await new Promise<void>((r) => squatter.listen(port, '127.0.0.1', r));
+  try {
+    const results = [];
+    for (const workers of [1, 2]) {
+      const g = await gatewayFile(workers, { proxy: { listen: { host: '127.0.0.1', port }, workers } });
+      const p = spawnGateway(['--config', g.file]);
+      results.push({ code: await p.exited, stderr: p.stderr() });
+    }
+    const message = `kratos-gateway: proxy.listen: 127.0.0.1:${port} is already in use (choose another port in the configuration)\n`;
+    for (const r of results) {
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, message);
+    }
+  } finally {
+    await closeServer(squatter);
+  }
+});
+
+test('replacements that keep failing: a fatal line and exit 1, not a restart loop', async () => {
+  const upstream = await startEchoUpstream();
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const g = await gatewayFile(2, {
+    identity_assertion: { enabled: true, key_file: 'key.pem' },
+    routes: [{ name: 'open', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'anonymous' }],
+  });
+  writeFileSync(join(g.dir, 'key.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }));
+  const gw = spawnGateway(['--config', g.file]);
+  try {
+    await gw.waitFor('stdout', (t) => t.includes('"msg":"kratos-gateway started"'), 60_000);
+    // Every replacement reads the key file as a restart would, and now fails on it (exit 2).
+    writeFileSync(join(g.dir, 'key.pem'), 'not a key');
+    process.kill(logLines(gw.stdout(), 'worker started')[0]!.pid as number, 'SIGKILL');
+    const code = await Promise.race([gw.exited, new Promise((r) => setTimeout(() => r('still running'), 90_000).unref())]);
+    assert.equal(code, 1, gw.stdout());
+    const replaced = logLines(gw.stdout(), 'worker exited unexpectedly; starting a replacement');
+    assert.equal(replaced.length, 5);
+    assert.match(String(replaced[1]!.error), /^config error: identity_assertion\.key_file: /);
+    assert.equal(replaced[1]!.exit_code, 2);
+    const fatal = gw
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('workers keep exiting'));
+    assert.equal(fatal.length, 1);
+    assert.equal(JSON.parse(fatal[0]!).level, 60);
+    // The worker still serving was stopped with the primary: nothing of the gateway listens.
+    await assert.rejects(fresh(`http://127.0.0.1:${g.proxyPort}/`));
+  } finally {
+    await gw.stop();
+    await upstream.close();
+  }
+});
