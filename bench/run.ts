@@ -3,7 +3,7 @@
  * and without a cache) and Caddy forward_auth, in one run on one machine. See bench/README.md.
  *
  *   --duration 5 --warmup 1 --reps 3 --connections 64
- *   --scenarios a,d,c,e,b,f,h,g      --systems direct,floor,kg,kg-nocache,baseline,nginx-cache,nginx,caddy
+ *   --scenarios a,d,c,e,b,f,h,g,w    --systems direct,floor,kg,kg-nocache,baseline,nginx-cache,nginx,caddy
  *   --kratos embedded|fake           --kratos-delay-ms 0
  *   --peer-cpus 1                    (nginx worker_processes, Caddy GOMAXPROCS)
  *   --quiet-wait 1                   (seconds to wait for an idle machine before each measurement)
@@ -21,6 +21,7 @@ import { BENCH_DIR, sleep, startNode } from './lib/proc.js';
 import { renderMarkdown, type Report, type ScenarioReport } from './lib/report.js';
 import { hasCommand, peerVersions, startSystem, SYSTEM_LABELS, type RunningSystem, type SystemEnv, type SystemId } from './lib/systems.js';
 import { runLoad, stopLoad } from './lib/load.js';
+import { measureWorkers, workersTable } from './lib/workers.js';
 
 const args = parseArgs(process.argv.slice(2));
 const duration = num(args, 'duration', 5);
@@ -30,7 +31,7 @@ const connections = num(args, 'connections', 64);
 const delayMs = num(args, 'kratos-delay-ms', 0);
 const peerCpus = Math.max(1, num(args, 'peer-cpus', 1));
 const quietWaitMs = num(args, 'quiet-wait', 1) * 1000;
-const scenarios = (args.get('scenarios') ?? 'a,d,c,e,b,f,h,g').split(',').map((s) => s.trim());
+const scenarios = (args.get('scenarios') ?? 'a,d,c,e,b,f,h,g,w').split(',').map((s) => s.trim());
 const kratosKind = (args.get('kratos') ?? (embeddedAvailable() ? 'embedded' : 'fake')) as KratosKind;
 const notes: string[] = [];
 const started = Date.now();
@@ -469,6 +470,20 @@ try {
         rows: Object.fromEntries(Object.entries(raw).map(([id, ss]) => [id, summarize(ss)])),
         raw,
         extra: {},
+      };
+    } else if (sc === 'w') {
+      // proxy.workers 1, 2, auto: the real process tree (src/main.ts), one run each (bench/lib/workers.ts).
+      await stopAll();
+      const rows = await measureWorkers(
+        { upstreamUrl: upstream.ready.url, kratosUrl: kratos.url, token: hot, duration, warmup: Math.max(warmup, 3), connections },
+        [1, 2, 'auto'],
+      );
+      for (const r of rows) log(`w workers=${r.workers}: ${Math.round(r.result.rps)} req/s, ${r.gatewayUsPerReq.toFixed(0)} µs CPU/req`);
+      report.scenarios.w = {
+        title: '(w) proxy.workers: 1, 2, auto (one hot session)',
+        rows: {},
+        raw: {},
+        extra: { rows, table: workersTable(rows) },
       };
     } else {
       notes.push(`unknown scenario "${sc}" skipped`);

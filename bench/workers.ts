@@ -1,23 +1,15 @@
 /**
- * `npm run bench:workers` (issue 11 §6): kratos-gateway as the real process tree
- * (`node --import tsx src/main.ts`) with proxy.workers 1, 2 and `auto`, one cached session,
- * autocannon in its own process. Reports req/s, p50/p99 and CPU per request of the whole
- * gateway (primary + workers, from /proc), and the machine's CPU use during each run: on a
- * machine where the load generator, the upstream and the gateway share few cores, more workers
- * cannot add throughput, and the CPU columns show where it went.
+ * `npm run bench:workers` (issue 11 §6): req/s, latency and CPU per request of kratos-gateway
+ * with proxy.workers 1, 2 and `auto` (bench/lib/workers.ts says how it measures).
  *
  *   --duration 5  --warmup 1  --connections 64  --workers 1,2,auto  --kratos embedded|fake
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { availableParallelism, cpus } from 'node:os';
 import { num, parseArgs } from './lib/args.js';
 import { embeddedAvailable, startKratos, type KratosKind } from './lib/kratos.js';
-import { runLoad, stopLoad, type LoadResult } from './lib/load.js';
-import { cpuSeconds, freePort, machineCpu, sleep, startNode } from './lib/proc.js';
+import { stopLoad } from './lib/load.js';
+import { startNode } from './lib/proc.js';
+import { measureWorkers, workersTable } from './lib/workers.js';
 
 const args = parseArgs(process.argv.slice(2));
 const duration = num(args, 'duration', 5);
@@ -25,108 +17,23 @@ const warmup = num(args, 'warmup', 1);
 const connections = num(args, 'connections', 64);
 const settings = (args.get('workers') ?? '1,2,auto').split(',').map((w) => (w === 'auto' ? 'auto' : Number(w)));
 const kratosKind = (args.get('kratos') ?? (embeddedAvailable() ? 'embedded' : 'fake')) as KratosKind;
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-
-interface Row {
-  workers: string;
-  processes: number;
-  result: LoadResult;
-  gatewayUsPerReq: number;
-  /** The primary alone (it accepts no proxied connection of its own; with keep-alive it should idle). */
-  primaryUsPerReq: number;
-  machineBusy: number;
-}
 
 const upstream = await startNode<{ url: string; port: number }>('servers/upstream.ts');
 const kratos = await startKratos(kratosKind, 0);
-const dir = mkdtempSync(join(tmpdir(), 'kg-bench-workers-'));
-const rows: Row[] = [];
-
-async function runWith(workers: number | 'auto', token: string): Promise<Row> {
-  const [proxyPort, adminPort] = [await freePort(), await freePort()];
-  const file = join(dir, `gateway-${workers}.yaml`);
-  writeFileSync(
-    file,
-    stringify({
-      proxy: { listen: { host: '127.0.0.1', port: proxyPort }, shutdown_grace_ms: 1_000, workers },
-      admin: { listen: { host: '127.0.0.1', port: adminPort } },
-      kratos: { public_url: kratos.url },
-      ui: { enabled: false },
-      log: { level: 'info', access_log: true },
-      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.ready.url, auth: 'required', on_unauthenticated: 'json' }],
-    }),
-  );
-  // Production logging (access log on) into /dev/null: every line is still serialised and written.
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  try {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`the gateway exited ${child.exitCode}: ${stderr}`);
-      const ready = await fetch(`http://127.0.0.1:${adminPort}/health/ready`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (ready) break;
-      if (Date.now() > deadline) throw new Error(`the gateway was not ready within 60 s: ${stderr}`);
-      await sleep(200);
-    }
-    const url = `http://127.0.0.1:${proxyPort}/`;
-    const check = await fetch(url, { headers: { 'x-session-token': token } });
-    await check.arrayBuffer();
-    if (check.status !== 200) throw new Error(`the gateway answered ${check.status} for a valid session`);
-    const spec = { kind: 'http' as const, url, connections, duration, tokens: { mode: 'fixed' as const, token } };
-    if (warmup > 0) await runLoad({ ...spec, duration: warmup });
-    const cpu0 = cpuSeconds(child.pid!);
-    const primary0 = cpuSeconds(child.pid!, false);
-    const m0 = machineCpu();
-    const result = await runLoad(spec);
-    const m1 = machineCpu();
-    const gatewayUsPerReq = ((cpuSeconds(child.pid!) - cpu0) * 1e6) / result.total;
-    const primaryUsPerReq = ((cpuSeconds(child.pid!, false) - primary0) * 1e6) / result.total;
-    const machineBusy = (m1.busy - m0.busy) / (m1.total - m0.total);
-    const processes = workers === 'auto' ? availableParallelism() : workers;
-    return {
-      workers: String(workers),
-      processes: processes > 1 ? processes + 1 : 1,
-      result,
-      gatewayUsPerReq,
-      primaryUsPerReq,
-      machineBusy,
-    };
-  } finally {
-    await new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      child.once('exit', () => {
-        clearTimeout(t);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
-  }
-}
-
 try {
   const [token] = await kratos.sessions('workers', 1);
-  for (const w of settings) rows.push(await runWith(w, token!));
+  const rows = await measureWorkers(
+    { upstreamUrl: upstream.ready.url, kratosUrl: kratos.url, token: token!, duration, warmup, connections },
+    settings,
+  );
   console.log(
     `bench:workers — ${cpus().length} cores (${availableParallelism()} available), ${cpus()[0]?.model.trim()}, node ${process.version}; kratos: ${kratos.kind}; autocannon -c ${connections} -d ${duration} (warm-up ${warmup} s), one cached session, access log on`,
   );
   console.log('');
-  console.log(
-    '| proxy.workers | processes | req/s | p50 ms | p99 ms | gateway CPU µs/req | of which primary | machine busy | non-2xx | errors |',
-  );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of rows)
-    console.log(
-      `| ${r.workers} | ${r.processes} | ${Math.round(r.result.rps)} | ${r.result.p50.toFixed(2)} | ${r.result.p99.toFixed(2)} | ${r.gatewayUsPerReq.toFixed(0)} | ${r.processes > 1 ? r.primaryUsPerReq.toFixed(1) : '—'} | ${(r.machineBusy * 100).toFixed(0)} % | ${r.result.non2xx} | ${r.result.errors} |`,
-    );
+  for (const line of workersTable(rows)) console.log(line);
   if (rows.some((r) => r.result.non2xx > 0 || r.result.errors > 0)) process.exitCode = 1;
 } finally {
   await stopLoad();
   await kratos.stop();
   await upstream.stop();
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -252,6 +252,17 @@ export function renderMarkdown(r: Report): string {
       '',
     );
 
+  const w = r.scenarios.w;
+  if (w)
+    lines.push(
+      `## ${w.title}`,
+      '',
+      'The whole gateway process tree (primary + workers) from /proc; "machine busy" is every core during the run (load generator and upstream included).',
+      '',
+      ...(w.extra.table as string[]),
+      '',
+    );
+
   if (targets.length) {
     lines.splice(
       headerEnd,
