@@ -29,6 +29,24 @@ export function aggregateMetrics(primary: WorkerMetrics, workers: readonly Worke
   return AggregatorRegistry.aggregate([fix(primary, true), ...workers.map((w) => fix(w, false))]);
 }
 
+/**
+ * A worker that exits takes its counters with it, and the sums would go down: Prometheus reads
+ * any decrease as a counter reset and rate() would jump. Its counters and histograms as last
+ * scraped are kept (its gauges die with it), so what was exposed once never shrinks; only
+ * what it counted after that scrape is lost.
+ */
+export function retire(retired: readonly WorkerMetrics[], last: WorkerMetrics): WorkerMetrics[] {
+  // prom-client declares `type` as a numeric enum it does not export; at run time it is the type's name.
+  const cumulative = last.filter((m) => ['counter', 'histogram'].includes(m.type as unknown as string));
+  return [...retired, cumulative];
+}
+
+/** The retired workers' series summed into one entry, so a long life with many exits costs no more. */
+export async function mergeRetired(retired: readonly WorkerMetrics[]): Promise<WorkerMetrics[]> {
+  if (retired.length < 2) return [...retired];
+  return [(await AggregatorRegistry.aggregate([...retired]).getMetricsAsJSON()) as WorkerMetrics];
+}
+
 /** The primary's own series about its workers. */
 export class WorkerMetricsOfPrimary {
   readonly restarts: Counter;

@@ -22,7 +22,7 @@ import type { SessionInvalidation } from '../gateway/session/session-store.js';
 import type { Logger } from '../log.js';
 import { IpcInvalidationBus } from './ipc-bus.js';
 import { isOurs, WORKER_ENV, type FromWorker, type ToWorker, type WorkerMetrics } from './messages.js';
-import { aggregateMetrics, WorkerMetricsOfPrimary } from './metrics.js';
+import { aggregateMetrics, mergeRetired, retire, WorkerMetricsOfPrimary } from './metrics.js';
 
 /** More unexpected exits than this within CRASH_WINDOW_MS: the primary stops replacing and exits 1. */
 export const CRASH_LIMIT = 5;
@@ -75,6 +75,10 @@ interface Member {
   /** Sent kg:init: from then on it may cache sessions, so purges must reach it. */
   initialised: boolean;
   failure?: { lines: string[]; code: number };
+  /** Questions it has not answered yet: answered with undefined if it exits first. */
+  asked: Set<number>;
+  /** Its counters and histograms as last scraped: kept when it exits, so the sums never go down. */
+  lastMetrics?: WorkerMetrics;
 }
 
 export async function startCluster(opts: ClusterOptions): Promise<RunningCluster> {
@@ -100,9 +104,11 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
         pending.delete(id);
         resolve(undefined);
       }, ASK_TIMEOUT_MS);
+      m.asked.add(id);
       pending.set(id, (value) => {
         clearTimeout(timer);
         pending.delete(id);
+        m.asked.delete(id);
         resolve(value);
       });
       if (!post(m, { ...message, seq: id } as ToWorker)) pending.get(id)!(undefined);
@@ -121,6 +127,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     for (const m of members.values()) if (m !== from && m.initialised) post(m, { type: 'kg:invalidate', invalidation });
   };
 
+  // What exited workers had counted, as of their last scrape (metrics.ts, retire()).
+  let retired: WorkerMetrics[] = [];
   const listeningCount = () => [...members.values()].filter((m) => m.state === 'listening').length;
 
   const g: RunningGateway = await startGateway(config, {
@@ -136,12 +144,22 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       async metrics(core) {
         const own = await core.metrics.registry.getMetricsAsJSON();
         const answers = await Promise.all(
-          [...members.values()].filter((m) => m.state === 'listening').map((m) => ask(m, { type: 'kg:metrics' })),
+          [...members.values()]
+            .filter((m) => m.state === 'listening')
+            .map(async (m) => {
+              const answer = await ask(m, { type: 'kg:metrics' });
+              if (!Array.isArray(answer)) return undefined;
+              m.lastMetrics = answer as WorkerMetrics;
+              return m.lastMetrics;
+            }),
         );
-        const registry = aggregateMetrics(
-          own,
-          answers.filter((a): a is WorkerMetrics => Array.isArray(a)),
-        );
+        if (retired.length > 1) {
+          const merged = retired;
+          const sum = await mergeRetired(merged);
+          // Unless another worker retired meanwhile: then merge next time.
+          if (retired === merged) retired = sum;
+        }
+        const registry = aggregateMetrics(own, [...retired, ...answers.filter((a) => a !== undefined)]);
         return { contentType: registry.contentType, body: await registry.metrics() };
       },
       notReady() {
@@ -168,7 +186,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
 
   const fork = () => {
     const worker = cluster.fork({ [WORKER_ENV]: '1' });
-    const m: Member = { worker, pid: worker.process.pid ?? 0, state: 'starting', initialised: false };
+    const m: Member = { worker, pid: worker.process.pid ?? 0, state: 'starting', initialised: false, asked: new Set() };
     members.set(worker.id, m);
     worker.on('message', (message: unknown) => {
       if (!isOurs<FromWorker>(message)) return;
@@ -216,6 +234,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     const m = members.get(worker.id);
     if (m === undefined) return;
     members.delete(worker.id);
+    for (const id of [...m.asked]) pending.get(id)?.(undefined);
+    if (m.lastMetrics !== undefined) retired = retire(retired, m.lastMetrics);
     if (stopping) return void onStopped();
     if (initialStart && m.failure !== undefined) {
       // Every worker would fail the same way: stop, and exit as a single process would have.

@@ -138,6 +138,8 @@ test('a configuration change reaches every worker', async () => {
 
 test('a worker killed with SIGKILL is logged and replaced, and traffic is still served', async () => {
   const victim = logLines(gw.stdout(), 'worker started')[0]!;
+  const app200 = 'kratos_gateway_requests_total{route="app",method="GET",status="200"}';
+  assert.equal(metric(await metrics(setup.admin), app200), sent200);
   process.kill(victim.pid as number, 'SIGKILL');
   const out = await gw.waitFor('stdout', (t) => logLines(t, 'worker started').length === 3, 60_000);
   const [exited] = logLines(out, 'worker exited unexpectedly; starting a replacement');
@@ -149,6 +151,8 @@ test('a worker killed with SIGKILL is logged and replaced, and traffic is still 
   const text = await metrics(setup.admin);
   assert.equal(metric(text, 'kratos_gateway_worker_restarts_total'), 1);
   assert.equal(metric(text, 'kratos_gateway_workers'), 2);
+  // What the killed worker had counted stays in the sums: a counter that went down would read as a reset.
+  assert.equal(metric(text, app200), sent200);
   assert.deepEqual(await freshStatuses(N, setup.proxy + '/open/x'), Array(N).fill(200));
   // The replacement took the reloaded configuration too.
   assert.ok(logLines(gw.stdout(), 'configuration reloaded').some((l) => l.trigger === 'worker replaced (primary)'));
