@@ -169,6 +169,8 @@ test('SIGTERM drains every worker: a request in flight completes, then the proce
   const stopped = logLines(gw.stdout(), 'worker stopped');
   assert.equal(stopped.length, 2);
   assert.equal(logLines(gw.stdout(), 'kratos-gateway stopped').length, 1);
+  // Three processes wrote to one pipe: every line is whole (batches stay within PIPE_BUF).
+  for (const line of gw.stdout().split('\n').filter((l) => l !== '')) assert.doesNotThrow(() => JSON.parse(line), line);
   assert.ok(
     !gw.stdout().includes('worker exited unexpectedly') ||
       logLines(gw.stdout(), 'worker exited unexpectedly; starting a replacement').length === 1,
