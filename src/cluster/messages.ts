@@ -25,9 +25,16 @@ export type ToWorker =
       kratosPublicUrl: string;
       /** The primary's ephemeral identity-assertion key (private JWK) when there is no key_file. */
       assertionKey?: JsonWebKey;
+      /**
+       * The primary has applied a reload since it started: the worker reloads the file before
+       * it serves anything (a replacement must not serve the configuration of the start).
+       */
+      reload: boolean;
     }
-  /** A purge from elsewhere; with `seq`, answered with how many sessions this worker dropped. */
+  /** A purge from elsewhere; with `seq`, answered (kg:reply) with how many sessions this worker dropped. */
   | { type: 'kg:invalidate'; invalidation: SessionInvalidation; seq?: number }
+  /** The answer to a question this worker asked (its kg:invalidate: how many sessions the others dropped). */
+  | { type: 'kg:reply'; seq: number; value: unknown }
   | { type: 'kg:metrics'; seq: number }
   | { type: 'kg:reload'; trigger: string }
   | { type: 'kg:shutdown' };
@@ -38,7 +45,8 @@ export type FromWorker =
   | { type: 'kg:listening'; proxyUrl: string }
   /** startGateway failed: what the single process would have printed, and its exit code. */
   | { type: 'kg:failed'; lines: string[]; code: number }
-  | { type: 'kg:invalidate'; invalidation: SessionInvalidation }
+  /** A purge here, for every other process; answered (kg:reply to `seq`) once they all applied it. */
+  | { type: 'kg:invalidate'; invalidation: SessionInvalidation; seq: number }
   | { type: 'kg:reply'; seq: number; value: unknown };
 
 export function isOurs<T extends { type: string }>(message: unknown): message is T {

@@ -114,17 +114,18 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       if (!post(m, { ...message, seq: id } as ToWorker)) pending.get(id)!(undefined);
     });
 
-  // The primary's own purges (admin API, decision API) go to every worker, counted for the admin answer.
-  let lastFanOut: Promise<number> = Promise.resolve(0);
-  const bus = new IpcInvalidationBus((invalidation) => {
-    const targets = [...members.values()].filter((m) => m.initialised);
-    lastFanOut = Promise.all(targets.map((m) => ask(m, { type: 'kg:invalidate', invalidation }))).then((counts) =>
-      counts.reduce<number>((sum, n) => sum + (typeof n === 'number' ? n : 0), 0),
-    );
-  });
-  const relay = (from: Member, invalidation: SessionInvalidation) => {
-    bus.deliver(invalidation);
-    for (const m of members.values()) if (m !== from && m.initialised) post(m, { type: 'kg:invalidate', invalidation });
+  /** To every worker but `except` that may hold sessions; resolves with the sessions they dropped. */
+  const fanOut = async (invalidation: SessionInvalidation, except?: Member): Promise<number> => {
+    const targets = [...members.values()].filter((m) => m !== except && m.initialised);
+    const counts = await Promise.all(targets.map((m) => ask(m, { type: 'kg:invalidate', invalidation })));
+    return counts.reduce<number>((sum, n) => sum + (typeof n === 'number' ? n : 0), 0);
+  };
+  // The primary's own purges (admin API, decision API) go to every worker.
+  const bus = new IpcInvalidationBus((invalidation) => fanOut(invalidation));
+  // A worker's: to the primary's cache and every other worker, then confirmed to the worker.
+  const relay = (from: Member, invalidation: SessionInvalidation, seq: number) => {
+    const here = bus.deliver(invalidation);
+    void fanOut(invalidation, from).then((there) => post(from, { type: 'kg:reply', seq, value: here + there }));
   };
 
   // What exited workers had counted, as of their last scrape (metrics.ts, retire()).
@@ -168,7 +169,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       },
       async purgeIdentity(core, identityId) {
         const here = await core.resolver.purgeIdentity(identityId);
-        return here + (await lastFanOut);
+        return here + (await (bus.confirmation({ identityId }) ?? 0));
       },
     },
   });
@@ -200,6 +201,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
             baseDir: opts.baseDir,
             configFile: opts.configFile,
             kratosPublicUrl: g.kratosPublicUrl,
+            reload: g.core.snapshot.hash !== startedHash,
             ...(assertionKey !== undefined ? { assertionKey } : {}),
           });
           return;
@@ -208,8 +210,6 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
           m.state = stopping ? 'stopping' : 'listening';
           proxyUrl ||= message.proxyUrl;
           logger.info({ worker: worker.id, pid: m.pid, proxy: message.proxyUrl }, 'worker started');
-          // A replacement starts from the configuration the primary started with: bring it up to date.
-          if (g.core.snapshot.hash !== startedHash) post(m, { type: 'kg:reload', trigger: 'worker replaced (primary)' });
           if (initialStart && listeningCount() === opts.workers) {
             initialStart = false;
             resolveStarted();
@@ -219,7 +219,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
           m.failure = { lines: message.lines, code: message.code };
           return;
         case 'kg:invalidate':
-          relay(m, message.invalidation);
+          relay(m, message.invalidation, message.seq);
           return;
         case 'kg:reply':
           pending.get(message.seq)?.(message.value);

@@ -11,10 +11,32 @@ import { adoptEphemeralKey } from '../gateway/assertion/keys.js';
 import { createLogger, type Logger } from '../log.js';
 import { IpcInvalidationBus } from './ipc-bus.js';
 import { isOurs, type FromWorker, type ToWorker } from './messages.js';
+import type { SessionInvalidation } from '../gateway/session/session-store.js';
 
 function send(message: FromWorker): void {
   // The primary gone: nothing to tell (the 'disconnect' handler drains this worker).
   if (process.connected) process.send!(message, undefined, undefined, () => {});
+}
+
+/** Bounded: a primary that does not confirm (gone, stuck) must not hold a purge forever. */
+const CONFIRM_TIMEOUT_MS = 2_000;
+let seq = 0;
+const pending = new Map<number, (value: unknown) => void>();
+
+/** Sends a purge to the primary; resolves with how many sessions the other processes dropped (0 when unconfirmed). */
+function confirmedByOthers(invalidation: SessionInvalidation): Promise<number> {
+  return new Promise((resolve) => {
+    const id = ++seq;
+    const done = (value: unknown) => {
+      clearTimeout(timer);
+      pending.delete(id);
+      resolve(typeof value === 'number' ? value : 0);
+    };
+    const timer = setTimeout(() => done(undefined), CONFIRM_TIMEOUT_MS);
+    pending.set(id, done);
+    if (process.connected) send({ type: 'kg:invalidate', invalidation, seq: id });
+    else done(undefined);
+  });
 }
 
 export function runWorker(): void {
@@ -64,7 +86,7 @@ export function runWorker(): void {
     const config = init.config;
     logger = createLogger(config.log.level, undefined, config.log.format, true).child({ worker: cluster.worker?.id });
     if (init.assertionKey !== undefined) adoptEphemeralKey(config.identity_assertion.algorithm, init.assertionKey);
-    bus = new IpcInvalidationBus((invalidation) => send({ type: 'kg:invalidate', invalidation }));
+    bus = new IpcInvalidationBus((invalidation) => confirmedByOthers(invalidation));
     try {
       gateway = await startGateway(config, {
         logger,
@@ -83,6 +105,8 @@ export function runWorker(): void {
       else exit(failure.code);
       return;
     }
+    // In the same tick as the listen: no connection is served before the reload applies.
+    if (init.reload) reload('worker replaced (primary)');
     if (stopping) return void gateway.shutdown().then(() => exit(0));
     send({ type: 'kg:listening', proxyUrl: gateway.proxyUrl });
   };
@@ -110,6 +134,9 @@ export function runWorker(): void {
         return;
       case 'kg:shutdown':
         stop('primary');
+        return;
+      case 'kg:reply':
+        pending.get(message.seq)?.(message.value);
         return;
     }
   });

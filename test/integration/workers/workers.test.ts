@@ -155,7 +155,8 @@ test('a worker killed with SIGKILL is logged and replaced, and traffic is still 
   assert.equal(metric(text, app200), sent200);
   assert.deepEqual(await freshStatuses(N, setup.proxy + '/open/x'), Array(N).fill(200));
   // The replacement took the reloaded configuration too.
-  assert.ok(logLines(gw.stdout(), 'configuration reloaded').some((l) => l.trigger === 'worker replaced (primary)'));
+  const replaced = (t: string) => logLines(t, 'configuration reloaded').some((l) => l.trigger === 'worker replaced (primary)');
+  await gw.waitFor('stdout', replaced, 10_000);
 });
 
 test('SIGTERM drains every worker: a request in flight completes, then the process exits 0', async () => {
@@ -170,7 +171,11 @@ test('SIGTERM drains every worker: a request in flight completes, then the proce
   assert.equal(stopped.length, 2);
   assert.equal(logLines(gw.stdout(), 'kratos-gateway stopped').length, 1);
   // Three processes wrote to one pipe: every line is whole (batches stay within PIPE_BUF).
-  for (const line of gw.stdout().split('\n').filter((l) => l !== '')) assert.doesNotThrow(() => JSON.parse(line), line);
+  for (const line of gw
+    .stdout()
+    .split('\n')
+    .filter((l) => l !== ''))
+    assert.doesNotThrow(() => JSON.parse(line), line);
   assert.ok(
     !gw.stdout().includes('worker exited unexpectedly') ||
       logLines(gw.stdout(), 'worker exited unexpectedly; starting a replacement').length === 1,

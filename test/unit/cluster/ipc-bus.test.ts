@@ -17,7 +17,7 @@ const store = (bus: IpcInvalidationBus) =>
 
 test("a store's delete and purge go out once each; the store's own purge is not handed back to it", () => {
   const sent: SessionInvalidation[] = [];
-  const bus = new IpcInvalidationBus((inv) => sent.push(inv));
+  const bus = new IpcInvalidationBus((inv) => (sent.push(inv), Promise.resolve(0)));
   const s = store(bus);
   const heard: SessionInvalidation[] = [];
   s.subscribe((inv) => heard.push(inv));
@@ -30,7 +30,7 @@ test("a store's delete and purge go out once each; the store's own purge is not 
 
 test('an invalidation from another process drops the entries, tells the listeners and counts the sessions dropped', () => {
   const sent: SessionInvalidation[] = [];
-  const bus = new IpcInvalidationBus((inv) => sent.push(inv));
+  const bus = new IpcInvalidationBus((inv) => (sent.push(inv), Promise.resolve(0)));
   const s = store(bus);
   const heard: SessionInvalidation[] = [];
   s.subscribe((inv) => heard.push(inv));
@@ -49,9 +49,25 @@ test('an invalidation from another process drops the entries, tells the listener
 });
 
 test('a closed store leaves the bus', async () => {
-  const bus = new IpcInvalidationBus(() => {});
+  const bus = new IpcInvalidationBus(() => Promise.resolve(0));
   const s = store(bus);
   s.set('a1', summary('alice'), 60_000);
   await s.close();
   assert.equal(bus.deliver({ identityId: 'alice' }), 0);
+});
+
+test("publish hands back the other processes' confirmation, which the admin purge finds by invalidation", async () => {
+  let confirm!: (n: number) => void;
+  const bus = new IpcInvalidationBus(() => new Promise<number>((r) => (confirm = r)));
+  const s = store(bus);
+  s.set('a1', summary('alice'), 60_000);
+  await s.purgeIdentity('alice');
+  const pending = bus.confirmation({ identityId: 'alice' });
+  assert.ok(pending !== undefined);
+  assert.equal(bus.confirmation({ identityId: 'bob' }), undefined);
+  confirm(3);
+  assert.equal(await pending, 3);
+  await new Promise((r) => setImmediate(r));
+  // Settled: forgotten, so a later admin purge never reads an old count.
+  assert.equal(bus.confirmation({ identityId: 'alice' }), undefined);
 });
