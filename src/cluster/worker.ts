@@ -2,8 +2,8 @@
  * A worker process (proxy.workers > 1): it waits for its primary's kg:init, then runs the
  * proxy listener on the shared socket (data plane, Kratos mount, UI) with the configuration,
  * Kratos URL and signing key the primary sent. Purges go to and come from the other processes
- * through the primary (IpcInvalidationBus); SIGTERM, SIGINT, kg:shutdown or the loss of the
- * primary drain it like a single process; a second signal exits 1 at once.
+ * through the primary (IpcInvalidationBus); SIGTERM, SIGINT or kg:shutdown drain it like a
+ * single process; a second signal exits 1 at once.
  */
 import cluster from 'node:cluster';
 import { startGateway, startupFailure, type RunningGateway } from '../app.js';
@@ -14,7 +14,7 @@ import { isOurs, type FromWorker, type ToWorker } from './messages.js';
 import type { SessionInvalidation } from '../gateway/session/session-store.js';
 
 function send(message: FromWorker): void {
-  // The primary gone: nothing to tell (the 'disconnect' handler drains this worker).
+  // The primary gone: nothing to tell (Node's cluster ends this worker).
   if (process.connected) process.send!(message, undefined, undefined, () => {});
 }
 
@@ -72,7 +72,9 @@ export function runWorker(): void {
   process.on('SIGHUP', () => {
     if (!stopping) reload('SIGHUP');
   });
-  process.on('disconnect', () => stop('primary gone'));
+  // The primary gone (killed, crashed): Node's cluster exits the worker at once on the
+  // unexpected disconnect, before any listener here could drain it. Without the primary no new
+  // connection arrives anyway; the orchestrator restarts the gateway.
 
   const reload = (trigger: string) => {
     try {
