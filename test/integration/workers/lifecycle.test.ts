@@ -122,3 +122,39 @@ test('replacements that keep failing: a fatal line and exit 1, not a restart loo
     await upstream.close();
   }
 });
+
+test('a second signal during the drain ends the primary and every worker at once, exit 1', async () => {
+  const upstream = await startEchoUpstream();
+  const g = await gatewayFile(2, {
+    routes: [{ name: 'open', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'anonymous' }],
+  });
+  const gw = spawnGateway(['--config', g.file]);
+  try {
+    await gw.waitFor('stdout', (t) => t.includes('"msg":"kratos-gateway started"'), 60_000);
+    const pids = logLines(gw.stdout(), 'worker started').map((l) => l.pid as number);
+    // A request the upstream answers after 3 s holds the drain open.
+    const slow = fresh(`http://127.0.0.1:${g.proxyPort}/slow`).catch((err: Error) => err);
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    gw.child.kill('SIGTERM');
+    await gw.waitFor('stdout', (t) => logLines(t, 'worker draining').length === 2, 10_000);
+    gw.child.kill('SIGTERM');
+    assert.equal(await gw.exited, 1);
+    assert.ok(Date.now() - t0 < 2_500, `exited after ${Date.now() - t0} ms`);
+    assert.ok((await slow) instanceof Error);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 2_000;
+    while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(pids.filter(alive), []);
+  } finally {
+    await gw.stop();
+    await upstream.close();
+  }
+});
