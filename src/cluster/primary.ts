@@ -168,8 +168,11 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
         return ready === opts.workers ? undefined : { status: 'workers_not_ready', workers_listening: ready, workers: opts.workers };
       },
       async purgeIdentity(core, identityId) {
-        const here = await core.resolver.purgeIdentity(identityId);
-        return here + (await (bus.confirmation({ identityId }) ?? 0));
+        // The fan-out starts synchronously inside purgeIdentity; its count is read before the
+        // purge settles (a settled confirmation is forgotten).
+        const here = core.resolver.purgeIdentity(identityId);
+        const others = bus.confirmation({ identityId }) ?? Promise.resolve(0);
+        return (await here) + (await others);
       },
     },
   });

@@ -95,16 +95,16 @@ export class MemorySessionStore implements SessionStore {
     if (this.sessions.peek(key) === session) this.index(session.identityId, key);
   }
 
+  /** Resolves once the bus's other members have it (a cluster bus confirms across processes). */
   delete(key: string): Promise<void> {
     this.dropKey(key);
-    this.bus?.publish(this, { key });
-    return Promise.resolve();
+    return Promise.resolve(this.bus?.publish(this, { key })).then(() => undefined);
   }
 
+  /** Resolves with the entries dropped here, once the bus's other members have the purge. */
   purgeIdentity(identityId: string): Promise<number> {
     const n = this.dropIdentity(identityId);
-    this.bus?.publish(this, { identityId });
-    return Promise.resolve(n);
+    return Promise.resolve(this.bus?.publish(this, { identityId })).then(() => n);
   }
 
   subscribe(listener: SessionInvalidationListener): () => void {
@@ -187,7 +187,8 @@ export class LocalInvalidationBus {
     return () => void this.members.delete(member);
   }
 
-  publish(from: MemorySessionStore, invalidation: SessionInvalidation): void {
+  /** Applies it to every other member here; a bus reaching further returns when that is done (never rejects). */
+  publish(from: MemorySessionStore, invalidation: SessionInvalidation): void | Promise<unknown> {
     for (const m of [...this.members]) if (m !== from) m.receive(invalidation);
   }
 }

@@ -15,15 +15,15 @@ const summary = (identityId: string): SessionSummary => ({
 const store = (bus: IpcInvalidationBus) =>
   new MemorySessionStore({ maxEntries: 100, maxBytes: 1_000_000, ttlCapMs: 60_000, negativeTtlMs: 1_000, bus });
 
-test("a store's delete and purge go out once each; the store's own purge is not handed back to it", () => {
+test("a store's delete and purge go out once each; the store's own purge is not handed back to it", async () => {
   const sent: SessionInvalidation[] = [];
   const bus = new IpcInvalidationBus((inv) => (sent.push(inv), Promise.resolve(0)));
   const s = store(bus);
   const heard: SessionInvalidation[] = [];
   s.subscribe((inv) => heard.push(inv));
   s.set('k1', summary('alice'), 60_000);
-  s.delete('k1');
-  assert.equal(s.purgeIdentity('alice'), 0);
+  await s.delete('k1');
+  assert.equal(await s.purgeIdentity('alice'), 0);
   assert.deepEqual(sent, [{ key: 'k1' }, { identityId: 'alice' }]);
   assert.deepEqual(heard, []);
 });
@@ -61,12 +61,16 @@ test("publish hands back the other processes' confirmation, which the admin purg
   const bus = new IpcInvalidationBus(() => new Promise<number>((r) => (confirm = r)));
   const s = store(bus);
   s.set('a1', summary('alice'), 60_000);
-  await s.purgeIdentity('alice');
+  let settled = false;
+  const purged = s.purgeIdentity('alice').then((n) => ((settled = true), n));
   const pending = bus.confirmation({ identityId: 'alice' });
   assert.ok(pending !== undefined);
   assert.equal(bus.confirmation({ identityId: 'bob' }), undefined);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(settled, false, 'the store purge waits for the other processes');
   confirm(3);
   assert.equal(await pending, 3);
+  assert.equal(await purged, 1, 'then resolves with what it dropped here');
   await new Promise((r) => setImmediate(r));
   // Settled: forgotten, so a later admin purge never reads an old count.
   assert.equal(bus.confirmation({ identityId: 'alice' }), undefined);
