@@ -151,11 +151,16 @@ export class MemorySessionStore implements SessionStore {
    */
   capRemainingTtl(ms: number): void {
     const ttl = Math.max(1, ms);
-    for (const [key, v] of this.sessions.entries()) {
+    // Snapshots, least recently used first: `set` moves an entry to the most-recent end, so
+    // walking the live list would visit moved entries again, and lru-cache's cached clock makes
+    // a just-set entry's remaining TTL read above `ttl`: the walk would never end (two entries
+    // were enough to spin the event loop forever). Oldest first keeps the LRU order.
+    for (const key of [...this.sessions.rkeys()]) {
+      const v = this.sessions.peek(key);
       // Re-setting the same value keeps its index entry (no dispose) and restarts its clock at `ttl`.
-      if (this.sessions.getRemainingTTL(key) > ttl) this.sessions.set(key, v, { ttl });
+      if (v !== undefined && this.sessions.getRemainingTTL(key) > ttl) this.sessions.set(key, v, { ttl });
     }
-    for (const key of this.negative.keys()) {
+    for (const key of [...this.negative.rkeys()]) {
       if (this.negative.getRemainingTTL(key) > ttl) this.negative.set(key, true, { ttl });
     }
   }
