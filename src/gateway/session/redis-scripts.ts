@@ -9,10 +9,11 @@
  *   P l:<cacheKey>   fill lock: one instance asks Kratos for a new credential, the fleet waits
  *   P p:k:<cacheKey>, P p:i:<identityId>   purge markers: when the key / identity was last purged
  *   P r:<cacheKey>   revalidation claim: one instance re-checks an old entry for the fleet
+ *   P hb:<origin>    never written: the heartbeat DELetes it to learn whether Redis takes writes
  * Channels: P invalidate (purges, JSON), P filled (a fill lock released: the cacheKey).
  *
  * Commands sent (for an ACL user): AUTH, EVALSHA (EVAL after a Redis restart flushed the
- * scripts), PING, SUBSCRIBE (SELECT only when the URL names a database); inside the scripts
+ * scripts), PING, DEL (the heartbeat), SUBSCRIBE (SELECT only when the URL names a database); inside the scripts
  * TIME, GET, SET, DEL, PTTL, PEXPIRE, SADD, SMEMBERS, PUBLISH.
  */
 

@@ -8,7 +8,7 @@
  * when Redis is back. See redis-scripts.ts for the keys, channels and commands used.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import type { Logger } from '../../log.js';
 import { redactUrl } from '../../config/redact.js';
 import { MemorySessionStore, type MemorySessionStoreOptions } from './memory-session-store.js';
@@ -103,6 +103,11 @@ export class RedisSessionStore implements SessionStore {
   private state: State = 'connecting';
   private subscribed = false;
   private heartbeatFailures = 0;
+  /**
+   * Why Redis answers but refuses writes (a failover left us on a read-only replica, an ACL
+   * change): purges then reach nobody, so the store is not up until a write is accepted again.
+   */
+  private refused: string | undefined;
   private closed = false;
   /** The last connection error, for the next down line (ioredis reports one per reconnect attempt). */
   private lastError: string | undefined;
@@ -361,7 +366,10 @@ export class RedisSessionStore implements SessionStore {
     }
     const sent = this.send(inv);
     // A command past its timeout may still fail later (connection lost): then it is queued.
-    sent.catch(() => this.enqueue(inv));
+    sent.catch((err: unknown) => {
+      this.enqueue(inv);
+      this.refusedBy(err);
+    });
     return this.bounded(sent).catch(() => undefined);
   }
 
@@ -397,7 +405,11 @@ export class RedisSessionStore implements SessionStore {
   private flushOutbox(): void {
     const pending = [...this.outbox.values()];
     this.outbox.clear();
-    for (const inv of pending) this.send(inv).catch(() => this.enqueue(inv));
+    for (const inv of pending)
+      this.send(inv).catch((err: unknown) => {
+        this.enqueue(inv);
+        this.refusedBy(err);
+      });
   }
 
   private onMessage(channel: string, message: string): void {
@@ -437,17 +449,29 @@ export class RedisSessionStore implements SessionStore {
   }
 
   private checkUp(): void {
-    if (this.cmd.status === 'ready' && this.sub.status === 'ready' && this.subscribed && this.heartbeatFailures < 2) this.setState('up');
+    const ready = this.cmd.status === 'ready' && this.sub.status === 'ready' && this.subscribed;
+    if (ready && this.heartbeatFailures < 2 && this.refused === undefined) this.setState('up');
+  }
+
+  /** An error reply (not a timeout or a lost connection): Redis refuses our writes; down until a heartbeat write passes. */
+  private refusedBy(err: unknown): void {
+    if (!(err instanceof ReplyError)) return;
+    this.refused = (err as Error).message.split('\n')[0];
+    this.setState('down', `Redis refuses writes: ${this.refused}`);
   }
 
   private async beat(): Promise<void> {
     if (this.closed || this.cmd.status !== 'ready' || this.sub.status !== 'ready') return;
     const budget = Math.max(this.opts.timeoutMs, 1_000);
     try {
-      await Promise.all([this.bounded(this.cmd.ping(), budget), this.bounded(this.sub.ping(), budget)]);
+      // A DEL (of a key that never exists) rather than a PING: refused exactly when a purge's
+      // first write would be (read-only replica, ACL), let through when out of memory as a purge is.
+      await Promise.all([this.bounded(this.cmd.del(this.k('hb:', this.origin)), budget), this.bounded(this.sub.ping(), budget)]);
       this.heartbeatFailures = 0;
+      this.refused = undefined;
       this.checkUp();
     } catch (err) {
+      if (err instanceof ReplyError) return this.refusedBy(err);
       // Two missed beats in a row: Redis hangs (or the network does) without closing the connections.
       if (++this.heartbeatFailures >= 2) this.setState('down', `no answer to PING (${(err as Error).message})`);
     }
