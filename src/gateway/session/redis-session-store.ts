@@ -473,7 +473,15 @@ export class RedisSessionStore implements SessionStore {
     } catch (err) {
       if (err instanceof ReplyError) return this.refusedBy(err);
       // Two missed beats in a row: Redis hangs (or the network does) without closing the connections.
-      if (++this.heartbeatFailures >= 2) this.setState('down', `no answer to PING (${(err as Error).message})`);
+      if (++this.heartbeatFailures >= 2) {
+        this.setState('down', `no answer to PING (${(err as Error).message})`);
+        // New connections: a path gone silent never closes the old ones by itself (no keepalive;
+        // the kernel gives up after many minutes). Sockets that will not close are destroyed
+        // after ioredis's disconnectTimeout; commands still waiting on them fail (purges are queued).
+        this.heartbeatFailures = 0;
+        this.cmd.disconnect(true);
+        this.sub.disconnect(true);
+      }
     }
   }
 

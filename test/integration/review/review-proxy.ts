@@ -1,0 +1,65 @@
+/**
+ * A TCP proxy in front of a real redis-server for the review tests: it can freeze the
+ * connections open at that moment (nothing forwarded, nothing closed: a network path that went
+ * silent, as after a failover that moved an IP without a reset) while new connections pass, and
+ * delay what Redis sends on command connections (not on those that sent SUBSCRIBE), so a reply
+ * can be made to arrive after a pub/sub message Redis sent later.
+ */
+import { createServer, connect, type Socket } from 'node:net';
+
+export interface ReviewProxy {
+  readonly url: string;
+  /** Connections open now stop forwarding either way and are never closed by the proxy. */
+  freeze(): void;
+  /** Replies to command connections are held this long (0: none). */
+  delayCommandReplies(ms: number): void;
+  close(): Promise<void>;
+}
+
+export async function startReviewProxy(redisPort: number): Promise<ReviewProxy> {
+  const pairs = new Set<{ client: Socket; server: Socket; frozen: boolean; subscriber: boolean }>();
+  let delayMs = 0;
+  const server = createServer((client) => {
+    const upstream = connect(redisPort, '127.0.0.1');
+    const pair = { client, server: upstream, frozen: false, subscriber: false };
+    pairs.add(pair);
+    client.on('data', (d: Buffer) => {
+      if (pair.frozen) return;
+      if (d.toString('latin1').toUpperCase().includes('SUBSCRIBE')) pair.subscriber = true;
+      upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      if (pair.frozen) return;
+      if (delayMs > 0 && !pair.subscriber) setTimeout(() => pair.frozen || client.destroyed || client.write(d), delayMs);
+      else client.write(d);
+    });
+    const end = () => {
+      if (pair.frozen) return;
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end);
+    upstream.on('close', end);
+    client.on('error', () => {});
+    upstream.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    freeze() {
+      for (const p of pairs) p.frozen = true;
+    },
+    delayCommandReplies(ms) {
+      delayMs = ms;
+    },
+    async close() {
+      for (const p of pairs) {
+        p.client.destroy();
+        p.server.destroy();
+      }
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * Review: the path to Redis goes silent without closing (no FIN, no RST: a failover that moved
+ * an address, a dropped conntrack entry). The heartbeat notices; the store must then reconnect
+ * rather than wait on the dead sockets until the kernel gives up on them (many minutes, with
+ * fan-out to and from this instance lost meanwhile).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startFakeKratos } from '../../helpers/servers.js';
+import { startRedis, type TestRedis } from '../../helpers/redis.js';
+import { cred, instance, waitFor } from '../session/shared-helpers.js';
+import { startReviewProxy, type ReviewProxy } from './review-proxy.js';
+
+let redis: TestRedis & { close(): Promise<void> };
+let proxy: ReviewProxy;
+let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
+
+before(async () => {
+  redis = await startRedis();
+  proxy = await startReviewProxy(redis.port);
+  kratos = await startFakeKratos();
+});
+after(async () => {
+  await proxy.close();
+  await redis.close();
+  await kratos.close();
+});
+
+test('connections to Redis frozen open: the heartbeat marks the store down, then it reconnects and fan-out works again', async () => {
+  const o = { kratosUrl: kratos.url, keyPrefix: 'kg-review-silent:', timeoutMs: 100, degradedTtlCapMs: 300, store: { heartbeatMs: 200 } };
+  const a = await instance({ ...o, redisUrl: proxy.url });
+  const b = await instance({ ...o, redisUrl: redis.url });
+  try {
+    const s = kratos.addSession();
+    assert.equal((await a.resolver.resolve(cred(s.token))).status, 'authenticated');
+    proxy.freeze();
+    await waitFor(() => !a.store.up, 'the heartbeat to notice the silent path', 3_000);
+    await waitFor(() => a.store.up, 'the store to reconnect over a new connection', 6_000);
+    // Fan-out reaches A again.
+    assert.equal((await a.resolver.resolve(cred(s.token))).status, 'authenticated');
+    await b.resolver.purgeIdentity(s.identityId);
+    await waitFor(() => a.store.get(a.resolver.cacheKey(cred(s.token))) === undefined, 'the purge from B to reach A');
+  } finally {
+    await a.resolver.close();
+    await b.resolver.close();
+  }
+});
