@@ -108,6 +108,8 @@ export class RedisSessionStore implements SessionStore {
    * change): purges then reach nobody, so the store is not up until a write is accepted again.
    */
   private refused: string | undefined;
+  /** Invalidations received from the fleet so far: a reply that raced one of them is not trusted. */
+  private received = 0;
   private closed = false;
   /** The last connection error, for the next down line (ioredis reports one per reconnect attempt). */
   private lastError: string | undefined;
@@ -223,6 +225,7 @@ export class RedisSessionStore implements SessionStore {
     const alone: RevalidationClaim = { outcome: 'claimed', load: this.ticket(key, undefined, undefined) };
     if (this.state !== 'up') return alone;
     let reply: LoadReply;
+    const receivedBefore = this.received;
     try {
       reply = await this.bounded(this.cmd.kgRevalidate(this.k('s:', key), this.k('r:', key), Math.floor(checkedAtMs), Math.max(1, forMs)));
     } catch {
@@ -232,7 +235,11 @@ export class RedisSessionStore implements SessionStore {
     if (kind === 3) return { outcome: 'elsewhere' };
     if (kind === 2) return { outcome: 'claimed', load: this.ticket(key, Number(nowText), undefined) };
     const value = decodeStoredValue(text);
-    if (value === undefined || value === NOT_A_SESSION) return { outcome: 'claimed', load: this.ticket(key, Number(nowText), undefined) };
+    // Redis sends a purge that followed the script on the other connection, which may be read
+    // first: the value would come back after the purge dropped it. Asked anew instead (guarded).
+    const raced = this.received !== receivedBefore;
+    if (value === undefined || value === NOT_A_SESSION || raced)
+      return { outcome: 'claimed', load: this.ticket(key, Number(nowText), undefined) };
     this.set(key, value, Math.max(1, Math.min(Number(pttl) > 0 ? Number(pttl) : this.opts.memory.ttlCapMs, this.opts.memory.ttlCapMs)));
     return { outcome: 'refreshed' };
   }
@@ -426,6 +433,7 @@ export class RedisSessionStore implements SessionStore {
     const inv = parseInvalidation(message);
     // Our own purges come back too: already applied.
     if (inv === undefined || inv.origin === this.origin) return;
+    this.received++;
     const invalidation: SessionInvalidation = 'key' in inv ? { key: inv.key } : { identityId: inv.identityId };
     if ('key' in invalidation) this.l1.dropKey(invalidation.key);
     else this.l1.dropIdentity(invalidation.identityId);
