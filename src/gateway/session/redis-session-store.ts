@@ -123,7 +123,7 @@ export class RedisSessionStore implements SessionStore {
     this.lockTtlMs = opts.whoamiTimeoutMs + LOCK_SLACK_MS;
     // A marker must outlive every miss that began before it; KEEP refuses misses older than this.
     this.markerTtlMs = this.lockTtlMs + PURGE_MARGIN_MS + 1_000;
-    this.urlForLogs = redactUrl(opts.url);
+    this.urlForLogs = urlForLogs(opts.url);
     const common: RedisOptions = {
       // Nothing waits for a connection: a command while Redis is away fails at once.
       enableOfflineQueue: false,
@@ -536,19 +536,31 @@ export class RedisSessionStore implements SessionStore {
 
 /**
  * User and password as options, the password from the file winning over the URL's: ioredis
- * lets anything in the URL (even an empty password) win over its options.
+ * lets anything in the URL (even an empty password) win over its options. ioredis also takes
+ * every query parameter as an option, `?password=` and `?username=` included: read here as the
+ * userinfo would be (the userinfo first), and taken out of the URL (see withoutCredentials).
  */
 function credentialsOf(url: string, password: string | undefined): { username?: string; password?: string } {
   const u = new URL(url);
-  const user = decodeURIComponent(u.username);
-  const pass = password ?? decodeURIComponent(u.password);
+  const user = decodeURIComponent(u.username) || (u.searchParams.get('username') ?? '');
+  const pass = password ?? (decodeURIComponent(u.password) || (u.searchParams.get('password') ?? ''));
   return { ...(user !== '' && { username: user }), ...(pass !== '' && { password: pass }) };
 }
 
+/** The URL as log lines show it: the user, never a password (userinfo `***`, a query one left out). */
+function urlForLogs(url: string): string {
+  const u = new URL(url);
+  u.searchParams.delete('password');
+  return redactUrl(u.href);
+}
+
+/** The URL ioredis is given: no userinfo, no `username`/`password` query parameters. */
 function withoutCredentials(url: string): string {
   const u = new URL(url);
   u.username = '';
   u.password = '';
+  u.searchParams.delete('username');
+  u.searchParams.delete('password');
   return u.href;
 }
 
