@@ -48,7 +48,7 @@ export interface RedisSessionStoreOptions {
   memory: Omit<MemorySessionStoreOptions, 'bus'>;
   logger?: Logger;
   events?: SharedCacheEvents;
-  /** Invalidations kept while Redis is unreachable, replayed when it is back (oldest dropped past this). */
+  /** Invalidations kept while Redis is unreachable, replayed when it is back (oldest dropped past this, keys and identities each). */
   outboxMax?: number;
   /** How often both connections are pinged to notice a Redis that hangs without closing them. */
   heartbeatMs?: number;
@@ -93,6 +93,14 @@ export class RedisSessionStore implements SessionStore {
   private readonly waiters = new Map<string, Set<{ filled: boolean; wake: () => void }>>();
   /** Invalidations Redis has not accepted yet, replayed once it is back (insertion-ordered, deduplicated). */
   private readonly outbox = new Map<string, Invalidation>();
+  /**
+   * Identity purges wait apart from key purges, each bounded alone: the mount purges the key of
+   * any credential a mutating request presents, so anyone can queue key purges at will, and they
+   * must not push a revocation out. (Identity purges need a session of that identity.)
+   */
+  private readonly identityOutbox = new Map<string, Invalidation>();
+  /** The outbox overflowed since Redis was last up: said once, not once per dropped purge. */
+  private outboxOverflowLogged = false;
   private readonly invalidateChannel: string;
   private readonly filledChannel: string;
   private readonly degradedCapMs: number;
@@ -399,19 +407,23 @@ export class RedisSessionStore implements SessionStore {
 
   private enqueue(inv: Invalidation): void {
     if (this.closed) return;
-    const id = 'key' in inv ? 'k' + inv.key : 'i' + inv.identityId;
-    this.outbox.delete(id);
-    this.outbox.set(id, inv);
+    const [box, id] = 'key' in inv ? [this.outbox, inv.key] : [this.identityOutbox, inv.identityId];
+    box.delete(id);
+    box.set(id, inv);
     const max = this.opts.outboxMax ?? 10_000;
-    if (this.outbox.size > max) {
-      this.outbox.delete(this.outbox.keys().next().value!);
-      this.opts.logger?.warn({ max }, 'shared session cache: invalidation outbox full, oldest dropped');
+    if (box.size > max) {
+      box.delete(box.keys().next().value!);
+      if (!this.outboxOverflowLogged)
+        this.opts.logger?.warn({ max }, 'shared session cache: invalidation outbox full, oldest dropped (said once until Redis is back)');
+      this.outboxOverflowLogged = true;
     }
   }
 
   private flushOutbox(): void {
-    const pending = [...this.outbox.values()];
+    const pending = [...this.identityOutbox.values(), ...this.outbox.values()];
+    this.identityOutbox.clear();
     this.outbox.clear();
+    this.outboxOverflowLogged = false;
     for (const inv of pending)
       this.send(inv).catch((err: unknown) => {
         this.enqueue(inv);
@@ -514,7 +526,10 @@ export class RedisSessionStore implements SessionStore {
       return;
     }
     this.opts.events?.up(true);
-    this.opts.logger?.info({ redis: this.urlForLogs, queued_invalidations: this.outbox.size }, 'shared session cache up');
+    this.opts.logger?.info(
+      { redis: this.urlForLogs, queued_invalidations: this.outbox.size + this.identityOutbox.size },
+      'shared session cache up',
+    );
     this.flushOutbox();
   }
 

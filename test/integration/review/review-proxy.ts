@@ -11,6 +11,8 @@ export interface ReviewProxy {
   readonly url: string;
   /** Connections open now stop forwarding either way and are never closed by the proxy. */
   freeze(): void;
+  /** Blocked: open connections are closed and new ones refused (a partition); unblocked: all pass again. */
+  block(on: boolean): void;
   /** Replies to command connections are held this long (0: none). */
   delayCommandReplies(ms: number): void;
   close(): Promise<void>;
@@ -19,7 +21,9 @@ export interface ReviewProxy {
 export async function startReviewProxy(redisPort: number): Promise<ReviewProxy> {
   const pairs = new Set<{ client: Socket; server: Socket; frozen: boolean; subscriber: boolean }>();
   let delayMs = 0;
+  let blocked = false;
   const server = createServer((client) => {
+    if (blocked) return void client.destroy();
     const upstream = connect(redisPort, '127.0.0.1');
     const pair = { client, server: upstream, frozen: false, subscriber: false };
     pairs.add(pair);
@@ -50,6 +54,14 @@ export async function startReviewProxy(redisPort: number): Promise<ReviewProxy> 
     url: `redis://127.0.0.1:${port}`,
     freeze() {
       for (const p of pairs) p.frozen = true;
+    },
+    block(on) {
+      blocked = on;
+      if (on)
+        for (const p of [...pairs]) {
+          p.client.destroy();
+          p.server.destroy();
+        }
     },
     delayCommandReplies(ms) {
       delayMs = ms;
