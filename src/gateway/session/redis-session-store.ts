@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from '../../log.js';
 import { redactUrl } from '../../config/redact.js';
 import { MemorySessionStore, type MemorySessionStoreOptions } from './memory-session-store.js';
@@ -60,6 +61,8 @@ export interface RedisSessionStoreOptions {
  * answer asked within this long after a purge is not shared (each instance asks Kratos).
  */
 export const PURGE_MARGIN_MS = 1_000;
+/** Invalidations remembered by what they purged, to tell a racing purge of this key or identity (past that: any counts). */
+const RACE_MEMORY = 10_000;
 /** The fill lock outlives the whoami timeout by this, so a crashed holder frees it soon after. */
 const LOCK_SLACK_MS = 500;
 
@@ -118,6 +121,11 @@ export class RedisSessionStore implements SessionStore {
   private refused: string | undefined;
   /** Invalidations received from the fleet so far: a reply that raced one of them is not trusted. */
   private received = 0;
+  /**
+   * `k<key>` / `i<identityId>` → the count of `received` when last invalidated, so a racing
+   * purge of something else (anyone can make the mount publish key purges) does not count.
+   */
+  private readonly lastInvalidated = new LRUCache<string, number>({ max: RACE_MEMORY });
   private closed = false;
   /** The last connection error, for the next down line (ioredis reports one per reconnect attempt). */
   private lastError: string | undefined;
@@ -245,7 +253,11 @@ export class RedisSessionStore implements SessionStore {
     const value = decodeStoredValue(text);
     // Redis sends a purge that followed the script on the other connection, which may be read
     // first: the value would come back after the purge dropped it. Asked anew instead (guarded).
-    const raced = this.received !== receivedBefore;
+    const since = (id: string) => (this.lastInvalidated.get(id) ?? -1) >= receivedBefore;
+    const raced =
+      this.received - receivedBefore >= RACE_MEMORY ||
+      since('k' + key) ||
+      (value !== undefined && value !== NOT_A_SESSION && since('i' + (value as SessionSummary).identityId));
     if (value === undefined || value === NOT_A_SESSION || raced)
       return { outcome: 'claimed', load: this.ticket(key, Number(nowText), undefined) };
     this.set(key, value, Math.max(1, Math.min(Number(pttl) > 0 ? Number(pttl) : this.opts.memory.ttlCapMs, this.opts.memory.ttlCapMs)));
@@ -445,7 +457,7 @@ export class RedisSessionStore implements SessionStore {
     const inv = parseInvalidation(message);
     // Our own purges come back too: already applied.
     if (inv === undefined || inv.origin === this.origin) return;
-    this.received++;
+    this.lastInvalidated.set('key' in inv ? 'k' + inv.key : 'i' + inv.identityId, this.received++);
     const invalidation: SessionInvalidation = 'key' in inv ? { key: inv.key } : { identityId: inv.identityId };
     if ('key' in invalidation) this.l1.dropKey(invalidation.key);
     else this.l1.dropIdentity(invalidation.identityId);
