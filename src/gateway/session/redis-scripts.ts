@@ -79,6 +79,8 @@ return 1`;
 
 /**
  * PURGE_KEY: drops one stored value, marks the key purged now, and tells the fleet.
+ * The DEL comes first: out of memory (noeviction), Redis refuses a script whose first write is
+ * a SET, but not one that has already called DEL, so a purge still reaches the fleet then.
  * KEYS: s:key, p:k:key. ARGV: marker PX, invalidate channel, message. Returns how many values were dropped.
  */
 export const PURGE_KEY = `${NOW}
