@@ -28,7 +28,8 @@ export type Resolution =
  * store holds only the summary; `setCookie` goes only to the callers of this very call.
  */
 type Answer =
-  | { negative: false; session: SessionSummary; setCookie?: string[]; askedAt: number; ttlMs: number }
+  /** `fromStore`: found in the store's slower tier (not asked of Kratos now): may be old enough to re-check. */
+  | { negative: false; session: SessionSummary; setCookie?: string[]; askedAt: number; ttlMs: number; fromStore?: true }
   | (NotASession & { ttlMs?: number })
   | { negative: true; stepUp: StepUp; ttlMs: number };
 
@@ -271,6 +272,8 @@ export class SessionResolver {
         value = await flight.promise;
       }
       if (value.negative) return 'stepUp' in value ? value.stepUp : { status: 'unauthenticated' };
+      // Found in the slower tier (another instance's answer): re-checked when old, as a hit would be.
+      if (value.fromStore && this.revalidateAfterMs !== undefined) this.revalidateIfOld(store, key, credential, value.session);
       // A refreshed session cookie goes back only to the caller(s) of this very whoami.
       return value.setCookie
         ? { status: 'authenticated', session: value.session, setCookie: value.setCookie }
@@ -330,7 +333,7 @@ export class SessionResolver {
     if (value === NOT_A_SESSION) return NOT_A_SESSION;
     const session = value as SessionSummary;
     if (flight.forgotten || this.purgedSince(session.identityId, askedAt)) void store.delete(key);
-    return { negative: false, session, askedAt, ttlMs };
+    return { negative: false, session, askedAt, ttlMs, fromStore: true };
   }
 
   private purgedSince(identityId: string, askedAt: number): boolean {

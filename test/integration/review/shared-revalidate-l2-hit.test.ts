@@ -1,0 +1,47 @@
+/**
+ * Review: with revalidate_after_ms, an entry older than that is served once more while a
+ * background whoami checks it. An instance that finds such an old entry in Redis (L2 hit, its
+ * first request for the credential) served it without starting that check: only its next
+ * request did, so a session revoked at Kratos was served one request later than the bound says.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startFakeKratos } from '../../helpers/servers.js';
+import { startRedis, type TestRedis } from '../../helpers/redis.js';
+import { cred, instance, waitFor } from '../session/shared-helpers.js';
+
+let redis: TestRedis & { close(): Promise<void> };
+let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
+
+before(async () => {
+  redis = await startRedis();
+  kratos = await startFakeKratos();
+});
+after(async () => {
+  await redis.close();
+  await kratos.close();
+});
+
+test('an old entry found in Redis is re-checked in the background like an old L1 hit', async () => {
+  const R = 400;
+  const o = { redisUrl: redis.url, kratosUrl: kratos.url, keyPrefix: 'kg-review-l2old:', revalidateAfterMs: R };
+  const a = await instance(o);
+  const b = await instance(o);
+  try {
+    const s = kratos.addSession();
+    assert.equal((await a.resolver.resolve(cred(s.token))).status, 'authenticated');
+    await sleep(R + 100);
+    kratos.sessions.delete(s.token); // revoked at Kratos, no gateway involved
+    const calls = kratos.state.calls;
+    // B's first request: an L2 hit on an entry older than revalidate_after_ms, served once more...
+    assert.equal((await b.resolver.resolve(cred(s.token))).status, 'authenticated');
+    // ...while one background whoami checks it.
+    await waitFor(() => kratos.state.calls > calls, 'the background re-check', 1_500);
+    await sleep(100);
+    assert.equal((await b.resolver.resolve(cred(s.token))).status, 'unauthenticated', 'the next request is rejected');
+  } finally {
+    await a.resolver.close();
+    await b.resolver.close();
+  }
+});
