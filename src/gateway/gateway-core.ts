@@ -77,7 +77,7 @@ export class GatewayCore {
     // bus. Otherwise the cluster's bus when there is one, else the resolver's in-memory store.
     const bus = sharing.invalidationBus;
     const store =
-      createSharedSessionStore(config, logger, this.metrics, sharing.redisPassword) ??
+      createSharedSessionStore(config, logger, this.metrics, sharing.redisPassword, valuePaths) ??
       (bus !== undefined && c.enabled
         ? new MemorySessionStore({
             maxEntries: c.max_entries,

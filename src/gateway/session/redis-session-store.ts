@@ -39,6 +39,11 @@ export interface RedisSessionStoreOptions {
   /** Overrides a password in the URL (session_cache.shared.password_file). */
   password?: string;
   keyPrefix: string;
+  /**
+   * Which value paths this gateway's summaries carry (a fingerprint): values written by a
+   * gateway extracting other paths are misses here (stored-value-codec.ts). Default ''.
+   */
+  summaryShape?: string;
   /** The most a caller waits for any one Redis command. */
   timeoutMs: number;
   /** While Redis is unreachable, L1 lifetimes are capped at this (and at memory.ttlCapMs). */
@@ -250,7 +255,7 @@ export class RedisSessionStore implements SessionStore {
     const [kind, text, pttl, nowText] = reply;
     if (kind === 3) return { outcome: 'elsewhere' };
     if (kind === 2) return { outcome: 'claimed', load: this.ticket(key, Number(nowText), undefined) };
-    const value = decodeStoredValue(text);
+    const value = decodeStoredValue(text, this.opts.summaryShape);
     // Redis sends a purge that followed the script on the other connection, which may be read
     // first: the value would come back after the purge dropped it. Asked anew instead (guarded).
     const since = (id: string) => (this.lastInvalidated.get(id) ?? -1) >= receivedBefore;
@@ -320,7 +325,7 @@ export class RedisSessionStore implements SessionStore {
     }
     unregister();
     if (kind === 2) return { kind: 'done', result: this.ticket(key, started, token) };
-    const value = decodeStoredValue(text);
+    const value = decodeStoredValue(text, this.opts.summaryShape);
     // Unreadable (another format, corrupt): a miss; our answer overwrites it.
     if (value === undefined) return { kind: 'done', result: this.ticket(key, started, undefined) };
     const ttlMs = Math.max(1, Math.min(Number(pttl) > 0 ? Number(pttl) : this.opts.memory.ttlCapMs, this.opts.memory.ttlCapMs));
@@ -354,7 +359,7 @@ export class RedisSessionStore implements SessionStore {
             this.k('p:k:', key),
             idKey,
             index,
-            encodeStoredValue(value),
+            encodeStoredValue(value, this.opts.summaryShape),
             Math.max(1, Math.round(ttlMs)),
             started,
             token ?? '',

@@ -2,6 +2,7 @@
  * session_cache.shared → the store behind the resolver: a RedisSessionStore when a Redis URL
  * is configured (and the cache is on), else undefined (the resolver's in-memory default).
  */
+import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../config/errors.js';
@@ -36,6 +37,8 @@ export function createSharedSessionStore(
   logger: Logger,
   metrics: GatewayMetrics,
   password: string | undefined,
+  /** Every value path the resolver extracts: their fingerprint is the shape of the summaries shared. */
+  valuePaths: readonly string[] = [],
 ): RedisSessionStore | undefined {
   const c = config.session_cache;
   if (!c.enabled || c.shared.redis_url === undefined) return undefined;
@@ -43,6 +46,7 @@ export function createSharedSessionStore(
     url: c.shared.redis_url,
     ...(password !== undefined && { password }),
     keyPrefix: c.shared.key_prefix,
+    summaryShape: hash('sha256', [...new Set(valuePaths)].sort().join('\n'), 'base64url').slice(0, 16),
     timeoutMs: c.shared.timeout_ms,
     degradedTtlCapMs: c.shared.degraded_ttl_cap_ms,
     whoamiTimeoutMs: config.kratos.whoami_timeout_ms,

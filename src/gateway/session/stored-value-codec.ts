@@ -13,6 +13,8 @@ const NEGATIVE = '{"v":1,"negative":true}';
 
 interface Encoded {
   v: number;
+  /** The summary shape (which value paths were extracted): see encodeStoredValue. */
+  p?: string;
   identityId: string;
   sessionId: string;
   /** null = no expiry (JSON has no Infinity). */
@@ -26,11 +28,18 @@ interface Encoded {
   verifiedAddresses?: string[];
 }
 
-export function encodeStoredValue(value: StoredValue): string {
+/**
+ * `shape` names the value paths the summary was extracted for (a fingerprint of the gateway's
+ * header mappings, policies and assertion claims). A gateway configured otherwise, as during a
+ * rolling update, reads the value as a miss: a summary lacking a path it needs would silently
+ * drop a header or fail a policy. "Not a session" does not depend on it.
+ */
+export function encodeStoredValue(value: StoredValue, shape = ''): string {
   if (value === NOT_A_SESSION) return NEGATIVE;
   const s = value as SessionSummary;
   const e: Encoded = {
     v: FORMAT,
+    p: shape,
     identityId: s.identityId,
     sessionId: s.sessionId,
     expiresAtMs: Number.isFinite(s.expiresAtMs) ? s.expiresAtMs : null,
@@ -51,8 +60,8 @@ const isPairs = <V>(x: unknown, value: (v: unknown) => v is V): x is [string, V]
   Array.isArray(x) && x.every((p) => Array.isArray(p) && p.length === 2 && isString(p[0]) && value(p[1]));
 const isStrings = (x: unknown): x is string[] => Array.isArray(x) && x.every(isString);
 
-/** The value, or undefined when `text` is not one this format wrote. */
-export function decodeStoredValue(text: string): StoredValue | undefined {
+/** The value, or undefined when `text` is not one this format (and, for a session, this shape) wrote. */
+export function decodeStoredValue(text: string, shape = ''): StoredValue | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -63,6 +72,7 @@ export function decodeStoredValue(text: string): StoredValue | undefined {
   const e = raw as Partial<Encoded> & { negative?: unknown };
   if (e.v !== FORMAT) return undefined;
   if (e.negative === true) return NOT_A_SESSION;
+  if ((e.p ?? '') !== shape) return undefined;
   if (!isString(e.identityId) || e.identityId === '' || !isString(e.sessionId)) return undefined;
   if (!(e.expiresAtMs === null || isNumber(e.expiresAtMs)) || !isPairs(e.values, isString)) return undefined;
   if (e.checkedAtMs !== undefined && !isNumber(e.checkedAtMs)) return undefined;

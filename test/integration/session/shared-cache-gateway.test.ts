@@ -180,3 +180,29 @@ test('a password_file that cannot be read is a configuration error naming the ke
     await off.shutdown();
   }
 });
+
+test('gateways mapping different values (a rolling update adding a header) never read each other’s summaries', async () => {
+  const url = `redis://default:${PASSWORD}@127.0.0.1:${redis.port}`;
+  const base = config({ redis_url: url, key_prefix: 'kg-shape:' });
+  const older = await startTestGateway({ ...base, identity_headers: { 'X-User-Email': 'identity.traits.email' } });
+  const newer = await startTestGateway({
+    ...base,
+    identity_headers: { 'X-User-Email': 'identity.traits.email', 'X-User-Name': 'identity.traits.name' },
+  });
+  try {
+    await waitUp(older);
+    await waitUp(newer);
+    const s = kratos.addSession({ traits: { email: 'ada@example.com', name: 'Ada' } });
+    const headers = { 'x-session-token': s.token };
+    const calls = kratos.state.calls;
+    const first = (await (await get(older, headers)).json()) as { headers: Record<string, string> };
+    assert.equal(first.headers['x-user-email'], 'ada@example.com');
+    // The older gateway's summary has no name: the newer one asks Kratos rather than drop the header.
+    const second = (await (await get(newer, headers)).json()) as { headers: Record<string, string> };
+    assert.equal(second.headers['x-user-name'], 'Ada');
+    assert.equal(kratos.state.calls - calls, 2);
+  } finally {
+    await older.shutdown();
+    await newer.shutdown();
+  }
+});
