@@ -57,3 +57,31 @@ export function isOurs<T extends { type: string }>(message: unknown): message is
     (message as { type: string }).type.startsWith('kg:')
   );
 }
+
+/**
+ * A worker's message as the protocol defines it. The primary checks before it acts: a field
+ * of the wrong type (a bug, a mismatched build) would otherwise throw in its message handler
+ * and end the primary, and with it every worker.
+ */
+export function isWellFormed(message: FromWorker): boolean {
+  switch (message.type) {
+    case 'kg:hello':
+      return true;
+    case 'kg:listening':
+      return typeof message.proxyUrl === 'string';
+    case 'kg:failed':
+      return Array.isArray(message.lines) && message.lines.every((l) => typeof l === 'string') && Number.isInteger(message.code);
+    case 'kg:invalidate':
+      return Number.isInteger(message.seq) && isInvalidation(message.invalidation);
+    case 'kg:reply':
+      return Number.isInteger(message.seq);
+    default:
+      return false;
+  }
+}
+
+function isInvalidation(value: unknown): value is SessionInvalidation {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return 'key' in v ? typeof v.key === 'string' : typeof v.identityId === 'string';
+}

@@ -21,7 +21,7 @@ import { ephemeralSigningJwk } from '../gateway/assertion/keys.js';
 import type { SessionInvalidation } from '../gateway/session/session-store.js';
 import type { Logger } from '../log.js';
 import { IpcInvalidationBus } from './ipc-bus.js';
-import { isOurs, WORKER_ENV, type FromWorker, type ToWorker, type WorkerMetrics } from './messages.js';
+import { isOurs, isWellFormed, WORKER_ENV, type FromWorker, type ToWorker, type WorkerMetrics } from './messages.js';
 import { aggregateMetrics, mergeRetired, retire, WorkerMetricsOfPrimary } from './metrics.js';
 
 /** More unexpected exits than this within CRASH_WINDOW_MS: the primary stops replacing and exits 1. */
@@ -194,6 +194,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     members.set(worker.id, m);
     worker.on('message', (message: unknown) => {
       if (!isOurs<FromWorker>(message)) return;
+      if (!isWellFormed(message))
+        return void logger.warn({ worker: worker.id, pid: m.pid, type: message.type }, 'malformed message from a worker ignored');
       switch (message.type) {
         case 'kg:hello':
           if (stopping) return void post(m, { type: 'kg:shutdown' });
