@@ -151,7 +151,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
               const answer = await ask(m, { type: 'kg:metrics' });
               if (!Array.isArray(answer)) return undefined;
               m.lastMetrics = answer as WorkerMetrics;
-              return m.lastMetrics;
+              return { id: m.worker.id, m, metrics: m.lastMetrics };
             }),
         );
         if (retired.length > 1) {
@@ -160,7 +160,10 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
           // Unless another worker retired meanwhile: then merge next time.
           if (retired === merged) retired = sum;
         }
-        const registry = aggregateMetrics(own, [...retired, ...answers.filter((a) => a !== undefined)]);
+        // A worker that exited while the others were still answering is counted in `retired`
+        // now, with this very answer: added again it would count twice, then drop back.
+        const live = answers.flatMap((a) => (a !== undefined && members.get(a.id) === a.m ? [a.metrics] : []));
+        const registry = aggregateMetrics(own, [...retired, ...live]);
         return { contentType: registry.contentType, body: await registry.metrics() };
       },
       notReady() {
