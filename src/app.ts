@@ -52,8 +52,8 @@ export interface StartOptions {
   invalidationBus?: LocalInvalidationBus;
   /** A primary: what its admin listener answers for the workers (metrics, readiness, purges). */
   adminCluster?: AdminClusterHooks;
-  /** Told of every applied reload (a primary passes it on to its workers). */
-  onReloadApplied?: (outcome: ReloadOutcome, trigger: string) => void;
+  /** Told of every applied reload, with the configuration as loaded (a primary passes it on to its workers). */
+  onReloadApplied?: (outcome: ReloadOutcome, trigger: string, loaded: GatewayConfig) => void;
 }
 
 export type GatewayRole = 'all' | 'primary' | 'worker';
@@ -69,8 +69,11 @@ export interface RunningGateway {
   /** The thread the embedded identity server runs on, when it is enabled. */
   identityWorker: Worker | undefined;
   core: GatewayCore;
-  /** Loads configFile again and applies it (SIGHUP); undefined when no configFile was given. */
-  reload(trigger?: string): ReloadOutcome | undefined;
+  /**
+   * Loads configFile again and applies it (SIGHUP), or applies `loaded` (a cluster worker: the
+   * configuration its primary applied); undefined when no configFile was given.
+   */
+  reload(trigger?: string, loaded?: GatewayConfig): ReloadOutcome | undefined;
   /** Readiness false, stop accepting, drain within the grace period, close everything. */
   shutdown(): Promise<void>;
 }
@@ -280,7 +283,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       demoUrl,
       identityWorker,
       core,
-      reload: (trigger = 'reload()') => reloader?.reload(trigger),
+      reload: (trigger = 'reload()', loaded?: GatewayConfig) => reloader?.reload(trigger, loaded),
       shutdown() {
         stopping ??= (async () => {
           core.draining = true;

@@ -60,8 +60,12 @@ export class ConfigReloader {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private currentHash: string;
-  /** Told of every applied reload, whatever its trigger (a cluster primary passes it on to its workers). */
-  onApplied: ((outcome: ReloadOutcome, trigger: string) => void) | undefined;
+  /**
+   * Told of every applied reload, whatever its trigger, with the configuration as loaded (a
+   * cluster primary hands that very configuration to its workers: a worker reading the file
+   * itself could find another version of it, or a broken one, and keep a different configuration).
+   */
+  onApplied: ((outcome: ReloadOutcome, trigger: string, loaded: GatewayConfig) => void) | undefined;
 
   constructor(
     private readonly core: GatewayCore,
@@ -73,11 +77,12 @@ export class ConfigReloader {
     this.currentHash = configHash(started);
   }
 
-  reload(trigger: string): ReloadOutcome {
+  /** Loads the file and applies it; or applies `given`, a configuration loaded elsewhere (a cluster primary's). */
+  reload(trigger: string, given?: GatewayConfig): ReloadOutcome {
     const log = this.core.logger;
     let loaded: GatewayConfig;
     try {
-      loaded = loadConfigFile(this.file, this.env).config;
+      loaded = given ?? loadConfigFile(this.file, this.env).config;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       for (const problem of err.problems)
@@ -118,7 +123,7 @@ export class ConfigReloader {
     this.core.metrics.configReload('applied');
     log.info({ trigger, config_file: this.file, config_hash: hash, routes: next.routes.all.map((r) => r.name) }, 'configuration reloaded');
     const outcome: ReloadOutcome = { result: 'applied', hash, restartRequired };
-    this.onApplied?.(outcome, trigger);
+    this.onApplied?.(outcome, trigger, loaded);
     return outcome;
   }
 

@@ -26,17 +26,19 @@ export type ToWorker =
       /** The primary's ephemeral identity-assertion key (private JWK) when there is no key_file. */
       assertionKey?: JsonWebKey;
       /**
-       * The primary has applied a reload since it started: the worker reloads the file before
-       * it serves anything (a replacement must not serve the configuration of the start).
+       * The configuration (as loaded) of the last reload the primary applied since it started:
+       * the worker applies it before it serves anything (a replacement must serve what the
+       * others serve, not the configuration of the start nor whatever the file holds now).
        */
-      reload: boolean;
+      reloaded?: GatewayConfig;
     }
   /** A purge from elsewhere; with `seq`, answered (kg:reply) with how many sessions this worker dropped. */
   | { type: 'kg:invalidate'; invalidation: SessionInvalidation; seq?: number }
   /** The answer to a question this worker asked (its kg:invalidate: how many sessions the others dropped). */
   | { type: 'kg:reply'; seq: number; value: unknown }
   | { type: 'kg:metrics'; seq: number }
-  | { type: 'kg:reload'; trigger: string }
+  /** The primary applied a reload: the worker applies the same configuration (it does not read the file). */
+  | { type: 'kg:reload'; trigger: string; config: GatewayConfig }
   | { type: 'kg:shutdown' };
 
 export type FromWorker =

@@ -130,6 +130,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
 
   // What exited workers had counted, as of their last scrape (metrics.ts, retire()).
   let retired: WorkerMetrics[] = [];
+  // What the last applied reload loaded: handed to every worker that starts after it.
+  let reloaded: GatewayConfig | undefined;
   const listeningCount = () => [...members.values()].filter((m) => m.state === 'listening').length;
 
   const g: RunningGateway = await startGateway(config, {
@@ -138,8 +140,9 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     configFile: opts.configFile,
     role: 'primary',
     invalidationBus: bus,
-    onReloadApplied: (_outcome, trigger) => {
-      for (const m of members.values()) if (m.initialised) post(m, { type: 'kg:reload', trigger: `${trigger} (primary)` });
+    onReloadApplied: (_outcome, trigger, loaded) => {
+      reloaded = loaded;
+      for (const m of members.values()) if (m.initialised) post(m, { type: 'kg:reload', trigger: `${trigger} (primary)`, config: loaded });
     },
     adminCluster: {
       async metrics(core) {
@@ -180,7 +183,6 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     },
   });
   const workerMetrics = new WorkerMetricsOfPrimary(g.core.metrics.registry, listeningCount);
-  const startedHash = g.core.snapshot.hash;
   const assertionKey = config.identity_assertion.enabled ? ephemeralSigningJwk(config.identity_assertion.algorithm) : undefined;
 
   let resolveStarted!: () => void;
@@ -209,7 +211,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
             baseDir: opts.baseDir,
             configFile: opts.configFile,
             kratosPublicUrl: g.kratosPublicUrl,
-            reload: g.core.snapshot.hash !== startedHash,
+            ...(reloaded !== undefined ? { reloaded } : {}),
             ...(assertionKey !== undefined ? { assertionKey } : {}),
           });
           return;

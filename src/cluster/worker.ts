@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../log.js';
 import { IpcInvalidationBus } from './ipc-bus.js';
 import { isOurs, type FromWorker, type ToWorker } from './messages.js';
 import type { SessionInvalidation } from '../gateway/session/session-store.js';
+import type { GatewayConfig } from '../config/schema.js';
 
 function send(message: FromWorker): void {
   // The primary gone: nothing to tell (Node's cluster ends this worker).
@@ -68,17 +69,17 @@ export function runWorker(): void {
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
-  // SIGHUP from a closed terminal reaches every process of the group; the primary also sends kg:reload.
-  process.on('SIGHUP', () => {
-    if (!stopping) reload('SIGHUP');
-  });
+  // Handled, or it would end the worker: SIGHUP from a closed terminal reaches every process of
+  // the group. The primary reloads and sends what it applied (kg:reload); a worker reading the
+  // file on its own could end up with a configuration the primary does not run.
+  process.on('SIGHUP', () => {});
   // The primary gone (killed, crashed): Node's cluster exits the worker at once on the
   // unexpected disconnect, before any listener here could drain it. Without the primary no new
   // connection arrives anyway; the orchestrator restarts the gateway.
 
-  const reload = (trigger: string) => {
+  const reload = (trigger: string, config: GatewayConfig) => {
     try {
-      gateway?.reload(trigger);
+      gateway?.reload(trigger, config);
     } catch (err) {
       logger?.error({ err: { message: (err as Error).message } }, 'configuration reload failed');
     }
@@ -108,7 +109,7 @@ export function runWorker(): void {
       return;
     }
     // In the same tick as the listen: no connection is served before the reload applies.
-    if (init.reload) reload('worker replaced (primary)');
+    if (init.reloaded !== undefined) reload('worker replaced (primary)', init.reloaded);
     if (stopping) return void gateway.shutdown().then(() => exit(0));
     send({ type: 'kg:listening', proxyUrl: gateway.proxyUrl });
   };
@@ -132,7 +133,7 @@ export function runWorker(): void {
         );
         return;
       case 'kg:reload':
-        if (!stopping) reload(message.trigger);
+        if (!stopping) reload(message.trigger, message.config);
         return;
       case 'kg:shutdown':
         stop('primary');
