@@ -36,9 +36,13 @@ export function aggregateMetrics(primary: WorkerMetrics, workers: readonly Worke
  * what it counted after that scrape is lost.
  */
 export function retire(retired: readonly WorkerMetrics[], last: WorkerMetrics): WorkerMetrics[] {
+  return [...retired, cumulative(last)];
+}
+
+/** Its counters and histograms only: what may stand in for a process that cannot answer (exited, or too busy this once). */
+export function cumulative(metrics: WorkerMetrics): WorkerMetrics {
   // prom-client declares `type` as a numeric enum it does not export; at run time it is the type's name.
-  const cumulative = last.filter((m) => ['counter', 'histogram'].includes(m.type as unknown as string));
-  return [...retired, cumulative];
+  return metrics.filter((m) => ['counter', 'histogram'].includes(m.type as unknown as string));
 }
 
 /** The retired workers' series summed into one entry, so a long life with many exits costs no more. */

@@ -22,7 +22,7 @@ import type { SessionInvalidation } from '../gateway/session/session-store.js';
 import type { Logger } from '../log.js';
 import { IpcInvalidationBus } from './ipc-bus.js';
 import { isOurs, isWellFormed, WORKER_ENV, type FromWorker, type ToWorker, type WorkerMetrics } from './messages.js';
-import { aggregateMetrics, mergeRetired, retire, WorkerMetricsOfPrimary } from './metrics.js';
+import { aggregateMetrics, cumulative, mergeRetired, retire, WorkerMetricsOfPrimary } from './metrics.js';
 
 /** More unexpected exits than this within CRASH_WINDOW_MS: the primary stops replacing and exits 1. */
 export const CRASH_LIMIT = 5;
@@ -152,7 +152,10 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
             .filter((m) => m.state === 'listening')
             .map(async (m) => {
               const answer = await ask(m, { type: 'kg:metrics' });
-              if (!Array.isArray(answer)) return undefined;
+              // Too busy to answer in time: its counters as last scraped, or the sums would go
+              // down this once (a counter reset to Prometheus) and jump back at the next scrape.
+              if (!Array.isArray(answer))
+                return m.lastMetrics === undefined ? undefined : { id: m.worker.id, m, metrics: cumulative(m.lastMetrics) };
               m.lastMetrics = answer as WorkerMetrics;
               return { id: m.worker.id, m, metrics: m.lastMetrics };
             }),

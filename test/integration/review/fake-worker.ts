@@ -9,6 +9,7 @@ import cluster from 'node:cluster';
 // 1 for the first worker a test's primary forks (worker ids go on across clusters in one process).
 const id = (cluster.worker?.id ?? 0) - Number(process.env.REVIEW_FAKE_BASE ?? 0);
 const mode = process.env.REVIEW_FAKE_MODE ?? '';
+let scrapes = 0;
 const send = (message: unknown, then?: () => void) => process.send!(message, undefined, undefined, () => then?.());
 
 function counter(value: number): unknown[] {
@@ -41,6 +42,9 @@ process.on('message', (message: { type?: string; seq?: number }) => {
       if (mode === 'metrics' && id === 1) return send({ type: 'kg:reply', seq: message.seq, value: counter(5) }, () => process.exit(0));
       if (mode === 'metrics' && id === 2)
         return void setTimeout(() => send({ type: 'kg:reply', seq: message.seq, value: counter(5) }), 500);
+      if (mode === 'slow' && id === 1 && scrapes++ > 0)
+        return void setTimeout(() => send({ type: 'kg:reply', seq: message.seq, value: counter(5) }), 3_000);
+      if (mode === 'slow') return send({ type: 'kg:reply', seq: message.seq, value: counter(5) });
       return send({ type: 'kg:reply', seq: message.seq, value: counter(0) });
     case 'kg:invalidate':
       if (message.seq !== undefined) send({ type: 'kg:reply', seq: message.seq, value: 0 });

@@ -88,3 +88,16 @@ test('a worker that exits while a scrape waits for another is not counted twice,
     await c.shutdown();
   }
 });
+
+test('a worker too busy to answer a scrape in time still counts what it had counted: no counter goes down', async () => {
+  const { c, admin } = await primary('slow');
+  try {
+    const first = metric(await (await fetch(admin + '/metrics')).text(), 'review_fake_total');
+    assert.equal(first, 10);
+    // Worker 1 now answers after 3 s, past the primary's 2 s wait.
+    const second = metric(await (await fetch(admin + '/metrics')).text(), 'review_fake_total');
+    assert.ok(second >= first, `review_fake_total went from ${first} down to ${second}`);
+  } finally {
+    await c.shutdown();
+  }
+});
