@@ -45,6 +45,8 @@ export function runWorker(): void {
   let bus: IpcInvalidationBus | undefined;
   let logger: Logger | undefined;
   let stopping = false;
+  /** The latest kg:reload that came while the gateway was starting: applied once it is up. */
+  let reloadWhileStarting: { trigger: string; config: GatewayConfig } | undefined;
 
   const exit = (code: number) => {
     logger?.flush();
@@ -110,6 +112,7 @@ export function runWorker(): void {
     }
     // In the same tick as the listen: no connection is served before the reload applies.
     if (init.reloaded !== undefined) reload('worker replaced (primary)', init.reloaded);
+    if (reloadWhileStarting !== undefined) reload(reloadWhileStarting.trigger, reloadWhileStarting.config);
     if (stopping) return void gateway.shutdown().then(() => exit(0));
     send({ type: 'kg:listening', proxyUrl: gateway.proxyUrl });
   };
@@ -133,7 +136,11 @@ export function runWorker(): void {
         );
         return;
       case 'kg:reload':
-        if (!stopping) reload(message.trigger, message.config);
+        if (stopping) return;
+        // Not up yet (kg:init came, startGateway runs): it would be lost, and the worker would
+        // serve the configuration of its kg:init until the next reload.
+        if (gateway === undefined) reloadWhileStarting = { trigger: message.trigger, config: message.config };
+        else reload(message.trigger, message.config);
         return;
       case 'kg:shutdown':
         stop('primary');
