@@ -102,6 +102,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       const id = ++seq;
       const timer = setTimeout(() => {
         pending.delete(id);
+        m.asked.delete(id);
         resolve(undefined);
       }, ASK_TIMEOUT_MS);
       m.asked.add(id);
