@@ -23,8 +23,8 @@ export type ToWorker =
       configFile: string;
       /** The Kratos public URL the primary resolved (the embedded identity server's real URL). */
       kratosPublicUrl: string;
-      /** The primary's ephemeral identity-assertion key (private JWK) when there is no key_file. */
-      assertionKey?: JsonWebKey;
+      /** The primary's identity-assertion keys (assertionKeysForWorkers), generated or from key_file. */
+      assertionKeys?: JsonWebKey[];
       /**
        * The configuration (as loaded) of the last reload the primary applied since it started:
        * the worker applies it before it serves anything (a replacement must serve what the

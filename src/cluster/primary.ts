@@ -17,7 +17,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { GatewayConfig } from '../config/schema.js';
 import { redactUrl } from '../config/redact.js';
 import { startGateway, type RunningGateway } from '../app.js';
-import { ephemeralSigningJwk } from '../gateway/assertion/keys.js';
+import { assertionKeysForWorkers } from '../gateway/assertion/keys.js';
 import type { SessionInvalidation } from '../gateway/session/session-store.js';
 import type { Logger } from '../log.js';
 import { IpcInvalidationBus } from './ipc-bus.js';
@@ -187,7 +187,9 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     },
   });
   const workerMetrics = new WorkerMetricsOfPrimary(g.core.metrics.registry, listeningCount);
-  const assertionKey = config.identity_assertion.enabled ? ephemeralSigningJwk(config.identity_assertion.algorithm) : undefined;
+  // The keys the primary's gateway loaded (core.config is the object they were prepared for).
+  const ia = g.core.config.identity_assertion;
+  const assertionKeys = ia.enabled && ia.tokenize_as === undefined ? assertionKeysForWorkers(ia) : undefined;
 
   let resolveStarted!: () => void;
   let rejectStarted!: (err: Error) => void;
@@ -216,7 +218,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
             configFile: opts.configFile,
             kratosPublicUrl: g.kratosPublicUrl,
             ...(reloaded !== undefined ? { reloaded } : {}),
-            ...(assertionKey !== undefined ? { assertionKey } : {}),
+            ...(assertionKeys !== undefined ? { assertionKeys } : {}),
           });
           return;
         case 'kg:listening':

@@ -7,7 +7,7 @@
  */
 import cluster from 'node:cluster';
 import { startGateway, startupFailure, type RunningGateway } from '../app.js';
-import { adoptEphemeralKey } from '../gateway/assertion/keys.js';
+import { adoptAssertionKeys } from '../gateway/assertion/keys.js';
 import { createLogger, type Logger } from '../log.js';
 import { IpcInvalidationBus } from './ipc-bus.js';
 import { isOurs, type FromWorker, type ToWorker } from './messages.js';
@@ -90,7 +90,8 @@ export function runWorker(): void {
   const start = async (init: Extract<ToWorker, { type: 'kg:init' }>) => {
     const config = init.config;
     logger = createLogger(config.log.level, undefined, config.log.format, true).child({ worker: cluster.worker?.id });
-    if (init.assertionKey !== undefined) adoptEphemeralKey(config.identity_assertion.algorithm, init.assertionKey);
+    if (init.assertionKeys !== undefined)
+      adoptAssertionKeys(config.identity_assertion.algorithm, init.assertionKeys, config.identity_assertion.key_file === undefined);
     bus = new IpcInvalidationBus((invalidation) => confirmedByOthers(invalidation));
     try {
       gateway = await startGateway(config, {

@@ -103,6 +103,7 @@ function build(algorithm: AssertionAlgorithm, keys: readonly KeyObject[], epheme
 
 /** Loads and checks the configured key file. Throws ConfigError naming `identity_assertion.key_file`. */
 export function loadAssertionKeys(config: AssertionConfig, baseDir: string): AssertionKeys {
+  if (fromPrimary !== undefined && fromPrimary.algorithm === config.algorithm) return fromPrimary;
   if (config.key_file === undefined) return ephemeralKeys(config.algorithm);
   const file = resolve(baseDir, config.key_file);
   const fail = (why: string) => new ConfigError([`identity_assertion.key_file: ${file}: ${why}`]);
@@ -166,15 +167,22 @@ export function assertionKeysFor(config: AssertionConfig): AssertionKeys {
 }
 
 /**
- * The private JWK of this process's ephemeral signing key, when it has one: a cluster primary
- * hands it to its workers over the IPC channel (never env, argv or logs) so every worker signs
- * with the key the primary's JWKS endpoint publishes.
+ * A cluster primary's keys for its workers (the signing key first, as a private JWK; the
+ * others as published), handed over the IPC channel (never env, argv or logs): every worker
+ * signs with the key the primary's JWKS endpoint publishes, whether generated at start or read
+ * from key_file at start (a worker started later must not read a file rewritten since).
  */
-export function ephemeralSigningJwk(algorithm: AssertionAlgorithm): JsonWebKey | undefined {
-  return ephemeral.get(algorithm)?.signingKey.export({ format: 'jwk' });
+export function assertionKeysForWorkers(config: AssertionConfig): JsonWebKey[] {
+  const keys = assertionKeysFor(config);
+  return [keys.signingKey.export({ format: 'jwk' }), ...keys.jwks.keys.slice(1)];
 }
 
-/** A cluster worker: the primary's ephemeral key becomes this process's, before any snapshot is built. */
-export function adoptEphemeralKey(algorithm: AssertionAlgorithm, jwk: JsonWebKey): void {
-  ephemeral.set(algorithm, build(algorithm, [createPrivateKey({ key: jwk, format: 'jwk' })], true));
+/** Set in a cluster worker: the primary's keys, used instead of generating or reading any. */
+let fromPrimary: AssertionKeys | undefined;
+
+/** A cluster worker: the primary's keys (assertionKeysForWorkers) become this process's, before any snapshot is built. */
+export function adoptAssertionKeys(algorithm: AssertionAlgorithm, jwks: readonly JsonWebKey[], ephemeral: boolean): void {
+  const [signing, ...others] = jwks;
+  const keys = [createPrivateKey({ key: signing!, format: 'jwk' }), ...others.map((k) => createPublicKey({ key: k, format: 'jwk' }))];
+  fromPrimary = build(algorithm, keys, ephemeral);
 }
