@@ -150,11 +150,12 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
         const own = await core.metrics.registry.getMetricsAsJSON();
         const answers = await Promise.all(
           [...members.values()]
-            .filter((m) => m.state === 'listening')
+            // Not asked while it drains, but still counted (as last scraped) until it exits and retires.
+            .filter((m) => m.state === 'listening' || m.lastMetrics !== undefined)
             .map(async (m) => {
-              const answer = await ask(m, { type: 'kg:metrics' });
-              // Too busy to answer in time: its counters as last scraped, or the sums would go
-              // down this once (a counter reset to Prometheus) and jump back at the next scrape.
+              const answer = m.state === 'listening' ? await ask(m, { type: 'kg:metrics' }) : undefined;
+              // Draining, or too busy to answer in time: its counters as last scraped, or the sums would
+              // go down this once (a counter reset to Prometheus) and jump back at the next scrape.
               if (!Array.isArray(answer))
                 return m.lastMetrics === undefined ? undefined : { id: m.worker.id, m, metrics: cumulative(m.lastMetrics) };
               m.lastMetrics = answer as WorkerMetrics;

@@ -44,12 +44,14 @@ process.on('message', (message: { type?: string; seq?: number }) => {
         return void setTimeout(() => send({ type: 'kg:reply', seq: message.seq, value: counter(5) }), 500);
       if (mode === 'slow' && id === 1 && scrapes++ > 0)
         return void setTimeout(() => send({ type: 'kg:reply', seq: message.seq, value: counter(5) }), 3_000);
-      if (mode === 'slow') return send({ type: 'kg:reply', seq: message.seq, value: counter(5) });
+      if (mode === 'slow' || mode === 'draining') return send({ type: 'kg:reply', seq: message.seq, value: counter(5) });
       return send({ type: 'kg:reply', seq: message.seq, value: counter(0) });
     case 'kg:invalidate':
       if (message.seq !== undefined) send({ type: 'kg:reply', seq: message.seq, value: 0 });
       return;
     case 'kg:shutdown':
+      // 'draining': takes a second to drain, like a worker with connections open.
+      if (mode === 'draining') return void setTimeout(() => process.exit(0), 1_000);
       process.exit(0);
   }
 });

@@ -101,3 +101,16 @@ test('a worker too busy to answer a scrape in time still counts what it had coun
     await c.shutdown();
   }
 });
+
+test('while the workers drain, /metrics still counts what they had counted: no counter goes down', async () => {
+  const { c, admin } = await primary('draining');
+  const first = metric(await (await fetch(admin + '/metrics')).text(), 'review_fake_total');
+  assert.equal(first, 10);
+  const stopped = c.shutdown();
+  try {
+    const during = metric(await (await fetch(admin + '/metrics')).text(), 'review_fake_total');
+    assert.ok(during >= first, `review_fake_total went from ${first} down to ${during} during the drain`);
+  } finally {
+    await stopped;
+  }
+});
