@@ -1,13 +1,13 @@
 /**
  * A reload the primary applies while a worker is starting (it has its kg:init, its gateway is
  * not up yet) must reach that worker too. The replacement is held in its start deterministically:
- * identity_assertion.key_file is swapped for a named pipe, which the worker's start-up read
- * blocks on until the test writes the key into it.
+ * session_cache.shared.password_file is swapped for a named pipe, which the worker's start-up
+ * read blocks on until the test writes the password into it (Redis itself is never reached:
+ * nothing here needs it).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,7 +16,9 @@ import { startEchoUpstream } from '../../helpers/servers.js';
 import { freshStatuses, logLines, startWorkersGateway, workersSetup, type WorkersSetup } from '../workers/helpers.js';
 
 const N = 6;
-const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+const password = 'not-a-real-password\n';
+// Port 9 (discard): nothing answers; the gateway starts and serves without waiting for Redis.
+const shared = { session_cache: { shared: { redis_url: 'redis://127.0.0.1:9', password_file: 'redis.password' } } };
 let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
 let setup: WorkersSetup;
 let gw: GatewayProcess;
@@ -25,8 +27,8 @@ const route = (auth: string) => [{ name: 'app', match: { path_prefix: '/' }, ups
 before(async () => {
   upstream = await startEchoUpstream();
   setup = await workersSetup(2, []);
-  writeFileSync(join(setup.dir, 'key.pem'), pem);
-  setup.write({ routes: route('anonymous'), identity_assertion: { enabled: true, key_file: 'key.pem' } });
+  writeFileSync(join(setup.dir, 'redis.password'), password);
+  setup.write({ routes: route('anonymous'), ...shared });
   gw = startWorkersGateway(setup);
   await gw.waitFor('stdout', (t) => t.includes('"msg":"kratos-gateway started"'), 90_000);
 });
@@ -55,9 +57,9 @@ function blockedChildren(pid: number): number[] {
 
 test('a reload applied while a replacement worker starts reaches it', async () => {
   assert.deepEqual(await freshStatuses(N, setup.proxy + '/x'), Array(N).fill(200));
-  const key = join(setup.dir, 'key.pem');
-  rmSync(key);
-  execFileSync('mkfifo', [key]);
+  const file = join(setup.dir, 'redis.password');
+  rmSync(file);
+  execFileSync('mkfifo', [file]);
 
   const victim = logLines(gw.stdout(), 'worker started')[0]!;
   process.kill(victim.pid as number, 'SIGKILL');
@@ -66,12 +68,12 @@ test('a reload applied while a replacement worker starts reaches it', async () =
     await new Promise((r) => setTimeout(r, 50));
     held = blockedChildren(gw.child.pid!);
   }
-  assert.equal(held.length, 1, 'the replacement never reached its start-up read of the key file');
+  assert.equal(held.length, 1, 'the replacement never reached its start-up read of the password file');
 
   // Locked down while the replacement has its kg:init but no gateway yet.
-  setup.write({ routes: route('required'), identity_assertion: { enabled: true, key_file: 'key.pem' } });
+  setup.write({ routes: route('required'), ...shared });
   await gw.waitFor('stdout', (t) => logLines(t, 'configuration reloaded').length === 2, 15_000);
-  await writeFile(key, pem);
+  await writeFile(file, password);
   await gw.waitFor('stdout', (t) => logLines(t, 'worker started').length === 3, 30_000);
 
   const statuses = await freshStatuses(N, setup.proxy + '/x');

@@ -7,7 +7,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,23 +90,24 @@ test('a taken proxy port: the same message and exit code as a single process, pr
 
 test('replacements that keep failing: a fatal line and exit 1, not a restart loop', async () => {
   const upstream = await startEchoUpstream();
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  // Redis itself is never reached (port 9): only the password file matters here.
   const g = await gatewayFile(2, {
-    identity_assertion: { enabled: true, key_file: 'key.pem' },
+    session_cache: { shared: { redis_url: 'redis://127.0.0.1:9', password_file: 'redis.password' } },
     routes: [{ name: 'open', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'anonymous' }],
   });
-  writeFileSync(join(g.dir, 'key.pem'), privateKey.export({ format: 'pem', type: 'pkcs8' }));
+  writeFileSync(join(g.dir, 'redis.password'), 'secret\n');
   const gw = spawnGateway(['--config', g.file]);
   try {
     await gw.waitFor('stdout', (t) => t.includes('"msg":"kratos-gateway started"'), 60_000);
-    // Every replacement reads the key file as a restart would, and now fails on it (exit 2).
-    writeFileSync(join(g.dir, 'key.pem'), 'not a key');
+    // Every replacement reads the password file as a restart would, and now fails on it (exit 2).
+    // (Not the assertion key file: workers take the primary's keys.)
+    writeFileSync(join(g.dir, 'redis.password'), '');
     process.kill(logLines(gw.stdout(), 'worker started')[0]!.pid as number, 'SIGKILL');
     const code = await Promise.race([gw.exited, new Promise((r) => setTimeout(() => r('still running'), 90_000).unref())]);
     assert.equal(code, 1, gw.stdout());
     const replaced = logLines(gw.stdout(), 'worker exited unexpectedly; starting a replacement');
     assert.equal(replaced.length, 5);
-    assert.match(String(replaced[1]!.error), /^config error: identity_assertion\.key_file: /);
+    assert.match(String(replaced[1]!.error), /^config error: session_cache\.shared\.password_file: /);
     assert.equal(replaced[1]!.exit_code, 2);
     const fatal = gw
       .stdout()
