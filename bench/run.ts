@@ -3,13 +3,14 @@
  * and without a cache) and Caddy forward_auth, in one run on one machine. See bench/README.md.
  *
  *   --duration 5 --warmup 1 --reps 3 --connections 64
- *   --scenarios a,d,c,e,b,f,h,g,w    --systems direct,floor,kg,kg-nocache,baseline,nginx-cache,nginx,caddy
+ *   --scenarios a,d,c,e,b,f,h,g,w,fleet --systems direct,floor,kg,kg-nocache,baseline,nginx-cache,nginx,caddy
  *   --kratos embedded|fake           --kratos-delay-ms 0
  *   --peer-cpus 1                    (nginx worker_processes, Caddy GOMAXPROCS)
  *   --quiet-wait 1                   (seconds to wait for an idle machine before each measurement)
  *   --access-log-off-too             (also measure kratos-gateway with its access log off in (a))
  *   --profile                        (CPU-profile kratos-gateway during the first scenario listed)
  *   --no-install                     (do not apt-get install nginx-light / caddy when missing)
+ *   --fleet-trials 60 --fleet-credentials 20 --fleet-burst 300 --fleet-spread 500   (the fleet scenario, bench/lib/fleet.ts)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { renderMarkdown, type Report, type ScenarioReport } from './lib/report.j
 import { hasCommand, peerVersions, startSystem, SYSTEM_LABELS, type RunningSystem, type SystemEnv, type SystemId } from './lib/systems.js';
 import { runLoad, stopLoad } from './lib/load.js';
 import { measureWorkers, workersTable } from './lib/workers.js';
+import { FLEET_LABELS, fleetScenario } from './lib/fleet.js';
 
 const args = parseArgs(process.argv.slice(2));
 const duration = num(args, 'duration', 5);
@@ -31,7 +33,7 @@ const connections = num(args, 'connections', 64);
 const delayMs = num(args, 'kratos-delay-ms', 0);
 const peerCpus = Math.max(1, num(args, 'peer-cpus', 1));
 const quietWaitMs = num(args, 'quiet-wait', 1) * 1000;
-const scenarios = (args.get('scenarios') ?? 'a,d,c,e,b,f,h,g,w').split(',').map((s) => s.trim());
+const scenarios = (args.get('scenarios') ?? 'a,d,c,e,b,f,h,g,w,fleet').split(',').map((s) => s.trim());
 const kratosKind = (args.get('kratos') ?? (embeddedAvailable() ? 'embedded' : 'fake')) as KratosKind;
 const notes: string[] = [];
 const started = Date.now();
@@ -485,6 +487,23 @@ try {
         raw: {},
         extra: { rows, table: workersTable(rows) },
       };
+    } else if (sc === 'fleet') {
+      Object.assign(report.systems, FLEET_LABELS);
+      report.scenarios.fleet = await fleetScenario({
+        ctx,
+        env,
+        kratos,
+        duration,
+        warmup,
+        reps,
+        connections,
+        single: systemIds.includes('kg') ? () => system('kg') : undefined,
+        log,
+        trials: num(args, 'fleet-trials', 60),
+        credentials: Math.max(1, num(args, 'fleet-credentials', 20)),
+        burstSize: Math.max(3, num(args, 'fleet-burst', 300)),
+        spread: Math.max(1, num(args, 'fleet-spread', 500)),
+      });
     } else {
       notes.push(`unknown scenario "${sc}" skipped`);
     }

@@ -1,5 +1,6 @@
 /** The JSON report's shape and its Markdown rendering (bench/results/latest.md). */
 import type { Sample } from './measure.js';
+import type { FleetExtra, FleetMode } from './fleet.js';
 
 export interface Row {
   rps: number;
@@ -262,12 +263,14 @@ export function renderMarkdown(r: Report): string {
       ...(w.extra.table as string[]),
       '',
     );
+  const fl = r.scenarios.fleet;
+  if (fl) lines.push(...fleetSection(r, fl, targets));
 
   if (targets.length) {
     lines.splice(
       headerEnd,
       0,
-      '## Targets (issue 6)',
+      fl ? '## Targets (issues 6 and 11)' : '## Targets (issue 6)',
       '',
       '| target | goal | measured | |',
       '|---|---|---|---|',
@@ -277,4 +280,90 @@ export function renderMarkdown(r: Report): string {
   }
   if (r.notes.length) lines.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
   return lines.join('\n');
+}
+
+const us = (perCoreSecond: number | undefined) => (perCoreSecond ? `${(1e6 / perCoreSecond).toFixed(1)} µs` : '–');
+
+/** The fleet scenario (bench/lib/fleet.ts): whoami per new credential, propagation, hot path and spread. */
+function fleetSection(r: Report, sc: ScenarioReport, targets: string[][]): string[] {
+  const x = sc.extra as unknown as FleetExtra;
+  const label = (id: string) => r.systems[id] ?? id;
+  const out = [
+    `## ${sc.title}`,
+    '',
+    `Three kratos-gateway processes (production configuration, as \`kg\`) in front of the same Kratos and upstream; "L1 + L2" adds \`session_cache.shared\` on one ${x.redis || 'redis-server'} (no persistence). All on loopback, on the same machine as everything else.`,
+    '',
+    "**whoami calls per new credential, for the whole fleet** (counted at Kratos; the gateways' own `/metrics` in brackets):",
+    '',
+    '| fleet | credentials | burst: concurrent first requests over A, B, C | whoami / credential (burst) | whoami / credential (first used on A, then B, then C) | non-200 |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const [id, w] of Object.entries(x.whoami)) {
+    out.push(
+      `| ${label(id)} | ${w.credentials} | ${w.burstSize} | ${f2(w.burst)} (${f2(w.burstGatewayMetric)}) | ${f2(w.sequence)} | ${w.burstNon200 + w.sequenceNon200} |`,
+    );
+  }
+  out.push(
+    '',
+    "**Revocation propagation**: a session used on A and B (cached on both), logged out through A's Kratos mount; B is then asked back to back until its first 401. Time from A's logout response to B's 401, as the client sees it (each sample is at most one request's latency late). Without a shared tier B serves the revoked session until its cache entry expires; three trials show it.",
+    '',
+    '| fleet | trials | rejected by B within 2 s | first request rejected | p50 ms | p99 ms | max ms |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const [id, p] of Object.entries(x.propagation)) {
+    out.push(
+      `| ${label(id)} | ${p.trials} | ${p.rejected} | ${p.firstRequestRejected} | ${f2(p.p50Ms)} | ${f2(p.p99Ms)} | ${p.maxMs === null ? '–' : f2(p.maxMs)} |`,
+    );
+  }
+  out.push(
+    '',
+    '**Hot path on one instance** (one cached session, load on instance A only; `kg` is the single gateway of this run, shared off): the L1 hit must cost the same whichever the mode.',
+    '',
+    ...table(r, { ...sc, rows: x.hot }),
+    '',
+    `CPU per request: ${Object.entries(x.hot)
+      .map(([id, row]) => `${label(id)} ${us(row.perCoreSecond)}`)
+      .join(
+        '; ',
+      )}${Number.isNaN(x.redisCpuUsPerRequest.hot) ? '' : `; Redis during the L1 + L2 run: ${x.redisCpuUsPerRequest.hot.toFixed(2)} µs per request`}.`,
+    '',
+    '**Spread credentials**: sessions first used on A (not measured), then each sent once to B: with L1 only every one is a whoami from B, with L1 + L2 an L2 hit. As in (c), "req/s" of a fixed-count run is a lower bound; compare CPU per request and whoami calls.',
+    '',
+    ...table(r, { ...sc, rows: x.spread }),
+    '',
+    `CPU per request on B: ${Object.entries(x.spread)
+      .map(([id, row]) => `${label(id)} ${us(row.perCoreSecond)}`)
+      .join(
+        '; ',
+      )}${Number.isNaN(x.redisCpuUsPerRequest.spread) ? '' : `; Redis during the L1 + L2 run: ${x.redisCpuUsPerRequest.spread.toFixed(2)} µs per request`}.`,
+    '',
+  );
+  if (x.notes.length) out.push(...x.notes.map((n) => `- ${n}`), '');
+  const l2w = x.whoami['fleet-l2' as FleetMode];
+  if (l2w) {
+    targets.push([
+      `(fleet) whoami calls per new credential, ${l2w.burstSize} concurrent over 3 instances`,
+      '1 (must: ≤ 3)',
+      f2(l2w.burst),
+      verdict(l2w.burst <= 1),
+    ]);
+  }
+  const l2p = x.propagation['fleet-l2' as FleetMode];
+  if (l2p)
+    targets.push([
+      '(fleet) revocation on A → rejected on B, p99',
+      '≤ 100 ms',
+      `p99 ${f2(l2p.p99Ms)} ms (p50 ${f2(l2p.p50Ms)} ms), ${l2p.rejected}/${l2p.trials} within 2 s`,
+      verdict(l2p.staleAfter2s === 0 && l2p.p99Ms <= 100),
+    ]);
+  const kg = x.hot.kg;
+  const l1 = x.hot['fleet-l1'];
+  if (kg && l1)
+    targets.push([
+      '(fleet) hot path with shared off: CPU per request, fleet instance vs single gateway',
+      'unchanged',
+      `${us(l1.perCoreSecond)} vs ${us(kg.perCoreSecond)} (${ratio(kg.perCoreSecond, l1.perCoreSecond)})`,
+      '–',
+    ]);
+  return out;
 }

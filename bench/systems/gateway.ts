@@ -1,6 +1,7 @@
 /**
  * kratos-gateway as a system under test, in its own process.
- * argv[2]: JSON `{ kratosUrl, upstreamUrl, cache, accessLog, whoamiConnections? }`.
+ * argv[2]: JSON `{ kratosUrl, upstreamUrl, cache, accessLog, shared? }`; `shared` (`{ redisUrl, keyPrefix }`,
+ * the fleet scenario) turns on session_cache.shared against that Redis.
  * Environment: BENCH_IDENTITY_ASSERTION=1 (bench:quick --assertion), BENCH_POLICY=1 (--policy).
  *
  * The configuration is production's (config/production.yaml's data-plane keys: cache on,
@@ -19,6 +20,7 @@ interface Options {
   upstreamUrl: string;
   cache: boolean;
   accessLog: boolean;
+  shared?: { redisUrl: string; keyPrefix: string };
 }
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as Options;
@@ -27,7 +29,10 @@ const config = parseConfig({
   proxy: { listen: { host: '127.0.0.1', port: 0 }, shutdown_grace_ms: 1_000 },
   admin: { listen: { host: '127.0.0.1', port: 0 } },
   kratos: { public_url: opts.kratosUrl },
-  session_cache: { enabled: opts.cache },
+  session_cache: {
+    enabled: opts.cache,
+    ...(opts.shared ? { shared: { redis_url: opts.shared.redisUrl, key_prefix: opts.shared.keyPrefix } } : {}),
+  },
   ui: { enabled: false },
   log: { level: 'info', access_log: opts.accessLog },
   // bench:quick --assertion: the signed identity assertion on (an ephemeral ES256 key, one mapped claim).
