@@ -8,8 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'undici';
-import { Fleet, sleep } from './fleet.js';
+import { Fleet, send, sleep } from './fleet.js';
 
 const REVALIDATE_MS = 500;
 const BOUND_MS = 2_000;
@@ -72,7 +71,7 @@ describe(`a fleet with revalidate_after_ms ${REVALIDATE_MS}`, () => {
   test('no credential in Redis, in pub/sub messages or in the logs (after a logout through B, published)', async () => {
     const member = await fleet.apiMember('revalidate-logout');
     for (const i of fleet.instances) assert.equal(await fleet.status(i, member), 200);
-    const res = await request(fleet.B.mount + '/sessions', {
+    const res = await send(fleet.B.mount + '/sessions', {
       method: 'DELETE',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ session_token: member.token }),

@@ -14,7 +14,7 @@ import { createServer, request as httpRequest, Agent as HttpAgent, type Server }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { spawnGateway, type GatewayProcess } from '../../helpers/process.js';
@@ -22,6 +22,31 @@ import { startRedis, type TestRedis } from '../../helpers/redis.js';
 import { closeServer, freePort, listenOnFreePort, startEchoUpstream, type EchoRecord } from '../../helpers/servers.js';
 import { SettableClock } from '../../../src/identity/index.js';
 import { Browser, registerBrowser, startTestServer, type TestServer } from '../identity/helpers.js';
+
+/** How long any one request of these tests may take before it fails, naming what it was. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
+/**
+ * undici's request with a bound: a hung answer fails the test with the method and URL it was
+ * waiting on (undici's own default is 300 s, and its timeout error does not say which request).
+ */
+export async function send(
+  url: string,
+  options: {
+    method?: Dispatcher.HttpMethod;
+    headers?: Record<string, string>;
+    body?: string;
+    dispatcher?: Dispatcher;
+    timeoutMs?: number;
+  } = {},
+): Promise<Dispatcher.ResponseData> {
+  const { timeoutMs = REQUEST_TIMEOUT_MS, ...rest } = options;
+  try {
+    return await request(url, { ...rest, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  } catch (err) {
+    throw new Error(`${options.method ?? 'GET'} ${url}: ${(err as Error).message}`, { cause: err });
+  }
+}
 
 export const PASSWORD = 'correct horse battery staple 11';
 
@@ -179,6 +204,14 @@ export class Fleet {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** The last lines an instance printed other than access lines, for failure messages. */
+  logTail(instance: Instance, lines = 8): string {
+    const out = (instance.process.stdout() + instance.process.stderr())
+      .split('\n')
+      .filter((l) => l !== '' && !l.includes('"msg":"request"'));
+    return `--- ${instance.name} (pid ${instance.process.child.pid}, exit ${instance.process.child.exitCode}):\n${out.slice(-lines).join('\n')}`;
+  }
+
   /** Everything every instance printed, for the "no credential in the logs" check. */
   output(): string {
     return this.instances.map((i) => i.process.stdout() + i.process.stderr()).join('\n');
@@ -190,9 +223,9 @@ export class Fleet {
   async apiMember(label: string, first = 'Ada'): Promise<Member> {
     const email = `${label}-${randomBytes(4).toString('hex')}@fleet.example.com`;
     const base = this.identity.publicUrl;
-    const init = await request(`${base}/self-service/registration/api`, { headers: { accept: 'application/json' } });
+    const init = await send(`${base}/self-service/registration/api`, { headers: { accept: 'application/json' } });
     const flow = (await init.body.json()) as { id: string };
-    const submit = await request(`${base}/self-service/registration?flow=${flow.id}`, {
+    const submit = await send(`${base}/self-service/registration?flow=${flow.id}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ method: 'password', password: PASSWORD, traits: { email, name: { first } } }),
@@ -216,7 +249,7 @@ export class Fleet {
   }
 
   private async identityIdOf(email: string): Promise<string> {
-    const res = await request(`${this.identity.adminUrl}/identities?per_page=500`);
+    const res = await send(`${this.identity.adminUrl}/identities?per_page=500`);
     const list = (await res.body.json()) as Array<{ id: string; traits: { email: string } }>;
     const found = list.find((i) => i.traits.email === email);
     assert.ok(found, `identity ${email} exists`);
@@ -225,7 +258,7 @@ export class Fleet {
 
   /** Revokes every session of an identity at the identity server's admin API (deletes it): no gateway is involved. */
   async revokeAtKratos(identityId: string): Promise<void> {
-    const res = await request(`${this.identity.adminUrl}/identities/${identityId}`, { method: 'DELETE' });
+    const res = await send(`${this.identity.adminUrl}/identities/${identityId}`, { method: 'DELETE' });
     await res.body.dump();
     assert.equal(res.statusCode, 204);
   }
@@ -233,13 +266,12 @@ export class Fleet {
   // ---------- requests ----------
 
   /** One request to the protected app through `instance`, with `headers` as credentials. */
-  async call(instance: Instance, headers: Record<string, string>, path = '/app'): Promise<Answer> {
+  async call(instance: Instance, headers: Record<string, string>, path = '/app', timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
     const t = performance.now();
-    const res = await request(instance.proxyUrl + path, {
+    const res = await send(instance.proxyUrl + path, {
       headers: { accept: 'application/json', ...headers },
       dispatcher: this.dispatcher,
-      headersTimeout: 30_000,
-      bodyTimeout: 30_000,
+      timeoutMs,
     });
     const text = await res.body.text();
     const ms = performance.now() - t;
@@ -271,7 +303,9 @@ export class Fleet {
   // ---------- metrics ----------
 
   async metrics(instance: Instance): Promise<string> {
-    const res = await request(instance.adminUrl + '/metrics');
+    const res = await send(instance.adminUrl + '/metrics').catch((err: Error) => {
+      throw new Error(`${instance.name}: ${err.message}\n${this.logTail(instance)}`, { cause: err });
+    });
     assert.equal(res.statusCode, 200);
     return res.body.text();
   }
@@ -307,7 +341,9 @@ export class Fleet {
       if (pending.size === 0) return;
       await sleep(50);
     }
-    assert.fail(`${what}: still not the case on ${[...pending].map((i) => i.name).join(', ')} after ${boundMs} ms`);
+    assert.fail(
+      `${what}: still not the case on ${[...pending].map((i) => i.name).join(', ')} after ${boundMs} ms\n${[...pending].map((i) => this.logTail(i)).join('\n')}`,
+    );
   }
 
   // ---------- what Redis holds ----------
