@@ -2,17 +2,21 @@
  * A real redis-server (Debian's `redis-server`, provisioned by `npm test`'s pretest) on a free
  * loopback port, with no persistence, for the shared-cache tests. `stop()` and `start()` again
  * keep the port, so a test can take Redis away and bring it back under running gateways.
+ * With `tls` the server listens on that port for TLS only (`--port 0 --tls-port`), and the
+ * helper's own probe and `command` speak TLS, trusting the given CA.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { freePort } from './servers.js';
 
 export const REDIS_SERVER = existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : 'redis-server';
 
 export interface TestRedis {
+  /** The TLS port when started with `tls` (then the only port). */
   readonly port: number;
-  /** `redis://127.0.0.1:<port>` (no credentials unless `requirePass` was given). */
+  /** `redis://127.0.0.1:<port>`, or `rediss://` with `tls` (no credentials in it either way). */
   readonly url: string;
   /** Starts the server (again) on the same port; resolves once it accepts connections. */
   start(): Promise<void>;
@@ -26,10 +30,18 @@ function resp(args: string[]): string {
   return `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('');
 }
 
+/** Files for a TLS-only server (`--port 0 --tls-port`); clients are not asked for certificates. */
+export interface RedisTlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** The CA that signed certFile: the helper's own client trusts it (and only it). */
+  caFile: string;
+}
+
 /** The replies of one command, read until the socket has been quiet briefly after the first bytes. */
-function send(port: number, args: string[], password?: string): Promise<string> {
+function send(port: number, args: string[], password?: string, ca?: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = ca === undefined ? connect(port, '127.0.0.1') : tlsConnect({ host: '127.0.0.1', port, ca });
     let out = '';
     let timer: NodeJS.Timeout | undefined;
     const done = () => {
@@ -44,7 +56,9 @@ function send(port: number, args: string[], password?: string): Promise<string> 
       timer = setTimeout(done, 30);
     });
     socket.on('error', reject);
-    socket.on('connect', () => socket.write((password === undefined ? '' : resp(['AUTH', password])) + resp(args)));
+    socket.on(ca === undefined ? 'connect' : 'secureConnect', () =>
+      socket.write((password === undefined ? '' : resp(['AUTH', password])) + resp(args)),
+    );
     setTimeout(() => {
       socket.destroy();
       reject(new Error(`redis ${args[0]}: no reply`));
@@ -53,13 +67,22 @@ function send(port: number, args: string[], password?: string): Promise<string> 
 }
 
 export async function startRedis(
-  options: { requirePass?: string; extraArgs?: string[] } = {},
+  options: { requirePass?: string; extraArgs?: string[]; tls?: RedisTlsFiles } = {},
 ): Promise<TestRedis & { close(): Promise<void> }> {
   const port = await freePort();
+  const { tls } = options;
+  const ca = tls === undefined ? undefined : readFileSync(tls.caFile);
   let child: ChildProcess | undefined;
+  const listen =
+    tls === undefined
+      ? ['--port', String(port)]
+      : [
+          ...['--port', '0', '--tls-port', String(port)],
+          ...['--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile, '--tls-ca-cert-file', tls.caFile],
+          ...['--tls-auth-clients', 'no'],
+        ];
   const args = [
-    '--port',
-    String(port),
+    ...listen,
     '--bind',
     '127.0.0.1',
     '--save',
@@ -83,7 +106,7 @@ export async function startRedis(
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
-        const pong = await send(port, ['PING'], options.requirePass);
+        const pong = await send(port, ['PING'], options.requirePass, ca);
         if (pong.startsWith('+PONG')) return;
       } catch {
         // not listening yet
@@ -103,10 +126,10 @@ export async function startRedis(
   await start();
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${tls === undefined ? 'redis' : 'rediss'}://127.0.0.1:${port}`,
     start,
     stop,
     close: stop,
-    command: (...a: string[]) => send(port, a, options.requirePass),
+    command: (...a: string[]) => send(port, a, options.requirePass, ca),
   };
 }
