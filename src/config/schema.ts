@@ -191,6 +191,9 @@ export const configSchema = z
                   return false;
                 }
               }, 'must be a redis:// or rediss:// URL with a host')
+              // The Redis client reads options (TLS, password, family) from the query: settings
+              // belong in the configuration, where they are validated and documented.
+              .refine((s) => !s.includes('?') && !s.includes('#'), 'must not have a query string or fragment')
               .optional(),
             /** A file holding the Redis password (a mounted Secret); relative to the config file. Overrides a password in the URL. */
             password_file: z.string().min(1).optional(),

@@ -210,3 +210,29 @@ describe('identity_assertion.tokenize_as', () => {
     assert.match(embedded.join('\n'), /^identity_assertion\.tokenize_as: the embedded identity server/m);
   });
 });
+
+describe('session_cache.shared and proxy.workers', () => {
+  test('a Redis URL: redis:// or rediss:// with a host, no query string (the client would read options from it)', () => {
+    assert.equal(
+      parseConfig({ session_cache: { shared: { redis_url: 'rediss://gw@redis:6380/0' } } }).session_cache.shared.redis_url,
+      'rediss://gw@redis:6380/0',
+    );
+    assert.deepEqual(problems({ session_cache: { shared: { redis_url: 'http://redis:6379' } } }), [
+      'session_cache.shared.redis_url: must be a redis:// or rediss:// URL with a host',
+    ]);
+    assert.deepEqual(problems({ session_cache: { shared: { redis_url: 'redis://redis:6379/?password=x' } } }), [
+      'session_cache.shared.redis_url: must not have a query string or fragment',
+    ]);
+  });
+
+  test('revalidate_after_ms below ttl_cap_ms, a password file only with a URL, workers a number or auto', () => {
+    assert.deepEqual(problems({ session_cache: { ttl_cap_ms: 1_000, revalidate_after_ms: 1_000 } }), [
+      'session_cache.revalidate_after_ms: must be less than session_cache.ttl_cap_ms (an entry is never older than the cap)',
+    ]);
+    assert.deepEqual(problems({ session_cache: { shared: { password_file: 'pw' } } }), [
+      'session_cache.shared.password_file: needs session_cache.shared.redis_url',
+    ]);
+    assert.deepEqual(problems({ proxy: { workers: 'many' } }), ['proxy.workers: must be a whole number from 1 to 256, or "auto"']);
+    assert.equal(parseConfig({ proxy: { workers: 'auto' } }).proxy.workers, 'auto');
+  });
+});
