@@ -23,25 +23,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
-import { MODERN_SPEC_FILE } from './modern-kratos.js';
+import { addFormats, MODERN_SPEC_FILE, toJsonSchema } from './modern-kratos.js';
 import { closeServer, listenOnFreePort } from './servers.js';
-
-const addFormats: FormatsPlugin =
-  (addFormatsModule as unknown as { default?: FormatsPlugin }).default ?? (addFormatsModule as unknown as FormatsPlugin);
-
-/** OpenAPI 3.0 `nullable` as a JSON-Schema union (as in modern-kratos.ts). */
-function toJsonSchema(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(toJsonSchema);
-  if (typeof node !== 'object' || node === null) return node;
-  const obj: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(node)) obj[k] = toJsonSchema(v);
-  if (obj.nullable === true) {
-    delete obj.nullable;
-    return { anyOf: [obj, { type: 'null' }] };
-  }
-  return obj;
-}
 
 interface Operation {
   operationId?: string;

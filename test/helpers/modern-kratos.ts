@@ -23,11 +23,11 @@ import { closeServer, listenOnFreePort } from './servers.js';
 const here = dirname(fileURLToPath(import.meta.url));
 export const MODERN_SPEC_FILE = join(here, '../fixtures/kratos-v26.2.0-api.json');
 
-const addFormats: FormatsPlugin =
+export const addFormats: FormatsPlugin =
   (addFormatsModule as unknown as { default?: FormatsPlugin }).default ?? (addFormatsModule as unknown as FormatsPlugin);
 
 /** OpenAPI 3.0 `nullable` as a JSON-Schema union. */
-function toJsonSchema(node: unknown): unknown {
+export function toJsonSchema(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(toJsonSchema);
   if (typeof node !== 'object' || node === null) return node;
   const obj: Record<string, unknown> = {};
