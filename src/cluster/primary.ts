@@ -204,6 +204,21 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     const worker = cluster.fork({ [WORKER_ENV]: '1' });
     const m: Member = { worker, pid: worker.process.pid ?? 0, state: 'starting', initialised: false, asked: new Set() };
     members.set(worker.id, m);
+    // A worker stuck in its start (a blocked read, a hung dependency) would leave the gateway
+    // not ready but alive for ever, never restarted by an orchestrator: it is killed and
+    // counted as an exit (a replacement, or at the first start the start-up failure).
+    const startLimitMs = config.proxy.worker_start_timeout_ms;
+    const startTimer = setTimeout(() => {
+      if (m.state !== 'starting' || stopping) return;
+      m.failure ??= {
+        lines: [`kratos-gateway: a worker did not start within ${startLimitMs} ms (proxy.worker_start_timeout_ms)`],
+        code: 1,
+      };
+      logger.error({ worker: worker.id, pid: m.pid, timeout_ms: startLimitMs }, 'worker did not start in time; killing it');
+      worker.process.kill('SIGKILL');
+    }, startLimitMs);
+    startTimer.unref();
+    worker.once('exit', () => clearTimeout(startTimer));
     worker.on('message', (message: unknown) => {
       if (!isOurs<FromWorker>(message)) return;
       if (!isWellFormed(message))
@@ -224,6 +239,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
           return;
         case 'kg:listening':
           if (m.state !== 'starting') return;
+          clearTimeout(startTimer);
           m.state = stopping ? 'stopping' : 'listening';
           proxyUrl ||= message.proxyUrl;
           logger.info({ worker: worker.id, pid: m.pid, proxy: message.proxyUrl }, 'worker started');

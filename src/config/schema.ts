@@ -123,6 +123,8 @@ export const configSchema = z
         workers: z
           .union([z.number().int().min(1).max(256), z.literal('auto')], { error: 'must be a whole number from 1 to 256, or "auto"' })
           .default(1),
+        /** With workers: a worker not listening this long after it was started is killed and replaced (at the first start: a start-up failure). */
+        worker_start_timeout_ms: z.number().int().min(1_000).max(600_000).default(60_000),
       })
       .strict()
       // Node refuses to create such a server (a RangeError at start-up); say so as a config error.
