@@ -265,7 +265,7 @@ export class RedisSessionStore implements SessionStore {
       (value !== undefined && value !== NOT_A_SESSION && since('i' + (value as SessionSummary).identityId));
     if (value === undefined || value === NOT_A_SESSION || raced)
       return { outcome: 'claimed', load: this.ticket(key, Number(nowText), undefined) };
-    this.set(key, value, Math.max(1, Math.min(Number(pttl) > 0 ? Number(pttl) : this.opts.memory.ttlCapMs, this.opts.memory.ttlCapMs)));
+    this.keepFromRedis(key, value, Number(pttl));
     return { outcome: 'refreshed' };
   }
 
@@ -328,9 +328,16 @@ export class RedisSessionStore implements SessionStore {
     const value = decodeStoredValue(text, this.opts.summaryShape);
     // Unreadable (another format, corrupt): a miss; our answer overwrites it.
     if (value === undefined) return { kind: 'done', result: this.ticket(key, started, undefined) };
-    const ttlMs = Math.max(1, Math.min(Number(pttl) > 0 ? Number(pttl) : this.opts.memory.ttlCapMs, this.opts.memory.ttlCapMs));
-    this.set(key, value, ttlMs);
+    const ttlMs = this.keepFromRedis(key, value, Number(pttl));
     return { kind: 'done', result: { found: { value, ttlMs }, keep: () => {}, release: () => {} } };
+  }
+
+  /** Keeps a value read from Redis here for what its Redis entry has left (no expiry: the cap), capped; returns that lifetime. */
+  private keepFromRedis(key: string, value: StoredValue, pttl: number): number {
+    const cap = this.opts.memory.ttlCapMs;
+    const ttlMs = Math.max(1, Math.min(pttl > 0 ? pttl : cap, cap));
+    this.set(key, value, ttlMs);
+    return ttlMs;
   }
 
   /**
