@@ -144,7 +144,8 @@ export class RedisSessionStore implements SessionStore {
     this.lockTtlMs = opts.whoamiTimeoutMs + LOCK_SLACK_MS;
     // A marker must outlive every miss that began before it; KEEP refuses misses older than this.
     this.markerTtlMs = this.lockTtlMs + PURGE_MARGIN_MS + 1_000;
-    this.urlForLogs = urlForLogs(opts.url);
+    // Userinfo password and every query value `***` (ioredis reads `?password=`).
+    this.urlForLogs = redactUrl(opts.url);
     const common: RedisOptions = {
       // Nothing waits for a connection: a command while Redis is away fails at once.
       enableOfflineQueue: false,
@@ -584,13 +585,6 @@ function credentialsOf(url: string, password: string | undefined): { username?: 
   const user = decodeURIComponent(u.username) || (u.searchParams.get('username') ?? '');
   const pass = password ?? (decodeURIComponent(u.password) || (u.searchParams.get('password') ?? ''));
   return { ...(user !== '' && { username: user }), ...(pass !== '' && { password: pass }) };
-}
-
-/** The URL as log lines show it: the user, never a password (userinfo `***`, a query one left out). */
-function urlForLogs(url: string): string {
-  const u = new URL(url);
-  u.searchParams.delete('password');
-  return redactUrl(u.href);
 }
 
 /** The URL ioredis is given: no userinfo, no `username`/`password` query parameters. */
