@@ -341,12 +341,6 @@ export class SessionResolver {
   }
 
   /**
-   * Removes every cached session of the identity this credential belongs to (its traits
-   * changed). Done in this process before it returns; the promise settles once the fleet's
-   * shared tier has the invalidation (or gave up within its timeout): a response written
-   * after it cannot overtake the purge. Never rejects.
-   */
-  /**
    * Removes the cached answer for one credential only (here at once and, with a shared tier,
    * fleet-wide), leaving the identity's other sessions: the admin purge by credential.
    */
@@ -359,6 +353,12 @@ export class SessionResolver {
     await store.delete(key);
   }
 
+  /**
+   * Removes every cached session of the identity this credential belongs to (its traits
+   * changed). Done in this process before it returns; the promise settles once the fleet's
+   * shared tier has the invalidation (or gave up within its timeout): a response written
+   * after it cannot overtake the purge. Never rejects.
+   */
   async purgeIdentityOf(credential: Credential): Promise<void> {
     const store = this.store;
     if (store === undefined) return;
