@@ -35,6 +35,9 @@ type Answer =
 
 type StepUp = Extract<Resolution, { status: 'step_up' }>;
 
+/** Shared by every "no session" answer: a negative hit allocates nothing (Resolutions are never mutated). */
+export const UNAUTHENTICATED: Resolution = Object.freeze({ status: 'unauthenticated' as const });
+
 /**
  * A step-up answer is kept at most this long. The credential does not change when the user
  * steps up (Kratos raises the AAL of the same session), so a longer entry would keep refusing
@@ -189,7 +192,7 @@ export class SessionResolver {
     if (cached !== undefined) {
       if (cached === NOT_A_SESSION) {
         this.counted('negative_hit', span);
-        return { status: 'unauthenticated' };
+        return UNAUTHENTICATED;
       }
       this.counted('hit', span);
       if (this.revalidateAfterMs !== undefined) this.revalidateIfOld(store, key, credential, cached as SessionSummary);
@@ -267,11 +270,11 @@ export class SessionResolver {
         // Kept only if asked after every purge of its identity, and dropped by any later one.
         const kept = store.get(key);
         if (kept !== undefined)
-          return kept === NOT_A_SESSION ? { status: 'unauthenticated' } : { status: 'authenticated', session: kept as SessionSummary };
+          return kept === NOT_A_SESSION ? UNAUTHENTICATED : { status: 'authenticated', session: kept as SessionSummary };
         flight = this.flights.run(key, (f) => this.fetchAndKeep(store, key, credential, span, f));
         value = await flight.promise;
       }
-      if (value.negative) return 'stepUp' in value ? value.stepUp : { status: 'unauthenticated' };
+      if (value.negative) return 'stepUp' in value ? value.stepUp : UNAUTHENTICATED;
       // Found in the slower tier (another instance's answer): re-checked when old, as a hit would be.
       if (value.fromStore && this.revalidateAfterMs !== undefined) this.revalidateIfOld(store, key, credential, value.session);
       // A refreshed session cookie goes back only to the caller(s) of this very whoami.
@@ -396,7 +399,7 @@ export class SessionResolver {
       const value = await this.fetchSession(credential, span);
       if ('stepUp' in value) return value.stepUp;
       return value.negative
-        ? { status: 'unauthenticated' }
+        ? UNAUTHENTICATED
         : { status: 'authenticated', session: value.session, ...(value.setCookie ? { setCookie: value.setCookie } : {}) };
     } catch (err) {
       return unavailable(err);
