@@ -36,6 +36,24 @@ function parseCacheFor(value: string | string[] | undefined): number | undefined
   return Number.isFinite(seconds) && seconds >= 0 ? Math.floor(seconds * 1000) : undefined;
 }
 
+type ResponseBody = AsyncIterable<unknown> & { destroy(): unknown };
+const TOO_BIG = Symbol('too big');
+
+/** The body as JSON, or TOO_BIG (the body destroyed) past `maxBytes`; rejects as reading or JSON.parse does. */
+async function readJson(body: ResponseBody, maxBytes: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      body.destroy();
+      return TOO_BIG;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
 /** A Kratos error body is a few hundred bytes; anything larger is not read as one. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
@@ -43,20 +61,9 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
  * The step-up fields of a whoami 403 (`{"error":{"id":"session_aal2_required","reason",
  * "details":{"redirect_browser_to"}},"redirect_browser_to"}`), or undefined when it is not one.
  */
-async function readStepUp(
-  body: AsyncIterable<unknown> & { destroy(): unknown },
-): Promise<{ reason: string; redirectBrowserTo: string | undefined } | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_ERROR_BODY_BYTES) {
-      body.destroy();
-      return undefined;
-    }
-    chunks.push(chunk as Buffer);
-  }
-  const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+async function readStepUp(body: ResponseBody): Promise<{ reason: string; redirectBrowserTo: string | undefined } | undefined> {
+  const parsed = await readJson(body, MAX_ERROR_BODY_BYTES);
+  // TOO_BIG (a symbol) is not an object either: not a step-up.
   if (parsed === null || typeof parsed !== 'object') return undefined;
   const top = parsed as { error?: unknown; redirect_browser_to?: unknown };
   const error = top.error as { id?: unknown; reason?: unknown; details?: { redirect_browser_to?: unknown } } | undefined;
@@ -127,21 +134,11 @@ export class KratosWhoamiClient {
     }
     let parsed: unknown;
     try {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of body) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_BODY_BYTES) {
-          body.destroy();
-          throw new WhoamiUnavailable('bad_body', 'Kratos whoami body exceeds 1 MiB');
-        }
-        chunks.push(chunk as Buffer);
-      }
-      parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      parsed = await readJson(body, MAX_BODY_BYTES);
     } catch (err) {
-      if (err instanceof WhoamiUnavailable) throw err;
       throw err instanceof SyntaxError ? new WhoamiUnavailable('bad_body', 'Kratos whoami body is not JSON') : this.classify(err);
     }
+    if (parsed === TOO_BIG) throw new WhoamiUnavailable('bad_body', 'Kratos whoami body exceeds 1 MiB');
     const setCookie = headers['set-cookie'];
     return {
       kind: 'active',
