@@ -229,14 +229,12 @@ export class RedisSessionStore implements SessionStore {
   async load(key: string): Promise<SlowTierLoad> {
     if (this.state !== 'up') return this.ticket(key, undefined, undefined);
     const first = await this.loadOnce(key);
-    if (first === undefined) return this.ticket(key, undefined, undefined);
-    if (first.kind !== 'wait') return first.result;
+    if (first.kind === 'done') return first.result;
     // Another instance is asking Kratos for this key: wait for its answer (or its lock to lapse).
     const waited = Math.min(first.lockMs, this.opts.whoamiTimeoutMs);
     await first.waiter(waited);
     const second = await this.loadOnce(key);
-    if (second === undefined) return this.ticket(key, undefined, undefined);
-    if (second.kind !== 'wait') return second.result;
+    if (second.kind === 'done') return second.result;
     await second.waiter(0);
     // Still held (a newer holder): ask Kratos ourselves rather than wait a second time.
     return this.ticket(key, second.started, undefined);
@@ -286,9 +284,9 @@ export class RedisSessionStore implements SessionStore {
 
   /**
    * One LOAD script round trip. A waiter is registered before it is sent, so a fill notice
-   * that overtakes the reply is not lost. Undefined when Redis did not answer in time.
+   * that overtakes the reply is not lost. Redis not answering in time: a miss kept here only.
    */
-  private async loadOnce(key: string): Promise<LoadStep | undefined> {
+  private async loadOnce(key: string): Promise<LoadStep> {
     const w = { filled: false, wake: () => {} };
     let set = this.waiters.get(key);
     if (set === undefined) this.waiters.set(key, (set = new Set()));
@@ -306,7 +304,7 @@ export class RedisSessionStore implements SessionStore {
       unregister();
       // Answered after we gave up: a lock it took for us is given back, not left to lapse.
       sent.then((late) => late[0] === 2 && this.releaseLock(key, token)).catch(() => {});
-      return undefined;
+      return { kind: 'done', result: this.ticket(key, undefined, undefined) };
     }
     const [kind, text, pttl, nowText] = reply;
     const started = Number(nowText);
