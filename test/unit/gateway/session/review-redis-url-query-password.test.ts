@@ -2,7 +2,7 @@
  * Review: ioredis takes every query parameter of the URL as an option, `password` and
  * `username` included, and lets them win over the options the store passes. So
  * `redis://host:6379/?password=…` authenticates, the store's log lines printed it (redactUrl
- * knows only the userinfo), and it silently overrode session_cache.shared.password_file.
+ * then knew only the userinfo; it now masks every query value), and it silently overrode session_cache.shared.password_file.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
