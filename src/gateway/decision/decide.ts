@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { extractCredential, type Credential, type CredentialExtractor } from '../credentials/index.js';
 import type { Route } from '../routing/route-table.js';
-import type { Resolution, SessionResolver } from '../session/session-resolver.js';
+import { UNAUTHENTICATED, type Resolution, type SessionResolver } from '../session/session-resolver.js';
 import type { SessionSummary } from '../session/session-summary.js';
 import type { RequestTrace } from '../../tracing/types.js';
 import { isBrowserNavigation } from './browser-navigation.js';
@@ -42,8 +42,6 @@ export function decide(
   if (!(resolution instanceof Promise)) return decideOn(route, method, headers, credential, resolution);
   return resolution.then((r) => decideOn(route, method, headers, credential, r));
 }
-
-const UNAUTHENTICATED: Resolution = { status: 'unauthenticated' };
 
 function decideOn(
   route: Route,
