@@ -107,6 +107,16 @@ export function startupFailure(err: unknown): { lines: string[]; code: 1 | 2 } |
   return undefined;
 }
 
+/** The embedded identity server's kratos.yml (relative to baseDir), parsed; an unreadable one is a configuration error. */
+export function readEmbeddedKratosFile(config: GatewayConfig, baseDir: string): { file: string; raw: unknown } {
+  const file = resolve(baseDir, config.embedded_kratos.config_file!);
+  try {
+    return { file, raw: parseYaml(readFileSync(file, 'utf8')) ?? {} };
+  } catch (err) {
+    throw new ConfigError([`embedded_kratos.config_file: cannot read ${file} (${(err as Error).message.split('\n')[0]})`]);
+  }
+}
+
 export async function startGateway(input: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
   const config: GatewayConfig = structuredClone(input);
   const logger = options.logger ?? createLogger(config.log.level, undefined, config.log.format);
@@ -135,13 +145,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     if (options.kratosPublicUrl !== undefined) config.kratos.public_url = options.kratosPublicUrl;
     else if (config.embedded_kratos.enabled && administers) {
       const e = config.embedded_kratos;
-      const file = resolve(baseDir, e.config_file!);
-      let raw: unknown;
-      try {
-        raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
-      } catch (err) {
-        throw new ConfigError([`embedded_kratos.config_file: cannot read ${file} (${(err as Error).message.split('\n')[0]})`]);
-      }
+      const { file, raw } = readEmbeddedKratosFile(config, baseDir);
       // On its own thread: its CPU work for anonymous callers (argon2, the password policy)
       // must not stall proxied traffic (issue 9 §2). Loaded lazily: a gateway in front of a
       // real Kratos never starts the thread or loads SQLite.

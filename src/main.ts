@@ -9,17 +9,15 @@
  *   node dist/main.js version                 (or --version): print the version and exit
  */
 import cluster from 'node:cluster';
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import type { GatewayConfig } from './config/schema.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { ConfigError, loadConfigFile } from './config/load.js';
 import { loadAssertionKeys } from './gateway/assertion/keys.js';
 import { readRedisPassword } from './gateway/session/shared-session-store.js';
 import { redactUrl } from './config/redact.js';
-import { startGateway, startupFailure } from './app.js';
+import { readEmbeddedKratosFile, startGateway, startupFailure } from './app.js';
 import { workerCount } from './cluster/count.js';
 import { WORKER_ENV } from './cluster/messages.js';
 import { startCluster, WorkerStartupError } from './cluster/primary.js';
@@ -35,24 +33,26 @@ function fail(lines: string[], code: number): never {
 }
 
 /**
- * What startGateway would reject in the embedded identity server's kratos.yml, read the same
- * way (relative to the gateway file, with the derived defaults). Loaded lazily like the server:
- * validating a gateway in front of a real Kratos never loads it.
+ * A configuration error (exit 2) or a listener problem (exit 1): printed as startupFailure says,
+ * or as a worker reported it (WorkerStartupError); anything else returns.
  */
-async function embeddedKratosProblems(config: GatewayConfig, baseDir: string): Promise<string[]> {
-  const file = resolve(baseDir, config.embedded_kratos.config_file!);
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
-  } catch (err) {
-    return [`embedded_kratos.config_file: cannot read ${file} (${(err as Error).message.split('\n')[0]})`];
-  }
+function failOnStartupError(err: unknown): void {
+  const failure = err instanceof WorkerStartupError ? err : startupFailure(err);
+  if (failure !== undefined) fail(failure.lines, failure.code);
+}
+
+/**
+ * Throws what startGateway would reject in the embedded identity server's kratos.yml, read the
+ * same way (relative to the gateway file, with the derived defaults), as a ConfigError. Loaded
+ * lazily like the server: validating a gateway in front of a real Kratos never loads it.
+ */
+async function checkEmbeddedKratos(config: GatewayConfig, baseDir: string): Promise<void> {
+  const { file, raw } = readEmbeddedKratosFile(config, baseDir);
   const { loadKratosConfig, KratosConfigError } = await import('./identity/config.js');
   try {
     loadKratosConfig(withDerivedKratosDefaults(raw, config), { baseDir: dirname(file) });
-    return [];
   } catch (err) {
-    if (err instanceof KratosConfigError) return [`${file}: ${err.message}`];
+    if (err instanceof KratosConfigError) throw new ConfigError([`${file}: ${err.message}`]);
     throw err;
   }
 }
@@ -92,36 +92,27 @@ async function main(): Promise<void> {
   try {
     loaded = loadConfigFile(configPath);
   } catch (err) {
-    if (err instanceof ConfigError)
-      fail(
-        err.problems.map((p) => `config error: ${p}`),
-        2,
-      );
+    failOnStartupError(err);
     throw err;
   }
   // Everything loadConfigFile checks (schema, routes, trusted proxies, prefixes) has run, and
   // the embedded identity server's kratos.yml when it is enabled; nothing listens.
   if (args.values.check || command === 'validate') {
-    const problems = loaded.config.embedded_kratos.enabled ? await embeddedKratosProblems(loaded.config, loaded.baseDir) : [];
-    if (loaded.config.identity_assertion.enabled && loaded.config.identity_assertion.tokenize_as === undefined) {
+    const { config, baseDir } = loaded;
+    const problems: string[] = [];
+    const collect = async (check: () => unknown) => {
       try {
-        loadAssertionKeys(loaded.config.identity_assertion, loaded.baseDir);
+        await check();
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         problems.push(...err.problems);
       }
-    }
-    try {
-      readRedisPassword(loaded.config, loaded.baseDir);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      problems.push(...err.problems);
-    }
-    if (problems.length > 0)
-      fail(
-        problems.map((p) => `config error: ${p}`),
-        2,
-      );
+    };
+    if (config.embedded_kratos.enabled) await collect(() => checkEmbeddedKratos(config, baseDir));
+    if (config.identity_assertion.enabled && config.identity_assertion.tokenize_as === undefined)
+      await collect(() => loadAssertionKeys(config.identity_assertion, baseDir));
+    await collect(() => readRedisPassword(config, baseDir));
+    if (problems.length > 0) failOnStartupError(new ConfigError(problems));
     process.stdout.write(`configuration OK: ${configPath}\n`);
     return;
   }
@@ -150,9 +141,7 @@ async function main(): Promise<void> {
         : await startGateway(loaded.config, { logger, baseDir: loaded.baseDir, configFile: loaded.path });
   } catch (err) {
     logger.flush();
-    if (err instanceof WorkerStartupError) fail(err.lines, err.code);
-    const failure = startupFailure(err);
-    if (failure !== undefined) fail(failure.lines, failure.code);
+    failOnStartupError(err);
     throw err;
   }
 
