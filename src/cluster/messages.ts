@@ -87,3 +87,36 @@ function isInvalidation(value: unknown): value is SessionInvalidation {
   const v = value as Record<string, unknown>;
   return 'key' in v ? typeof v.key === 'string' : typeof v.identityId === 'string';
 }
+
+/**
+ * Questions sent over the channel that await a kg:reply carrying their `seq`. Each resolves with
+ * the answer, or with undefined when it could not be sent, when no answer came within
+ * `timeoutMs` (the other side gone or stuck must not hold it forever), or when answered
+ * undefined by whoever knows no answer will come (the worker exited).
+ */
+export class Questions {
+  private seq = 0;
+  private readonly pending = new Map<number, (value: unknown) => void>();
+
+  constructor(private readonly timeoutMs: number) {}
+
+  /** `send` posts the question with this seq; false when it could not. `open` holds the seq while it is unanswered. */
+  ask(send: (seq: number) => boolean, open?: Set<number>): Promise<unknown> {
+    return new Promise((resolve) => {
+      const id = ++this.seq;
+      const timer = setTimeout(() => this.answer(id, undefined), this.timeoutMs);
+      this.pending.set(id, (value) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        open?.delete(id);
+        resolve(value);
+      });
+      open?.add(id);
+      if (!send(id)) this.answer(id, undefined);
+    });
+  }
+
+  answer(seq: number, value: unknown): void {
+    this.pending.get(seq)?.(value);
+  }
+}

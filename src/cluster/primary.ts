@@ -21,7 +21,7 @@ import { assertionKeysForWorkers } from '../gateway/assertion/keys.js';
 import type { SessionInvalidation } from '../gateway/session/session-store.js';
 import type { Logger } from '../log.js';
 import { IpcInvalidationBus } from './ipc-bus.js';
-import { isOurs, isWellFormed, WORKER_ENV, type FromWorker, type ToWorker, type WorkerMetrics } from './messages.js';
+import { isOurs, isWellFormed, Questions, WORKER_ENV, type FromWorker, type ToWorker, type WorkerMetrics } from './messages.js';
 import { aggregateMetrics, cumulative, mergeRetired, retire, WorkerMetricsOfPrimary } from './metrics.js';
 
 /** More unexpected exits than this within CRASH_WINDOW_MS: the primary stops replacing and exits 1. */
@@ -89,31 +89,14 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   let stopping = false;
   let proxyUrl = '';
 
-  let seq = 0;
-  const pending = new Map<number, (value: unknown) => void>();
+  const questions = new Questions(ASK_TIMEOUT_MS);
   const post = (m: Member, message: ToWorker): boolean => {
     if (!m.worker.isConnected()) return false;
     m.worker.send(message, () => {});
     return true;
   };
   type Question = { type: 'kg:invalidate'; invalidation: SessionInvalidation } | { type: 'kg:metrics' };
-  const ask = (m: Member, message: Question): Promise<unknown> =>
-    new Promise((resolve) => {
-      const id = ++seq;
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        m.asked.delete(id);
-        resolve(undefined);
-      }, ASK_TIMEOUT_MS);
-      m.asked.add(id);
-      pending.set(id, (value) => {
-        clearTimeout(timer);
-        pending.delete(id);
-        m.asked.delete(id);
-        resolve(value);
-      });
-      if (!post(m, { ...message, seq: id } as ToWorker)) pending.get(id)!(undefined);
-    });
+  const ask = (m: Member, message: Question): Promise<unknown> => questions.ask((seq) => post(m, { ...message, seq } as ToWorker), m.asked);
 
   /** To every worker but `except` that may hold sessions; resolves with the sessions they dropped. */
   const fanOut = async (invalidation: SessionInvalidation, except?: Member): Promise<number> => {
@@ -255,7 +238,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
           relay(m, message.invalidation, message.seq);
           return;
         case 'kg:reply':
-          pending.get(message.seq)?.(message.value);
+          questions.answer(message.seq, message.value);
           return;
       }
     });
@@ -267,7 +250,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     const m = members.get(worker.id);
     if (m === undefined) return;
     members.delete(worker.id);
-    for (const id of [...m.asked]) pending.get(id)?.(undefined);
+    for (const id of [...m.asked]) questions.answer(id, undefined);
     if (m.lastMetrics !== undefined) retired = retire(retired, m.lastMetrics);
     if (stopping) return void onStopped();
     if (initialStart && m.failure !== undefined) {

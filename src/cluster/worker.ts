@@ -10,7 +10,7 @@ import { startGateway, startupFailure, type RunningGateway } from '../app.js';
 import { adoptAssertionKeys } from '../gateway/assertion/keys.js';
 import { createLogger, type Logger } from '../log.js';
 import { IpcInvalidationBus } from './ipc-bus.js';
-import { isOurs, type FromWorker, type ToWorker } from './messages.js';
+import { isOurs, Questions, type FromWorker, type ToWorker } from './messages.js';
 import type { SessionInvalidation } from '../gateway/session/session-store.js';
 import type { GatewayConfig } from '../config/schema.js';
 
@@ -20,24 +20,16 @@ function send(message: FromWorker): void {
 }
 
 /** Bounded: a primary that does not confirm (gone, stuck) must not hold a purge forever. */
-const CONFIRM_TIMEOUT_MS = 2_000;
-let seq = 0;
-const pending = new Map<number, (value: unknown) => void>();
+const questions = new Questions(2_000);
 
 /** Sends a purge to the primary; resolves with how many sessions the other processes dropped (0 when unconfirmed). */
-function confirmedByOthers(invalidation: SessionInvalidation): Promise<number> {
-  return new Promise((resolve) => {
-    const id = ++seq;
-    const done = (value: unknown) => {
-      clearTimeout(timer);
-      pending.delete(id);
-      resolve(typeof value === 'number' ? value : 0);
-    };
-    const timer = setTimeout(() => done(undefined), CONFIRM_TIMEOUT_MS);
-    pending.set(id, done);
-    if (process.connected) send({ type: 'kg:invalidate', invalidation, seq: id });
-    else done(undefined);
+async function confirmedByOthers(invalidation: SessionInvalidation): Promise<number> {
+  const value = await questions.ask((seq) => {
+    if (!process.connected) return false;
+    send({ type: 'kg:invalidate', invalidation, seq });
+    return true;
   });
+  return typeof value === 'number' ? value : 0;
 }
 
 export function runWorker(): void {
@@ -147,7 +139,7 @@ export function runWorker(): void {
         stop('primary');
         return;
       case 'kg:reply':
-        pending.get(message.seq)?.(message.value);
+        questions.answer(message.seq, message.value);
         return;
     }
   });
