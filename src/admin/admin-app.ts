@@ -85,22 +85,19 @@ export function createAdminHandler(g: GatewayCore, cluster?: AdminClusterHooks) 
   });
 
   app.get('/metrics', async (_req, res) => {
-    if (cluster) {
-      const m = await cluster.metrics(g);
-      res.setHeader('content-type', m.contentType);
-      return void res.end(m.body);
-    }
-    res.setHeader('content-type', g.metrics.registry.contentType);
-    res.end(await g.metrics.registry.metrics());
+    const m = cluster
+      ? await cluster.metrics(g)
+      : { contentType: g.metrics.registry.contentType, body: await g.metrics.registry.metrics() };
+    res.setHeader('content-type', m.contentType);
+    res.end(m.body);
   });
 
   // After revoking sessions through the Kratos admin API, drop what the gateway cached.
   // Answered once the purge is fleet-wide (with a shared tier: Redis has the invalidation, or
   // gave up within session_cache.shared.timeout_ms and it is queued for when Redis is back).
   app.delete('/sessions/cache/identities/:id', async (req, res) => {
-    if (cluster) return void res.json({ identity_id: req.params.id, purged: await cluster.purgeIdentity(g, req.params.id) });
-    const purged = await g.resolver.purgeIdentity(req.params.id);
-    res.json({ identity_id: req.params.id, purged });
+    const id = req.params.id;
+    res.json({ identity_id: id, purged: await (cluster ? cluster.purgeIdentity(g, id) : g.resolver.purgeIdentity(id)) });
   });
 
   // One credential (a leaked token, a session revoked at Kratos): the caller sends it as a
