@@ -58,7 +58,6 @@ export interface RunningCluster {
   kratosPublicUrl: string;
   kratosAdminUrl: string | undefined;
   demoUrl: string | undefined;
-  workers: number;
   reload(trigger?: string): void;
   /** Readiness false, every worker drained, then the primary's own listeners closed. */
   shutdown(): Promise<void>;
@@ -347,7 +346,6 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     kratosPublicUrl: g.kratosPublicUrl,
     kratosAdminUrl: g.kratosAdminUrl,
     demoUrl: g.demoUrl,
-    workers: opts.workers,
     reload: (trigger = 'reload()') => void g.reload(trigger),
     shutdown,
     abort() {
