@@ -117,6 +117,19 @@ export function readEmbeddedKratosFile(config: GatewayConfig, baseDir: string): 
   }
 }
 
+/** The fields of the 'kratos-gateway started' line (a cluster primary's too) and of a worker's 'worker listening'. */
+export function startedFields(core: GatewayCore, listeners: { proxy?: string; admin?: string }): Record<string, unknown> {
+  const config = core.config;
+  return {
+    ...listeners,
+    kratos: redactUrl(config.kratos.public_url),
+    ...(config.session_cache.enabled &&
+      config.session_cache.shared.redis_url !== undefined && { shared_cache: redactUrl(config.session_cache.shared.redis_url) }),
+    routes: core.routes.all.map((r) => r.name),
+    config_hash: core.snapshot.hash,
+  };
+}
+
 export async function startGateway(input: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
   const config: GatewayConfig = structuredClone(input);
   const logger = options.logger ?? createLogger(config.log.level, undefined, config.log.format);
@@ -265,15 +278,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       closers.unshift(async () => r.close());
     }
 
-    const started = {
-      ...(proxies ? { proxy: proxyUrl } : {}),
-      ...(administers ? { admin: adminUrl } : {}),
-      kratos: redactUrl(config.kratos.public_url),
-      ...(config.session_cache.enabled &&
-        config.session_cache.shared.redis_url !== undefined && { shared_cache: redactUrl(config.session_cache.shared.redis_url) }),
-      routes: core.routes.all.map((r) => r.name),
-      config_hash: hash,
-    };
+    const started = startedFields(core, { ...(proxies ? { proxy: proxyUrl } : {}), ...(administers ? { admin: adminUrl } : {}) });
     // In a cluster the primary says 'kratos-gateway started' once every worker listens.
     if (role === 'all') logger.info(started, 'kratos-gateway started');
     else if (role === 'worker') logger.info(started, 'worker listening');

@@ -15,8 +15,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { GatewayConfig } from '../config/schema.js';
-import { redactUrl } from '../config/redact.js';
-import { startGateway, type RunningGateway } from '../app.js';
+import { startedFields, startGateway, type RunningGateway } from '../app.js';
 import { assertionKeysForWorkers } from '../gateway/assertion/keys.js';
 import type { SessionInvalidation } from '../gateway/session/session-store.js';
 import type { Logger } from '../log.js';
@@ -328,17 +327,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     throw err;
   }
 
-  logger.info(
-    {
-      proxy: proxyUrl,
-      admin: g.adminUrl,
-      workers: opts.workers,
-      kratos: redactUrl(g.kratosPublicUrl),
-      routes: g.core.routes.all.map((r) => r.name),
-      config_hash: g.core.snapshot.hash,
-    },
-    'kratos-gateway started',
-  );
+  logger.info({ ...startedFields(g.core, { proxy: proxyUrl, admin: g.adminUrl }), workers: opts.workers }, 'kratos-gateway started');
 
   return {
     proxyUrl,
