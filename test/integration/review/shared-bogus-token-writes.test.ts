@@ -5,32 +5,21 @@
  * inside scripts count there too); the bound asserted is the design's, so a change that adds
  * writes per bogus request shows here.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFakeKratos } from '../../helpers/servers.js';
-import { startRedis, type TestRedis } from '../../helpers/redis.js';
-import { cred, instance } from '../session/shared-helpers.js';
+import { cred, instance, sharedRig } from '../session/shared-helpers.js';
 
-let redis: TestRedis & { close(): Promise<void> };
-let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
-
-before(async () => {
-  redis = await startRedis();
-  kratos = await startFakeKratos();
-});
-after(async () => {
-  await redis.close();
-  await kratos.close();
-});
+const rig = sharedRig();
 
 async function stats(): Promise<Record<string, number>> {
-  const text = await redis.command('INFO', 'commandstats');
+  const text = await rig.redis.command('INFO', 'commandstats');
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) out[m[1]!] = Number(m[2]);
   return out;
 }
 
 test('a bogus token costs Redis a bounded number of writes and one fleet-wide message, and one key for negative_ttl_ms', async () => {
+  const { redis, kratos } = rig;
   const o = { redisUrl: redis.url, kratosUrl: kratos.url, keyPrefix: 'kg-review-bogus:', store: { heartbeatMs: 60_000 } };
   const a = await instance(o);
   const b = await instance(o);

@@ -5,30 +5,15 @@
  * presents, valid or not, so an anonymous client can queue purges of random keys at will. They
  * must not push a revocation out of the outbox, nor log a line each.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startFakeKratos } from '../../helpers/servers.js';
-import { startRedis, type TestRedis } from '../../helpers/redis.js';
-import { cred, instance, waitFor } from '../session/shared-helpers.js';
-import { startReviewProxy, type ReviewProxy } from './review-proxy.js';
+import { cred, instance, waitFor, sharedRig } from '../session/shared-helpers.js';
 
-let redis: TestRedis & { close(): Promise<void> };
-let proxy: ReviewProxy;
-let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
-
-before(async () => {
-  redis = await startRedis();
-  proxy = await startReviewProxy(redis.port);
-  kratos = await startFakeKratos();
-});
-after(async () => {
-  await proxy.close();
-  await redis.close();
-  await kratos.close();
-});
+const rig = sharedRig({ proxy: true });
 
 test('a flood of bogus-credential purges while partitioned does not drop a queued identity purge', async () => {
+  const { redis, kratos, proxy } = rig;
   const o = { kratosUrl: kratos.url, keyPrefix: 'kg-review-outbox:', timeoutMs: 100, degradedTtlCapMs: 300, store: { outboxMax: 100 } };
   const a = await instance({ ...o, redisUrl: proxy.url });
   const b = await instance({ ...o, redisUrl: redis.url });

@@ -7,26 +7,15 @@
  * with its marker SET would publish nothing, and every other instance would serve the revoked
  * session for ttl_cap_ms.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startFakeKratos } from '../../helpers/servers.js';
-import { startRedis, type TestRedis } from '../../helpers/redis.js';
-import { cred, instance } from '../session/shared-helpers.js';
+import { cred, instance, sharedRig } from '../session/shared-helpers.js';
 
-let redis: TestRedis & { close(): Promise<void> };
-let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
-
-before(async () => {
-  redis = await startRedis();
-  kratos = await startFakeKratos();
-});
-after(async () => {
-  await redis.close();
-  await kratos.close();
-});
+const rig = sharedRig();
 
 test('Redis out of memory: a logout through A still reaches B, which rejects the session', async () => {
+  const { redis, kratos } = rig;
   const o = { redisUrl: redis.url, kratosUrl: kratos.url, keyPrefix: 'kg-review-oom:', timeoutMs: 200, store: { heartbeatMs: 200 } };
   const a = await instance(o);
   const b = await instance(o);

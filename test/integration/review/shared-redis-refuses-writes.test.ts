@@ -11,26 +11,21 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startFakeKratos } from '../../helpers/servers.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
-import { cred, instance, waitFor } from '../session/shared-helpers.js';
+import { cred, instance, waitFor, sharedRig } from '../session/shared-helpers.js';
 
-let redis: TestRedis & { close(): Promise<void> };
+const rig = sharedRig();
 let primary: TestRedis & { close(): Promise<void> };
-let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
 
 before(async () => {
-  redis = await startRedis();
   primary = await startRedis();
-  kratos = await startFakeKratos();
 });
 after(async () => {
-  await redis.close();
   await primary.close();
-  await kratos.close();
 });
 
 test('Redis demoted to a read-only replica: B stops trusting its copy within the degraded cap, A’s purge is replayed once writable', async () => {
+  const { redis, kratos } = rig;
   const o = {
     redisUrl: redis.url,
     kratosUrl: kratos.url,

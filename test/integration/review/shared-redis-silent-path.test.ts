@@ -4,29 +4,14 @@
  * rather than wait on the dead sockets until the kernel gives up on them (many minutes, with
  * fan-out to and from this instance lost meanwhile).
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFakeKratos } from '../../helpers/servers.js';
-import { startRedis, type TestRedis } from '../../helpers/redis.js';
-import { cred, instance, waitFor } from '../session/shared-helpers.js';
-import { startReviewProxy, type ReviewProxy } from './review-proxy.js';
+import { cred, instance, waitFor, sharedRig } from '../session/shared-helpers.js';
 
-let redis: TestRedis & { close(): Promise<void> };
-let proxy: ReviewProxy;
-let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
-
-before(async () => {
-  redis = await startRedis();
-  proxy = await startReviewProxy(redis.port);
-  kratos = await startFakeKratos();
-});
-after(async () => {
-  await proxy.close();
-  await redis.close();
-  await kratos.close();
-});
+const rig = sharedRig({ proxy: true });
 
 test('connections to Redis frozen open: the heartbeat marks the store down, then it reconnects and fan-out works again', async () => {
+  const { redis, kratos, proxy } = rig;
   const o = { kratosUrl: kratos.url, keyPrefix: 'kg-review-silent:', timeoutMs: 100, degradedTtlCapMs: 300, store: { heartbeatMs: 200 } };
   const a = await instance({ ...o, redisUrl: proxy.url });
   const b = await instance({ ...o, redisUrl: redis.url });

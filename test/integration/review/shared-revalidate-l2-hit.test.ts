@@ -4,26 +4,15 @@
  * first request for the credential) served it without starting that check: only its next
  * request did, so a session revoked at Kratos was served one request later than the bound says.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startFakeKratos } from '../../helpers/servers.js';
-import { startRedis, type TestRedis } from '../../helpers/redis.js';
-import { cred, instance, waitFor } from '../session/shared-helpers.js';
+import { cred, instance, waitFor, sharedRig } from '../session/shared-helpers.js';
 
-let redis: TestRedis & { close(): Promise<void> };
-let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
-
-before(async () => {
-  redis = await startRedis();
-  kratos = await startFakeKratos();
-});
-after(async () => {
-  await redis.close();
-  await kratos.close();
-});
+const rig = sharedRig();
 
 test('an old entry found in Redis is re-checked in the background like an old L1 hit', async () => {
+  const { redis, kratos } = rig;
   const R = 400;
   const o = { redisUrl: redis.url, kratosUrl: kratos.url, keyPrefix: 'kg-review-l2old:', revalidateAfterMs: R };
   const a = await instance(o);

@@ -5,30 +5,15 @@
  * read the message first. The purge must still win: the "refreshed" value must not be put back
  * into the in-process tier after the purge dropped it.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startFakeKratos } from '../../helpers/servers.js';
-import { startRedis, type TestRedis } from '../../helpers/redis.js';
-import { cred, instance, waitFor } from '../session/shared-helpers.js';
-import { startReviewProxy, type ReviewProxy } from './review-proxy.js';
+import { cred, instance, waitFor, sharedRig } from '../session/shared-helpers.js';
 
-let redis: TestRedis & { close(): Promise<void> };
-let proxy: ReviewProxy;
-let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
-
-before(async () => {
-  redis = await startRedis();
-  proxy = await startReviewProxy(redis.port);
-  kratos = await startFakeKratos();
-});
-after(async () => {
-  await proxy.close();
-  await redis.close();
-  await kratos.close();
-});
+const rig = sharedRig({ proxy: true });
 
 test('a purge read before the REVALIDATE reply that found a newer value: the purged session is not served again', async () => {
+  const { redis, kratos, proxy } = rig;
   const R = 1_000;
   const o = { kratosUrl: kratos.url, keyPrefix: 'kg-review-reval:', timeoutMs: 1_500, revalidateAfterMs: R, store: { heartbeatMs: 5_000 } };
   const a = await instance({ ...o, redisUrl: redis.url });

@@ -3,12 +3,15 @@
  * RedisSessionStore (as separate gateway instances would have): for the shared-cache tests.
  */
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayMetrics } from '../../../src/observability/metrics.js';
 import { credentialExtractors, type Credential } from '../../../src/gateway/credentials/index.js';
 import { SessionResolver } from '../../../src/gateway/session/session-resolver.js';
 import { RedisSessionStore, type RedisSessionStoreOptions } from '../../../src/gateway/session/redis-session-store.js';
-import { memoryLogger } from '../../helpers/servers.js';
+import { memoryLogger, startFakeKratos } from '../../helpers/servers.js';
+import { startRedis, type TestRedis } from '../../helpers/redis.js';
+import { startReviewProxy, type ReviewProxy } from '../review/review-proxy.js';
 
 export const extractors = credentialExtractors('ory_kratos_session');
 export const tokenHeader = extractors.find((e) => e.kind === 'session_token') ?? extractors[0]!;
@@ -85,4 +88,31 @@ export async function instance(o: InstanceOptions, waitUp = true): Promise<Insta
       return found === undefined ? undefined : Number(found.slice(line.length + 1));
     },
   };
+}
+
+export interface Rig {
+  redis: TestRedis & { close(): Promise<void> };
+  kratos: Awaited<ReturnType<typeof startFakeKratos>>;
+}
+
+/**
+ * Registers before/after hooks that start a redis-server and a fake Kratos (and, with `proxy`, a
+ * review proxy in front of that Redis) for the file's tests, and close them after. The returned
+ * object's fields are set once the before hook has run.
+ */
+export function sharedRig(o: { proxy: true }): Rig & { proxy: ReviewProxy };
+export function sharedRig(o?: { proxy?: false }): Rig;
+export function sharedRig(o: { proxy?: boolean } = {}): Rig & { proxy?: ReviewProxy } {
+  const rig = {} as Rig & { proxy?: ReviewProxy };
+  before(async () => {
+    rig.redis = await startRedis();
+    if (o.proxy) rig.proxy = await startReviewProxy(rig.redis.port);
+    rig.kratos = await startFakeKratos();
+  });
+  after(async () => {
+    await rig.proxy?.close();
+    await rig.redis?.close();
+    await rig.kratos?.close();
+  });
+  return rig;
 }
