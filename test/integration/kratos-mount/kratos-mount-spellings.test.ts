@@ -8,13 +8,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { freePort, startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
+import { startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
 import { registerWithApi } from '../identity/helpers.js';
+import { startEmbeddedMount } from './embedded-mount.js';
 
 type Echo = Awaited<ReturnType<typeof startEchoUpstream>>;
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
@@ -26,42 +24,15 @@ const PRIVILEGED_MS = 2_000;
 describe('Kratos mount purging, whatever the spelling (embedded identity server)', () => {
   let upstream: Echo;
   let gw: Gateway;
-  let dir: string;
+  let close: () => Promise<void>;
 
   before(async () => {
-    upstream = await startEchoUpstream();
-    dir = mkdtempSync(join(tmpdir(), 'mount-spellings-'));
-    const kratosConfig = join(dir, 'kratos.yml');
-    // JSON is YAML; the embedded server reads Kratos's own key names.
-    writeFileSync(
-      kratosConfig,
-      JSON.stringify({
-        selfservice: {
-          methods: { password: { enabled: true } },
-          flows: {
-            settings: { privileged_session_max_age: `${PRIVILEGED_MS}ms` },
-            registration: { after: { password: { hooks: [{ hook: 'session' }] } } },
-          },
-        },
-        secrets: { cookie: ['mount-spellings-test-secret-0123456789'] },
-        identity: { default_schema_url: `file://${resolve('config/identity.schema.json')}` },
-        hashers: { argon2: { memory: '8MB', iterations: 1 } },
-      }),
-    );
-    const port = await freePort();
-    gw = await startTestGateway({
-      proxy: { listen: { port }, public_base_url: `http://127.0.0.1:${port}` },
-      embedded_kratos: { enabled: true, config_file: kratosConfig, dsn: ':memory:', public_listen: { port: 0 }, admin_listen: { port: 0 } },
-      session_cache: { ttl_cap_ms: 600_000 },
-      identity_headers: { 'X-User-Email': 'identity.traits.email', 'X-User-First-Name': 'identity.traits.name.first' },
-      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required', on_unauthenticated: 'json' }],
-    });
+    ({ upstream, gw, close } = await startEmbeddedMount('mount-spellings', {
+      privilegedSessionMaxAgeMs: PRIVILEGED_MS,
+      identityHeaders: { 'X-User-Email': 'identity.traits.email', 'X-User-First-Name': 'identity.traits.name.first' },
+    }));
   });
-  after(async () => {
-    await gw.shutdown();
-    await upstream.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => close());
 
   const mount = () => gw.proxyUrl + '/.ory/kratos/public';
 

@@ -7,52 +7,24 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { sessionTokensInBody } from '../../../src/control/kratos-mount.js';
-import { closeServer, freePort, listenOnFreePort, rawRequest, startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
+import { closeServer, listenOnFreePort, rawRequest, startTestGateway } from '../../helpers/servers.js';
 import { registerWithApi } from '../identity/helpers.js';
+import { startEmbeddedMount } from './embedded-mount.js';
 
 const PASSWORD = 'correct horse battery staple 9';
 
 describe('Kratos mount: credentials the identity server reads are the ones the gateway purges', () => {
-  let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
   let gw: Awaited<ReturnType<typeof startTestGateway>>;
-  let dir: string;
+  let close: () => Promise<void>;
 
   before(async () => {
-    upstream = await startEchoUpstream();
-    dir = mkdtempSync(join(tmpdir(), 'mount-smuggling-'));
-    const kratosConfig = join(dir, 'kratos.yml');
-    writeFileSync(
-      kratosConfig,
-      JSON.stringify({
-        selfservice: {
-          methods: { password: { enabled: true } },
-          flows: { registration: { after: { password: { hooks: [{ hook: 'session' }] } } } },
-        },
-        secrets: { cookie: ['mount-smuggling-test-secret-0123456789'] },
-        identity: { default_schema_url: `file://${resolve('config/identity.schema.json')}` },
-        hashers: { argon2: { memory: '8MB', iterations: 1 } },
-      }),
-    );
-    const port = await freePort();
-    gw = await startTestGateway({
-      proxy: { listen: { port }, public_base_url: `http://127.0.0.1:${port}` },
-      embedded_kratos: { enabled: true, config_file: kratosConfig, dsn: ':memory:', public_listen: { port: 0 }, admin_listen: { port: 0 } },
-      session_cache: { ttl_cap_ms: 600_000 },
-      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required', on_unauthenticated: 'json' }],
-    });
+    ({ gw, close } = await startEmbeddedMount('mount-smuggling'));
   });
-  after(async () => {
-    await gw.shutdown();
-    await upstream.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => close());
 
   const mount = () => gw.proxyUrl + '/.ory/kratos/public';
 
