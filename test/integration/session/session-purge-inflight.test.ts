@@ -6,10 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { closeServer, listenOnFreePort, startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
+import { sendSession, startScriptedIdpGateway } from './scripted-idp.js';
 
 const TOKEN = 'tok-inflight-0123456789';
 const IDENTITY = '5b0c6f3e-6d36-4a5b-9a54-3f1f7c0f4e11';
@@ -18,7 +17,7 @@ for (const purgeBy of ['identity', 'credential'] as const) {
   test(`a request arriving after a purge (by ${purgeBy}) is not answered from a whoami that began before it`, async () => {
     let active = true;
     let asked = 0;
-    const idp = createServer((req, res) => {
+    const { gw, status, close } = await startScriptedIdpGateway(TOKEN, { session_cache: { ttl_cap_ms: 600_000 } }, (req, res) => {
       asked++;
       const wasActive = active; // Kratos's answer as of when the question arrived
       setTimeout(() => {
@@ -26,29 +25,9 @@ for (const purgeBy of ['identity', 'credential'] as const) {
           res.writeHead(401, { 'content-type': 'application/json' });
           return res.end('{"error":{"code":401}}');
         }
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({
-            id: 's1',
-            active: true,
-            expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-            identity: { id: IDENTITY, traits: {} },
-          }),
-        );
+        sendSession(res, IDENTITY);
       }, 400);
     });
-    const idpUrl = await listenOnFreePort(idp);
-    const upstream = await startEchoUpstream();
-    const gw = await startTestGateway({
-      kratos: { public_url: idpUrl },
-      session_cache: { ttl_cap_ms: 600_000 },
-      routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required', on_unauthenticated: 'json' }],
-    });
-    const status = async () => {
-      const r = await request(gw.proxyUrl + '/x', { headers: { 'x-session-token': TOKEN, accept: 'application/json' } });
-      await r.body.dump();
-      return r.statusCode;
-    };
     try {
       const before = status();
       while (asked === 0) await sleep(5);
@@ -64,9 +43,7 @@ for (const purgeBy of ['identity', 'credential'] as const) {
       assert.equal(await before, 200, 'the request from before the purge is answered as Kratos answered it');
       assert.equal(await afterPurge, 401, 'the request from after the purge is judged by an answer from after it');
     } finally {
-      await gw.shutdown();
-      await upstream.close();
-      await closeServer(idp);
+      await close();
     }
   });
 }

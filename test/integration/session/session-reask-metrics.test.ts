@@ -7,17 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { closeServer, listenOnFreePort, startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
+import { sendSession, startScriptedIdpGateway } from './scripted-idp.js';
 
 const TOKEN = 'tok-reask-0123456789';
 const IDENTITY = '0e4b7a51-3c1d-4f43-9f0e-8f5a2b6c7d11';
 
 test('a re-ask that fails after a purge counts its request once in the cache lookups', async () => {
   let asked = 0;
-  const idp = createServer((req, res) => {
+  const { gw, status, close } = await startScriptedIdpGateway(TOKEN, {}, (req, res) => {
     asked++;
     if (asked > 1) {
       // Kratos fails for the re-ask.
@@ -25,28 +24,9 @@ test('a re-ask that fails after a purge counts its request once in the cache loo
       return res.end('{"error":{"code":500}}');
     }
     setTimeout(() => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          id: 's1',
-          active: true,
-          expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-          identity: { id: IDENTITY, traits: {} },
-        }),
-      );
+      sendSession(res, IDENTITY);
     }, 400);
   });
-  const idpUrl = await listenOnFreePort(idp);
-  const upstream = await startEchoUpstream();
-  const gw = await startTestGateway({
-    kratos: { public_url: idpUrl },
-    routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required', on_unauthenticated: 'json' }],
-  });
-  const status = async () => {
-    const r = await request(gw.proxyUrl + '/x', { headers: { 'x-session-token': TOKEN, accept: 'application/json' } });
-    await r.body.dump();
-    return r.statusCode;
-  };
   const lookups = async () => {
     const r = await request(gw.adminUrl + '/metrics');
     const text = await r.body.text();
@@ -65,8 +45,6 @@ test('a re-ask that fails after a purge counts its request once in the cache loo
     assert.equal(asked, 2);
     assert.equal(await lookups(), 2, 'two requests, two cache lookups');
   } finally {
-    await gw.shutdown();
-    await upstream.close();
-    await closeServer(idp);
+    await close();
   }
 });
