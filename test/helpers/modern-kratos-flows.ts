@@ -23,7 +23,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { addFormats, MODERN_SPEC_FILE, toJsonSchema } from './modern-kratos.js';
+import { aal2RequiredBody, addFormats, MODERN_SPEC_FILE, toJsonSchema } from './modern-kratos.js';
 import { closeServer, listenOnFreePort } from './servers.js';
 
 interface Operation {
@@ -525,6 +525,18 @@ export async function startModernKratosFlows() {
   const genericError = (code: number, status: string, message: string, extra: Record<string, unknown> = {}) => ({
     error: { code, status, message, ...extra },
   });
+  /** 401 session_inactive: a GET that needs a session came without one. */
+  const noSession = (res: ServerResponse, path: string) =>
+    sendJson(
+      res,
+      'GET',
+      path,
+      401,
+      genericError(401, 'Unauthorized', 'No valid session credentials found in the request.', {
+        id: 'session_inactive',
+        reason: 'No active session was found in this request.',
+      }),
+    );
   const sessionCookie = (token: string) => `ory_kratos_session=${token}; Path=/; HttpOnly; SameSite=Lax`;
   const uiUrl = (kind: string, id: string) => `${state.uiBase}/${kind}?flow=${id}`;
 
@@ -619,32 +631,12 @@ export async function startModernKratosFlows() {
     if (kind === 'settings') {
       const session = sessionOf(req);
       if (!session) {
-        return sendJson(
-          res,
-          'GET',
-          path,
-          401,
-          genericError(401, 'Unauthorized', 'No valid session credentials found in the request.', {
-            id: 'session_inactive',
-            reason: 'No active session was found in this request.',
-          }),
-        );
+        return noSession(res, path);
       }
       if (session.aal === 'aal1' && hasAal2(session.identityId)) {
         // `required_aal: highest_available` (session/handler.go's answer, as whoami sends it).
         const to = `${state.publicBase}/self-service/login/browser?aal=aal2`;
-        return sendJson(res, 'GET', path, 403, {
-          error: {
-            id: 'session_aal2_required',
-            code: 403,
-            status: 'Forbidden',
-            reason:
-              'An active session was found but it does not fulfill the Authenticator Assurance Level, implying that the session must use 2FA.',
-            message: 'Session does not fulfill the requested Authenticator Assurance Level',
-            details: { redirect_browser_to: to },
-          },
-          redirect_browser_to: to,
-        });
+        return sendJson(res, 'GET', path, 403, aal2RequiredBody(to));
       }
       if (session.identityId !== f.identityId) {
         return sendJson(
@@ -845,16 +837,7 @@ export async function startModernKratosFlows() {
     const session = sessionOf(req);
     if (path === '/self-service/logout/browser') {
       if (!session) {
-        return sendJson(
-          res,
-          'GET',
-          path,
-          401,
-          genericError(401, 'Unauthorized', 'No valid session credentials found in the request.', {
-            id: 'session_inactive',
-            reason: 'No active session was found in this request.',
-          }),
-        );
+        return noSession(res, path);
       }
       const token = `ory_lo_${randomBytes(16).toString('hex')}`;
       logoutTokens.set(token, session.token);

@@ -88,6 +88,22 @@ export function assertToSessionAnswer(status: number, body: unknown): void {
   if (!v(body)) throw new Error(`toSession ${status} body violates the v26.2.0 spec: ${JSON.stringify(v.errors)}`);
 }
 
+/** Kratos's 403 session_aal2_required (`required_aal: highest_available`, session/handler.go), sending the browser to `redirect`. */
+export function aal2RequiredBody(redirect: string): Record<string, unknown> {
+  return {
+    error: {
+      id: 'session_aal2_required',
+      code: 403,
+      status: 'Forbidden',
+      reason:
+        'An active session was found but it does not fulfill the Authenticator Assurance Level, implying that the session must use 2FA.',
+      message: 'Session does not fulfill the requested Authenticator Assurance Level',
+      details: { redirect_browser_to: redirect },
+    },
+    redirect_browser_to: redirect,
+  };
+}
+
 export interface ModernSession {
   identityId: string;
   sessionId: string;
@@ -253,18 +269,7 @@ export async function startModernKratos() {
         }
         if (s.aal === 'aal1') {
           const redirect = state.redirectOverride ?? `${state.redirectBase ?? selfUrl}/self-service/login/browser?aal=aal2`;
-          return send(res, 403, {
-            error: {
-              id: 'session_aal2_required',
-              code: 403,
-              status: 'Forbidden',
-              reason:
-                'An active session was found but it does not fulfill the Authenticator Assurance Level, implying that the session must use 2FA.',
-              message: 'Session does not fulfill the requested Authenticator Assurance Level',
-              details: { redirect_browser_to: redirect },
-            },
-            redirect_browser_to: redirect,
-          });
+          return send(res, 403, aal2RequiredBody(redirect));
         }
         if (template !== undefined && !state.templates.has(template)) {
           return send(res, 400, {
