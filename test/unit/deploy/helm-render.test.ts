@@ -124,6 +124,46 @@ function collectForTypeCheck(label: string, objs: Manifest[]) {
   }
 }
 
+/**
+ * An application chart's Deployment including the gateway's named templates (as in
+ * docs/deploying.md), rendered with `values` under the subchart's name, checked against the
+ * Kubernetes schema and collected for the type check as `label`.
+ */
+async function parentDeployment(values: Json, label: string): Promise<IDeployment> {
+  const parentTemplate = [
+    'apiVersion: apps/v1',
+    'kind: Deployment',
+    'metadata:',
+    '  name: orders',
+    'spec:',
+    '  selector:',
+    '    matchLabels:',
+    '      app.kubernetes.io/name: orders',
+    '  template:',
+    '    metadata:',
+    '      labels:',
+    '        app.kubernetes.io/name: orders',
+    '    spec:',
+    '      terminationGracePeriodSeconds: 30',
+    '      containers:',
+    '        - name: orders',
+    '          image: registry.example.com/apps/orders:1.4.2',
+    '        {{- include "kratos-gateway.sidecarContainer" (dict "Values" (index .Values "kratos-gateway") "Release" .Release) | nindent 8 }}',
+    '      volumes:',
+    '        {{- include "kratos-gateway.sidecarVolumes" (dict "Values" (index .Values "kratos-gateway") "Release" .Release) | nindent 8 }}',
+    '',
+  ].join('\n');
+  const parent = await render(
+    { 'kratos-gateway': values },
+    { release: 'orders', extra: { 'orders/templates/deployment.yaml': parentTemplate } },
+  );
+  assert.equal(parent.errors['orders/templates/deployment.yaml'], undefined, parent.errors['orders/templates/deployment.yaml']);
+  const d = parseYaml(parent.files['orders/templates/deployment.yaml']!) as IDeployment;
+  new Deployment(d).validate();
+  allTyped.push({ module: 'kubernetes-models/apps/v1/Deployment', type: 'IDeployment', value: d, label });
+  return d;
+}
+
 after(() => cleanupRenderer());
 
 describe('helm template (Go text/template) — deployment mode, values.yaml', () => {
@@ -281,38 +321,8 @@ describe('helm template — sidecar mode', () => {
   });
 
   it('an application chart gets a working pod from the named templates (as in docs/deploying.md)', async () => {
-    const parentTemplate = [
-      'apiVersion: apps/v1',
-      'kind: Deployment',
-      'metadata:',
-      '  name: orders',
-      'spec:',
-      '  selector:',
-      '    matchLabels:',
-      '      app.kubernetes.io/name: orders',
-      '  template:',
-      '    metadata:',
-      '      labels:',
-      '        app.kubernetes.io/name: orders',
-      '    spec:',
-      '      terminationGracePeriodSeconds: 30',
-      '      containers:',
-      '        - name: orders',
-      '          image: registry.example.com/apps/orders:1.4.2',
-      '        {{- include "kratos-gateway.sidecarContainer" (dict "Values" (index .Values "kratos-gateway") "Release" .Release) | nindent 8 }}',
-      '      volumes:',
-      '        {{- include "kratos-gateway.sidecarVolumes" (dict "Values" (index .Values "kratos-gateway") "Release" .Release) | nindent 8 }}',
-      '',
-    ].join('\n');
     // The parent chart renders with its own values; the subchart's sit under its name.
-    const parent = await render(
-      { 'kratos-gateway': sidecar },
-      { release: 'orders', extra: { 'orders/templates/deployment.yaml': parentTemplate } },
-    );
-    assert.equal(parent.errors['orders/templates/deployment.yaml'], undefined, parent.errors['orders/templates/deployment.yaml']);
-    const d = parseYaml(parent.files['orders/templates/deployment.yaml']!) as IDeployment;
-    new Deployment(d).validate();
-    allTyped.push({ module: 'kubernetes-models/apps/v1/Deployment', type: 'IDeployment', value: d, label: 'parent chart Deployment' });
+    const d = await parentDeployment(sidecar, 'parent chart Deployment');
     const pod = d.spec!.template.spec!;
     assert.deepEqual(
       pod.containers.map((c) => c.name),
@@ -413,41 +423,7 @@ describe('helm template — shared session cache (sharedCache.redis)', () => {
     collectForTypeCheck('sidecar + sharedCache', sub.objs);
     assert.deepEqual(kinds(sub.objs), ['ConfigMap', 'PodMonitor', 'Secret']);
     const secret = one<ISecret>(sub.objs, 'Secret');
-    const parentTemplate = [
-      'apiVersion: apps/v1',
-      'kind: Deployment',
-      'metadata:',
-      '  name: orders',
-      'spec:',
-      '  selector:',
-      '    matchLabels:',
-      '      app.kubernetes.io/name: orders',
-      '  template:',
-      '    metadata:',
-      '      labels:',
-      '        app.kubernetes.io/name: orders',
-      '    spec:',
-      '      containers:',
-      '        - name: orders',
-      '          image: registry.example.com/apps/orders:1.4.2',
-      '        {{- include "kratos-gateway.sidecarContainer" (dict "Values" (index .Values "kratos-gateway") "Release" .Release) | nindent 8 }}',
-      '      volumes:',
-      '        {{- include "kratos-gateway.sidecarVolumes" (dict "Values" (index .Values "kratos-gateway") "Release" .Release) | nindent 8 }}',
-      '',
-    ].join('\n');
-    const parent = await render(
-      { 'kratos-gateway': sidecar },
-      { release: 'orders', extra: { 'orders/templates/deployment.yaml': parentTemplate } },
-    );
-    assert.equal(parent.errors['orders/templates/deployment.yaml'], undefined, parent.errors['orders/templates/deployment.yaml']);
-    const d = parseYaml(parent.files['orders/templates/deployment.yaml']!) as IDeployment;
-    new Deployment(d).validate();
-    allTyped.push({
-      module: 'kubernetes-models/apps/v1/Deployment',
-      type: 'IDeployment',
-      value: d,
-      label: 'parent chart Deployment + sharedCache',
-    });
+    const d = await parentDeployment(sidecar, 'parent chart Deployment + sharedCache');
     const pod = d.spec!.template.spec!;
     const c = pod.containers[1]!;
     assert.deepEqual(c.env!.find((e) => e.name === REDIS_URL_ENV)!.valueFrom, {
