@@ -259,6 +259,20 @@ export async function rawRequest(baseUrl: string, lines: string[], body = ''): P
   });
 }
 
+/** Sends bytes as they are and collects everything until the gateway closes the connection (latin1: byte for byte). */
+export async function exchange(baseUrl: string, data: string): Promise<string> {
+  const { connect } = await import('node:net');
+  const u = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const s = connect(Number(u.port), u.hostname, () => s.write(data));
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    s.on('error', reject);
+    s.setTimeout(10_000, () => s.destroy(new Error('no close')));
+  });
+}
+
 /** A port that was free a moment ago, for configs that must name their own URL up front. */
 export async function freePort(): Promise<number> {
   const server = createServer();

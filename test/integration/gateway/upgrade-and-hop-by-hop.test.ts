@@ -6,7 +6,15 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
-import { closeServer, listenOnFreePort, rawRequest, startEchoUpstream, startFakeKratos, startTestGateway } from '../../helpers/servers.js';
+import {
+  closeServer,
+  exchange,
+  listenOnFreePort,
+  rawRequest,
+  startEchoUpstream,
+  startFakeKratos,
+  startTestGateway,
+} from '../../helpers/servers.js';
 
 let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
 let refusing: Server;
@@ -65,19 +73,6 @@ function wsHandshake(path: string, extra: string[] = []): string[] {
     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
     ...extra,
   ];
-}
-
-/** Sends bytes, collects everything until the gateway closes the connection. */
-function exchange(baseUrl: string, data: string): Promise<string> {
-  const u = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const s = connect(Number(u.port), u.hostname, () => s.write(data));
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    s.on('error', reject);
-    s.setTimeout(10_000, () => s.destroy(new Error('no close')));
-  });
 }
 
 test('a spoofed identity header (underscore and case variants) never reaches a WebSocket upstream', async () => {

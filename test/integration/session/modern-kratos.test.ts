@@ -6,9 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect } from 'node:net';
 import { request } from 'undici';
-import { startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
+import { exchange, startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
 import { startModernKratos } from '../../helpers/modern-kratos.js';
 import { STEP_UP_TTL_CAP_MS } from '../../../src/gateway/session/session-resolver.js';
 
@@ -29,18 +28,6 @@ function wsHandshake(path: string, cookie: string): string {
       `Cookie: ory_kratos_session=${cookie}`,
     ].join('\r\n') + '\r\n\r\n'
   );
-}
-
-function exchange(baseUrl: string, data: string): Promise<string> {
-  const u = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const s = connect(Number(u.port), u.hostname, () => s.write(data));
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    s.on('error', reject);
-    s.setTimeout(5_000, () => s.destroy(new Error('timed out')));
-  });
 }
 
 describe('modern Kratos (v26) whoami', () => {
