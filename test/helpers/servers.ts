@@ -2,6 +2,7 @@
  * Real HTTP servers on loopback for integration tests: an echo upstream, and a
  * Kratos-whoami fault-injection server whose behaviour each test sets.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer } from 'ws';
@@ -274,11 +275,38 @@ export async function exchange(baseUrl: string, data: string): Promise<string> {
 }
 
 /** A port that was free a moment ago, for configs that must name their own URL up front. */
-export async function freePort(): Promise<number> {
+/** The kernel's ephemeral range (outgoing connections and `listen(0)` take ports from it). */
+function ephemeralPorts(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low !== undefined && high !== undefined && low > 11_000) return [low, high];
+  } catch {
+    // not Linux: fall back to the common default
+  }
+  return [32_768, 60_999];
+}
+
+function canListen(port: number): Promise<boolean> {
   const server = createServer();
-  const url = await listenOnFreePort(server);
-  await closeServer(server);
-  return Number(new URL(url).port);
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port for a process the test starts later with a fixed port (a gateway process, redis-server).
+ * Chosen below the ephemeral range: a port found free there cannot be handed to an outgoing
+ * connection or a `listen(0)` of a parallel test before the process binds it (it was, now and
+ * then, with a port from `listen(0)`: "already in use").
+ */
+export async function freePort(): Promise<number> {
+  const [low] = ephemeralPorts();
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free port below the ephemeral range after 100 attempts');
 }
 
 export type Stack = {
