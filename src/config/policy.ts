@@ -148,6 +148,12 @@ function parseCondition(raw: unknown, at: string, problems: string[], depth: num
   return undefined;
 }
 
+/** Whether a `methods` condition appears anywhere in the tree: then the verdict can differ by method. */
+export function readsMethod(c: Condition): boolean {
+  if (c.kind === 'methods') return true;
+  return (c.kind === 'all' || c.kind === 'any') && c.of.some(readsMethod);
+}
+
 /** Every claim path a condition reads: the session summary must keep these. */
 export function claimPaths(c: Condition, out: Set<string> = new Set()): Set<string> {
   switch (c.kind) {

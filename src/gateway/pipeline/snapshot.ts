@@ -15,7 +15,7 @@ import { AAL_PATH, AMR_PATH } from '../assertion/minter.js';
 import { buildMutators, type HeaderMutator } from '../mutators/index.js';
 import type { IdentityAssertionMutator } from '../mutators/identity-assertion.js';
 import { ReturnToPolicy } from '../return-to.js';
-import { RouteTable } from '../routing/route-table.js';
+import { RouteTable, type Route } from '../routing/route-table.js';
 import { TrustedProxies } from '../trusted-proxies.js';
 import { buildAuthorizers, type Authorizer } from './authz/index.js';
 
@@ -46,6 +46,8 @@ export class ConfigSnapshot {
   readonly sessionCookieNames: ReadonlySet<string>;
   /** Only those that can refuse (allow-all is left out). */
   readonly authorizers: readonly Authorizer[];
+  /** Routes on which some authorizer's answer can depend on the method (a route policy's `methods`). */
+  readonly methodDependentRoutes: ReadonlySet<Route>;
   readonly mutators: readonly HeaderMutator[];
   /** The identity assertion mutator when enabled (the decision API returns its header; the JWKS endpoints read its keys). */
   readonly assertion: IdentityAssertionMutator | undefined;
@@ -82,6 +84,7 @@ export class ConfigSnapshot {
     this.routes = new RouteTable(config.routes, config.identity_headers);
     this.credentialSources = credentialSourceRegistry.map((build) => build(config));
     this.authorizers = buildAuthorizers(config);
+    this.methodDependentRoutes = new Set(this.routes.all.filter((r) => this.authorizers.some((a) => a.readsMethod(r))));
     this.sessionCookieNames = new Set([config.kratos.session_cookie, ...(previous?.sessionCookieNames ?? [])]);
     const retiredCredentialSources = [...this.sessionCookieNames].slice(1).map((name) => sessionCookie(name));
     this.mutators = buildMutators({ config, credentialSources: this.credentialSources, retiredCredentialSources });

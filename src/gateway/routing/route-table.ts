@@ -92,12 +92,33 @@ export class RouteTable {
     const host = normalizeHost(hostHeader);
     for (const r of this.routes) {
       if (r.methods !== undefined && !r.methods.has(method)) continue;
-      const h = r.host;
-      if (h.kind === 'exact' ? host !== h.name : h.kind === 'suffix' ? !host.endsWith(h.suffix) : false) continue;
-      if (r.path(path)) return r.route;
+      if (matchesHostAndPath(r, host, path)) return r.route;
     }
     return undefined;
   }
+
+  /**
+   * The route for a request whose method is unknown: the one `match` returns for every method,
+   * or METHOD_DECIDES when the choice could differ by method. Routes are tried most specific
+   * first, so the first one matching the host and path decides: without a method list it wins
+   * for every method (the routes after it are never reached); with one, it wins for its methods
+   * and a later route (or none) for the others.
+   */
+  matchAnyMethod(hostHeader: string | undefined, path: string): Route | typeof METHOD_DECIDES | undefined {
+    const host = normalizeHost(hostHeader);
+    const first = this.routes.find((r) => matchesHostAndPath(r, host, path));
+    if (first === undefined) return undefined;
+    return first.methods === undefined ? first.route : METHOD_DECIDES;
+  }
+}
+
+/** `RouteTable.matchAnyMethod`: which route matches depends on the request method. */
+export const METHOD_DECIDES = Symbol('the route depends on the method');
+
+function matchesHostAndPath(r: CompiledRoute, host: string, path: string): boolean {
+  const h = r.host;
+  if (h.kind === 'exact' ? host !== h.name : h.kind === 'suffix' ? !host.endsWith(h.suffix) : false) return false;
+  return r.path(path);
 }
 
 function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): CompiledRoute {

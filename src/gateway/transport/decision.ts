@@ -11,6 +11,11 @@
  *    otherwise 400 (Oathkeeper's decision API trusts them from anyone; oauth2-proxy
  *    CVE-2026-40575 is that bug);
  *  - the decision request itself, path below the prefix (Envoy ext_authz path_prefix).
+ *
+ * nginx's auth subrequest and Traefik's ForwardAuth request are GETs whatever the client sent,
+ * so in those two forms only the method header names the method. Without it the method is
+ * unknown, and where the answer could differ by method the decision is refused (see
+ * `methodDecides`) rather than made for a guessed GET.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJsonError } from '../../http/json-error.js';
@@ -20,10 +25,14 @@ import { evaluate } from '../pipeline/evaluate.js';
 import { arrive, createObserver, observeFailure } from '../pipeline/observe.js';
 import { WWW_AUTHENTICATE } from '../pipeline/refuse.js';
 import type { ConfigSnapshot } from '../pipeline/snapshot.js';
+import { parseRequestTarget, TargetRejected } from '../request-target.js';
+import { METHOD_DECIDES } from '../routing/route-table.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';
 
 interface OriginalRequest {
-  method: string;
+  /** Undefined when the header that names it (`methodHeader`) was not sent. */
+  method: string | undefined;
+  methodHeader: string;
   host: string | undefined;
   rawTarget: string;
   /** Traefik returns the auth response verbatim, so it can carry a login redirect; nginx cannot (it gets the 401 with a Location). */
@@ -32,6 +41,31 @@ interface OriginalRequest {
 
 function single(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** A method header's value; an empty one names no method. */
+function methodIn(v: string | string[] | undefined): string | undefined {
+  const m = single(v);
+  return m === undefined || m === '' ? undefined : m.toUpperCase();
+}
+
+/**
+ * Whether the answer for a request of unknown method could differ by method: the route chosen
+ * depends on it (a route with a method list could match), or an authorizer of the chosen route
+ * reads it (a route policy's `methods`). Both were settled per route when the snapshot was
+ * built. A target the gateway rejects is left to the evaluation, which refuses it whatever the
+ * method.
+ */
+function methodDecides(s: ConfigSnapshot, host: string | undefined, rawTarget: string): boolean {
+  let path: string;
+  try {
+    path = parseRequestTarget(rawTarget).path;
+  } catch (err) {
+    if (err instanceof TargetRejected) return false;
+    throw err;
+  }
+  const route = s.routes.matchAnyMethod(host, path);
+  return route === METHOD_DECIDES || (route !== undefined && s.methodDependentRoutes.has(route));
 }
 
 function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string): OriginalRequest | string {
@@ -46,7 +80,13 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
     if (traefikNamed) return 'X-Original-URI and X-Forwarded-Uri/-Method both name the request; the proxy must send only one';
     // X-Forwarded-Host/-Proto beside it come from whatever is in front of nginx (or the
     // client): the route host is nginx's Host, as without them.
-    return { method: (single(h['x-original-method']) ?? 'GET').toUpperCase(), host: h.host, rawTarget: originalUri, mayRedirect: false };
+    return {
+      method: methodIn(h['x-original-method']),
+      methodHeader: 'X-Original-Method',
+      host: h.host,
+      rawTarget: originalUri,
+      mayRedirect: false,
+    };
   }
   const forwarded = traefikNamed || h['x-forwarded-host'] !== undefined || h['x-forwarded-proto'] !== undefined;
   if (forwarded) {
@@ -54,7 +94,8 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
       return 'X-Forwarded-* headers are accepted only from proxy.trusted_proxies';
     }
     return {
-      method: (single(h['x-forwarded-method']) ?? req.method ?? 'GET').toUpperCase(),
+      method: methodIn(h['x-forwarded-method']),
+      methodHeader: 'X-Forwarded-Method',
       host: single(h['x-forwarded-host']) ?? h.host,
       rawTarget: single(h['x-forwarded-uri']) ?? '/',
       mayRedirect: true,
@@ -63,7 +104,9 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
   const url = req.url ?? '/';
   const rest = url.slice(prefix.length);
   return {
-    method: req.method ?? 'GET',
+    // Envoy's check request has the original request's method.
+    method: req.method,
+    methodHeader: 'The request method',
     host: h.host,
     rawTarget: rest === '' || rest.startsWith('?') ? '/' + rest : rest,
     mayRedirect: false,
@@ -93,10 +136,26 @@ export function createDecisionHandler(g: GatewayCore) {
       sendJsonError(res, 400, original);
       return observe(req, a, 'none', 400);
     }
+    let method = original.method;
+    if (method === undefined) {
+      if (methodDecides(a.snapshot, original.host, original.rawTarget)) {
+        sendJsonError(
+          res,
+          400,
+          `${original.methodHeader} is missing: the answer for this request depends on its method ` +
+            '(a route with a method list, or a route policy with a methods condition); the proxy must send it',
+        );
+        return observe(req, a, 'none', 400);
+      }
+      // Neither the route nor its authorizers depend on the method, so the decision is the same
+      // for every method; the method only shapes a refusal (whether a browser navigation gets
+      // the login URL), and is taken to be a GET for that, as before.
+      method = 'GET';
+    }
     const evaluated = evaluate(
       g,
       a,
-      { transport: 'decision', method: original.method, host: original.host, rawTarget: original.rawTarget, headers: req.headers },
+      { transport: 'decision', method, host: original.host, rawTarget: original.rawTarget, headers: req.headers },
       trace,
     );
     // Awaited only when authentication had to ask: a refusal before it is written in this tick.

@@ -6,45 +6,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { RunningGateway } from '../../../src/app.js';
 import { startGateway } from '../../../src/app.js';
 import { memoryLogger, startEchoUpstream, startFakeKratos, testConfig, type EchoRecord } from '../../helpers/servers.js';
-import { startNginx, type RunningNginx } from './nginx.js';
-
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const example = readFileSync(join(root, 'config/examples/nginx/auth_request.conf'), 'utf8');
-
-/** Replaces exactly one occurrence, so the test notices when the example changes shape. */
-function replaceOnce(text: string, from: string, to: string): string {
-  const parts = text.split(from);
-  assert.equal(parts.length, 2, `the example contains "${from}" exactly once`);
-  return parts.join(to);
-}
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** Raw-path HTTP client (no URL normalization), so dot segments reach nginx as sent. */
-function send(base: string, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
-  const u = new URL(base);
-  return new Promise((resolvePromise, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path, method, headers: { connection: 'close', ...headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { exampleConfig, NGINX_EXAMPLE, send, startNginx, type RunningNginx } from './nginx.js';
 
 describe('nginx auth_request against the decision API', () => {
   let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
@@ -71,15 +36,7 @@ describe('nginx auth_request against the decision API', () => {
       }),
       { logger: memoryLogger().logger },
     );
-    const admin = new URL(gateway.adminUrl);
-    const app = new URL(upstream.url);
-    nginx = await startNginx((port) => {
-      let conf = example;
-      conf = replaceOnce(conf, 'server 127.0.0.1:4456;', `server 127.0.0.1:${admin.port};`);
-      conf = replaceOnce(conf, 'server 127.0.0.1:8080;', `server 127.0.0.1:${app.port};`);
-      conf = replaceOnce(conf, 'listen 127.0.0.1:8000;', `listen 127.0.0.1:${port};`);
-      return conf;
-    });
+    nginx = await startNginx((port) => exampleConfig(NGINX_EXAMPLE, gateway.adminUrl, upstream.url, port));
   });
 
   after(async () => {

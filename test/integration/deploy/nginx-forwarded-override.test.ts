@@ -10,15 +10,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startGateway, type RunningGateway } from '../../../src/app.js';
 import { memoryLogger, startEchoUpstream, startFakeKratos, testConfig } from '../../helpers/servers.js';
-import { startNginx, type RunningNginx } from './nginx.js';
-
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const example = readFileSync(join(root, 'config/examples/nginx/auth_request.conf'), 'utf8');
+import { exampleConfig, NGINX_EXAMPLE, startNginx, type RunningNginx } from './nginx.js';
 
 let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
 let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
@@ -40,14 +34,7 @@ before(async () => {
     }),
     { logger: memoryLogger().logger },
   );
-  const admin = new URL(gateway.adminUrl);
-  const app = new URL(upstream.url);
-  nginx = await startNginx((port) =>
-    example
-      .replace('server 127.0.0.1:4456;', `server 127.0.0.1:${admin.port};`)
-      .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${app.port};`)
-      .replace('listen 127.0.0.1:8000;', `listen 127.0.0.1:${port};`),
-  );
+  nginx = await startNginx((port) => exampleConfig(NGINX_EXAMPLE, gateway.adminUrl, upstream.url, port));
 });
 
 after(async () => {

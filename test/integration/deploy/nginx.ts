@@ -2,17 +2,63 @@
  * Runs Debian's nginx as a child process with everything (config, pid, logs, temp files)
  * in a temporary directory and a free loopback port.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ?? 'nginx';
 
 import { freePort } from '../../helpers/servers.js';
 
 export { freePort };
+
+const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+
+/** config/examples/nginx/auth_request.conf as shipped. */
+export const NGINX_EXAMPLE = readFileSync(join(root, 'config/examples/nginx/auth_request.conf'), 'utf8');
+
+/** Replaces exactly one occurrence, so the test notices when the example changes shape. */
+export function replaceOnce(text: string, from: string, to: string): string {
+  const parts = text.split(from);
+  assert.equal(parts.length, 2, `the example contains "${from}" exactly once`);
+  return parts.join(to);
+}
+
+/**
+ * The example pointed at a running gateway's admin listener and an upstream, listening on
+ * `port`: its two upstream addresses and its listen port replaced, nothing else.
+ */
+export function exampleConfig(example: string, adminUrl: string, appUrl: string, port: number): string {
+  let conf = replaceOnce(example, 'server 127.0.0.1:4456;', `server 127.0.0.1:${new URL(adminUrl).port};`);
+  conf = replaceOnce(conf, 'server 127.0.0.1:8080;', `server 127.0.0.1:${new URL(appUrl).port};`);
+  return replaceOnce(conf, 'listen 127.0.0.1:8000;', `listen 127.0.0.1:${port};`);
+}
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** Raw-path HTTP client (no URL normalization), so dot segments reach nginx as sent. */
+export function send(base: string, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
+  const u = new URL(base);
+  return new Promise((resolvePromise, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, method, headers: { connection: 'close', ...headers } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -2,8 +2,11 @@
  * The forward-auth examples for nginx, Traefik, Envoy and ingress-nginx agree with the
  * gateway: they call the decision API at the configured prefix on the admin port, pass
  * the credential, copy exactly the identity headers the production configuration
- * injects, and never let a client-sent identity header through. (The nginx example also
- * runs for real in test/integration/deploy/nginx-forward-auth.test.ts.)
+ * injects, and never let a client-sent identity header through. Each one tells the gateway the
+ * original method: nginx's and Traefik's auth requests are GETs whatever the client sent, and
+ * without the method the decision API refuses routes whose answer depends on it. (The nginx
+ * example also runs for real in test/integration/deploy/nginx-forward-auth.test.ts and
+ * nginx-original-method.test.ts.)
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,13 +37,27 @@ function assertDecisionUrl(url: string) {
 
 describe('nginx auth_request example', () => {
   const conf = read('nginx/auth_request.conf');
+  /** The directives of the location the auth_request subrequest goes to (comments dropped). */
+  function decisionLocation(): string[] {
+    const target = /^\s*auth_request (\S+);/m.exec(conf)?.[1];
+    assert.ok(target, 'an auth_request directive');
+    const start = conf.indexOf(`location = ${target} {`);
+    assert.ok(start !== -1, `a location = ${target}`);
+    const block = conf.slice(start, conf.indexOf('\n    }', start));
+    return block
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+  }
   it('asks the decision API with the original URI and method, body stripped', () => {
-    assert.match(conf, new RegExp(`proxy_pass http://kratos_gateway_admin${defaults.admin.decisions_prefix};`));
+    const directives = decisionLocation();
+    assert.ok(directives.includes(`proxy_pass http://kratos_gateway_admin${defaults.admin.decisions_prefix};`), directives.join('\n'));
     assert.match(conf, new RegExp(`server 127\\.0\\.0\\.1:${defaults.admin.listen.port};`));
-    assert.match(conf, /proxy_set_header X-Original-URI \$request_uri;/);
-    assert.match(conf, /proxy_set_header X-Original-Method \$request_method;/);
-    assert.match(conf, /proxy_pass_request_body off;/);
-    assert.match(conf, /\binternal;/);
+    assert.ok(directives.includes('proxy_set_header X-Original-URI $request_uri;'));
+    // The subrequest is a GET whatever the client sent: only this header carries the method.
+    assert.ok(directives.includes('proxy_set_header X-Original-Method $request_method;'));
+    assert.ok(directives.includes('proxy_pass_request_body off;'));
+    assert.ok(directives.includes('internal;'));
   });
   it('copies and overwrites exactly the identity headers', () => {
     const copied = [...conf.matchAll(/auth_request_set \$\w+ \$upstream_http_([a-z0-9_]+);/g)].map((m) => m[1]!.replaceAll('_', '-'));
@@ -67,6 +84,8 @@ describe('Traefik ForwardAuth example', () => {
   it('points at the decision API and does not trust client X-Forwarded-*', () => {
     assertDecisionUrl(fa['address'] as string);
     assert.equal(new URL(fa['address'] as string).pathname, defaults.admin.decisions_prefix);
+    // Traefik always sends X-Forwarded-Method (its auth request is a GET); without
+    // trustForwardHeader it is the method Traefik received, never a value the client sent.
     assert.equal(fa['trustForwardHeader'], false);
   });
   it('passes the credential and copies exactly the identity headers', () => {
@@ -89,8 +108,11 @@ describe('Envoy ext_authz example', () => {
     filters.find((f) => f['name'] === 'envoy.filters.http.ext_authz'),
     'typed_config',
   ) as Json;
-  it('calls the decision API with the path prefix and fails closed', () => {
+  it('calls the decision API with the path prefix and the original method, and fails closed', () => {
     assert.equal(at(authz, 'http_service', 'path_prefix'), defaults.admin.decisions_prefix);
+    // Envoy's check request keeps the original method and is asked in the path form, where the
+    // gateway reads the method from the request line: nothing may replace either.
+    for (const key of ['path_override', 'method_override']) assert.equal(at(authz, 'http_service', key), undefined, key);
     assertDecisionUrl(at(authz, 'http_service', 'server_uri', 'uri') as string);
     assert.equal(authz['failure_mode_allow'], false);
     const clusters = at(doc, 'static_resources', 'clusters') as Json[];
@@ -126,6 +148,10 @@ describe('ingress-nginx example', () => {
     assertDecisionUrl(a('auth-url')!);
     assert.equal(new URL(a('auth-url')!).pathname, defaults.admin.decisions_prefix);
     assert.ok(a('auth-method'));
+    // The controller's auth location always sets X-Original-Method $request_method; only extra
+    // proxy headers or a snippet could change what the subrequest carries.
+    assert.equal(a('auth-proxy-set-headers'), undefined);
+    assert.equal(a('auth-snippet'), undefined);
   });
   it('copies exactly the identity headers and sends browsers to login with return_to', () => {
     assert.deepEqual(

@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { claimPaths, parsePolicy, type Condition } from '../../../src/config/policy.js';
+import { claimPaths, parsePolicy, readsMethod, type Condition } from '../../../src/config/policy.js';
 import { ConfigError, parseConfig } from '../../../src/config/load.js';
 import { evaluateCondition } from '../../../src/gateway/pipeline/authz/route-policy.js';
 import type { SessionSummary } from '../../../src/gateway/session/session-summary.js';
@@ -107,6 +107,12 @@ describe('policy conditions', () => {
     assert.equal(run(writesNeedAdmin, null, 'GET'), undefined);
     assert.equal(run(writesNeedAdmin, null, 'POST'), 'login');
     assert.equal(run({ aal: 'aal2' }, null), 'login');
+  });
+
+  test('readsMethod finds a methods condition anywhere in the tree', () => {
+    assert.equal(readsMethod(compile({ methods: ['GET'] })), true);
+    assert.equal(readsMethod(compile({ all: [{ aal: 'aal2' }, { any: [{ schema_id: 'x' }, { methods: ['GET'] }] }] })), true);
+    assert.equal(readsMethod(compile({ all: [{ aal: 'aal2' }, { any: [{ schema_id: 'x' }, { verified_address: 'any' }] }] })), false);
   });
 
   test('claimPaths lists every claim a policy reads', () => {

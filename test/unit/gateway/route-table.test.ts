@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { configSchema, type RouteConfig } from '../../../src/config/schema.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { parseConfig } from '../../../src/config/load.js';
-import { RouteTable, upstreamPath } from '../../../src/gateway/routing/route-table.js';
+import { METHOD_DECIDES, RouteTable, upstreamPath } from '../../../src/gateway/routing/route-table.js';
 
 type RouteFields = { match: Record<string, unknown>; upstream?: string; [key: string]: unknown };
 type RouteInput = RouteFields & { name: string };
@@ -177,6 +177,35 @@ describe('methods', () => {
       { name: 'host', match: { host: 'h.example', path_prefix: '/' } },
     );
     assert.equal(matchName(t, 'h.example', '/', 'GET'), 'host');
+  });
+  test('matchAnyMethod: the route every method gets, or METHOD_DECIDES when the methods disagree', () => {
+    const t = table(
+      { name: 'writes', match: { host: 'h.example', path_prefix: '/orders', methods: ['POST', 'PUT'] } },
+      { name: 'orders', match: { host: 'h.example', path_prefix: '/orders' } },
+      { name: 'feed', match: { host: 'h.example', path_prefix: '/feed', methods: ['GET'] } },
+      { name: 'public', match: { host: 'h.example', path_prefix: '/docs/public' } },
+      { name: 'doc-writes', match: { host: 'h.example', path_prefix: '/docs', methods: ['POST'] } },
+      { name: 'elsewhere', match: { host: 'other.example', path_prefix: '/plain', methods: ['DELETE'] } },
+      { name: 'plain', match: { host: 'h.example', path_prefix: '/plain' } },
+    );
+    // FOO is in no method list: with it, the probes cover every way a method list can answer.
+    const probes = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'FOO'];
+    const cases: Array<[host: string, path: string, expected: string | typeof METHOD_DECIDES | undefined]> = [
+      ['h.example', '/orders/1', METHOD_DECIDES],
+      ['h.example', '/feed', METHOD_DECIDES],
+      ['h.example', '/docs/x', METHOD_DECIDES],
+      ['h.example', '/docs/public/x', 'public'],
+      ['h.example', '/plain/x', 'plain'],
+      ['other.example', '/plain/x', METHOD_DECIDES],
+      ['h.example', '/nothing', undefined],
+    ];
+    for (const [host, path, expected] of cases) {
+      const any = t.matchAnyMethod(host, path);
+      assert.equal(any === METHOD_DECIDES ? any : any?.name, expected, `${host}${path}`);
+      const answers = new Set(probes.map((m) => matchName(t, host, path, m)));
+      assert.equal(answers.size > 1, expected === METHOD_DECIDES, `${host}${path}: ${[...answers].join(', ')}`);
+      if (expected !== METHOD_DECIDES) assert.deepEqual([...answers], [expected]);
+    }
   });
 });
 

@@ -4,4 +4,5 @@ import type { Authorizer } from './types.js';
 export const allowAll: Authorizer = {
   kind: 'allow_all',
   authorize: () => undefined,
+  readsMethod: () => false,
 };

@@ -4,7 +4,7 @@
  * snapshot is built, so a reload that changes them takes effect with the swap.
  */
 import type { GatewayConfig } from '../../../config/schema.js';
-import { parsePolicy, type Condition } from '../../../config/policy.js';
+import { parsePolicy, readsMethod, type Condition } from '../../../config/policy.js';
 import type { SessionSummary } from '../../session/session-summary.js';
 import type { AuthorizationRefusal, Authorizer, AuthorizerFactory } from './types.js';
 
@@ -107,6 +107,10 @@ export const routePolicy: AuthorizerFactory = (config: GatewayConfig): Authorize
       if (c === undefined) return undefined;
       const v = evaluateCondition(c, { method, session, nowMs: Date.now() });
       return v === undefined ? undefined : REFUSALS[v];
+    },
+    readsMethod: (route) => {
+      const c = byRoute.get(route.name);
+      return c !== undefined && readsMethod(c);
     },
   };
 };

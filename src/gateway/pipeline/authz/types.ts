@@ -30,6 +30,13 @@ export interface AuthorizationRefusal {
 export interface Authorizer {
   readonly kind: string;
   authorize(request: AuthorizationRequest): AuthorizationRefusal | undefined;
+  /**
+   * Whether this authorizer's answer on `route` can depend on the request method. Asked once
+   * per route when a snapshot is built: the decision API refuses to judge such a route when
+   * the proxy did not say which method the original request had (nginx's auth subrequest is
+   * always a GET).
+   */
+  readsMethod(route: Route): boolean;
 }
 
 /** A registry entry: the authorizer for this configuration, or undefined when it does not apply. */

@@ -1,0 +1,77 @@
+/**
+ * nginx's auth_request subrequest is always a GET, whatever the client sent: only
+ * `X-Original-Method` tells the decision API the original method. With real nginx:
+ * - the shipped example sends it, so a POST to a GET-only route is refused;
+ * - the example without that line: the gateway must not guess. Where the method could change
+ *   the answer it answers 400, which auth_request treats as an error (500 to the client); it
+ *   used to decide as if every request were a GET and let the POST through.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, type RunningGateway } from '../../../src/app.js';
+import { memoryLogger, startEchoUpstream, startFakeKratos, testConfig } from '../../helpers/servers.js';
+import { exampleConfig, NGINX_EXAMPLE, replaceOnce, send, startNginx, type RunningNginx } from './nginx.js';
+
+const METHOD_LINE = '        proxy_set_header X-Original-Method $request_method;\n';
+
+describe('nginx auth_request and the original method', () => {
+  let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
+  let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
+  let gateway: RunningGateway;
+  let shipped: RunningNginx;
+  let withoutMethod: RunningNginx;
+
+  before(async () => {
+    kratos = await startFakeKratos();
+    upstream = await startEchoUpstream();
+    gateway = await startGateway(
+      testConfig({
+        proxy: { public_base_url: 'https://app.example.com' },
+        kratos: { public_url: kratos.url },
+        routes: [
+          // Reading the feed is public; nothing else may be done to it.
+          { name: 'feed', match: { path_prefix: '/feed', methods: ['GET', 'HEAD'] }, upstream: upstream.url, auth: 'anonymous' },
+          { name: 'public', match: { path_prefix: '/public' }, upstream: upstream.url, auth: 'anonymous' },
+        ],
+      }),
+      { logger: memoryLogger().logger },
+    );
+    shipped = await startNginx((port) => exampleConfig(NGINX_EXAMPLE, gateway.adminUrl, upstream.url, port));
+    const stripped = replaceOnce(NGINX_EXAMPLE, METHOD_LINE, '');
+    withoutMethod = await startNginx((port) => exampleConfig(stripped, gateway.adminUrl, upstream.url, port));
+  });
+
+  after(async () => {
+    await withoutMethod?.stop();
+    await shipped?.stop();
+    await gateway?.shutdown();
+    await upstream?.close();
+    await kratos?.close();
+  });
+
+  const reached = (method: string, path: string) => upstream.received.filter((r) => r.method === method && r.url === path);
+
+  it('the shipped example: a GET to the GET-only route passes, a POST is refused and never reaches the upstream', async () => {
+    const read = await send(shipped.url, '/feed/latest', { accept: 'application/json' });
+    assert.equal(read.status, 200, shipped.errorLog());
+    assert.equal(reached('GET', '/feed/latest').length, 1);
+    const write = await send(shipped.url, '/feed/shipped-write', { accept: 'application/json' }, 'POST');
+    assert.equal(write.status, 403, shipped.errorLog());
+    assert.deepEqual(reached('POST', '/feed/shipped-write'), []);
+  });
+
+  it('without X-Original-Method: the gateway answers 400, nginx turns it into a 500, the POST never reaches the upstream', async () => {
+    const write = await send(withoutMethod.url, '/feed/unnamed-write', { accept: 'application/json' }, 'POST');
+    assert.equal(write.status, 500, withoutMethod.errorLog());
+    assert.deepEqual(reached('POST', '/feed/unnamed-write'), []);
+    assert.match(withoutMethod.errorLog(), /auth request unexpected status: 400/);
+    // A GET is refused the same way: the gateway cannot tell it from a POST.
+    assert.equal((await send(withoutMethod.url, '/feed/unnamed-read', { accept: 'application/json' })).status, 500);
+  });
+
+  it('without X-Original-Method: a route whose answer does not depend on the method is still decided', async () => {
+    const write = await send(withoutMethod.url, '/public/form', { accept: 'application/json' }, 'POST');
+    assert.equal(write.status, 200, withoutMethod.errorLog());
+    assert.equal(reached('POST', '/public/form').length, 1);
+  });
+});
