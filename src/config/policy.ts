@@ -17,10 +17,12 @@
  *   { schema_id: id | [id, …] }                  the identity schema is one of these
  *   { aal: aal1 | aal2 }                         the session's assurance level is at least this
  *   { authenticated_within: 15m }                the session authenticated at most this long ago (s, m, h)
- *   { methods: [GET, …] }                        the request method is one of these (for per-method rules)
+ *   { methods: [GET, …] }                        the request method is one of these (for per-method rules; HEAD is GET)
  * A claim path is `identity.traits.<dotted.path>` or `identity.metadata_public.<dotted.path>`.
  * When the claim is a list, a comparison holds when any element does.
  */
+
+import { methodListProblem } from './route-match.js';
 
 export type Scalar = string | number | boolean;
 
@@ -140,10 +142,13 @@ function parseCondition(raw: unknown, at: string, problems: string[], depth: num
       if (m === null) return fail(`${at}.authenticated_within`, 'must be a duration such as 30s, 15m or 12h');
       return { kind: 'authenticated_within', ms: Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] };
     }
-    case 'methods':
-      return Array.isArray(v) && v.length > 0 && v.every((m) => typeof m === 'string' && /^[A-Z]+$/.test(m))
-        ? { kind: 'methods', methods: new Set(v as string[]) }
-        : fail(`${at}.methods`, 'must be a non-empty list of upper-case HTTP methods');
+    case 'methods': {
+      if (!(Array.isArray(v) && v.length > 0 && v.every((m) => typeof m === 'string' && /^[A-Z]+$/.test(m))))
+        return fail(`${at}.methods`, 'must be a non-empty list of upper-case HTTP methods');
+      const problem = methodListProblem(v as string[]);
+      // Evaluated with comparedMethod(): HEAD as GET.
+      return problem === undefined ? { kind: 'methods', methods: new Set(v as string[]) } : fail(`${at}.methods`, problem);
+    }
   }
   return undefined;
 }

@@ -2,25 +2,23 @@
  * The route rules that span several keys, checked on the configuration itself so a bad route
  * table is a start-up (and `validate`) error naming its key path, never a run-time surprise.
  */
+import { methodListProblem, patternSignature } from './route-match.js';
 import { parsePolicy } from './policy.js';
 import type { RouteConfig } from './schema.js';
 
 /**
  * What a route matches, as one string: two routes with the same signature match exactly the
  * same requests, so one of them could never be chosen (Oathkeeper answers that with a 500 at
- * run time: "Expected exactly one rule").
+ * run time: "Expected exactly one rule"). Paths compare as the route table compares them
+ * (route-match.ts); with `fold`, ignoring letter case — two routes equal that way are refused
+ * too: the route table refuses every request on which the exact and the case-folded comparison
+ * disagree, so one of them could never be chosen either. HEAD counts as GET.
  */
-function signature(c: RouteConfig): string {
+function signature(c: RouteConfig, fold: boolean): string {
   const host = c.match.host?.toLowerCase() ?? '*';
-  let path: string;
-  if (c.match.path_glob !== undefined) {
-    // `/p/**` matches exactly what the prefix `/p` matches (`/**` what `/` does).
-    const asPrefix = /^((?:\/[^*/]+)*)\/\*\*$/.exec(c.match.path_glob);
-    path = asPrefix ? `prefix:${asPrefix[1] || '/'}` : `glob:${c.match.path_glob}`;
-  } else {
-    path = `prefix:${c.match.path_prefix!}`;
-  }
-  const methods = c.match.methods ? [...new Set(c.match.methods)].sort().join(',') : '*';
+  const path = patternSignature(c.match, fold);
+  const listed = c.match.methods?.filter((m) => m !== 'HEAD' || !c.match.methods!.includes('GET'));
+  const methods = listed ? [...new Set(listed)].sort().join(',') : '*';
   return `${host}|${path}|${methods}`;
 }
 
@@ -29,21 +27,27 @@ export function routeProblems(routes: readonly RouteConfig[]): string[] {
   const problems: string[] = [];
   const bySignature = new Map<string, number>();
   const names = new Set<string>();
+  const byFoldedSignature = new Map<string, number>();
   routes.forEach((c, index) => {
-    const sig = signature(c);
-    const other = bySignature.get(sig);
+    const sig = signature(c, false);
+    const folded = signature(c, true);
+    const other = bySignature.get(sig) ?? byFoldedSignature.get(folded);
     if (other !== undefined) {
+      const same = bySignature.has(sig) ? 'exactly the same requests' : 'the same requests ignoring letter case';
       problems.push(
-        `routes.${index} ("${c.name}") matches exactly the same requests as routes.${other} ("${routes[other]!.name}"); one of them could never be chosen`,
+        `routes.${index} ("${c.name}") matches ${same} as routes.${other} ("${routes[other]!.name}"); one of them could never be chosen`,
       );
     } else {
       bySignature.set(sig, index);
+      byFoldedSignature.set(folded, index);
     }
   });
   routes.forEach((c, index) => {
     if (names.has(c.name))
       problems.push(`routes.${index}.name: "${c.name}" is used by another route; names must be unique (they label metrics)`);
     names.add(c.name);
+    const methodProblem = c.match.methods && methodListProblem(c.match.methods);
+    if (methodProblem) problems.push(`routes.${index}.match.methods: ${methodProblem}`);
     if (c.strip_prefix !== undefined) {
       const base = c.match.path_prefix ?? c.match.path_glob!;
       if (!(base === c.strip_prefix || base.startsWith(c.strip_prefix + '/'))) {

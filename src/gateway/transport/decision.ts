@@ -65,7 +65,8 @@ function methodDecides(s: ConfigSnapshot, host: string | undefined, rawTarget: s
     throw err;
   }
   const route = s.routes.matchAnyMethod(host, path);
-  return route === METHOD_DECIDES || (route !== undefined && s.methodDependentRoutes.has(route));
+  // A case-ambiguous path is refused by the evaluation whatever the method.
+  return route === METHOD_DECIDES || (typeof route === 'object' && s.methodDependentRoutes.has(route));
 }
 
 function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string): OriginalRequest | string {

@@ -20,7 +20,7 @@ const config = parseConfig({
 });
 const core = new GatewayCore(config, createLogger('silent'));
 after(() => core.close());
-const route = core.routes.match('gw', '/x', 'GET')!;
+const route = core.routes.all[0]!;
 
 const SESSION = {
   identityId: '0a1b2c3d-0000-4000-8000-000000000001',

@@ -115,6 +115,13 @@ describe('policy conditions', () => {
     assert.equal(readsMethod(compile({ all: [{ aal: 'aal2' }, { any: [{ schema_id: 'x' }, { verified_address: 'any' }] }] })), false);
   });
 
+  test('methods: HEAD is judged as GET, allowed or refused', () => {
+    const readers = { any: [{ methods: ['GET'] }, { path: 'identity.metadata_public.role', equals: 'owner' }] };
+    assert.equal(run(readers, session(), 'HEAD'), undefined);
+    assert.equal(run({ methods: ['POST'] }, session(), 'GET'), 'forbidden');
+    assert.equal(run({ methods: ['POST'] }, session(), 'HEAD'), 'forbidden');
+  });
+
   test('claimPaths lists every claim a policy reads', () => {
     const c = compile({
       all: [{ path: 'identity.traits.email', matches: 'x' }, { any: [{ verified_address: 'identity.traits.backup' }, { aal: 'aal2' }] }],
@@ -172,6 +179,11 @@ describe('policy configuration errors name the key path', () => {
     ['one_of not a list', { path: 'identity.traits.x', one_of: 'a' }, 'routes.0.policy.one_of: must be a non-empty list'],
     ['bad verified_address', { verified_address: 'identity.metadata_public.mail' }, 'routes.0.policy.verified_address: must be "any"'],
     ['lower-case method', { methods: ['get'] }, 'routes.0.policy.methods: must be a non-empty list of upper-case'],
+    [
+      'HEAD without GET',
+      { any: [{ methods: ['HEAD', 'OPTIONS'] }, { aal: 'aal2' }] },
+      'routes.0.policy.any.0.methods: lists HEAD without GET',
+    ],
     ['not a mapping', ['aal2'], 'routes.0.policy: must be a condition'],
   ];
   for (const [name, policy, expected] of cases) {

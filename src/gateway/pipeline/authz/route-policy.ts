@@ -5,6 +5,7 @@
  */
 import type { GatewayConfig } from '../../../config/schema.js';
 import { parsePolicy, readsMethod, type Condition } from '../../../config/policy.js';
+import { comparedMethod } from '../../../config/route-match.js';
 import type { SessionSummary } from '../../session/session-summary.js';
 import type { AuthorizationRefusal, Authorizer, AuthorizerFactory } from './types.js';
 
@@ -46,7 +47,7 @@ export function evaluateCondition(c: Condition, input: PolicyInput): Verdict {
       return best;
     }
     case 'methods':
-      return c.methods.has(input.method) ? undefined : 'forbidden';
+      return c.methods.has(comparedMethod(input.method)) ? undefined : 'forbidden';
     default:
       break;
   }

@@ -1,0 +1,258 @@
+/**
+ * Route matching as an upstream framework routes (src/config/route-match.ts,
+ * src/gateway/routing/route-table.ts): every spelling of a protected path that express,
+ * Fastify, Spring, Go's ServeMux or nginx serves with the same handler — a trailing slash,
+ * `.`/`..`/`//` (resolved by the canonicalizer), any character percent-encoded — selects the
+ * same route; a letter-case variant selects it or is refused, never another route; HEAD
+ * selects what GET selects.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { globPattern, Matched, pathKey, patternSignature, prefixPattern } from '../../../src/config/route-match.js';
+import { configSchema } from '../../../src/config/schema.js';
+import { parseRequestTarget } from '../../../src/gateway/request-target.js';
+import { CASE_AMBIGUOUS, RouteTable, upstreamPath } from '../../../src/gateway/routing/route-table.js';
+
+function table(...defs: Array<{ name: string; match: Record<string, unknown>; strip_prefix?: string }>): RouteTable {
+  return new RouteTable(configSchema.parse({ routes: defs.map((d) => ({ upstream: 'http://127.0.0.1:9', ...d })) }).routes, {});
+}
+
+/** The route a raw request target selects, as the gateway does: canonicalize, then match. */
+function routeOf(t: RouteTable, rawTarget: string, method = 'GET'): string | undefined {
+  const r = t.match('app.test', parseRequestTarget(rawTarget).path, method);
+  return typeof r === 'string' ? r : r?.name;
+}
+
+const ROUTES = table(
+  { name: 'profile', match: { path_glob: '/users/*/profile' } },
+  { name: 'admin', match: { path_prefix: '/admin' } },
+  { name: 'purge', match: { path_glob: '/v1/things:purge' } },
+  { name: 'docs', match: { path_glob: '/docs/**' } },
+  { name: 'files', match: { path_glob: '/files/*' } },
+  { name: 'reserved', match: { path_prefix: "/a!b/c@d/$&'()*+,=" } },
+  { name: 'unicode', match: { path_glob: '/café/*' } },
+  { name: 'report', match: { path_prefix: '/report', methods: ['GET'] } },
+  { name: 'everything', match: { path_prefix: '/' } },
+);
+
+const SEGMENT_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_~!$&'()*+,=:@".split('');
+/** A non-empty segment that is not `.` or `..`. */
+const segment = fc
+  .array(fc.constantFrom(...SEGMENT_CHARS), { minLength: 1, maxLength: 6 })
+  .map((cs) => cs.join(''))
+  .filter((s) => s !== '.' && s !== '..');
+const tail = fc.array(segment, { maxLength: 3 }).map((ss) => ss.map((s) => '/' + s).join(''));
+
+/** A path each protected route selects, by route. */
+const protectedPath = fc.oneof(
+  segment.map((s) => ['profile', `/users/${s}/profile`] as const),
+  tail.map((t) => ['admin', `/admin${t}`] as const),
+  fc.constant(['purge', '/v1/things:purge'] as const),
+  tail.map((t) => ['docs', `/docs${t}`] as const),
+  segment.map((s) => ['files', `/files/${s}`] as const),
+  tail.map((t) => ['reserved', `/a!b/c@d/$&'()*+,=${t}`] as const),
+  segment.map((s) => ['unicode', `/caf%C3%A9/${s}`] as const),
+  tail.map((t) => ['report', `/report${t}`] as const),
+);
+
+function percentEncode(ch: string, upper: boolean): string {
+  const hex = [...Buffer.from(ch, 'utf8')].map((b) => '%' + b.toString(16).padStart(2, '0'));
+  return hex.map((h) => (upper ? h.toUpperCase() : h)).join('');
+}
+
+/**
+ * Rewrites a path into another spelling of the same resource: characters percent-encoded
+ * (hex in either case), `//`, `/./` and `/x/..` between segments, trailing `/`, `/.` or `/x/..`.
+ */
+const respelled = (path: string) =>
+  fc
+    .record({
+      encode: fc.array(fc.boolean(), { minLength: path.length, maxLength: path.length }),
+      upper: fc.boolean(),
+      separators: fc.array(fc.constantFrom('/', '//', '/./', '/zz/../'), { minLength: 8, maxLength: 8 }),
+      end: fc.constantFrom('', '/', '//', '///', '/.', '/zz/..', '/./'),
+    })
+    .map(({ encode, upper, separators, end }) => {
+      let out = '';
+      let slash = 0;
+      for (let i = 0; i < path.length; i++) {
+        const ch = path[i]!;
+        if (ch === '/') out += i === 0 ? '/' : separators[slash++ % separators.length]!;
+        else if (ch === '%') out += path.slice(i, i + 3);
+        else out += encode[i] ? percentEncode(ch, upper) : ch;
+        if (ch === '%') i += 2;
+      }
+      return out + end;
+    });
+
+describe('every spelling a framework serves with the same handler selects the same route', () => {
+  test('percent-encoding, dot segments, repeated and trailing slashes (property)', () => {
+    fc.assert(
+      fc.property(
+        protectedPath.chain(([name, path]) => respelled(path).map((spelling) => ({ name, path, spelling }))),
+        ({ name, path, spelling }) => {
+          assert.equal(routeOf(ROUTES, path), name, `the plain ${path}`);
+          assert.equal(routeOf(ROUTES, spelling), name, `${spelling} (a spelling of ${path})`);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('a letter-case variant selects the same route or is refused, never another route (property)', () => {
+    fc.assert(
+      fc.property(
+        protectedPath.chain(([name, path]) =>
+          fc.array(fc.boolean(), { minLength: path.length, maxLength: path.length }).map((flips) => ({
+            name,
+            variant: [...path].map((c, i) => (flips[i] ? c.toUpperCase() : c)).join(''),
+          })),
+        ),
+        ({ name, variant }) => {
+          const got = routeOf(ROUTES, variant);
+          assert.ok(got === name || got === CASE_AMBIGUOUS, `${variant}: ${got}`);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  test('the examples: a trailing slash, an escaped ":" and "é", an upper-case literal', () => {
+    assert.equal(routeOf(ROUTES, '/users/bob/profile/'), 'profile');
+    assert.equal(routeOf(ROUTES, '/users/bob/profile/.'), 'profile');
+    assert.equal(routeOf(ROUTES, '/users/bob/profile/x/..'), 'profile');
+    assert.equal(routeOf(ROUTES, '/v1/things%3apurge/'), 'purge');
+    assert.equal(routeOf(ROUTES, '/caf%c3%a9/menu'), 'unicode');
+    assert.equal(routeOf(ROUTES, '/files/'), 'files', "Fastify's router can match /files/:id with an empty id");
+    assert.equal(routeOf(ROUTES, '/files'), 'files', 'and a trailing slash is insignificant');
+    assert.equal(routeOf(ROUTES, '/USERS/bob/profile'), CASE_AMBIGUOUS, 'express serves it as /users/:id/profile; Spring does not');
+    assert.equal(routeOf(ROUTES, '/users/BOB/profile'), 'profile', 'the case of a wildcard segment decides nothing');
+  });
+
+  test('look-alikes are other resources: not captured', () => {
+    for (const path of [
+      '/users/bob/profiles',
+      '/users/bob/profile/x',
+      '/users/profile',
+      '/administrator',
+      '/v1/things:purged',
+      '/files/a/b',
+    ]) {
+      assert.equal(routeOf(ROUTES, path), 'everything', path);
+    }
+    assert.equal(routeOf(ROUTES, '/v1/things%253Apurge'), 'everything', '%25 is a literal "%": decoded once, as upstreams do');
+  });
+});
+
+describe('trailing slashes and HEAD never change the route', () => {
+  const word = fc.constantFrom('users', 'bob', 'profile', 'admin', 'files', 'docs', 'report', 'v1', 'things:purge', 'x');
+  const anyPath = fc.array(word, { maxLength: 5 }).map((ws) => '/' + ws.join('/'));
+  // Overlapping routes on purpose: an exact glob, a one-segment glob and a prefix over the same literal.
+  const OVERLAPPING = table(
+    { name: 'files-exact', match: { path_glob: '/files' } },
+    { name: 'files-one', match: { path_glob: '/files/*' } },
+    { name: 'docs-prefix', match: { path_prefix: '/docs' } },
+    { name: 'docs-glob', match: { path_glob: '/docs/*' } },
+    { name: 'get-only', match: { path_prefix: '/report', methods: ['GET', 'POST'] } },
+  );
+  const TABLES = { routes: ROUTES, overlapping: OVERLAPPING };
+  const tables = fc.constantFrom('routes' as const, 'overlapping' as const);
+
+  test('p and p/ select the same route, in either table (property)', () => {
+    fc.assert(
+      fc.property(anyPath, tables, (p, name) => {
+        const t = TABLES[name];
+        const plain = routeOf(t, p);
+        for (const end of ['/', '//', '/.']) assert.equal(routeOf(t, p + end), plain, `${p}${end}`);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('HEAD selects what GET selects (property)', () => {
+    fc.assert(
+      fc.property(anyPath, tables, (p, name) => {
+        const t = TABLES[name];
+        assert.equal(routeOf(t, p, 'HEAD'), routeOf(t, p, 'GET'), p);
+      }),
+      { numRuns: 500 },
+    );
+    assert.equal(routeOf(ROUTES, '/report/x', 'HEAD'), 'report');
+    assert.equal(routeOf(ROUTES, '/report/x', 'POST'), 'everything');
+  });
+
+  test('a glob that matches only with a "/" appended loses to one that matches as it is', () => {
+    assert.equal(routeOf(OVERLAPPING, '/files'), 'files-exact');
+    assert.equal(routeOf(OVERLAPPING, '/files/'), 'files-exact');
+    assert.equal(routeOf(OVERLAPPING, '/files/a'), 'files-one');
+    assert.equal(routeOf(OVERLAPPING, '/docs'), 'docs-prefix', 'a prefix matching as it is beats /docs/* matching /docs/');
+    assert.equal(routeOf(OVERLAPPING, '/docs/a'), 'docs-glob');
+  });
+});
+
+describe('globs', () => {
+  /** The glob compared byte for byte with the canonical path, trailing slash and all. */
+  function literalRegex(glob: string): RegExp {
+    let re = '^';
+    for (let i = 0; i < glob.length; i++) {
+      if (glob.startsWith('/**', i)) {
+        re += '(?:/[^/]*)*';
+        i += 2;
+      } else re += glob[i] === '*' ? '[^/]*' : glob[i]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    }
+    return new RegExp(re + '$');
+  }
+  const token = fc.constantFrom('/a', '/b', '/*', '/**', '*', 'a', '/');
+  const glob = fc.array(token, { minLength: 1, maxLength: 6 }).map((ts) => (ts[0]!.startsWith('/') ? '' : '/') + ts.join(''));
+  const path = fc
+    .array(fc.constantFrom('a', 'b', 'ab', 'ba'), { maxLength: 5 })
+    .chain((ss) => fc.constantFrom('', '/').map((end) => '/' + ss.join('/') + end));
+
+  test('a glob matches every canonical path it matches byte for byte, and p and p/ alike (property)', () => {
+    fc.assert(
+      fc.property(glob, path, (g, p) => {
+        const pattern = globPattern(g, false);
+        if (literalRegex(g).test(p)) assert.notEqual(pattern.test(pathKey(p)), Matched.No, `${g} ${p}`);
+        assert.equal(pattern.test(pathKey(p)) === Matched.No, pattern.test(pathKey(p + '/')) === Matched.No, `${g} ${p}`);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('globs the duplicate check calls equal match the same paths (property)', () => {
+    const matches = (m: { path_glob?: string; path_prefix?: string }, p: string) =>
+      (m.path_glob !== undefined ? globPattern(m.path_glob, false) : prefixPattern(m.path_prefix!, false)).test(pathKey(p)) !== Matched.No;
+    const prefix = fc.array(fc.constantFrom('a', 'b', 'ab'), { minLength: 1, maxLength: 3 }).map((ss) => '/' + ss.join('/'));
+    const pair = fc.oneof(
+      glob.map((g) => [{ path_glob: g }, { path_glob: g + '/' }] as const),
+      prefix.map((p) => [{ path_prefix: p }, { path_glob: p + '/**' }] as const),
+    );
+    let equal = 0;
+    fc.assert(
+      fc.property(pair, fc.array(path, { minLength: 10, maxLength: 10 }), ([a, b], paths) => {
+        if (patternSignature(a, false) !== patternSignature(b, false)) return;
+        equal++;
+        for (const p of paths) assert.equal(matches(a, p), matches(b, p), `${JSON.stringify(a)} ${JSON.stringify(b)} ${p}`);
+      }),
+      { numRuns: 2000 },
+    );
+    assert.ok(equal > 100, `only ${equal} pairs had equal signatures`);
+  });
+});
+
+describe('strip_prefix removes the prefix as the route matched it', () => {
+  test('an escaped reserved character in the prefix, a trailing slash', () => {
+    const t = table({ name: 'v', match: { path_prefix: '/v1:x' }, strip_prefix: '/v1:x' });
+    const forward = (raw: string) => {
+      const { path } = parseRequestTarget(raw);
+      const r = t.match('h', path, 'GET');
+      assert.ok(r !== undefined && typeof r !== 'string', raw);
+      return upstreamPath(r, path, '');
+    };
+    assert.equal(forward('/v1:x/y'), '/y');
+    assert.equal(forward('/v1%3Ax/y'), '/y');
+    assert.equal(forward('/v1%3ax/'), '/');
+    assert.equal(forward('/v1:x'), '/');
+  });
+});
