@@ -125,6 +125,14 @@ describe('policies over a list of addresses (embedded identity server)', () => {
     return res.statusCode;
   }
 
+  it('the gateway warns at start about the separate conditions, not about the bound ones', () => {
+    const warned = gw.logLines
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .filter((l) => l.level === 40 && l.msg.startsWith('route policy: '))
+      .map((l) => l.msg.split(' ', 3)[2]);
+    assert.deepEqual(warned, ['routes.0.policy.all.0', 'routes.1.policy.all.0']);
+  });
+
   it('a verified outside address and an unverified corporate one: separate conditions pass, the bound condition refuses (proxy and decision API)', async () => {
     const attacker = await identity(['attacker@evil.test', 'ceo@corp.example'], 'attacker@evil.test');
     const insider = await identity(['staff@corp.example', 'staff@home.test'], 'staff@corp.example');
