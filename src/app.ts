@@ -17,6 +17,7 @@ import { configHash } from './gateway/pipeline/snapshot.js';
 import { prepareAssertionKeys } from './gateway/assertion/keys.js';
 import { JWKS_PATH } from './gateway/assertion/jwks.js';
 import { ConfigReloader, type ReloadOutcome } from './reload.js';
+import { policyWarnings } from './config/policy-lint.js';
 import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control/app.js';
 import { createSelfServiceUi } from './control/ui/index.js';
@@ -150,6 +151,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
           'identity_assertion: no key_file, signing with a key generated at start: fine for one process, but every restart changes it and every replica has its own (set identity_assertion.key_file for a fleet)',
         );
     }
+    if (administers) for (const warning of policyWarnings(config.routes)) logger.warn(`route policy: ${warning}`);
     // Also before anything starts: an unreadable Redis password file is a configuration error.
     const redisPassword = readRedisPassword(config, baseDir);
     let kratosAdminUrl: string | undefined;

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import type { GatewayConfig } from './config/schema.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { ConfigError, loadConfigFile } from './config/load.js';
+import { policyWarnings } from './config/policy-lint.js';
 import { loadAssertionKeys } from './gateway/assertion/keys.js';
 import { readRedisPassword } from './gateway/session/shared-session-store.js';
 import { redactUrl } from './config/redact.js';
@@ -113,6 +114,8 @@ async function main(): Promise<void> {
       await collect(() => loadAssertionKeys(config.identity_assertion, baseDir));
     await collect(() => readRedisPassword(config, baseDir));
     if (problems.length > 0) failOnStartupError(new ConfigError(problems));
+    // Valid, so not an error; said here too, as this is where an operator looks before deploying.
+    for (const warning of policyWarnings(config.routes)) process.stderr.write(`config warning: route policy: ${warning}\n`);
     process.stdout.write(`configuration OK: ${configPath}\n`);
     return;
   }

@@ -21,6 +21,7 @@ import type { GatewayCore } from './gateway/gateway-core.js';
 import { ConfigSnapshot, configHash } from './gateway/pipeline/snapshot.js';
 import { ConfigError, loadConfigFile } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
+import { policyWarnings } from './config/policy-lint.js';
 
 /** Key paths a reload applies: they only feed the configuration snapshot. */
 const APPLIED_KEYS = ['routes', 'identity_headers', 'login', 'proxy.trusted_proxies', 'proxy.strip_credentials', 'kratos.session_cookie'];
@@ -122,6 +123,8 @@ export class ConfigReloader {
     this.currentHash = hash;
     this.core.metrics.configReload('applied');
     log.info({ trigger, config_file: this.file, config_hash: hash, routes: next.routes.all.map((r) => r.name) }, 'configuration reloaded');
+    // A worker is handed what its primary loaded, and the primary has already warned about it.
+    if (given === undefined) for (const warning of policyWarnings(loaded.routes)) log.warn({ trigger }, `route policy: ${warning}`);
     const outcome: ReloadOutcome = { result: 'applied', hash, restartRequired };
     this.onApplied?.(outcome, trigger, loaded);
     return outcome;

@@ -14,26 +14,35 @@
  *   { path: <claim path>, matches: regex }       the claim matches (JavaScript syntax, `u` flag; anchor it yourself)
  *   { path: <claim path>, ends_with: string }    the claim ends with the string
  *   { verified_address: any | <trait path> }     some verified address / the trait's address is verified
+ *   { verified_address: { path?: <trait path>, equals | one_of | matches | ends_with: … } }
+ *                                                some verified address (in that trait) satisfies the comparison
  *   { schema_id: id | [id, …] }                  the identity schema is one of these
  *   { aal: aal1 | aal2 }                         the session's assurance level is at least this
  *   { authenticated_within: 15m }                the session authenticated at most this long ago (s, m, h)
  *   { methods: [GET, …] }                        the request method is one of these (for per-method rules; HEAD is GET)
  * A claim path is `identity.traits.<dotted.path>` or `identity.metadata_public.<dotted.path>`.
- * When the claim is a list, a comparison holds when any element does.
+ * When the claim is a list, a comparison holds when any element does. Each condition is evaluated
+ * on its own: two conditions over a list never bind to the same element, which is why a comparison
+ * on a verified address is written inside verified_address (docs/policies.md).
  */
 
 import { methodListProblem } from './route-match.js';
 
 export type Scalar = string | number | boolean;
 
+/** A test of one string: of a claim's element, or of one verified address. */
+export type Comparison =
+  | { readonly kind: 'equals'; readonly value: string }
+  | { readonly kind: 'one_of'; readonly values: ReadonlySet<string> }
+  | { readonly kind: 'matches'; readonly regex: RegExp }
+  | { readonly kind: 'ends_with'; readonly suffix: string };
+
 export type Condition =
   | { readonly kind: 'all'; readonly of: readonly Condition[] }
   | { readonly kind: 'any'; readonly of: readonly Condition[] }
-  | { readonly kind: 'equals'; readonly path: string; readonly value: string }
-  | { readonly kind: 'one_of'; readonly path: string; readonly values: ReadonlySet<string> }
-  | { readonly kind: 'matches'; readonly path: string; readonly regex: RegExp }
-  | { readonly kind: 'ends_with'; readonly path: string; readonly suffix: string }
-  | { readonly kind: 'verified_address'; readonly path: string | undefined }
+  | (Comparison & { readonly path: string })
+  /** `address`: the comparison one and the same verified address must satisfy. */
+  | { readonly kind: 'verified_address'; readonly path: string | undefined; readonly address?: Comparison }
   | { readonly kind: 'schema_id'; readonly ids: ReadonlySet<string> }
   | { readonly kind: 'aal'; readonly level: 1 | 2 }
   | { readonly kind: 'authenticated_within'; readonly ms: number }
@@ -64,11 +73,16 @@ export function parsePolicy(raw: unknown, keyPath: string, problems: string[]): 
   return problems.length === before ? c : undefined;
 }
 
-function parseCondition(raw: unknown, at: string, problems: string[], depth: number): Condition | undefined {
-  const fail = (path: string, reason: string): undefined => {
+/** Records `path: reason` and answers undefined, so a parse step can `return fail(…)`. */
+function failInto(problems: string[]) {
+  return (path: string, reason: string): undefined => {
     problems.push(`${path}: ${reason}`);
     return undefined;
   };
+}
+
+function parseCondition(raw: unknown, at: string, problems: string[], depth: number): Condition | undefined {
+  const fail = failInto(problems);
   if (depth > MAX_DEPTH) return fail(at, `conditions nest deeper than ${MAX_DEPTH} levels`);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
     return fail(at, `must be a condition (a mapping with one of ${KINDS.join(', ')})`);
@@ -95,39 +109,23 @@ function parseCondition(raw: unknown, at: string, problems: string[], depth: num
     case 'path': {
       if (typeof v !== 'string' || !CLAIM_PATH.test(v))
         return fail(`${at}.path`, 'must be identity.traits.<dotted.path> or identity.metadata_public.<dotted.path>');
-      const ops = COMPARISONS.filter((k) => k in o);
-      if (ops.length !== 1) return fail(at, `a path condition needs exactly one of ${COMPARISONS.join(', ')}`);
-      const op = ops[0]!;
-      const arg = o[op];
-      switch (op) {
-        case 'equals':
-          return isScalar(arg)
-            ? { kind: 'equals', path: v, value: String(arg) }
-            : fail(`${at}.equals`, 'must be a string, number or boolean');
-        case 'one_of':
-          return Array.isArray(arg) && arg.length > 0 && arg.every(isScalar)
-            ? { kind: 'one_of', path: v, values: new Set(arg.map(String)) }
-            : fail(`${at}.one_of`, 'must be a non-empty list of strings, numbers or booleans');
-        case 'ends_with':
-          return typeof arg === 'string' && arg !== ''
-            ? { kind: 'ends_with', path: v, suffix: arg }
-            : fail(`${at}.ends_with`, 'must be a non-empty string');
-        case 'matches': {
-          if (typeof arg !== 'string' || arg === '') return fail(`${at}.matches`, 'must be a non-empty regular expression');
-          try {
-            return { kind: 'matches', path: v, regex: new RegExp(arg, 'u') };
-          } catch (err) {
-            return fail(`${at}.matches`, `invalid regular expression (${(err as Error).message})`);
-          }
-        }
-      }
-      break;
+      const cmp = parseComparison(o, at, problems, false);
+      return cmp && { ...cmp, path: v };
     }
-    case 'verified_address':
+    case 'verified_address': {
       if (v === 'any') return { kind: 'verified_address', path: undefined };
-      return typeof v === 'string' && TRAIT_PATH.test(v)
-        ? { kind: 'verified_address', path: v }
-        : fail(`${at}.verified_address`, 'must be "any" or identity.traits.<dotted.path>');
+      if (typeof v === 'string' && TRAIT_PATH.test(v)) return { kind: 'verified_address', path: v };
+      const need = `must be "any", identity.traits.<dotted.path>, or a mapping with one of ${COMPARISONS.join(', ')} (and optionally path)`;
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) return fail(`${at}.verified_address`, need);
+      const m = v as Record<string, unknown>;
+      for (const k of Object.keys(m))
+        if (k !== 'path' && !(COMPARISONS as readonly string[]).includes(k))
+          return fail(`${at}.verified_address.${k}`, 'unknown key in a verified_address mapping');
+      if (m.path !== undefined && (typeof m.path !== 'string' || !TRAIT_PATH.test(m.path)))
+        return fail(`${at}.verified_address.path`, 'must be identity.traits.<dotted.path>');
+      const address = parseComparison(m, `${at}.verified_address`, problems, true);
+      return address && { kind: 'verified_address', path: m.path as string | undefined, address };
+    }
     case 'schema_id': {
       const ids = typeof v === 'string' ? [v] : v;
       return Array.isArray(ids) && ids.length > 0 && ids.every((id) => typeof id === 'string' && id !== '')
@@ -157,6 +155,41 @@ function parseCondition(raw: unknown, at: string, problems: string[], depth: num
 export function readsMethod(c: Condition): boolean {
   if (c.kind === 'methods') return true;
   return (c.kind === 'all' || c.kind === 'any') && c.of.some(readsMethod);
+}
+
+/**
+ * The one comparison key of `o` (a path condition, or a verified_address mapping). Addresses are
+ * compared case-insensitively: the summary keeps them lower-cased, so operands are lower-cased
+ * here and a regular expression gets the `i` flag.
+ */
+function parseComparison(o: Record<string, unknown>, at: string, problems: string[], address: boolean): Comparison | undefined {
+  const fail = failInto(problems);
+  const ops = COMPARISONS.filter((k) => k in o);
+  if (ops.length !== 1)
+    return fail(at, `${address ? 'a verified_address mapping' : 'a path condition'} needs exactly one of ${COMPARISONS.join(', ')}`);
+  const op = ops[0]!;
+  const arg = o[op];
+  const fold = (text: string) => (address ? text.toLowerCase() : text);
+  switch (op) {
+    case 'equals':
+      return isScalar(arg) ? { kind: 'equals', value: fold(String(arg)) } : fail(`${at}.equals`, 'must be a string, number or boolean');
+    case 'one_of':
+      return Array.isArray(arg) && arg.length > 0 && arg.every(isScalar)
+        ? { kind: 'one_of', values: new Set(arg.map((x) => fold(String(x)))) }
+        : fail(`${at}.one_of`, 'must be a non-empty list of strings, numbers or booleans');
+    case 'ends_with':
+      return typeof arg === 'string' && arg !== ''
+        ? { kind: 'ends_with', suffix: fold(arg) }
+        : fail(`${at}.ends_with`, 'must be a non-empty string');
+    case 'matches': {
+      if (typeof arg !== 'string' || arg === '') return fail(`${at}.matches`, 'must be a non-empty regular expression');
+      try {
+        return { kind: 'matches', regex: new RegExp(arg, address ? 'iu' : 'u') };
+      } catch (err) {
+        return fail(`${at}.matches`, `invalid regular expression (${(err as Error).message})`);
+      }
+    }
+  }
 }
 
 /** Every claim path a condition reads: the session summary must keep these. */

@@ -224,7 +224,7 @@ describe('route policies and hot reload', () => {
     stack = await startStack(() => ({ routes: [] }));
     dir = mkdtempSync(join(tmpdir(), 'kgw-policy-reload-'));
     const file = join(dir, 'gateway.yaml');
-    const write = (role: string) =>
+    const write = (policy: unknown) =>
       writeFileSync(
         file,
         stringify({
@@ -237,15 +237,16 @@ describe('route policies and hot reload', () => {
               name: 'admin',
               match: { path_prefix: '/admin' },
               upstream: stack.upstream.url,
-              policy: { path: 'identity.metadata_public.role', equals: role },
+              policy,
             },
           ],
         }),
       );
-    write('admin');
+    write({ path: 'identity.metadata_public.role', equals: 'admin' });
+    const log = memoryLogger();
     const loaded = loadConfigFile(file, {});
     const gw = await startGateway(loaded.config, {
-      logger: memoryLogger().logger,
+      logger: log.logger,
       baseDir: loaded.baseDir,
       configFile: loaded.path,
       env: {},
@@ -254,7 +255,7 @@ describe('route policies and hot reload', () => {
       const { token } = stack.kratos.addSession({ metadataPublic: { role: 'editor' } });
       const headers = { 'x-session-token': token };
       assert.equal((await get(`${gw.proxyUrl}/admin`, headers)).status, 403);
-      write('editor');
+      write({ path: 'identity.metadata_public.role', equals: 'editor' });
       const outcome = gw.reload('test');
       assert.equal(outcome?.result, 'applied');
       assert.deepEqual(outcome.restartRequired, []);
@@ -269,6 +270,17 @@ describe('route policies and hot reload', () => {
         JSON.stringify(rejected.errors),
       );
       assert.equal((await get(`${gw.proxyUrl}/admin`, headers)).status, 200);
+
+      // A valid policy whose separate conditions may hold on different addresses: applied, and warned about.
+      write({ all: [{ path: 'identity.traits.emails', ends_with: '@corp.example' }, { verified_address: 'any' }] });
+      assert.equal(gw.reload('test')?.result, 'applied');
+      const warned = log.lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level === 40);
+      assert.ok(
+        warned.some((l) =>
+          l.msg.startsWith('route policy: routes.0.policy.all.0 (ends_with on identity.traits.emails) and routes.0.policy.all.1'),
+        ),
+        JSON.stringify(warned),
+      );
     } finally {
       await gw.shutdown();
     }

@@ -57,6 +57,30 @@ test('validate and --check load a good configuration, print "configuration OK" a
   }
 });
 
+test('validate warns about a policy whose separate conditions may hold on different addresses, and still passes it', async () => {
+  const file = configFile(
+    [
+      'routes:',
+      '  - name: corp',
+      '    match: { path_prefix: / }',
+      '    upstream: "http://127.0.0.1:9"',
+      '    policy:',
+      "      all: [{ path: identity.traits.emails, ends_with: '@corp.example' }, { verified_address: any }]",
+      '',
+    ].join('\n'),
+  );
+  const r = await runCli(['validate', '--config', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `configuration OK: ${file}\n`);
+  assert.equal(
+    r.stderr,
+    'config warning: route policy: routes.0.policy.all.0 (ends_with on identity.traits.emails) and routes.0.policy.all.1 ' +
+      '(verified_address: any) are separate conditions: if identity.traits.emails holds several addresses, one may satisfy ' +
+      'the ends_with and another be the verified one; for a verified address that satisfies it, write ' +
+      '{ verified_address: { path: identity.traits.emails, ends_with: … } } (docs/policies.md)\n',
+  );
+});
+
 test('validate on a bad configuration prints one "config error:" line per problem and exits 2', async () => {
   const file = configFile('proxy: { listen: { port: "eighty" } }\nsession_cach: {}\n');
   const r = await runCli(['validate', '--config', file]);

@@ -70,6 +70,34 @@ describe('policy conditions', () => {
     assert.equal(run({ verified_address: 'any' }, other), undefined);
   });
 
+  test('verified_address with a comparison: one and the same verified address must satisfy it', () => {
+    // A verified outside address and an unverified corporate one (docs/policies.md).
+    const mixed = session({
+      claims: new Map([['identity.traits.emails', ['attacker@evil.test', 'CEO@Corp.Example']]]),
+      verifiedAddresses: new Set(['attacker@evil.test']),
+    });
+    const separate = { all: [{ path: 'identity.traits.emails', ends_with: '@Corp.Example' }, { verified_address: 'any' }] };
+    assert.equal(run(separate, mixed), undefined, 'separate conditions each hold, on different addresses');
+    assert.equal(run({ verified_address: { ends_with: '@corp.example' } }, mixed), 'forbidden');
+    assert.equal(run({ verified_address: { path: 'identity.traits.emails', ends_with: '@corp.example' } }, mixed), 'forbidden');
+
+    const both = session({ ...mixed, verifiedAddresses: new Set(['attacker@evil.test', 'ceo@corp.example']) });
+    for (const address of [
+      { ends_with: '@Corp.Example' },
+      { equals: 'CEO@corp.example' },
+      { one_of: ['cfo@corp.example', 'Ceo@Corp.Example'] },
+      { matches: '^CEO@corp\\.example$' },
+    ]) {
+      assert.equal(run({ verified_address: address }, both), undefined, JSON.stringify(address));
+      assert.equal(run({ verified_address: { path: 'identity.traits.emails', ...address } }, both), undefined, JSON.stringify(address));
+    }
+    assert.equal(run({ verified_address: { equals: 'ceo@corp.example.org' } }, both), 'forbidden');
+    assert.equal(run({ verified_address: { matches: '^ceo@corp$' } }, both), 'forbidden', 'not anchored for you, but anchors hold');
+    // With a path, only the trait's addresses count: the verified corporate address is not in it.
+    assert.equal(run({ verified_address: { path: 'identity.traits.email', ends_with: '@corp.example' } }, both), 'forbidden');
+    assert.equal(run({ verified_address: { ends_with: '@corp.example' } }, session({ verifiedAddresses: undefined })), 'forbidden');
+  });
+
   test('schema_id, one or a list', () => {
     assert.equal(run({ schema_id: 'default' }), undefined);
     assert.equal(run({ schema_id: ['employee', 'default'] }), undefined);
@@ -124,9 +152,14 @@ describe('policy conditions', () => {
 
   test('claimPaths lists every claim a policy reads', () => {
     const c = compile({
-      all: [{ path: 'identity.traits.email', matches: 'x' }, { any: [{ verified_address: 'identity.traits.backup' }, { aal: 'aal2' }] }],
+      all: [
+        { path: 'identity.traits.email', matches: 'x' },
+        { any: [{ verified_address: 'identity.traits.backup' }, { aal: 'aal2' }] },
+        { verified_address: { path: 'identity.traits.emails', ends_with: 'x' } },
+        { verified_address: { ends_with: 'y' } },
+      ],
     });
-    assert.deepEqual([...claimPaths(c)].sort(), ['identity.traits.backup', 'identity.traits.email']);
+    assert.deepEqual([...claimPaths(c)].sort(), ['identity.traits.backup', 'identity.traits.email', 'identity.traits.emails']);
   });
 });
 
@@ -148,6 +181,8 @@ describe('policy configuration errors name the key path', () => {
           { path: 'identity.metadata_public.role', equals: 'admin' },
           { path: 'identity.traits.email', matches: '@example\\.com$' },
           { verified_address: 'identity.traits.email' },
+          { verified_address: { ends_with: '@example.com' } },
+          { verified_address: { path: 'identity.traits.email', one_of: ['a@example.com', 'b@example.com'] } },
           { schema_id: ['default', 'employee'] },
           { aal: 'aal2' },
           { authenticated_within: '15m' },
@@ -178,6 +213,32 @@ describe('policy configuration errors name the key path', () => {
     ['empty all', { all: [] }, 'routes.0.policy.all: must be a non-empty list'],
     ['one_of not a list', { path: 'identity.traits.x', one_of: 'a' }, 'routes.0.policy.one_of: must be a non-empty list'],
     ['bad verified_address', { verified_address: 'identity.metadata_public.mail' }, 'routes.0.policy.verified_address: must be "any"'],
+    [
+      'verified_address mapping without a comparison',
+      { verified_address: { path: 'identity.traits.email' } },
+      'routes.0.policy.verified_address: a verified_address mapping needs exactly one of',
+    ],
+    [
+      'verified_address mapping with two comparisons',
+      { verified_address: { equals: 'a@example.com', ends_with: '@example.com' } },
+      'routes.0.policy.verified_address: a verified_address mapping needs exactly one of',
+    ],
+    [
+      'verified_address mapping with a stray key',
+      { verified_address: { ends_with: '@example.com', note: 'x' } },
+      'routes.0.policy.verified_address.note: unknown key in a verified_address mapping',
+    ],
+    [
+      'verified_address path outside traits',
+      { verified_address: { path: 'identity.metadata_public.mail', ends_with: 'x' } },
+      'routes.0.policy.verified_address.path: must be identity.traits.',
+    ],
+    [
+      'verified_address bad regex',
+      { verified_address: { matches: '[' } },
+      'routes.0.policy.verified_address.matches: invalid regular expression',
+    ],
+    ['verified_address not a string or mapping', { verified_address: ['any'] }, 'routes.0.policy.verified_address: must be "any"'],
     ['lower-case method', { methods: ['get'] }, 'routes.0.policy.methods: must be a non-empty list of upper-case'],
     [
       'HEAD without GET',
