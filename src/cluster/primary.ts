@@ -130,6 +130,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     configFile: opts.configFile,
     role: 'primary',
     invalidationBus: bus,
+    // The embedded identity thread kept failing to restart: stop, as for workers that keep exiting.
+    onIdentityGaveUp: () => void shutdown().finally(() => exit(1)),
     onReloadApplied: (_outcome, trigger, loaded) => {
       reloaded = loaded;
       for (const m of members.values()) if (m.initialised) post(m, { type: 'kg:reload', trigger: `${trigger} (primary)`, config: loaded });
