@@ -23,7 +23,8 @@ import { createControlPlane, type ControlMount } from './control/app.js';
 import { createSelfServiceUi } from './control/ui/index.js';
 import { createAdminHandler, type AdminClusterHooks } from './admin/admin-app.js';
 import type { LocalInvalidationBus } from './gateway/session/memory-session-store.js';
-import { reportIdentityServerDead } from './admin/kratos-health.js';
+import { reportIdentityServer } from './admin/kratos-health.js';
+import type { RestartPolicy, SupervisedIdentityServer } from './identity/supervisor.js';
 import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS, closeGracefully, enforcedTimeouts, listen, ListenError } from './listen.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { startTracing, type Env } from './tracing/index.js';
@@ -55,6 +56,13 @@ export interface StartOptions {
   adminCluster?: AdminClusterHooks;
   /** Told of every applied reload, with the configuration as loaded (a primary passes it on to its workers). */
   onReloadApplied?: (outcome: ReloadOutcome, trigger: string, loaded: GatewayConfig) => void;
+  /** How a crashed embedded identity thread is restarted (default: the supervisor's DEFAULT_RESTART_POLICY). */
+  identityRestartPolicy?: RestartPolicy;
+  /**
+   * Called once when restarting the embedded identity thread kept failing and was given up: the
+   * process should shut down and exit 1 (main.ts, the cluster primary). Liveness fails either way.
+   */
+  onIdentityGaveUp?: () => void;
 }
 
 export type GatewayRole = 'all' | 'primary' | 'worker';
@@ -67,8 +75,8 @@ export interface RunningGateway {
   kratosPublicUrl: string;
   kratosAdminUrl: string | undefined;
   demoUrl: string | undefined;
-  /** The thread the embedded identity server runs on, when it is enabled. */
-  identityWorker: Worker | undefined;
+  /** The thread the embedded identity server runs on now, when it is enabled (undefined while it is being restarted). */
+  readonly identityWorker: Worker | undefined;
   core: GatewayCore;
   /**
    * Loads configFile again and applies it (SIGHUP), or applies `loaded` (a cluster worker: the
@@ -155,17 +163,16 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     // Also before anything starts: an unreadable Redis password file is a configuration error.
     const redisPassword = readRedisPassword(config, baseDir);
     let kratosAdminUrl: string | undefined;
-    let identityWorker: Worker | undefined;
-    let onIdentityCrash: ((listener: (exitCode: number) => void) => void) | undefined;
+    let identity: SupervisedIdentityServer | undefined;
     if (options.kratosPublicUrl !== undefined) config.kratos.public_url = options.kratosPublicUrl;
     else if (config.embedded_kratos.enabled && administers) {
       const e = config.embedded_kratos;
       const { file, raw } = readEmbeddedKratosFile(config, baseDir);
       // On its own thread: its CPU work for anonymous callers (argon2, the password policy)
-      // must not stall proxied traffic (issue 9 §2). Loaded lazily: a gateway in front of a
-      // real Kratos never starts the thread or loads SQLite.
-      const { startIdentityServerInWorker } = await import('./identity/thread.js');
-      const server = await startIdentityServerInWorker(
+      // must not stall proxied traffic (issue 9 §2); restarted when it dies. Loaded lazily: a
+      // gateway in front of a real Kratos never starts the thread or loads SQLite.
+      const { superviseIdentityServer } = await import('./identity/supervisor.js');
+      const server = await superviseIdentityServer(
         {
           config: withDerivedKratosDefaults(raw, config),
           configDir: dirname(file),
@@ -174,11 +181,11 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
           dsn: e.dsn,
         },
         logger, // the identity module names its own component (a second child() would repeat the key)
+        options.identityRestartPolicy,
       ).catch((err: unknown) => {
         throw portTaken(err, { 'embedded_kratos.public_listen': e.public_listen, 'embedded_kratos.admin_listen': e.admin_listen });
       });
-      identityWorker = server.worker;
-      onIdentityCrash = server.onUnexpectedExit;
+      identity = server;
       closers.push(() => server.close());
       config.kratos.public_url = server.publicUrl;
       kratosAdminUrl = server.adminUrl;
@@ -221,8 +228,16 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     if (tracing) closers.push(() => tracing.shutdown());
     const hash = configHash(input);
     const core = new GatewayCore(config, logger, tracing, hash, { redisPassword, invalidationBus: options.invalidationBus });
-    // Health endpoints fail from then on: see reportIdentityServerDead for why both do.
-    onIdentityCrash?.((code) => reportIdentityServerDead(core, code));
+    if (identity !== undefined) {
+      core.metrics.identityRestarts(0);
+      // Readiness fails while it is down, liveness once it is given up (kratos-health.ts says why).
+      identity.onStateChange((state) => {
+        reportIdentityServer(core, state);
+        // Told 'running' only after a restart (the first start is not a change of state).
+        if (state.state === 'running') core.metrics.identityRestarts();
+        if (state.state === 'down') options.onIdentityGaveUp?.();
+      });
+    }
     closers.push(() => core.close());
 
     const mounts: ControlMount[] = [];
@@ -292,7 +307,9 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       kratosPublicUrl: config.kratos.public_url,
       kratosAdminUrl,
       demoUrl,
-      identityWorker,
+      get identityWorker() {
+        return identity?.worker;
+      },
       core,
       reload: (trigger = 'reload()', loaded?: GatewayConfig) => reloader?.reload(trigger, loaded),
       shutdown() {

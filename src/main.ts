@@ -137,11 +137,20 @@ async function main(): Promise<void> {
     shutdown(): Promise<void>;
     abort?(): void;
   };
+  let stopping = false;
+  // The embedded identity thread kept failing to restart (src/identity/supervisor.ts logged it,
+  // fatal): end the process, as the cluster primary does when its workers keep exiting, so that
+  // whatever runs it (an orchestrator, systemd, a container restart policy) starts it again.
+  const gaveUp = () => {
+    if (stopping) return;
+    stopping = true;
+    void gateway.shutdown().finally(() => process.exit(1));
+  };
   try {
     gateway =
       workers > 1
         ? await startCluster({ config: loaded.config, workers, logger, baseDir: loaded.baseDir, configFile: loaded.path })
-        : await startGateway(loaded.config, { logger, baseDir: loaded.baseDir, configFile: loaded.path });
+        : await startGateway(loaded.config, { logger, baseDir: loaded.baseDir, configFile: loaded.path, onIdentityGaveUp: gaveUp });
   } catch (err) {
     logger.flush();
     failOnStartupError(err);
@@ -161,7 +170,6 @@ async function main(): Promise<void> {
   ];
   process.stderr.write(lines.join('\n') + '\n');
 
-  let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
       // A second signal (Ctrl+C pressed again while keep-alive connections drain) ends the

@@ -23,8 +23,20 @@ import { ConfigError, loadConfigFile } from './config/load.js';
 import type { GatewayConfig } from './config/schema.js';
 import { policyWarnings } from './config/policy-lint.js';
 
-/** Key paths a reload applies: they only feed the configuration snapshot. */
-const APPLIED_KEYS = ['routes', 'identity_headers', 'login', 'proxy.trusted_proxies', 'proxy.strip_credentials', 'kratos.session_cookie'];
+/**
+ * Key paths a reload applies: they feed the configuration snapshot, except
+ * proxy.worker_start_timeout_ms, which a cluster primary reads from the last applied
+ * configuration for each worker it starts (src/cluster/primary.ts).
+ */
+const APPLIED_KEYS = [
+  'routes',
+  'identity_headers',
+  'login',
+  'proxy.trusted_proxies',
+  'proxy.strip_credentials',
+  'kratos.session_cookie',
+  'proxy.worker_start_timeout_ms',
+];
 
 /** The symlink a Kubernetes ConfigMap/Secret volume swaps atomically on an update (the kubelet's atomic writer). */
 const KUBERNETES_DATA_LINK = '..data';

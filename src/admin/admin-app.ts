@@ -9,7 +9,7 @@ import type { GatewayCore } from '../gateway/gateway-core.js';
 import { sendJsonError } from '../http/json-error.js';
 import { JWKS_PATH, sendJwks } from '../gateway/assertion/jwks.js';
 import { createDecisionHandler } from './decisions.js';
-import { identityServerDown, KratosHealth } from './kratos-health.js';
+import { identityServerDead, identityServerNotReady, KratosHealth } from './kratos-health.js';
 import { NODE_VERSION, VERSION } from '../version.js';
 import { AdminHostPolicy } from './host-check.js';
 
@@ -34,20 +34,20 @@ export function createAdminHandler(g: GatewayCore, cluster?: AdminClusterHooks) 
   app.set('etag', false);
 
   app.get('/health/alive', (_req, res) => {
-    // A dead embedded identity server never comes back without a restart (kratos-health.ts).
-    const down = identityServerDown(g);
+    // Only once restarting the embedded identity server was given up (kratos-health.ts).
+    const down = identityServerDead(g);
     if (down) return void res.status(503).json(down);
     res.json({ status: 'ok' });
   });
 
   // Ready = this gateway can serve: it is listening, configured, not draining, and its own
-  // embedded identity server (when enabled) has not died. Kratos
+  // embedded identity server (when enabled) is running. Kratos
   // reachability is the kratos_gateway_kratos_up gauge; it gates readiness only when
   // admin.readiness_requires_kratos is set (see kratos-health.ts for why not by default).
   const kratosHealth = new KratosHealth(g);
   app.get('/health/ready', async (_req, res) => {
     if (g.draining) return void res.status(503).json({ status: 'draining' });
-    const down = identityServerDown(g);
+    const down = identityServerNotReady(g);
     if (down) return void res.status(503).json(down);
     const workers = cluster?.notReady();
     if (workers) return void res.status(503).json(workers);

@@ -11,24 +11,43 @@ import { request } from 'undici';
 import type { GatewayCore } from '../gateway/gateway-core.js';
 
 /**
- * Gateways whose embedded identity server thread has died (identity/thread.ts). Unlike a
- * remote Kratos outage, which every pod shares and which may pass, this is local and
- * permanent: nothing restarts the thread, so every route that needs a session answers 503
- * until the process restarts. Readiness and liveness both fail then: readiness so that
- * traffic goes to pods that can authenticate, liveness so that the orchestrator restarts
- * this one (a live-but-useless process would otherwise sit there forever).
+ * The embedded identity server's thread, as its supervisor (identity/supervisor.ts) reports it.
+ * Unlike a remote Kratos outage, which every pod shares and which may pass, this is local:
+ *
+ *  - restarting (it died, a restart is scheduled or under way): readiness fails, so traffic goes
+ *    to pods that can authenticate, but liveness does not: the process is doing what a restart
+ *    of the pod would do, and a quickstart (`npm start`) has no orchestrator to restart it;
+ *  - down (the restarts kept failing and were given up): liveness fails too, so that an
+ *    orchestrator restarts this process (main.ts also ends it, as the cluster primary does when
+ *    its workers keep exiting); a live-but-useless process would otherwise sit there forever.
  */
-const deadIdentityServers = new WeakMap<GatewayCore, number>();
+export type IdentityServerHealth = { state: 'restarting' | 'down'; exitCode: number; failures: number } | { state: 'running' };
 
-export function reportIdentityServerDead(g: GatewayCore, exitCode: number): void {
-  deadIdentityServers.set(g, exitCode);
-  g.metrics.kratosUp.set(0);
+const identityServers = new WeakMap<GatewayCore, IdentityServerHealth>();
+
+export function reportIdentityServer(g: GatewayCore, health: IdentityServerHealth): void {
+  identityServers.set(g, health);
+  // Up again: the thread has just said it listens. Down: nothing answers at the URL.
+  g.metrics.kratosUp.set(health.state === 'running' ? 1 : 0);
 }
 
-/** The health body while the embedded identity server is dead, else undefined. */
-export function identityServerDown(g: GatewayCore): { status: 'identity_server_down'; exit_code: number } | undefined {
-  const code = deadIdentityServers.get(g);
-  return code === undefined ? undefined : { status: 'identity_server_down', exit_code: code };
+/** The readiness body while the embedded identity server is not running, else undefined. */
+export function identityServerNotReady(
+  g: GatewayCore,
+): { status: 'identity_server_restarting' | 'identity_server_down'; exit_code: number; failures: number } | undefined {
+  const h = identityServers.get(g);
+  if (h === undefined || h.state === 'running') return undefined;
+  return {
+    status: h.state === 'down' ? 'identity_server_down' : 'identity_server_restarting',
+    exit_code: h.exitCode,
+    failures: h.failures,
+  };
+}
+
+/** The liveness body once restarting the embedded identity server was given up, else undefined. */
+export function identityServerDead(g: GatewayCore): { status: 'identity_server_down'; exit_code: number; failures: number } | undefined {
+  const h = identityServers.get(g);
+  return h?.state === 'down' ? { status: 'identity_server_down', exit_code: h.exitCode, failures: h.failures } : undefined;
 }
 
 export type KratosHealthResult =

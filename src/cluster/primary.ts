@@ -23,7 +23,13 @@ import { IpcInvalidationBus } from './ipc-bus.js';
 import { isOurs, isWellFormed, Questions, WORKER_ENV, type FromWorker, type ToWorker, type WorkerMetrics } from './messages.js';
 import { aggregateMetrics, cumulative, mergeRetired, retire, WorkerMetricsOfPrimary } from './metrics.js';
 
-/** More unexpected exits than this within CRASH_WINDOW_MS: the primary stops replacing and exits 1. */
+/**
+ * More unexpected exits than this within CRASH_WINDOW_MS, or this many replacements in a row
+ * that exit before they listen: the primary stops replacing and exits 1. The second rule does
+ * not depend on how fast a worker fails: on a slow or busy node a replacement that always fails
+ * in its start (a bad secret file) can take longer than CRASH_WINDOW_MS / CRASH_LIMIT, and the
+ * window alone would then replace it for ever while the gateway stays not ready.
+ */
 export const CRASH_LIMIT = 5;
 export const CRASH_WINDOW_MS = 30_000;
 /** How long the primary waits for a worker's answer (metrics, purge count) before going on without it. */
@@ -84,6 +90,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   const members = new Map<number, Member>();
   const exits: number[] = [];
+  /** Replacements in a row that exited before they listened; a worker that listens resets it. */
+  let failedStarts = 0;
   let stopping = false;
   let proxyUrl = '';
 
@@ -122,6 +130,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     configFile: opts.configFile,
     role: 'primary',
     invalidationBus: bus,
+    // The embedded identity thread kept failing to restart: stop, as for workers that keep exiting.
+    onIdentityGaveUp: () => void shutdown().finally(() => exit(1)),
     onReloadApplied: (_outcome, trigger, loaded) => {
       reloaded = loaded;
       for (const m of members.values()) if (m.initialised) post(m, { type: 'kg:reload', trigger: `${trigger} (primary)`, config: loaded });
@@ -187,8 +197,10 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     members.set(worker.id, m);
     // A worker stuck in its start (a blocked read, a hung dependency) would leave the gateway
     // not ready but alive for ever, never restarted by an orchestrator: it is killed and
-    // counted as an exit (a replacement, or at the first start the start-up failure).
-    const startLimitMs = config.proxy.worker_start_timeout_ms;
+    // counted as an exit (a replacement, or at the first start the start-up failure). The limit
+    // is the last applied configuration's: a reload can raise it for the next replacement on a
+    // node slower than expected, without restarting the workers that run.
+    const startLimitMs = (reloaded ?? config).proxy.worker_start_timeout_ms;
     const startTimer = setTimeout(() => {
       if (m.state !== 'starting' || stopping) return;
       m.failure ??= {
@@ -221,6 +233,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
         case 'kg:listening':
           if (m.state !== 'starting') return;
           clearTimeout(startTimer);
+          failedStarts = 0;
           m.state = stopping ? 'stopping' : 'listening';
           proxyUrl ||= message.proxyUrl;
           logger.info({ worker: worker.id, pid: m.pid, proxy: message.proxyUrl }, 'worker started');
@@ -260,6 +273,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     const now = Date.now();
     exits.push(now);
     while (exits.length > 0 && exits[0]! <= now - CRASH_WINDOW_MS) exits.shift();
+    if (m.state === 'starting') failedStarts++;
     workerMetrics.restarts.inc();
     const fields = {
       worker: worker.id,
@@ -268,10 +282,14 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       signal,
       ...(m.failure !== undefined ? { error: m.failure.lines.join('; ') } : {}),
     };
-    if (exits.length > CRASH_LIMIT) {
+    if (exits.length > CRASH_LIMIT || failedStarts >= CRASH_LIMIT) {
+      const why =
+        exits.length > CRASH_LIMIT
+          ? `${exits.length} in ${CRASH_WINDOW_MS / 1000} s`
+          : `${failedStarts} replacements in a row failed to start`;
       logger.fatal(
-        { ...fields, exits: exits.length, window_ms: CRASH_WINDOW_MS },
-        `workers keep exiting (${exits.length} in ${CRASH_WINDOW_MS / 1000} s): stopping the gateway`,
+        { ...fields, exits: exits.length, window_ms: CRASH_WINDOW_MS, failed_starts: failedStarts },
+        `workers keep exiting (${why}): stopping the gateway`,
       );
       if (initialStart) {
         initialStart = false;

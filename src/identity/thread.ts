@@ -49,10 +49,7 @@ export interface IdentityWorkerHandle {
   worker: Worker;
   /** Asks the worker to close its servers and database; terminates it after `timeoutMs`. */
   close(timeoutMs?: number): Promise<void>;
-  /**
-   * Calls `listener` once if the thread ends while running (a crash, not close()). Nothing
-   * restarts it in-process, so the gateway's health endpoints report it (admin/kratos-health.ts).
-   */
+  /** Calls `listener` once if the thread ends while running (a crash, not close()): supervisor.ts restarts it. */
   onUnexpectedExit(listener: (exitCode: number) => void): void;
 }
 
@@ -136,9 +133,8 @@ export function startIdentityServerInWorker(options: IdentityWorkerOptions, logg
       onClosed?.();
       if (was === 'starting') reject(new Error(`identity server thread exited with code ${code} before listening`));
       // Fail closed: its listeners are gone, so session checks against it fail and routes that
-      // need a session answer 503 until the gateway is restarted.
+      // need a session answer 503 until it is restarted (supervisor.ts logs and restarts it).
       else if (was === 'running') {
-        logger.error({ exit_code: code }, 'identity server thread exited unexpectedly: Kratos calls will fail until the gateway restarts');
         crashCode = code;
         for (const listener of crashListeners.splice(0)) listener(code);
       }

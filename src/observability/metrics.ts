@@ -204,6 +204,19 @@ export class GatewayMetrics {
     this.upstreamErrors.labels(route, kind).inc();
   }
 
+  /** Created on first use: a gateway without the embedded identity server never exports it. */
+  private identityRestartsCounter: Counter | undefined;
+
+  /** The embedded identity thread's restarts; called with 0 when it starts, so the series reads 0 rather than absent. */
+  identityRestarts(n = 1): void {
+    this.identityRestartsCounter ??= new Counter({
+      name: 'kratos_gateway_identity_restarts_total',
+      help: 'Restarts of the embedded identity server thread after it died (a thread that restarted and is running again).',
+      registers: [this.registry],
+    });
+    this.identityRestartsCounter.inc(n);
+  }
+
   /** Created on first use: a gateway without `session_cache.revalidate_after_ms` never exports it. */
   private revalidations: Counter<'outcome'> | undefined;
 

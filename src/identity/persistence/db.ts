@@ -2,20 +2,10 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { KratosConfigError, dsnProblem } from '../config.js';
+import { sqlitePathFromDsn } from './dsn.js';
 import { migrate } from './migrations.js';
 
 export type Db = Database.Database;
-
-/** ':memory:' or a file path. Kratos's `?_fk=true`-style query options are dropped: we set pragmas ourselves. */
-export function sqlitePathFromDsn(dsn: string): string {
-  const problem = dsnProblem(dsn);
-  if (problem !== undefined) throw new KratosConfigError('dsn', problem);
-  if (dsn === 'memory' || dsn === ':memory:') return ':memory:';
-  const rest = dsn.replace(/^sqlite3?:\/\//, '').replace(/\?.*$/, '');
-  if (rest === '' || rest === ':memory:' || rest === 'memory') return ':memory:';
-  return rest;
-}
 
 export function openDatabase(dsn: string): Db {
   const path = sqlitePathFromDsn(dsn);

@@ -1,18 +1,20 @@
 /**
- * A dead embedded identity thread is reported by the health endpoints: the gateway can no
- * longer authenticate anyone and nothing restarts the thread in-process, so readiness fails
- * (send traffic elsewhere) and liveness fails (restart this process). A normal shutdown is
- * not a crash.
+ * The health endpoints and the embedded identity thread: while it runs, ready and alive. A thread
+ * that dies is restarted (identity-thread-restart.test.ts); once restarting is given up (here at
+ * once, `giveUpAfter: 1`: the crash itself is the one failure allowed), the gateway can no longer
+ * authenticate anyone, so readiness fails (send traffic elsewhere) and liveness fails (restart
+ * this process). A normal shutdown is not a crash.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { request } from 'undici';
-import { freePort, startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
+import { startGateway, type StartOptions } from '../../../src/app.js';
+import { freePort, memoryLogger, startEchoUpstream, testConfig } from '../../helpers/servers.js';
 
-async function gatewayWithIdentity(upstream: string) {
+async function gatewayWithIdentity(upstream: string, options: Partial<StartOptions> = {}) {
   const port = await freePort();
-  return startTestGateway({
+  const config = testConfig({
     proxy: { listen: { port }, public_base_url: `http://127.0.0.1:${port}` },
     embedded_kratos: {
       enabled: true,
@@ -23,6 +25,7 @@ async function gatewayWithIdentity(upstream: string) {
     },
     routes: [{ name: 'app', match: { path_prefix: '/' }, upstream, auth: 'required' }],
   });
+  return startGateway(config, { logger: memoryLogger().logger, ...options });
 }
 
 async function health(adminUrl: string, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -30,9 +33,13 @@ async function health(adminUrl: string, path: string): Promise<{ status: number;
   return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
 }
 
-test('after the identity thread dies, /health/ready and /health/alive answer 503 identity_server_down', async () => {
+test('once restarting the identity thread is given up, /health/ready and /health/alive answer 503 identity_server_down', async () => {
   const upstream = await startEchoUpstream();
-  const gw = await gatewayWithIdentity(upstream.url);
+  let gaveUp = 0;
+  const gw = await gatewayWithIdentity(upstream.url, {
+    identityRestartPolicy: { initialDelayMs: 100, maxDelayMs: 100, stableAfterMs: 60_000, giveUpAfter: 1 },
+    onIdentityGaveUp: () => gaveUp++,
+  });
   try {
     assert.equal((await health(gw.adminUrl, '/health/ready')).status, 200);
     assert.equal((await health(gw.adminUrl, '/health/alive')).status, 200);
@@ -40,6 +47,8 @@ test('after the identity thread dies, /health/ready and /health/alive answer 503
     const exited = new Promise((r) => worker.once('exit', r));
     await worker.terminate();
     await exited;
+    // Told synchronously with the exit, before anything else could ask.
+    assert.equal(gaveUp, 1);
     const ready = await health(gw.adminUrl, '/health/ready');
     assert.equal(ready.status, 503);
     assert.equal(ready.body.status, 'identity_server_down');

@@ -47,19 +47,20 @@ test('Redis demoted to a read-only replica: B stops trusting its copy within the
     await a.resolver.purgeIdentityOf(cred(s.token));
     const revokedAt = Date.now();
     let status = 'authenticated';
-    while (Date.now() - revokedAt < 3_000) {
+    // A bound on waiting, far below ttl_cap_ms (when B would reject it without the fix).
+    while (Date.now() - revokedAt < 20_000) {
       status = (await b.resolver.resolve(cred(s.token))).status;
       if (status === 'unauthenticated') break;
       await sleep(50);
     }
-    assert.equal(status, 'unauthenticated', 'B rejects the revoked session within 3 s though Redis refuses writes');
+    assert.equal(status, 'unauthenticated', 'B rejects the revoked session though Redis refuses writes');
     assert.equal(await a.metric('kratos_gateway_shared_cache_up'), 0, 'a Redis that refuses writes is not "up"');
     assert.equal(await b.metric('kratos_gateway_shared_cache_up'), 0);
 
     // Promoted again: no reconnect needed, the queued purge is published, the fleet is up.
     const received = (await b.metric('kratos_gateway_invalidations_total{direction="received"}')) ?? 0;
     assert.match(await redis.command('REPLICAOF', 'NO', 'ONE'), /^\+OK/);
-    await waitFor(() => a.store.up && b.store.up, 'both stores up again', 5_000);
+    await waitFor(() => a.store.up && b.store.up, 'both stores up again');
     for (let n = 0; n < 100; n++) {
       if (((await b.metric('kratos_gateway_invalidations_total{direction="received"}')) ?? 0) > received) break;
       await sleep(20);

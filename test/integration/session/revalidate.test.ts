@@ -26,8 +26,9 @@ async function revalidations(gw: Gateway): Promise<Record<string, number>> {
 }
 
 /** Polls until `check` holds (bounded: 80 tries, 50 ms apart). */
+/** Polls `check` for up to 30 s: a bound on how long the test waits, not on how fast the gateway is. */
 async function eventually(check: () => Promise<boolean>): Promise<boolean> {
-  for (let i = 0; i < 80; i++) {
+  for (let i = 0; i < 600; i++) {
     if (await check()) return true;
     await sleep(50);
   }
@@ -38,7 +39,8 @@ describe('session_cache.revalidate_after_ms', () => {
   let kratos: Kratos;
   let gw: Gateway;
   let close: () => Promise<void>;
-  const REVALIDATE_MS = 1_000;
+  // Long enough that the requests a test expects while an entry is young fit in it on a busy machine.
+  const REVALIDATE_MS = 3_000;
 
   before(async () => {
     ({ kratos, gw, close } = await startStack((u) => ({
@@ -85,7 +87,8 @@ describe('session_cache.revalidate_after_ms', () => {
     assert.equal(await get(gw, s.token), 200, 'still cached: the entry is young');
     const rejected = await eventually(async () => (await get(gw, s.token)) === 401);
     assert.ok(rejected, 'rejected once re-checked');
-    assert.ok(Date.now() - revokedAt < REVALIDATE_MS + 2_000, `rejected ${Date.now() - revokedAt} ms after the revocation`);
+    // Far below ttl_cap_ms (60 s), which is when it would be rejected without the re-check.
+    assert.ok(Date.now() - revokedAt < REVALIDATE_MS + 20_000, `rejected ${Date.now() - revokedAt} ms after the revocation`);
     const afterwards = await revalidations(gw);
     assert.equal((afterwards.revoked ?? 0) - (before.revoked ?? 0), 1);
   });

@@ -24,8 +24,11 @@ after(async () => {
   await kratos.close();
 });
 
-const TIMEOUT_MS = 100;
-const DEGRADED_CAP_MS = 300;
+// Long enough that a healthy Redis on a busy machine answers within it, short against the hang.
+const TIMEOUT_MS = 1_000;
+const HANG_S = 6;
+// Long enough that the steps between noticing the outage and the hit below fit in it on a busy machine.
+const DEGRADED_CAP_MS = 3_000;
 const lines = (i: Instance, msg: string) => i.logLines.filter((l) => l.includes(msg));
 
 async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }> {
@@ -52,17 +55,20 @@ test('Redis killed, hanging, then restarted: lookups never wait past timeout_ms,
 
     // Hanging Redis: a new credential is answered by Kratos after at most timeout_ms on Redis.
     const fresh = kratos.addSession();
-    const sleeping = redis.command('DEBUG', 'SLEEP', '1.5').catch(() => '');
+    const sleeping = redis.command('DEBUG', 'SLEEP', String(HANG_S)).catch(() => '');
     await sleep(50);
     const slow = await timed(a.resolver.resolve(cred(fresh.token)));
     assert.equal(slow.value.status, 'authenticated');
-    assert.ok(slow.ms < TIMEOUT_MS + 900, `waited ${slow.ms.toFixed(0)} ms on a hanging Redis`);
+    // Bounds well below the hang: waiting for Redis would take it all.
+    assert.ok(slow.ms < TIMEOUT_MS + 3_000, `waited ${slow.ms.toFixed(0)} ms on a hanging Redis`);
     const purgeSlow = await timed(a.resolver.purgeIdentity(fresh.identityId));
-    assert.ok(purgeSlow.ms < TIMEOUT_MS + 900, 'a purge does not wait past timeout_ms either');
+    assert.ok(purgeSlow.ms < TIMEOUT_MS + 3_000, 'a purge does not wait past timeout_ms either');
     await sleeping;
-    // A hang of 1.5 s is two missed heartbeats: it may have been reported as down and up again.
-    await waitFor(() => a.store.up && b.store.up, 'the stores to see Redis answer again', 4_000);
+    // The hang is missed heartbeats: it may have been reported as down and up again.
+    await waitFor(() => a.store.up && b.store.up, 'the stores to see Redis answer again');
     const downLines = lines(a, 'shared session cache down').length;
+    // Cached again while up: if the hang was reported as an outage, the cap made the entry lapse.
+    await a.resolver.resolve(cred(cached.token));
 
     // Killed.
     const calls = kratos.state.calls;
@@ -75,9 +81,9 @@ test('Redis killed, hanging, then restarted: lookups never wait past timeout_ms,
     const other = kratos.addSession();
     const down = await timed(b.resolver.resolve(cred(other.token)));
     assert.equal(down.value.status, 'authenticated');
-    assert.ok(down.ms < TIMEOUT_MS + 900, `a new credential waited ${down.ms.toFixed(0)} ms with Redis down`);
+    assert.ok(down.ms < TIMEOUT_MS + 3_000, `a new credential waited ${down.ms.toFixed(0)} ms with Redis down`);
     const purgeDown = await timed(b.resolver.purgeIdentity('someone-else'));
-    assert.ok(purgeDown.ms < 50, 'with Redis known down, a purge is queued at once');
+    assert.ok(purgeDown.ms < TIMEOUT_MS / 2, 'with Redis known down, a purge is queued at once, not after timeout_ms');
 
     // The degraded cap: entries from before the outage and new ones alike lapse within it.
     await sleep(DEGRADED_CAP_MS + 100);
@@ -92,7 +98,7 @@ test('Redis killed, hanging, then restarted: lookups never wait past timeout_ms,
     // Restarted: the same stores reconnect and re-subscribe; queued invalidations are replayed.
     const publishedBefore = (await b.metric('kratos_gateway_invalidations_total{direction="published"}'))!;
     await redis.start();
-    await waitFor(() => a.store.up && b.store.up, 'both stores to reconnect', 8_000);
+    await waitFor(() => a.store.up && b.store.up, 'both stores to reconnect');
     assert.equal(await a.metric('kratos_gateway_shared_cache_up'), 1);
     assert.equal(lines(a, 'shared session cache up').length, upLines + 1);
     let published = publishedBefore;
@@ -123,15 +129,16 @@ test('Redis unreachable at start: the store starts at once, serves degraded, and
     false,
   );
   try {
-    assert.ok(performance.now() - started < 1_000, 'no waiting for Redis at start');
+    // Redis appears only further down: a store that waited for it would never get here.
+    assert.ok(performance.now() - started < 10_000, 'no waiting for Redis at start');
     const { token } = kratos.addSession();
     const r = await timed(a.resolver.resolve(cred(token)));
     assert.equal(r.value.status, 'authenticated');
-    assert.ok(r.ms < TIMEOUT_MS + 900);
+    assert.ok(r.ms < TIMEOUT_MS + 3_000);
     await waitFor(() => lines(a, 'Redis unreachable at start').length === 1, 'the start-up warning');
     assert.equal(await a.metric('kratos_gateway_shared_cache_up'), 0);
     await late.start();
-    await waitFor(() => a.store.up, 'the store to connect', 8_000);
+    await waitFor(() => a.store.up, 'the store to connect');
     assert.equal(lines(a, 'Redis unreachable at start').length, 1);
   } finally {
     await a.resolver.close();

@@ -170,7 +170,8 @@ test('a whoami in flight when another instance purges its identity never writes 
 });
 
 test('revalidate_after_ms across the fleet: an old entry is re-checked once for all instances, and a revocation at Kratos reaches every one', async () => {
-  const REVALIDATE_MS = 400;
+  // Long enough that the 15 requests below fall in one re-check period on a busy machine.
+  const REVALIDATE_MS = 2_000;
   await using f = await fleet(3, { revalidateAfterMs: REVALIDATE_MS });
   const { token } = kratos.addSession();
   // Cached everywhere: asked once (A), then L2 hits (B, C).
@@ -195,7 +196,8 @@ test('revalidate_after_ms across the fleet: an old entry is re-checked once for 
   for (;;) {
     const all = await Promise.all(f.map(rejected));
     if (all.every(Boolean)) break;
-    assert.ok(Date.now() - revokedAt < 2 * REVALIDATE_MS + 2_000, `every instance rejects within the bound (${all})`);
+    // Far below ttl_cap_ms, which is when it would be rejected without the re-check.
+    assert.ok(Date.now() - revokedAt < 2 * REVALIDATE_MS + 20_000, `every instance rejects within the bound (${all})`);
     await sleep(20);
   }
 });

@@ -5,7 +5,7 @@
  * reaches every worker.
  */
 import { request as httpRequest } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -37,9 +37,10 @@ export async function workersSetup(
   writeFileSync(join(dir, 'identity.schema.json'), readFileSync(resolve('config/identity.schema.json')));
   const [proxyPort, adminPort] = [await freePort(), await freePort()];
   const file = join(dir, 'gateway.yaml');
-  const write = (more: Record<string, unknown> = {}) =>
+  // Written beside and renamed into place: the gateway's file watcher never reads half a file.
+  const write = (more: Record<string, unknown> = {}) => {
     writeFileSync(
-      file,
+      file + '.tmp',
       stringify({
         proxy: { listen: { host: '127.0.0.1', port: proxyPort }, public_base_url: `http://127.0.0.1:${proxyPort}`, workers },
         admin: { listen: { host: '127.0.0.1', port: adminPort } },
@@ -57,6 +58,8 @@ export async function workersSetup(
         ...more,
       }),
     );
+    renameSync(file + '.tmp', file);
+  };
   write();
   return {
     dir,

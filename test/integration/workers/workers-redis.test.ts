@@ -21,7 +21,11 @@ before(async () => {
   upstream = await startEchoUpstream();
   redis = await startRedis();
   const routes = [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required' }];
-  setup = await workersSetup(2, routes, { session_cache: { shared: { redis_url: redis.url, key_prefix: 'kg-workers:' } } });
+  // timeout_ms at its maximum: the default (25 ms) bounds how long a request waits for Redis, and
+  // on a busy machine a healthy Redis can miss it; then a lookup goes to Kratos and a purge is
+  // answered before Redis has published it, and the assertions below would race the machine.
+  const shared = { redis_url: redis.url, key_prefix: 'kg-workers:', timeout_ms: 10_000 };
+  setup = await workersSetup(2, routes, { session_cache: { shared } });
   gw = startWorkersGateway(setup);
   await gw.waitFor('stdout', (t) => t.includes('"msg":"kratos-gateway started"'), 60_000);
 });
@@ -35,7 +39,7 @@ after(async () => {
 
 test('with Redis, a new credential costs one whoami for all workers, and a logout through the mount is refused by every worker', async () => {
   // Every process (primary and both workers) connected to Redis: the gauge is the least of them.
-  for (let i = 0; i < 100 && metric(await metrics(setup.admin), 'kratos_gateway_shared_cache_up') !== 1; i++)
+  for (let i = 0; i < 600 && metric(await metrics(setup.admin), 'kratos_gateway_shared_cache_up') !== 1; i++)
     await new Promise((r) => setTimeout(r, 50));
   assert.equal(metric(await metrics(setup.admin), 'kratos_gateway_shared_cache_up'), 1);
 

@@ -25,7 +25,8 @@ export function summary(identityId: string, sessionId = 's-' + identityId, value
   return { identityId, sessionId, expiresAtMs: Date.now() + 3_600_000, values: new Map(Object.entries(values)) };
 }
 
-async function waitFor(check: () => boolean, what: string, ms = 2_000): Promise<void> {
+/** `ms` bounds how long the test waits, not how fast the store must be. */
+async function waitFor(check: () => boolean, what: string, ms = 30_000): Promise<void> {
   const until = Date.now() + ms;
   while (!check()) {
     if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
