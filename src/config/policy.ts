@@ -17,10 +17,11 @@
  *   { schema_id: id | [id, …] }                  the identity schema is one of these
  *   { aal: aal1 | aal2 }                         the session's assurance level is at least this
  *   { authenticated_within: 15m }                the session authenticated at most this long ago (s, m, h)
- *   { methods: [GET, …] }                        the request method is one of these (for per-method rules)
+ *   { methods: [GET, …] }                        the request method is one of these, GET covering HEAD (for per-method rules)
  * A claim path is `identity.traits.<dotted.path>` or `identity.metadata_public.<dotted.path>`.
  * When the claim is a list, a comparison holds when any element does.
  */
+import { methodSet } from './methods.js';
 
 export type Scalar = string | number | boolean;
 
@@ -142,7 +143,7 @@ function parseCondition(raw: unknown, at: string, problems: string[], depth: num
     }
     case 'methods':
       return Array.isArray(v) && v.length > 0 && v.every((m) => typeof m === 'string' && /^[A-Z]+$/.test(m))
-        ? { kind: 'methods', methods: new Set(v as string[]) }
+        ? { kind: 'methods', methods: methodSet(v as string[]) }
         : fail(`${at}.methods`, 'must be a non-empty list of upper-case HTTP methods');
   }
   return undefined;

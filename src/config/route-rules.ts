@@ -2,6 +2,7 @@
  * The route rules that span several keys, checked on the configuration itself so a bad route
  * table is a start-up (and `validate`) error naming its key path, never a run-time surprise.
  */
+import { methodSet } from './methods.js';
 import { parsePolicy } from './policy.js';
 import type { RouteConfig } from './schema.js';
 
@@ -11,6 +12,12 @@ import type { RouteConfig } from './schema.js';
  * run time: "Expected exactly one rule").
  */
 function signature(c: RouteConfig): string {
+  const methods = c.match.methods ? [...methodSet(c.match.methods)].sort().join(',') : '*';
+  return `${place(c)}|${methods}`;
+}
+
+/** The host and path a route matches, as one string (the same string: the same requests, method aside). */
+function place(c: RouteConfig): string {
   const host = c.match.host?.toLowerCase() ?? '*';
   let path: string;
   if (c.match.path_glob !== undefined) {
@@ -20,8 +27,7 @@ function signature(c: RouteConfig): string {
   } else {
     path = `prefix:${c.match.path_prefix!}`;
   }
-  const methods = c.match.methods ? [...new Set(c.match.methods)].sort().join(',') : '*';
-  return `${host}|${path}|${methods}`;
+  return `${host}|${path}`;
 }
 
 /** One `routes.N…: reason` line per broken rule. */
@@ -39,6 +45,24 @@ export function routeProblems(routes: readonly RouteConfig[]): string[] {
     } else {
       bySignature.set(sig, index);
     }
+  });
+  // Routes with method lists on the same host and path are equally specific: for a method both
+  // lists cover, the first in configuration order always wins (GET covering HEAD makes this
+  // easy to miss: [GET] beside [HEAD]).
+  const listed = new Map<string, Array<[index: number, methods: ReadonlySet<string>]>>();
+  routes.forEach((c, index) => {
+    if (c.match.methods === undefined) return;
+    const methods = methodSet(c.match.methods);
+    const same = listed.get(place(c)) ?? [];
+    for (const [other, theirs] of same) {
+      const shared = [...methods].filter((m) => theirs.has(m));
+      if (shared.length > 0 && signature(c) !== signature(routes[other]!))
+        problems.push(
+          `routes.${index}.match.methods: ${shared.join(', ')} also matched by routes.${other} ("${routes[other]!.name}") on the same host and path ` +
+            '(a list naming GET covers HEAD), which always wins them',
+        );
+    }
+    listed.set(place(c), [...same, [index, methods]]);
   });
   routes.forEach((c, index) => {
     if (names.has(c.name))

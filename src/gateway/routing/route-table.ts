@@ -1,3 +1,4 @@
+import { methodSet } from '../../config/methods.js';
 import type { AuthMode, HeaderMapping, RouteConfig } from '../../config/schema.js';
 
 /** A route as the hot path uses it: matchers compiled, upstream parsed. */
@@ -144,7 +145,7 @@ function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): C
   }
 
   const upstream = new URL(c.upstream);
-  const methods = c.match.methods ? new Set(c.match.methods) : undefined;
+  const methods = c.match.methods ? methodSet(c.match.methods) : undefined;
   const mapping = c.identity_headers ?? globalHeaders;
   return {
     index,
