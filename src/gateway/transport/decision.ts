@@ -11,6 +11,8 @@
  *    otherwise 400 (Oathkeeper's decision API trusts them from anyone; oauth2-proxy
  *    CVE-2026-40575 is that bug);
  *  - the decision request itself, path below the prefix (Envoy ext_authz path_prefix).
+ * A request none of them names (the prefix alone, X-Forwarded-* without -Uri) is a 400, never
+ * taken to be a request for "/".
  *
  * nginx's auth subrequest and Traefik's ForwardAuth request are GETs whatever the client sent,
  * so in those two forms only the method header names the method. Without it the method is
@@ -113,25 +115,34 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
     }
     const named = methodIn(h['x-forwarded-method'], 'X-Forwarded-Method');
     if (typeof named === 'string') return named;
+    // Traefik always sends it; without it the request is unknown, not a request for "/".
+    const uri = single(h['x-forwarded-uri']);
+    if (uri === undefined) return NAMES_NO_REQUEST;
     return {
       method: named.method,
       methodHeader: 'X-Forwarded-Method',
       host: single(h['x-forwarded-host']) ?? h.host,
-      rawTarget: single(h['x-forwarded-uri']) ?? '/',
+      rawTarget: uri,
       mayRedirect: true,
     };
   }
-  const url = req.url ?? '/';
-  const rest = url.slice(prefix.length);
+  // Envoy appends the original path, which starts with "/", to the prefix. The prefix alone
+  // (nginx without X-Original-URI) names no request: judged as "/", every request would get the
+  // answer of the route for "/".
+  const rest = (req.url ?? '').slice(prefix.length);
+  if (!rest.startsWith('/')) return NAMES_NO_REQUEST;
   return {
     // Envoy's check request has the original request's method.
     method: req.method,
     methodHeader: 'The request method',
     host: h.host,
-    rawTarget: rest === '' || rest.startsWith('?') ? '/' + rest : rest,
+    rawTarget: rest,
     mayRedirect: false,
   };
 }
+
+const NAMES_NO_REQUEST =
+  'the decision request names no original request: nginx must send X-Original-URI, Traefik X-Forwarded-Uri, Envoy the original path below the prefix';
 
 export function createDecisionHandler(g: GatewayCore) {
   const prefix = g.config.admin.decisions_prefix;
