@@ -2,7 +2,7 @@
  * The route rules that span several keys, checked on the configuration itself so a bad route
  * table is a start-up (and `validate`) error naming its key path, never a run-time surprise.
  */
-import { methodListProblem, patternSignature } from './route-match.js';
+import { comparedMethod, methodListProblem, patternSignature } from './route-match.js';
 import { parsePolicy } from './policy.js';
 import type { RouteConfig } from './schema.js';
 
@@ -15,11 +15,18 @@ import type { RouteConfig } from './schema.js';
  * disagree, so one of them could never be chosen either. HEAD counts as GET.
  */
 function signature(c: RouteConfig, fold: boolean): string {
-  const host = c.match.host?.toLowerCase() ?? '*';
-  const path = patternSignature(c.match, fold);
-  const listed = c.match.methods?.filter((m) => m !== 'HEAD' || !c.match.methods!.includes('GET'));
-  const methods = listed ? [...new Set(listed)].sort().join(',') : '*';
-  return `${host}|${path}|${methods}`;
+  const methods = c.match.methods ? [...comparedMethods(c.match.methods)].sort().join(',') : '*';
+  return `${place(c, fold)}|${methods}`;
+}
+
+/** The host and path a route matches, as one string (the same string: the same requests, method aside). */
+function place(c: RouteConfig, fold: boolean): string {
+  return `${c.match.host?.toLowerCase() ?? '*'}|${patternSignature(c.match, fold)}`;
+}
+
+/** A method list as the methods the route table compares (HEAD as GET). */
+function comparedMethods(methods: readonly string[]): ReadonlySet<string> {
+  return new Set(methods.map(comparedMethod));
 }
 
 /** One `routes.N…: reason` line per broken rule. */
@@ -41,6 +48,23 @@ export function routeProblems(routes: readonly RouteConfig[]): string[] {
       bySignature.set(sig, index);
       byFoldedSignature.set(folded, index);
     }
+  });
+  // Routes with method lists on the same host and path are equally specific: for a method both
+  // lists cover, the first in configuration order always wins.
+  const listed = new Map<string, Array<[index: number, methods: ReadonlySet<string>]>>();
+  routes.forEach((c, index) => {
+    if (c.match.methods === undefined) return;
+    const methods = comparedMethods(c.match.methods);
+    const same = listed.get(place(c, false)) ?? [];
+    for (const [other, theirs] of same) {
+      const shared = [...methods].filter((m) => theirs.has(m));
+      if (shared.length > 0 && signature(c, false) !== signature(routes[other]!, false))
+        problems.push(
+          `routes.${index}.match.methods: ${shared.join(', ')} also matched by routes.${other} ("${routes[other]!.name}") on the same host and path ` +
+            '(HEAD counts as GET), which always wins them',
+        );
+    }
+    listed.set(place(c, false), [...same, [index, methods]]);
   });
   routes.forEach((c, index) => {
     if (names.has(c.name))

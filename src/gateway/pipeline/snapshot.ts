@@ -20,13 +20,20 @@ import { TrustedProxies } from '../trusted-proxies.js';
 import { buildAuthorizers, type Authorizer } from './authz/index.js';
 
 /**
+ * The method-override family (Rack, express method-override, Symfony, ASP.NET):
+ * the upstream serves the request as the method the header names, not the one on the request
+ * line the gateway judged.
+ */
+export const METHOD_OVERRIDE_HEADERS: ReadonlySet<string> = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
+
+/**
  * Headers that make upstream frameworks route or dispatch on something other than the request
  * line the gateway matched: Symfony/Laminas/IIS `X-Original-URL`/`X-Rewrite-URL`, and the
- * method-override family (Rack, express method-override, Spring HiddenHttpMethodFilter). A
- * client could use them to reach a protected path through an anonymous route, or to defeat a
- * route's method list, so they are protected like the headers mutators set.
+ * method-override family. A client could use them to reach a protected path through an
+ * anonymous route, or to defeat a route's method list, so they are protected like the headers
+ * mutators set.
  */
-export const ROUTING_OVERRIDE_HEADERS = ['x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override'];
+export const ROUTING_OVERRIDE_HEADERS = ['x-original-url', 'x-rewrite-url', ...METHOD_OVERRIDE_HEADERS];
 
 /** sha256 of the validated configuration, short: a log field and a metric label. */
 export function configHash(config: GatewayConfig): string {

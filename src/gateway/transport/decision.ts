@@ -11,20 +11,24 @@
  *    otherwise 400 (Oathkeeper's decision API trusts them from anyone; oauth2-proxy
  *    CVE-2026-40575 is that bug);
  *  - the decision request itself, path below the prefix (Envoy ext_authz path_prefix).
+ * A request none of them names (the prefix alone, X-Forwarded-* without -Uri) is a 400, never
+ * taken to be a request for "/".
  *
  * nginx's auth subrequest and Traefik's ForwardAuth request are GETs whatever the client sent,
  * so in those two forms only the method header names the method. Without it the method is
  * unknown, and where the answer could differ by method the decision is refused (see
- * `methodDecides`) rather than made for a guessed GET.
+ * `methodDecides`) rather than made for a guessed GET. There, too, a method-override header is
+ * refused: the proxy passes it on, and the upstream would serve the request as another method.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { sendJsonError } from '../../http/json-error.js';
 import { sendLoginRedirect } from '../errors/unauthenticated.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import { arrive, createObserver, observeFailure } from '../pipeline/observe.js';
 import { WWW_AUTHENTICATE } from '../pipeline/refuse.js';
-import type { ConfigSnapshot } from '../pipeline/snapshot.js';
+import { normalizeHeaderName } from '../headers/identity-headers.js';
+import { METHOD_OVERRIDE_HEADERS, type ConfigSnapshot } from '../pipeline/snapshot.js';
 import { parseRequestTarget, TargetRejected } from '../request-target.js';
 import { METHOD_DECIDES } from '../routing/route-table.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';
@@ -43,10 +47,24 @@ function single(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** A method header's value; an empty one names no method. */
-function methodIn(v: string | string[] | undefined): string | undefined {
+/**
+ * An HTTP method (RFC 9110 token) in upper case. Methods are case-sensitive and upstreams
+ * disagree about `post`: some fold it into POST, others serve it as a method of its own, so
+ * neither reading is safe. A header sent twice reaches the gateway as a list (`POST, GET`).
+ */
+const METHOD = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;
+
+/** A method header's value: `{ method: undefined }` when it is absent or empty, an error message when it names no one method. */
+function methodIn(v: string | string[] | undefined, header: string): { method: string | undefined } | string {
   const m = single(v);
-  return m === undefined || m === '' ? undefined : m.toUpperCase();
+  if (m === undefined || m === '') return { method: undefined };
+  return METHOD.test(m) ? { method: m } : `${header} must be one HTTP method in upper case`;
+}
+
+/** The first header the original request carries that would make the upstream serve it as another method. */
+function methodOverrideIn(headers: IncomingHttpHeaders): string | undefined {
+  for (const name in headers) if (METHOD_OVERRIDE_HEADERS.has(normalizeHeaderName(name))) return name;
+  return undefined;
 }
 
 /**
@@ -81,8 +99,10 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
     if (traefikNamed) return 'X-Original-URI and X-Forwarded-Uri/-Method both name the request; the proxy must send only one';
     // X-Forwarded-Host/-Proto beside it come from whatever is in front of nginx (or the
     // client): the route host is nginx's Host, as without them.
+    const named = methodIn(h['x-original-method'], 'X-Original-Method');
+    if (typeof named === 'string') return named;
     return {
-      method: methodIn(h['x-original-method']),
+      method: named.method,
       methodHeader: 'X-Original-Method',
       host: h.host,
       rawTarget: originalUri,
@@ -94,25 +114,36 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
     if (!s.trustedProxies.trusts(req.socket.remoteAddress)) {
       return 'X-Forwarded-* headers are accepted only from proxy.trusted_proxies';
     }
+    const named = methodIn(h['x-forwarded-method'], 'X-Forwarded-Method');
+    if (typeof named === 'string') return named;
+    // Traefik always sends it; without it the request is unknown, not a request for "/".
+    const uri = single(h['x-forwarded-uri']);
+    if (uri === undefined) return NAMES_NO_REQUEST;
     return {
-      method: methodIn(h['x-forwarded-method']),
+      method: named.method,
       methodHeader: 'X-Forwarded-Method',
       host: single(h['x-forwarded-host']) ?? h.host,
-      rawTarget: single(h['x-forwarded-uri']) ?? '/',
+      rawTarget: uri,
       mayRedirect: true,
     };
   }
-  const url = req.url ?? '/';
-  const rest = url.slice(prefix.length);
+  // Envoy appends the original path, which starts with "/", to the prefix. The prefix alone
+  // (nginx without X-Original-URI) names no request: judged as "/", every request would get the
+  // answer of the route for "/".
+  const rest = (req.url ?? '').slice(prefix.length);
+  if (!rest.startsWith('/')) return NAMES_NO_REQUEST;
   return {
     // Envoy's check request has the original request's method.
     method: req.method,
     methodHeader: 'The request method',
     host: h.host,
-    rawTarget: rest === '' || rest.startsWith('?') ? '/' + rest : rest,
+    rawTarget: rest,
     mayRedirect: false,
   };
 }
+
+const NAMES_NO_REQUEST =
+  'the decision request names no original request: nginx must send X-Original-URI, Traefik X-Forwarded-Uri, Envoy the original path below the prefix';
 
 export function createDecisionHandler(g: GatewayCore) {
   const prefix = g.config.admin.decisions_prefix;
@@ -138,8 +169,11 @@ export function createDecisionHandler(g: GatewayCore) {
       return observe(req, a, 'none', 400);
     }
     let method = original.method;
+    // Asked only when it matters (once): it costs a route table scan.
+    let dependsOnMethod: boolean | undefined;
+    const methodDecidesHere = () => (dependsOnMethod ??= methodDecides(a.snapshot, original.host, original.rawTarget));
     if (method === undefined) {
-      if (methodDecides(a.snapshot, original.host, original.rawTarget)) {
+      if (methodDecidesHere()) {
         sendJsonError(
           res,
           400,
@@ -152,6 +186,19 @@ export function createDecisionHandler(g: GatewayCore) {
       // for every method; the method only shapes a refusal (whether a browser navigation gets
       // the login URL), and is taken to be a GET for that, as before.
       method = 'GET';
+    }
+    // The proxy passes the client's headers on to the upstream, which the gateway cannot strip
+    // them from as its own proxy does: where the method matters, a decision for the request
+    // line's method would be applied to a request the upstream serves as another.
+    const override = methodOverrideIn(req.headers);
+    if (override !== undefined && methodDecidesHere()) {
+      sendJsonError(
+        res,
+        400,
+        `${override} asks the upstream to serve this request as another method, and the answer for it depends on the method; ` +
+          'the proxy must remove the header',
+      );
+      return observe(req, a, 'none', 400);
     }
     const evaluated = evaluate(
       g,

@@ -16,8 +16,10 @@ type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
 const UPSTREAM = 'http://127.0.0.1:9';
 
-async function decide(gw: Gateway, path: string, headers: Record<string, string>, method = 'GET') {
-  const res = await request(gw.adminUrl + path, { method: method as 'GET', headers: { accept: 'application/json', ...headers } });
+async function decide(gw: Gateway, path: string, headers: Record<string, string> | string[], method = 'GET') {
+  // A flat list sends a header name more than once, as written.
+  const all = Array.isArray(headers) ? ['accept', 'application/json', ...headers] : { accept: 'application/json', ...headers };
+  const res = await request(gw.adminUrl + path, { method: method as 'GET', headers: all });
   const text = await res.body.text();
   return { status: res.statusCode, text };
 }
@@ -58,6 +60,13 @@ describe('decision API without the original method', () => {
         { name: 'docs-public', match: { host: 'app.example', path_prefix: '/docs/public' }, upstream: UPSTREAM, auth: 'anonymous' },
         { name: 'docs-writes', match: { host: 'app.example', path_prefix: '/docs', methods: ['POST'] }, upstream: UPSTREAM },
         { name: 'docs', match: { host: 'app.example', path_prefix: '/docs' }, upstream: UPSTREAM, auth: 'anonymous' },
+        // Signed-in users read and comment; only moderators change or delete comments.
+        {
+          name: 'comments',
+          match: { host: 'app.example', path_prefix: '/comments' },
+          upstream: UPSTREAM,
+          policy: { any: [{ methods: ['GET', 'HEAD', 'POST'] }, { path: 'identity.metadata_public.role', equals: 'moderator' }] },
+        },
       ],
     });
   });
@@ -128,5 +137,63 @@ describe('decision API without the original method', () => {
     assert.equal((await decide(gw, '/decisions/orders/1', headers, 'POST')).status, 401);
     assert.equal((await decide(gw, '/decisions/orders/1', headers, 'GET')).status, 200);
     assert.equal((await decide(gw, '/decisions/feed', headers, 'DELETE')).status, 403);
+  });
+
+  test('a method header that is not one upper-case method is refused with 400, never folded or read in part', async () => {
+    // Methods are case-sensitive: an upstream that folds case serves `post` as POST, one that
+    // does not serves another method; a repeated header arrives as a list naming two.
+    const cases: Array<[string, string[]]> = [
+      ['lower case', ['host', 'app.example', 'x-original-uri', '/orders/1', 'x-original-method', 'post']],
+      ['repeated', ['host', 'app.example', 'x-original-uri', '/orders/1', 'x-original-method', 'POST', 'x-original-method', 'GET']],
+      ['a list', ['host', 'app.example', 'x-original-uri', '/orders/1', 'x-original-method', 'POST, GET']],
+      ['inner space', ['host', 'app.example', 'x-original-uri', '/orders/1', 'x-original-method', 'PO ST']],
+      // Traefik passes on the method exactly as the client sent it.
+      [
+        'Traefik, lower case',
+        ['x-forwarded-host', 'app.example', 'x-forwarded-proto', 'https', 'x-forwarded-uri', '/feed', 'x-forwarded-method', 'get'],
+      ],
+      // Even where the method cannot change the answer: the header is malformed.
+      ['lower case, method-independent route', ['host', 'app.example', 'x-original-uri', '/plain/x', 'x-original-method', 'get']],
+    ];
+    for (const [name, headers] of cases) {
+      const res = await decide(gw, '/decisions', headers);
+      assert.equal(res.status, 400, `${name}: ${res.text}`);
+      assert.match(res.text, /X-(Original|Forwarded)-Method/, name);
+    }
+    // Methods outside the usual set are still methods, judged as sent.
+    assert.equal((await decide(gw, '/decisions', nginx('/orders/1', { 'x-original-method': 'PROPFIND' }))).status, 200);
+    assert.equal((await decide(gw, '/decisions', nginx('/orders/1', { 'x-original-method': 'M-SEARCH' }))).status, 200);
+  });
+
+  test('a method-override header on a route whose answer depends on the method is refused with 400', async () => {
+    // The proxy passes the header on to the upstream, where express method-override, Rack and
+    // Symfony serve the POST as the method it names: a user may comment
+    // (POST), but a POST that the upstream serves as DELETE must not be judged as a POST.
+    for (const header of ['x-http-method-override', 'X-HTTP-Method', 'x-method-override', 'X_HTTP_Method_Override']) {
+      const res = await decide(
+        gw,
+        '/decisions',
+        nginx('/comments/7', { 'x-session-token': outsider, 'x-original-method': 'POST', [header]: 'DELETE' }),
+      );
+      assert.equal(res.status, 400, `${header}: ${res.text}`);
+      assert.match(res.text, new RegExp(header, 'i'));
+    }
+    const plain = await decide(gw, '/decisions', nginx('/comments/7', { 'x-session-token': outsider, 'x-original-method': 'POST' }));
+    assert.equal(plain.status, 200, plain.text);
+    // Envoy's form: the same.
+    const envoy = await decide(
+      gw,
+      '/decisions/comments/7',
+      { host: 'app.example', 'x-session-token': outsider, 'x-http-method-override': 'PUT' },
+      'POST',
+    );
+    assert.equal(envoy.status, 400, envoy.text);
+    // Where the answer is the same for every method, the header cannot change it.
+    const anyMethod = await decide(
+      gw,
+      '/decisions',
+      nginx('/plain/x', { 'x-original-method': 'POST', 'x-http-method-override': 'DELETE' }),
+    );
+    assert.equal(anyMethod.status, 200, anyMethod.text);
   });
 });

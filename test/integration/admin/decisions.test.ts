@@ -124,6 +124,22 @@ describe('forward-auth decision API', () => {
     assert.equal(location.searchParams.get('return_to'), 'http://127.0.0.1:4455/x?y=1');
   });
 
+  test('a decision request that names no original request is a 400, never judged as a request for /', async () => {
+    // nginx without X-Original-URI calls the prefix itself; Envoy always appends the original
+    // path, which starts with "/". Judged as "/", every request would get the answer of the route for "/".
+    for (const path of ['/decisions', '/decisions?a=1']) {
+      const res = await decide(untrusted, path, { host: 'app.example', 'x-original-method': 'POST' });
+      assert.equal(res.status, 400, `${path}: ${res.text}`);
+      assert.match(res.text, /X-Original-URI/);
+    }
+    // Traefik's form without X-Forwarded-Uri (X-Forwarded-Proto passed on by nginx, say).
+    const traefik = await decide(trusted, '/decisions', { 'x-forwarded-proto': 'https', 'x-forwarded-method': 'GET' });
+    assert.equal(traefik.status, 400, traefik.text);
+    assert.match(traefik.text, /X-Forwarded-Uri/);
+    // Envoy's form for the original path "/".
+    assert.equal((await decide(untrusted, '/decisions/', { host: 'app.example' })).status, 401);
+  });
+
   test('Kratos down: the decision fails closed with 503', async () => {
     const dead = await startFakeKratos();
     const url = dead.url;

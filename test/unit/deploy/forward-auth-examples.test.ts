@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../../src/config/schema.js';
+import { METHOD_OVERRIDE_HEADERS } from '../../../src/gateway/pipeline/snapshot.js';
 import { repoRoot } from './values-schema.js';
 
 type Json = Record<string, unknown>;
@@ -94,6 +95,11 @@ describe('Traefik ForwardAuth example', () => {
       assert.ok((fa['authRequestHeaders'] as string[]).includes(h), h);
     assert.deepEqual(fa['addAuthCookiesToResponse'], [production.kratos.session_cookie]);
   });
+  it('passes method-override headers to the decision, which refuses them where the method matters', () => {
+    // Traefik passes them on to the upstream; the gateway must see them to refuse.
+    const sent = lower(fa['authRequestHeaders'] as string[]);
+    for (const h of METHOD_OVERRIDE_HEADERS) assert.ok(sent.includes(h), h);
+  });
   it('the router uses the middleware', () => {
     assert.deepEqual(at(doc, 'http', 'routers', 'app', 'middlewares'), ['kratos-gateway']);
   });
@@ -123,6 +129,8 @@ describe('Envoy ext_authz example', () => {
       (p) => p['exact'] as string,
     );
     for (const h of ['cookie', 'x-session-token', 'accept']) assert.ok(allowed.includes(h), h);
+    // Envoy passes method-override headers on to the upstream: the gateway must see them to refuse.
+    for (const h of METHOD_OVERRIDE_HEADERS) assert.ok(allowed.includes(h), h);
     const upstream = (at(authz, 'http_service', 'authorization_response', 'allowed_upstream_headers', 'patterns') as Json[]).map(
       (p) => p['exact'] as string,
     );

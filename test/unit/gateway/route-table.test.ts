@@ -173,6 +173,33 @@ describe('methods', () => {
     assert.equal(matchName(t, 'h', '/', 'DELETE'), undefined);
     assert.equal(matchName(t, 'h', '/', 'get'), undefined, 'methods are case-sensitive');
   });
+  test('a list naming GET covers HEAD (upstreams serve HEAD with their GET handler)', () => {
+    const t = table(
+      { name: 'reads', match: { path_prefix: '/r', methods: ['GET'] } },
+      { name: 'rest', match: { path_prefix: '/r' } },
+      { name: 'head-only', match: { path_prefix: '/h', methods: ['HEAD'] } },
+    );
+    assert.equal(matchName(t, 'h', '/r/1', 'HEAD'), 'reads');
+    assert.equal(matchName(t, 'h', '/r/1', 'POST'), 'rest');
+    // HEAD does not cover GET: a HEAD-only route serves no content.
+    assert.equal(matchName(t, 'h', '/h', 'GET'), undefined);
+  });
+  test('method lists that share a method on the same host and path are rejected: the first would always win it', () => {
+    const same = constructionError(
+      { name: 'a', match: { path_prefix: '/r', methods: ['GET'] } },
+      { name: 'b', match: { path_prefix: '/r', methods: ['HEAD', 'GET'] } },
+    );
+    assert.match(same, /routes\.1 \("b"\) matches exactly the same requests as routes\.0 \("a"\)/);
+    const head = constructionError(
+      { name: 'a', match: { path_prefix: '/r', methods: ['GET', 'POST'] } },
+      { name: 'b', match: { path_prefix: '/r', methods: ['HEAD', 'GET', 'PUT'] } },
+    );
+    assert.match(head, /^routes\.1\.match\.methods: GET also matched by routes\.0 \("a"\)/);
+    // On another path, or with no shared method, both can be chosen.
+    const valid = (...inputs: RouteInput[]) => parseConfig({ routes: inputs.map((r) => ({ upstream: 'http://127.0.0.1:9', ...r })) });
+    valid({ name: 'a', match: { path_prefix: '/r', methods: ['GET'] } }, { name: 'b', match: { path_prefix: '/r', methods: ['POST'] } });
+    valid({ name: 'a', match: { path_prefix: '/r', methods: ['GET'] } }, { name: 'b', match: { path_prefix: '/s', methods: ['GET'] } });
+  });
   test('host specificity outranks a method list', () => {
     const t = table(
       { name: 'methods', match: { path_prefix: '/', methods: ['GET'] } },
