@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GatewayConfig } from './config/schema.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
-import { ConfigError, loadConfigFile } from './config/load.js';
+import { attributeToEnv, ConfigError, loadConfigFile } from './config/load.js';
 import { policyWarnings } from './config/policy-lint.js';
 import { loadAssertionKeys } from './gateway/assertion/keys.js';
 import { readRedisPassword } from './gateway/session/shared-session-store.js';
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     if (config.identity_assertion.enabled && config.identity_assertion.tokenize_as === undefined)
       await collect(() => loadAssertionKeys(config.identity_assertion, baseDir));
     await collect(() => readRedisPassword(config, baseDir));
-    if (problems.length > 0) failOnStartupError(new ConfigError(problems));
+    if (problems.length > 0) failOnStartupError(attributeToEnv(new ConfigError(problems), loaded.envOrigins));
     // Valid, so not an error; said here too, as this is where an operator looks before deploying.
     for (const warning of policyWarnings(config.routes)) process.stderr.write(`config warning: route policy: ${warning}\n`);
     process.stdout.write(`configuration OK: ${configPath}\n`);
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
         : await startGateway(loaded.config, { logger, baseDir: loaded.baseDir, configFile: loaded.path, onIdentityGaveUp: gaveUp });
   } catch (err) {
     logger.flush();
-    failOnStartupError(err);
+    failOnStartupError(err instanceof ConfigError ? attributeToEnv(err, loaded.envOrigins) : err);
     throw err;
   }
 

@@ -16,10 +16,12 @@
  *    hash is the `config_hash` log field and the `kratos_gateway_config_info{hash}` label.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { GatewayCore } from './gateway/gateway-core.js';
+import { keyFileOnReload } from './gateway/assertion/key-reload.js';
 import { ConfigSnapshot, configHash } from './gateway/pipeline/snapshot.js';
-import { ConfigError, loadConfigFile } from './config/load.js';
+import { attributeToEnv, ConfigError, loadConfigFile } from './config/load.js';
+import type { EnvOrigins } from './config/env.js';
 import type { GatewayConfig } from './config/schema.js';
 import { policyWarnings } from './config/policy-lint.js';
 
@@ -94,8 +96,10 @@ export class ConfigReloader {
   reload(trigger: string, given?: GatewayConfig): ReloadOutcome {
     const log = this.core.logger;
     let loaded: GatewayConfig;
+    let origins: EnvOrigins | undefined;
     try {
-      loaded = given ?? loadConfigFile(this.file, this.env).config;
+      if (given !== undefined) loaded = given;
+      else ({ config: loaded, envOrigins: origins } = loadConfigFile(this.file, this.env));
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       for (const problem of err.problems)
@@ -109,6 +113,8 @@ export class ConfigReloader {
     }
     const hash = configHash(loaded);
     const restartRequired = changedKeyPaths(this.started, loaded).filter((p) => !isApplied(p));
+    // The key file is read at start only; a worker's configuration comes from its primary, which reads it.
+    if (origins !== undefined) this.checkKeyFile(trigger, loaded, origins, restartRequired);
     const base = this.core.snapshot.config;
     const merged: GatewayConfig = {
       ...base,
@@ -140,6 +146,19 @@ export class ConfigReloader {
     const outcome: ReloadOutcome = { result: 'applied', hash, restartRequired };
     this.onApplied?.(outcome, trigger, loaded);
     return outcome;
+  }
+
+  /** A rotated or broken identity assertion key file: reported, never applied (the running keys stay). */
+  private checkKeyFile(trigger: string, loaded: GatewayConfig, origins: EnvOrigins, restartRequired: string[]): void {
+    const running = this.core.snapshot.config.identity_assertion;
+    const { changed, problems } = keyFileOnReload(running, loaded.identity_assertion, dirname(resolve(this.file)));
+    for (const problem of attributeToEnv(new ConfigError(problems), origins).problems)
+      this.core.logger.error(
+        { trigger, config_file: this.file, error: problem },
+        `identity assertion key file rejected, the running keys are kept (a restart would fail): ${problem}`,
+      );
+    if (changed && problems.length === 0 && !restartRequired.includes('identity_assertion.key_file'))
+      restartRequired.push('identity_assertion.key_file (its keys changed)');
   }
 
   /**

@@ -17,6 +17,8 @@ export interface LoadedConfig {
   /** Directory of the config file; relative paths in it resolve against this. */
   baseDir: string;
   path: string;
+  /** Which environment variable set which key path (for errors raised after loading). */
+  envOrigins: EnvOrigins;
 }
 
 /** The variable that set this key path, or a key above or below it (a flow map, a whole route). */
@@ -26,6 +28,19 @@ function envOriginOf(path: string, origins: EnvOrigins | undefined): string | un
   if (exact !== undefined) return exact;
   for (const [p, name] of origins) if (path.startsWith(p + '.') || p.startsWith(path + '.')) return name;
   return undefined;
+}
+
+/**
+ * A ConfigError raised after loading (a key file, a password file read at start): each
+ * `key.path: reason` line names the variable that set that key, as loading's own lines do.
+ */
+export function attributeToEnv(err: ConfigError, origins: EnvOrigins): ConfigError {
+  return new ConfigError(
+    err.problems.map((line) => {
+      const m = /^([a-z0-9_]+(?:\.[a-z0-9_]+)*): ([\s\S]*)$/.exec(line);
+      return m === null ? line : located(m[1]!, m[2]!, origins);
+    }),
+  );
 }
 
 /** `key.path: reason`, or `VARIABLE (key.path): reason` when the environment set that key. */
@@ -109,5 +124,5 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   if (typeof raw !== 'object' || Array.isArray(raw) || raw === null) throw new ConfigError([`${path}: the top level must be a mapping`]);
   const origins: EnvOrigins = new Map();
   const withEnv = applyEnvOverrides(raw as Record<string, unknown>, env, origins);
-  return { config: parseConfig(withEnv, origins), baseDir: dirname(absolute), path: absolute };
+  return { config: parseConfig(withEnv, origins), baseDir: dirname(absolute), path: absolute, envOrigins: origins };
 }

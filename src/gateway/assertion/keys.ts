@@ -1,29 +1,23 @@
 /**
  * The identity assertion's keys: loaded from `identity_assertion.key_file` (PEM blocks or a
- * JWK set; the first key signs, every key is published for rotation) or, without a file, one
- * ephemeral key per process. Only public members ever leave this module: the JWKS is built
- * from `createPublicKey(...).export({ format: 'jwk' })`, which has no private parameters.
+ * JWK set, read by key-file.ts: the first private key signs, every other key is published for
+ * verification only, so a rotation keeps the old key as a public key) or, without a file, one
+ * ephemeral key per process. Only public members ever leave this module: the JWKS holds the
+ * public halves, exported from public KeyObjects.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../config/errors.js';
 import type { GatewayConfig } from '../../config/schema.js';
+import { algorithmOf, KeyFileError, publicJwk, readKeyFile, type AssertionAlgorithm, type PublicJwk } from './key-file.js';
 
 export type AssertionConfig = GatewayConfig['identity_assertion'];
-export type AssertionAlgorithm = AssertionConfig['algorithm'];
-
-export interface PublicJwk {
-  readonly kty: string;
-  readonly kid: string;
-  readonly alg: AssertionAlgorithm;
-  readonly use: 'sig';
-  readonly [member: string]: string;
-}
+export type { AssertionAlgorithm, PublicJwk } from './key-file.js';
 
 export interface AssertionKeys {
   readonly algorithm: AssertionAlgorithm;
-  /** The signing key (the first of the file) and its RFC 7638 thumbprint. */
+  /** The signing key (the first private key of the file) and its RFC 7638 thumbprint. */
   readonly signingKey: KeyObject;
   readonly signingKid: string;
   /** Every key's public half, the signing key first. */
@@ -34,71 +28,9 @@ export interface AssertionKeys {
   readonly ephemeral: boolean;
 }
 
-/** RFC 7638: the required members, in lexicographic order, without whitespace. */
-const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = {
-  EC: ['crv', 'kty', 'x', 'y'],
-  OKP: ['crv', 'kty', 'x'],
-  RSA: ['e', 'kty', 'n'],
-};
-
-export function jwkThumbprint(jwk: JsonWebKey): string {
-  const members = THUMBPRINT_MEMBERS[jwk.kty ?? ''];
-  if (members === undefined) throw new Error(`unsupported key type ${jwk.kty ?? '(none)'}`);
-  const canonical = `{${members.map((m) => `${JSON.stringify(m)}:${JSON.stringify(jwk[m])}`).join(',')}}`;
-  return createHash('sha256').update(canonical).digest('base64url');
-}
-
-/** Why this key cannot sign with `algorithm`, or undefined when it can. */
-function keyMismatch(key: KeyObject, algorithm: AssertionAlgorithm): string | undefined {
-  const type = key.asymmetricKeyType;
-  if (algorithm === 'ES256') {
-    return type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1'
-      ? undefined
-      : `is ${describe(key)}, ES256 needs an EC P-256 key`;
-  }
-  if (algorithm === 'EdDSA') return type === 'ed25519' ? undefined : `is ${describe(key)}, EdDSA needs an Ed25519 key`;
-  if (type !== 'rsa') return `is ${describe(key)}, RS256 needs an RSA key`;
-  return (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048 ? undefined : 'is an RSA key shorter than 2048 bits';
-}
-
-function describe(key: KeyObject): string {
-  const curve = key.asymmetricKeyDetails?.namedCurve;
-  return `a${key.asymmetricKeyType === 'ec' || key.asymmetricKeyType === 'ed25519' ? 'n' : ''} ${key.asymmetricKeyType ?? 'unknown'}${curve ? ` (${curve})` : ''} key`;
-}
-
-/** The keys of a file, in order; private keys as private KeyObjects, public-only ones as public. */
-function parseKeyFile(text: string): KeyObject[] {
-  const trimmed = text.trim();
-  if (trimmed.startsWith('{')) {
-    const doc = JSON.parse(trimmed) as { keys?: unknown };
-    const jwks = Array.isArray(doc.keys) ? (doc.keys as unknown[]) : [doc];
-    return jwks.map((jwk, i) => {
-      if (jwk === null || typeof jwk !== 'object') throw new Error(`keys[${i}] is not a JWK`);
-      const j = jwk as JsonWebKey;
-      if (j.kty === 'oct') throw new Error(`keys[${i}] is a symmetric key`);
-      return 'd' in j ? createPrivateKey({ key: j, format: 'jwk' }) : createPublicKey({ key: j, format: 'jwk' });
-    });
-  }
-  const blocks = trimmed.match(/-----BEGIN ([A-Z ]+)-----[\s\S]*?-----END \1-----/g) ?? [];
-  if (blocks.length === 0) throw new Error('no PEM block and not a JWK set');
-  return blocks.map((pem) => (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem) ? createPrivateKey(pem) : createPublicKey(pem)));
-}
-
-function build(algorithm: AssertionAlgorithm, keys: readonly KeyObject[], ephemeral: boolean): AssertionKeys {
-  const published: PublicJwk[] = [];
-  const seen = new Set<string>();
-  for (const key of keys) {
-    const jwk = createPublicKey(key).export({ format: 'jwk' });
-    const kid = jwkThumbprint(jwk);
-    if (seen.has(kid)) continue;
-    seen.add(kid);
-    // Public members only (export of a public KeyObject has none other); kid, alg and use added.
-    const pub: Record<string, string> = {};
-    for (const m of [...THUMBPRINT_MEMBERS[jwk.kty!]!]) pub[m] = String(jwk[m]);
-    published.push({ ...pub, kty: jwk.kty!, kid, alg: algorithm, use: 'sig' });
-  }
+function build(algorithm: AssertionAlgorithm, signingKey: KeyObject, published: PublicJwk[], ephemeral: boolean): AssertionKeys {
   const jwks = { keys: published };
-  return { algorithm, signingKey: keys[0]!, signingKid: published[0]!.kid, jwks, jwksBody: JSON.stringify(jwks), ephemeral };
+  return { algorithm, signingKey, signingKid: published[0]!.kid, jwks, jwksBody: JSON.stringify(jwks), ephemeral };
 }
 
 /** Loads and checks the configured key file. Throws ConfigError naming `identity_assertion.key_file`. */
@@ -107,21 +39,19 @@ export function loadAssertionKeys(config: AssertionConfig, baseDir: string): Ass
   if (config.key_file === undefined) return ephemeralKeys(config.algorithm);
   const file = resolve(baseDir, config.key_file);
   const fail = (why: string) => new ConfigError([`identity_assertion.key_file: ${file}: ${why}`]);
-  let keys: KeyObject[];
+  let text: string;
   try {
-    keys = parseKeyFile(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (err) {
-    // The message of a parse error may quote the file; only its first line, never the key material.
-    const e = err as NodeJS.ErrnoException;
-    throw fail(e.code !== undefined ? `cannot read (${e.code})` : `not a usable key (${e.message.split('\n')[0]!.slice(0, 120)})`);
+    throw fail(`cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  if (keys.length === 0) throw fail('no keys');
-  if (keys[0]!.type !== 'private') throw fail('the first key signs and must be a private key');
-  for (const [i, key] of keys.entries()) {
-    const why = keyMismatch(key, config.algorithm);
-    if (why !== undefined) throw fail(`key ${i} ${why} (identity_assertion.algorithm is ${config.algorithm})`);
+  try {
+    const { signingKey, published } = readKeyFile(text, config.algorithm);
+    return build(config.algorithm, signingKey, published, false);
+  } catch (err) {
+    if (err instanceof KeyFileError) throw fail(err.message);
+    throw err;
   }
-  return build(config.algorithm, keys, false);
 }
 
 /**
@@ -139,7 +69,7 @@ function ephemeralKeys(algorithm: AssertionAlgorithm): AssertionKeys {
         : algorithm === 'EdDSA'
           ? generateKeyPairSync('ed25519')
           : generateKeyPairSync('rsa', { modulusLength: 2048 });
-    keys = build(algorithm, [privateKey], true);
+    keys = build(algorithm, privateKey, [publicJwk(privateKey, algorithm)], true);
     ephemeral.set(algorithm, keys);
   }
   return keys;
@@ -159,6 +89,11 @@ export function prepareAssertionKeys(config: AssertionConfig, baseDir: string): 
     loaded.set(config, keys);
   }
   return keys;
+}
+
+/** The keys prepared for this configuration, if any were. */
+export function preparedAssertionKeys(config: AssertionConfig): AssertionKeys | undefined {
+  return loaded.get(config);
 }
 
 /** The keys for this configuration: as prepared, else loaded relative to the working directory. */
@@ -183,6 +118,11 @@ let fromPrimary: AssertionKeys | undefined;
 /** A cluster worker: the primary's keys (assertionKeysForWorkers) become this process's, before any snapshot is built. */
 export function adoptAssertionKeys(algorithm: AssertionAlgorithm, jwks: readonly JsonWebKey[], ephemeral: boolean): void {
   const [signing, ...others] = jwks;
-  const keys = [createPrivateKey({ key: signing!, format: 'jwk' }), ...others.map((k) => createPublicKey({ key: k, format: 'jwk' }))];
-  fromPrimary = build(algorithm, keys, ephemeral);
+  const signingKey = createPrivateKey({ key: signing!, format: 'jwk' });
+  // The others are public JWKs as the primary publishes them, each with the algorithm it is a key for.
+  const published = others.map((jwk) => {
+    const key = createPublicKey({ key: jwk, format: 'jwk' });
+    return publicJwk(key, algorithmOf(key) as AssertionAlgorithm);
+  });
+  fromPrimary = build(algorithm, signingKey, [publicJwk(signingKey, algorithm), ...published], ephemeral);
 }

@@ -250,7 +250,7 @@ describe('identity assertion: key files', () => {
       'a public key only',
       'pub.pem',
       String(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'pem', type: 'spki' })),
-      /must be a private key/,
+      /no private key to sign with/,
     ],
     ['a symmetric JWK', 'oct.json', JSON.stringify({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }), /symmetric/],
     ['no key at all', 'junk.pem', 'not a key', /not a JWK set/],
