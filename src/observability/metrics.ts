@@ -179,7 +179,7 @@ export class GatewayMetrics {
       const registers = [this.registry];
       const up = new Gauge({
         name: 'kratos_gateway_shared_cache_up',
-        help: '1 while the shared session cache (Redis) is reachable and subscribed, else 0 (then entries are capped at session_cache.shared.degraded_ttl_cap_ms).',
+        help: '1 while the shared session cache (Redis) is reachable, subscribed, and its user may run every command the gateway sends, else 0 (then entries are capped at session_cache.shared.degraded_ttl_cap_ms).',
         registers,
       });
       up.set(0);

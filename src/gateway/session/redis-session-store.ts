@@ -5,7 +5,9 @@
  * is L1 alone, and every Redis command a request waits for is bounded by `timeoutMs`. While
  * Redis is unreachable the store serves from L1 with lifetimes capped at `degradedTtlCapMs`
  * (invalidations from elsewhere may be missed meanwhile) and queues its own invalidations for
- * when Redis is back. See redis-scripts.ts for the keys, channels and commands used.
+ * when Redis is back. See redis-scripts.ts for the keys, channels and commands used, and
+ * redis-fills.ts for misses and the fill lock. It is not up before its Redis user has been
+ * found to be allowed every command it sends (redis-permissions.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
@@ -23,8 +25,12 @@ import {
   type SlowTierLoad,
   type StoredValue,
 } from './session-store.js';
-import { decodeStoredValue, encodeStoredValue } from './stored-value-codec.js';
-import { KEEP, LOAD, PURGE_IDENTITY, PURGE_KEY, RELEASE, REVALIDATE } from './redis-scripts.js';
+import { decodeStoredValue } from './stored-value-codec.js';
+import { credentialsOf, withScripts, within, withoutCredentials, type ClaimReply, type ScriptedRedis } from './redis-connection.js';
+import { Fills, PURGE_MARGIN_MS, waitChannelOf } from './redis-fills.js';
+import { probePermissions, subscribeRefused, type PermissionReport } from './redis-permissions.js';
+
+export { PURGE_MARGIN_MS };
 
 export interface SharedCacheEvents {
   /** Redis became reachable (true) or unreachable (false). */
@@ -60,12 +66,6 @@ export interface RedisSessionStoreOptions {
   heartbeatMs?: number;
 }
 
-/**
- * How far before a miss's start a purge marker still refuses its answer. All times are
- * Redis's clock, so this covers only that clock stepping back (NTP); what it costs is that an
- * answer asked within this long after a purge is not shared (each instance asks Kratos).
- */
-export const PURGE_MARGIN_MS = 1_000;
 /** Invalidations remembered by what they purged, to tell a racing purge of this key or identity (past that: any counts). */
 const RACE_MEMORY = 10_000;
 /** The fill lock outlives the whoami timeout by this, so a crashed holder frees it soon after. */
@@ -73,23 +73,6 @@ const LOCK_SLACK_MS = 500;
 
 type State = 'connecting' | 'up' | 'down';
 type Invalidation = { key: string } | { identityId: string };
-type LoadReply = [number, string, number, string];
-
-/** The scripts as ioredis commands (EVALSHA, falling back to EVAL after a Redis restart). */
-interface ScriptedRedis extends Redis {
-  kgLoad(s: string, l: string, token: string, px: number): Promise<LoadReply>;
-  kgKeep(...args: (string | number)[]): Promise<number>;
-  kgRelease(l: string, token: string, channel: string, key: string): Promise<number>;
-  kgRevalidate(s: string, r: string, checkedAtMs: number, px: number): Promise<LoadReply>;
-  kgPurgeKey(s: string, p: string, px: number, channel: string, msg: string): Promise<number>;
-  kgPurgeIdentity(i: string, p: string, px: number, channel: string, msg: string, sPrefix: string): Promise<number>;
-}
-
-class Timeout extends Error {}
-
-/** One LOAD round trip: a result for the resolver, or another instance holds the fill lock. */
-type LoadStep =
-  { kind: 'done'; result: SlowTierLoad } | { kind: 'wait'; lockMs: number; started: number; waiter: (ms: number) => Promise<void> };
 
 export class RedisSessionStore implements SessionStore {
   private readonly l1: MemorySessionStore;
@@ -97,8 +80,7 @@ export class RedisSessionStore implements SessionStore {
   private readonly sub: Redis;
   private readonly origin = randomBytes(12).toString('base64url');
   private readonly listeners = new Set<SessionInvalidationListener>();
-  /** cacheKey → misses here waiting for another instance's fill. */
-  private readonly waiters = new Map<string, Set<{ filled: boolean; wake: () => void }>>();
+  private readonly fills: Fills;
   /** Invalidations Redis has not accepted yet, replayed once it is back (insertion-ordered, deduplicated). */
   private readonly outbox = new Map<string, Invalidation>();
   /**
@@ -110,10 +92,9 @@ export class RedisSessionStore implements SessionStore {
   /** The outbox overflowed since Redis was last up: said once, not once per dropped purge. */
   private outboxOverflowLogged = false;
   private readonly invalidateChannel: string;
-  private readonly filledChannel: string;
+  private readonly waitChannel: string;
   private readonly degradedCapMs: number;
   private readonly markerTtlMs: number;
-  private readonly lockTtlMs: number;
   private readonly urlForLogs: string;
   private readonly heartbeat: NodeJS.Timeout;
   private state: State = 'connecting';
@@ -124,6 +105,12 @@ export class RedisSessionStore implements SessionStore {
    * change): purges then reach nobody, so the store is not up until a write is accepted again.
    */
   private refused: string | undefined;
+  /** The permission check passed on the command connection, and SUBSCRIBE was let through. */
+  private probe: PermissionReport | undefined;
+  /** SUBSCRIBE refused by the ACL (as the report names it), or undefined. */
+  private subscribeDenied: string | undefined;
+  /** What the last "may not run" line said, so it is said once per change. */
+  private lacking: string | undefined;
   /** Invalidations received from the fleet so far: a reply that raced one of them is not trusted. */
   private received = 0;
   /**
@@ -139,11 +126,11 @@ export class RedisSessionStore implements SessionStore {
     this.l1 = new MemorySessionStore(opts.memory);
     const p = opts.keyPrefix;
     this.invalidateChannel = p + 'invalidate';
-    this.filledChannel = p + 'filled';
+    this.waitChannel = waitChannelOf(p, this.origin);
     this.degradedCapMs = Math.max(1, Math.min(opts.degradedTtlCapMs, opts.memory.ttlCapMs));
-    this.lockTtlMs = opts.whoamiTimeoutMs + LOCK_SLACK_MS;
+    const lockTtlMs = opts.whoamiTimeoutMs + LOCK_SLACK_MS;
     // A marker must outlive every miss that began before it; KEEP refuses misses older than this.
-    this.markerTtlMs = this.lockTtlMs + PURGE_MARGIN_MS + 1_000;
+    this.markerTtlMs = lockTtlMs + PURGE_MARGIN_MS + 1_000;
     // Userinfo password and every query value `***` (ioredis reads `?password=`).
     this.urlForLogs = redactUrl(opts.url);
     const common: RedisOptions = {
@@ -160,14 +147,25 @@ export class RedisSessionStore implements SessionStore {
       ...credentialsOf(opts.url, opts.password),
     };
     const url = withoutCredentials(opts.url);
-    const cmd = new Redis(url, common) as ScriptedRedis;
-    cmd.defineCommand('kgLoad', { numberOfKeys: 2, lua: LOAD });
-    cmd.defineCommand('kgKeep', { numberOfKeys: 5, lua: KEEP });
-    cmd.defineCommand('kgRelease', { numberOfKeys: 1, lua: RELEASE });
-    cmd.defineCommand('kgRevalidate', { numberOfKeys: 2, lua: REVALIDATE });
-    cmd.defineCommand('kgPurgeKey', { numberOfKeys: 2, lua: PURGE_KEY });
-    cmd.defineCommand('kgPurgeIdentity', { numberOfKeys: 2, lua: PURGE_IDENTITY });
-    this.cmd = cmd;
+    this.cmd = withScripts(new Redis(url, common));
+    const isUp = () => this.up;
+    const host = {
+      cmd: this.cmd,
+      get up() {
+        return isUp();
+      },
+      keepHere: (k: string, v: StoredValue, ttl: number) => this.set(k, v, ttl),
+    };
+    this.fills = new Fills(host, {
+      keyPrefix: p,
+      origin: this.origin,
+      timeoutMs: opts.timeoutMs,
+      whoamiTimeoutMs: opts.whoamiTimeoutMs,
+      lockTtlMs,
+      markerTtlMs: this.markerTtlMs,
+      ttlCapMs: opts.memory.ttlCapMs,
+      summaryShape: opts.summaryShape,
+    });
     // Subscriptions are made by us on every (re)connect, once it is ready.
     this.sub = new Redis(url, { ...common, autoResubscribe: false });
     for (const [name, conn] of [
@@ -178,7 +176,10 @@ export class RedisSessionStore implements SessionStore {
       conn.on('error', (err: Error) => {
         this.lastError = `${name}: ${err.message}`;
       });
-      conn.on('close', () => this.setState('down', `${name} connection closed`));
+      conn.on('close', () => {
+        if (conn === this.cmd) this.probe = undefined;
+        this.setState('down', `${name} connection closed`);
+      });
       conn.on('ready', () => this.onReady(conn === this.sub));
     }
     this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
@@ -187,7 +188,7 @@ export class RedisSessionStore implements SessionStore {
     opts.logger?.info({ redis: this.urlForLogs, key_prefix: p }, 'shared session cache: connecting to Redis');
   }
 
-  /** Whether Redis is reachable and this store subscribed (the kratos_gateway_shared_cache_up gauge). */
+  /** Whether Redis is reachable, this store subscribed and its user permitted (the kratos_gateway_shared_cache_up gauge). */
   get up(): boolean {
     return this.state === 'up';
   }
@@ -226,25 +227,15 @@ export class RedisSessionStore implements SessionStore {
     return () => void this.listeners.delete(l);
   }
 
-  async load(key: string): Promise<SlowTierLoad> {
-    if (this.state !== 'up') return this.ticket(key, undefined, undefined);
-    const first = await this.loadOnce(key);
-    if (first.kind === 'done') return first.result;
-    // Another instance is asking Kratos for this key: wait for its answer (or its lock to lapse).
-    const waited = Math.min(first.lockMs, this.opts.whoamiTimeoutMs);
-    await first.waiter(waited);
-    const second = await this.loadOnce(key);
-    if (second.kind === 'done') return second.result;
-    await second.waiter(0);
-    // Still held (a newer holder): ask Kratos ourselves rather than wait a second time.
-    return this.ticket(key, second.started, undefined);
+  load(key: string): Promise<SlowTierLoad> {
+    return this.state === 'up' ? this.fills.load(key) : Promise.resolve(this.fills.ticket(key, undefined));
   }
 
   async claimRevalidation(key: string, checkedAtMs: number, forMs: number): Promise<RevalidationClaim> {
     // Redis away or slow: this instance re-checks on its own (its answer is kept here only).
-    const alone: RevalidationClaim = { outcome: 'claimed', load: this.ticket(key, undefined, undefined) };
+    const alone: RevalidationClaim = { outcome: 'claimed', load: this.fills.ticket(key, undefined) };
     if (this.state !== 'up') return alone;
-    let reply: LoadReply;
+    let reply: ClaimReply;
     const receivedBefore = this.received;
     try {
       reply = await this.bounded(this.cmd.kgRevalidate(this.k('s:', key), this.k('r:', key), Math.floor(checkedAtMs), Math.max(1, forMs)));
@@ -253,7 +244,7 @@ export class RedisSessionStore implements SessionStore {
     }
     const [kind, text, pttl, nowText] = reply;
     if (kind === 3) return { outcome: 'elsewhere' };
-    if (kind === 2) return { outcome: 'claimed', load: this.ticket(key, Number(nowText), undefined) };
+    if (kind === 2) return { outcome: 'claimed', load: this.fills.ticket(key, Number(nowText)) };
     const value = decodeStoredValue(text, this.opts.summaryShape);
     // Redis sends a purge that followed the script on the other connection, which may be read
     // first: the value would come back after the purge dropped it. Asked anew instead (guarded).
@@ -263,8 +254,8 @@ export class RedisSessionStore implements SessionStore {
       since('k' + key) ||
       (value !== undefined && value !== NOT_A_SESSION && since('i' + (value as SessionSummary).identityId));
     if (value === undefined || value === NOT_A_SESSION || raced)
-      return { outcome: 'claimed', load: this.ticket(key, Number(nowText), undefined) };
-    this.keepFromRedis(key, value, Number(pttl));
+      return { outcome: 'claimed', load: this.fills.ticket(key, Number(nowText)) };
+    this.fills.keepFound(key, value, Number(pttl));
     return { outcome: 'refreshed' };
   }
 
@@ -272,122 +263,11 @@ export class RedisSessionStore implements SessionStore {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.heartbeat);
-    for (const set of this.waiters.values()) for (const w of set) w.wake();
-    this.waiters.clear();
+    this.fills.close();
     this.listeners.clear();
     this.cmd.disconnect();
     this.sub.disconnect();
     await this.l1.close();
-  }
-
-  // --- misses ---------------------------------------------------------------------------
-
-  /**
-   * One LOAD script round trip. A waiter is registered before it is sent, so a fill notice
-   * that overtakes the reply is not lost. Redis not answering in time: a miss kept here only.
-   */
-  private async loadOnce(key: string): Promise<LoadStep> {
-    const w = { filled: false, wake: () => {} };
-    let set = this.waiters.get(key);
-    if (set === undefined) this.waiters.set(key, (set = new Set()));
-    set.add(w);
-    const unregister = () => {
-      set.delete(w);
-      if (set.size === 0 && this.waiters.get(key) === set) this.waiters.delete(key);
-    };
-    const token = randomBytes(12).toString('base64url');
-    let reply: LoadReply;
-    const sent = this.cmd.kgLoad(this.k('s:', key), this.k('l:', key), token, this.lockTtlMs);
-    try {
-      reply = await this.bounded(sent);
-    } catch {
-      unregister();
-      // Answered after we gave up: a lock it took for us is given back, not left to lapse.
-      sent.then((late) => late[0] === 2 && this.releaseLock(key, token)).catch(() => {});
-      return { kind: 'done', result: this.ticket(key, undefined, undefined) };
-    }
-    const [kind, text, pttl, nowText] = reply;
-    const started = Number(nowText);
-    if (kind === 3) {
-      const waiter = async (ms: number) => {
-        if (!w.filled && ms > 0)
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, ms);
-            w.wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-        unregister();
-      };
-      return { kind: 'wait', lockMs: Math.max(0, Number(pttl)), started, waiter };
-    }
-    unregister();
-    if (kind === 2) return { kind: 'done', result: this.ticket(key, started, token) };
-    const value = decodeStoredValue(text, this.opts.summaryShape);
-    // Unreadable (another format, corrupt): a miss; our answer overwrites it.
-    if (value === undefined) return { kind: 'done', result: this.ticket(key, started, undefined) };
-    const ttlMs = this.keepFromRedis(key, value, Number(pttl));
-    return { kind: 'done', result: { found: { value, ttlMs }, keep: () => {}, release: () => {} } };
-  }
-
-  /** Keeps a value read from Redis here for what its Redis entry has left (no expiry: the cap), capped; returns that lifetime. */
-  private keepFromRedis(key: string, value: StoredValue, pttl: number): number {
-    const cap = this.opts.memory.ttlCapMs;
-    const ttlMs = Math.max(1, Math.min(pttl > 0 ? pttl : cap, cap));
-    this.set(key, value, ttlMs);
-    return ttlMs;
-  }
-
-  /**
-   * A miss to be answered by Kratos. `started` (Redis ms) is when this miss began, for the
-   * purge guard; undefined when Redis did not answer (the answer is then kept here only).
-   * `token`: ours when we hold the fill lock.
-   */
-  private ticket(key: string, started: number | undefined, token: string | undefined): SlowTierLoad {
-    let done = false;
-    return {
-      found: undefined,
-      keep: (value, ttlMs) => {
-        this.set(key, value, ttlMs);
-        if (done) return;
-        done = true;
-        const session = value === NOT_A_SESSION ? undefined : (value as SessionSummary);
-        // A Kratos-signed JWT (tokenize_as) is a bearer assertion for upstreams: never shared.
-        const shareable = session?.tokenized === undefined;
-        if (started === undefined || this.state !== 'up' || !shareable) return void (token && this.releaseLock(key, token));
-        const idKey = session === undefined ? this.k('p:k:', key) : this.k('p:i:', session.identityId);
-        const index = session === undefined ? this.k('p:k:', key) : this.k('i:', session.identityId);
-        this.bounded(
-          this.cmd.kgKeep(
-            this.k('s:', key),
-            this.k('l:', key),
-            this.k('p:k:', key),
-            idKey,
-            index,
-            encodeStoredValue(value, this.opts.summaryShape),
-            Math.max(1, Math.round(ttlMs)),
-            started,
-            token ?? '',
-            PURGE_MARGIN_MS,
-            this.markerTtlMs - PURGE_MARGIN_MS,
-            session === undefined ? '0' : '1',
-            this.filledChannel,
-            key,
-          ),
-        ).catch(() => {});
-      },
-      release: () => {
-        if (done) return;
-        done = true;
-        if (token !== undefined) this.releaseLock(key, token);
-      },
-    };
-  }
-
-  private releaseLock(key: string, token: string): void {
-    if (this.state !== 'up') return; // the lock lapses by itself
-    this.bounded(this.cmd.kgRelease(this.k('l:', key), token, this.filledChannel, key)).catch(() => {});
   }
 
   // --- invalidations ----------------------------------------------------------------------
@@ -455,15 +335,8 @@ export class RedisSessionStore implements SessionStore {
   }
 
   private onMessage(channel: string, message: string): void {
-    if (channel === this.filledChannel) {
-      const set = this.waiters.get(message);
-      if (set !== undefined)
-        for (const w of set) {
-          w.filled = true;
-          w.wake();
-        }
-      return;
-    }
+    if (channel === this.fills.filledChannel) return this.fills.onFilled(message);
+    if (channel === this.waitChannel) return this.fills.onWaiting(message);
     if (channel !== this.invalidateChannel) return;
     const inv = parseInvalidation(message);
     // Our own purges come back too: already applied.
@@ -479,33 +352,89 @@ export class RedisSessionStore implements SessionStore {
   // --- connection state -------------------------------------------------------------------
 
   private onReady(subscriber: boolean): void {
-    if (subscriber) {
-      this.subscribed = false;
-      this.bounded(this.sub.subscribe(this.invalidateChannel, this.filledChannel), 5_000).then(
-        () => {
-          this.subscribed = true;
-          this.checkUp();
-        },
-        () => this.sub.disconnect(true), // try again from scratch
-      );
-    } else this.checkUp();
+    if (!subscriber) return void this.checkPermissions();
+    this.subscribed = false;
+    this.subscribeChannels();
+  }
+
+  private subscribeChannels(): void {
+    this.bounded(this.sub.subscribe(this.invalidateChannel, this.fills.filledChannel, this.waitChannel), 5_000).then(
+      () => {
+        this.subscribed = true;
+        this.subscribeDenied = undefined;
+        this.reportPermissions();
+      },
+      (err: unknown) => {
+        this.subscribeDenied = subscribeRefused(err);
+        // Refused by the ACL: said with the other refusals, asked again at each heartbeat.
+        if (this.subscribeDenied !== undefined) this.reportPermissions();
+        else this.sub.disconnect(true); // try again from scratch
+      },
+    );
+  }
+
+  /** Runs the permission check on the command connection (see redis-permissions.ts). */
+  private async checkPermissions(): Promise<void> {
+    const channels = [this.invalidateChannel, this.fills.filledChannel, this.waitChannel];
+    const keys = [this.k('hb:', this.origin), this.k('hb:', this.origin + ':set')] as const;
+    try {
+      this.probe = await probePermissions(this.cmd, keys, channels, (p) => this.bounded(p, Math.max(this.opts.timeoutMs, 1_000)));
+    } catch {
+      return; // no answer: asked again at the next heartbeat
+    }
+    this.reportPermissions();
+  }
+
+  /**
+   * Once both the check and the subscription have answered: up if nothing was refused, else
+   * down, with one line naming what was refused (again only when that changes).
+   */
+  private reportPermissions(): void {
+    const probe = this.probe;
+    if (probe === undefined || (!this.subscribed && this.subscribeDenied === undefined)) return;
+    const missing = [...probe.missing, ...(this.subscribeDenied === undefined ? [] : [this.subscribeDenied])];
+    if (missing.length === 0 && probe.errors.length === 0) {
+      this.lacking = undefined;
+      return this.checkUp();
+    }
+    const said = JSON.stringify([missing, probe.errors]);
+    if (said === this.lacking) return;
+    this.lacking = said;
+    const what = missing.length > 0 ? `the Redis user may not run ${missing.join(', ')}` : `Redis refuses ${probe.errors.join('; ')}`;
+    const fields = { missing, ...(probe.errors.length > 0 && { errors: probe.errors }) };
+    this.setState('down', what, {
+      fields,
+      message: `shared session cache down: ${what}; serving from the in-process cache, entries capped`,
+    });
   }
 
   private checkUp(): void {
     const ready = this.cmd.status === 'ready' && this.sub.status === 'ready' && this.subscribed;
-    if (ready && this.heartbeatFailures < 2 && this.refused === undefined) this.setState('up');
+    const permitted = this.probe !== undefined && this.lacking === undefined;
+    if (ready && permitted && this.heartbeatFailures < 2 && this.refused === undefined) this.setState('up');
   }
 
-  /** An error reply (not a timeout or a lost connection): Redis refuses our writes; down until a heartbeat write passes. */
+  /**
+   * An error reply (not a timeout or a lost connection): Redis refuses our writes; down until a
+   * heartbeat write passes. Refused by the ACL: down, and the permission check says which
+   * command (and keeps the store down until it passes).
+   */
   private refusedBy(err: unknown): void {
     if (!(err instanceof ReplyError)) return;
-    this.refused = (err as Error).message.split('\n')[0];
-    this.setState('down', `Redis refuses writes: ${this.refused}`);
+    this.refused = (err as Error).message.split('\n')[0]!;
+    const acl = /^NOPERM|executing the script can't/.test(this.refused);
+    this.setState('down', `Redis refuses writes: ${this.refused}`, acl ? 'quiet' : undefined);
+    if (acl) void this.checkPermissions();
   }
 
   private async beat(): Promise<void> {
     if (this.closed || this.cmd.status !== 'ready' || this.sub.status !== 'ready') return;
     const budget = Math.max(this.opts.timeoutMs, 1_000);
+    if (this.lacking !== undefined) {
+      // Until the ACL lets everything through: asked again at each beat.
+      if (this.subscribeDenied !== undefined) this.subscribeChannels();
+      void this.checkPermissions();
+    }
     try {
       // A DEL (of a key that never exists) rather than a PING: refused exactly when a purge's
       // first write would be (read-only replica, ACL), let through when out of memory as a purge is.
@@ -528,8 +457,17 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  private setState(next: 'up' | 'down', reason?: string): void {
-    if (this.closed || next === this.state || (next === 'down' && this.state === 'down')) return;
+  /**
+   * `line`: the down line's own fields and message, when the cause is not reaching Redis (also
+   * said when already down); `quiet`: the permission check that follows says why.
+   */
+  private setState(next: 'up' | 'down', reason?: string, line?: { fields: object; message: string } | 'quiet'): void {
+    if (this.closed) return;
+    if (next === this.state || (next === 'down' && this.state === 'down')) {
+      if (typeof line === 'object')
+        this.opts.logger?.warn({ redis: this.urlForLogs, ...line.fields, degraded_ttl_cap_ms: this.degradedCapMs }, line.message);
+      return;
+    }
     const previous = this.state;
     this.state = next;
     if (next === 'down') {
@@ -537,15 +475,22 @@ export class RedisSessionStore implements SessionStore {
       // Invalidations from elsewhere may be missed from now on: nothing held here outlives the cap.
       this.l1.capRemainingTtl(this.degradedCapMs);
       // Misses waiting for another instance's fill go on to ask Kratos.
-      for (const set of this.waiters.values()) for (const w of set) w.wake();
+      this.fills.wakeAll();
       this.opts.events?.up(false);
+      if (line === 'quiet') return;
       this.opts.logger?.warn(
-        { redis: this.urlForLogs, reason: this.lastError ?? reason, degraded_ttl_cap_ms: this.degradedCapMs },
-        previous === 'connecting'
-          ? 'shared session cache: Redis unreachable at start; serving from the in-process cache, entries capped'
-          : 'shared session cache down: serving from the in-process cache, entries capped, invalidations queued',
+        {
+          redis: this.urlForLogs,
+          reason: line === undefined ? (this.lastError ?? reason) : reason,
+          ...line?.fields,
+          degraded_ttl_cap_ms: this.degradedCapMs,
+        },
+        line?.message ??
+          (previous === 'connecting'
+            ? 'shared session cache: Redis unreachable at start; serving from the in-process cache, entries capped'
+            : 'shared session cache down: serving from the in-process cache, entries capped, invalidations queued'),
       );
-      this.lastError = undefined;
+      if (line === undefined) this.lastError = undefined;
       return;
     }
     this.opts.events?.up(true);
@@ -558,41 +503,12 @@ export class RedisSessionStore implements SessionStore {
 
   /** Rejects with Timeout past `ms` (default timeoutMs); the command itself is not cancelled. */
   private bounded<T>(p: Promise<T>, ms = this.opts.timeoutMs): Promise<T> {
-    let timer: NodeJS.Timeout;
-    return Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Timeout(`Redis did not answer within ${ms} ms`)), ms);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    return within(p, ms);
   }
 
   private k(kind: string, rest: string): string {
     return this.opts.keyPrefix + kind + rest;
   }
-}
-
-/**
- * User and password as options, the password from the file winning over the URL's: ioredis
- * lets anything in the URL (even an empty password) win over its options. ioredis also takes
- * every query parameter as an option, `?password=` and `?username=` included: read here as the
- * userinfo would be (the userinfo first), and taken out of the URL (see withoutCredentials).
- */
-function credentialsOf(url: string, password: string | undefined): { username?: string; password?: string } {
-  const u = new URL(url);
-  const user = decodeURIComponent(u.username) || (u.searchParams.get('username') ?? '');
-  const pass = password ?? (decodeURIComponent(u.password) || (u.searchParams.get('password') ?? ''));
-  return { ...(user !== '' && { username: user }), ...(pass !== '' && { password: pass }) };
-}
-
-/** The URL ioredis is given: no userinfo, no `username`/`password` query parameters. */
-function withoutCredentials(url: string): string {
-  const u = new URL(url);
-  u.username = '';
-  u.password = '';
-  u.searchParams.delete('username');
-  u.searchParams.delete('password');
-  return u.href;
 }
 
 /** A fleet message, checked field by field: a forged one can at worst purge entries. */

@@ -16,6 +16,7 @@ import { startGateway, type RunningGateway } from '../../../src/app.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { memoryLogger, startEchoUpstream, startFakeKratos, startTestGateway, testConfig } from '../../helpers/servers.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
+import { apiLogoutThrough } from './shared-helpers.js';
 
 const PASSWORD = 'redis-Secret-pw-7';
 let redis: TestRedis & { close(): Promise<void> };
@@ -91,12 +92,7 @@ test('two gateways on one Redis: L2 hit, logout through A and admin purge throug
 
     // Logout through A's mount (Kratos revokes it as it answers): B refuses the next request.
     kratos.sessions.get(header.token)!.active = false;
-    const logout = await fetch(a.proxyUrl + '/.ory/kratos/public/self-service/logout/api', {
-      method: 'DELETE',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ session_token: header.token }),
-    });
-    await logout.arrayBuffer();
+    await apiLogoutThrough(a, header.token);
     let status = (await get(b, { 'x-session-token': header.token })).status;
     for (let n = 0; n < 200 && status === 200; n++) {
       await sleep(10);

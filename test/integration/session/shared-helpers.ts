@@ -11,11 +11,32 @@ import { SessionResolver } from '../../../src/gateway/session/session-resolver.j
 import { RedisSessionStore, type RedisSessionStoreOptions } from '../../../src/gateway/session/redis-session-store.js';
 import { memoryLogger, startFakeKratos } from '../../helpers/servers.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
+import { FILL_LOCK } from '../../../src/gateway/session/redis-scripts.js';
 import { startReviewProxy, type ReviewProxy } from '../review/review-proxy.js';
 
 export const extractors = credentialExtractors('ory_kratos_session');
 export const tokenHeader = extractors.find((e) => e.kind === 'session_token') ?? extractors[0]!;
 export const cred = (value: string, source = tokenHeader): Credential => ({ source, value });
+
+/**
+ * The session stored in Redis under `key` (the whole key, prefix and `s:` included) as its raw
+ * reply, or undefined when there is none: no key, or a fill lock (which lives under the same
+ * key while an instance asks Kratos, and lapses by itself).
+ */
+export async function sharedSession(redis: TestRedis, key: string): Promise<string | undefined> {
+  const reply = await redis.command('GET', key);
+  return reply.startsWith('$-1') || reply.split('\r\n')[1]!.startsWith(FILL_LOCK) ? undefined : reply;
+}
+
+/** An API-flow logout of `token` through a gateway's Kratos mount (the mount purges it as Kratos answers). */
+export async function apiLogoutThrough(gw: { proxyUrl: string }, token: string): Promise<void> {
+  const logout = await fetch(gw.proxyUrl + '/.ory/kratos/public/self-service/logout/api', {
+    method: 'DELETE',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ session_token: token }),
+  });
+  await logout.arrayBuffer();
+}
 
 /** Waits until `check` holds; `ms` bounds how long the test waits, not how fast the code must be. */
 export async function waitFor(check: () => boolean, what: string, ms = 30_000): Promise<number> {

@@ -99,12 +99,23 @@ test('an answer is written to Redis only if no purge of its key or identity came
     await sleep(50);
     assert.equal(await exists('k-id'), false);
 
-    // Its key purged elsewhere: refused (a negative answer too).
+    // Its key purged elsewhere: the purge deleted the fill lock, so the answer is refused.
     const byKey = await a.load('k-key');
     await b.delete('k-key');
-    byKey.keep(NOT_A_SESSION, 30_000);
+    byKey.keep(summary('id-key'), 30_000);
     await sleep(50);
     assert.equal(await exists('k-key'), false);
+
+    // "Not a session" is never written: only the fill lock is there, and it lapses.
+    const negative = await a.load('k-neg');
+    negative.keep(NOT_A_SESSION, 30_000);
+    negative.release();
+    await sleep(50);
+    assert.match(await redis.command('GET', keyPrefix + 's:k-neg'), /^\$\d+\r\nfill /);
+    assert.ok(
+      Number((await redis.command('PTTL', keyPrefix + 's:k-neg')).slice(1)) <= 2_500,
+      'the lock lapses after whoami_timeout_ms + 500',
+    );
 
     // Purged before the miss began, but within the clock margin: refused; after it: stored.
     await b.purgeIdentity('id-later');
@@ -132,14 +143,14 @@ test('the fill lock: the first miss holds it, a concurrent miss elsewhere waits 
   try {
     const holder = await a.load('k');
     assert.equal(holder.found, undefined);
-    assert.match(await redis.command('EXISTS', keyPrefix + 'l:k'), /:1/);
+    assert.match(await redis.command('GET', keyPrefix + 's:k'), /^\$\d+\r\nfill /, 'the lock is where the value will be');
     const waiting = b.load('k');
     await sleep(100);
     holder.keep(summary('id-1'), 30_000);
     holder.release();
     const got = await waiting;
     assert.equal((got.found?.value as SessionSummary).identityId, 'id-1');
-    assert.match(await redis.command('EXISTS', keyPrefix + 'l:k'), /:0/, 'released');
+    assert.match(await redis.command('GET', keyPrefix + 's:k'), /"identityId":"id-1"/, 'the lock replaced by the answer');
     // Released without an answer: the waiter goes on at once and asks itself.
     const second = await a.load('k2');
     const waiting2 = b.load('k2');

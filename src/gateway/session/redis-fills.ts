@@ -1,0 +1,280 @@
+/**
+ * Misses in the shared tier, and the fleet-wide fill lock that lets one instance ask Kratos for
+ * a new credential while the others wait for its answer.
+ *
+ * A miss costs Redis one command, `SET P s:<key> <lock> PX … NX GET`: the stored session if
+ * there is one (then its PTTL is asked), another instance's lock, or nothing, and then the lock
+ * is ours. Most misses are credentials no instance has seen (bogus ones in a flood, each new
+ * login once), so nothing more is sent unless there is something to share: a session is
+ * written (KEEP), a "not a session" stays in this instance's own negative cache, and a lock
+ * not replaced by a session lapses by itself. An instance that finds another's lock tells that
+ * instance (PUBLISH on its P wait:<origin>) and waits; only a fill someone waits on ends with a
+ * PUBLISH on P filled, which wakes the waiters.
+ */
+import { randomBytes } from 'node:crypto';
+import { ReplyError } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import type { SessionSummary } from './session-summary.js';
+import { NOT_A_SESSION, type SlowTierLoad, type StoredValue } from './session-store.js';
+import { decodeStoredValue, encodeStoredValue } from './stored-value-codec.js';
+import { FILL_LOCK } from './redis-scripts.js';
+import { within, type ScriptedRedis } from './redis-connection.js';
+
+/**
+ * How far before a miss's start a purge marker still refuses its answer. All times are
+ * Redis's clock, so this covers only that clock stepping back (NTP); what it costs is that an
+ * answer asked within this long after a purge is not shared (each instance asks Kratos).
+ */
+export const PURGE_MARGIN_MS = 1_000;
+/** Fill locks of this instance remembered (for as long as they live), to answer a waiting notice. */
+const FILL_MEMORY = 10_000;
+
+export interface FillsHost {
+  readonly cmd: ScriptedRedis;
+  /** Whether the store is up: Redis reachable, subscribed, every command permitted. */
+  readonly up: boolean;
+  /** Keeps a value in this process only (capped while the store is down). */
+  keepHere(key: string, value: StoredValue, ttlMs: number): void;
+}
+
+export interface FillsOptions {
+  keyPrefix: string;
+  /** This instance: names its locks and its wait channel. */
+  origin: string;
+  timeoutMs: number;
+  whoamiTimeoutMs: number;
+  lockTtlMs: number;
+  markerTtlMs: number;
+  ttlCapMs: number;
+  summaryShape: string | undefined;
+}
+
+/** A fill lock this instance took (or may have taken: its SET went unanswered). */
+export interface Fill {
+  readonly lock: string;
+  /** Another instance said it waits on it. */
+  waited: boolean;
+  /** Answered (kept, released, or given up on). */
+  done: boolean;
+  /** The waiters were told (or will be, by the KEEP under way). */
+  told: boolean;
+}
+
+interface Waiter {
+  filled: boolean;
+  wake: () => void;
+}
+
+/** One miss's round trip: a result for the resolver, or another instance holds the fill lock. */
+type Step = { kind: 'done'; result: SlowTierLoad } | { kind: 'wait'; wait: (ms: number) => Promise<void> };
+
+/** The channel an instance hears waiting notices on. */
+export const waitChannelOf = (keyPrefix: string, origin: string) => `${keyPrefix}wait:${origin}`;
+
+export class Fills {
+  /** cacheKey → misses here waiting for another instance's fill. */
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly held: LRUCache<string, Fill>;
+  readonly filledChannel: string;
+
+  constructor(
+    private readonly host: FillsHost,
+    private readonly o: FillsOptions,
+  ) {
+    this.filledChannel = o.keyPrefix + 'filled';
+    this.held = new LRUCache<string, Fill>({ max: FILL_MEMORY, ttl: o.lockTtlMs });
+  }
+
+  async load(key: string): Promise<SlowTierLoad> {
+    const first = await this.loadOnce(key);
+    if (first.kind === 'done') return first.result;
+    // Another instance is asking Kratos for this key: wait for its answer (or its lock to lapse).
+    await first.wait(this.o.whoamiTimeoutMs);
+    const second = await this.loadOnce(key);
+    if (second.kind === 'done') return second.result;
+    await second.wait(0);
+    // Still held (a newer holder): ask Kratos ourselves rather than wait a second time.
+    return this.ticket(key, undefined);
+  }
+
+  /**
+   * A miss to be answered by Kratos. `started` (Redis ms): when a revalidation claim began, for
+   * the purge guard; `fill`: ours when we hold the fill lock. Neither: the answer is kept here only.
+   */
+  ticket(key: string, started: number | undefined, fill?: Fill): SlowTierLoad {
+    let done = false;
+    return {
+      found: undefined,
+      keep: (value, ttlMs) => {
+        this.host.keepHere(key, value, ttlMs);
+        if (done) return;
+        done = true;
+        const session = value === NOT_A_SESSION ? undefined : (value as SessionSummary);
+        // "Not a session" is not shared (see the file comment); nor is a Kratos-signed JWT
+        // (tokenize_as), a bearer assertion for upstreams.
+        if (session === undefined || session.tokenized !== undefined || (started === undefined && fill === undefined) || !this.host.up)
+          return this.finish(key, fill);
+        if (fill !== undefined) {
+          fill.done = true;
+          fill.told = fill.waited;
+        }
+        const k = (kind: string, rest: string) => this.o.keyPrefix + kind + rest;
+        void within(
+          this.host.cmd.kgKeep(
+            ...[k('s:', key), k('p:k:', key), k('p:i:', session.identityId), k('i:', session.identityId)],
+            encodeStoredValue(value, this.o.summaryShape),
+            Math.max(1, Math.round(ttlMs)),
+            started ?? '',
+            fill?.lock ?? '',
+            PURGE_MARGIN_MS,
+            this.o.markerTtlMs - PURGE_MARGIN_MS,
+            this.o.lockTtlMs,
+            this.filledChannel,
+            key,
+            fill?.waited ? '1' : '0',
+          ),
+          this.o.timeoutMs,
+        ).catch(() => {});
+      },
+      release: () => {
+        if (done) return;
+        done = true;
+        this.finish(key, fill);
+      },
+    };
+  }
+
+  /** Keeps a value read from Redis here for what its Redis entry has left (no expiry: the cap), capped; returns that lifetime. */
+  keepFound(key: string, value: StoredValue, pttl: number): number {
+    const cap = this.o.ttlCapMs;
+    const ttlMs = Math.max(1, Math.min(pttl > 0 ? pttl : cap, cap));
+    this.host.keepHere(key, value, ttlMs);
+    return ttlMs;
+  }
+
+  /** A message on P filled: the cacheKey whose fill lock was released. */
+  onFilled(key: string): void {
+    for (const w of this.waiters.get(key) ?? []) {
+      w.filled = true;
+      w.wake();
+    }
+  }
+
+  /** A message on this instance's wait channel: "<lock token> <cacheKey>". */
+  onWaiting(message: string): void {
+    const space = message.indexOf(' ');
+    if (space <= 0) return;
+    const key = message.slice(space + 1);
+    const fill = this.held.get(key);
+    if (fill === undefined || !fill.lock.endsWith(' ' + message.slice(0, space))) return;
+    fill.waited = true;
+    if (fill.done) this.finish(key, fill);
+  }
+
+  /** Every miss waiting here goes on to ask Kratos (Redis went away; the store closes). */
+  wakeAll(): void {
+    for (const set of this.waiters.values()) for (const w of set) w.wake();
+  }
+
+  close(): void {
+    this.wakeAll();
+    this.waiters.clear();
+    this.held.clear();
+  }
+
+  /** Done with a fill lock without a session to share: given back and the waiters told if there are any, else left to lapse. */
+  private finish(key: string, fill: Fill | undefined): void {
+    if (fill === undefined) return;
+    fill.done = true;
+    if (!fill.waited || fill.told || !this.host.up) return;
+    fill.told = true;
+    void within(this.host.cmd.kgRelease(this.o.keyPrefix + 's:' + key, fill.lock, this.filledChannel, key), this.o.timeoutMs).catch(
+      () => {},
+    );
+  }
+
+  /**
+   * One miss's command. A waiter is registered before it is sent, so a fill notice that
+   * overtakes the reply is not lost. Redis not answering in time: a miss kept here only.
+   */
+  private async loadOnce(key: string): Promise<Step> {
+    const w: Waiter = { filled: false, wake: () => {} };
+    let set = this.waiters.get(key);
+    if (set === undefined) this.waiters.set(key, (set = new Set()));
+    set.add(w);
+    const unregister = () => {
+      set.delete(w);
+      if (set.size === 0 && this.waiters.get(key) === set) this.waiters.delete(key);
+    };
+    const fill: Fill = {
+      lock: `${FILL_LOCK}${this.o.origin} ${randomBytes(12).toString('base64url')}`,
+      waited: false,
+      done: false,
+      told: false,
+    };
+    const s = this.o.keyPrefix + 's:' + key;
+    let reply: string | null;
+    try {
+      reply = await within(this.host.cmd.set(s, fill.lock, 'PX', this.o.lockTtlMs, 'NX', 'GET'), this.o.timeoutMs);
+    } catch (err) {
+      unregister();
+      // Answered after we gave up, it may have taken the lock (unless one of ours still holds
+      // it): handed over if anyone waits on it, else it lapses.
+      fill.done = true;
+      if (!this.held.has(key)) this.held.set(key, fill);
+      // Out of memory (noeviction) Redis refuses the SET, but still reads.
+      const found = err instanceof ReplyError && (err as Error).message.startsWith('OOM') ? await this.read(key) : undefined;
+      return { kind: 'done', result: found ?? this.ticket(key, undefined) };
+    }
+    if (reply === null) {
+      unregister();
+      this.held.set(key, fill);
+      return { kind: 'done', result: this.ticket(key, undefined, fill) };
+    }
+    if (!reply.startsWith(FILL_LOCK)) {
+      unregister();
+      return { kind: 'done', result: (await this.found(key, reply)) ?? this.ticket(key, undefined) };
+    }
+    const lock = reply;
+    const wait = async (ms: number) => {
+      if (!w.filled && ms > 0) {
+        this.tellHolder(key, lock);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          w.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      unregister();
+    };
+    return { kind: 'wait', wait };
+  }
+
+  /** A stored value as a load's result, kept here for its PTTL; undefined when unreadable or gone meanwhile. */
+  private async found(key: string, text: string): Promise<SlowTierLoad | undefined> {
+    // Unreadable (another format; another summary shape during a rolling update): a miss, kept here only.
+    const value = decodeStoredValue(text, this.o.summaryShape);
+    if (value === undefined) return undefined;
+    const pttl = await within(this.host.cmd.pttl(this.o.keyPrefix + 's:' + key), this.o.timeoutMs).catch(() => -2);
+    // Purged (or expired) since it was read, or Redis did not say: asked anew.
+    if (pttl === -2) return undefined;
+    const ttlMs = this.keepFound(key, value, pttl);
+    return { found: { value, ttlMs }, keep: () => {}, release: () => {} };
+  }
+
+  private async read(key: string): Promise<SlowTierLoad | undefined> {
+    const text = await within(this.host.cmd.get(this.o.keyPrefix + 's:' + key), this.o.timeoutMs).catch(() => null);
+    return text === null || text.startsWith(FILL_LOCK) ? undefined : this.found(key, text);
+  }
+
+  /** Tells the instance holding `lock` ("fill <origin> <token>") that this one waits on it. */
+  private tellHolder(key: string, lock: string): void {
+    const [, origin, token] = lock.split(' ');
+    if (origin === undefined || token === undefined || !/^[\w-]{1,64}$/.test(origin)) return;
+    if (origin === this.o.origin) return this.onWaiting(`${token} ${key}`);
+    if (!this.host.up) return;
+    void within(this.host.cmd.publish(waitChannelOf(this.o.keyPrefix, origin), `${token} ${key}`), this.o.timeoutMs).catch(() => {});
+  }
+}
