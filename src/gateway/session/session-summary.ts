@@ -1,4 +1,5 @@
 import { toHeaderValue } from '../headers/header-value.js';
+import { isMailbox } from './mailbox.js';
 
 /**
  * What the gateway keeps of a Kratos session: only what header injection and policy need,
@@ -33,7 +34,7 @@ export interface SessionSummary {
   /** `authenticated_at` in epoch ms; undefined when absent or unparseable (recency then never holds). */
   readonly authenticatedAtMs?: number | undefined;
   readonly schemaId?: string | undefined;
-  /** Lower-cased values of the identity's verified addresses. */
+  /** Lower-cased values of the identity's verified addresses (an email address only if it is one mailbox, mailbox.ts). */
   readonly verifiedAddresses?: ReadonlySet<string>;
   /**
    * Kratos's own JWT of this session (`identity_assertion.tokenize_as`): forwarded to upstreams
@@ -119,7 +120,11 @@ function verifiedAddressesOf(identity: unknown): Set<string> {
   for (const a of list.slice(0, MAX_CLAIM_ITEMS)) {
     const value = get(a, ['value']);
     // v0.6 and v1+ both carry `verified: boolean`; `status` alone is not proof.
-    if (get(a, ['verified']) === true && typeof value === 'string' && value.length <= MAX_CLAIM_LENGTH) out.add(value.toLowerCase());
+    if (get(a, ['verified']) !== true || typeof value !== 'string' || value.length > MAX_CLAIM_LENGTH) continue;
+    // An email address (v0.6 always; v1+ also verifies `sms`) counts only as one mailbox (mailbox.ts).
+    const via = get(a, ['via']);
+    if ((via === undefined || via === 'email') && !isMailbox(value)) continue;
+    out.add(value.toLowerCase());
   }
   return out;
 }

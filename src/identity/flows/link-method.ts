@@ -157,6 +157,9 @@ export function mountLinkFlow(ctx: IdentityContext, router: Router, spec: LinkFl
     const email = (stringField(body, 'email') ?? '').trim();
     setNodeValue(flow.ui, 'email', email);
     if (email === '') throw new FlowValidationError([{ field: 'email', message: texts.missingProperty('email') }]);
+    // As Kratos's link strategy schema (`format: email`): the courier mails exactly this address.
+    if (!ctx.schemas.isEmail(email))
+      throw new FlowValidationError([{ field: 'email', message: texts.invalidFormat(`${JSON.stringify(email)} is not valid "email"`) }]);
 
     // Courier abuse: links to one inbox, and emails requested by one client, back off. Unknown
     // addresses (which get the "account access attempted" email) count the same, so a refusal

@@ -142,11 +142,15 @@ function issueFor(e: ErrorObject): ValidationIssue {
 
 export class IdentitySchemas {
   private readonly compiled = new Map<string, CompiledSchema>();
+  /** The `format: email` check of the schemas, for addresses the server sends email to. */
+  readonly isEmail: (value: string) => boolean;
 
   constructor(sources: IdentitySchemaSource[]) {
     // strict:false because the `ory.sh/kratos` keyword is not a valid ajv keyword name.
     const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
     addFormats(ajv);
+    const email = ajv.compile({ type: 'string', format: 'email' });
+    this.isEmail = (value) => email(value);
     sources.forEach((source, i) => {
       const path = source.id === 'default' ? 'identity.default_schema_url' : `identity.schemas.${i - 1}.url`;
       let validate: ValidateFunction;
@@ -196,6 +200,34 @@ export class IdentitySchemas {
 
   validate(schemaId: string, traits: unknown): ValidationIssue[] {
     const c = this.get(schemaId);
+    const issues = this.schemaIssues(c, traits);
+    const reported = new Set(issues.map((i) => i.field));
+    return [...issues, ...this.addressIssues(c, traits).filter((i) => !reported.has(i.field))];
+  }
+
+  /**
+   * Kratos checks a trait it sends verification or recovery email to as an email address whatever
+   * `format` the schema gives it (identity/extension_verify.go, extension_recovery.go): anything
+   * else (`a@evil.test ceo@corp.example`, a list) would become an "address" whose email went to
+   * whichever mailbox the mailer read in it.
+   */
+  private addressIssues(c: CompiledSchema, traits: unknown): ValidationIssue[] {
+    const out: ValidationIssue[] = [];
+    for (const leaf of c.leaves) {
+      if (leaf.ext?.verification?.via !== 'email' && leaf.ext?.recovery?.via !== 'email') continue;
+      const raw = getPath(traits, leaf.path);
+      const values: unknown[] = Array.isArray(raw) ? raw : [raw];
+      values.forEach((v, i) => {
+        // derive() keeps only non-empty strings as addresses; the schema's own checks judge the rest.
+        if (typeof v !== 'string' || v === '' || this.isEmail(v)) return;
+        const field = Array.isArray(raw) ? `${leaf.name}.${i}` : leaf.name;
+        out.push({ field, message: texts.invalidFormat(`${JSON.stringify(v)} is not valid "email"`) });
+      });
+    }
+    return out;
+  }
+
+  private schemaIssues(c: CompiledSchema, traits: unknown): ValidationIssue[] {
     // Login identifiers are bounded whatever the schema says: the password policy compares
     // them with the password in quadratic time (password-policy.ts). Checked before ajv so a
     // huge value is neither run through format regexes nor echoed back in their messages.

@@ -38,6 +38,15 @@ export function kratosTestConfig(overrides: Record<string, unknown> = {}): Recor
   return deepMerge(base, overrides);
 }
 
+/** An identity schema whose traits are `properties` (the draft-07 layout Kratos reads). */
+export function traitsSchema(properties: Record<string, unknown>, required: string[]): Record<string, unknown> {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    type: 'object',
+    properties: { traits: { type: 'object', properties, required, additionalProperties: false } },
+  };
+}
+
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {

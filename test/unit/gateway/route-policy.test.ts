@@ -98,6 +98,20 @@ describe('policy conditions', () => {
     assert.equal(run({ verified_address: { ends_with: '@corp.example' } }, session({ verifiedAddresses: undefined })), 'forbidden');
   });
 
+  test('verified_address: matches folds as the i flag does (docs/policies.md), equals compares the lower-cased text', () => {
+    const longS = session({ verifiedAddresses: new Set(['ro\u017f\u017f@corp.example']) });
+    assert.equal(run({ verified_address: { matches: '^ross@corp\\.example$' } }, longS), undefined);
+    assert.equal(run({ verified_address: { equals: 'ross@corp.example' } }, longS), 'forbidden');
+    assert.equal(run({ verified_address: { one_of: ['ross@corp.example'] } }, longS), 'forbidden');
+    assert.equal(run({ verified_address: { ends_with: '@corp.example' } }, longS), undefined, 'the domain is what ends_with reads');
+    const suffixes = session({ verifiedAddresses: new Set(['a@evilcorp.example', 'b@sub.corp.example', 'c@corp.example.evil.test']) });
+    assert.equal(run({ verified_address: { ends_with: '@corp.example' } }, suffixes), 'forbidden');
+    assert.equal(run({ verified_address: { ends_with: 'corp.example' } }, suffixes), undefined, 'without @ another domain passes');
+    assert.equal(run({ verified_address: { ends_with: '.corp.example' } }, suffixes), undefined, 'a subdomain');
+    assert.equal(run({ verified_address: { matches: '@corp\\.example' } }, suffixes), undefined, 'unanchored');
+    assert.equal(run({ verified_address: { matches: '@corp\\.example$' } }, suffixes), 'forbidden');
+  });
+
   test('schema_id, one or a list', () => {
     assert.equal(run({ schema_id: 'default' }), undefined);
     assert.equal(run({ schema_id: ['employee', 'default'] }), undefined);

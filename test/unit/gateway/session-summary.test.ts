@@ -203,6 +203,51 @@ describe('what route policies read', () => {
     assert.ok(summarySize(s) > summarySize({ ...s, claims: new Map(), verifiedAddresses: new Set() }), 'claims count in the cache bound');
   });
 
+  test('a verified email address counts only when it is one mailbox: a value the mailer could read as another recipient is not an address', () => {
+    const addresses = (values: string[], via?: string) =>
+      values.map((value) => ({ value, verified: true, status: 'completed', ...(via !== undefined && { via }) }));
+    const verified = (list: unknown[]) => {
+      const s = summarizeSession({ ...V26, identity: { ...V26.identity, verifiable_addresses: list } }, [], NOW);
+      assert.ok(s !== 'inactive');
+      return [...s.verifiedAddresses!];
+    };
+    const notOne = [
+      'attacker@evil.test ceo@corp.example', // the link went to attacker@evil.test alone (the rest is a display name)
+      'attacker@evil.test,ceo@corp.example',
+      'attacker@evil.test;ceo@corp.example',
+      'Ceo <attacker@evil.test>',
+      'attacker@evil.test(x)@corp.example',
+      '<attacker@evil.test>ceo@corp.example',
+      '@evil.test:ceo@corp.example',
+      'ceo@corp.example ',
+      'ceo@corp.example\n',
+      'ceo\u0000@corp.example',
+      'ceo@[192.0.2.1]',
+      'ceo@corp.example.',
+      'ceo@ex\u212Aample.test',
+      'ceo@xn--bcher-kva.example\u202e',
+      'ceo\u202e@corp.example',
+      'ceo@corp..example',
+      '.ceo@corp.example',
+      'ceo@-corp.example',
+      'ceo',
+      '',
+    ];
+    assert.deepEqual(verified([...addresses(notOne, 'email'), ...addresses(notOne)]), []);
+    const one = [
+      'CEO@Corp.Example',
+      '"attacker@evil.test ceo"@corp.example',
+      'first.last+tag@corp.example',
+      'jos\u00e9@corp.example',
+      'a@localhost',
+    ];
+    assert.deepEqual(
+      verified(addresses(one, 'email')),
+      one.map((a) => a.toLowerCase()),
+    );
+    assert.deepEqual(verified(addresses(['+4915112345678'], 'sms')), ['+4915112345678'], 'another channel is not an email address');
+  });
+
   test('a v0.6 session (no AAL, no metadata_public) reads as aal1 with no claims', () => {
     const s = summarizeSession(body(), ['identity.metadata_public.role'], NOW);
     assert.ok(s !== 'inactive');
