@@ -6,23 +6,26 @@
  * A path pattern is compared with the request's canonical path (src/gateway/request-target.ts).
  *
  * The canonical path is what the upstream receives, but the upstream's router does not compare
- * it byte for byte: express (strict routing off, its default) serves `/users/1/profile/` as
- * `/users/1/profile`; Spring, Go's ServeMux and nginx decode every escape before they route, so
- * `/v1/things%3Apurge` is `/v1/things:purge` to them; express compares letter case-insensitively
- * by default, Fastify, Spring, Go and nginx do not. A route selects a request whenever any of
- * them could serve it with the route's handler, so both sides are compared in the *match form*:
+ * it byte for byte, and routers differ. Spring, Go's ServeMux and nginx decode every escape
+ * before they route, so `/v1/things%3Apurge` is `/v1/things:purge` to them: both sides are
+ * compared in the *match form*, where every escape of a printable ASCII character is decoded,
+ * except `%25` (so a decoded `%` never starts a new escape) and `%2F` (which the canonicalizer
+ * refuses anyway); any other byte is an upper-case escape, on both sides (a pattern may be
+ * written with raw UTF-8).
  *
- *  - every escape of a printable ASCII character is decoded, except `%25` (so a decoded `%`
- *    never starts a new escape) and `%2F` (which the canonicalizer refuses anyway); any other
- *    byte is an upper-case escape, on both sides (a pattern may be written with raw UTF-8);
- *  - trailing slashes are insignificant: a path and the same path with trailing slashes match
- *    the same routes. A glob matches when it matches the path without them, or that path plus
- *    one `/` — so `/files/*`, whose `*` matches `/files/` with an empty last segment (Fastify's
- *    router can match `/files/:id` there with an empty id), matches `/files` too.
+ * Where routers disagree, the path is read each way — a *reading* — and the route table
+ * refuses a request on which the readings select different routes, since whichever route it
+ * chose, one kind of upstream would serve the request with the other route's handler:
  *
- * Letter case is the one difference no single form resolves (an upstream either folds it or
- * not): the route table compares both ways and refuses a request on which they disagree.
+ *  - `exact`: the trailing slash and letter case count (Go's ServeMux, nginx, Fastify, Spring,
+ *    Django, Flask). `/files` and `/files/` are different paths (`location = /files` beside
+ *    `location /files/`; Go's subtree pattern `/files/`), and `*` may match an empty last
+ *    segment (Fastify serves `/files/` with `/files/:id`, an empty id);
+ *  - `loose`: trailing slashes do not count, on the path or the pattern (express with strict
+ *    routing off, its default; Rails): `/users/1/profile/` is `/users/1/profile`;
+ *  - `folded`: loose, and letter case does not count either (express by default).
  */
+import { compileGlob } from './glob-match.js';
 
 const HEX = '0123456789ABCDEF';
 
@@ -75,10 +78,15 @@ function withoutTrailingSlashes(p: string): string {
   return end === p.length ? p : p.slice(0, end);
 }
 
-/** The form a request path is matched in: match form, no trailing slashes. */
-export function pathKey(canonicalPath: string): string {
+/** A canonical path in the match form, as the exact reading compares it. */
+export function exactKey(canonicalPath: string): string {
   // A canonical path has only printable ASCII: without an escape it is its own match form.
-  return withoutTrailingSlashes(canonicalPath.includes('%') ? matchForm(canonicalPath) : canonicalPath);
+  return canonicalPath.includes('%') ? matchForm(canonicalPath) : canonicalPath;
+}
+
+/** An exact key as the loose reading compares it (the folded reading folds this). */
+export function looseKey(exact: string): string {
+  return withoutTrailingSlashes(exact);
 }
 
 /** ASCII letters only: escapes are upper-case hex on both sides, and no upstream folds them. */
@@ -94,90 +102,48 @@ export function hasUpperCase(s: string): boolean {
   return false;
 }
 
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
+export const READINGS = ['exact', 'loose', 'folded'] as const;
+export type Reading = (typeof READINGS)[number];
 
-/** How a pattern matched a path key: not, only with one `/` appended (see above), or as it is. */
-export const Matched = { No: 0, WithSlash: 1, AsIs: 2 } as const;
-export type Matched = (typeof Matched)[keyof typeof Matched];
+/** Whether the glob ends in a `/` the loose reading drops: then it differs from the exact one on every path. */
+export function endsWithSlash(glob: string): boolean {
+  return glob.length > 1 && glob.endsWith('/');
+}
 
 export interface PathPattern {
-  /** Tests a path key (see pathKey); for the folded comparison, a folded key. */
-  readonly test: (key: string) => Matched;
+  /** Tests a key of the pattern's reading (exactKey, looseKey, or a folded loose key). */
+  readonly test: (key: string) => boolean;
   /** Characters matched literally (the specificity rank). */
   readonly literalLength: number;
-  /** The pattern has an upper-case letter: the folded comparison can differ from the exact one. */
-  readonly hasUpperCase: boolean;
-}
-
-/** A segment-aware prefix: `/api` matches `/api` and `/api/x`, not `/apix`; `/` matches everything. */
-export function prefixPattern(prefix: string, fold: boolean): PathPattern {
-  const exact = matchForm(prefix);
-  const form = fold ? foldCase(exact) : exact;
-  if (form === '/') return { test: () => Matched.AsIs, literalLength: 0, hasUpperCase: false };
-  const withSlash = form + '/';
-  return {
-    test: (k) => (k === form || k.startsWith(withSlash) ? Matched.AsIs : Matched.No),
-    literalLength: form.length,
-    hasUpperCase: hasUpperCase(exact),
-  };
-}
-
-/** `*` matches within one segment, `**` any number of whole segments. Anchored at both ends. */
-export function globPattern(glob: string, fold: boolean): PathPattern {
-  let re = '^';
-  let literal = '';
-  let literalLength = 0;
-  const flush = () => {
-    const form = fold ? foldCase(matchForm(literal)) : matchForm(literal);
-    re += escapeRegex(form);
-    literalLength += form.length;
-    literal = '';
-  };
-  for (let i = 0; i < glob.length; i++) {
-    if (glob.startsWith('/**', i)) {
-      flush();
-      re += '(?:/[^/]*)*';
-      i += 2;
-    } else if (glob[i] === '*') {
-      flush();
-      re += '[^/]*';
-    } else {
-      literal += glob[i];
-    }
-  }
-  flush();
-  const regex = new RegExp(re + '$');
-  // A glob matches a path plus `/` and not the path only when a literal `/` takes that `/`,
-  // followed by nothing but what matches nothing (`*`, `/**`): a cheap filter for the second test.
-  let rest = glob;
-  for (;;) {
-    if (rest.endsWith('/**')) rest = rest.slice(0, -3);
-    else if (rest.endsWith('*')) rest = rest.slice(0, -1);
-    else break;
-  }
-  const slashForm = rest.endsWith('/');
-  return {
-    test: (k) => (regex.test(k) ? Matched.AsIs : slashForm && regex.test(k + '/') ? Matched.WithSlash : Matched.No),
-    literalLength,
-    hasUpperCase: hasUpperCase(matchForm(glob)),
-  };
 }
 
 /**
- * What a pattern matches, as one string (route-rules.ts): equal signatures match the same
- * paths. `/p/**` matches exactly what the prefix `/p` matches; one trailing slash after a
- * literal segment changes nothing (`/a/` is `/a`). `fold` compares letter case-insensitively.
+ * A route's path pattern in one reading. A prefix is segment-aware: `/api` matches `/api`,
+ * `/api/` and `/api/x`, not `/apix`; `/` matches everything. In a glob, `*` matches within one
+ * segment, `/**` any number of whole segments (config/glob-match.ts); anchored at both ends.
  */
-export function patternSignature(match: { path_prefix?: string; path_glob?: string }, fold: boolean): string {
-  const f = (s: string) => (fold ? foldCase(matchForm(s)) : matchForm(s));
+export function pathPattern(match: { path_prefix?: string; path_glob?: string }, reading: Reading): PathPattern {
+  const form = (s: string) => (reading === 'folded' ? foldCase(matchForm(s)) : matchForm(s));
+  if (match.path_glob !== undefined) {
+    return compileGlob(reading === 'exact' ? match.path_glob : withoutTrailingSlashes(match.path_glob), form);
+  }
+  const prefix = form(match.path_prefix!);
+  if (prefix === '/') return { test: () => true, literalLength: 0 };
+  const withSlash = prefix + '/';
+  return { test: (k) => k === prefix || k.startsWith(withSlash), literalLength: prefix.length };
+}
+
+/**
+ * What a pattern matches in one reading, as one string (route-rules.ts): equal signatures
+ * match the same paths there. `/p/**` matches exactly what the prefix `/p` matches.
+ */
+export function patternSignature(match: { path_prefix?: string; path_glob?: string }, reading: Reading): string {
+  const f = (s: string) => (reading === 'folded' ? foldCase(matchForm(s)) : matchForm(s));
   if (match.path_glob === undefined) return `prefix:${f(match.path_prefix!)}`;
-  const glob = match.path_glob;
+  const glob = reading === 'exact' ? match.path_glob : withoutTrailingSlashes(match.path_glob);
   const asPrefix = /^((?:\/[^*/]+)*)\/\*\*$/.exec(glob);
   if (asPrefix) return `prefix:${f(asPrefix[1] || '/')}`;
-  const trimmed = /[^*/]\/$/.test(glob) ? glob.slice(0, -1) : glob;
-  return `glob:${f(trimmed)}`;
+  return `glob:${f(glob)}`;
 }
 
 /*

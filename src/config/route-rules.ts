@@ -2,44 +2,48 @@
  * The route rules that span several keys, checked on the configuration itself so a bad route
  * table is a start-up (and `validate`) error naming its key path, never a run-time surprise.
  */
-import { methodListProblem, patternSignature } from './route-match.js';
+import { methodListProblem, patternSignature, READINGS, type Reading } from './route-match.js';
 import { parsePolicy } from './policy.js';
 import type { RouteConfig } from './schema.js';
 
 /**
- * What a route matches, as one string: two routes with the same signature match exactly the
- * same requests, so one of them could never be chosen (Oathkeeper answers that with a 500 at
- * run time: "Expected exactly one rule"). Paths compare as the route table compares them
- * (route-match.ts); with `fold`, ignoring letter case — two routes equal that way are refused
- * too: the route table refuses every request on which the exact and the case-folded comparison
- * disagree, so one of them could never be chosen either. HEAD counts as GET.
+ * What a route matches in one reading of the path (route-match.ts), as one string: two routes
+ * with the same signature match the same requests there. Equal in the exact reading, they match
+ * exactly the same requests (Oathkeeper answers that with a 500 at run time: "Expected exactly
+ * one rule"); equal in the loose or the folded reading, the route table — which refuses every
+ * request on which the readings select different routes — could choose only one of them
+ * (`/x/y` beside `/x/y/`; `/api` beside `/API`). Either way one could never be chosen. HEAD
+ * counts as GET.
  */
-function signature(c: RouteConfig, fold: boolean): string {
+function signature(c: RouteConfig, reading: Reading): string {
   const host = c.match.host?.toLowerCase() ?? '*';
-  const path = patternSignature(c.match, fold);
+  const path = patternSignature(c.match, reading);
   const listed = c.match.methods?.filter((m) => m !== 'HEAD' || !c.match.methods!.includes('GET'));
   const methods = listed ? [...new Set(listed)].sort().join(',') : '*';
   return `${host}|${path}|${methods}`;
 }
 
+const SAME: Record<Reading, string> = {
+  exact: 'exactly the same requests',
+  loose: 'the same requests ignoring a trailing slash',
+  folded: 'the same requests ignoring letter case',
+};
+
 /** One `routes.N…: reason` line per broken rule. */
 export function routeProblems(routes: readonly RouteConfig[]): string[] {
   const problems: string[] = [];
-  const bySignature = new Map<string, number>();
   const names = new Set<string>();
-  const byFoldedSignature = new Map<string, number>();
+  const seen: Record<Reading, Map<string, number>> = { exact: new Map(), loose: new Map(), folded: new Map() };
   routes.forEach((c, index) => {
-    const sig = signature(c, false);
-    const folded = signature(c, true);
-    const other = bySignature.get(sig) ?? byFoldedSignature.get(folded);
-    if (other !== undefined) {
-      const same = bySignature.has(sig) ? 'exactly the same requests' : 'the same requests ignoring letter case';
+    const sigs = { exact: signature(c, 'exact'), loose: signature(c, 'loose'), folded: signature(c, 'folded') };
+    const same = READINGS.find((r) => seen[r].has(sigs[r]));
+    if (same !== undefined) {
+      const other = seen[same].get(sigs[same])!;
       problems.push(
-        `routes.${index} ("${c.name}") matches ${same} as routes.${other} ("${routes[other]!.name}"); one of them could never be chosen`,
+        `routes.${index} ("${c.name}") matches ${SAME[same]} as routes.${other} ("${routes[other]!.name}"); one of them could never be chosen`,
       );
     } else {
-      bySignature.set(sig, index);
-      byFoldedSignature.set(folded, index);
+      for (const r of READINGS) seen[r].set(sigs[r], index);
     }
   });
   routes.forEach((c, index) => {
