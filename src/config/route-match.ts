@@ -110,6 +110,13 @@ export function endsWithSlash(glob: string): boolean {
   return glob.length > 1 && glob.endsWith('/');
 }
 
+/** The path part of a route's `match`. */
+export interface RouteMatch {
+  readonly path_prefix?: string;
+  readonly path_glob?: string;
+  readonly format_suffix?: boolean;
+}
+
 export interface PathPattern {
   /** Tests a key of the pattern's reading (exactKey, looseKey, or a folded loose key). */
   readonly test: (key: string) => boolean;
@@ -122,7 +129,23 @@ export interface PathPattern {
  * `/api/` and `/api/x`, not `/apix`; `/` matches everything. In a glob, `*` matches within one
  * segment, `/**` any number of whole segments (config/glob-match.ts); anchored at both ends.
  */
-export function pathPattern(match: { path_prefix?: string; path_glob?: string }, reading: Reading): PathPattern {
+export function pathPattern(match: RouteMatch, reading: Reading): PathPattern {
+  const base = basePattern(match, reading);
+  if (match.format_suffix !== true) return base;
+  return { test: (k) => base.test(k) || base.test(withoutFormat(k)), literalLength: base.literalLength };
+}
+
+/**
+ * The path without a `.format` extension on its last segment, as a Rails route's `(.:format)`
+ * takes it: a name, a `.`, then one or more characters other than `.` and `/`. Otherwise the
+ * path itself.
+ */
+function withoutFormat(k: string): string {
+  const dot = k.lastIndexOf('.');
+  return dot > k.lastIndexOf('/') + 1 && dot < k.length - 1 ? k.slice(0, dot) : k;
+}
+
+function basePattern(match: RouteMatch, reading: Reading): PathPattern {
   const form = (s: string) => (reading === 'folded' ? foldCase(matchForm(s)) : matchForm(s));
   if (match.path_glob !== undefined) {
     return compileGlob(reading === 'exact' ? match.path_glob : withoutTrailingSlashes(match.path_glob), form);
@@ -137,13 +160,14 @@ export function pathPattern(match: { path_prefix?: string; path_glob?: string },
  * What a pattern matches in one reading, as one string (route-rules.ts): equal signatures
  * match the same paths there. `/p/**` matches exactly what the prefix `/p` matches.
  */
-export function patternSignature(match: { path_prefix?: string; path_glob?: string }, reading: Reading): string {
+export function patternSignature(match: RouteMatch, reading: Reading): string {
   const f = (s: string) => (reading === 'folded' ? foldCase(matchForm(s)) : matchForm(s));
-  if (match.path_glob === undefined) return `prefix:${f(match.path_prefix!)}`;
+  const format = match.format_suffix === true ? '.format' : '';
+  if (match.path_glob === undefined) return `prefix:${f(match.path_prefix!)}${format}`;
   const glob = reading === 'exact' ? match.path_glob : withoutTrailingSlashes(match.path_glob);
   const asPrefix = /^((?:\/[^*/]+)*)\/\*\*$/.exec(glob);
-  if (asPrefix) return `prefix:${f(asPrefix[1] || '/')}`;
-  return `glob:${f(glob)}`;
+  if (asPrefix) return `prefix:${f(asPrefix[1] || '/')}${format}`;
+  return `glob:${f(glob)}${format}`;
 }
 
 /*

@@ -62,7 +62,8 @@ function normalizeHost(hostHeader: string | undefined): string {
 /**
  * The route table. Most specific match wins, deterministically: exact host before
  * `*.suffix` (longer first) before any host; then the longer literal path; then a prefix
- * before a glob; then routes with a method list; then configuration order. Paths compare in
+ * before a glob; then a route without `format_suffix`; then routes with a method list; then
+ * configuration order. Paths compare in
  * each reading of config/route-match.ts, and every reading must select the same route. Two
  * routes that match exactly the same requests are a start-up error, never a run-time 500
  * (Oathkeeper's "Expected exactly one rule").
@@ -143,14 +144,19 @@ export const METHOD_DECIDES = Symbol('the route depends on the method');
 
 /**
  * Specificity as one number, compared field by field in this order: host, literal length,
- * prefix before glob, a method list. The host rank is below 2^22 and a literal length below
- * 2^29, so the sum stays an exact integer.
+ * prefix before glob, without `format_suffix` before with, a method list. The host rank is
+ * below 2^22 and a literal length below 2^29, so the sum stays an exact integer.
  */
 function candidate(c: RouteConfig, r: CompiledRoute, reading: Reading): Candidate {
   const h = r.host;
   const hostRank = h.kind === 'exact' ? 2_000_000 : h.kind === 'suffix' ? 1_000_000 + h.suffix.length : 0;
   const path = pathPattern(c.match, reading);
-  const rank = hostRank * 2 ** 32 + path.literalLength * 4 + (c.match.path_glob === undefined ? 2 : 0) + (r.methods ? 1 : 0);
+  const rank =
+    hostRank * 2 ** 32 +
+    path.literalLength * 8 +
+    (c.match.path_glob === undefined ? 4 : 0) +
+    (c.match.format_suffix === true ? 0 : 2) +
+    (r.methods ? 1 : 0);
   return { r, path, rank };
 }
 

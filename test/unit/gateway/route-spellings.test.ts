@@ -299,3 +299,49 @@ describe('strip_prefix removes the prefix as the route matched it', () => {
     assert.equal(forward('/v1:x'), '/');
   });
 });
+
+describe('format_suffix: a route also selects its path with a ".format" on the last segment', () => {
+  // Rails routes are `/users/:id/profile(.:format)` by default: /users/bob/profile.json is the
+  // profile handler's. Without the option that spelling is another path, and selects the catch-all.
+  const t = table(
+    { name: 'profile', match: { path_glob: '/users/*/profile', format_suffix: true } },
+    { name: 'admin', match: { path_prefix: '/admin', format_suffix: true } },
+    { name: 'feed', match: { path_glob: '/feed' } },
+    { name: 'export', match: { path_glob: '/users/*/profile.csv' } },
+    { name: 'everything', match: { path_prefix: '/' } },
+  );
+  test('the path with one extension selects the route; without the option it does not', () => {
+    assert.equal(routeOf(t, '/users/bob/profile.json'), 'profile');
+    assert.equal(routeOf(t, '/users/bob/profile'), 'profile');
+    assert.equal(routeOf(t, '/admin.json'), 'admin');
+    assert.equal(routeOf(t, '/admin/users.xml'), 'admin');
+    assert.equal(routeOf(t, '/feed.json'), 'everything', 'feed does not have the option');
+  });
+  test('only one extension on the last segment, after a name: Rails formats have no "."', () => {
+    for (const path of ['/users/bob/profile.tar.gz', '/users/bob/profile.', '/users/bob/profile.json/x', '/admin.']) {
+      assert.equal(routeOf(t, path), 'everything', path);
+    }
+  });
+  test('a route naming the extension is more specific; at equal length, one without the option wins', () => {
+    assert.equal(routeOf(t, '/users/bob/profile.csv'), 'export');
+    for (const order of [0, 1]) {
+      const defs = [
+        { name: 'rails', match: { path_glob: '/x', format_suffix: true } },
+        { name: 'plain', match: { path_glob: '/x' } },
+      ];
+      const both = table(...(order === 0 ? defs : defs.reverse()));
+      assert.equal(routeOf(both, '/x'), 'plain');
+      assert.equal(routeOf(both, '/x.json'), 'rails');
+    }
+  });
+  test('strip_prefix: the extension on the prefix itself is forwarded as it is', () => {
+    const api = table({ name: 'api', match: { path_prefix: '/api', format_suffix: true }, strip_prefix: '/api' });
+    const forward = (path: string) => {
+      const r = api.match('h', path, 'GET');
+      assert.ok(r !== undefined && typeof r !== 'string', path);
+      return upstreamPath(r, path, '');
+    };
+    assert.equal(forward('/api/users.json'), '/users.json');
+    assert.equal(forward('/api.json'), '/api.json');
+  });
+});
