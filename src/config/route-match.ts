@@ -6,51 +6,43 @@
  * A path pattern is compared with the request's canonical path (src/gateway/request-target.ts).
  *
  * The canonical path is what the upstream receives, but the upstream's router does not compare
- * it byte for byte, and routers differ. Spring, Go's ServeMux and nginx decode every escape
- * before they route, so `/v1/things%3Apurge` is `/v1/things:purge` to them: both sides are
- * compared in the *match form*, where every escape of a printable ASCII character is decoded,
- * except `%25` (so a decoded `%` never starts a new escape) and `%2F` (which the canonicalizer
- * refuses anyway); any other byte is an upper-case escape, on both sides (a pattern may be
- * written with raw UTF-8).
- *
- * Where routers disagree, the path is read each way — a *reading* — and the route table
- * refuses a request on which the readings select different routes, since whichever route it
- * chose, one kind of upstream would serve the request with the other route's handler:
+ * it byte for byte, and routers differ. So the path is read each way they compare — a
+ * *reading* — and the route table refuses a request on which the readings select different
+ * routes, since whichever route it chose, one kind of upstream would serve the request with the
+ * other route's handler:
  *
  *  - `exact`: the trailing slash and letter case count (Go's ServeMux, nginx, Fastify, Spring,
- *    Django, Flask). `/files` and `/files/` are different paths (`location = /files` beside
- *    `location /files/`; Go's subtree pattern `/files/`), and `*` may match an empty last
- *    segment (Fastify serves `/files/` with `/files/:id`, an empty id);
- *  - `loose`: trailing slashes do not count, on the path or the pattern (express with strict
- *    routing off, its default; Rails): `/users/1/profile/` is `/users/1/profile`;
- *  - `folded`: loose, and letter case does not count either (express by default).
+ *    Django, Flask), escapes are decoded (Go, nginx, Spring, Django). `/files` and `/files/`
+ *    are different paths (`location = /files` beside `location /files/`; Go's subtree pattern
+ *    `/files/`), `*` may match an empty last segment (Fastify serves `/files/` with
+ *    `/files/:id`, an empty id), and `/v1/things%3Apurge` is `/v1/things:purge`;
+ *  - `loose`: trailing slashes do not count, on the path or the pattern (Rails; express with
+ *    strict routing off, its default): `/users/1/profile/` is `/users/1/profile`;
+ *  - `folded`: loose, and letter case does not count either;
+ *  - `raw`: folded, and escapes are not decoded (express by default, which matches the path as
+ *    it arrives and decodes only parameters): `/v1/things%3Apurge` is not `/v1/things:purge`.
+ *
+ * Decoded, paths and patterns are compared in the *match form*, where every escape of a
+ * printable ASCII character is decoded, except `%25` (so a decoded `%` never starts a new
+ * escape) and `%2F` (which the canonicalizer refuses anyway); any other byte is an upper-case
+ * escape, on both sides (a pattern may be written with raw UTF-8). Raw, a pattern is written as
+ * the canonicalizer writes a path.
  */
+import { HEX, hexValue, RAW_ALLOWED, UNRESERVED } from '../http/uri-chars.js';
 import { compileGlob } from './glob-match.js';
-
-const HEX = '0123456789ABCDEF';
-
-function hexValue(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48;
-  if (code >= 65 && code <= 70) return code - 55;
-  if (code >= 97 && code <= 102) return code - 87;
-  return -1;
-}
 
 /** A byte kept as it is in the match form: printable ASCII except `%` (which only starts an escape). */
 function plain(b: number): boolean {
   return b >= 0x20 && b <= 0x7e && b !== 0x25;
 }
 
-/** The match form of a path or of a pattern's literal text (trailing slashes kept). */
-export function matchForm(s: string): string {
+/**
+ * Text with the escapes of the bytes `decode` accepts decoded, other escapes in upper-case
+ * hex, and the raw bytes `keep` refuses escaped. `keep` never accepts `%`.
+ */
+function normalized(s: string, decode: (b: number) => boolean, keep: (b: number) => boolean): string {
   let simple = true;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x25 || !plain(c)) {
-      simple = false;
-      break;
-    }
-  }
+  for (let i = 0; i < s.length && simple; i++) simple = keep(s.charCodeAt(i));
   if (simple) return s;
   const bytes = Buffer.from(s, 'utf8');
   let out = '';
@@ -61,14 +53,32 @@ export function matchForm(s: string): string {
       const lo = hi === -1 ? -1 : hexValue(bytes[i + 2]!);
       if (lo !== -1) {
         const decoded = hi * 16 + lo;
-        out += plain(decoded) && decoded !== 0x2f ? String.fromCharCode(decoded) : '%' + HEX[hi] + HEX[lo];
+        out += decode(decoded) ? String.fromCharCode(decoded) : '%' + HEX[hi] + HEX[lo];
         i += 2;
         continue;
       }
     }
-    out += plain(b) ? String.fromCharCode(b) : '%' + HEX[b >> 4] + HEX[b & 15];
+    out += keep(b) ? String.fromCharCode(b) : '%' + HEX[b >> 4] + HEX[b & 15];
   }
   return out;
+}
+
+/** The match form of a path or of a pattern's literal text (trailing slashes kept). */
+export function matchForm(s: string): string {
+  return normalized(s, (b) => plain(b) && b !== 0x2f, plain);
+}
+
+/**
+ * A pattern's literal text as the canonicalizer (src/gateway/request-target.ts) writes a path,
+ * which is what the raw reading compares: escapes of unreserved characters decoded, other
+ * escapes kept, bytes a path may not carry raw escaped.
+ */
+function rawForm(s: string): string {
+  return normalized(
+    s,
+    (b) => b < 128 && UNRESERVED[b] === 1,
+    (b) => b < 128 && RAW_ALLOWED[b] === 1,
+  );
 }
 
 /** Without trailing slashes; `/` stays `/`. */
@@ -89,6 +99,11 @@ export function looseKey(exact: string): string {
   return withoutTrailingSlashes(exact);
 }
 
+/** A canonical path as the raw reading compares it. */
+export function rawKey(canonicalPath: string): string {
+  return foldCase(withoutTrailingSlashes(canonicalPath));
+}
+
 /** ASCII letters only: escapes are upper-case hex on both sides, and no upstream folds them. */
 export function foldCase(s: string): string {
   return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
@@ -102,8 +117,18 @@ export function hasUpperCase(s: string): boolean {
   return false;
 }
 
-export const READINGS = ['exact', 'loose', 'folded'] as const;
-export type Reading = (typeof READINGS)[number];
+export type Reading = 'exact' | 'loose' | 'folded' | 'raw';
+
+/** A pattern's literal text as the reading compares it. */
+function textForm(s: string, reading: Reading): string {
+  return reading === 'raw' ? foldCase(rawForm(s)) : reading === 'folded' ? foldCase(matchForm(s)) : matchForm(s);
+}
+
+/** Whether a pattern reads differently decoded and raw: then the raw reading differs on every path. */
+export function differsRaw(match: RouteMatch): boolean {
+  const p = match.path_glob ?? match.path_prefix!;
+  return matchForm(p) !== rawForm(p);
+}
 
 /** Whether the glob ends in a `/` the loose reading drops: then it differs from the exact one on every path. */
 export function endsWithSlash(glob: string): boolean {
@@ -118,7 +143,7 @@ export interface RouteMatch {
 }
 
 export interface PathPattern {
-  /** Tests a key of the pattern's reading (exactKey, looseKey, or a folded loose key). */
+  /** Tests a key of the pattern's reading (exactKey, looseKey, a folded loose key, rawKey). */
   readonly test: (key: string) => boolean;
   /** Characters matched literally (the specificity rank). */
   readonly literalLength: number;
@@ -146,7 +171,7 @@ function withoutFormat(k: string): string {
 }
 
 function basePattern(match: RouteMatch, reading: Reading): PathPattern {
-  const form = (s: string) => (reading === 'folded' ? foldCase(matchForm(s)) : matchForm(s));
+  const form = (s: string) => textForm(s, reading);
   if (match.path_glob !== undefined) {
     return compileGlob(reading === 'exact' ? match.path_glob : withoutTrailingSlashes(match.path_glob), form);
   }
@@ -161,7 +186,7 @@ function basePattern(match: RouteMatch, reading: Reading): PathPattern {
  * match the same paths there. `/p/**` matches exactly what the prefix `/p` matches.
  */
 export function patternSignature(match: RouteMatch, reading: Reading): string {
-  const f = (s: string) => (reading === 'folded' ? foldCase(matchForm(s)) : matchForm(s));
+  const f = (s: string) => textForm(s, reading);
   const format = match.format_suffix === true ? '.format' : '';
   if (match.path_glob === undefined) return `prefix:${f(match.path_prefix!)}${format}`;
   const glob = reading === 'exact' ? match.path_glob : withoutTrailingSlashes(match.path_glob);

@@ -2,7 +2,7 @@
  * The route rules that span several keys, checked on the configuration itself so a bad route
  * table is a start-up (and `validate`) error naming its key path, never a run-time surprise.
  */
-import { methodListProblem, patternSignature, READINGS, type Reading } from './route-match.js';
+import { methodListProblem, patternSignature } from './route-match.js';
 import { parsePolicy } from './policy.js';
 import type { RouteConfig } from './schema.js';
 
@@ -15,7 +15,7 @@ import type { RouteConfig } from './schema.js';
  * (`/x/y` beside `/x/y/`; `/api` beside `/API`). Either way one could never be chosen. HEAD
  * counts as GET.
  */
-function signature(c: RouteConfig, reading: Reading): string {
+function signature(c: RouteConfig, reading: Compared): string {
   const host = c.match.host?.toLowerCase() ?? '*';
   const path = patternSignature(c.match, reading);
   const listed = c.match.methods?.filter((m) => m !== 'HEAD' || !c.match.methods!.includes('GET'));
@@ -23,7 +23,11 @@ function signature(c: RouteConfig, reading: Reading): string {
   return `${host}|${path}|${methods}`;
 }
 
-const SAME: Record<Reading, string> = {
+/** Two patterns equal raw are equal folded (decoding more only merges more), so raw is not compared. */
+const READINGS = ['exact', 'loose', 'folded'] as const;
+type Compared = (typeof READINGS)[number];
+
+const SAME: Record<Compared, string> = {
   exact: 'exactly the same requests',
   loose: 'the same requests ignoring a trailing slash',
   folded: 'the same requests ignoring letter case',
@@ -33,7 +37,7 @@ const SAME: Record<Reading, string> = {
 export function routeProblems(routes: readonly RouteConfig[]): string[] {
   const problems: string[] = [];
   const names = new Set<string>();
-  const seen: Record<Reading, Map<string, number>> = { exact: new Map(), loose: new Map(), folded: new Map() };
+  const seen: Record<Compared, Map<string, number>> = { exact: new Map(), loose: new Map(), folded: new Map() };
   routes.forEach((c, index) => {
     const sigs = { exact: signature(c, 'exact'), loose: signature(c, 'loose'), folded: signature(c, 'folded') };
     const same = READINGS.find((r) => seen[r].has(sigs[r]));

@@ -1,6 +1,7 @@
 import type { AuthMode, HeaderMapping, RouteConfig } from '../../config/schema.js';
 import {
   comparedMethod,
+  differsRaw,
   endsWithSlash,
   exactKey,
   foldCase,
@@ -8,6 +9,7 @@ import {
   looseKey,
   matchForm,
   pathPattern,
+  rawKey,
   type PathPattern,
   type Reading,
 } from '../../config/route-match.js';
@@ -73,6 +75,8 @@ export class RouteTable {
   /** Some glob ends in `/`: the loose reading differs from the exact one on every path. */
   private readonly slashGlobs: boolean;
   private readonly upperCasePatterns: boolean;
+  /** Some pattern reads differently raw (an escape, a character a path carries escaped). */
+  private readonly rawPatterns: boolean;
 
   constructor(configs: readonly RouteConfig[], globalHeaders: HeaderMapping) {
     // The configuration was validated (config/route-rules.ts): no two routes match the same
@@ -80,9 +84,10 @@ export class RouteTable {
     const routes = configs.map((c, index) => compile(c, index, globalHeaders));
     const candidates = (reading: Reading) =>
       configs.map((c, i) => candidate(c, routes[i]!, reading)).sort((a, b) => b.rank - a.rank || a.r.index - b.r.index);
-    this.readings = { exact: candidates('exact'), loose: candidates('loose'), folded: candidates('folded') };
+    this.readings = { exact: candidates('exact'), loose: candidates('loose'), folded: candidates('folded'), raw: candidates('raw') };
     this.slashGlobs = configs.some((c) => c.match.path_glob !== undefined && endsWithSlash(c.match.path_glob));
     this.upperCasePatterns = configs.some((c) => hasUpperCase(matchForm(c.match.path_glob ?? c.match.path_prefix!)));
+    this.rawPatterns = configs.some((c) => differsRaw(c.match));
   }
 
   /** Most specific first (as the exact reading ranks them). */
@@ -106,7 +111,10 @@ export class RouteTable {
     const loose = looseKey(exact);
     // A reading can only choose differently where it reads the path or a pattern differently.
     if ((loose !== exact || this.slashGlobs) && this.find('loose', host, method, loose) !== chosen) return AMBIGUOUS;
-    if ((this.upperCasePatterns || hasUpperCase(loose)) && this.find('folded', host, method, foldCase(loose)) !== chosen) {
+    const folds = this.upperCasePatterns || hasUpperCase(loose);
+    if (folds && this.find('folded', host, method, foldCase(loose)) !== chosen) return AMBIGUOUS;
+    // Raw, only an escape the match form decodes reads differently (the canonical path has no other).
+    if ((this.rawPatterns || canonicalPath !== exact) && this.find('raw', host, method, rawKey(canonicalPath)) !== chosen) {
       return AMBIGUOUS;
     }
     return chosen;
