@@ -67,7 +67,7 @@ export function compileGlob(glob: string, literal: (text: string) => string): Gl
   let first = kinds.indexOf(STAR);
   const open = kinds.indexOf(OPEN);
   if (first === -1 || (open !== -1 && open < first)) first = open;
-  const text = (from: number, to: number) => String.fromCharCode(...codes.slice(from, to));
+  const text = (from: number, to: number) => codes.slice(from, to).reduce((t, c) => t + String.fromCharCode(c), '');
   if (first === -1) {
     const exact = text(0, codes.length);
     return { test: (p) => p === exact, literalLength };

@@ -65,10 +65,9 @@ function normalizeHost(hostHeader: string | undefined): string {
  * The route table. Most specific match wins, deterministically: exact host before
  * `*.suffix` (longer first) before any host; then the longer literal path; then a prefix
  * before a glob; then a route without `format_suffix`; then routes with a method list; then
- * configuration order. Paths compare in
- * each reading of config/route-match.ts, and every reading must select the same route. Two
- * routes that match exactly the same requests are a start-up error, never a run-time 500
- * (Oathkeeper's "Expected exactly one rule").
+ * configuration order. Paths compare in each reading of config/route-match.ts, and every
+ * reading must select the same route. Two routes that match exactly the same requests are a
+ * start-up error, never a run-time 500 (Oathkeeper's "Expected exactly one rule").
  */
 export class RouteTable {
   private readonly readings: Record<Reading, Candidate[]>;
