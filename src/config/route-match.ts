@@ -6,48 +6,43 @@
  * A path pattern is compared with the request's canonical path (src/gateway/request-target.ts).
  *
  * The canonical path is what the upstream receives, but the upstream's router does not compare
- * it byte for byte: express (strict routing off, its default) serves `/users/1/profile/` as
- * `/users/1/profile`; Spring, Go's ServeMux and nginx decode every escape before they route, so
- * `/v1/things%3Apurge` is `/v1/things:purge` to them; express compares letter case-insensitively
- * by default, Fastify, Spring, Go and nginx do not. A route selects a request whenever any of
- * them could serve it with the route's handler, so both sides are compared in the *match form*:
+ * it byte for byte, and routers differ. So the path is read each way they compare — a
+ * *reading* — and the route table refuses a request on which the readings select different
+ * routes, since whichever route it chose, one kind of upstream would serve the request with the
+ * other route's handler:
  *
- *  - every escape of a printable ASCII character is decoded, except `%25` (so a decoded `%`
- *    never starts a new escape) and `%2F` (which the canonicalizer refuses anyway); any other
- *    byte is an upper-case escape, on both sides (a pattern may be written with raw UTF-8);
- *  - trailing slashes are insignificant: a path and the same path with trailing slashes match
- *    the same routes. A glob matches when it matches the path without them, or that path plus
- *    one `/` — so `/files/*`, whose `*` matches `/files/` with an empty last segment (Fastify's
- *    router can match `/files/:id` there with an empty id), matches `/files` too.
+ *  - `exact`: the trailing slash and letter case count (Go's ServeMux, nginx, Fastify, Spring,
+ *    Django, Flask), escapes are decoded (Go, nginx, Spring, Django). `/files` and `/files/`
+ *    are different paths (`location = /files` beside `location /files/`; Go's subtree pattern
+ *    `/files/`), `*` may match an empty last segment (Fastify serves `/files/` with
+ *    `/files/:id`, an empty id), and `/v1/things%3Apurge` is `/v1/things:purge`;
+ *  - `loose`: trailing slashes do not count, on the path or the pattern (Rails; express with
+ *    strict routing off, its default): `/users/1/profile/` is `/users/1/profile`;
+ *  - `folded`: loose, and letter case does not count either;
+ *  - `raw`: folded, and escapes are not decoded (express by default, which matches the path as
+ *    it arrives and decodes only parameters): `/v1/things%3Apurge` is not `/v1/things:purge`.
  *
- * Letter case is the one difference no single form resolves (an upstream either folds it or
- * not): the route table compares both ways and refuses a request on which they disagree.
+ * Decoded, paths and patterns are compared in the *match form*, where every escape of a
+ * printable ASCII character is decoded, except `%25` (so a decoded `%` never starts a new
+ * escape) and `%2F` (which the canonicalizer refuses anyway); any other byte is an upper-case
+ * escape, on both sides (a pattern may be written with raw UTF-8). Raw, a pattern is written as
+ * the canonicalizer writes a path.
  */
-
-const HEX = '0123456789ABCDEF';
-
-function hexValue(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48;
-  if (code >= 65 && code <= 70) return code - 55;
-  if (code >= 97 && code <= 102) return code - 87;
-  return -1;
-}
+import { HEX, hexValue, RAW_ALLOWED, UNRESERVED } from '../http/uri-chars.js';
+import { compileGlob } from './glob-match.js';
 
 /** A byte kept as it is in the match form: printable ASCII except `%` (which only starts an escape). */
 function plain(b: number): boolean {
   return b >= 0x20 && b <= 0x7e && b !== 0x25;
 }
 
-/** The match form of a path or of a pattern's literal text (trailing slashes kept). */
-export function matchForm(s: string): string {
+/**
+ * Text with the escapes of the bytes `decode` accepts decoded, other escapes in upper-case
+ * hex, and the raw bytes `keep` refuses escaped. `keep` never accepts `%`.
+ */
+function normalized(s: string, decode: (b: number) => boolean, keep: (b: number) => boolean): string {
   let simple = true;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x25 || !plain(c)) {
-      simple = false;
-      break;
-    }
-  }
+  for (let i = 0; i < s.length && simple; i++) simple = keep(s.charCodeAt(i));
   if (simple) return s;
   const bytes = Buffer.from(s, 'utf8');
   let out = '';
@@ -58,14 +53,32 @@ export function matchForm(s: string): string {
       const lo = hi === -1 ? -1 : hexValue(bytes[i + 2]!);
       if (lo !== -1) {
         const decoded = hi * 16 + lo;
-        out += plain(decoded) && decoded !== 0x2f ? String.fromCharCode(decoded) : '%' + HEX[hi] + HEX[lo];
+        out += decode(decoded) ? String.fromCharCode(decoded) : '%' + HEX[hi] + HEX[lo];
         i += 2;
         continue;
       }
     }
-    out += plain(b) ? String.fromCharCode(b) : '%' + HEX[b >> 4] + HEX[b & 15];
+    out += keep(b) ? String.fromCharCode(b) : '%' + HEX[b >> 4] + HEX[b & 15];
   }
   return out;
+}
+
+/** The match form of a path or of a pattern's literal text (trailing slashes kept). */
+export function matchForm(s: string): string {
+  return normalized(s, (b) => plain(b) && b !== 0x2f, plain);
+}
+
+/**
+ * A pattern's literal text as the canonicalizer (src/gateway/request-target.ts) writes a path,
+ * which is what the raw reading compares: escapes of unreserved characters decoded, other
+ * escapes kept, bytes a path may not carry raw escaped.
+ */
+function rawForm(s: string): string {
+  return normalized(
+    s,
+    (b) => b < 128 && UNRESERVED[b] === 1,
+    (b) => b < 128 && RAW_ALLOWED[b] === 1,
+  );
 }
 
 /** Without trailing slashes; `/` stays `/`. */
@@ -75,10 +88,20 @@ function withoutTrailingSlashes(p: string): string {
   return end === p.length ? p : p.slice(0, end);
 }
 
-/** The form a request path is matched in: match form, no trailing slashes. */
-export function pathKey(canonicalPath: string): string {
+/** A canonical path in the match form, as the exact reading compares it. */
+export function exactKey(canonicalPath: string): string {
   // A canonical path has only printable ASCII: without an escape it is its own match form.
-  return withoutTrailingSlashes(canonicalPath.includes('%') ? matchForm(canonicalPath) : canonicalPath);
+  return canonicalPath.includes('%') ? matchForm(canonicalPath) : canonicalPath;
+}
+
+/** An exact key as the loose reading compares it (the folded reading folds this). */
+export function looseKey(exact: string): string {
+  return withoutTrailingSlashes(exact);
+}
+
+/** A canonical path as the raw reading compares it. */
+export function rawKey(canonicalPath: string): string {
+  return foldCase(withoutTrailingSlashes(canonicalPath));
 }
 
 /** ASCII letters only: escapes are upper-case hex on both sides, and no upstream folds them. */
@@ -94,90 +117,82 @@ export function hasUpperCase(s: string): boolean {
   return false;
 }
 
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+export type Reading = 'exact' | 'loose' | 'folded' | 'raw';
+
+/** A pattern's literal text as the reading compares it. */
+function textForm(s: string, reading: Reading): string {
+  return reading === 'raw' ? foldCase(rawForm(s)) : reading === 'folded' ? foldCase(matchForm(s)) : matchForm(s);
 }
 
-/** How a pattern matched a path key: not, only with one `/` appended (see above), or as it is. */
-export const Matched = { No: 0, WithSlash: 1, AsIs: 2 } as const;
-export type Matched = (typeof Matched)[keyof typeof Matched];
+/** Whether a pattern reads differently decoded and raw: then the raw reading differs on every path. */
+export function differsRaw(match: RouteMatch): boolean {
+  const p = match.path_glob ?? match.path_prefix!;
+  return matchForm(p) !== rawForm(p);
+}
+
+/** Whether the glob ends in a `/` the loose reading drops: then it differs from the exact one on every path. */
+export function endsWithSlash(glob: string): boolean {
+  return glob.length > 1 && glob.endsWith('/');
+}
+
+/** The path part of a route's `match`. */
+export interface RouteMatch {
+  readonly path_prefix?: string;
+  readonly path_glob?: string;
+  readonly format_suffix?: boolean;
+}
 
 export interface PathPattern {
-  /** Tests a path key (see pathKey); for the folded comparison, a folded key. */
-  readonly test: (key: string) => Matched;
+  /** Tests a key of the pattern's reading (exactKey, looseKey, a folded loose key, rawKey). */
+  readonly test: (key: string) => boolean;
   /** Characters matched literally (the specificity rank). */
   readonly literalLength: number;
-  /** The pattern has an upper-case letter: the folded comparison can differ from the exact one. */
-  readonly hasUpperCase: boolean;
-}
-
-/** A segment-aware prefix: `/api` matches `/api` and `/api/x`, not `/apix`; `/` matches everything. */
-export function prefixPattern(prefix: string, fold: boolean): PathPattern {
-  const exact = matchForm(prefix);
-  const form = fold ? foldCase(exact) : exact;
-  if (form === '/') return { test: () => Matched.AsIs, literalLength: 0, hasUpperCase: false };
-  const withSlash = form + '/';
-  return {
-    test: (k) => (k === form || k.startsWith(withSlash) ? Matched.AsIs : Matched.No),
-    literalLength: form.length,
-    hasUpperCase: hasUpperCase(exact),
-  };
-}
-
-/** `*` matches within one segment, `**` any number of whole segments. Anchored at both ends. */
-export function globPattern(glob: string, fold: boolean): PathPattern {
-  let re = '^';
-  let literal = '';
-  let literalLength = 0;
-  const flush = () => {
-    const form = fold ? foldCase(matchForm(literal)) : matchForm(literal);
-    re += escapeRegex(form);
-    literalLength += form.length;
-    literal = '';
-  };
-  for (let i = 0; i < glob.length; i++) {
-    if (glob.startsWith('/**', i)) {
-      flush();
-      re += '(?:/[^/]*)*';
-      i += 2;
-    } else if (glob[i] === '*') {
-      flush();
-      re += '[^/]*';
-    } else {
-      literal += glob[i];
-    }
-  }
-  flush();
-  const regex = new RegExp(re + '$');
-  // A glob matches a path plus `/` and not the path only when a literal `/` takes that `/`,
-  // followed by nothing but what matches nothing (`*`, `/**`): a cheap filter for the second test.
-  let rest = glob;
-  for (;;) {
-    if (rest.endsWith('/**')) rest = rest.slice(0, -3);
-    else if (rest.endsWith('*')) rest = rest.slice(0, -1);
-    else break;
-  }
-  const slashForm = rest.endsWith('/');
-  return {
-    test: (k) => (regex.test(k) ? Matched.AsIs : slashForm && regex.test(k + '/') ? Matched.WithSlash : Matched.No),
-    literalLength,
-    hasUpperCase: hasUpperCase(matchForm(glob)),
-  };
 }
 
 /**
- * What a pattern matches, as one string (route-rules.ts): equal signatures match the same
- * paths. `/p/**` matches exactly what the prefix `/p` matches; one trailing slash after a
- * literal segment changes nothing (`/a/` is `/a`). `fold` compares letter case-insensitively.
+ * A route's path pattern in one reading. A prefix is segment-aware: `/api` matches `/api`,
+ * `/api/` and `/api/x`, not `/apix`; `/` matches everything. In a glob, `*` matches within one
+ * segment, `/**` any number of whole segments (config/glob-match.ts); anchored at both ends.
  */
-export function patternSignature(match: { path_prefix?: string; path_glob?: string }, fold: boolean): string {
-  const f = (s: string) => (fold ? foldCase(matchForm(s)) : matchForm(s));
-  if (match.path_glob === undefined) return `prefix:${f(match.path_prefix!)}`;
-  const glob = match.path_glob;
+export function pathPattern(match: RouteMatch, reading: Reading): PathPattern {
+  const base = basePattern(match, reading);
+  if (match.format_suffix !== true) return base;
+  return { test: (k) => base.test(k) || base.test(withoutFormat(k)), literalLength: base.literalLength };
+}
+
+/**
+ * The path without a `.format` extension on its last segment, as a Rails route's `(.:format)`
+ * takes it: a name, a `.`, then one or more characters other than `.` and `/`. Otherwise the
+ * path itself.
+ */
+function withoutFormat(k: string): string {
+  const dot = k.lastIndexOf('.');
+  return dot > k.lastIndexOf('/') + 1 && dot < k.length - 1 ? k.slice(0, dot) : k;
+}
+
+function basePattern(match: RouteMatch, reading: Reading): PathPattern {
+  const form = (s: string) => textForm(s, reading);
+  if (match.path_glob !== undefined) {
+    return compileGlob(reading === 'exact' ? match.path_glob : withoutTrailingSlashes(match.path_glob), form);
+  }
+  const prefix = form(match.path_prefix!);
+  if (prefix === '/') return { test: () => true, literalLength: 0 };
+  const withSlash = prefix + '/';
+  return { test: (k) => k === prefix || k.startsWith(withSlash), literalLength: prefix.length };
+}
+
+/**
+ * What a pattern matches in one reading, as one string (route-rules.ts): equal signatures
+ * match the same paths there. `/p/**` matches exactly what the prefix `/p` matches.
+ */
+export function patternSignature(match: RouteMatch, reading: Reading): string {
+  const f = (s: string) => textForm(s, reading);
+  const format = match.format_suffix === true ? '.format' : '';
+  if (match.path_glob === undefined) return `prefix:${f(match.path_prefix!)}${format}`;
+  const glob = reading === 'exact' ? match.path_glob : withoutTrailingSlashes(match.path_glob);
   const asPrefix = /^((?:\/[^*/]+)*)\/\*\*$/.exec(glob);
-  if (asPrefix) return `prefix:${f(asPrefix[1] || '/')}`;
-  const trimmed = /[^*/]\/$/.test(glob) ? glob.slice(0, -1) : glob;
-  return `glob:${f(trimmed)}`;
+  if (asPrefix) return `prefix:${f(asPrefix[1] || '/')}${format}`;
+  return `glob:${f(glob)}${format}`;
 }
 
 /*

@@ -7,21 +7,22 @@ import { parsePolicy } from './policy.js';
 import type { RouteConfig } from './schema.js';
 
 /**
- * What a route matches, as one string: two routes with the same signature match exactly the
- * same requests, so one of them could never be chosen (Oathkeeper answers that with a 500 at
- * run time: "Expected exactly one rule"). Paths compare as the route table compares them
- * (route-match.ts); with `fold`, ignoring letter case — two routes equal that way are refused
- * too: the route table refuses every request on which the exact and the case-folded comparison
- * disagree, so one of them could never be chosen either. HEAD counts as GET.
+ * What a route matches in one reading of the path (route-match.ts), as one string: two routes
+ * with the same signature match the same requests there. Equal in the exact reading, they match
+ * exactly the same requests (Oathkeeper answers that with a 500 at run time: "Expected exactly
+ * one rule"); equal in the loose or the folded reading, the route table — which refuses every
+ * request on which the readings select different routes — could choose only one of them
+ * (`/x/y` beside `/x/y/`; `/api` beside `/API`). Either way one could never be chosen. HEAD
+ * counts as GET.
  */
-function signature(c: RouteConfig, fold: boolean): string {
+function signature(c: RouteConfig, reading: Compared): string {
   const methods = c.match.methods ? [...comparedMethods(c.match.methods)].sort().join(',') : '*';
-  return `${place(c, fold)}|${methods}`;
+  return `${place(c, reading)}|${methods}`;
 }
 
-/** The host and path a route matches, as one string (the same string: the same requests, method aside). */
-function place(c: RouteConfig, fold: boolean): string {
-  return `${c.match.host?.toLowerCase() ?? '*'}|${patternSignature(c.match, fold)}`;
+/** The host and path a route matches in one reading, as one string (the same string: the same requests, method aside). */
+function place(c: RouteConfig, reading: Compared): string {
+  return `${c.match.host?.toLowerCase() ?? '*'}|${patternSignature(c.match, reading)}`;
 }
 
 /** A method list as the methods the route table compares (HEAD as GET). */
@@ -29,24 +30,31 @@ function comparedMethods(methods: readonly string[]): ReadonlySet<string> {
   return new Set(methods.map(comparedMethod));
 }
 
+/** Two patterns equal raw are equal folded (decoding more only merges more), so raw is not compared. */
+const READINGS = ['exact', 'loose', 'folded'] as const;
+type Compared = (typeof READINGS)[number];
+
+const SAME: Record<Compared, string> = {
+  exact: 'exactly the same requests',
+  loose: 'the same requests ignoring a trailing slash',
+  folded: 'the same requests ignoring letter case',
+};
+
 /** One `routes.N…: reason` line per broken rule. */
 export function routeProblems(routes: readonly RouteConfig[]): string[] {
   const problems: string[] = [];
-  const bySignature = new Map<string, number>();
   const names = new Set<string>();
-  const byFoldedSignature = new Map<string, number>();
+  const seen: Record<Compared, Map<string, number>> = { exact: new Map(), loose: new Map(), folded: new Map() };
   routes.forEach((c, index) => {
-    const sig = signature(c, false);
-    const folded = signature(c, true);
-    const other = bySignature.get(sig) ?? byFoldedSignature.get(folded);
-    if (other !== undefined) {
-      const same = bySignature.has(sig) ? 'exactly the same requests' : 'the same requests ignoring letter case';
+    const sigs = { exact: signature(c, 'exact'), loose: signature(c, 'loose'), folded: signature(c, 'folded') };
+    const same = READINGS.find((r) => seen[r].has(sigs[r]));
+    if (same !== undefined) {
+      const other = seen[same].get(sigs[same])!;
       problems.push(
-        `routes.${index} ("${c.name}") matches ${same} as routes.${other} ("${routes[other]!.name}"); one of them could never be chosen`,
+        `routes.${index} ("${c.name}") matches ${SAME[same]} as routes.${other} ("${routes[other]!.name}"); one of them could never be chosen`,
       );
     } else {
-      bySignature.set(sig, index);
-      byFoldedSignature.set(folded, index);
+      for (const r of READINGS) seen[r].set(sigs[r], index);
     }
   });
   // Routes with method lists on the same host and path are equally specific: for a method both
@@ -55,16 +63,16 @@ export function routeProblems(routes: readonly RouteConfig[]): string[] {
   routes.forEach((c, index) => {
     if (c.match.methods === undefined) return;
     const methods = comparedMethods(c.match.methods);
-    const same = listed.get(place(c, false)) ?? [];
+    const same = listed.get(place(c, 'exact')) ?? [];
     for (const [other, theirs] of same) {
       const shared = [...methods].filter((m) => theirs.has(m));
-      if (shared.length > 0 && signature(c, false) !== signature(routes[other]!, false))
+      if (shared.length > 0 && signature(c, 'exact') !== signature(routes[other]!, 'exact'))
         problems.push(
           `routes.${index}.match.methods: ${shared.join(', ')} also matched by routes.${other} ("${routes[other]!.name}") on the same host and path ` +
             '(HEAD counts as GET), which always wins them',
         );
     }
-    listed.set(place(c, false), [...same, [index, methods]]);
+    listed.set(place(c, 'exact'), [...same, [index, methods]]);
   });
   routes.forEach((c, index) => {
     if (names.has(c.name))

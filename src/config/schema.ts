@@ -73,6 +73,11 @@ const route = z
           .array(z.string().regex(/^[A-Z]+$/, 'upper-case HTTP method'))
           .min(1)
           .optional(),
+        /**
+         * Also match the path with one `.format` extension on its last segment, as Rails routes
+         * (`(.:format)`) and Django REST framework's format suffixes serve it: `/users/1.json`.
+         */
+        format_suffix: z.boolean().optional(),
       })
       .strict()
       .refine((m) => (m.path_prefix === undefined) !== (m.path_glob === undefined), {

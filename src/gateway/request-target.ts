@@ -12,6 +12,7 @@
  * `/admin/users` and `/a/..;/b` as `/b`, while the route table would see other paths. An
  * encoded `%3B` is data to all of them and stays as it is.
  */
+import { HEX, hexValue, RAW_ALLOWED, UNRESERVED } from '../http/uri-chars.js';
 
 export interface RequestTarget {
   /** Canonical path: starts with `/`, no empty, `.` or `..` segments. */
@@ -21,25 +22,6 @@ export interface RequestTarget {
 }
 
 export class TargetRejected extends Error {}
-
-const HEX = '0123456789ABCDEF';
-
-// pchar per RFC 3986 minus "%" (escapes are handled separately).
-const RAW_ALLOWED = new Uint8Array(128);
-for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/") {
-  RAW_ALLOWED[c.charCodeAt(0)] = 1;
-}
-const UNRESERVED = new Uint8Array(128);
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~') {
-  UNRESERVED[c.charCodeAt(0)] = 1;
-}
-
-function hexValue(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48;
-  if (code >= 65 && code <= 70) return code - 55;
-  if (code >= 97 && code <= 102) return code - 87;
-  return -1;
-}
 
 /** Parse and canonicalize an origin-form request target (`req.url`). Throws TargetRejected. */
 export function parseRequestTarget(rawUrl: string | undefined): RequestTarget {

@@ -26,7 +26,7 @@ import { identityHeaders } from '../mutators/identity-headers.js';
 import type { ForwardContext } from '../mutators/index.js';
 import { loginLocation } from '../request-context.js';
 import { parseRequestTarget, TargetRejected, type RequestTarget } from '../request-target.js';
-import { CASE_AMBIGUOUS, type Route } from '../routing/route-table.js';
+import { AMBIGUOUS, type Route } from '../routing/route-table.js';
 import type { SessionSummary } from '../session/session-summary.js';
 import type { Arrival } from './observe.js';
 import type { AuthorizationRefusal } from './authz/index.js';
@@ -100,19 +100,19 @@ export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?:
   stripIdentityHeaders(headers, s.protectedHeaderNames);
 
   // 3 and 4. Control plane, then the route.
-  let route: Route | undefined | typeof CASE_AMBIGUOUS;
+  let route: Route | undefined | typeof AMBIGUOUS;
   if (transport === 'websocket') {
     if (g.draining) return refuse('draining', 503, 'The gateway is shutting down');
     // Only WebSocket upgrades, never h2c or arbitrary protocols (upgrade smuggling).
     if (headers.upgrade?.toLowerCase() !== 'websocket' || e.method !== 'GET')
       return refuse('not_websocket', 400, 'Only WebSocket upgrades are supported');
     route = g.control?.owns(target.path) ? undefined : s.routes.match(e.host, target.path, e.method);
-    if (route === CASE_AMBIGUOUS) return refuse('bad_request', 400, CASE_AMBIGUOUS_MESSAGE);
+    if (route === AMBIGUOUS) return refuse('bad_request', 400, AMBIGUOUS_MESSAGE);
     if (route === undefined || !route.websocket) return refuse('no_route', 404, 'No WebSocket route matches this request', route?.name);
   } else {
     if (transport === 'http' && g.control?.owns(target.path)) return { kind: 'control', target };
     route = s.routes.match(e.host, target.path, e.method);
-    if (route === CASE_AMBIGUOUS) return refuse('bad_request', 400, CASE_AMBIGUOUS_MESSAGE);
+    if (route === AMBIGUOUS) return refuse('bad_request', 400, AMBIGUOUS_MESSAGE);
     // The decision API answers 403: nginx auth_request fails on anything but 2xx/401/403.
     if (route === undefined)
       return transport === 'decision'
@@ -129,8 +129,9 @@ export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?:
   return decision.then((d) => authorizeAndMutate(a, e, r, target, d));
 }
 
-/** See CASE_AMBIGUOUS. */
-const CASE_AMBIGUOUS_MESSAGE = 'This path matches one route as written and another ignoring letter case; upstreams differ on which applies';
+/** See AMBIGUOUS. */
+const AMBIGUOUS_MESSAGE =
+  'This path matches one route as written and another ignoring its trailing slash or letter case; upstreams differ on which applies';
 
 const ALLOW_ANONYMOUS: Decision = { kind: 'allow', session: undefined };
 

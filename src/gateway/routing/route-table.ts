@@ -1,14 +1,17 @@
 import type { AuthMode, HeaderMapping, RouteConfig } from '../../config/schema.js';
 import {
   comparedMethod,
+  differsRaw,
+  endsWithSlash,
+  exactKey,
   foldCase,
-  globPattern,
   hasUpperCase,
-  Matched,
+  looseKey,
   matchForm,
-  pathKey,
-  prefixPattern,
+  pathPattern,
+  rawKey,
   type PathPattern,
+  type Reading,
 } from '../../config/route-match.js';
 
 /** A route as the hot path uses it: matchers compiled, upstream parsed. */
@@ -31,22 +34,23 @@ interface CompiledRoute {
   readonly route: Route;
   readonly index: number;
   readonly host: { kind: 'any' } | { kind: 'exact'; name: string } | { kind: 'suffix'; suffix: string };
-  /** Tests a path key (config/route-match.ts), exactly and letter case-folded. */
-  readonly path: PathPattern;
-  readonly foldedPath: PathPattern;
   readonly methods: ReadonlySet<string> | undefined;
-  /** Sort key, more specific first: host, literal length, prefix before glob, matched as is, method list. */
+}
+
+/** A route's pattern in one reading (config/route-match.ts), with its rank there. */
+interface Candidate {
+  readonly r: CompiledRoute;
+  readonly path: PathPattern;
+  /** Sort key, more specific first: host, literal length, prefix before glob, method list. */
   readonly rank: number;
-  /** The rank of a match only with a `/` appended (config/route-match.ts). */
-  readonly rankWithSlash: number;
 }
 
 /**
- * A path whose letter case decides the route: the exact comparison selects one route (or none)
- * and the case-folded one another, so which handler serves it depends on whether the upstream
- * folds case. Refused (400) rather than guessed.
+ * A path whose spelling decides the route: the readings of it (config/route-match.ts: as
+ * written, ignoring a trailing slash, ignoring letter case) select different routes, so which
+ * handler serves it depends on how the upstream routes. Refused (400) rather than guessed.
  */
-export const CASE_AMBIGUOUS = 'case_ambiguous';
+export const AMBIGUOUS = 'ambiguous';
 
 function normalizeHost(hostHeader: string | undefined): string {
   if (hostHeader === undefined) return '';
@@ -60,82 +64,84 @@ function normalizeHost(hostHeader: string | undefined): string {
 /**
  * The route table. Most specific match wins, deterministically: exact host before
  * `*.suffix` (longer first) before any host; then the longer literal path; then a prefix
- * before a glob; then a match as is before one with a `/` appended; then routes with a method
- * list; then configuration order. Paths compare in the match form (config/route-match.ts). Two
- * routes that match exactly the same requests are a start-up error, never a run-time 500
- * (Oathkeeper's "Expected exactly one rule").
+ * before a glob; then a route without `format_suffix`; then routes with a method list; then
+ * configuration order. Paths compare in each reading of config/route-match.ts, and every
+ * reading must select the same route. Two routes that match exactly the same requests are a
+ * start-up error, never a run-time 500 (Oathkeeper's "Expected exactly one rule").
  */
 export class RouteTable {
-  private readonly routes: CompiledRoute[];
+  private readonly readings: Record<Reading, Candidate[]>;
+  /** Some glob ends in `/`: the loose reading differs from the exact one on every path. */
+  private readonly slashGlobs: boolean;
   private readonly upperCasePatterns: boolean;
+  /** Some pattern reads differently raw (an escape, a character a path carries escaped). */
+  private readonly rawPatterns: boolean;
 
   constructor(configs: readonly RouteConfig[], globalHeaders: HeaderMapping) {
     // The configuration was validated (config/route-rules.ts): no two routes match the same
     // requests, names are unique, strip prefixes fit, upstreams carry no query or credentials.
-    this.routes = configs.map((c, index) => compile(c, index, globalHeaders));
-    this.routes.sort((a, b) => b.rank - a.rank || a.index - b.index);
-    this.upperCasePatterns = this.routes.some((r) => r.path.hasUpperCase);
+    const routes = configs.map((c, index) => compile(c, index, globalHeaders));
+    const candidates = (reading: Reading) =>
+      configs.map((c, i) => candidate(c, routes[i]!, reading)).sort((a, b) => b.rank - a.rank || a.r.index - b.r.index);
+    this.readings = { exact: candidates('exact'), loose: candidates('loose'), folded: candidates('folded'), raw: candidates('raw') };
+    this.slashGlobs = configs.some((c) => c.match.path_glob !== undefined && endsWithSlash(c.match.path_glob));
+    this.upperCasePatterns = configs.some((c) => hasUpperCase(matchForm(c.match.path_glob ?? c.match.path_prefix!)));
+    this.rawPatterns = configs.some((c) => differsRaw(c.match));
   }
 
+  /** Most specific first (as the exact reading ranks them). */
   get all(): readonly Route[] {
-    return this.routes.map((r) => r.route);
+    return this.readings.exact.map((c) => c.r.route);
   }
 
   /**
    * The route for a canonical path (request-target.ts), undefined when none matches, or
-   * CASE_AMBIGUOUS. HEAD is matched as GET.
+   * AMBIGUOUS. HEAD is matched as GET.
    */
-  match(hostHeader: string | undefined, canonicalPath: string, method: string): Route | undefined | typeof CASE_AMBIGUOUS {
-    const host = normalizeHost(hostHeader);
-    const m = comparedMethod(method);
-    const key = pathKey(canonicalPath);
-    const chosen = this.choose(host, m, key);
-    return chosen === CASE_AMBIGUOUS ? chosen : chosen?.route;
+  match(hostHeader: string | undefined, canonicalPath: string, method: string): Route | undefined | typeof AMBIGUOUS {
+    const chosen = this.choose(normalizeHost(hostHeader), comparedMethod(method), canonicalPath);
+    return chosen === AMBIGUOUS ? chosen : chosen?.route;
   }
 
-  /** The same choice made exactly and letter case-folded, or CASE_AMBIGUOUS when they differ. */
-  private choose(host: string, method: string | undefined, key: string): CompiledRoute | undefined | typeof CASE_AMBIGUOUS {
-    const exact = this.find(host, method, key, false);
-    // Folding can only change the outcome when there is a letter to fold.
-    if (!this.upperCasePatterns && !hasUpperCase(key)) return exact;
-    const folded = this.find(host, method, foldCase(key), true);
-    return exact === folded ? exact : CASE_AMBIGUOUS;
+  /** The route every reading selects, or AMBIGUOUS when they differ. */
+  private choose(host: string, method: string | undefined, canonicalPath: string): CompiledRoute | undefined | typeof AMBIGUOUS {
+    const exact = exactKey(canonicalPath);
+    const chosen = this.find('exact', host, method, exact);
+    const loose = looseKey(exact);
+    // A reading can only choose differently where it reads the path or a pattern differently.
+    if ((loose !== exact || this.slashGlobs) && this.find('loose', host, method, loose) !== chosen) return AMBIGUOUS;
+    const folds = this.upperCasePatterns || hasUpperCase(loose);
+    if (folds && this.find('folded', host, method, foldCase(loose)) !== chosen) return AMBIGUOUS;
+    // Raw, only an escape the match form decodes reads differently (the canonical path has no other).
+    if ((this.rawPatterns || canonicalPath !== exact) && this.find('raw', host, method, rawKey(canonicalPath)) !== chosen) {
+      return AMBIGUOUS;
+    }
+    return chosen;
   }
 
-  /**
-   * The most specific matching route. A glob that matches only with a `/` appended ranks as
-   * if that `/` were not literal, and after a route that matches as it is: `/api/v1` is the
-   * prefix `/api/v1`'s before it is `/api/v1/*`'s. The routes are sorted by their rank when
-   * matching as they are, which no route exceeds: the scan stops at the first that cannot win.
-   */
-  private find(host: string, method: string | undefined, key: string, folded: boolean): CompiledRoute | undefined {
-    let best: CompiledRoute | undefined;
-    let bestRank = -1;
-    for (const r of this.routes) {
-      if (r.rank < bestRank) break;
+  /** The most specific matching route in one reading: the first, in rank order. */
+  private find(reading: Reading, host: string, method: string | undefined, key: string): CompiledRoute | undefined {
+    const candidates = this.readings[reading];
+    for (let i = 0; i < candidates.length; i++) {
+      const c = candidates[i]!;
+      const r = c.r;
       if (method !== undefined && r.methods !== undefined && !r.methods.has(method)) continue;
       const h = r.host;
       if (h.kind === 'exact' ? host !== h.name : h.kind === 'suffix' ? !host.endsWith(h.suffix) : false) continue;
-      const how = (folded ? r.foldedPath : r.path).test(key);
-      if (how === Matched.No) continue;
-      const rank = how === Matched.AsIs ? r.rank : r.rankWithSlash;
-      if (rank > bestRank || (rank === bestRank && r.index < best!.index)) {
-        best = r;
-        bestRank = rank;
-      }
+      if (c.path.test(key)) return r;
     }
-    return best;
+    return undefined;
   }
 
   /**
    * The route for a request whose method is unknown: the one `match` returns for every method,
-   * METHOD_DECIDES when the choice could differ by method, or CASE_AMBIGUOUS. The best route
-   * for the host and path regardless of methods decides: without a method list it wins for every
+   * METHOD_DECIDES when the choice could differ by method, or AMBIGUOUS. The best route for the
+   * host and path regardless of methods decides: without a method list it wins for every
    * method (a route with one would rank above it); with one, it wins only for its methods.
    */
-  matchAnyMethod(hostHeader: string | undefined, canonicalPath: string): Route | undefined | typeof METHOD_DECIDES | typeof CASE_AMBIGUOUS {
-    const chosen = this.choose(normalizeHost(hostHeader), undefined, pathKey(canonicalPath));
-    if (chosen === undefined || chosen === CASE_AMBIGUOUS) return chosen;
+  matchAnyMethod(hostHeader: string | undefined, canonicalPath: string): Route | undefined | typeof METHOD_DECIDES | typeof AMBIGUOUS {
+    const chosen = this.choose(normalizeHost(hostHeader), undefined, canonicalPath);
+    if (chosen === undefined || chosen === AMBIGUOUS) return chosen;
     return chosen.methods === undefined ? chosen.route : METHOD_DECIDES;
   }
 }
@@ -145,11 +151,20 @@ export const METHOD_DECIDES = Symbol('the route depends on the method');
 
 /**
  * Specificity as one number, compared field by field in this order: host, literal length,
- * prefix before glob, a match as it is before one with a `/` appended, a method list. The host
- * rank is below 2^22 and a literal length below 2^29, so the sum stays an exact integer.
+ * prefix before glob, without `format_suffix` before with, a method list. The host rank is
+ * below 2^22 and a literal length below 2^29, so the sum stays an exact integer.
  */
-function rankOf(host: number, literal: number, prefix: boolean, asIs: boolean, methods: boolean): number {
-  return host * 2 ** 32 + literal * 8 + (prefix ? 4 : 0) + (asIs ? 2 : 0) + (methods ? 1 : 0);
+function candidate(c: RouteConfig, r: CompiledRoute, reading: Reading): Candidate {
+  const h = r.host;
+  const hostRank = h.kind === 'exact' ? 2_000_000 : h.kind === 'suffix' ? 1_000_000 + h.suffix.length : 0;
+  const path = pathPattern(c.match, reading);
+  const rank =
+    hostRank * 2 ** 32 +
+    path.literalLength * 8 +
+    (c.match.path_glob === undefined ? 4 : 0) +
+    (c.match.format_suffix === true ? 0 : 2) +
+    (r.methods ? 1 : 0);
+  return { r, path, rank };
 }
 
 function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): CompiledRoute {
@@ -160,12 +175,6 @@ function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): C
       : hostSpec.startsWith('*.')
         ? { kind: 'suffix', suffix: hostSpec.slice(1) }
         : { kind: 'exact', name: hostSpec };
-  const hostRank = host.kind === 'exact' ? 2_000_000 : host.kind === 'suffix' ? 1_000_000 + host.suffix.length : 0;
-
-  const glob = c.match.path_glob;
-  const pattern = (fold: boolean) => (glob !== undefined ? globPattern(glob, fold) : prefixPattern(c.match.path_prefix!, fold));
-  const path = pattern(false);
-
   const upstream = new URL(c.upstream);
   // Compared with comparedMethod(): HEAD as GET (route-rules.ts refuses HEAD without GET).
   const methods = c.match.methods ? new Set(c.match.methods) : undefined;
@@ -173,11 +182,7 @@ function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): C
   return {
     index,
     host,
-    path,
-    foldedPath: pattern(true),
     methods,
-    rank: rankOf(hostRank, path.literalLength, glob === undefined, true, methods !== undefined),
-    rankWithSlash: rankOf(hostRank, Math.max(0, path.literalLength - 1), false, false, methods !== undefined),
     route: {
       name: c.name,
       auth: c.auth,

@@ -83,7 +83,7 @@ function methodDecides(s: ConfigSnapshot, host: string | undefined, rawTarget: s
     throw err;
   }
   const route = s.routes.matchAnyMethod(host, path);
-  // A case-ambiguous path is refused by the evaluation whatever the method.
+  // An ambiguous path (route-table.ts) is refused by the evaluation whatever the method.
   return route === METHOD_DECIDES || (typeof route === 'object' && s.methodDependentRoutes.has(route));
 }
 
