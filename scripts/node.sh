@@ -47,15 +47,15 @@ if [ -x "$fetched/node" ]; then
 fi
 if [ "$status" -eq 1 ]; then
   echo "scripts/node.sh: Node $(node -p process.version) does not satisfy package.json engines.node; installing Node $major from the npm registry's node package into $dir" >&2
+  rm -rf "$dir" # an unusable copy, if any
   mkdir -p "$cache"
   tmp=$(mktemp -d "$cache/.node$major.XXXXXX")
-  if ! npm install --prefix "$tmp" --no-save --no-audit --no-fund --loglevel=error "node@$major" >/dev/null; then
+  if ! bash "$root/scripts/install-node.sh" "$major" "$tmp"; then
     rm -rf "$tmp"
     echo "scripts/node.sh: could not install node@$major; install Node $major (or any Node that satisfies package.json engines.node) and put it first on PATH" >&2
     exit 1
   fi
-  rm -rf "$dir"
-  # Another run may have finished first; its copy is as good as this one.
+  # A run started at the same time may have put its copy there first; that one is as good.
   mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
 elif [ "$status" -ne 0 ]; then
   exit "$status"

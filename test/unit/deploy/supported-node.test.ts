@@ -30,11 +30,11 @@ const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string
 const script = read('scripts/node.sh');
 const fallbackMajor = Number(/^major=(\d+)/m.exec(script)?.[1]);
 
-/** A directory laid out like the repository: scripts/node.sh and package.json (engines replaced when given). */
+/** A directory laid out like the repository: scripts/node.sh, what it runs, and package.json (engines replaced when given). */
 function repoCopy(engines?: string) {
   const dir = mkdtempSync(join(tmpdir(), 'kg-node-sh-'));
   mkdirSync(join(dir, 'scripts'));
-  copyFileSync(join(repoRoot, 'scripts/node.sh'), join(dir, 'scripts/node.sh'));
+  for (const name of ['node.sh', 'install-node.sh']) copyFileSync(join(repoRoot, 'scripts', name), join(dir, 'scripts', name));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ ...pkg, engines: { node: engines ?? pkg.engines.node } }));
   return dir;
 }
