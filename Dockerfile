@@ -6,21 +6,18 @@
 #     -e KRATOS_GATEWAY_ROUTES__0__UPSTREAM=http://app:8080 \
 #     kratos-gateway:0.1.0
 #
-# Two stages: `build` compiles TypeScript and the native module (better-sqlite3 needs
-# python3, make and g++ when no prebuilt binary can be downloaded), then drops the dev
-# dependencies; `runtime` carries only dist/, the production node_modules, package.json
-# and config/. The image runs as uid/gid 10001 and writes nothing outside
+# Two stages: `build` compiles TypeScript, then drops the dev dependencies; `runtime`
+# carries only dist/, the production node_modules, package.json and config/. Neither needs
+# a compiler: the native modules (better-sqlite3, @node-rs/argon2) come from npm as
+# prebuilt Node-API binaries. The image runs as uid/gid 10001 and writes nothing outside
 # /var/lib/kratos-gateway, so it works with a read-only root filesystem. That directory
 # is only used by the embedded identity server (embedded_kratos.enabled), which the
 # default production configuration leaves off.
 #
-# Node 22 is the LTS the image ships: Node 20 is end-of-life. The test suite runs on both.
+# Node 26 is the active LTS the image ships; the test suites also run on Node 22 and 24
+# (package.json engines.node is the supported range).
 
-FROM node:22-bookworm-slim AS build
-
-RUN apt-get update \
-  && apt-get install -y --no-install-recommends python3 make g++ \
-  && rm -rf /var/lib/apt/lists/*
+FROM node:26-bookworm-slim AS build
 
 WORKDIR /app
 
@@ -34,7 +31,7 @@ RUN npm run build \
   && npm prune --omit=dev --no-audit --no-fund
 
 
-FROM node:22-bookworm-slim AS runtime
+FROM node:26-bookworm-slim AS runtime
 
 ENV NODE_ENV=production \
     KRATOS_GATEWAY_PROXY__LISTEN__HOST=0.0.0.0 \

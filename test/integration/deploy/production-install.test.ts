@@ -1,13 +1,15 @@
 /**
  * The container image's command, run from a clean production install, without Docker:
  * package.json + package-lock.json + .npmrc into an empty directory, `npm ci --omit=dev`
- * (better-sqlite3 compiles from source here: a minute or more), the compiled dist/ and
+ * (nothing compiles: better-sqlite3 loads its prebuilt Node-API binary), the compiled dist/ and
  * config/ next to it (what the Dockerfile's runtime stage copies), then exactly the
  * Dockerfile's ENTRYPOINT + CMD with its ENV, pointed at a whoami test server and an echo
  * upstream through environment overrides. One authenticated request goes through, the
  * image's HEALTHCHECK script passes against it, and SIGTERM drains and exits 0. The same
  * install also runs the quickstart configuration (`--config config/gateway.yaml`, embedded
  * identity server and demo app), as `docker run IMAGE --config config/gateway.yaml` would.
+ * It runs on the Node that runs the suite, not inside the image: CI runs it on Node 22, 24 and
+ * 26, the image's.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -118,8 +120,11 @@ describe('the image command from a clean production install', { timeout: 20 * 60
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('installed production dependencies only, with the native module built', () => {
+  it('installed production dependencies only, with the native module prebuilt (no compiler used)', () => {
     assert.ok(existsSync(join(dir, 'node_modules/better-sqlite3/package.json')));
+    assert.ok(existsSync(join(dir, 'node_modules/better-sqlite3/prebuilds')));
+    // node-gyp's output directory, which better-sqlite3 would load instead of its prebuilt binary.
+    assert.equal(existsSync(join(dir, 'node_modules/better-sqlite3/build')), false, 'better-sqlite3 was compiled');
     for (const dev of ['typescript', 'tsx', 'dockerfile-utils', 'kubernetes-models']) {
       assert.equal(existsSync(join(dir, 'node_modules', dev)), false, `${dev} is a dev dependency`);
     }
