@@ -58,7 +58,7 @@ describe('logging never contains credentials; shutdown drains', () => {
   });
 
   test('shutdown: readiness turns false, in-flight requests finish, new connections are refused', async () => {
-    const { gw, close } = await startStack((u) => ({
+    const { gw, upstream, close } = await startStack((u) => ({
       proxy: { shutdown_grace_ms: 10_000 },
       routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'anonymous' }],
     }));
@@ -67,7 +67,13 @@ describe('logging never contains credentials; shutdown drains', () => {
       assert.equal(ready.statusCode, 200);
       await ready.body.dump();
       const inflight = request(gw.proxyUrl + '/slow'); // upstream answers after 3 s
-      await new Promise((r) => setTimeout(r, 100));
+      // In flight means at the upstream: a connection still in the listen backlog when the
+      // listener closes is reset, however long the test would have slept on a busy machine.
+      for (let n = 0; n < 3000 && !upstream.received.some((r) => r.url === '/slow'); n++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(
+        upstream.received.some((r) => r.url === '/slow'),
+        'the slow request reached the upstream',
+      );
       const stopping = gw.shutdown();
       const res = await inflight;
       assert.equal(res.statusCode, 200);
