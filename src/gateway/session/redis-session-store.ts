@@ -443,8 +443,9 @@ export class RedisSessionStore implements SessionStore {
   private async beat(): Promise<void> {
     if (this.closed || this.cmd.status !== 'ready' || this.sub.status !== 'ready') return;
     const budget = Math.max(this.opts.timeoutMs, 1_000);
-    if (this.lacking !== undefined) {
-      // Until the ACL lets everything through: asked again at each beat.
+    // Until the ACL lets everything through, or while the check has had no answer on this
+    // connection (Redis slow at connect): asked again at each beat, else the store stays down.
+    if (this.lacking !== undefined || this.probe === undefined) {
       if (this.subscribeDenied !== undefined) this.subscribeChannels();
       void this.checkPermissions();
     }
