@@ -33,8 +33,18 @@ export interface FillsHost {
   readonly cmd: ScriptedRedis;
   /** Whether the store is up: Redis reachable, subscribed, every command permitted. */
   readonly up: boolean;
-  /** Keeps a value in this process only (capped while the store is down). */
-  keepHere(key: string, value: StoredValue, ttlMs: number): void;
+  /**
+   * Which stretch of being up the store is in (it changes each time the store goes down), or
+   * undefined while it is not up. A miss records it when it begins: an answer is trusted as one
+   * no purge overtook only if the store stayed up meanwhile, since the purge messages of a
+   * stretch down are lost, not replayed.
+   */
+  readonly upSince: number | undefined;
+  /**
+   * Keeps a value in this process only; `steady`: the store was up all the while it was asked,
+   * else it is capped as everything held when the store went down was (degraded_ttl_cap_ms).
+   */
+  keepHere(key: string, value: StoredValue, ttlMs: number, steady: boolean): void;
 }
 
 export interface FillsOptions {
@@ -86,33 +96,37 @@ export class Fills {
   }
 
   async load(key: string): Promise<SlowTierLoad> {
-    const first = await this.loadOnce(key);
+    const since = this.host.upSince;
+    const first = await this.loadOnce(key, since);
     if (first.kind === 'done') return first.result;
     // Another instance is asking Kratos for this key: wait for its answer (or its lock to lapse).
     await first.wait(this.o.whoamiTimeoutMs);
-    const second = await this.loadOnce(key);
+    const second = await this.loadOnce(key, since);
     if (second.kind === 'done') return second.result;
     await second.wait(0);
     // Still held (a newer holder): ask Kratos ourselves rather than wait a second time.
-    return this.ticket(key, undefined);
+    return this.ticket(key, since);
   }
 
   /**
-   * A miss to be answered by Kratos. `started` (Redis ms): when a revalidation claim began, for
-   * the purge guard; `fill`: ours when we hold the fill lock. Neither: the answer is kept here only.
+   * A miss to be answered by Kratos. `since`: the store's upSince when the miss began;
+   * `started` (Redis ms): when a revalidation claim began, for the purge guard; `fill`: ours
+   * when we hold the fill lock. Neither: the answer is kept here only.
    */
-  ticket(key: string, started: number | undefined, fill?: Fill): SlowTierLoad {
+  ticket(key: string, since: number | undefined, started?: number, fill?: Fill): SlowTierLoad {
     let done = false;
     return {
       found: undefined,
       keep: (value, ttlMs) => {
-        this.host.keepHere(key, value, ttlMs);
+        const steady = since !== undefined && this.host.upSince === since;
+        this.host.keepHere(key, value, ttlMs, steady);
         if (done) return;
         done = true;
         const session = value === NOT_A_SESSION ? undefined : (value as SessionSummary);
         // "Not a session" is not shared (see the file comment); nor is a Kratos-signed JWT
-        // (tokenize_as), a bearer assertion for upstreams.
-        if (session === undefined || session.tokenized !== undefined || (started === undefined && fill === undefined) || !this.host.up)
+        // (tokenize_as), a bearer assertion for upstreams; nor an answer asked across a time
+        // down, whose purges this instance may not have heard.
+        if (session === undefined || session.tokenized !== undefined || (started === undefined && fill === undefined) || !steady)
           return this.finish(key, fill);
         if (fill !== undefined) {
           fill.done = true;
@@ -144,11 +158,14 @@ export class Fills {
     };
   }
 
-  /** Keeps a value read from Redis here for what its Redis entry has left (no expiry: the cap), capped; returns that lifetime. */
-  keepFound(key: string, value: StoredValue, pttl: number): number {
+  /**
+   * Keeps a value read from Redis here for what its Redis entry has left (no expiry: the cap),
+   * capped; returns that lifetime. `since`: the store's upSince when the read was sent.
+   */
+  keepFound(key: string, value: StoredValue, pttl: number, since: number | undefined): number {
     const cap = this.o.ttlCapMs;
     const ttlMs = Math.max(1, Math.min(pttl > 0 ? pttl : cap, cap));
-    this.host.keepHere(key, value, ttlMs);
+    this.host.keepHere(key, value, ttlMs, since !== undefined && this.host.upSince === since);
     return ttlMs;
   }
 
@@ -197,7 +214,7 @@ export class Fills {
    * One miss's command. A waiter is registered before it is sent, so a fill notice that
    * overtakes the reply is not lost. Redis not answering in time: a miss kept here only.
    */
-  private async loadOnce(key: string): Promise<Step> {
+  private async loadOnce(key: string, since: number | undefined): Promise<Step> {
     const w: Waiter = { filled: false, wake: () => {} };
     let set = this.waiters.get(key);
     if (set === undefined) this.waiters.set(key, (set = new Set()));
@@ -223,17 +240,17 @@ export class Fills {
       fill.done = true;
       if (!this.held.has(key)) this.held.set(key, fill);
       // Out of memory (noeviction) Redis refuses the SET, but still reads.
-      const found = err instanceof ReplyError && (err as Error).message.startsWith('OOM') ? await this.read(key) : undefined;
-      return { kind: 'done', result: found ?? this.ticket(key, undefined) };
+      const found = err instanceof ReplyError && (err as Error).message.startsWith('OOM') ? await this.read(key, since) : undefined;
+      return { kind: 'done', result: found ?? this.ticket(key, since) };
     }
     if (reply === null) {
       unregister();
       this.held.set(key, fill);
-      return { kind: 'done', result: this.ticket(key, undefined, fill) };
+      return { kind: 'done', result: this.ticket(key, since, undefined, fill) };
     }
     if (!reply.startsWith(FILL_LOCK)) {
       unregister();
-      return { kind: 'done', result: (await this.found(key, reply)) ?? this.ticket(key, undefined) };
+      return { kind: 'done', result: (await this.found(key, reply, since)) ?? this.ticket(key, since) };
     }
     const lock = reply;
     const wait = async (ms: number) => {
@@ -253,20 +270,20 @@ export class Fills {
   }
 
   /** A stored value as a load's result, kept here for its PTTL; undefined when unreadable or gone meanwhile. */
-  private async found(key: string, text: string): Promise<SlowTierLoad | undefined> {
+  private async found(key: string, text: string, since: number | undefined): Promise<SlowTierLoad | undefined> {
     // Unreadable (another format; another summary shape during a rolling update): a miss, kept here only.
     const value = decodeStoredValue(text, this.o.summaryShape);
     if (value === undefined) return undefined;
     const pttl = await within(this.host.cmd.pttl(this.o.keyPrefix + 's:' + key), this.o.timeoutMs).catch(() => -2);
     // Purged (or expired) since it was read, or Redis did not say: asked anew.
     if (pttl === -2) return undefined;
-    const ttlMs = this.keepFound(key, value, pttl);
+    const ttlMs = this.keepFound(key, value, pttl, since);
     return { found: { value, ttlMs }, keep: () => {}, release: () => {} };
   }
 
-  private async read(key: string): Promise<SlowTierLoad | undefined> {
+  private async read(key: string, since: number | undefined): Promise<SlowTierLoad | undefined> {
     const text = await within(this.host.cmd.get(this.o.keyPrefix + 's:' + key), this.o.timeoutMs).catch(() => null);
-    return text === null || text.startsWith(FILL_LOCK) ? undefined : this.found(key, text);
+    return text === null || text.startsWith(FILL_LOCK) ? undefined : this.found(key, text, since);
   }
 
   /** Tells the instance holding `lock` ("fill <origin> <token>") that this one waits on it. */

@@ -44,6 +44,14 @@ const HARMLESS: Record<Probed, string> = {
 };
 
 /**
+ * What the form a command is sent in needs of Redis, said with an error (not a refusal) Redis
+ * answers it with: Redis 6.2 and older answer the miss's SET with a syntax error.
+ */
+const NEEDS: Partial<Record<Probed, string>> = {
+  SET: 'the gateway sends SET … PX … NX GET, which needs Redis 7.0 or later, or Valkey',
+};
+
+/**
  * Generated from HARMLESS. DEL first: out of memory, Redis refuses a script whose first write is
  * anything else. Returns the errors as {name, error, name, error, …}.
  */
@@ -72,7 +80,10 @@ return errors`;
 function classify(report: PermissionReport, name: string, message: string): void {
   const first = message.split('\n')[0]!;
   const upper = name.toUpperCase();
-  if (!/^NOPERM|executing the script can't/.test(first)) return void report.errors.push(`${upper}: ${first}`);
+  if (!/^NOPERM|executing the script can't/.test(first)) {
+    const needs = NEEDS[upper as Probed];
+    return void report.errors.push(`${upper}: ${first}${needs === undefined ? '' : ` (${needs})`}`);
+  }
   if (/can't access at least one of the keys|access a key/.test(first)) report.missing.push(`${upper} (on the key prefix)`);
   else if (/publish to the channel|access a channel/.test(first)) report.missing.push(`${upper} (on the channels)`);
   else report.missing.push(upper);

@@ -98,6 +98,8 @@ export class RedisSessionStore implements SessionStore {
   private readonly urlForLogs: string;
   private readonly heartbeat: NodeJS.Timeout;
   private state: State = 'connecting';
+  /** Times the store has gone down: see FillsHost.upSince. */
+  private downs = 0;
   private subscribed = false;
   private heartbeatFailures = 0;
   /**
@@ -149,12 +151,17 @@ export class RedisSessionStore implements SessionStore {
     const url = withoutCredentials(opts.url);
     this.cmd = withScripts(new Redis(url, common));
     const isUp = () => this.up;
+    const upSince = () => this.upSince;
     const host = {
       cmd: this.cmd,
       get up() {
         return isUp();
       },
-      keepHere: (k: string, v: StoredValue, ttl: number) => this.set(k, v, ttl),
+      get upSince() {
+        return upSince();
+      },
+      keepHere: (k: string, v: StoredValue, ttl: number, steady: boolean) =>
+        this.l1.set(k, v, steady ? ttl : Math.min(ttl, this.degradedCapMs)),
     };
     this.fills = new Fills(host, {
       keyPrefix: p,
@@ -191,6 +198,11 @@ export class RedisSessionStore implements SessionStore {
   /** Whether Redis is reachable, this store subscribed and its user permitted (the kratos_gateway_shared_cache_up gauge). */
   get up(): boolean {
     return this.state === 'up';
+  }
+
+  /** See FillsHost.upSince. */
+  private get upSince(): number | undefined {
+    return this.state === 'up' ? this.downs : undefined;
   }
 
   get size(): number {
@@ -233,8 +245,9 @@ export class RedisSessionStore implements SessionStore {
 
   async claimRevalidation(key: string, checkedAtMs: number, forMs: number): Promise<RevalidationClaim> {
     // Redis away or slow: this instance re-checks on its own (its answer is kept here only).
-    const alone: RevalidationClaim = { outcome: 'claimed', load: this.fills.ticket(key, undefined) };
-    if (this.state !== 'up') return alone;
+    const upSince = this.upSince;
+    const alone: RevalidationClaim = { outcome: 'claimed', load: this.fills.ticket(key, upSince) };
+    if (upSince === undefined) return alone;
     let reply: ClaimReply;
     const receivedBefore = this.received;
     try {
@@ -244,7 +257,7 @@ export class RedisSessionStore implements SessionStore {
     }
     const [kind, text, pttl, nowText] = reply;
     if (kind === 3) return { outcome: 'elsewhere' };
-    if (kind === 2) return { outcome: 'claimed', load: this.fills.ticket(key, Number(nowText)) };
+    if (kind === 2) return { outcome: 'claimed', load: this.fills.ticket(key, upSince, Number(nowText)) };
     const value = decodeStoredValue(text, this.opts.summaryShape);
     // Redis sends a purge that followed the script on the other connection, which may be read
     // first: the value would come back after the purge dropped it. Asked anew instead (guarded).
@@ -254,8 +267,8 @@ export class RedisSessionStore implements SessionStore {
       since('k' + key) ||
       (value !== undefined && value !== NOT_A_SESSION && since('i' + (value as SessionSummary).identityId));
     if (value === undefined || value === NOT_A_SESSION || raced)
-      return { outcome: 'claimed', load: this.fills.ticket(key, Number(nowText)) };
-    this.fills.keepFound(key, value, Number(pttl));
+      return { outcome: 'claimed', load: this.fills.ticket(key, upSince, Number(nowText)) };
+    this.fills.keepFound(key, value, Number(pttl), upSince);
     return { outcome: 'refreshed' };
   }
 
@@ -430,8 +443,9 @@ export class RedisSessionStore implements SessionStore {
   private async beat(): Promise<void> {
     if (this.closed || this.cmd.status !== 'ready' || this.sub.status !== 'ready') return;
     const budget = Math.max(this.opts.timeoutMs, 1_000);
-    if (this.lacking !== undefined) {
-      // Until the ACL lets everything through: asked again at each beat.
+    // Until the ACL lets everything through, or while the check has had no answer on this
+    // connection (Redis slow at connect): asked again at each beat, else the store stays down.
+    if (this.lacking !== undefined || this.probe === undefined) {
       if (this.subscribeDenied !== undefined) this.subscribeChannels();
       void this.checkPermissions();
     }
@@ -471,6 +485,7 @@ export class RedisSessionStore implements SessionStore {
     const previous = this.state;
     this.state = next;
     if (next === 'down') {
+      this.downs++;
       this.subscribed = this.sub.status === 'ready' && this.subscribed;
       // Invalidations from elsewhere may be missed from now on: nothing held here outlives the cap.
       this.l1.capRemainingTtl(this.degradedCapMs);

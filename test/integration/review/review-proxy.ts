@@ -3,7 +3,8 @@
  * connections open at that moment (nothing forwarded, nothing closed: a network path that went
  * silent, as after a failover that moved an IP without a reset) while new connections pass, and
  * delay what Redis sends on command connections (not on those that sent SUBSCRIBE), so a reply
- * can be made to arrive after a pub/sub message Redis sent later.
+ * can be made to arrive after a pub/sub message Redis sent later. Delayed or not, what Redis sent
+ * on one connection arrives in order, as over any TCP path.
  */
 import { createServer, connect, type Socket } from 'node:net';
 
@@ -19,13 +20,35 @@ export interface ReviewProxy {
 }
 
 export async function startReviewProxy(redisPort: number): Promise<ReviewProxy> {
-  const pairs = new Set<{ client: Socket; server: Socket; frozen: boolean; subscriber: boolean }>();
+  type Pair = {
+    client: Socket;
+    server: Socket;
+    frozen: boolean;
+    subscriber: boolean;
+    held: { at: number; data: Buffer }[];
+    timer?: NodeJS.Timeout;
+  };
+  const pairs = new Set<Pair>();
+  /** Sends what is held for `pair`, oldest first, each once its time has come. */
+  const pump = (pair: Pair) => {
+    const next = pair.held[0];
+    if (next === undefined || pair.timer !== undefined) return;
+    pair.timer = setTimeout(
+      () => {
+        pair.timer = undefined;
+        const { data } = pair.held.shift()!;
+        if (!pair.frozen && !pair.client.destroyed) pair.client.write(data);
+        pump(pair);
+      },
+      Math.max(0, next.at - Date.now()),
+    );
+  };
   let delayMs = 0;
   let blocked = false;
   const server = createServer((client) => {
     if (blocked) return void client.destroy();
     const upstream = connect(redisPort, '127.0.0.1');
-    const pair = { client, server: upstream, frozen: false, subscriber: false };
+    const pair: Pair = { client, server: upstream, frozen: false, subscriber: false, held: [] };
     pairs.add(pair);
     client.on('data', (d: Buffer) => {
       if (pair.frozen) return;
@@ -34,8 +57,11 @@ export async function startReviewProxy(redisPort: number): Promise<ReviewProxy> 
     });
     upstream.on('data', (d: Buffer) => {
       if (pair.frozen) return;
-      if (delayMs > 0 && !pair.subscriber) setTimeout(() => pair.frozen || client.destroyed || client.write(d), delayMs);
-      else client.write(d);
+      // Behind anything still held: a shorter delay set meanwhile does not let a reply overtake.
+      if ((delayMs > 0 && !pair.subscriber) || pair.held.length > 0) {
+        pair.held.push({ at: Date.now() + (pair.subscriber ? 0 : delayMs), data: d });
+        pump(pair);
+      } else client.write(d);
     });
     const end = () => {
       if (pair.frozen) return;
