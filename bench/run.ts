@@ -11,6 +11,9 @@
  *   --profile                        (CPU-profile kratos-gateway during the first scenario listed)
  *   --no-install                     (do not apt-get install nginx-light / caddy when missing)
  *   --fleet-trials 60 --fleet-credentials 20 --fleet-burst 300 --fleet-spread 500   (the fleet scenario, bench/lib/fleet.ts)
+ *   --scenarios memory,soak          (bench/lib/memory-bench.ts: written to bench/results/memory.md, not latest.md)
+ *   --memory-sessions 100000,1000000 --soak-seconds 150 --soak-ttl-cap-ms 30000 --soak-new-per-second 513
+ *   --soak-live-seconds 30 --soak-connections 32 --soak-sample-seconds 5
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,6 +27,7 @@ import { hasCommand, peerVersions, startSystem, SYSTEM_LABELS, type RunningSyste
 import { runLoad, stopLoad } from './lib/load.js';
 import { measureWorkers, workersTable } from './lib/workers.js';
 import { FLEET_LABELS, fleetScenario } from './lib/fleet.js';
+import { MEMORY_SCENARIOS, runMemoryScenarios } from './lib/memory-bench.js';
 
 const args = parseArgs(process.argv.slice(2));
 const duration = num(args, 'duration', 5);
@@ -38,6 +42,19 @@ const kratosKind = (args.get('kratos') ?? (embeddedAvailable() ? 'embedded' : 'f
 const notes: string[] = [];
 const started = Date.now();
 const log = (msg: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+
+// The memory scenarios start what they need themselves and write bench/results/memory.md; the
+// rest of the run (and latest.md) is only for the other scenarios.
+const memoryScenarios = scenarios.filter((s) => MEMORY_SCENARIOS.includes(s));
+if (memoryScenarios.length > 0) {
+  try {
+    await runMemoryScenarios(memoryScenarios, args, log);
+  } finally {
+    await stopLoad();
+  }
+  if (memoryScenarios.length === scenarios.length) process.exit(0);
+  scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => !MEMORY_SCENARIOS.includes(s)));
+}
 
 // ---- peers: install from Debian when missing -------------------------------------------
 function ensurePeer(cmd: string, pkg: string): boolean {

@@ -1,0 +1,207 @@
+/**
+ * The memory scenarios of `npm run bench` (`--scenarios memory,soak`), written to
+ * bench/results/memory.md (and a dated JSON beside it), never to latest.md:
+ *
+ * - `memory`: bytes per cached session at 100,000 and 1,000,000 sessions (`--memory-sessions`),
+ *   each in a fresh process (bench/lib/cache-memory-child.ts, --expose-gc), and the cache's own
+ *   estimate (session_cache.max_bytes accounting) against the measured heap.
+ * - `soak`: kratos-gateway in its own process with `ttl_cap_ms` 30 s under mixed traffic whose
+ *   live set moves (a new session every 1/513 s, each used for 30 s, plus one hot session and
+ *   invalid tokens) for 150 s (`--soak-seconds`): RSS and cache entries every 5 s.
+ *
+ * Loopback only; every run bounded by a session count or a duration.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { num } from './args.js';
+import { startKratos } from './kratos.js';
+import { runLoad, type LoadResult } from './load.js';
+import { BENCH_DIR, sleep, startNode } from './proc.js';
+import { startSystem } from './systems.js';
+import { TYPICAL_IDENTITY_HEADERS } from './typical-identity.js';
+
+export const MEMORY_SCENARIOS = ['memory', 'soak'];
+
+export interface CacheMemory {
+  sessions: number;
+  held: number;
+  maxBytes: number;
+  fillMs: number;
+  heapBytesPerSession: number;
+  externalBytesPerSession: number;
+  bytesPerSession: number;
+  rssBytesPerSession: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  estimatedBytesPerSession: number;
+  measuredOverEstimate: number;
+}
+
+export interface SoakSample {
+  seconds: number;
+  rssMiB: number;
+  heapUsedMiB: number;
+  entries: number;
+}
+
+export interface SoakResult {
+  seconds: number;
+  ttlCapMs: number;
+  newPerSecond: number;
+  liveSeconds: number;
+  connections: number;
+  samples: SoakSample[];
+  load: LoadResult;
+  whoamiCalls: number;
+}
+
+function cacheMemory(sessions: number, maxBytes: number): Promise<CacheMemory> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', BENCH_DIR + 'lib/cache-memory-child.ts', JSON.stringify({ sessions, maxBytes })],
+      { maxBuffer: 1 << 20, timeout: 1_200_000 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`cache-memory-child ${sessions}: ${err.message} ${stderr}`));
+        resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as CacheMemory);
+      },
+    );
+  });
+}
+
+async function soak(args: Map<string, string>, log: (m: string) => void): Promise<SoakResult> {
+  const seconds = num(args, 'soak-seconds', 150);
+  const ttlCapMs = num(args, 'soak-ttl-cap-ms', 30_000);
+  const newPerSecond = num(args, 'soak-new-per-second', 513);
+  const liveSeconds = num(args, 'soak-live-seconds', 30);
+  const connections = num(args, 'soak-connections', 32);
+  const everyMs = num(args, 'soak-sample-seconds', 5) * 1000;
+  const upstream = await startNode<{ url: string; port: number }>('servers/upstream.ts');
+  const kratos = await startKratos('fake', 0);
+  const gw = await startSystem('kg', {
+    upstreamUrl: upstream.ready.url,
+    upstreamPort: upstream.ready.port,
+    kratosUrl: kratos.url,
+    kratosPort: kratos.port,
+    peerCpus: 1,
+    gatewayConfig: { sessionCache: { ttl_cap_ms: ttlCapMs }, identityHeaders: TYPICAL_IDENTITY_HEADERS },
+  });
+  try {
+    const samples: SoakSample[] = [];
+    const t0 = performance.now();
+    const sample = async () => {
+      const s = await gw.stats!();
+      const at = {
+        seconds: Math.round((performance.now() - t0) / 1000),
+        rssMiB: s.rss / 2 ** 20,
+        heapUsedMiB: s.heapUsed / 2 ** 20,
+        entries: s.entries,
+      };
+      samples.push(at);
+      log(
+        `soak ${String(at.seconds).padStart(4)} s: RSS ${at.rssMiB.toFixed(1)} MiB, heap ${at.heapUsedMiB.toFixed(1)} MiB, ${at.entries} entries`,
+      );
+    };
+    await sample();
+    const load = runLoad({
+      kind: 'http',
+      url: gw.url + '/',
+      connections,
+      duration: seconds,
+      tokens: {
+        mode: 'soak',
+        prefix: 'v.soak-',
+        newPerSecond,
+        liveSeconds,
+        hotToken: 'v.soak-hot',
+        hotShare: 0.2,
+        invalidPrefix: 'invalid.soak-',
+        invalidShare: 0.1,
+      },
+    });
+    let done = false;
+    void load.finally(() => (done = true)).catch(() => {});
+    while (!done) {
+      await Promise.race([sleep(everyMs - ((performance.now() - t0) % everyMs)), load.catch(() => {})]);
+      if (!done) await sample();
+    }
+    const result = await load;
+    await sample();
+    return { seconds, ttlCapMs, newPerSecond, liveSeconds, connections, samples, load: result, whoamiCalls: await kratos.whoamiCalls() };
+  } finally {
+    await gw.stop();
+    await kratos.stop();
+    await upstream.stop();
+  }
+}
+
+const f0 = (x: number) => Math.round(x).toLocaleString('en-US');
+
+function render(date: string, memory: CacheMemory[], soaked: SoakResult | undefined): string {
+  const lines = [`# kratos-gateway memory — ${date.slice(0, 16).replace('T', ' ')} UTC`, ''];
+  lines.push(
+    `**Machine:** ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; load average at the end ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' / ')}. Rerun: \`npm run bench -- --scenarios memory,soak\` (bench/lib/memory-bench.ts).`,
+    '',
+  );
+  if (memory.length > 0) {
+    lines.push(
+      '## Bytes per cached session',
+      '',
+      'A typical identity (email and name, both mapped to identity headers), the real store, resolver keys and summaries, in a fresh process per size; V8 heap + external memory after two forced GCs, before the store is built and after it is filled (so the LRU arrays preallocated for `max_entries` count). "estimate" is what `session_cache.max_bytes` counts per entry.',
+      '',
+      '| sessions | bytes / session (heap + external) | RSS bytes / session | estimate (max_bytes accounting) | measured / estimate | fill time |',
+      '|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const m of memory)
+      lines.push(
+        `| ${f0(m.sessions)} | ${f0(m.bytesPerSession)} | ${f0(m.rssBytesPerSession)} | ${f0(m.estimatedBytesPerSession)} | ${m.measuredOverEstimate.toFixed(2)}× | ${(m.fillMs / 1000).toFixed(1)} s |`,
+      );
+    lines.push('');
+  }
+  if (soaked !== undefined) {
+    const s = soaked;
+    const l = s.load;
+    const fivexx = Object.entries(l.status)
+      .filter(([code]) => code.startsWith('5'))
+      .reduce((a, [, n]) => a + n, 0);
+    lines.push(
+      '## Soak: expired entries release their memory',
+      '',
+      `kratos-gateway (its own process, \`ttl_cap_ms: ${s.ttlCapMs}\`, default \`max_entries\`/\`max_bytes\`, the typical identity's headers), ${s.connections} connections for ${s.seconds} s: 20 % one hot session, 10 % a never-seen invalid token, 70 % one of the sessions in use (a new one every ${(1000 / s.newPerSecond).toFixed(2)} ms, each in use for ${s.liveSeconds} s: ≈ ${f0(s.newPerSecond * s.liveSeconds)} in use at a time, ≈ ${f0(s.newPerSecond * s.seconds)} over the run). Fake whoami (bench/servers/whoami.ts).`,
+      '',
+      `Requests: ${f0(l.total)} (${f0(l.rps)} req/s), status ${JSON.stringify(l.status)}, connection errors ${l.errors}, timeouts ${l.timeouts}, 5xx ${fivexx}; whoami calls ${f0(s.whoamiCalls)}.`,
+      '',
+      '| s | RSS MiB | V8 heap used MiB | cache entries (sessions + negative) |',
+      '|---:|---:|---:|---:|',
+      ...s.samples.map((x) => `| ${x.seconds} | ${x.rssMiB.toFixed(1)} | ${x.heapUsedMiB.toFixed(1)} | ${f0(x.entries)} |`),
+      '',
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Runs the memory scenarios asked for and writes bench/results/memory.md. */
+export async function runMemoryScenarios(scenarios: string[], args: Map<string, string>, log: (m: string) => void): Promise<void> {
+  const date = new Date().toISOString();
+  const memory: CacheMemory[] = [];
+  if (scenarios.includes('memory')) {
+    const sizes = (args.get('memory-sessions') ?? '100000,1000000').split(',').map(Number);
+    for (const n of sizes) {
+      // max_bytes far above what n sessions take: this measures entries, not the byte bound.
+      const m = await cacheMemory(n, 64 * 2 ** 30);
+      memory.push(m);
+      log(
+        `memory ${f0(n)} sessions: ${f0(m.bytesPerSession)} B/session (heap ${f0(m.heapBytesPerSession)} + external ${f0(m.externalBytesPerSession)}), RSS ${f0(m.rssBytesPerSession)} B/session, estimate ${f0(m.estimatedBytesPerSession)} (measured/estimate ${m.measuredOverEstimate.toFixed(2)})`,
+      );
+    }
+  }
+  const soaked = scenarios.includes('soak') ? await soak(args, log) : undefined;
+  mkdirSync(BENCH_DIR + 'results', { recursive: true });
+  writeFileSync(`${BENCH_DIR}results/memory-${date.replace(/[:.]/g, '-')}.json`, JSON.stringify({ date, memory, soak: soaked }, null, 2));
+  const md = render(date, memory, soaked);
+  writeFileSync(`${BENCH_DIR}results/memory.md`, md);
+  console.log('\n' + md);
+}
