@@ -7,7 +7,8 @@ import {
   type MemorySessionStoreOptions,
 } from '../../../../src/gateway/session/memory-session-store.js';
 import { NOT_A_SESSION, type SessionInvalidation } from '../../../../src/gateway/session/session-store.js';
-import { summarySize, type SessionSummary } from '../../../../src/gateway/session/session-summary.js';
+import type { SessionSummary } from '../../../../src/gateway/session/session-summary.js';
+import { entryBytes } from '../../../../src/gateway/session/entry-size.js';
 import { describeSessionStore, summary } from './session-store-contract.js';
 
 const defaults: MemorySessionStoreOptions = { maxEntries: 1_000, maxBytes: 1_000_000, ttlCapMs: 600_000, negativeTtlMs: 600_000 };
@@ -62,9 +63,9 @@ test('sessions are bounded by maxEntries; an evicted session leaves the identity
   assert.equal(s.dropIdentity('id-4'), 1);
 });
 
-test('sessions are bounded by maxBytes (key + summary size); one too big for it is neither kept nor indexed', () => {
+test('sessions are bounded by maxBytes (estimated entry bytes); one too big for it is neither kept nor indexed', () => {
   const one = summary('id-1', 's1', { 'identity.traits.email': 'a@example.org' });
-  const entry = 'k1'.length + summarySize(one);
+  const entry = entryBytes('k1', one);
   const s = store({ maxBytes: entry * 2 });
   s.set('k1', one, 600_000);
   assert.equal(s.sizes.bytes, entry);
