@@ -18,7 +18,7 @@ import { num } from './args.js';
 import { startKratos } from './kratos.js';
 import { runLoad, type LoadResult } from './load.js';
 import { BENCH_DIR, sleep, startNode } from './proc.js';
-import { startSystem } from './systems.js';
+import { startSystem, type SystemEnv, type SystemId } from './systems.js';
 import { TYPICAL_IDENTITY_HEADERS } from './typical-identity.js';
 
 export const MEMORY_SCENARIOS = ['memory', 'soak'];
@@ -134,6 +134,68 @@ async function soak(args: Map<string, string>, log: (m: string) => void): Promis
     await kratos.stop();
     await upstream.stop();
   }
+}
+
+/**
+ * Scenario (h): each system in its own process, one warm-up session, then 100,000 distinct
+ * sessions through it; RSS and (kratos-gateway) V8 heap after a forced GC before and after, per
+ * entry the cache then holds. kratos-gateway maps the typical identity's two headers, so its
+ * entries are what a deployment's are; 100,000 of them exceed the default max_bytes, so the
+ * cache ends full at its byte bound and "RSS per cached byte" is what a full cache costs per
+ * byte of max_bytes (the Helm chart's memory limit is computed from it). Its ttl_cap_ms is
+ * 10 minutes: on a busy machine the fill takes longer than the default minute, and entries
+ * expiring (and swept out) during it would leave the cache short of its bound.
+ */
+export async function memoryPerCachedSession(
+  ids: SystemId[],
+  env: SystemEnv,
+  connections: number,
+  log: (m: string) => void,
+): Promise<Record<string, unknown>> {
+  const offered = 100_000;
+  const extra: Record<string, unknown> = { kratos: `fake (bench/servers/whoami.ts): ${offered.toLocaleString('en-US')} sessions` };
+  for (const id of ids) {
+    const s = await startSystem(id, {
+      ...env,
+      gatewayConfig: { identityHeaders: TYPICAL_IDENTITY_HEADERS, sessionCache: { ttl_cap_ms: 600_000 } },
+    });
+    try {
+      await runLoad({ kind: 'http', url: s.url + '/', connections, duration: 1, tokens: { mode: 'fixed', token: 'v.h-warm' } });
+      const before = s.memory ? await s.memory() : undefined;
+      const rssBefore = s.rss();
+      const fill = await runLoad({
+        kind: 'http',
+        url: s.url + '/',
+        connections,
+        amount: offered,
+        tokens: { mode: 'cycle', prefix: 'v.h-', count: offered },
+      });
+      const after = s.memory ? await s.memory() : undefined;
+      await sleep(500);
+      const rssAfter = s.rss();
+      // Per entry held: the byte bound may keep fewer than were offered.
+      const held = after === undefined || before === undefined ? offered : after.entries - before.entries;
+      const cacheBytes = after?.cacheBytes;
+      extra[id] = {
+        sessions: offered,
+        ok: fill.ok,
+        fillSeconds: fill.seconds,
+        rssBeforeMiB: rssBefore / 2 ** 20,
+        rssAfterMiB: rssAfter / 2 ** 20,
+        rssBytesPerSession: (rssAfter - rssBefore) / held,
+        ...(before && after
+          ? { heapBytesPerSession: (after.heapUsed - before.heapUsed) / held, cacheEntries: after.entries, gcForced: after.gcForced }
+          : {}),
+        ...(cacheBytes !== undefined && { cacheBytes, rssPerCachedByte: (rssAfter - rssBefore) / cacheBytes }),
+      };
+      log(
+        `h ${id}: RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB = ${f0((rssAfter - rssBefore) / held)} B per entry${before && after ? `, heap ${f0((after.heapUsed - before.heapUsed) / held)} B per entry, ${after.entries} entries` : ''}${cacheBytes !== undefined ? `, ${(cacheBytes / 2 ** 20).toFixed(1)} MiB estimated` : ''}`,
+      );
+    } finally {
+      await s.stop();
+    }
+  }
+  return extra;
 }
 
 const f0 = (x: number) => Math.round(x).toLocaleString('en-US');

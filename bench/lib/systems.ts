@@ -29,7 +29,7 @@ export interface RunningSystem {
   pid: number;
   adminUrl?: string;
   /** whoami calls the system itself reports, when it can (kratos-gateway's /metrics). */
-  memory?(): Promise<{ rss: number; heapUsed: number; entries: number; gcForced: boolean }>;
+  memory?(): Promise<{ rss: number; heapUsed: number; entries: number; cacheBytes?: number; gcForced: boolean }>;
   /** kratos-gateway: memory and cache entries now, without forcing a GC. */
   stats?(): Promise<{ rss: number; heapUsed: number; entries: number }>;
   rss(): number;

@@ -74,7 +74,12 @@ serveIpc(
         gc();
         gc();
       }
-      return { ...process.memoryUsage(), entries: gw.core.resolver.size, gcForced: gc !== undefined };
+      return {
+        ...process.memoryUsage(),
+        entries: gw.core.resolver.size,
+        cacheBytes: gw.core.resolver.cacheBytes,
+        gcForced: gc !== undefined,
+      };
     },
     // Sampled during a run: no forced GC, which would disturb what is measured.
     stats: () => ({ ...process.memoryUsage(), entries: gw.core.resolver.size }),

@@ -96,6 +96,10 @@ export class MemorySessionStore implements SessionStore {
     return this.sessions.size + this.negative.size;
   }
 
+  get bytes(): number {
+    return this.sessions.calculatedSize;
+  }
+
   /** Entries by kind, for tests and diagnostics. */
   get sizes(): { sessions: number; negative: number; bytes: number; identities: number } {
     return {

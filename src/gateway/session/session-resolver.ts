@@ -140,6 +140,11 @@ export class SessionResolver {
     return this.store?.size ?? 0;
   }
 
+  /** Estimated bytes of the cached sessions (session_cache.max_bytes accounting), when the store counts them. */
+  get cacheBytes(): number | undefined {
+    return this.store?.bytes;
+  }
+
   cacheKey(credential: Credential): string {
     // One-shot crypto.hash: a third of createHash()'s cost on the hot path.
     return hash('sha256', credential.source.kind + '\0' + credential.value + this.keySalt, 'base64url');
