@@ -54,6 +54,11 @@ export interface SoakResult {
   samples: SoakSample[];
   load: LoadResult;
   whoamiCalls: number;
+  /** V8 heap in use and RSS after a forced GC, before the load and once it is over (not during: that would change what is measured). */
+  settled: {
+    before: { heapUsedMiB: number; rssMiB: number; entries: number };
+    after: { heapUsedMiB: number; rssMiB: number; entries: number };
+  };
 }
 
 function cacheMemory(sessions: number, maxBytes: number): Promise<CacheMemory> {
@@ -103,6 +108,11 @@ async function soak(args: Map<string, string>, log: (m: string) => void): Promis
         `soak ${String(at.seconds).padStart(4)} s: RSS ${at.rssMiB.toFixed(1)} MiB, heap ${at.heapUsedMiB.toFixed(1)} MiB, ${at.entries} entries`,
       );
     };
+    const settle = async () => {
+      const m = await gw.memory!();
+      return { heapUsedMiB: m.heapUsed / 2 ** 20, rssMiB: m.rss / 2 ** 20, entries: m.entries };
+    };
+    const settledBefore = await settle();
     await sample();
     const load = runLoad({
       kind: 'http',
@@ -128,7 +138,21 @@ async function soak(args: Map<string, string>, log: (m: string) => void): Promis
     }
     const result = await load;
     await sample();
-    return { seconds, ttlCapMs, newPerSecond, liveSeconds, connections, samples, load: result, whoamiCalls: await kratos.whoamiCalls() };
+    const settled = { before: settledBefore, after: await settle() };
+    log(
+      `soak after a forced GC: heap ${settled.before.heapUsedMiB.toFixed(1)} → ${settled.after.heapUsedMiB.toFixed(1)} MiB, ${settled.after.entries} entries`,
+    );
+    return {
+      seconds,
+      ttlCapMs,
+      newPerSecond,
+      liveSeconds,
+      connections,
+      samples,
+      load: result,
+      whoamiCalls: await kratos.whoamiCalls(),
+      settled,
+    };
   } finally {
     await gw.stop();
     await kratos.stop();
@@ -235,6 +259,8 @@ function render(date: string, memory: CacheMemory[], soaked: SoakResult | undefi
       `kratos-gateway (its own process, \`ttl_cap_ms: ${s.ttlCapMs}\`, default \`max_entries\`/\`max_bytes\`, the typical identity's headers), ${s.connections} connections for ${s.seconds} s: 20 % one hot session, 10 % a never-seen invalid token, 70 % one of the sessions in use (a new one every ${(1000 / s.newPerSecond).toFixed(2)} ms, each in use for ${s.liveSeconds} s: ≈ ${f0(s.newPerSecond * s.liveSeconds)} in use at a time, ≈ ${f0(s.newPerSecond * s.seconds)} over the run). Fake whoami (bench/servers/whoami.ts).`,
       '',
       `Requests: ${f0(l.total)} (${f0(l.rps)} req/s), status ${JSON.stringify(l.status)}, connection errors ${l.errors}, timeouts ${l.timeouts}, 5xx ${fivexx}; whoami calls ${f0(s.whoamiCalls)}.`,
+      '',
+      `After a forced GC, before the load and once it is over: V8 heap in use ${s.settled.before.heapUsedMiB.toFixed(1)} → ${s.settled.after.heapUsedMiB.toFixed(1)} MiB, RSS ${s.settled.before.rssMiB.toFixed(1)} → ${s.settled.after.rssMiB.toFixed(1)} MiB, cache entries ${f0(s.settled.before.entries)} → ${f0(s.settled.after.entries)}. The samples below are taken without forcing a GC.`,
       '',
       '| s | RSS MiB | V8 heap used MiB | cache entries (sessions + negative) |',
       '|---:|---:|---:|---:|',

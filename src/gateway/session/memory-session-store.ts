@@ -31,7 +31,7 @@ export interface MemorySessionStoreOptions {
   bus?: LocalInvalidationBus;
   /** How often expired entries are swept out (default 1 s; 0: never, only `sweep()`). */
   sweepIntervalMs?: number;
-  /** Entries looked at per sweep batch (default 1,000): the most one batch holds the event loop for. */
+  /** Entries looked at per sweep batch (default 500): what bounds how long one batch holds the event loop. */
   sweepBatch?: number;
   /** The clock entries age by (tests); default performance.now. */
   clock?: { now(): number };
@@ -81,7 +81,7 @@ export class MemorySessionStore implements SessionStore {
     });
     this.bus = opts.bus;
     this.leaveBus = opts.bus?.join(this);
-    this.sweeper = new ExpirySweeper([this.sessions, this.negative], opts.sweepBatch ?? 1_000, opts.sweepIntervalMs ?? 1_000);
+    this.sweeper = new ExpirySweeper([this.sessions, this.negative], opts.sweepBatch ?? 500, opts.sweepIntervalMs ?? 1_000);
   }
 
   /**

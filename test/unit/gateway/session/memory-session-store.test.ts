@@ -114,3 +114,24 @@ test('a closed store leaves its bus and holds nothing', async () => {
   void a.purgeIdentity('id-1');
   assert.deepEqual(heard, []);
 });
+
+test('the identity index holds one key, a few, or many (a Set past eight), and every form purges', () => {
+  const s = store();
+  s.set('one', summary('id-one'), 600_000);
+  for (let i = 0; i < 3; i++) s.set(`few${i}`, summary('id-few', `s${i}`), 600_000);
+  for (let i = 0; i < 20; i++) s.set(`many${i}`, summary('id-many', `s${i}`), 600_000);
+  assert.equal(s.sizes.identities, 3);
+  // Removing keys one by one shrinks each form back; the identity goes with its last key.
+  for (let i = 0; i < 19; i++) s.dropKey(`many${i}`);
+  s.dropKey('few0');
+  assert.equal(s.sizes.identities, 3);
+  assert.equal(s.dropIdentity('id-many'), 1);
+  assert.equal(s.dropIdentity('id-few'), 2);
+  assert.equal(s.dropIdentity('id-one'), 1);
+  assert.deepEqual(s.sizes, { sessions: 0, negative: 0, bytes: 0, identities: 0 });
+  // Set again after the purge: indexed afresh.
+  for (let i = 0; i < 12; i++) s.set(`again${i}`, summary('id-many', `t${i}`), 600_000);
+  s.set('again0', summary('id-many', 't0'), 600_000);
+  assert.equal(s.dropIdentity('id-many'), 12);
+  assert.equal(s.size, 0);
+});
