@@ -11,6 +11,9 @@
  *   --profile                        (CPU-profile kratos-gateway during the first scenario listed)
  *   --no-install                     (do not apt-get install nginx-light / caddy when missing)
  *   --fleet-trials 60 --fleet-credentials 20 --fleet-burst 300 --fleet-spread 500   (the fleet scenario, bench/lib/fleet.ts)
+ *   --scenarios memory,soak          (bench/lib/memory-bench.ts: written to bench/results/memory.md, not latest.md)
+ *   --memory-sessions 100000,1000000 --soak-seconds 150 --soak-ttl-cap-ms 30000 --soak-new-per-second 513
+ *   --soak-live-seconds 30 --soak-connections 32 --soak-sample-seconds 5
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,6 +27,7 @@ import { hasCommand, peerVersions, startSystem, SYSTEM_LABELS, type RunningSyste
 import { runLoad, stopLoad } from './lib/load.js';
 import { measureWorkers, workersTable } from './lib/workers.js';
 import { FLEET_LABELS, fleetScenario } from './lib/fleet.js';
+import { MEMORY_SCENARIOS, memoryPerCachedSession, runMemoryScenarios } from './lib/memory-bench.js';
 
 const args = parseArgs(process.argv.slice(2));
 const duration = num(args, 'duration', 5);
@@ -38,6 +42,19 @@ const kratosKind = (args.get('kratos') ?? (embeddedAvailable() ? 'embedded' : 'f
 const notes: string[] = [];
 const started = Date.now();
 const log = (msg: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+
+// The memory scenarios start what they need themselves and write bench/results/memory.md; the
+// rest of the run (and latest.md) is only for the other scenarios.
+const memoryScenarios = scenarios.filter((s) => MEMORY_SCENARIOS.includes(s));
+if (memoryScenarios.length > 0) {
+  try {
+    await runMemoryScenarios(memoryScenarios, args, log);
+  } finally {
+    await stopLoad();
+  }
+  if (memoryScenarios.length === scenarios.length) process.exit(0);
+  scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => !MEMORY_SCENARIOS.includes(s)));
+}
 
 // ---- peers: install from Debian when missing -------------------------------------------
 function ensurePeer(cmd: string, pkg: string): boolean {
@@ -410,46 +427,16 @@ try {
       }
       report.scenarios.f = { title: '(f) logout → first 401 for that credential', rows, raw, extra: fExtra };
     } else if (sc === 'h') {
-      // Resident memory per cached session at 100,000 sessions (fake Kratos: minting 100k real sessions takes too long).
+      // Memory per cached session (bench/lib/memory-bench.ts), fake Kratos: minting 100k real sessions takes too long.
       const fake = kratos.kind === 'fake' && delayMs === 0 ? kratos : await startKratos('fake', 0);
-      const hExtra: Record<string, unknown> = { kratos: 'fake (bench/servers/whoami.ts): 100,000 sessions' };
-      for (const id of ['kg', 'baseline'] as SystemId[]) {
-        if (!systemIds.includes(id)) continue;
-        const s = await startSystem(id, { ...env, kratosUrl: fake.url, kratosPort: fake.port });
-        try {
-          await runLoad({ kind: 'http', url: s.url + '/', connections, duration: 1, tokens: { mode: 'fixed', token: 'v.h-warm' } });
-          const before = s.memory ? await s.memory() : undefined;
-          const rssBefore = s.rss();
-          const fill = await runLoad({
-            kind: 'http',
-            url: s.url + '/',
-            connections,
-            amount: 100_000,
-            tokens: { mode: 'cycle', prefix: 'v.h-', count: 100_000 },
-          });
-          const after = s.memory ? await s.memory() : undefined;
-          await sleep(500);
-          const rssAfter = s.rss();
-          hExtra[id] = {
-            sessions: 100_000,
-            ok: fill.ok,
-            fillSeconds: fill.seconds,
-            rssBeforeMiB: rssBefore / 2 ** 20,
-            rssAfterMiB: rssAfter / 2 ** 20,
-            rssBytesPerSession: (rssAfter - rssBefore) / 100_000,
-            ...(before && after
-              ? { heapBytesPerSession: (after.heapUsed - before.heapUsed) / 100_000, cacheEntries: after.entries, gcForced: after.gcForced }
-              : {}),
-          };
-          log(
-            `h ${id}: RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB = ${((rssAfter - rssBefore) / 100_000).toFixed(0)} B/session${before && after ? `, heap ${((after.heapUsed - before.heapUsed) / 100_000).toFixed(0)} B/session, ${after.entries} entries` : ''}`,
-          );
-        } finally {
-          await s.stop();
-        }
-      }
+      const extra = await memoryPerCachedSession(
+        (['kg', 'baseline'] as SystemId[]).filter((id) => systemIds.includes(id)),
+        { ...env, kratosUrl: fake.url, kratosPort: fake.port },
+        connections,
+        log,
+      );
       if (fake !== kratos) await fake.stop();
-      report.scenarios.h = { title: '(h) memory per cached session at 100,000 sessions', rows: {}, raw: {}, extra: hExtra };
+      report.scenarios.h = { title: '(h) memory per cached session, 100,000 sessions offered', rows: {}, raw: {}, extra };
     } else if (sc === 'g') {
       const raw: Record<string, Sample[]> = {};
       const wsConnections = Math.min(connections, 32);

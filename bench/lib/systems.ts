@@ -29,7 +29,9 @@ export interface RunningSystem {
   pid: number;
   adminUrl?: string;
   /** whoami calls the system itself reports, when it can (kratos-gateway's /metrics). */
-  memory?(): Promise<{ rss: number; heapUsed: number; entries: number; gcForced: boolean }>;
+  memory?(): Promise<{ rss: number; heapUsed: number; entries: number; cacheBytes?: number; gcForced: boolean }>;
+  /** kratos-gateway: memory and cache entries now, without forcing a GC. */
+  stats?(): Promise<{ rss: number; heapUsed: number; entries: number }>;
   rss(): number;
   stop(): Promise<void>;
 }
@@ -45,6 +47,8 @@ export interface SystemEnv {
   gatewayExecArgv?: string[];
   /** Extra environment for kratos-gateway (e.g. OTEL_* to turn tracing on). */
   gatewayEnv?: NodeJS.ProcessEnv;
+  /** Merged into kratos-gateway's configuration (the memory soak): session_cache keys and identity_headers. */
+  gatewayConfig?: { sessionCache?: Record<string, unknown>; identityHeaders?: Record<string, string> };
 }
 
 function fill(template: string, vars: Record<string, string | number>): string {
@@ -101,6 +105,7 @@ export async function startSystem(id: SystemId, env: SystemEnv): Promise<Running
             upstreamUrl: env.upstreamUrl,
             cache: id !== 'kg-nocache',
             accessLog: id !== 'kg-nolog',
+            ...env.gatewayConfig,
           }),
         ],
         { execArgv: ['--expose-gc', ...(env.gatewayExecArgv ?? [])], ...(env.gatewayEnv ? { env: env.gatewayEnv } : {}) },
@@ -111,6 +116,7 @@ export async function startSystem(id: SystemId, env: SystemEnv): Promise<Running
         adminUrl: child.ready.adminUrl,
         pid: child.pid,
         memory: () => child.ask({ op: 'memory' }),
+        stats: () => child.ask({ op: 'stats' }),
         rss: () => rssOf(child.pid),
         stop: () => child.stop(),
       };

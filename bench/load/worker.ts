@@ -14,7 +14,24 @@ export type TokenPlan =
   /** A new token for every request: `${prefix}${n}`, n counting up. */
   | { mode: 'unique'; prefix: string }
   /** Round-robin over a list of tokens (one counter shared by all connections). */
-  | { mode: 'list'; tokens: string[] };
+  | { mode: 'list'; tokens: string[] }
+  /**
+   * Mixed traffic with a moving live set (the memory soak): `invalidShare` of the requests carry
+   * a never-seen invalid token (`${invalidPrefix}${n}`), `hotShare` the one `hotToken`, the rest
+   * one of the sessions in use now: session i (`${prefix}${i}`) comes into use at
+   * i / newPerSecond seconds after the run began and is used, picked uniformly, for
+   * `liveSeconds`; so newPerSecond × liveSeconds sessions are in use at any time.
+   */
+  | {
+      mode: 'soak';
+      prefix: string;
+      newPerSecond: number;
+      liveSeconds: number;
+      hotToken: string;
+      hotShare: number;
+      invalidPrefix: string;
+      invalidShare: number;
+    };
 
 export interface HttpLoadSpec {
   kind: 'http';
@@ -67,11 +84,13 @@ function httpOptions(spec: HttpLoadSpec, phase: { duration?: number; amount?: nu
   if (t.mode === 'fixed') return { ...base, headers: { [header]: t.token } };
   let n = 0;
   const next =
-    t.mode === 'cycle'
-      ? () => `${t.prefix}${(t.start ?? 0) + (n++ % t.count)}`
-      : t.mode === 'list'
-        ? () => t.tokens[n++ % t.tokens.length]!
-        : () => `${t.prefix}${n++}`;
+    t.mode === 'soak'
+      ? soakTokens(t)
+      : t.mode === 'cycle'
+        ? () => `${t.prefix}${(t.start ?? 0) + (n++ % t.count)}`
+        : t.mode === 'list'
+          ? () => t.tokens[n++ % t.tokens.length]!
+          : () => `${t.prefix}${n++}`;
   return {
     ...base,
     requests: [
@@ -84,6 +103,21 @@ function httpOptions(spec: HttpLoadSpec, phase: { duration?: number; amount?: nu
         },
       },
     ],
+  };
+}
+
+function soakTokens(t: Extract<TokenPlan, { mode: 'soak' }>): () => string {
+  let started: number | undefined;
+  let invalid = 0;
+  const window = Math.max(1, Math.round(t.newPerSecond * t.liveSeconds));
+  return () => {
+    const r = Math.random();
+    if (r < t.invalidShare) return `${t.invalidPrefix}${invalid++}`;
+    if (r < t.invalidShare + t.hotShare) return t.hotToken;
+    started ??= performance.now();
+    const newest = Math.floor(((performance.now() - started) / 1000) * t.newPerSecond);
+    const oldest = Math.max(0, newest - window + 1);
+    return `${t.prefix}${oldest + Math.floor(Math.random() * (newest - oldest + 1))}`;
   };
 }
 

@@ -12,8 +12,8 @@
  * - Counts whoami calls; `ask({ op: 'stats' })` returns them.
  */
 import { createServer, type IncomingMessage } from 'node:http';
-import { createHash } from 'node:crypto';
 import { serveIpc } from '../lib/proc.js';
+import { sessionJson, uuidFrom } from '../lib/session-json.js';
 
 const delayArg = process.argv.find((a) => a.startsWith('--delay-ms='));
 const delayMs = delayArg ? Number(delayArg.split('=')[1]) : 0;
@@ -30,53 +30,6 @@ function tokenOf(req: IncomingMessage): string | undefined {
   if (auth && /^bearer /i.test(auth)) return auth.slice(7).trim();
   const m = /(?:^|;\s*)ory_kratos_session=([^;]+)/.exec(req.headers.cookie ?? '');
   return m?.[1];
-}
-
-function uuidFrom(s: string): string {
-  const h = createHash('sha1').update(s).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-const far = new Date(Date.now() + 7 * 86_400_000).toISOString();
-
-function sessionJson(token: string): string {
-  const identityId = uuidFrom('identity:' + token);
-  const now = new Date().toISOString();
-  const email = `user-${identityId.slice(0, 8)}@example.com`;
-  return JSON.stringify({
-    id: uuidFrom('session:' + token),
-    active: true,
-    expires_at: far,
-    authenticated_at: now,
-    authenticator_assurance_level: 'aal1',
-    authentication_methods: [{ method: 'password', aal: 'aal1', completed_at: now }],
-    issued_at: now,
-    identity: {
-      id: identityId,
-      schema_id: 'default',
-      schema_url: 'http://127.0.0.1/schemas/ZGVmYXVsdA',
-      state: 'active',
-      state_changed_at: now,
-      traits: { email, name: { first: 'Bench', last: 'User' } },
-      verifiable_addresses: [
-        {
-          id: uuidFrom('va:' + token),
-          value: email,
-          verified: true,
-          via: 'email',
-          status: 'completed',
-          verified_at: now,
-          created_at: now,
-          updated_at: now,
-        },
-      ],
-      recovery_addresses: [{ id: uuidFrom('ra:' + token), value: email, via: 'email', created_at: now, updated_at: now }],
-      metadata_public: null,
-      created_at: now,
-      updated_at: now,
-    },
-    devices: [{ id: uuidFrom('dev:' + token), ip_address: '127.0.0.1', user_agent: 'bench', location: '' }],
-  });
 }
 
 const UNAUTHORIZED = JSON.stringify({

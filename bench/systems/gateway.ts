@@ -1,7 +1,8 @@
 /**
  * kratos-gateway as a system under test, in its own process.
- * argv[2]: JSON `{ kratosUrl, upstreamUrl, cache, accessLog, shared? }`; `shared` (`{ redisUrl, keyPrefix }`,
- * the fleet scenario) turns on session_cache.shared against that Redis.
+ * argv[2]: JSON `{ kratosUrl, upstreamUrl, cache, accessLog, shared?, sessionCache?, identityHeaders? }`;
+ * `shared` (`{ redisUrl, keyPrefix }`, the fleet scenario) turns on session_cache.shared against
+ * that Redis; `sessionCache` and `identityHeaders` (the memory soak) are merged into the configuration.
  * Environment: BENCH_IDENTITY_ASSERTION=1 (bench:quick --assertion), BENCH_POLICY=1 (--policy).
  *
  * The configuration is production's (config/production.yaml's data-plane keys: cache on,
@@ -21,6 +22,8 @@ interface Options {
   cache: boolean;
   accessLog: boolean;
   shared?: { redisUrl: string; keyPrefix: string };
+  sessionCache?: Record<string, unknown>;
+  identityHeaders?: Record<string, string>;
 }
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as Options;
@@ -31,8 +34,10 @@ const config = parseConfig({
   kratos: { public_url: opts.kratosUrl },
   session_cache: {
     enabled: opts.cache,
+    ...opts.sessionCache,
     ...(opts.shared ? { shared: { redis_url: opts.shared.redisUrl, key_prefix: opts.shared.keyPrefix } } : {}),
   },
+  ...(opts.identityHeaders && { identity_headers: opts.identityHeaders }),
   ui: { enabled: false },
   log: { level: 'info', access_log: opts.accessLog },
   // bench:quick --assertion: the signed identity assertion on (an ephemeral ES256 key, one mapped claim).
@@ -69,8 +74,15 @@ serveIpc(
         gc();
         gc();
       }
-      return { ...process.memoryUsage(), entries: gw.core.resolver.size, gcForced: gc !== undefined };
+      return {
+        ...process.memoryUsage(),
+        entries: gw.core.resolver.size,
+        cacheBytes: gw.core.resolver.cacheBytes,
+        gcForced: gc !== undefined,
+      };
     },
+    // Sampled during a run: no forced GC, which would disturb what is measured.
+    stats: () => ({ ...process.memoryUsage(), entries: gw.core.resolver.size }),
   },
 );
 

@@ -105,6 +105,9 @@ const route = z
   })
   .strict();
 
+const MIB = 1024 * 1024;
+const MAX_BYTES_RANGE = 'must be a whole number of bytes from 1048576 (1 MiB) to 1099511627776 (1 TiB)';
+
 export const configSchema = z
   .object({
     proxy: z
@@ -170,11 +173,17 @@ export const configSchema = z
       .object({
         enabled: z.boolean().default(true),
         max_entries: z.number().int().min(1).default(100_000),
+        /**
+         * What the cached sessions may take, in estimated bytes (src/gateway/session/entry-size.ts):
+         * the least recently used go first past it, as past max_entries. 64 MiB holds about
+         * 88,000 sessions of a typical identity (docs/benchmarks.md#memory).
+         */
         max_bytes: z
-          .number()
-          .int()
-          .min(1024)
-          .default(64 * 1024 * 1024),
+          .number({ error: MAX_BYTES_RANGE })
+          .int({ error: MAX_BYTES_RANGE })
+          .min(MIB, { error: MAX_BYTES_RANGE })
+          .max(1024 * 1024 * MIB, { error: MAX_BYTES_RANGE })
+          .default(64 * MIB),
         ttl_cap_ms: z.number().int().min(1).default(60_000),
         negative_ttl_ms: ms.default(1_000),
         honour_cache_for_header: z.boolean().default(true),

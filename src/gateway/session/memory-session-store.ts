@@ -1,5 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import { summarySize, type SessionSummary } from './session-summary.js';
+import { entryBytes } from './entry-size.js';
+import { ExpirySweeper } from './expiry-sweeper.js';
+import type { SessionSummary } from './session-summary.js';
 import {
   NOT_A_SESSION,
   type SessionInvalidation,
@@ -8,10 +10,13 @@ import {
   type StoredValue,
 } from './session-store.js';
 
+/** Keys of one identity kept in an array up to this many; a Set beyond. */
+const FEW_KEYS = 8;
+
 export interface MemorySessionStoreOptions {
   /** Sessions kept at most (the negative LRU holds a tenth of this, at least 1,000). */
   maxEntries: number;
-  /** Rough retained bytes of sessions kept at most. */
+  /** Estimated retained bytes of sessions kept at most (entry-size.ts). */
   maxBytes: number;
   /** No session is kept longer than this, whatever `set` asks. */
   ttlCapMs: number;
@@ -24,44 +29,75 @@ export interface MemorySessionStoreOptions {
    * delete/purgeIdentity reach the other members as invalidations.
    */
   bus?: LocalInvalidationBus;
+  /** How often expired entries are swept out (default 1 s; 0: never, only `sweep()`). */
+  sweepIntervalMs?: number;
+  /** Entries looked at per sweep batch (default 500): what bounds how long one batch holds the event loop. */
+  sweepBatch?: number;
+  /** The clock entries age by (tests); default performance.now. */
+  clock?: { now(): number };
 }
 
 /**
  * The in-process store: an LRU of sessions bounded by count and bytes, a separate smaller LRU
  * of negative entries (a flood of invalid tokens can never evict valid sessions), and an
  * identity id → keys index for purges. Everything is synchronous.
+ *
+ * Expired entries are swept out in the background, in bounded batches (ExpirySweeper), so
+ * memory follows the sessions in use rather than the bounds: lru-cache alone drops an expired
+ * entry only when it is asked for again or evicted.
  */
 export class MemorySessionStore implements SessionStore {
   private readonly sessions: LRUCache<string, SessionSummary>;
   private readonly negative: LRUCache<string, true>;
-  /** identity id → keys of its sessions held in `sessions`. */
-  private readonly keysByIdentity = new Map<string, Set<string>>();
+  /**
+   * identity id → the key of its session held in `sessions`, or the keys when it has several
+   * (an array while few, a Set past that).
+   */
+  private readonly keysByIdentity = new Map<string, string | string[] | Set<string>>();
+  private readonly sweeper: ExpirySweeper;
   private readonly listeners = new Set<SessionInvalidationListener>();
   private readonly bus: LocalInvalidationBus | undefined;
   private readonly leaveBus: (() => void) | undefined;
 
   constructor(opts: MemorySessionStoreOptions) {
+    // An injected clock is read on every check: lru-cache otherwise reuses one reading for 1 ms.
+    const clock = opts.clock === undefined ? {} : { perf: opts.clock, ttlResolution: 0 };
     this.sessions = new LRUCache<string, SessionSummary>({
       max: opts.maxEntries,
       maxSize: opts.maxBytes,
-      sizeCalculation: (v, key) => key.length + summarySize(v),
+      sizeCalculation: (v, key) => entryBytes(key, v),
       ttl: Math.max(1, opts.ttlCapMs),
       updateAgeOnGet: false,
       allowStale: false,
       dispose: (v, key) => this.unindex(v.identityId, key),
+      ...clock,
     });
     this.negative = new LRUCache<string, true>({
       max: opts.negativeMaxEntries ?? Math.max(1_000, Math.floor(opts.maxEntries / 10)),
       ttl: Math.max(1, opts.negativeTtlMs),
       updateAgeOnGet: false,
       allowStale: false,
+      ...clock,
     });
     this.bus = opts.bus;
     this.leaveBus = opts.bus?.join(this);
+    this.sweeper = new ExpirySweeper([this.sessions, this.negative], opts.sweepBatch ?? 500, opts.sweepIntervalMs ?? 1_000);
+  }
+
+  /**
+   * Removes expired entries now, in batches of `sweepBatch` (oldest first): what the background
+   * sweep does every `sweepIntervalMs`. Returns how many were removed.
+   */
+  sweep(): number {
+    return this.sweeper.sweepAll();
   }
 
   get size(): number {
     return this.sessions.size + this.negative.size;
+  }
+
+  get bytes(): number {
+    return this.sessions.calculatedSize;
   }
 
   /** Entries by kind, for tests and diagnostics. */
@@ -115,6 +151,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
+    this.sweeper.stop();
     this.leaveBus?.();
     this.sessions.clear();
     this.negative.clear();
@@ -139,10 +176,10 @@ export class MemorySessionStore implements SessionStore {
   dropIdentity(identityId: string): number {
     const keys = this.keysByIdentity.get(identityId);
     if (keys === undefined) return 0;
-    const n = keys.size;
-    for (const key of [...keys]) this.sessions.delete(key); // dispose unindexes
+    const all = typeof keys === 'string' ? [keys] : [...keys]; // a copy: dispose edits the index
+    for (const key of all) this.sessions.delete(key); // dispose unindexes
     this.keysByIdentity.delete(identityId);
-    return n;
+    return all.length;
   }
 
   /**
@@ -165,17 +202,35 @@ export class MemorySessionStore implements SessionStore {
     }
   }
 
+  // Most identities have one session cached: its key alone, not a Set (~150 bytes) around it.
+  // A Set only past FEW_KEYS, where scanning an array would cost more than the Set's table.
   private index(identityId: string, key: string): void {
-    let keys = this.keysByIdentity.get(identityId);
-    if (keys === undefined) this.keysByIdentity.set(identityId, (keys = new Set()));
-    keys.add(key);
+    const keys = this.keysByIdentity.get(identityId);
+    if (keys === undefined) this.keysByIdentity.set(identityId, key);
+    else if (typeof keys === 'string') {
+      if (keys !== key) this.keysByIdentity.set(identityId, [keys, key]);
+    } else if (keys instanceof Set) keys.add(key);
+    else if (!keys.includes(key)) {
+      if (keys.length < FEW_KEYS) keys.push(key);
+      else this.keysByIdentity.set(identityId, new Set([...keys, key]));
+    }
   }
 
   private unindex(identityId: string, key: string): void {
     const keys = this.keysByIdentity.get(identityId);
     if (keys === undefined) return;
-    keys.delete(key);
-    if (keys.size === 0) this.keysByIdentity.delete(identityId);
+    if (typeof keys === 'string') {
+      if (keys === key) this.keysByIdentity.delete(identityId);
+      return;
+    }
+    if (keys instanceof Set) keys.delete(key);
+    else {
+      const i = keys.indexOf(key);
+      if (i !== -1) keys.splice(i, 1);
+    }
+    const left = keys instanceof Set ? keys.size : keys.length;
+    if (left === 0) this.keysByIdentity.delete(identityId);
+    else if (left === 1) this.keysByIdentity.set(identityId, keys.values().next().value!);
   }
 }
 

@@ -6,6 +6,7 @@ import { ThrottledWarnings, type Logger } from '../../log.js';
 import type { Credential } from '../credentials/index.js';
 import { KratosWhoamiClient, WhoamiUnavailable } from './kratos-whoami-client.js';
 import { summarizeSession, type SessionSummary } from './session-summary.js';
+import { SummaryLayout } from './packed-summary.js';
 import { Coalescer, type Flight } from './coalescer.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import { NOT_A_SESSION, type NotASession, type SessionStore, type SlowTierLoad } from './session-store.js';
@@ -60,7 +61,7 @@ export interface SessionResolverOptions {
     /** A session older than this is served while one background whoami checks it again (absent: never). */
     revalidateAfterMs?: number | undefined;
   };
-  /** Every `identity.…`/`session.…` path any header mapping reads. */
+  /** Every `identity.…`/`session.…` path header mappings, policies and the assertion read. */
   valuePaths: readonly string[];
   metrics: GatewayMetrics;
   /** Why Kratos gave no answer is logged here at warn, at most once per reason per 10 s. */
@@ -106,8 +107,11 @@ export class SessionResolver {
    * per revalidateAfterMs from this instance, whatever the request rate.
    */
   private readonly revalidating: LRUCache<string, true> | undefined;
+  /** valuePaths with their slots, once per configuration: what every summary is packed by. */
+  private readonly layout: SummaryLayout;
 
   constructor(private readonly opts: SessionResolverOptions) {
+    this.layout = new SummaryLayout(opts.valuePaths);
     this.warnings = opts.logger && new ThrottledWarnings(opts.logger.child({ component: 'session-resolver' }));
     this.kratosForLogs = redactUrl(opts.kratosPublicUrl);
     this.client = new KratosWhoamiClient(opts.kratosPublicUrl, opts.whoamiTimeoutMs, opts.connections, opts.tokenizeAs);
@@ -134,6 +138,11 @@ export class SessionResolver {
 
   get size(): number {
     return this.store?.size ?? 0;
+  }
+
+  /** Estimated bytes of the cached sessions (session_cache.max_bytes accounting), when the store counts them. */
+  get cacheBytes(): number | undefined {
+    return this.store?.bytes;
   }
 
   cacheKey(credential: Credential): string {
@@ -417,9 +426,7 @@ export class SessionResolver {
     try {
       answer = await this.client.whoami(credential, span?.headers);
       summary =
-        answer.kind === 'active'
-          ? summarizeSessionOrError(answer.body, this.opts.valuePaths, now, this.opts.tokenizeAs !== undefined)
-          : 'inactive';
+        answer.kind === 'active' ? summarizeSessionOrError(answer.body, this.layout, now, this.opts.tokenizeAs !== undefined) : 'inactive';
       span?.end(summary === 'inactive' ? (answer.kind === 'aal2_required' ? 'aal2_required' : 'unauthorized') : 'active', false);
     } catch (err) {
       span?.end(err instanceof WhoamiUnavailable ? err.reason : 'error', true);
@@ -468,9 +475,9 @@ export class SessionResolver {
   }
 }
 
-function summarizeSessionOrError(body: unknown, paths: readonly string[], now: number, tokenized: boolean): SessionSummary | 'inactive' {
+function summarizeSessionOrError(body: unknown, layout: SummaryLayout, now: number, tokenized: boolean): SessionSummary | 'inactive' {
   try {
-    return summarizeSession(body, paths, now, tokenized);
+    return summarizeSession(body, layout, now, tokenized);
   } catch (err) {
     throw new WhoamiUnavailable('bad_body', (err as Error).message);
   }

@@ -94,6 +94,8 @@ export interface SessionStore {
   claimRevalidation?(key: string, checkedAtMs: number, forMs: number): Promise<RevalidationClaim>;
   /** Entries held in process (positive + negative). */
   readonly size: number;
+  /** Estimated bytes of the sessions held in process (what session_cache.max_bytes bounds), when the store counts them. */
+  readonly bytes?: number;
   /** Drops everything held in process and releases connections. */
   close(): Promise<void>;
 }

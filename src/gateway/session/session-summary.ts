@@ -1,9 +1,13 @@
 import { toHeaderValue } from '../headers/header-value.js';
 import { isMailbox } from './mailbox.js';
+import { summaryBytes } from './entry-size.js';
+import { packSummary, SummaryLayout } from './packed-summary.js';
 
 /**
  * What the gateway keeps of a Kratos session: only what header injection and policy need,
  * already rendered as header-safe strings, so a cache hit does no parsing or formatting.
+ * summarizeSession builds the compact form (packed-summary.ts); tests and other stages may
+ * build one by hand with Maps and Sets.
  */
 export interface SessionSummary {
   readonly identityId: string;
@@ -135,10 +139,14 @@ function aalOf(v: unknown): number {
   return m === null ? 1 : Number(m[1]);
 }
 
-/** Validates the whoami body enough to trust it and extracts the configured value paths. */
+/**
+ * Validates the whoami body enough to trust it and extracts the configured value paths
+ * (`paths`: the configuration's SummaryLayout, or the paths themselves), packed as the cache
+ * keeps them (packed-summary.ts).
+ */
 export function summarizeSession(
   body: unknown,
-  valuePaths: readonly string[],
+  paths: readonly string[] | SummaryLayout,
   nowMs: number,
   /** True when whoami was asked with tokenize_as: the body must then carry `tokenized`. */
   tokenized = false,
@@ -157,18 +165,16 @@ export function summarizeSession(
     if (Number.isNaN(expiresAtMs)) throw new InvalidSessionBody('whoami body has an invalid expires_at');
     if (expiresAtMs <= nowMs) return 'inactive';
   }
-  const values = new Map<string, string>();
-  const claims = new Map<string, readonly string[]>();
-  for (const path of valuePaths) {
-    // Mapping paths name `session.…` (the whoami body itself) or `identity.…` (inside it).
-    const segments = path.split('.');
-    const raw = get(s, segments[0] === 'session' ? segments.slice(1) : segments);
+  const layout = paths instanceof SummaryLayout ? paths : SummaryLayout.of(paths);
+  const n = layout.paths.length;
+  // Exactly n long (no spare capacity): these arrays are what the cache keeps.
+  const values = new Array<string | undefined>(n);
+  const claims = new Array<readonly string[] | undefined>(n);
+  for (let i = 0; i < n; i++) {
+    const raw = get(s, layout.bodyPaths[i]!);
     const v = toHeaderValue(raw);
-    if (v !== undefined && v !== '') values.set(path, v);
-    if (path.startsWith('identity.traits.') || path.startsWith('identity.metadata_public.')) {
-      const claim = claimOf(raw);
-      if (claim !== undefined) claims.set(path, claim);
-    }
+    values[i] = v !== undefined && v !== '' ? v : undefined;
+    if (layout.isClaim[i]) claims[i] = claimOf(raw);
   }
   // Unknown and v1+ fields (authentication_methods, devices, …) are ignored: only these are
   // read, each with its type checked, so a new Kratos field cannot break parsing. `tokenized`
@@ -177,7 +183,7 @@ export function summarizeSession(
   const schemaId = get(s, ['identity', 'schema_id']);
   const safeIdentityId = toHeaderValue(identityId);
   if (safeIdentityId !== identityId) throw new InvalidSessionBody('identity id is not header-safe');
-  return {
+  return packSummary(layout, {
     identityId,
     sessionId,
     expiresAtMs,
@@ -188,18 +194,9 @@ export function summarizeSession(
     authenticatedAtMs: Number.isNaN(authenticatedAtMs) ? undefined : authenticatedAtMs,
     schemaId: typeof schemaId === 'string' && schemaId.length <= MAX_CLAIM_LENGTH ? schemaId : undefined,
     verifiedAddresses: verifiedAddressesOf(s.identity),
-    ...(tokenized && { tokenized: tokenizedOf(s.tokenized, nowMs) }),
-  };
+    tokenized: tokenized ? tokenizedOf(s.tokenized, nowMs) : undefined,
+  });
 }
 
-/** Rough retained size in bytes, for the cache's byte bound. */
-export function summarySize(summary: SessionSummary): number {
-  let size = 160 + summary.identityId.length + summary.sessionId.length;
-  for (const [k, v] of summary.values) size += 48 + k.length + v.length;
-  for (const [k, v] of summary.claims ?? []) {
-    size += 48 + k.length;
-    for (const item of v) size += 16 + item.length;
-  }
-  for (const a of summary.verifiedAddresses ?? []) size += 32 + a.length;
-  return size + (summary.schemaId?.length ?? 0) + (summary.tokenized === undefined ? 0 : 48 + summary.tokenized.jwt.length);
-}
+/** Estimated retained bytes, for the cache's byte bound (entry-size.ts). */
+export const summarySize = summaryBytes;

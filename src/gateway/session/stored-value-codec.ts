@@ -5,6 +5,7 @@
  */
 import type { SessionSummary } from './session-summary.js';
 import { NOT_A_SESSION, type StoredValue } from './session-store.js';
+import { packSummary, SummaryLayout } from './packed-summary.js';
 
 /** Format version: a gateway never reads a value written by a format it does not know. */
 const FORMAT = 1;
@@ -81,19 +82,21 @@ export function decodeStoredValue(text: string, shape = ''): StoredValue | undef
   if (e.authenticatedAtMs !== undefined && !isNumber(e.authenticatedAtMs)) return undefined;
   if (e.schemaId !== undefined && !isString(e.schemaId)) return undefined;
   if (e.verifiedAddresses !== undefined && !isStrings(e.verifiedAddresses)) return undefined;
-  const s: {
-    -readonly [K in keyof SessionSummary]: SessionSummary[K];
-  } = {
+  // Packed as summarizeSession packs (a fleet instance's in-process tier holds what it loaded
+  // from Redis): laid out by the paths this value has.
+  const values = new Map(e.values);
+  const claims = new Map(e.claims ?? []);
+  const layout = SummaryLayout.of([...new Set([...values.keys(), ...claims.keys()])]);
+  return packSummary(layout, {
     identityId: e.identityId,
     sessionId: e.sessionId,
     expiresAtMs: e.expiresAtMs ?? Number.POSITIVE_INFINITY,
-    values: new Map(e.values),
-  };
-  if (e.checkedAtMs !== undefined) s.checkedAtMs = e.checkedAtMs;
-  if (e.claims !== undefined) s.claims = new Map(e.claims);
-  if (e.aal !== undefined) s.aal = e.aal;
-  if (e.authenticatedAtMs !== undefined) s.authenticatedAtMs = e.authenticatedAtMs;
-  if (e.schemaId !== undefined) s.schemaId = e.schemaId;
-  if (e.verifiedAddresses !== undefined) s.verifiedAddresses = new Set(e.verifiedAddresses);
-  return s;
+    checkedAtMs: e.checkedAtMs,
+    values: layout.paths.map((p) => values.get(p)),
+    claims: layout.paths.map((p) => claims.get(p)),
+    aal: e.aal,
+    authenticatedAtMs: e.authenticatedAtMs,
+    schemaId: e.schemaId,
+    verifiedAddresses: e.verifiedAddresses,
+  });
 }

@@ -2,9 +2,12 @@
  * Memory requests and limits come from measurements, not guesses: the chart's values.yaml,
  * its examples and the plain Kubernetes examples give the gateway container
  *   request = idle RSS (rounded up to 16 MiB) and
- *   limit   = highest measured peak RSS × 1.5 (rounded up to 32 MiB),
- * both read here from bench/results/latest.md (the production configuration's rows). A new
- * bench result with a higher peak fails this test until the limits follow it.
+ *   limit   = the larger of (idle RSS + session_cache.max_bytes × RSS per cached byte) and the
+ *             highest peak RSS of the other scenarios, × 1.5 (rounded up to 32 MiB),
+ * with idle RSS, RSS per cached byte (a cache filled to its byte bound, scenario (h)) and the
+ * peaks read here from bench/results/latest.md (the production configuration's rows), and
+ * max_bytes from the configuration each place gives the gateway. A new bench result with a
+ * higher peak, or a larger max_bytes, fails this test until the limits follow it.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +15,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { configSchema } from '../../../src/config/schema.js';
-import { chartDir, repoRoot } from './values-schema.js';
+import { chartDir, mergeValues, repoRoot } from './values-schema.js';
 
 type Json = Record<string, unknown>;
 const bench = readFileSync(join(repoRoot, 'bench/results/latest.md'), 'utf8');
@@ -39,8 +42,7 @@ function tables(md: string): Array<{ header: string[]; rows: string[][] }> {
 
 function measurements() {
   const peaks: number[] = [];
-  let idle: number | undefined;
-  let fullCacheEntries: number | undefined;
+  let h: { idle: number; cacheMiB: number; perCachedByte: number } | undefined;
   for (const t of tables(bench)) {
     const peakCol = t.header.indexOf('RSS MiB (end / peak)');
     const afterCol = t.header.indexOf('RSS before → after MiB');
@@ -52,15 +54,17 @@ function measurements() {
       if (afterCol !== -1) {
         const m = /^([\d.]+) → ([\d.]+)$/.exec(row[afterCol]!);
         assert.ok(m, row[afterCol]);
-        idle = Number(m[1]);
-        peaks.push(Number(m[2]));
-        fullCacheEntries = Number(row[t.header.indexOf('cache entries')]);
+        h = {
+          idle: Number(m[1]),
+          cacheMiB: Number(row[t.header.indexOf('cache estimate MiB')]),
+          perCachedByte: Number(row[t.header.indexOf('RSS per cached byte')]),
+        };
       }
     }
   }
   assert.ok(peaks.length >= 5, `found ${peaks.length} peak RSS measurements of ${GATEWAY_ROW}`);
-  assert.ok(idle !== undefined && fullCacheEntries !== undefined, 'found the (h) memory table');
-  return { peak: Math.max(...peaks), idle, fullCacheEntries };
+  assert.ok(h !== undefined && h.cacheMiB > 0 && h.perCachedByte > 0, 'found the (h) memory table with the cache estimate');
+  return { otherPeak: Math.max(...peaks), ...h };
 }
 
 const mebibytes = (q: string): number => {
@@ -69,19 +73,22 @@ const mebibytes = (q: string): number => {
   return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
 };
 const roundUp = (v: number, step: number) => Math.ceil(v / step) * step;
+const MIB = 1024 * 1024;
 
 describe('memory requests and limits follow the benchmark', () => {
-  const { peak, idle, fullCacheEntries } = measurements();
-  const limit = roundUp(peak * 1.5, 32);
+  const { otherPeak, idle, cacheMiB, perCachedByte } = measurements();
+  const defaults = configSchema.parse({ routes: [] }).session_cache;
   const request = roundUp(idle, 16);
+  /** The limit for one gateway process whose cache may hold `maxBytes`. */
+  const limitFor = (maxBytes: number) => roundUp(Math.max(idle + (maxBytes / MIB) * perCachedByte, otherPeak) * 1.5, 32);
 
-  it('the peak includes a session cache filled to its default bound', () => {
-    const defaults = configSchema.parse({ routes: [] });
-    assert.equal(fullCacheEntries, defaults.session_cache.max_entries);
+  it('RSS per cached byte was measured with the cache full at its default byte bound', () => {
+    const bound = defaults.max_bytes / MIB;
+    assert.ok(cacheMiB >= bound * 0.95 && cacheMiB <= bound, `(h) ended holding ${cacheMiB} MiB of ${bound} MiB`);
     // The sizing comment in values.yaml quotes the numbers it was computed from.
     const valuesText = readFileSync(join(chartDir, 'values.yaml'), 'utf8');
-    assert.ok(valuesText.includes(`${peak} MiB`), `values.yaml quotes the peak ${peak} MiB`);
-    assert.ok(valuesText.includes(`${idle} MiB`), `values.yaml quotes the idle RSS ${idle} MiB`);
+    for (const quoted of [`${idle.toFixed(1)} MiB`, `x ${perCachedByte.toFixed(2)}`, `${otherPeak.toFixed(1)} MiB`])
+      assert.ok(valuesText.includes(quoted), `values.yaml quotes ${quoted}`);
   });
 
   const readYaml = (p: string) => parseYaml(readFileSync(p, 'utf8')) as Json;
@@ -91,24 +98,39 @@ describe('memory requests and limits follow the benchmark', () => {
     assert.ok(w === undefined || typeof w === 'number', `workers is a number where memory is sized (got ${String(w)})`);
     return w ?? 1;
   };
-  const chartResources: Array<[string, Json, number]> = [
-    ['helm values.yaml', readYaml(join(chartDir, 'values.yaml'))['resources'] as Json, workersOf(readYaml(join(chartDir, 'values.yaml')))],
-    ...readdirSync(join(chartDir, 'examples')).map((f): [string, Json, number] => {
-      const v = readYaml(join(chartDir, 'examples', f));
-      return [`helm examples/${f}`, v['resources'] as Json, workersOf(v)];
+  /** session_cache.max_bytes of a gateway configuration (the default when it sets none). */
+  const maxBytesOf = (config: unknown): number => {
+    const v = ((config as Json | undefined)?.['session_cache'] as Json | undefined)?.['max_bytes'];
+    assert.ok(v === undefined || typeof v === 'number', `max_bytes is a number where memory is sized (got ${String(v)})`);
+    return v ?? defaults.max_bytes;
+  };
+  const chartValues = readYaml(join(chartDir, 'values.yaml'));
+  type Place = [where: string, resources: Json, workers: number, maxBytes: number];
+  const chartResources: Place[] = [
+    ['helm values.yaml', chartValues['resources'] as Json, workersOf(chartValues), maxBytesOf(chartValues['config'])],
+    ...readdirSync(join(chartDir, 'examples')).map((f): Place => {
+      // An example is a values file over values.yaml: its config merges into the chart's.
+      const v = mergeValues(chartValues, readYaml(join(chartDir, 'examples', f))) as Json;
+      return [`helm examples/${f}`, v['resources'] as Json, workersOf(v), maxBytesOf(v['config'])];
     }),
   ];
-  const k8sResources: Array<[string, Json, number]> = [];
+  const k8sResources: Place[] = [];
   for (const f of ['standalone.yaml', 'sidecar-deployment.yaml']) {
-    for (const doc of parseAllDocuments(readFileSync(join(repoRoot, 'config/examples/kubernetes', f), 'utf8'))) {
-      const o = doc.toJS() as {
-        kind?: string;
-        spec?: { template?: { spec?: { containers?: Array<{ name: string; resources?: Json }> } } };
-      } | null;
+    const docs = parseAllDocuments(readFileSync(join(repoRoot, 'config/examples/kubernetes', f), 'utf8')).map(
+      (doc) =>
+        doc.toJS() as {
+          kind?: string;
+          data?: Record<string, string>;
+          spec?: { template?: { spec?: { containers?: Array<{ name: string; resources?: Json }> } } };
+        } | null,
+    );
+    const configText = docs.find((o) => o?.kind === 'ConfigMap')?.data?.['gateway.yaml'];
+    assert.ok(configText !== undefined, `${f}: the gateway configuration is in a ConfigMap`);
+    for (const o of docs) {
       if (o?.kind !== 'Deployment') continue;
       const c = o.spec?.template?.spec?.containers?.find((x) => x.name === 'kratos-gateway');
       assert.ok(c?.resources, `${f}: the kratos-gateway container has resources`);
-      k8sResources.push([`config/examples/kubernetes/${f}`, c.resources, 1]);
+      k8sResources.push([`config/examples/kubernetes/${f}`, c.resources, 1, maxBytesOf(parseYaml(configText))]);
     }
   }
 
@@ -122,10 +144,12 @@ describe('memory requests and limits follow the benchmark', () => {
   });
 
   // With N workers the per-process figures are taken N times (not yet measured with workers;
-  // the primary process is not counted). A CPU limit, when workers > 1, is one CPU per worker.
-  for (const [where, res, workers] of [...chartResources, ...k8sResources]) {
+  // the primary process is not counted): each worker has its own cache. A CPU limit, when
+  // workers > 1, is one CPU per worker.
+  for (const [where, res, workers, maxBytes] of [...chartResources, ...k8sResources]) {
     const w = workers > 1 ? ` × ${workers} workers` : '';
-    it(`${where}: request ${request}Mi${w} (idle RSS ${idle} MiB), limit ${limit}Mi${w} (peak ${peak} MiB × 1.5)`, () => {
+    const limit = limitFor(maxBytes);
+    it(`${where}: request ${request}Mi${w} (idle RSS ${idle} MiB), limit ${limit}Mi${w} (max_bytes ${maxBytes / MIB} MiB)`, () => {
       assert.equal(mebibytes(String((res['requests'] as Json)['memory'])), request * workers);
       assert.equal(mebibytes(String((res['limits'] as Json)['memory'])), limit * workers);
       if (workers > 1) assert.equal(String((res['limits'] as Json)['cpu']), String(workers));

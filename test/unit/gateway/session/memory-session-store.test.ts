@@ -7,7 +7,8 @@ import {
   type MemorySessionStoreOptions,
 } from '../../../../src/gateway/session/memory-session-store.js';
 import { NOT_A_SESSION, type SessionInvalidation } from '../../../../src/gateway/session/session-store.js';
-import { summarySize, type SessionSummary } from '../../../../src/gateway/session/session-summary.js';
+import type { SessionSummary } from '../../../../src/gateway/session/session-summary.js';
+import { entryBytes } from '../../../../src/gateway/session/entry-size.js';
 import { describeSessionStore, summary } from './session-store-contract.js';
 
 const defaults: MemorySessionStoreOptions = { maxEntries: 1_000, maxBytes: 1_000_000, ttlCapMs: 600_000, negativeTtlMs: 600_000 };
@@ -62,9 +63,9 @@ test('sessions are bounded by maxEntries; an evicted session leaves the identity
   assert.equal(s.dropIdentity('id-4'), 1);
 });
 
-test('sessions are bounded by maxBytes (key + summary size); one too big for it is neither kept nor indexed', () => {
+test('sessions are bounded by maxBytes (estimated entry bytes); one too big for it is neither kept nor indexed', () => {
   const one = summary('id-1', 's1', { 'identity.traits.email': 'a@example.org' });
-  const entry = 'k1'.length + summarySize(one);
+  const entry = entryBytes('k1', one);
   const s = store({ maxBytes: entry * 2 });
   s.set('k1', one, 600_000);
   assert.equal(s.sizes.bytes, entry);
@@ -112,4 +113,25 @@ test('a closed store leaves its bus and holds nothing', async () => {
   assert.equal(b.size, 0);
   void a.purgeIdentity('id-1');
   assert.deepEqual(heard, []);
+});
+
+test('the identity index holds one key, a few, or many (a Set past eight), and every form purges', () => {
+  const s = store();
+  s.set('one', summary('id-one'), 600_000);
+  for (let i = 0; i < 3; i++) s.set(`few${i}`, summary('id-few', `s${i}`), 600_000);
+  for (let i = 0; i < 20; i++) s.set(`many${i}`, summary('id-many', `s${i}`), 600_000);
+  assert.equal(s.sizes.identities, 3);
+  // Removing keys one by one shrinks each form back; the identity goes with its last key.
+  for (let i = 0; i < 19; i++) s.dropKey(`many${i}`);
+  s.dropKey('few0');
+  assert.equal(s.sizes.identities, 3);
+  assert.equal(s.dropIdentity('id-many'), 1);
+  assert.equal(s.dropIdentity('id-few'), 2);
+  assert.equal(s.dropIdentity('id-one'), 1);
+  assert.deepEqual(s.sizes, { sessions: 0, negative: 0, bytes: 0, identities: 0 });
+  // Set again after the purge: indexed afresh.
+  for (let i = 0; i < 12; i++) s.set(`again${i}`, summary('id-many', `t${i}`), 600_000);
+  s.set('again0', summary('id-many', 't0'), 600_000);
+  assert.equal(s.dropIdentity('id-many'), 12);
+  assert.equal(s.size, 0);
 });
