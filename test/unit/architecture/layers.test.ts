@@ -1,6 +1,7 @@
 /**
- * Dependencies point one way: configuration and low-level helpers at the bottom, the data plane
- * above them, the control plane, admin listener, identity server and demo app beside each other
+ * Dependencies point one way: low-level helpers (HTTP character tables, logging) at the bottom,
+ * the configuration (which reads URI paths as the data plane does) above them, the data plane
+ * above that, the control plane, admin listener, identity server and demo app beside each other
  * on top of it, and the process assembly (app, then cluster, then main) last. Read from the import statements
  * (static and dynamic) of every source file, so a new upward import fails here.
  */
@@ -16,21 +17,21 @@ const src = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../src'
 const LAYERS: Record<string, number> = {
   version: 0,
   log: 0,
-  config: 0,
   http: 0,
   listen: 0,
-  observability: 1,
-  tracing: 1,
-  gateway: 2,
-  control: 3,
-  admin: 3,
-  identity: 3,
-  demo: 3,
-  'embedded-kratos-defaults': 3,
-  reload: 3,
-  app: 4,
-  cluster: 5,
-  main: 6,
+  config: 1,
+  observability: 2,
+  tracing: 2,
+  gateway: 3,
+  control: 4,
+  admin: 4,
+  identity: 4,
+  demo: 4,
+  'embedded-kratos-defaults': 4,
+  reload: 4,
+  app: 5,
+  cluster: 6,
+  main: 7,
 };
 
 function sourceFiles(dir: string): string[] {
