@@ -1,5 +1,5 @@
 /**
- * `npm run bench:isolation` (issue 9 §2): latency of a proxied anonymous route while the
+ * `npm run bench:isolation` (the identity server isolated from the data plane): latency of a proxied anonymous route while the
  * embedded identity server is busy with sign-ups, with the identity server on the gateway's
  * own event loop (`inprocess`, how startGateway ran it before) and on its worker thread
  * (`worker`, now). Gateway, upstream and registration load each run in their own process;

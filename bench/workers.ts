@@ -1,5 +1,5 @@
 /**
- * `npm run bench:workers` (issue 11 §6): req/s, latency and CPU per request of kratos-gateway
+ * `npm run bench:workers` (data-plane worker processes): req/s, latency and CPU per request of kratos-gateway
  * with proxy.workers 1, 2 and `auto` (bench/lib/workers.ts says how it measures).
  *
  *   --duration 5  --warmup 1  --connections 64  --workers 1,2,auto  --kratos embedded|fake

@@ -169,7 +169,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       const e = config.embedded_kratos;
       const { file, raw } = readEmbeddedKratosFile(config, baseDir);
       // On its own thread: its CPU work for anonymous callers (argon2, the password policy)
-      // must not stall proxied traffic (issue 9 §2); restarted when it dies. Loaded lazily: a
+      // must not stall proxied traffic; restarted when it dies. Loaded lazily: a
       // gateway in front of a real Kratos never starts the thread or loads SQLite.
       const { superviseIdentityServer } = await import('./identity/supervisor.js');
       const server = await superviseIdentityServer(

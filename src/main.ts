@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     fail([`kratos-gateway: unknown command "${[command, ...extra].join(' ')}"`, USAGE], 2);
   }
   if (args.values.help) {
-    process.stdout.write(`${USAGE}\nEnvironment overrides: KRATOS_GATEWAY_<KEY>__<SUBKEY>=value (see README, "Configuration").\n`);
+    process.stdout.write(`${USAGE}\nEnvironment overrides: KRATOS_GATEWAY_<KEY>__<SUBKEY>=value (see docs/configuration.md).\n`);
     return;
   }
   if (args.values.version || command === 'version') {

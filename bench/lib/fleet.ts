@@ -1,5 +1,5 @@
 /**
- * The `fleet` scenario of `npm run bench` (issue 11): three kratos-gateway instances (A, B, C) in
+ * The `fleet` scenario of `npm run bench` (a fleet sharing one Redis): three kratos-gateway instances (A, B, C) in
  * front of the same Kratos and upstream, once caching alone ("L1 only": `session_cache.shared`
  * off) and once sharing one redis-server ("L1 + L2": fan-out, shared cache, fleet-wide
  * coalescing). Measured, all on loopback and bounded in count and time:

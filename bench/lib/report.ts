@@ -272,7 +272,7 @@ export function renderMarkdown(r: Report): string {
     lines.splice(
       headerEnd,
       0,
-      fl ? '## Targets (issues 6 and 11)' : '## Targets (issue 6)',
+      fl ? '## Targets (performance and fleet)' : '## Targets (performance)',
       '',
       '| target | goal | measured | |',
       '|---|---|---|---|',

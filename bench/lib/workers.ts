@@ -1,5 +1,5 @@
 /**
- * The workers measurement (issue 11 §6), shared by `npm run bench:workers` and scenario (w) of
+ * The workers measurement (`proxy.workers`), shared by `npm run bench:workers` and scenario (w) of
  * `npm run bench`: kratos-gateway as the real process tree (`node --import tsx src/main.ts`)
  * with proxy.workers 1, 2 and `auto`, one cached session, autocannon in its own process. Each
  * row has req/s, p50/p99, CPU per request of the whole gateway (primary + workers, from /proc)

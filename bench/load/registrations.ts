@@ -6,7 +6,7 @@
  *
  * kinds: `valid` — a 1024-character password and a 255-character email (the largest inputs
  * the password policy accepts, so the similarity check does its maximum work, then argon2
- * and an SQLite insert); `oversized` — the issue 9 payload (32 KB password, 8 KB email);
+ * and an SQLite insert); `oversized` — the oversized sign-up that once froze the data plane (32 KB password, 8 KB email);
  * `mixed` — half the loops each.
  */
 import { randomBytes } from 'node:crypto';

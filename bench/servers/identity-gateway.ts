@@ -4,7 +4,7 @@
  *
  * - `worker`: what startGateway does now: the identity server on a worker thread.
  * - `inprocess`: the identity server started with startIdentityServer on the gateway's own
- *   event loop and the gateway pointed at it, which is how startGateway ran it before issue 9.
+ *   event loop and the gateway pointed at it, which is how startGateway ran it before the identity server got its own thread.
  *
  * Both use the same kratos.yml (argon2 at the embedded server's defaults, 19 MiB / 2
  * iterations) and the production logging defaults (access log on). Loopback only.
@@ -88,7 +88,7 @@ process.on('SIGTERM', () => {
     .then(closeIdentity)
     .finally(() => process.exit(0));
 });
-// The data plane's event-loop delay, the quantity issue 9 is about: 'eld-reset' at the
+// The data plane's event-loop delay, the quantity the isolation is about: 'eld-reset' at the
 // start of a phase, 'eld' at its end (milliseconds).
 const eld = monitorEventLoopDelay({ resolution: 5 });
 eld.enable();

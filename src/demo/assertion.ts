@@ -1,5 +1,5 @@
 /**
- * The demo app verifies the gateway's identity assertion the way the README tells an upstream
+ * The demo app verifies the gateway's identity assertion the way docs/security.md tells an upstream
  * to: jose's createRemoteJWKSet against the gateway's JWKS, then jwtVerify with the issuer and
  * the audience. The page shows the verified claims, or why verification failed.
  */

@@ -10,7 +10,7 @@ const MIN_LENGTH = 6;
 /**
  * The similarity check below is quadratic (identifier length × password length), and it runs
  * before anyone is authenticated, so both inputs must be bounded before it runs: a 32 KB
- * password against an 8 KB identifier took seconds (issue 9). Kratos v0.6 has no maximum;
+ * password against an 8 KB identifier took seconds. Kratos v0.6 has no maximum;
  * later Kratos refuses passwords over 72 bytes, but only for bcrypt, which truncates there
  * (hash/hasher_bcrypt.go, message 4000033). New hashes here are argon2id, which has no such
  * limit, so the bound is a generous one for passphrases and password managers rather than

@@ -2,7 +2,7 @@
  * Runs the embedded identity server on a worker thread (worker.ts), so that its CPU work
  * (argon2, bcrypt, the password policy, schema validation) for unauthenticated callers
  * cannot stall the gateway's event loop: one large sign-up froze all proxy traffic for
- * seconds while it shared the loop (issue 9 §2).
+ * seconds while it shared the loop.
  *
  * This module is loaded on the gateway's thread and deliberately imports neither index.ts
  * nor SQLite: everything identity-related happens on the worker.

@@ -2,7 +2,7 @@
  * Worker-thread entry of the embedded identity server (started by thread.ts). The identity
  * server does CPU-heavy work for unauthenticated callers (argon2, bcrypt in JavaScript, the
  * password policy, JSON schema validation); on its own thread that work cannot delay the
- * gateway's data plane (issue 9 §2).
+ * gateway's data plane.
  *
  * Protocol, worker → host: {type:'log', line} for every log line, then {type:'listening',
  * publicUrl, adminUrl} or {type:'error', error}; after the host sends {type:'close'}, the

@@ -1,5 +1,5 @@
 /**
- * The quickstart in a real browser (issue 4): each scenario starts `npm start`'s stack on
+ * The quickstart in a real browser: each scenario starts `npm start`'s stack on
  * free ports with an empty data directory and drives Debian's Chromium through it.
  */
 import { test, before, after } from 'node:test';

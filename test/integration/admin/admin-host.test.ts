@@ -1,5 +1,5 @@
 /**
- * Review (issue 9 §3): the admin listener refuses DNS-rebinding requests. A browser tricked
+ * Review: the admin listener refuses DNS-rebinding requests. A browser tricked
  * into sending same-origin requests to the admin port carries the attacker's host name; such
  * requests get 421 and purge nothing, while IP literals (kubelet probes and Prometheus send
  * `Host: <pod IP>:<port>`), localhost and configured names are answered. The decision API keeps

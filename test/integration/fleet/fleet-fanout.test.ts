@@ -1,5 +1,5 @@
 /**
- * Issue 11, tests: three real gateway processes, one identity server, one real redis-server.
+ * The shared session cache: three real gateway processes, one identity server, one real redis-server.
  * Revocations through any instance reach every instance; settings changes reach the headers
  * everywhere; a new credential costs one whoami for the whole fleet (L2 + fleet-wide
  * coalescing); a Redis crash never takes the fleet down and fan-out comes back with Redis; and

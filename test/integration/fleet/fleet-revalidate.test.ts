@@ -1,5 +1,5 @@
 /**
- * Issue 11, revocations no gateway saw: with `session_cache.revalidate_after_ms` on every
+ * Revocations no gateway saw: with `session_cache.revalidate_after_ms` on every
  * instance of a three-gateway fleet, a session revoked at the identity server's admin API (no
  * gateway involved) is rejected by every instance within revalidate_after_ms plus one whoami,
  * while requests before that point stay cache hits and a due revalidation does not turn a

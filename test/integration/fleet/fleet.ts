@@ -1,5 +1,5 @@
 /**
- * A fleet for the issue-11 tests: one real redis-server, one embedded identity server (in this
+ * A fleet for the shared-cache tests: one real redis-server, one embedded identity server (in this
  * process), three real gateway processes (A, B, C) sharing both through KRATOS_GATEWAY_* env
  * overrides, and an echo upstream that shows the identity headers each request carried.
  *

@@ -1,5 +1,5 @@
 /**
- * Issue 10 §2: adding a stage is one new file plus one registry line. A test-only mutator
+ * Extension points: adding a stage is one new file plus one registry line. A test-only mutator
  * (test/fixtures/stages/tenant-header.ts) is registered here and nowhere else; the header it
  * declares is stripped from callers on every route and outcome — forwarded, refused, handed
  * to the control plane, upgraded, decided — in any spelling, with no other edit.

@@ -1,5 +1,5 @@
 /**
- * Issue 9 §2: the embedded identity server runs on its own worker thread, so its CPU work
+ * The embedded identity server runs on its own worker thread, so its CPU work
  * cannot stall the data plane. Checked structurally (no timing): the thread exists, its log
  * lines reach the gateway's logger, startup errors keep their in-process shape, shutdown
  * ends the thread, and a thread on an in-memory database is restarted empty. A dead thread's

@@ -1,5 +1,5 @@
 /**
- * Review (issue 9 §3): no Kratos-owned cookie reaches an upstream application — neither the
+ * Review: no Kratos-owned cookie reaches an upstream application — neither the
  * session cookie nor the CSRF cookie of any Kratos version — over HTTP and over the WebSocket
  * handshake, while the application's own cookies (look-alike names included) arrive intact.
  */

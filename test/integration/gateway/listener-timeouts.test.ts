@@ -1,5 +1,5 @@
 /**
- * Review (issue 9 §3): the configured header timeout is enforced on both listeners, not at
+ * Review: the configured header timeout is enforced on both listeners, not at
  * Node's 30 s connection sweep (the bounds leave slack for a busy machine below that sweep).
  */
 import { test, after, before } from 'node:test';

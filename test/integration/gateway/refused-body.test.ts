@@ -1,5 +1,5 @@
 /**
- * Review (issue 9 §3): a refused request answers at once and ends the connection instead of
+ * Review: a refused request answers at once and ends the connection instead of
  * reading the declared body. The client here sends the headers of a 64 MB upload and a few
  * bytes, never more: it gets its answer and sees the gateway close the connection. Before,
  * the answer came but the gateway kept the connection open, waiting to read 64 MB.

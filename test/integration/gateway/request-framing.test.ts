@@ -1,5 +1,5 @@
 /**
- * Review (issue 9 §3): an HTTP/1.0 request with Transfer-Encoding has faulty framing
+ * Review: an HTTP/1.0 request with Transfer-Encoding has faulty framing
  * (RFC 9112 §6.1). The gateway answers 400 and closes, and forwards nothing — neither the
  * request nor anything behind it on the connection. Before, llhttp decoded the body as chunked
  * and the upstream executed the request while the client was told 400.

@@ -1,5 +1,5 @@
 /**
- * Issue 12 §1: route policies over real HTTP — the gateway in front of an echo upstream and a
+ * Route policies over real HTTP — the gateway in front of an echo upstream and a
  * fake Kratos whose sessions carry traits, metadata_public, verified addresses, a schema id,
  * an AAL and authenticated_at. The same policies answer the proxy, WebSocket handshakes and
  * the decision API; a reload applies a changed policy.

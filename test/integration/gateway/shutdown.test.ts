@@ -1,6 +1,6 @@
 /**
  * Review: SIGTERM drain (RunningGateway.shutdown) finishes within the grace period even when
- * a client holds an open WebSocket through the gateway (README: "in-flight requests finish
+ * a client holds an open WebSocket through the gateway (docs/operations.md: "in-flight requests finish
  * within proxy.shutdown_grace_ms, then what is left is closed").
  */
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Issue 9 §2: unauthenticated input that feeds quadratic work (the password/identifier
+ * Unauthenticated input that feeds quadratic work (the password/identifier
  * similarity check) is bounded before that work runs, and refused with Kratos-style messages.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * Issue 9 §1 end to end, with the embedded identity server as the real IdP behind the mount:
+ * Purging through the mount, end to end, with the embedded identity server as the real IdP behind the mount:
  * after any request through the mount, however its path is spelled, the gateway's view of a
  * credential agrees with the identity server's (asked directly, bypassing the gateway's
  * cache): a revoked token is rejected on the very next request, changed traits are injected

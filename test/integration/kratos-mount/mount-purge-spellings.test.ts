@@ -1,5 +1,5 @@
 /**
- * Issue 9 §1: a request through the Kratos mount that changes a session or an identity must
+ * A request through the Kratos mount that changes a session or an identity must
  * purge the gateway's cache however the path is spelled. The identity provider behind the
  * mount here is deliberately lenient (case-insensitive, trailing slashes ignored, HEAD served
  * like GET), as the embedded server used to be and as any IdP may be: the gateway cannot know

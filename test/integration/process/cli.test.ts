@@ -1,5 +1,5 @@
 /**
- * Issue 13, CLI: `version`, `validate`/`--check`, and the admin /version endpoint and
+ * CLI: `version`, `validate`/`--check`, and the admin /version endpoint and
  * build-info metric. The CLI tests spawn the real entry point.
  */
 import { test } from 'node:test';

@@ -1,6 +1,6 @@
 /**
  * Review: a prefix the schema accepts must start; one that cannot start must be a ConfigError
- * naming the key (issue 2: "a bad file or value exits non-zero with the key path and the
+ * naming the key ("a bad file or value exits non-zero with the key path and the
  * reason"). express 5 (path-to-regexp 8) gives `(`, `)`, `*`, `!`, `:` … special meaning.
  */
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-/** The gateway process reloads its configuration file on SIGHUP (issue 10 §4). */
+/** The gateway process reloads its configuration file on SIGHUP. */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Issue 10 §4: hot reload. A valid change is applied without dropping a request under way
+ * Hot reload. A valid change is applied without dropping a request under way
  * (it finishes on the snapshot it started with); an invalid file is rejected, every error
  * logged with its key path, the running routes kept; a removed route is gone; a key held by a
  * process resource is reported as needing a restart.

@@ -1,5 +1,5 @@
 /**
- * Issue 13: why Kratos gave no answer is logged at warn, once per reason per 10 s, with the
+ * Why Kratos gave no answer is logged at warn, once per reason per 10 s, with the
  * network error code or Kratos's status, and never the credential.
  */
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * Issue 13, logs: what an operator sees on the stdout of a real gateway process. The
+ * Logs: what an operator sees on the stdout of a real gateway process. The
  * quickstart shape (embedded identity server, demo upstream, UI) on free ports.
  */
 import { test, before, after } from 'node:test';

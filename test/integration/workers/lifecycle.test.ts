@@ -1,5 +1,5 @@
 /**
- * proxy.workers start-up and supervision (issue 11 §6), without the identity server: `auto`
+ * proxy.workers start-up and supervision, without the identity server: `auto`
  * starts one worker per available CPU and `1` forks nothing; a worker's start-up failure gives
  * the single process's message and exit code, once; workers that keep failing end the gateway
  * with a fatal line and exit 1 instead of being replaced forever.

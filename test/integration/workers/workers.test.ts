@@ -1,5 +1,5 @@
 /**
- * proxy.workers: 2 without Redis (issue 11 §6): one primary and two worker processes on the
+ * proxy.workers: 2 without Redis: one primary and two worker processes on the
  * shared proxy socket, in front of the embedded identity server. Requests spread over both
  * workers, a logout through the mount on one worker and an admin purge reach every worker,
  * /metrics adds the workers up, a worker killed with SIGKILL is replaced, every worker signs

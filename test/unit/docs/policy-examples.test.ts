@@ -1,7 +1,7 @@
 /**
- * The policy examples in the README's Policies section and in docs/policies.md are valid
- * policies, and the README's do not carry the separate-conditions form the gateway warns about
- * (docs/policies.md shows that form on purpose).
+ * The policy examples in the Policies section of docs/routes-and-policies.md and in
+ * docs/policies.md are valid policies, and the former do not carry the separate-conditions form
+ * the gateway warns about (docs/policies.md shows that form on purpose).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,10 +31,12 @@ function policies(markdown: string): unknown[] {
 }
 
 describe('policy examples', () => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('\n### Policies'), readme.indexOf('\n## ', readme.indexOf('\n### Policies')));
+  const page = readFileSync(join(root, 'docs/routes-and-policies.md'), 'utf8');
+  const start = page.indexOf('\n### Policies');
+  assert.ok(start >= 0, 'docs/routes-and-policies.md has a Policies section');
+  const section = page.slice(start, page.indexOf('\n## ', start));
   const found = {
-    'README.md (Policies)': policies(section),
+    'docs/routes-and-policies.md (Policies)': policies(section),
     'docs/policies.md': policies(readFileSync(join(root, 'docs/policies.md'), 'utf8')),
   };
 
@@ -49,8 +51,8 @@ describe('policy examples', () => {
     });
   }
 
-  it('README.md: the admin example binds the address comparison to a verified address, and nothing is warned about', () => {
-    const list = found['README.md (Policies)'];
+  it('docs/routes-and-policies.md: the admin example binds the address comparison to a verified address, and nothing is warned about', () => {
+    const list = found['docs/routes-and-policies.md (Policies)'];
     assert.ok(
       list.some((p) => JSON.stringify(p).includes('{"verified_address":{"ends_with":')),
       JSON.stringify(list),
