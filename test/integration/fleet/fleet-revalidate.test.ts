@@ -8,10 +8,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Fleet, send, sleep } from './fleet.js';
+import { Fleet, PROPAGATION_BOUND_MS, send, sleep } from './fleet.js';
 
 const REVALIDATE_MS = 500;
-const BOUND_MS = 2_000;
+/** Far above revalidate_after_ms plus one whoami, far below ttl_cap_ms (60 s: what a fleet without revalidation would serve for). */
+const BOUND_MS = PROPAGATION_BOUND_MS;
 
 describe(`a fleet with revalidate_after_ms ${REVALIDATE_MS}`, () => {
   let fleet: Fleet;
@@ -44,8 +45,9 @@ describe(`a fleet with revalidate_after_ms ${REVALIDATE_MS}`, () => {
     const w3 = sum(await fleet.whoamiPerInstance());
     for (const i of fleet.instances)
       assert.equal(await fleet.status(i, member), 200, `${i.name} serves a due entry while it is checked again`);
+    // The revalidation runs in the background: wait for it (bounded), not for a fixed number of polls.
     let w4 = w3;
-    for (let n = 0; n < 100 && w4 === w3; n++) {
+    for (const until = performance.now() + BOUND_MS; w4 === w3 && performance.now() < until;) {
       await sleep(20);
       w4 = sum(await fleet.whoamiPerInstance());
     }
@@ -54,7 +56,7 @@ describe(`a fleet with revalidate_after_ms ${REVALIDATE_MS}`, () => {
     assert.ok(w4 - w3 <= 3, `at most one revalidation per instance, got ${w4 - w3}`);
   });
 
-  test('a session revoked at the identity server (no gateway involved) is rejected by every instance within 2 s', async (t) => {
+  test('a session revoked at the identity server (no gateway involved) is rejected by every instance (bounded)', async (t) => {
     const hot = await fleet.apiMember('revalidate-revoked');
     const bystander = await fleet.apiMember('revalidate-bystander');
     for (const i of fleet.instances) {

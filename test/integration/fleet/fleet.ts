@@ -27,6 +27,21 @@ import { Browser, registerBrowser, startTestServer, type TestServer } from '../i
 export const REQUEST_TIMEOUT_MS = 15_000;
 
 /**
+ * How long a revocation or change made through one instance (or at the identity server, with
+ * revalidation) may take to reach the others: far above the milliseconds it takes, even on a
+ * loaded machine, and far below ttl_cap_ms (60 s), which is how long an instance that was never
+ * told would go on serving its cached entry.
+ */
+export const PROPAGATION_BOUND_MS = 20_000;
+
+/**
+ * session_cache.shared.timeout_ms for the fleet. The default (25 ms) is shorter than a loaded
+ * machine may keep a process off the CPU, and a healthy lookup that times out turns into a whoami
+ * that the whoami counts of these tests would take for a missing L2 or missing coalescing.
+ */
+export const SHARED_TIMEOUT_MS = 1_000;
+
+/**
  * undici's request with a bound: a hung answer fails the test with the method and URL it was
  * waiting on (undici's own default is 300 s, and its timeout error does not say which request).
  */
@@ -162,6 +177,7 @@ export class Fleet {
           KRATOS_GATEWAY_KRATOS__PUBLIC_URL: front.url,
           KRATOS_GATEWAY_SESSION_CACHE__SHARED__REDIS_URL: redis.url,
           KRATOS_GATEWAY_SESSION_CACHE__SHARED__KEY_PREFIX: keyPrefix,
+          KRATOS_GATEWAY_SESSION_CACHE__SHARED__TIMEOUT_MS: String(SHARED_TIMEOUT_MS),
         });
         instances.push({ name, proxyUrl, adminUrl: `http://127.0.0.1:${admin}`, mount: `${proxyUrl}/.ory/kratos/public`, process });
       }

@@ -18,8 +18,12 @@ type Echo = Awaited<ReturnType<typeof startEchoUpstream>>;
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
 const PASSWORD = 'correct horse battery staple 9';
-/** Short, so a settings change of the login email needs re-authentication after a brief wait. */
-const PRIVILEGED_MS = 2_000;
+/**
+ * Short, so a settings change of the login email needs re-authentication after a wait; long
+ * enough that a loaded machine still resumes the paused update (and makes the other settings
+ * changes) within the privileged window a fresh login opens.
+ */
+const PRIVILEGED_MS = 10_000;
 
 describe('Kratos mount purging, whatever the spelling (embedded identity server)', () => {
   let upstream: Echo;

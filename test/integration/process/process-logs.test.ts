@@ -11,6 +11,9 @@ import { freePort } from '../../helpers/servers.js';
 import { duplicateJsonKeys, spawnGateway, type GatewayProcess } from '../../helpers/process.js';
 import { LOG_FLUSH_INTERVAL_MS } from '../../../src/log.js';
 
+/** How long to wait for a log line: 120 flush intervals, generous for a loaded machine. */
+const LINE_WAIT_MS = LOG_FLUSH_INTERVAL_MS * 120;
+
 let gw: GatewayProcess;
 let proxyUrl: string;
 
@@ -45,14 +48,14 @@ routes:
 });
 after(() => gw.stop());
 
-test('the access line of a single request appears within the flush interval, not after 4 KiB of lines', async () => {
+test('the access line of a single request is flushed on the interval, not held until 4 KiB of lines', async () => {
   const before = requestLines(gw.stdout()).length;
   const r = await fetch(proxyUrl + '/public/echo/first?token=QUERY-SECRET');
   assert.equal(r.status, 200);
   await r.arrayBuffer();
-  const sent = Date.now();
-  // Generous bound for a loaded machine; before the fix the line never came while the buffer was short of 4 KiB.
-  await gw.waitFor('stdout', (t) => requestLines(t).length > before, LOG_FLUSH_INTERVAL_MS + 4_000);
+  // Generous bound for a loaded machine; before the fix the line never came while the buffer was
+  // short of 4 KiB (nothing else is logged meanwhile), so the wait itself is what fails.
+  await gw.waitFor('stdout', (t) => requestLines(t).length > before, LINE_WAIT_MS);
   const line = requestLines(gw.stdout()).at(-1)!;
   assert.equal(line.path, '/public/echo/first', 'canonical path, without the query string');
   assert.ok(!gw.stdout().includes('QUERY-SECRET'), 'the query string is never logged');
@@ -62,7 +65,6 @@ test('the access line of a single request appears within the flush interval, not
     (line.upstream_ms as number) <= (line.ms as number),
     `upstream ${String(line.upstream_ms)} ms within total ${String(line.ms)} ms`,
   );
-  assert.ok(Date.now() - sent < LOG_FLUSH_INTERVAL_MS + 4_000);
 });
 
 test('POST requests name the client, on the data plane and on the control plane (UI, Kratos mount)', async () => {
@@ -76,7 +78,7 @@ test('POST requests name the client, on the data plane and on the control plane 
     });
     await r.arrayBuffer();
   }
-  await gw.waitFor('stdout', (t) => requestLines(t).length >= before + 3, LOG_FLUSH_INTERVAL_MS + 4_000);
+  await gw.waitFor('stdout', (t) => requestLines(t).length >= before + 3, LINE_WAIT_MS);
   const lines = requestLines(gw.stdout()).slice(before);
   assert.deepEqual(
     lines.map((l) => [l.method, l.route, l.path, l.client]),

@@ -15,6 +15,8 @@ import { plainSummary } from './plain-summary.js';
 
 let redis: TestRedis & { close(): Promise<void> };
 let prefixes = 0;
+/** How long a test waits for something that takes milliseconds when healthy (a loaded machine). */
+const WAIT_MS = 30_000;
 
 before(async () => {
   redis = await startRedis();
@@ -26,13 +28,15 @@ after(async () => {
 async function upStore(o: Partial<RedisSessionStoreOptions> & { keyPrefix: string }): Promise<RedisSessionStore> {
   const store = new RedisSessionStore({
     url: redis.url,
-    timeoutMs: 500,
+    // Far above a healthy round trip on a loaded machine: past it a load goes on without Redis,
+    // which these tests would read as a missing lock or value.
+    timeoutMs: 5_000,
     degradedTtlCapMs: 5_000,
     whoamiTimeoutMs: 2_000,
     memory: { maxEntries: 1_000, maxBytes: 1_000_000, ttlCapMs: 600_000, negativeTtlMs: 600_000 },
     ...o,
   });
-  const until = Date.now() + 5_000;
+  const until = Date.now() + WAIT_MS;
   while (!store.up) {
     if (Date.now() > until) assert.fail('the store did not connect to Redis');
     await sleep(5);
@@ -76,6 +80,21 @@ test('a summary survives the codec whole; anything else decodes to a miss', () =
     assert.equal(decodeStoredValue(bad), undefined, bad);
 });
 
+let settles = 0;
+/**
+ * Resolves once Redis has run every command `store` sent before: one more round trip on the same
+ * connection (Redis runs one connection's commands in order). For answers refused in Redis,
+ * where there is nothing to wait for.
+ */
+async function settled(store: RedisSessionStore): Promise<void> {
+  (await store.load(`settle-${++settles}`)).release();
+}
+
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (const end = Date.now() + WAIT_MS; !(await check()); await sleep(10))
+    if (Date.now() > end) assert.fail(`timed out after ${WAIT_MS} ms waiting for ${what}`);
+}
+
 test('an answer is written to Redis only if no purge of its key or identity came after its miss began', async () => {
   const keyPrefix = `kg-guard-${++prefixes}:`;
   const a = await upStore({ keyPrefix });
@@ -87,31 +106,31 @@ test('an answer is written to Redis only if no purge of its key or identity came
     assert.equal(plain.found, undefined);
     plain.keep(summary('id-plain'), 30_000);
     plain.release();
-    await sleep(50);
-    assert.ok(await exists('k-plain'));
+    // Waited for, not slept on: the first KEEP may also load its script into Redis.
+    await until(() => exists('k-plain'), 'k-plain in Redis');
     const pttl = Number((await redis.command('PTTL', keyPrefix + 's:k-plain')).slice(1));
-    assert.ok(pttl > 29_000 && pttl <= 30_000, `PTTL ${pttl}`);
+    assert.ok(pttl > 20_000 && pttl <= 30_000, `PTTL ${pttl}`);
     assert.equal((await b.load('k-plain')).found?.ttlMs !== undefined, true, 'another instance finds it');
 
     // Its identity purged elsewhere while the whoami was in flight: refused.
     const byIdentity = await a.load('k-id');
     await b.purgeIdentity('id-racing');
     byIdentity.keep(summary('id-racing'), 30_000);
-    await sleep(50);
+    await settled(a);
     assert.equal(await exists('k-id'), false);
 
     // Its key purged elsewhere: the purge deleted the fill lock, so the answer is refused.
     const byKey = await a.load('k-key');
     await b.delete('k-key');
     byKey.keep(summary('id-key'), 30_000);
-    await sleep(50);
+    await settled(a);
     assert.equal(await exists('k-key'), false);
 
     // "Not a session" is never written: only the fill lock is there, and it lapses.
     const negative = await a.load('k-neg');
     negative.keep(NOT_A_SESSION, 30_000);
     negative.release();
-    await sleep(50);
+    await settled(a);
     assert.match(await redis.command('GET', keyPrefix + 's:k-neg'), /^\$\d+\r\nfill /);
     assert.ok(
       Number((await redis.command('PTTL', keyPrefix + 's:k-neg')).slice(1)) <= 2_500,
@@ -122,12 +141,12 @@ test('an answer is written to Redis only if no purge of its key or identity came
     await b.purgeIdentity('id-later');
     const soon = await a.load('k-later');
     soon.keep(summary('id-later'), 30_000);
-    await sleep(50);
+    await settled(a);
     assert.equal(await exists('k-later'), false, 'within PURGE_MARGIN_MS');
     await sleep(1_050);
     const later = await a.load('k-later');
     later.keep(summary('id-later'), 30_000);
-    await sleep(50);
+    await settled(a);
     assert.ok(await exists('k-later'));
     assert.equal(await b.purgeIdentity('id-later'), 1, 'indexed under its identity: the purge counts it');
     assert.equal(await exists('k-later'), false);
@@ -139,8 +158,9 @@ test('an answer is written to Redis only if no purge of its key or identity came
 
 test('the fill lock: the first miss holds it, a concurrent miss elsewhere waits and is handed the answer', async () => {
   const keyPrefix = `kg-lock-${++prefixes}:`;
-  const a = await upStore({ keyPrefix });
-  const b = await upStore({ keyPrefix });
+  // A waiter not woken waits whoami_timeout_ms: at its maximum, far from a prompt wake-up.
+  const a = await upStore({ keyPrefix, whoamiTimeoutMs: 60_000 });
+  const b = await upStore({ keyPrefix, whoamiTimeoutMs: 60_000 });
   try {
     const holder = await a.load('k');
     assert.equal(holder.found, undefined);
@@ -156,11 +176,12 @@ test('the fill lock: the first miss holds it, a concurrent miss elsewhere waits 
     const second = await a.load('k2');
     const waiting2 = b.load('k2');
     await sleep(50);
-    const t = Date.now();
     second.release();
-    const got2 = await waiting2;
+    const got2 = await Promise.race([
+      waiting2,
+      sleep(WAIT_MS).then(() => assert.fail(`not woken by the release within ${WAIT_MS} ms (the lock lapses after 60.5 s)`)),
+    ]);
     assert.equal(got2.found, undefined);
-    assert.ok(Date.now() - t < 1_000, 'woken by the release, not the lock expiry');
     got2.release();
   } finally {
     await a.close();
@@ -208,8 +229,7 @@ test('an ACL user confined to the prefix and the listed commands is enough for e
     assert.equal(((await waiter).found?.value as SessionSummary).identityId, 'id-acl');
     assert.equal(await a.purgeIdentity('id-acl'), 1);
     await a.delete('k');
-    const until = Date.now() + 2_000;
-    while (heard.length < 2 && Date.now() < until) await sleep(5);
+    await until(async () => heard.length >= 2, 'both invalidations heard');
     assert.deepEqual(heard, [{ identityId: 'id-acl' }, { key: 'k' }]);
     assert.equal(await redis.command('ACL', 'LOG', '1'), '*0\r\n', 'no command or key was refused');
   } finally {
