@@ -47,6 +47,16 @@ describe('a stage that throws', () => {
       .filter((l) => l.reqId === requestId && typeof l.status === 'number');
   }
 
+  /**
+   * The access lines for a request once the first has been written (waited for up to 30 s: a
+   * busy machine may write it after the client has the answer), and 50 ms more for a second one.
+   */
+  async function settledLines(requestId: string): Promise<Array<Record<string, unknown>>> {
+    for (let n = 0; n < 3000 && accessLines(requestId).length === 0; n++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    return accessLines(requestId);
+  }
+
   async function failures(): Promise<number> {
     const text = await (await request(gw.adminUrl + '/metrics')).body.text();
     let n = 0;
@@ -63,8 +73,7 @@ describe('a stage that throws', () => {
       await res.body.text();
       assert.equal(res.statusCode, 500);
       assert.ok(!upstream.received.some((r) => r.url === path), 'never forwarded');
-      await new Promise((r) => setTimeout(r, 50));
-      const lines = accessLines(id);
+      const lines = await settledLines(id);
       assert.equal(lines.length, 1, `one access line for ${path}: ${JSON.stringify(lines)}`);
       assert.equal(lines[0]!.status, 500);
       assert.equal(await failures(), counted + 1);
@@ -81,8 +90,7 @@ describe('a stage that throws', () => {
       ws.on('error', (e) => resolve(e.message));
     });
     assert.equal(status, 500);
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(accessLines(id).length, 1);
+    assert.equal((await settledLines(id)).length, 1);
     assert.equal(await failures(), counted + 1);
   });
 
@@ -93,8 +101,7 @@ describe('a stage that throws', () => {
     const res = await request(gw.adminUrl + '/decisions/app/boom', { headers: { authorization: `Bearer ${s.token}`, 'x-request-id': id } });
     await res.body.text();
     assert.equal(res.statusCode, 500);
-    await new Promise((r) => setTimeout(r, 50));
-    const lines = accessLines(id);
+    const lines = await settledLines(id);
     assert.equal(lines.length, 1);
     assert.equal(lines[0]!.decision, true);
     assert.equal(await failures(), counted + 1);
