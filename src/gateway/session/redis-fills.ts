@@ -16,7 +16,7 @@ import { ReplyError } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { SessionSummary } from './session-summary.js';
 import { NOT_A_SESSION, type SlowTierLoad, type StoredValue } from './session-store.js';
-import { decodeStoredValue, encodeStoredValue } from './stored-value-codec.js';
+import { decodeStoredValue, encodeStoredValue, type SummaryShape } from './stored-value-codec.js';
 import { FILL_LOCK } from './redis-scripts.js';
 import { within, type ScriptedRedis } from './redis-connection.js';
 
@@ -56,7 +56,7 @@ export interface FillsOptions {
   lockTtlMs: number;
   markerTtlMs: number;
   ttlCapMs: number;
-  summaryShape: string | undefined;
+  summaryShape: SummaryShape | undefined;
 }
 
 /** A fill lock this instance took (or may have taken: its SET went unanswered). */

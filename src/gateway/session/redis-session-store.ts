@@ -25,7 +25,7 @@ import {
   type SlowTierLoad,
   type StoredValue,
 } from './session-store.js';
-import { decodeStoredValue } from './stored-value-codec.js';
+import { decodeStoredValue, type SummaryShape } from './stored-value-codec.js';
 import { credentialsOf, withScripts, within, withoutCredentials, type ClaimReply, type ScriptedRedis } from './redis-connection.js';
 import { Fills, PURGE_MARGIN_MS, waitChannelOf } from './redis-fills.js';
 import { probePermissions, subscribeRefused, type PermissionReport } from './redis-permissions.js';
@@ -47,9 +47,9 @@ export interface RedisSessionStoreOptions {
   keyPrefix: string;
   /**
    * Which value paths this gateway's summaries carry (a fingerprint): values written by a
-   * gateway extracting other paths are misses here (stored-value-codec.ts). Default ''.
+   * gateway extracting other paths are misses here (stored-value-codec.ts). Default: any paths.
    */
-  summaryShape?: string;
+  summaryShape?: SummaryShape;
   /** The most a caller waits for any one Redis command. */
   timeoutMs: number;
   /** While Redis is unreachable, L1 lifetimes are capped at this (and at memory.ttlCapMs). */

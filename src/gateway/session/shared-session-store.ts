@@ -2,7 +2,6 @@
  * session_cache.shared → the store behind the resolver: a RedisSessionStore when a Redis URL
  * is configured (and the cache is on), else undefined (the resolver's in-memory default).
  */
-import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../config/errors.js';
@@ -10,6 +9,7 @@ import type { GatewayConfig } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { GatewayMetrics } from '../../observability/metrics.js';
 import { RedisSessionStore } from './redis-session-store.js';
+import { summaryShapeOf } from './stored-value-codec.js';
 
 /**
  * The Redis password from session_cache.shared.password_file (relative to `baseDir`, the
@@ -46,7 +46,7 @@ export function createSharedSessionStore(
     url: c.shared.redis_url,
     ...(password !== undefined && { password }),
     keyPrefix: c.shared.key_prefix,
-    summaryShape: hash('sha256', [...new Set(valuePaths)].sort().join('\n'), 'base64url').slice(0, 16),
+    summaryShape: summaryShapeOf(valuePaths),
     timeoutMs: c.shared.timeout_ms,
     degradedTtlCapMs: c.shared.degraded_ttl_cap_ms,
     whoamiTimeoutMs: config.kratos.whoami_timeout_ms,

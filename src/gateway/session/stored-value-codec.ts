@@ -3,6 +3,7 @@
  * policy read) is written: no credential, no Set-Cookie, no raw whoami body. A value that does
  * not decode to a well-formed summary is a miss, never a session.
  */
+import { hash } from 'node:crypto';
 import type { SessionSummary } from './session-summary.js';
 import { NOT_A_SESSION, type StoredValue } from './session-store.js';
 import { packSummary, SummaryLayout } from './packed-summary.js';
@@ -30,17 +31,36 @@ interface Encoded {
 }
 
 /**
- * `shape` names the value paths the summary was extracted for (a fingerprint of the gateway's
- * header mappings, policies and assertion claims). A gateway configured otherwise, as during a
- * rolling update, reads the value as a miss: a summary lacking a path it needs would silently
- * drop a header or fail a policy. "Not a session" does not depend on it.
+ * The value paths summaries are extracted for (the gateway's header mappings, policies and
+ * assertion claims): `id` is their fingerprint, written with each value; `layout` is what a
+ * value read back is packed by, the same one for every value, so what the cache holds per
+ * entry is only its values (a layout per distinct set of present paths would be kept alive
+ * by each entry and counted by no size estimate).
  */
-export function encodeStoredValue(value: StoredValue, shape = ''): string {
+export interface SummaryShape {
+  readonly id: string;
+  /** Absent: any paths (tests); each value is then laid out by the paths it has. */
+  readonly layout?: SummaryLayout;
+}
+
+export function summaryShapeOf(valuePaths: readonly string[]): SummaryShape {
+  const paths = [...new Set(valuePaths)];
+  return { id: hash('sha256', [...paths].sort().join('\n'), 'base64url').slice(0, 16), layout: new SummaryLayout(paths) };
+}
+
+const ANY_SHAPE: SummaryShape = { id: '' };
+
+/**
+ * `shape.id` names the value paths the summary was extracted for. A gateway configured
+ * otherwise, as during a rolling update, reads the value as a miss: a summary lacking a path it
+ * needs would silently drop a header or fail a policy. "Not a session" does not depend on it.
+ */
+export function encodeStoredValue(value: StoredValue, shape: SummaryShape = ANY_SHAPE): string {
   if (value === NOT_A_SESSION) return NEGATIVE;
   const s = value as SessionSummary;
   const e: Encoded = {
     v: FORMAT,
-    p: shape,
+    p: shape.id,
     identityId: s.identityId,
     sessionId: s.sessionId,
     expiresAtMs: Number.isFinite(s.expiresAtMs) ? s.expiresAtMs : null,
@@ -62,7 +82,7 @@ const isPairs = <V>(x: unknown, value: (v: unknown) => v is V): x is [string, V]
 const isStrings = (x: unknown): x is string[] => Array.isArray(x) && x.every(isString);
 
 /** The value, or undefined when `text` is not one this format (and, for a session, this shape) wrote. */
-export function decodeStoredValue(text: string, shape = ''): StoredValue | undefined {
+export function decodeStoredValue(text: string, shape: SummaryShape = ANY_SHAPE): StoredValue | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -73,7 +93,7 @@ export function decodeStoredValue(text: string, shape = ''): StoredValue | undef
   const e = raw as Partial<Encoded> & { negative?: unknown };
   if (e.v !== FORMAT) return undefined;
   if (e.negative === true) return NOT_A_SESSION;
-  if ((e.p ?? '') !== shape) return undefined;
+  if ((e.p ?? '') !== shape.id) return undefined;
   if (!isString(e.identityId) || e.identityId === '' || !isString(e.sessionId)) return undefined;
   if (!(e.expiresAtMs === null || isNumber(e.expiresAtMs)) || !isPairs(e.values, isString)) return undefined;
   if (e.checkedAtMs !== undefined && !isNumber(e.checkedAtMs)) return undefined;
@@ -83,10 +103,13 @@ export function decodeStoredValue(text: string, shape = ''): StoredValue | undef
   if (e.schemaId !== undefined && !isString(e.schemaId)) return undefined;
   if (e.verifiedAddresses !== undefined && !isStrings(e.verifiedAddresses)) return undefined;
   // Packed as summarizeSession packs (a fleet instance's in-process tier holds what it loaded
-  // from Redis): laid out by the paths this value has.
+  // from Redis): by this configuration's layout. A value naming a path the layout does not
+  // have (or a claim of a path that is no claim) was not written for this shape: a miss.
   const values = new Map(e.values);
   const claims = new Map(e.claims ?? []);
-  const layout = SummaryLayout.of([...new Set([...values.keys(), ...claims.keys()])]);
+  const layout = shape.layout ?? SummaryLayout.of([...new Set([...values.keys(), ...claims.keys()])]);
+  for (const path of values.keys()) if (!layout.slots.has(path)) return undefined;
+  for (const path of claims.keys()) if (!layout.claimSlots.has(path)) return undefined;
   return packSummary(layout, {
     identityId: e.identityId,
     sessionId: e.sessionId,

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { toHeaderValue } from '../../../../src/gateway/headers/header-value.js';
 import { PackedSummary, SummaryLayout } from '../../../../src/gateway/session/packed-summary.js';
 import { summarizeSession, type SessionSummary } from '../../../../src/gateway/session/session-summary.js';
-import { decodeStoredValue, encodeStoredValue } from '../../../../src/gateway/session/stored-value-codec.js';
+import { decodeStoredValue, encodeStoredValue, summaryShapeOf } from '../../../../src/gateway/session/stored-value-codec.js';
 import { plainSummary } from './plain-summary.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
@@ -125,4 +125,41 @@ test('summaries of one configuration share one layout; the codec gives back a pa
   const decoded = decodeStoredValue(encodeStoredValue(a));
   assert.ok(decoded instanceof PackedSummary);
   assert.equal(decoded.values.get('identity.traits.email'), 'a@example.org');
+});
+
+test("values read back from Redis are packed by the configuration's one layout, however many sets of paths they hold", () => {
+  // Which paths a value holds depends on each identity's traits: 9 optional ones give 512 sets.
+  // A layout per set (past a bounded cache, a fresh one per value) would be kept alive by every
+  // entry and counted by no size estimate.
+  const paths = Array.from({ length: 9 }, (_, i) => `identity.traits.t${i}`);
+  const shape = summaryShapeOf(paths);
+  const texts: string[] = [];
+  for (let m = 0; m < 512; m++) {
+    const traits: Record<string, string> = {};
+    for (let i = 0; i < 9; i++) if (m & (1 << i)) traits[`t${i}`] = `v${m}-${i}`;
+    texts.push(encodeStoredValue(summarize(body(traits), paths), shape));
+  }
+  for (const [m, text] of texts.entries()) {
+    const decoded = decodeStoredValue(text, shape);
+    assert.ok(decoded instanceof PackedSummary);
+    assert.equal(decoded.values.layout, shape.layout, `value ${m}`);
+    for (let i = 0; i < 9; i++) {
+      const want = m & (1 << i) ? `v${m}-${i}` : undefined;
+      assert.equal(decoded.values.get(`identity.traits.t${i}`), want);
+      assert.deepEqual(decoded.claims.get(`identity.traits.t${i}`), want === undefined ? undefined : [want]);
+    }
+  }
+});
+
+test('a value read back that names a path the configuration does not extract is a miss', () => {
+  const shape = summaryShapeOf(['identity.traits.email', 'session.id']);
+  const s = summarize(body({ email: 'a@example.org' }), ['identity.traits.email', 'session.id']);
+  const e = JSON.parse(encodeStoredValue(s, shape)) as { values: [string, string][]; claims: [string, string[]][] };
+  assert.ok(decodeStoredValue(JSON.stringify(e), shape) instanceof PackedSummary);
+  const extraValue = { ...e, values: [...e.values, ['identity.traits.role', 'admin']] };
+  assert.equal(decodeStoredValue(JSON.stringify(extraValue), shape), undefined);
+  const extraClaim = { ...e, claims: [...e.claims, ['identity.traits.role', ['admin']]] };
+  assert.equal(decodeStoredValue(JSON.stringify(extraClaim), shape), undefined);
+  const claimOfNoClaim = { ...e, claims: [...e.claims, ['session.id', ['x']]] };
+  assert.equal(decodeStoredValue(JSON.stringify(claimOfNoClaim), shape), undefined);
 });
