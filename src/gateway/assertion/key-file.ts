@@ -159,14 +159,20 @@ function parsePem(text: string): FileKey[] {
   });
 }
 
+/** A member's value as the message shows it: JSON (so on one line, control characters escaped), shortened. */
+function shown(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json.length > 60 ? `${json.slice(0, 57)}…` : json;
+}
+
 /** What a JWK says of itself must agree with what it is and what it is used for here. */
 function declaredMismatch(jwk: JsonWebKey | undefined, alg: AssertionAlgorithm, signs: boolean): string | undefined {
   if (jwk === undefined) return undefined;
-  if (jwk.alg !== undefined && jwk.alg !== alg) return `declares alg ${String(jwk.alg)} but is ${KEY_KINDS[alg]} (${alg})`;
-  if (jwk.use !== undefined && jwk.use !== 'sig') return `declares use ${JSON.stringify(jwk.use)}, not "sig"`;
+  if (jwk.alg !== undefined && jwk.alg !== alg) return `declares alg ${shown(jwk.alg)} but is ${KEY_KINDS[alg]} (${alg})`;
+  if (jwk.use !== undefined && jwk.use !== 'sig') return `declares use ${shown(jwk.use)}, not "sig"`;
   const ops = jwk.key_ops;
   if (ops !== undefined && !(Array.isArray(ops) && ops.includes(signs ? 'sign' : 'verify')))
-    return `declares key_ops ${JSON.stringify(ops)} without "${signs ? 'sign' : 'verify'}"`;
+    return `declares key_ops ${shown(ops)} without "${signs ? 'sign' : 'verify'}"`;
   return undefined;
 }
 

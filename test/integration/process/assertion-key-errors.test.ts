@@ -116,7 +116,7 @@ const cases: Array<{ what: string; name: string; text?: string; algorithm?: stri
     what: 'a JWK whose alg is not what the key is',
     name: 'alg.json',
     text: JSON.stringify({ keys: [{ ...signingJwk, alg: 'RS256' }] }),
-    reason: /key 0 declares alg RS256 but is an EC P-256 key \(ES256\)/,
+    reason: /key 0 declares alg "RS256" but is an EC P-256 key \(ES256\)/,
   },
   {
     what: 'a JWK for encryption',

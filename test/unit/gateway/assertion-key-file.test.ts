@@ -132,4 +132,17 @@ describe('identity assertion key file', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('a JWK member the message shows is quoted on one line and shortened', () => {
+    const jwk = p256().privateKey.export({ format: 'jwk' });
+    refused(
+      JSON.stringify({ keys: [{ ...jwk, alg: 'RS256\nconfig error: forged' }] }),
+      /^key 0 declares alg "RS256\\nconfig error: forged" but/,
+    );
+    for (const member of [{ alg: 'x'.repeat(5000) }, { use: 'x'.repeat(5000) }, { key_ops: ['x'.repeat(5000)] }])
+      assert.throws(
+        () => readKeyFile(JSON.stringify({ keys: [{ ...jwk, ...member }] }), 'ES256'),
+        (err: unknown) => err instanceof KeyFileError && err.message.length < 200 && !err.message.includes('\n'),
+      );
+  });
 });
