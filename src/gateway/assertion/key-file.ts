@@ -51,8 +51,15 @@ export function algorithmOf(key: KeyObject): AssertionAlgorithm | { why: string 
   const type = key.asymmetricKeyType;
   if (type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
   if (type === 'ed25519') return 'EdDSA';
-  if (type === 'rsa')
-    return (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048 ? 'RS256' : { why: 'is an RSA key shorter than 2048 bits' };
+  if (type === 'rsa') {
+    const { modulusLength = 0, publicExponent = 0n } = key.asymmetricKeyDetails ?? {};
+    if (modulusLength < 2048) return { why: 'is an RSA key shorter than 2048 bits' };
+    // With e = 1 a signature is the padded hash itself: anyone could sign. FIPS 186-5 (as
+    // RFC 8017 verifiers assume) wants an odd e of at least 65537.
+    if (publicExponent < 65537n || publicExponent % 2n === 0n)
+      return { why: 'is an RSA key whose public exponent is not an odd number of at least 65537' };
+    return 'RS256';
+  }
   return { why: `is ${describe(key)}: not a key for ES256, EdDSA or RS256` };
 }
 
@@ -108,16 +115,40 @@ function parseJwkSet(text: string): FileKey[] {
   });
 }
 
-function parsePem(text: string): FileKey[] {
-  const blocks = [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g)];
+/**
+ * The PEM blocks: a BEGIN line whose next BEGIN or END line is its END. One pass over the BEGIN
+ * and END lines (a lazy match from each BEGIN to its END would rescan the rest of the file for
+ * every BEGIN left without one: quadratic).
+ */
+function pemBlocks(text: string): Array<[pem: string, label: string]> {
+  const markers = [...text.matchAll(/-----(BEGIN|END) ([A-Z0-9 ]*)(-----)?/g)];
+  const blocks: Array<[string, string]> = [];
+  let unmatched = 0;
+  for (let i = 0; i < markers.length; i++) {
+    const [, kind, label, closed] = markers[i]!;
+    if (kind !== 'BEGIN') continue;
+    const end = markers[i + 1];
+    if (label !== '' && closed !== undefined && end !== undefined && end[0] === `-----END ${label}-----`) {
+      blocks.push([text.slice(markers[i]!.index, end.index + end[0].length), label!]);
+      i++;
+    } else unmatched++;
+  }
   // A truncated block would otherwise vanish: a key the operator meant to publish, missing.
-  const begins = text.match(/-----BEGIN /g)?.length ?? 0;
-  if (begins !== blocks.length) throw new KeyFileError(`${begins - blocks.length} PEM block(s) without a matching END line`);
+  if (unmatched > 0) throw new KeyFileError(`${unmatched} PEM block(s) without a matching END line`);
+  return blocks;
+}
+
+function parsePem(text: string): FileKey[] {
+  const blocks = pemBlocks(text);
   if (blocks.length === 0) throw new KeyFileError('no PEM block and not a JWK set');
   return blocks.map(([pem, label], i) => {
     // The label names the structure: a PRIVATE KEY block must parse as one (a public key
     // derived from a broken one would quietly stop it signing).
     const isPrivate = label!.endsWith('PRIVATE KEY');
+    // Node would take a CERTIFICATE's public key too: a CA certificate pasted with the key
+    // would publish, as a verification key, a key someone else holds.
+    if (!isPrivate && !label!.endsWith('PUBLIC KEY'))
+      throw new KeyFileError(`key ${i} (PEM ${label}) is not a key block: only PRIVATE KEY and PUBLIC KEY blocks are read`);
     try {
       return { key: isPrivate ? createPrivateKey(pem) : createPublicKey(pem) };
     } catch (err) {
@@ -128,14 +159,20 @@ function parsePem(text: string): FileKey[] {
   });
 }
 
+/** A member's value as the message shows it: JSON (so on one line, control characters escaped), shortened. */
+function shown(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json.length > 60 ? `${json.slice(0, 57)}…` : json;
+}
+
 /** What a JWK says of itself must agree with what it is and what it is used for here. */
 function declaredMismatch(jwk: JsonWebKey | undefined, alg: AssertionAlgorithm, signs: boolean): string | undefined {
   if (jwk === undefined) return undefined;
-  if (jwk.alg !== undefined && jwk.alg !== alg) return `declares alg ${String(jwk.alg)} but is ${KEY_KINDS[alg]} (${alg})`;
-  if (jwk.use !== undefined && jwk.use !== 'sig') return `declares use ${JSON.stringify(jwk.use)}, not "sig"`;
+  if (jwk.alg !== undefined && jwk.alg !== alg) return `declares alg ${shown(jwk.alg)} but is ${KEY_KINDS[alg]} (${alg})`;
+  if (jwk.use !== undefined && jwk.use !== 'sig') return `declares use ${shown(jwk.use)}, not "sig"`;
   const ops = jwk.key_ops;
   if (ops !== undefined && !(Array.isArray(ops) && ops.includes(signs ? 'sign' : 'verify')))
-    return `declares key_ops ${JSON.stringify(ops)} without "${signs ? 'sign' : 'verify'}"`;
+    return `declares key_ops ${shown(ops)} without "${signs ? 'sign' : 'verify'}"`;
   return undefined;
 }
 

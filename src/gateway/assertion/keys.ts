@@ -6,10 +6,10 @@
  * public halves, exported from public KeyObjects.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../../config/errors.js';
 import type { GatewayConfig } from '../../config/schema.js';
+import { readKeyFileAt } from './key-file-read.js';
 import { algorithmOf, KeyFileError, publicJwk, readKeyFile, type AssertionAlgorithm, type PublicJwk } from './key-file.js';
 
 export type AssertionConfig = GatewayConfig['identity_assertion'];
@@ -39,14 +39,8 @@ export function loadAssertionKeys(config: AssertionConfig, baseDir: string): Ass
   if (config.key_file === undefined) return ephemeralKeys(config.algorithm);
   const file = resolve(baseDir, config.key_file);
   const fail = (why: string) => new ConfigError([`identity_assertion.key_file: ${file}: ${why}`]);
-  let text: string;
   try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw fail(`cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  try {
-    const { signingKey, published } = readKeyFile(text, config.algorithm);
+    const { signingKey, published } = readKeyFile(readKeyFileAt(file), config.algorithm);
     return build(config.algorithm, signingKey, published, false);
   } catch (err) {
     if (err instanceof KeyFileError) throw fail(err.message);

@@ -37,6 +37,12 @@ const cases: Array<{ what: string; name: string; text?: string; algorithm?: stri
     text: `{"keys": [{"kty": "EC", "crv": "P-256", "d": "${signingJwk.d}" "x": "${signingJwk.x}"}]}`,
     reason: /not valid JSON \(line 1, column \d+\)$/,
   },
+  {
+    what: 'a file larger than 1 MiB',
+    name: 'huge.pem',
+    text: pkcs8(signing.privateKey) + '#'.repeat(1024 * 1024),
+    reason: /larger than 1 MiB: not a key file$/,
+  },
   { what: 'an empty JWK set', name: 'none.json', text: '{"keys": []}', reason: /no keys$/ },
   { what: 'public keys only (PEM)', name: 'public.pem', text: spki(signing.publicKey), reason: /no private key to sign with/ },
   {
@@ -104,13 +110,13 @@ const cases: Array<{ what: string; name: string; text?: string; algorithm?: stri
     what: 'a PEM block that is not a key',
     name: 'params.pem',
     text: '-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n' + pkcs8(signing.privateKey),
-    reason: /key 0 \(PEM EC PARAMETERS\) is not a usable public key/,
+    reason: /key 0 \(PEM EC PARAMETERS\) is not a key block: only PRIVATE KEY and PUBLIC KEY blocks are read$/,
   },
   {
     what: 'a JWK whose alg is not what the key is',
     name: 'alg.json',
     text: JSON.stringify({ keys: [{ ...signingJwk, alg: 'RS256' }] }),
-    reason: /key 0 declares alg RS256 but is an EC P-256 key \(ES256\)/,
+    reason: /key 0 declares alg "RS256" but is an EC P-256 key \(ES256\)/,
   },
   {
     what: 'a JWK for encryption',

@@ -2,8 +2,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { calculateJwkThumbprint, createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
 import { KeyFileError, readKeyFile } from '../../../src/gateway/assertion/key-file.js';
+import { MAX_KEY_FILE_BYTES, readKeyFileAt } from '../../../src/gateway/assertion/key-file-read.js';
 
 const pkcs8 = (k: KeyObject) => String(k.export({ format: 'pem', type: 'pkcs8' }));
 const spki = (k: KeyObject) => String(k.export({ format: 'pem', type: 'spki' }));
@@ -84,5 +88,61 @@ describe('identity assertion key file', () => {
       () => readKeyFile(text, 'ES256'),
       (err: unknown) => err instanceof KeyFileError && /^not valid JSON/.test(err.message) && !err.message.includes(jwk.d!.slice(0, 8)),
     );
+  });
+
+  test('refused: an RSA key whose public exponent is not an odd number of at least 65537 (e = 1 lets anyone sign)', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const signer = p256().privateKey.export({ format: 'jwk' });
+    // e = 1 is AQ, 3 is Aw, 65536 is AQAA.
+    for (const e of ['AQ', 'Aw', 'AQAA'])
+      refused(
+        JSON.stringify({ keys: [signer, { ...rsa.publicKey.export({ format: 'jwk' }), e }] }),
+        /^key 1 is an RSA key whose public exponent is not an odd number of at least 65537$/,
+      );
+    const weak = { ...rsa.privateKey.export({ format: 'jwk' }), e: 'AQ' };
+    assert.throws(
+      () => readKeyFile(JSON.stringify({ keys: [weak] }), 'RS256'),
+      (err: unknown) => err instanceof KeyFileError && /^key 0 is an RSA key whose public exponent/.test(err.message),
+    );
+  });
+
+  test('refused: a PEM block that is not a key (a certificate would publish whoever holds its key)', () => {
+    const cert = readFileSync(new URL('../../fixtures/assertion-ca-cert.pem', import.meta.url), 'utf8');
+    refused(
+      pkcs8(p256().privateKey) + cert,
+      /^key 1 \(PEM CERTIFICATE\) is not a key block: only PRIVATE KEY and PUBLIC KEY blocks are read$/,
+    );
+  });
+
+  test('refused: a file larger than 1 MiB, read no further than that', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kgw-key-size-'));
+    try {
+      const file = join(dir, 'big.pem');
+      writeFileSync(file, pkcs8(p256().privateKey) + '#'.repeat(MAX_KEY_FILE_BYTES));
+      assert.throws(
+        () => readKeyFileAt(file),
+        (err: unknown) => err instanceof KeyFileError && err.message === 'larger than 1 MiB: not a key file',
+      );
+      // Not a regular file and never ending: read up to the bound, then refused.
+      assert.throws(
+        () => readKeyFileAt('/dev/zero'),
+        (err: unknown) => err instanceof KeyFileError && err.message === 'larger than 1 MiB: not a key file',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a JWK member the message shows is quoted on one line and shortened', () => {
+    const jwk = p256().privateKey.export({ format: 'jwk' });
+    refused(
+      JSON.stringify({ keys: [{ ...jwk, alg: 'RS256\nconfig error: forged' }] }),
+      /^key 0 declares alg "RS256\\nconfig error: forged" but/,
+    );
+    for (const member of [{ alg: 'x'.repeat(5000) }, { use: 'x'.repeat(5000) }, { key_ops: ['x'.repeat(5000)] }])
+      assert.throws(
+        () => readKeyFile(JSON.stringify({ keys: [{ ...jwk, ...member }] }), 'ES256'),
+        (err: unknown) => err instanceof KeyFileError && err.message.length < 200 && !err.message.includes('\n'),
+      );
   });
 });
