@@ -12,7 +12,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { num, parseArgs } from './lib/args.js';
 import { startOtlpSink } from './lib/otlp-sink.js';
 import { createLogger } from '../src/log.js';
-import { startTracing } from '../src/tracing/index.js';
+import { startTracing } from '../src/observability/tracing/index.js';
 
 const args = parseArgs(process.argv.slice(2));
 const requests = num(args, 'requests', 100_000);

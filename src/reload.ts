@@ -19,7 +19,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { GatewayCore } from './gateway/gateway-core.js';
 import { keyFileOnReload } from './gateway/assertion/key-reload.js';
-import { ConfigSnapshot, configHash } from './gateway/pipeline/snapshot.js';
+import { ConfigSnapshot, configHash } from './gateway/config-snapshot.js';
 import { attributeToEnv, ConfigError, loadConfigFile } from './config/load.js';
 import type { EnvOrigins } from './config/env.js';
 import type { GatewayConfig } from './config/schema.js';

@@ -13,12 +13,12 @@
  * GCs, before the store is built and after it is filled; RSS at the same points.
  */
 import { parseConfig } from '../../src/config/load.js';
-import { ConfigSnapshot } from '../../src/gateway/pipeline/snapshot.js';
+import { ConfigSnapshot } from '../../src/gateway/config-snapshot.js';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
 import { MemorySessionStore } from '../../src/gateway/session/memory-session-store.js';
 import { SessionResolver } from '../../src/gateway/session/session-resolver.js';
 import { summarizeSession } from '../../src/gateway/session/session-summary.js';
-import type { Credential } from '../../src/gateway/credentials/index.js';
+import type { Credential } from '../../src/gateway/pipeline/credentials/index.js';
 import { sessionJson } from './session-json.js';
 import { TYPICAL_IDENTITY_HEADERS } from './typical-identity.js';
 

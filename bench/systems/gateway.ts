@@ -10,7 +10,7 @@
  * through sonic-boom to /dev/null instead of stdout, so every access line is still
  * serialised, redacted and written.
  */
-import { startGateway } from '../../src/app.js';
+import { startGateway } from '../../src/start-gateway.js';
 import { parseConfig } from '../../src/config/load.js';
 import { bufferedDestination, createLogger } from '../../src/log.js';
 import { serveIpc } from '../lib/proc.js';

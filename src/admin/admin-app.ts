@@ -8,7 +8,7 @@ import express from 'express';
 import type { GatewayCore } from '../gateway/gateway-core.js';
 import { sendJsonError } from '../http/json-error.js';
 import { JWKS_PATH, sendJwks } from '../gateway/assertion/jwks.js';
-import { createDecisionHandler } from './decisions.js';
+import { createDecisionHandler } from '../gateway/transport/decision.js';
 import { identityServerDead, identityServerNotReady, KratosHealth } from './kratos-health.js';
 import { NODE_VERSION, VERSION } from '../version.js';
 import { AdminHostPolicy } from './host-check.js';

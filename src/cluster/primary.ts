@@ -15,13 +15,13 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { GatewayConfig } from '../config/schema.js';
-import { startedFields, startGateway, type RunningGateway } from '../app.js';
+import { startedFields, startGateway, type RunningGateway } from '../start-gateway.js';
 import { assertionKeysForWorkers } from '../gateway/assertion/keys.js';
 import type { SessionInvalidation } from '../gateway/session/session-store.js';
 import type { Logger } from '../log.js';
 import { IpcInvalidationBus } from './ipc-bus.js';
-import { isOurs, isWellFormed, Questions, WORKER_ENV, type FromWorker, type ToWorker, type WorkerMetrics } from './messages.js';
-import { aggregateMetrics, cumulative, mergeRetired, retire, WorkerMetricsOfPrimary } from './metrics.js';
+import { isOurs, isWellFormed, Questions, WORKER_ENV, type FromWorker, type ToWorker, type WorkerMetrics } from './ipc-protocol.js';
+import { aggregateMetrics, cumulative, mergeRetired, retire, WorkerMetricsOfPrimary } from './metrics-aggregation.js';
 
 /**
  * More unexpected exits than this within CRASH_WINDOW_MS, or this many replacements in a row

@@ -6,11 +6,11 @@
  * single process; a second signal exits 1 at once.
  */
 import cluster from 'node:cluster';
-import { startGateway, startupFailure, type RunningGateway } from '../app.js';
+import { startGateway, startupFailure, type RunningGateway } from '../start-gateway.js';
 import { adoptAssertionKeys } from '../gateway/assertion/keys.js';
 import { createLogger, type Logger } from '../log.js';
 import { IpcInvalidationBus } from './ipc-bus.js';
-import { isOurs, Questions, type FromWorker, type ToWorker } from './messages.js';
+import { isOurs, Questions, type FromWorker, type ToWorker } from './ipc-protocol.js';
 import type { SessionInvalidation } from '../gateway/session/session-store.js';
 import type { GatewayConfig } from '../config/schema.js';
 

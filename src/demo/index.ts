@@ -1,2 +1,2 @@
-/** The quickstart demo upstream (the gateway loads `./app.js` lazily, only when it is enabled). */
-export { startDemoUpstream, handleDemoRequest, type DemoUpstream, type DemoUpstreamOptions } from './app.js';
+/** The quickstart demo upstream (the gateway imports this module lazily, only when the demo is enabled). */
+export { startDemoUpstream, handleDemoRequest, type DemoUpstream, type DemoUpstreamOptions } from './demo-app.js';

@@ -3,17 +3,17 @@ import type { Duplex } from 'node:stream';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { GatewayMetrics } from '../observability/metrics.js';
-import type { CredentialExtractor } from './credentials/index.js';
+import type { CredentialExtractor } from './pipeline/credentials/index.js';
 import { HttpForwarder } from './forward/http-forwarder.js';
 import { WebSocketForwarder } from './forward/websocket-forwarder.js';
-import type { HeaderMutator } from './mutators/index.js';
-import { ConfigSnapshot } from './pipeline/snapshot.js';
+import type { HeaderMutator } from './pipeline/mutators/index.js';
+import { ConfigSnapshot } from './config-snapshot.js';
 import type { ReturnToPolicy } from './return-to.js';
 import type { RouteTable } from './routing/route-table.js';
 import { SessionResolver } from './session/session-resolver.js';
 import { createSharedSessionStore } from './session/shared-session-store.js';
 import { MemorySessionStore, type LocalInvalidationBus } from './session/memory-session-store.js';
-import type { Tracing } from '../tracing/types.js';
+import type { Tracing } from '../observability/tracing/types.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
 /** The express side (Kratos mount, self-service UI): owns some path prefixes on the proxy port. */
@@ -27,7 +27,7 @@ export interface ControlPlane {
  * pool), the upstream forwarders, metrics, the logger, tracing. `config` is the configuration
  * the process started with (listeners, pools, sizes: what a reload cannot change).
  *
- * Everything a request derives from configuration is in `snapshot` (pipeline/snapshot.ts),
+ * Everything a request derives from configuration is in `snapshot` (config-snapshot.ts),
  * which a reload replaces whole. Requests read `g.snapshot` once at arrival.
  */
 export class GatewayCore {

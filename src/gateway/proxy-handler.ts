@@ -4,7 +4,7 @@
  * with the decision API); transport/http.ts and transport/websocket.ts write its outcome;
  * pipeline/observe.ts observes every request.
  *
- * Tracing (src/tracing, off unless OTEL_* says so) hooks in with `trace?.…` one-liners: the
+ * Tracing (src/observability/tracing, off unless OTEL_* says so) hooks in with `trace?.…` one-liners: the
  * request span starts on arrival and ends in observe(); authentication adds the session lookup
  * and whoami spans, forwarding the upstream span and its traceparent.
  */

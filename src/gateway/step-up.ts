@@ -7,8 +7,8 @@
  * rewrites Kratos's Location headers) so the browser stays on the gateway's origin.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ConfigSnapshot } from './pipeline/snapshot.js';
-import { originalReturnTo } from './request-context.js';
+import type { ConfigSnapshot } from './config-snapshot.js';
+import { originalReturnTo } from './login-location.js';
 import type { RequestTarget } from './request-target.js';
 
 /** Kratos's query parameter for where to go after the flow (it copies it into redirect_browser_to). */

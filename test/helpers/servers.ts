@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 import { parseConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/schema.js';
-import { startGateway, type RunningGateway } from '../../src/app.js';
+import { startGateway, type RunningGateway } from '../../src/start-gateway.js';
 import { createLogger } from '../../src/log.js';
 import { Writable } from 'node:stream';
 

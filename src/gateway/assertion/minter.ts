@@ -44,7 +44,7 @@ function b64url(s: string): string {
   return Buffer.from(s, 'utf8').toString('base64url');
 }
 
-/** Summary values are header-safe strings: `%` appears only in percent-encoded ones (headers/header-value.ts). */
+/** Summary values are header-safe strings: `%` appears only in percent-encoded ones (http/header-value.ts). */
 function claimValue(v: string): string {
   if (!v.includes('%')) return v;
   try {

@@ -16,15 +16,14 @@
  * Everything configuration-derived comes from the snapshot `s` the request read on arrival.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RequestTrace } from '../../tracing/types.js';
-import { isBrowserNavigation } from '../decision/browser-navigation.js';
-import { decide, type Decision } from '../decision/decide.js';
+import type { RequestTrace } from '../../observability/tracing/types.js';
+import { answersBrowser, authenticate, type Decision } from './authenticate.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { stripHopByHop } from '../../http/hop-by-hop.js';
-import { stripIdentityHeaders } from '../headers/identity-headers.js';
-import { identityHeaders } from '../mutators/identity-headers.js';
-import type { ForwardContext } from '../mutators/index.js';
-import { loginLocation } from '../request-context.js';
+import { stripIdentityHeaders } from './strip-protected-headers.js';
+import { identityHeaders } from './mutators/identity-headers.js';
+import type { ForwardContext } from './mutators/index.js';
+import { loginLocation } from '../login-location.js';
 import { parseRequestTarget, TargetRejected, type RequestTarget } from '../request-target.js';
 import { AMBIGUOUS, type Route } from '../routing/route-table.js';
 import type { SessionSummary } from '../session/session-summary.js';
@@ -121,9 +120,9 @@ export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?:
   }
 
   // 5. Authenticate.
-  if (route.auth === 'anonymous') return authorizeAndMutate(a, e, route, target, ALLOW_ANONYMOUS);
-  // Synchronous on a cached session: a Promise only when Kratos (or the store's slower tier) is asked.
-  const decision = decide(route, e.method, headers, s.credentialSources, g.resolver, trace);
+  // Synchronous on an anonymous route and on a cached session: a Promise only when Kratos (or
+  // the store's slower tier) is asked.
+  const decision = authenticate(route, headers, s.credentialSources, g.resolver, trace);
   if (!(decision instanceof Promise)) return authorizeAndMutate(a, e, route, target, decision);
   const r = route;
   return decision.then((d) => authorizeAndMutate(a, e, r, target, d));
@@ -133,18 +132,13 @@ export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?:
 const AMBIGUOUS_MESSAGE =
   'This path matches one route as written and another ignoring its trailing slash or letter case; upstreams differ on which applies';
 
-const ALLOW_ANONYMOUS: Decision = { kind: 'allow', session: undefined };
-
 /**
- * An authorizer's refusal as a descriptor. A browser (as the route's on_unauthenticated
- * decides it) is sent where it can fix the shortfall — the login flow, with `aal=aal2` or
- * `refresh=true` for a step-up; a WebSocket client cannot follow a redirect, and an API
- * client gets 401 (no session) or 403 with a machine-readable id.
+ * An authorizer's refusal as a descriptor. A browser (see answersBrowser) is sent to the login
+ * flow, with `aal=aal2` or `refresh=true` for a step-up; an API client gets 401 (no session)
+ * or 403 with a machine-readable id.
  */
 function authorizationRefusal(a: Arrival, e: EvaluationInput, route: Route, target: RequestTarget, r: AuthorizationRefusal): Refuse {
-  const browser =
-    e.transport !== 'websocket' &&
-    (route.onUnauthenticated === 'auto' ? isBrowserNavigation(e.method, e.headers.accept) : route.onUnauthenticated === 'redirect');
+  const browser = answersBrowser(route, e.transport, e.method, e.headers.accept);
   if (r.remedy === undefined) return forbidden(route.name, r.message, browser);
   if (r.remedy === 'login')
     return browser ? login(route.name, loginLocation(a.snapshot, a.peer, e.headers, target)) : unauthenticated(route.name);
@@ -160,15 +154,13 @@ function authorizeAndMutate(a: Arrival, e: EvaluationInput, route: Route, target
   const transport = e.transport;
   if (decision.kind === 'unavailable') return unavailable(route.name, decision.resolution);
   if (decision.kind === 'unauthenticated') {
-    // A WebSocket client cannot follow a redirect: always 401.
-    if (decision.respondWith === 'redirect' && transport !== 'websocket')
-      return login(route.name, loginLocation(s, a.peer, headers, target));
+    if (answersBrowser(route, transport, e.method, headers.accept)) return login(route.name, loginLocation(s, a.peer, headers, target));
     return unauthenticated(route.name);
   }
   if (decision.kind === 'step_up') {
     // Written like a login redirect (302; the decision API's 401 with Location), to Kratos's
-    // step-up URL once validated. A WebSocket client cannot follow it: 403 with the error id.
-    if (decision.respondWith === 'redirect' && transport !== 'websocket')
+    // step-up URL once validated. An API or WebSocket client: 403 with the error id.
+    if (answersBrowser(route, transport, e.method, headers.accept))
       return login(route.name, stepUpLocation(s, a.peer, headers, target, decision.stepUp.redirectBrowserTo));
     return stepUpRequired(route.name, decision.stepUp.reason);
   }

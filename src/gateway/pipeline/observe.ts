@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { AccessLog } from '../access-log.js';
 import type { GatewayCore } from '../gateway-core.js';
-import type { ConfigSnapshot } from './snapshot.js';
+import type { ConfigSnapshot } from '../config-snapshot.js';
 
 /**
  * What the access line needs that is gone by the time it is written: the TCP peer (the socket

@@ -1,5 +1,5 @@
 import { Pool, errors as undiciErrors } from 'undici';
-import type { Credential } from '../credentials/index.js';
+import type { Credential } from '../pipeline/credentials/index.js';
 
 /** What whoami said, reduced to what the resolver acts on. */
 export type WhoamiAnswer =

@@ -3,14 +3,14 @@ import { LRUCache } from 'lru-cache';
 import type { GatewayMetrics } from '../../observability/metrics.js';
 import { redactUrl } from '../../config/redact.js';
 import { ThrottledWarnings, type Logger } from '../../log.js';
-import type { Credential } from '../credentials/index.js';
+import type { Credential } from '../pipeline/credentials/index.js';
 import { KratosWhoamiClient, WhoamiUnavailable } from './kratos-whoami-client.js';
 import { summarizeSession, type SessionSummary } from './session-summary.js';
 import { SummaryLayout } from './packed-summary.js';
 import { Coalescer, type Flight } from './coalescer.js';
 import { MemorySessionStore } from './memory-session-store.js';
 import { NOT_A_SESSION, type NotASession, type SessionStore, type SlowTierLoad } from './session-store.js';
-import type { CacheOutcome, LookupTrace, RequestTrace } from '../../tracing/types.js';
+import type { CacheOutcome, LookupTrace, RequestTrace } from '../../observability/tracing/types.js';
 
 export type Resolution =
   | { status: 'authenticated'; session: SessionSummary; setCookie?: string[] }

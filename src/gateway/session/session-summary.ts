@@ -1,4 +1,4 @@
-import { toHeaderValue } from '../headers/header-value.js';
+import { toHeaderValue } from '../../http/header-value.js';
 import { isMailbox } from './mailbox.js';
 import { summaryBytes } from './entry-size.js';
 import { packSummary, SummaryLayout } from './packed-summary.js';

@@ -22,13 +22,13 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { sendJsonError } from '../../http/json-error.js';
-import { sendLoginRedirect } from '../errors/unauthenticated.js';
+import { sendLoginRedirect } from './login-redirect.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import { arrive, createObserver, observeFailure } from '../pipeline/observe.js';
 import { WWW_AUTHENTICATE } from '../pipeline/refuse.js';
-import { normalizeHeaderName } from '../headers/identity-headers.js';
-import { METHOD_OVERRIDE_HEADERS, type ConfigSnapshot } from '../pipeline/snapshot.js';
+import { normalizeHeaderName } from '../../http/header-name.js';
+import { METHOD_OVERRIDE_HEADERS, type ConfigSnapshot } from '../config-snapshot.js';
 import { parseRequestTarget, TargetRejected } from '../request-target.js';
 import { METHOD_DECIDES } from '../routing/route-table.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';

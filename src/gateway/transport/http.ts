@@ -7,8 +7,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJsonError } from '../../http/json-error.js';
-import { sendForbiddenPage } from '../errors/forbidden.js';
-import { sendLoginRedirect } from '../errors/unauthenticated.js';
+import { sendForbiddenPage } from './forbidden-page.js';
+import { sendLoginRedirect } from './login-redirect.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { evaluate } from '../pipeline/evaluate.js';
 import { arrive, observeFailure, type Observe } from '../pipeline/observe.js';

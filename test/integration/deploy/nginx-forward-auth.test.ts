@@ -6,8 +6,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunningGateway } from '../../../src/app.js';
-import { startGateway } from '../../../src/app.js';
+import type { RunningGateway } from '../../../src/start-gateway.js';
+import { startGateway } from '../../../src/start-gateway.js';
 import { memoryLogger, startEchoUpstream, startFakeKratos, testConfig, type EchoRecord } from '../../helpers/servers.js';
 import { exampleConfig, NGINX_EXAMPLE, send, startNginx, type RunningNginx } from './nginx.js';
 

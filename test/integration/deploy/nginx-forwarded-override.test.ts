@@ -10,7 +10,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { startGateway, type RunningGateway } from '../../../src/app.js';
+import { startGateway, type RunningGateway } from '../../../src/start-gateway.js';
 import { memoryLogger, startEchoUpstream, startFakeKratos, testConfig } from '../../helpers/servers.js';
 import { exampleConfig, NGINX_EXAMPLE, startNginx, type RunningNginx } from './nginx.js';
 

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import WebSocket from 'ws';
-import { mutatorRegistry } from '../../../src/gateway/mutators/index.js';
+import { mutatorRegistry } from '../../../src/gateway/pipeline/mutators/index.js';
 import { authorizerRegistry } from '../../../src/gateway/pipeline/authz/index.js';
 import { tenantHeader } from '../../fixtures/stages/tenant-header.js';
 import { denyForbiddenPath } from '../../fixtures/stages/deny-path.js';

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
-import { startGateway } from '../../../src/app.js';
+import { startGateway } from '../../../src/start-gateway.js';
 import { ConfigError } from '../../../src/config/errors.js';
-import { ConfigSnapshot } from '../../../src/gateway/pipeline/snapshot.js';
+import { ConfigSnapshot } from '../../../src/gateway/config-snapshot.js';
 import { runCli } from '../../helpers/process.js';
 import { memoryLogger, startStack, testConfig, type EchoRecord, type Stack } from '../../helpers/servers.js';
 

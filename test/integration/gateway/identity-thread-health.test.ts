@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { request } from 'undici';
-import { startGateway, type StartOptions } from '../../../src/app.js';
+import { startGateway, type StartOptions } from '../../../src/start-gateway.js';
 import { freePort, memoryLogger, startEchoUpstream, testConfig } from '../../helpers/servers.js';
 
 async function gatewayWithIdentity(upstream: string, options: Partial<StartOptions> = {}) {

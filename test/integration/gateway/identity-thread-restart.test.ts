@@ -11,7 +11,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
-import { startGateway, type StartOptions } from '../../../src/app.js';
+import { startGateway, type StartOptions } from '../../../src/start-gateway.js';
 import { freePort, memoryLogger, startEchoUpstream, testConfig } from '../../helpers/servers.js';
 
 type Echo = Awaited<ReturnType<typeof startEchoUpstream>>;

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { threadId, Worker } from 'node:worker_threads';
 import { request } from 'undici';
 import { parse, stringify } from 'yaml';
-import { startGateway } from '../../../src/app.js';
+import { startGateway } from '../../../src/start-gateway.js';
 import { freePort, memoryLogger, startEchoUpstream, startTestGateway, testConfig } from '../../helpers/servers.js';
 
 type Echo = Awaited<ReturnType<typeof startEchoUpstream>>;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import WebSocket from 'ws';
 import { stringify } from 'yaml';
-import { startGateway } from '../../../src/app.js';
+import { startGateway } from '../../../src/start-gateway.js';
 import { loadConfigFile } from '../../../src/config/load.js';
 import { memoryLogger, startStack, type FakeSession, type Stack } from '../../helpers/servers.js';
 

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import WebSocket from 'ws';
 import { request } from 'undici';
-import { startGateway, type RunningGateway } from '../../../src/app.js';
+import { startGateway, type RunningGateway } from '../../../src/start-gateway.js';
 import { closeServer, listenOnFreePort, memoryLogger, startEchoUpstream, startFakeKratos, testConfig } from '../../helpers/servers.js';
 
 type Echo = Awaited<ReturnType<typeof startEchoUpstream>>;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { sessionTokensInBody } from '../../../src/control/kratos-mount.js';
+import { sessionTokensInBody } from '../../../src/gateway/kratos-mount/body-tokens.js';
 import { closeServer, listenOnFreePort, rawRequest, startTestGateway } from '../../helpers/servers.js';
 import { registerWithApi } from '../identity/helpers.js';
 import { startEmbeddedMount } from './embedded-mount.js';

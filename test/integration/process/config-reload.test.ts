@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { stringify } from 'yaml';
-import { startGateway, type RunningGateway } from '../../../src/app.js';
+import { startGateway, type RunningGateway } from '../../../src/start-gateway.js';
 import { loadConfigFile } from '../../../src/config/load.js';
 import { memoryLogger, startEchoUpstream, startFakeKratos } from '../../helpers/servers.js';
 

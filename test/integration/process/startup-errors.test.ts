@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
-import { startGateway } from '../../../src/app.js';
+import { startGateway } from '../../../src/start-gateway.js';
 import { ListenError } from '../../../src/listen.js';
 import { closeServer, listenOnFreePort, memoryLogger, testConfig } from '../../helpers/servers.js';
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startGateway, type RunningGateway } from '../../../src/app.js';
+import { startGateway, type RunningGateway } from '../../../src/start-gateway.js';
 import { memoryLogger, startEchoUpstream, startFakeKratos, testConfig } from '../../helpers/servers.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
 import { aclCommandIn } from '../../unit/deploy/acl-command.js';

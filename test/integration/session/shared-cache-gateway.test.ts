@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { startGateway, type RunningGateway } from '../../../src/app.js';
+import { startGateway, type RunningGateway } from '../../../src/start-gateway.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { memoryLogger, startEchoUpstream, startFakeKratos, startTestGateway, testConfig } from '../../helpers/servers.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';

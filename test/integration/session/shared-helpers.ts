@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayMetrics } from '../../../src/observability/metrics.js';
-import { credentialExtractors, type Credential } from '../../../src/gateway/credentials/index.js';
+import { credentialExtractors, type Credential } from '../../../src/gateway/pipeline/credentials/index.js';
 import { SessionResolver } from '../../../src/gateway/session/session-resolver.js';
 import { RedisSessionStore, type RedisSessionStoreOptions } from '../../../src/gateway/session/redis-session-store.js';
 import { memoryLogger, startFakeKratos } from '../../helpers/servers.js';

@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import express from 'express';
 import { request } from 'undici';
 import { SettableClock, startIdentityServer, type IdentityServer } from '../../../src/identity/index.js';
-import { createSelfServiceUi } from '../../../src/control/ui/index.js';
+import { createSelfServiceUi } from '../../../src/ui/index.js';
 import { createLogger } from '../../../src/log.js';
 
 const SCHEMA = pathToFileURL(resolve(fileURLToPath(import.meta.url), '../../../../config/identity.schema.json')).href;

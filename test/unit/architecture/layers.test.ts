@@ -1,8 +1,9 @@
 /**
  * Dependencies point one way: low-level helpers (HTTP character tables, logging) at the bottom,
- * the configuration (which reads URI paths as the data plane does) above them, the data plane
- * above that, the control plane, admin listener, identity server and demo app beside each other
- * on top of it, and the process assembly (app, then cluster, then main) last. Read from the import statements
+ * the configuration (which reads URI paths as the data plane does) above them, metrics and
+ * tracing above that, then the data plane (the Kratos mount included); the control plane, the
+ * self-service UI, the admin listener, the identity server and the demo app beside each other
+ * on top of it, and the process assembly (start-gateway, then cluster, then main) last. Read from the import statements
  * (static and dynamic) of every source file, so a new upward import fails here.
  */
 import { describe, it } from 'node:test';
@@ -21,15 +22,15 @@ const LAYERS: Record<string, number> = {
   listen: 0,
   config: 1,
   observability: 2,
-  tracing: 2,
   gateway: 3,
-  control: 4,
+  'control-plane': 4,
+  ui: 4,
   admin: 4,
   identity: 4,
   demo: 4,
   'embedded-kratos-defaults': 4,
   reload: 4,
-  app: 5,
+  'start-gateway': 5,
   cluster: 6,
   main: 7,
 };

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../../src/config/schema.js';
-import { METHOD_OVERRIDE_HEADERS } from '../../../src/gateway/pipeline/snapshot.js';
+import { METHOD_OVERRIDE_HEADERS } from '../../../src/gateway/config-snapshot.js';
 import { repoRoot } from './values-schema.js';
 
 type Json = Record<string, unknown>;

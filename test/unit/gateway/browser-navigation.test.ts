@@ -1,10 +1,10 @@
 /**
- * Browser navigation detection (src/gateway/decision/browser-navigation.ts): GET/HEAD whose
+ * Browser navigation detection (src/gateway/pipeline/authenticate.ts): GET/HEAD whose
  * Accept prefers text/html gets a login redirect; everything else gets 401 JSON.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isBrowserNavigation } from '../../../src/gateway/decision/browser-navigation.js';
+import { isBrowserNavigation } from '../../../src/gateway/pipeline/authenticate.js';
 
 const CHROME =
   'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7';

@@ -1,5 +1,5 @@
 /**
- * Credential extraction (src/gateway/credentials): X-Session-Token, Authorization: Bearer
+ * Credential extraction (src/gateway/pipeline/credentials): X-Session-Token, Authorization: Bearer
  * (scheme case-insensitive), the Kratos session cookie; precedence in that order; Kratos
  * is sent only the credential itself.
  */
@@ -7,11 +7,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { IncomingHttpHeaders } from 'node:http';
-import { credentialExtractors, extractCredential } from '../../../src/gateway/credentials/index.js';
-import { bearerToken } from '../../../src/gateway/credentials/bearer-token.js';
-import { sessionCookie } from '../../../src/gateway/credentials/session-cookie.js';
-import { sessionTokenHeader } from '../../../src/gateway/credentials/session-token-header.js';
-import { isPlausibleToken } from '../../../src/gateway/credentials/types.js';
+import { credentialExtractors, extractCredential } from '../../../src/gateway/pipeline/credentials/index.js';
+import { bearerToken } from '../../../src/gateway/pipeline/credentials/bearer-token.js';
+import { sessionCookie } from '../../../src/gateway/pipeline/credentials/session-cookie.js';
+import { sessionTokenHeader } from '../../../src/gateway/pipeline/credentials/session-token-header.js';
+import { isPlausibleToken } from '../../../src/gateway/pipeline/credentials/types.js';
 
 const TOKEN_CHARS = /^[\x21-\x7e]+$/;
 

@@ -1,5 +1,5 @@
 /**
- * Hop-by-hop headers (src/gateway/headers/hop-by-hop.ts) and the order the proxy applies the
+ * Hop-by-hop headers (src/http/hop-by-hop.ts) and the order the proxy applies the
  * header stages in: strip identity headers → strip hop-by-hop → mutators. `Connection` may
  * name hop-by-hop fields, but never one the gateway injects ("Abusing HTTP hop-by-hop
  * request headers", N. Davison 2019).
@@ -10,8 +10,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { parseConfig } from '../../../src/config/load.js';
 import { GatewayCore } from '../../../src/gateway/gateway-core.js';
 import { isHopByHopResponseHeader, stripHopByHop } from '../../../src/http/hop-by-hop.js';
-import { stripIdentityHeaders } from '../../../src/gateway/headers/identity-headers.js';
-import type { ForwardContext } from '../../../src/gateway/mutators/index.js';
+import { stripIdentityHeaders } from '../../../src/gateway/pipeline/strip-protected-headers.js';
+import type { ForwardContext } from '../../../src/gateway/pipeline/mutators/index.js';
 import { createLogger } from '../../../src/log.js';
 
 const config = parseConfig({

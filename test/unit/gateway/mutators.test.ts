@@ -1,5 +1,5 @@
 /**
- * Header mutators (src/gateway/mutators): identity injection, X-Forwarded-* only from trusted
+ * Header mutators (src/gateway/pipeline/mutators): identity injection, X-Forwarded-* only from trusted
  * proxies, the Kratos credential removed before forwarding.
  */
 import { describe, test } from 'node:test';
@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { IncomingHttpHeaders } from 'node:http';
 import { parseConfig } from '../../../src/config/load.js';
-import { headerMutators, type ForwardContext } from '../../../src/gateway/mutators/index.js';
-import { sessionCookie } from '../../../src/gateway/credentials/session-cookie.js';
-import { credentialRemoval, isKratosCsrfCookieName } from '../../../src/gateway/mutators/credential-removal.js';
-import { forwardedHeaders } from '../../../src/gateway/mutators/forwarded-headers.js';
-import { identityHeaders } from '../../../src/gateway/mutators/identity-headers.js';
+import { headerMutators, type ForwardContext } from '../../../src/gateway/pipeline/mutators/index.js';
+import { sessionCookie } from '../../../src/gateway/pipeline/credentials/session-cookie.js';
+import { credentialRemoval, isKratosCsrfCookieName } from '../../../src/gateway/pipeline/mutators/credential-removal.js';
+import { forwardedHeaders } from '../../../src/gateway/pipeline/mutators/forwarded-headers.js';
+import { identityHeaders } from '../../../src/gateway/pipeline/mutators/identity-headers.js';
 import { RouteTable } from '../../../src/gateway/routing/route-table.js';
 import type { SessionSummary } from '../../../src/gateway/session/session-summary.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigSnapshot } from '../../../src/gateway/pipeline/snapshot.js';
+import { ConfigSnapshot } from '../../../src/gateway/config-snapshot.js';
 import { parseRequestTarget } from '../../../src/gateway/request-target.js';
 import { stepUpLocation } from '../../../src/gateway/step-up.js';
 import { testConfig } from '../../helpers/servers.js';

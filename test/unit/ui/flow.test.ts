@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseErrorContainer, parseFlow } from '../../../src/control/ui/flow.js';
+import { parseErrorContainer, parseFlow } from '../../../src/ui/flow.js';
 import { loginFlowV06 } from './fixtures.js';
 
 test('parseFlow reads return_to from a v0.6 request_url and forced as refresh', () => {

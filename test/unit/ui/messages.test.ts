@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { displayMessages, displayText } from '../../../src/control/ui/messages.js';
-import type { UiText } from '../../../src/control/ui/flow.js';
+import { displayMessages, displayText } from '../../../src/ui/message-wording.js';
+import type { UiText } from '../../../src/ui/flow.js';
 
 const err = (id: number | undefined, text: string): UiText => ({ id, text, type: 'error' });
 const email = { name: 'traits.email', type: 'email' };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFlow } from '../../../src/control/ui/flow.js';
-import { renderForm, safeUrl, splitByGroup } from '../../../src/control/ui/nodes.js';
+import { parseFlow } from '../../../src/ui/flow.js';
+import { renderForm, safeUrl, splitByGroup } from '../../../src/ui/nodes.js';
 import { loginFlowV06, settingsFlowV06 } from './fixtures.js';
 
 function flowOf(body: unknown) {

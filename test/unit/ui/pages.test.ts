@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFlow } from '../../../src/control/ui/flow.js';
-import { errorPage, flowPage } from '../../../src/control/ui/pages.js';
+import { parseFlow } from '../../../src/ui/flow.js';
+import { errorPage, flowPage } from '../../../src/ui/pages.js';
 import { inputNode, loginFlowV06, settingsFlowV06 } from './fixtures.js';
 
 const env = { prefix: '/ui', browserKratosUrl: 'http://gw.test/.ory/kratos/public' };

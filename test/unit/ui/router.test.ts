@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import express from 'express';
 import { request } from 'undici';
-import { createSelfServiceUi } from '../../../src/control/ui/index.js';
+import { createSelfServiceUi } from '../../../src/ui/index.js';
 import { createLogger } from '../../../src/log.js';
 import { loginFlowV06 } from './fixtures.js';
 import { listenOnFreePort } from '../../helpers/servers.js';

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { toHeaderValue } from '../../../../src/gateway/headers/header-value.js';
+import { toHeaderValue } from '../../../../src/http/header-value.js';
 import { PackedSummary, SummaryLayout } from '../../../../src/gateway/session/packed-summary.js';
 import { summarizeSession, type SessionSummary } from '../../../../src/gateway/session/session-summary.js';
 import { decodeStoredValue, encodeStoredValue, summaryShapeOf } from '../../../../src/gateway/session/stored-value-codec.js';

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { credentialExtractors, extractCredential } from '../../../../src/gateway/credentials/index.js';
+import { credentialExtractors, extractCredential } from '../../../../src/gateway/pipeline/credentials/index.js';
 import { KratosWhoamiClient } from '../../../../src/gateway/session/kratos-whoami-client.js';
 import { closeServer, listenOnFreePort } from '../../../helpers/servers.js';
 
