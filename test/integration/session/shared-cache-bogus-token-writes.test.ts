@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cred, instance, sharedRig, waitFor } from '../session/shared-helpers.js';
+import { cred, instance, sharedRig, waitFor } from './shared-helpers.js';
 
 const rig = sharedRig();
 

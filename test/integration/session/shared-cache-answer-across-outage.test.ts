@@ -12,8 +12,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
 import { closeServer, listenOnFreePort } from '../../helpers/servers.js';
-import { sendSession } from '../session/scripted-idp.js';
-import { cred, instance, sharedRig, sharedSession, waitFor } from '../session/shared-helpers.js';
+import { sendSession } from './scripted-idp.js';
+import { cred, instance, sharedRig, sharedSession, waitFor } from './shared-helpers.js';
 
 const rig = sharedRig({ proxy: true });
 

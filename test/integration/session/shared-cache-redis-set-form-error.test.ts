@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFakeKratos } from '../../helpers/servers.js';
 import { startRedis } from '../../helpers/redis.js';
-import { cred, instance } from '../session/shared-helpers.js';
+import { cred, instance } from './shared-helpers.js';
 
 test('SET in the form the gateway sends answered with an error: down, one warning naming what is needed, lookups still answered', async () => {
   const redis = await startRedis({ extraArgs: ['--rename-command', 'SET', 'kg-renamed-set'] });

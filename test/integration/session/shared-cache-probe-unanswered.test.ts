@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cred, instance, sharedRig, waitFor } from '../session/shared-helpers.js';
+import { cred, instance, sharedRig, waitFor } from './shared-helpers.js';
 
 const rig = sharedRig({ proxy: true });
 
