@@ -1,5 +1,5 @@
 /**
- * Review: ioredis takes every query parameter of the URL as an option, `password` and
+ * ioredis takes every query parameter of the URL as an option, `password` and
  * `username` included, and lets them win over the options the store passes. So
  * `redis://host:6379/?password=…` authenticates, the store's log lines printed it (redactUrl
  * then knew only the userinfo; it now masks every query value), and it silently overrode session_cache.shared.password_file.

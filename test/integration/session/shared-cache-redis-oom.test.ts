@@ -1,5 +1,5 @@
 /**
- * Review (a property that holds, kept as a guard): Redis out of memory under the default policy
+ * A property that holds, kept as a guard: Redis out of memory under the default policy
  * (maxmemory set, noeviction), which a flood of bogus tokens can cause (one negative entry
  * each). Fills are then refused and sessions live in each instance's own tier only; a purge must
  * still reach the fleet. It does because the purge scripts' first write is a DEL, which Redis

@@ -1,5 +1,5 @@
 /**
- * Review: Redis reachable (PING answers, connections stay open) but refusing writes: the
+ * Redis reachable (PING answers, connections stay open) but refusing writes: the
  * configured node demoted to a read-only replica by a failover (REPLICAOF), or an ACL change.
  * A purge then never reaches the fleet; the other instances must not go on serving the revoked
  * session for ttl_cap_ms as if all were well, and the purge must reach them once Redis accepts

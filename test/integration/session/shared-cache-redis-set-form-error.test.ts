@@ -1,5 +1,5 @@
 /**
- * Review: a Redis that answers the miss's `SET … PX … NX GET` with an error rather than a
+ * A Redis that answers the miss's `SET … PX … NX GET` with an error rather than a
  * refusal (Redis 6.2 and older: a syntax error). This redis-server is 7.x, so the error is made
  * by renaming SET away (scripts then get "unknown command" for it): the store must stay down,
  * never send a miss there, and its one warning must say what the gateway needs.
