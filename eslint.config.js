@@ -5,7 +5,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'helm/', 'test/unit/deploy/helm-render/', 'bench/results/'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', 'helm/', 'test/integration/deploy/helm-render/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

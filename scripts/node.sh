@@ -12,7 +12,7 @@
 # depends on the Node that ran it (the native modules are Node-API prebuilds).
 set -euo pipefail
 
-major=26 # test/unit/deploy/supported-node.test.ts checks it is the Dockerfile's Node
+major=26 # test/integration/deploy/supported-node.test.ts checks it is the Dockerfile's Node
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 # Exit 0 when the node binary $1 satisfies engines.node, 1 when not, 2 when engines.node has a

@@ -34,7 +34,7 @@ export function protocolOf(seen: Buffer): 'h2' | 'http1' | undefined {
 
 export function createH2cDispatcher(options: H2cDispatchOptions): NetServer {
   return createNetServer((socket) => {
-    let seen = Buffer.alloc(0);
+    let seen: Buffer = Buffer.alloc(0);
     const timer = options.prefaceTimeoutMs > 0 ? setTimeout(() => socket.destroy(), options.prefaceTimeoutMs).unref() : undefined;
     const done = () => {
       clearTimeout(timer);

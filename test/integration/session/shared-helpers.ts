@@ -12,7 +12,7 @@ import { RedisSessionStore, type RedisSessionStoreOptions } from '../../../src/g
 import { memoryLogger, startFakeKratos } from '../../helpers/servers.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
 import { FILL_LOCK } from '../../../src/gateway/session/redis-scripts.js';
-import { startReviewProxy, type ReviewProxy } from '../review/review-proxy.js';
+import { startRedisFaultProxy, type RedisFaultProxy } from './redis-fault-proxy.js';
 
 export const extractors = credentialExtractors('ory_kratos_session');
 export const tokenHeader = extractors.find((e) => e.kind === 'session_token') ?? extractors[0]!;
@@ -121,16 +121,16 @@ export interface Rig {
 
 /**
  * Registers before/after hooks that start a redis-server and a fake Kratos (and, with `proxy`, a
- * review proxy in front of that Redis) for the file's tests, and close them after. The returned
- * object's fields are set once the before hook has run.
+ * fault-injecting proxy in front of that Redis, redis-fault-proxy.ts) for the file's tests, and
+ * close them after. The returned object's fields are set once the before hook has run.
  */
-export function sharedRig(o: { proxy: true }): Rig & { proxy: ReviewProxy };
+export function sharedRig(o: { proxy: true }): Rig & { proxy: RedisFaultProxy };
 export function sharedRig(o?: { proxy?: false }): Rig;
-export function sharedRig(o: { proxy?: boolean } = {}): Rig & { proxy?: ReviewProxy } {
-  const rig = {} as Rig & { proxy?: ReviewProxy };
+export function sharedRig(o: { proxy?: boolean } = {}): Rig & { proxy?: RedisFaultProxy } {
+  const rig = {} as Rig & { proxy?: RedisFaultProxy };
   before(async () => {
     rig.redis = await startRedis();
-    if (o.proxy) rig.proxy = await startReviewProxy(rig.redis.port);
+    if (o.proxy) rig.proxy = await startRedisFaultProxy(rig.redis.port);
     rig.kratos = await startFakeKratos();
   });
   after(async () => {

@@ -1,26 +1,16 @@
 /**
- * loadConfigFile (src/config/load.ts) on real files, and the process's behaviour on a bad
- * configuration: exit 2, `config error: key.path: reason` lines, never a stack trace.
+ * loadConfigFile (src/config/load.ts) on real files. The process's behaviour on a bad
+ * configuration is in test/integration/process/config-error-exit.test.ts.
  */
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfigFile } from '../../../src/config/load.js';
+import { tempConfigFiles } from '../../helpers/config-files.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
-const dir = mkdtempSync(join(tmpdir(), 'kratos-gateway-config-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-let counter = 0;
-function file(text: string): string {
-  const path = join(dir, `config-${counter++}.yaml`);
-  writeFileSync(path, text);
-  return path;
-}
+const { dir, file } = tempConfigFiles();
 
 function loadProblems(path: string, env: NodeJS.ProcessEnv = {}): string[] {
   try {
@@ -122,65 +112,5 @@ describe('loadConfigFile', () => {
     } finally {
       delete process.env.KRATOS_GATEWAY_LOG__LEVEL;
     }
-  });
-});
-
-describe('main.ts on a bad configuration', () => {
-  function runMain(configPath: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KRATOS_GATEWAY_') && !k.startsWith('NODE_TEST')) env[k] = v;
-    return new Promise((resolveRun) => {
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', 'src/main.ts', '--config', configPath],
-        { cwd: ROOT, env, timeout: 60_000 },
-        (err, stdout, stderr) => {
-          const code = err ? ((err as { code?: unknown }).code as number | null) : 0;
-          resolveRun({ code: typeof code === 'number' ? code : null, stdout, stderr });
-        },
-      );
-    });
-  }
-
-  test('schema errors: exit 2, "config error: key.path: reason" lines, no stack trace', async () => {
-    const path = file('proxy:\n  listen: {port: 99999}\nroutes:\n  - name: a\n    match: {path_prefix: /x}\n    upstream: nope\n');
-    const { code, stderr } = await runMain(path);
-    assert.equal(code, 2, stderr);
-    const lines = stderr.trimEnd().split('\n');
-    assert.ok(lines.length >= 2, stderr);
-    for (const line of lines) assert.match(line, /^config error: /, stderr);
-    assert.ok(
-      lines.some((l) => l.startsWith('config error: proxy.listen.port: ')),
-      stderr,
-    );
-    assert.ok(lines.includes('config error: routes.0.upstream: must be an absolute http(s) URL'), stderr);
-    assert.ok(!stderr.includes('    at '), `stack trace in stderr:\n${stderr}`);
-  });
-
-  test('YAML syntax error: exit 2, file:line:col, no stack trace', async () => {
-    const path = file('proxy: {listen: {port: 1}\nadmin: [\n');
-    const { code, stderr } = await runMain(path);
-    assert.equal(code, 2, stderr);
-    assert.match(stderr, new RegExp(`^config error: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: `));
-    assert.ok(!stderr.includes('    at '), `stack trace in stderr:\n${stderr}`);
-  });
-
-  test('cross-key error (unreachable route): exit 2 naming both routes', async () => {
-    const path = file(
-      'routes:\n  - {name: a, match: {path_prefix: /api}, upstream: "http://127.0.0.1:9"}\n  - {name: b, match: {path_glob: "/api/**"}, upstream: "http://127.0.0.1:9"}\n',
-    );
-    const { code, stderr } = await runMain(path);
-    assert.equal(code, 2, stderr);
-    assert.equal(
-      stderr.trimEnd(),
-      'config error: routes.1 ("b") matches exactly the same requests as routes.0 ("a"); one of them could never be chosen',
-    );
-  });
-
-  test('missing file: exit 2 with the path', async () => {
-    const path = join(dir, 'missing.yaml');
-    const { code, stderr } = await runMain(path);
-    assert.equal(code, 2, stderr);
-    assert.equal(stderr.trimEnd(), `config error: ${path}: cannot read the configuration file (ENOENT)`);
   });
 });

@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GatewayProcess } from '../../helpers/process.js';
 import { startEchoUpstream } from '../../helpers/servers.js';
-import { fresh, freshStatuses, logLines, register, startWorkersGateway, workersSetup, type WorkersSetup } from '../workers/helpers.js';
+import { fresh, freshStatuses, logLines, register, startWorkersGateway, workersSetup, type WorkersSetup } from './helpers.js';
 
 const N = 6;
 const newPem = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;

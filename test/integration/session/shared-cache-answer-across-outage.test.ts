@@ -1,5 +1,5 @@
 /**
- * Review: an instance holds the fill lock and waits on Kratos; its connections to Redis drop
+ * An instance holds the fill lock and waits on Kratos; its connections to Redis drop
  * (a network blip on that instance only), and meanwhile a logout through another instance
  * purges the credential and its identity. The purge message never reaches the disconnected
  * instance (pub/sub does not replay), and Redis drops the lock. The instance reconnects, comes
@@ -12,8 +12,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
 import { closeServer, listenOnFreePort } from '../../helpers/servers.js';
-import { sendSession } from '../session/scripted-idp.js';
-import { cred, instance, sharedRig, sharedSession, waitFor } from '../session/shared-helpers.js';
+import { sendSession } from './scripted-idp.js';
+import { cred, instance, sharedRig, sharedSession, waitFor } from './shared-helpers.js';
 
 const rig = sharedRig({ proxy: true });
 

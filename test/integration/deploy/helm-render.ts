@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { chartDir, repoRoot } from './values-schema.js';
+import { chartDir, repoRoot } from '../../unit/deploy/values-schema.js';
 
 export interface Rendered {
   files: Record<string, string>;
@@ -39,7 +39,7 @@ export function rendererBinary(): Promise<{ path: string; dir: string }> {
   binary ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kg-helm-render-'));
     const path = join(dir, 'helm-render');
-    await run('go', ['build', '-o', path, join(repoRoot, 'test/unit/deploy/helm-render/main.go')]);
+    await run('go', ['build', '-o', path, join(repoRoot, 'test/integration/deploy/helm-render/main.go')]);
     return { path, dir };
   })();
   return binary;

@@ -23,7 +23,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { repoRoot } from './values-schema.js';
+import { repoRoot } from '../../unit/deploy/values-schema.js';
 
 const read = (path: string) => readFileSync(join(repoRoot, path), 'utf8');
 const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>; engines: { node: string } };

@@ -1,5 +1,5 @@
 /**
- * Review: a Redis that answers the miss's `SET … PX … NX GET` with an error rather than a
+ * A Redis that answers the miss's `SET … PX … NX GET` with an error rather than a
  * refusal (Redis 6.2 and older: a syntax error). This redis-server is 7.x, so the error is made
  * by renaming SET away (scripts then get "unknown command" for it): the store must stay down,
  * never send a miss there, and its one warning must say what the gateway needs.
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFakeKratos } from '../../helpers/servers.js';
 import { startRedis } from '../../helpers/redis.js';
-import { cred, instance } from '../session/shared-helpers.js';
+import { cred, instance } from './shared-helpers.js';
 
 test('SET in the form the gateway sends answered with an error: down, one warning naming what is needed, lookups still answered', async () => {
   const redis = await startRedis({ extraArgs: ['--rename-command', 'SET', 'kg-renamed-set'] });

@@ -6,13 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GatewayMetrics } from '../../../../src/observability/metrics.js';
-import { credentialExtractors, type Credential } from '../../../../src/gateway/pipeline/credentials/index.js';
-import { LocalInvalidationBus, MemorySessionStore } from '../../../../src/gateway/session/memory-session-store.js';
-import { SessionResolver } from '../../../../src/gateway/session/session-resolver.js';
-import { NOT_A_SESSION, type SessionStore, type StoredValue } from '../../../../src/gateway/session/session-store.js';
-import { startFakeKratos } from '../../../helpers/servers.js';
-import { summary } from './session-store-contract.js';
+import { GatewayMetrics } from '../../../src/observability/metrics.js';
+import { credentialExtractors, type Credential } from '../../../src/gateway/pipeline/credentials/index.js';
+import { LocalInvalidationBus, MemorySessionStore } from '../../../src/gateway/session/memory-session-store.js';
+import { SessionResolver } from '../../../src/gateway/session/session-resolver.js';
+import { NOT_A_SESSION, type SessionStore, type StoredValue } from '../../../src/gateway/session/session-store.js';
+import { startFakeKratos } from '../../helpers/servers.js';
+import { summary } from '../../unit/gateway/session/session-store-contract.js';
 
 const cache = {
   enabled: true,

@@ -25,8 +25,8 @@ import { HorizontalPodAutoscaler, type IHorizontalPodAutoscaler } from 'kubernet
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { applyEnvOverrides } from '../../../src/config/env.js';
 import { parseConfig } from '../../../src/config/load.js';
-import { chartDir, mergeValues } from './values-schema.js';
-import { typeCheck, type TypedValue } from './k8s-typecheck.js';
+import { chartDir, mergeValues } from '../../unit/deploy/values-schema.js';
+import { typeCheck, type TypedValue } from '../../unit/deploy/k8s-typecheck.js';
 import { cleanupRenderer, manifests, render, type Manifest, type Rendered } from './helm-render.js';
 import { execFile } from 'node:child_process';
 import { startTestGateway } from '../../helpers/servers.js';

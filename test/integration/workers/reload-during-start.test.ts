@@ -13,7 +13,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GatewayProcess } from '../../helpers/process.js';
 import { startEchoUpstream } from '../../helpers/servers.js';
-import { freshStatuses, logLines, startWorkersGateway, workersSetup, type WorkersSetup } from '../workers/helpers.js';
+import { freshStatuses, logLines, startWorkersGateway, workersSetup, type WorkersSetup } from './helpers.js';
 
 const N = 6;
 const password = 'not-a-real-password\n';

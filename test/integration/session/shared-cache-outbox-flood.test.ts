@@ -1,5 +1,5 @@
 /**
- * Review: while an instance cannot reach Redis (a partition: Redis and its data stay), its purges
+ * While an instance cannot reach Redis (a partition: Redis and its data stay), its purges
  * wait in an outbox, replayed when it is back; the replay is what deletes the revoked session
  * from the shared tier (L2). The Kratos mount purges every credential a mutating request
  * presents, valid or not, so an anonymous client can queue purges of random keys at will. They
@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cred, instance, waitFor, sharedRig } from '../session/shared-helpers.js';
+import { cred, instance, waitFor, sharedRig } from './shared-helpers.js';
 
 const rig = sharedRig({ proxy: true });
 

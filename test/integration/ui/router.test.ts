@@ -9,7 +9,7 @@ import express from 'express';
 import { request } from 'undici';
 import { createSelfServiceUi } from '../../../src/ui/index.js';
 import { createLogger } from '../../../src/log.js';
-import { loginFlowV06 } from './fixtures.js';
+import { loginFlowV06 } from '../../unit/ui/fixtures.js';
 import { listenOnFreePort } from '../../helpers/servers.js';
 
 const seen: { url: string; cookie: string | undefined }[] = [];

@@ -11,7 +11,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { chartDir, repoRoot } from './values-schema.js';
+import { chartDir, repoRoot } from '../../unit/deploy/values-schema.js';
 
 const rules = join(repoRoot, '.yamllint.yaml');
 

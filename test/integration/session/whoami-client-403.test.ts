@@ -1,9 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { credentialExtractors, extractCredential } from '../../../../src/gateway/pipeline/credentials/index.js';
-import { KratosWhoamiClient } from '../../../../src/gateway/session/kratos-whoami-client.js';
-import { closeServer, listenOnFreePort } from '../../../helpers/servers.js';
+import { credentialExtractors, extractCredential } from '../../../src/gateway/pipeline/credentials/index.js';
+import { KratosWhoamiClient } from '../../../src/gateway/session/kratos-whoami-client.js';
+import { closeServer, listenOnFreePort } from '../../helpers/servers.js';
 
 /** Body and headers of the next 403, set per test. */
 let next: { body: string; headers?: Record<string, string> } = { body: '' };

@@ -1,5 +1,5 @@
 /**
- * A TCP proxy in front of a real redis-server for the review tests: it can freeze the
+ * A TCP proxy in front of a real redis-server for the shared-cache tests: it can freeze the
  * connections open at that moment (nothing forwarded, nothing closed: a network path that went
  * silent, as after a failover that moved an IP without a reset) while new connections pass, and
  * delay what Redis sends on command connections (not on those that sent SUBSCRIBE), so a reply
@@ -8,7 +8,7 @@
  */
 import { createServer, connect, type Socket } from 'node:net';
 
-export interface ReviewProxy {
+export interface RedisFaultProxy {
   readonly url: string;
   /** Connections open now stop forwarding either way and are never closed by the proxy. */
   freeze(): void;
@@ -19,7 +19,7 @@ export interface ReviewProxy {
   close(): Promise<void>;
 }
 
-export async function startReviewProxy(redisPort: number): Promise<ReviewProxy> {
+export async function startRedisFaultProxy(redisPort: number): Promise<RedisFaultProxy> {
   type Pair = {
     client: Socket;
     server: Socket;

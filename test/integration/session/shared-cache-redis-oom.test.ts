@@ -1,5 +1,5 @@
 /**
- * Review (a property that holds, kept as a guard): Redis out of memory under the default policy
+ * A property that holds, kept as a guard: Redis out of memory under the default policy
  * (maxmemory set, noeviction), which a flood of bogus tokens can cause (one negative entry
  * each). Fills are then refused and sessions live in each instance's own tier only; a purge must
  * still reach the fleet. It does because the purge scripts' first write is a DEL, which Redis
@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cred, instance, sharedRig } from '../session/shared-helpers.js';
+import { cred, instance, sharedRig } from './shared-helpers.js';
 
 const rig = sharedRig();
 

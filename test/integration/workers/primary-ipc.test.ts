@@ -16,7 +16,7 @@ import { loadConfigFile } from '../../../src/config/load.js';
 import { createLogger } from '../../../src/log.js';
 import { startCluster, type RunningCluster } from '../../../src/cluster/primary.js';
 import { freePort } from '../../helpers/servers.js';
-import { fresh, metric } from '../workers/helpers.js';
+import { fresh, metric } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kgw-review-ipc-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

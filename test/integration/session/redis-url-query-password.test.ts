@@ -1,5 +1,5 @@
 /**
- * Review: ioredis takes every query parameter of the URL as an option, `password` and
+ * ioredis takes every query parameter of the URL as an option, `password` and
  * `username` included, and lets them win over the options the store passes. So
  * `redis://host:6379/?password=…` authenticates, the store's log lines printed it (redactUrl
  * then knew only the userinfo; it now masks every query value), and it silently overrode session_cache.shared.password_file.
@@ -7,9 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RedisSessionStore } from '../../../../src/gateway/session/redis-session-store.js';
-import { memoryLogger } from '../../../helpers/servers.js';
-import { startRedis } from '../../../helpers/redis.js';
+import { RedisSessionStore } from '../../../src/gateway/session/redis-session-store.js';
+import { memoryLogger } from '../../helpers/servers.js';
+import { startRedis } from '../../helpers/redis.js';
 
 const memory = { maxEntries: 10, maxBytes: 100_000, ttlCapMs: 1_000, negativeTtlMs: 1_000 };
 const store = (url: string, password?: string) => {

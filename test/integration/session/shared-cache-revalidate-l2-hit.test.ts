@@ -1,5 +1,5 @@
 /**
- * Review: with revalidate_after_ms, an entry older than that is served once more while a
+ * With revalidate_after_ms, an entry older than that is served once more while a
  * background whoami checks it. An instance that finds such an old entry in Redis (L2 hit, its
  * first request for the credential) served it without starting that check: only its next
  * request did, so a session revoked at Kratos was served one request later than the bound says.
@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cred, instance, waitFor, sharedRig } from '../session/shared-helpers.js';
+import { cred, instance, waitFor, sharedRig } from './shared-helpers.js';
 
 const rig = sharedRig();
 

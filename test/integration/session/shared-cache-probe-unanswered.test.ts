@@ -1,5 +1,5 @@
 /**
- * Review: the permission check a store runs before it reports up gets no answer in time (Redis
+ * The permission check a store runs before it reports up gets no answer in time (Redis
  * slow or hanging just as the store reconnects, as after a DEBUG SLEEP, a failover or a busy
  * moment). It must be asked again: a store that waits for a check nobody repeats stays down for
  * good on a healthy Redis, its logouts queued and never sent, so the rest of the fleet keeps
@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cred, instance, sharedRig, waitFor } from '../session/shared-helpers.js';
+import { cred, instance, sharedRig, waitFor } from './shared-helpers.js';
 
 const rig = sharedRig({ proxy: true });
 

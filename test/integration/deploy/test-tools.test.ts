@@ -31,8 +31,8 @@ describe('test tool provisioning', () => {
   it('covers every system program the suites start', () => {
     // Where each program is started: a test spawning a new one must be listed here and in the script.
     assert.match(read('test/integration/deploy/nginx.ts'), /spawn\(NGINX/);
-    assert.match(read('test/unit/deploy/yamllint.test.ts'), /execFile\('yamllint'/);
-    assert.match(read('test/unit/deploy/helm-render.ts'), /'go'/);
+    assert.match(read('test/integration/deploy/yamllint.test.ts'), /execFile\('yamllint'/);
+    assert.match(read('test/integration/deploy/helm-render.ts'), /'go'/);
     assert.match(read('test/e2e/support/browser.ts'), /\/usr\/bin\/chromium/);
     assert.match(read('test/helpers/redis.ts'), /spawn\(REDIS_SERVER/);
     assert.deepEqual(provisioned('suite').sort(), ['go', 'nginx', 'redis-server', 'yamllint']);

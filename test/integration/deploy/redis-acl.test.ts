@@ -15,10 +15,10 @@ import { Redis } from 'ioredis';
 import { parse as parseYaml } from 'yaml';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
 import { configSchema } from '../../../src/config/schema.js';
-import { aclCommandIn } from './acl-command.js';
+import { aclCommandIn } from '../../unit/deploy/acl-command.js';
 import { aclSetUser } from '../../../src/gateway/session/redis-scripts.js';
 import { probePermissions } from '../../../src/gateway/session/redis-permissions.js';
-import { chartDir } from './values-schema.js';
+import { chartDir } from '../../unit/deploy/values-schema.js';
 
 const exampleText = readFileSync(join(chartDir, 'examples/values-fleet.yaml'), 'utf8');
 const prefix = configSchema.parse((parseYaml(exampleText) as { config: unknown }).config).session_cache.shared.key_prefix;

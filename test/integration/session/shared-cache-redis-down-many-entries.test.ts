@@ -1,5 +1,5 @@
 /**
- * Review: Redis going away under a gateway process whose in-process cache holds more than one
+ * Redis going away under a gateway process whose in-process cache holds more than one
  * entry. The degraded cap is applied to every entry at that moment; the gateway must go on
  * answering (cached sessions, new credentials) without waiting on Redis.
  */

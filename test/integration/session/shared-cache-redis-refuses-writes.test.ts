@@ -1,5 +1,5 @@
 /**
- * Review: Redis reachable (PING answers, connections stay open) but refusing writes: the
+ * Redis reachable (PING answers, connections stay open) but refusing writes: the
  * configured node demoted to a read-only replica by a failover (REPLICAOF), or an ACL change.
  * A purge then never reaches the fleet; the other instances must not go on serving the revoked
  * session for ttl_cap_ms as if all were well, and the purge must reach them once Redis accepts
@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
-import { cred, instance, waitFor, sharedRig } from '../session/shared-helpers.js';
+import { cred, instance, waitFor, sharedRig } from './shared-helpers.js';
 
 const rig = sharedRig();
 let primary: TestRedis & { close(): Promise<void> };

@@ -1,5 +1,5 @@
 /**
- * Review: what a flood of bogus tokens costs Redis. Each distinct bogus token is a miss that the
+ * What a flood of bogus tokens costs Redis. Each distinct bogus token is a miss that the
  * fleet may have answered already, so Redis is asked once; but its "not a session" answer is
  * worth nothing to the other instances (a flood never repeats a token), so it is kept in this
  * instance's own bounded negative cache and nothing more is written, and no fleet-wide message is
@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cred, instance, sharedRig, waitFor } from '../session/shared-helpers.js';
+import { cred, instance, sharedRig, waitFor } from './shared-helpers.js';
 
 const rig = sharedRig();
 

@@ -1,12 +1,12 @@
 /**
- * Review: the path to Redis goes silent without closing (no FIN, no RST: a failover that moved
+ * The path to Redis goes silent without closing (no FIN, no RST: a failover that moved
  * an address, a dropped conntrack entry). The heartbeat notices; the store must then reconnect
  * rather than wait on the dead sockets until the kernel gives up on them (many minutes, with
  * fan-out to and from this instance lost meanwhile).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cred, instance, waitFor, sharedRig } from '../session/shared-helpers.js';
+import { cred, instance, waitFor, sharedRig } from './shared-helpers.js';
 
 const rig = sharedRig({ proxy: true });
 

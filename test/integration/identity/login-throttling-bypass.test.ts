@@ -1,5 +1,5 @@
 /**
- * Review of the failed-login backoff: ways around it that cost an attacker nothing.
+ * The failed-login backoff: ways around it that cost an attacker nothing.
  * Real HTTP, real SQLite; client addresses are named in X-Forwarded-For from loopback, as the
  * gateway's mount does.
  */
@@ -33,7 +33,7 @@ async function apiLogin(t: TestServer, identifier: string, password: string, xff
   );
 }
 
-describe('login throttling: review', () => {
+describe('login throttling, ways around it', () => {
   it('refused attempts cannot flood the table and evict a blocked identifier', async () => {
     const limit = { max_failures: 3, base_delay: '10m', max_delay: '1h', reset_after: '1h' };
     const t = await server({ enabled: true, max_tracked: 20, per_identifier: limit, per_client: limit });

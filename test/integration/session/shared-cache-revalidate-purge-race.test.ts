@@ -1,5 +1,5 @@
 /**
- * Review: an instance's revalidation claim (REVALIDATE) finds a newer answer in Redis, and a
+ * An instance's revalidation claim (REVALIDATE) finds a newer answer in Redis, and a
  * purge of that session lands in Redis just after the script ran. Redis sends the reply on the
  * command connection and the purge message on the subscriber connection; this instance may
  * read the message first. The purge must still win: the "refreshed" value must not be put back
@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cred, instance, waitFor, sharedRig } from '../session/shared-helpers.js';
+import { cred, instance, waitFor, sharedRig } from './shared-helpers.js';
 
 const rig = sharedRig({ proxy: true });
 
