@@ -11,6 +11,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Service } from 'kubernetes-models/v1/Service';
 import {
   at,
@@ -20,6 +22,7 @@ import {
   only,
   onlyKnownKeys,
   readExample,
+  repoRoot,
   yamlDocuments,
   type Json,
 } from '../../helpers/front-doors.js';
@@ -321,4 +324,12 @@ describe('Caddy forward_auth', () => {
     assert.deepEqual(lower(after), protectedLower);
     assert.ok(lines.findLastIndex((l) => /^request_header @/.test(l)) < index('reverse_proxy '));
   });
+});
+
+it('docs/front-doors.md links every front-door recipe', () => {
+  const doc = readFileSync(join(repoRoot, 'docs/front-doors.md'), 'utf8');
+  const dirs = ['nginx', 'ingress-nginx', 'traefik', 'caddy', 'envoy', 'envoy-gateway', 'istio', 'contour'];
+  const files = dirs.flatMap((d) => readdirSync(join(repoRoot, 'config/examples', d)).map((f) => `${d}/${f}`));
+  assert.ok(files.length >= dirs.length);
+  for (const f of files) assert.ok(doc.includes(`](../config/examples/${f})`), `${f} is linked`);
 });
