@@ -4,13 +4,13 @@
 # and `pretest:e2e`). Missing programs are installed with apt-get when this process may do so
 # (root, or passwordless sudo); otherwise it stops with the exact command to run.
 #
-#   scripts/test-tools.sh suite   nginx, yamllint, go, redis-server    (npm test)
+#   scripts/test-tools.sh suite   nginx, yamllint, go, redis-server, caddy    (npm test)
 #   scripts/test-tools.sh e2e     chromium               (npm run test:e2e)
 set -euo pipefail
 
 # program:Debian package. nginx lives in /usr/sbin, which is not on every user's PATH.
 case "${1:-}" in
-  suite) wanted=("nginx:nginx-light" "yamllint:yamllint" "go:golang-go" "redis-server:redis-server") ;;
+  suite) wanted=("nginx:nginx-light" "yamllint:yamllint" "go:golang-go" "redis-server:redis-server" "caddy:caddy") ;;
   e2e) wanted=("chromium:chromium") ;;
   *) echo "usage: $0 suite|e2e" >&2; exit 2 ;;
 esac

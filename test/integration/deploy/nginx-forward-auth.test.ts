@@ -6,47 +6,32 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunningGateway } from '../../../src/start-gateway.js';
-import { startGateway } from '../../../src/start-gateway.js';
-import { memoryLogger, startEchoUpstream, startFakeKratos, testConfig, type EchoRecord } from '../../helpers/servers.js';
+import { contract, lower } from '../../helpers/front-doors.js';
+import { startForwardAuthRig, type ForwardAuthRig } from '../../helpers/forward-auth-rig.js';
 import { exampleConfig, NGINX_EXAMPLE, send, startNginx, type RunningNginx } from './nginx.js';
 
 describe('nginx auth_request against the decision API', () => {
-  let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
-  let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
-  let gateway: RunningGateway;
+  let rig: ForwardAuthRig;
   let nginx: RunningNginx;
-  let alice: { token: string; identityId: string };
+  let alice: ForwardAuthRig['alice'];
 
   before(async () => {
-    kratos = await startFakeKratos();
-    upstream = await startEchoUpstream();
-    alice = kratos.addSession({ traits: { email: 'alice@example.com' } });
-    gateway = await startGateway(
-      testConfig({
-        // The origin of return_to and of the default login URL, as in a real deployment.
-        proxy: { public_base_url: 'https://app.example.com' },
-        kratos: { public_url: kratos.url },
-        identity_headers: { 'X-Kratos-Session-Id': 'session.id', 'X-User-Email': 'identity.traits.email' },
-        routes: [
-          // In forward-auth mode nginx proxies; the route upstream is not used.
-          { name: 'public', match: { path_prefix: '/public' }, upstream: upstream.url, auth: 'anonymous' },
-          { name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required' },
-        ],
-      }),
-      { logger: memoryLogger().logger },
-    );
-    nginx = await startNginx((port) => exampleConfig(NGINX_EXAMPLE, gateway.adminUrl, upstream.url, port));
+    rig = await startForwardAuthRig((upstream) => ({
+      routes: [
+        { name: 'public', match: { path_prefix: '/public' }, upstream, auth: 'anonymous' },
+        { name: 'app', match: { path_prefix: '/' }, upstream, auth: 'required' },
+      ],
+    }));
+    alice = rig.alice;
+    nginx = await startNginx((port) => exampleConfig(NGINX_EXAMPLE, rig.gateway.adminUrl, rig.upstream.url, port));
   });
 
   after(async () => {
     await nginx?.stop();
-    await gateway?.shutdown();
-    await upstream?.close();
-    await kratos?.close();
+    await rig?.close();
   });
 
-  const seen = (path: string): EchoRecord[] => upstream.received.filter((r) => r.url === path);
+  const seen = (path: string) => rig.seen(path);
 
   it('an allowed request reaches the upstream with the identity headers from the decision', async () => {
     const res = await send(nginx.url, '/app/orders?page=2', { 'x-session-token': alice.token, accept: 'application/json' });
@@ -134,12 +119,13 @@ describe('nginx auth_request against the decision API', () => {
       X_Kratos_Authenticated_Identity_Id: 'attacker-underscore',
       'x-kratos-session-id': 'attacker-session',
       'x-user-email': 'attacker@example.com',
+      'x-kratos-identity-jwt': 'attacker.jwt.value',
     });
     assert.equal(res.status, 200);
     const [rec] = seen('/public/spoof');
     assert.ok(rec, 'anonymous routes reach the upstream');
     const names = rec.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase().replaceAll('_', '-'));
-    for (const h of ['x-kratos-authenticated-identity-id', 'x-kratos-session-id', 'x-user-email']) {
+    for (const h of lower(contract.protectedHeaders)) {
       assert.ok(!names.includes(h), `${h} must not reach the upstream`);
     }
   });
@@ -147,6 +133,6 @@ describe('nginx auth_request against the decision API', () => {
   it('the decision uses the canonical path: a dot segment cannot borrow the anonymous route', async () => {
     const res = await send(nginx.url, '/public/../app/secret', { accept: 'application/json' });
     assert.equal(res.status, 401);
-    assert.equal(upstream.received.filter((r) => r.url.includes('secret')).length, 0);
+    assert.equal(rig.upstream.received.filter((r) => r.url.includes('secret')).length, 0);
   });
 });

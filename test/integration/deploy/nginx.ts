@@ -3,10 +3,9 @@
  * in a temporary directory and a free loopback port.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ?? 'nginx';
 
 import { freePort } from '../../helpers/servers.js';
+import { startOnFreePort } from '../../helpers/program.js';
 
 export { freePort };
 
@@ -60,17 +60,6 @@ export function send(base: string, path: string, headers: Record<string, string>
   });
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 export interface RunningNginx {
   url: string;
   dir: string;
@@ -80,70 +69,54 @@ export interface RunningNginx {
 
 /**
  * `serverConfig(port)` returns the http-level configuration (upstreams, maps, server
- * blocks) for a given listen port. Retries with a new port if the chosen one was taken
- * between probing and nginx binding it.
+ * blocks) for a given listen port.
  */
 export async function startNginx(serverConfig: (port: number) => string): Promise<RunningNginx> {
   const dir = mkdtempSync(join(tmpdir(), 'kg-nginx-'));
   // Worker processes run as an unprivileged user when the tests run as root.
   chmodSync(dir, 0o755);
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const conf = join(dir, 'nginx.conf');
-    writeFileSync(
-      conf,
-      [
-        'worker_processes 1;',
-        `error_log ${join(dir, 'error.log')} info;`,
-        'events { worker_connections 128; }',
-        'http {',
-        `  access_log ${join(dir, 'access.log')};`,
-        `  client_body_temp_path ${join(dir, 'client_body')};`,
-        `  proxy_temp_path ${join(dir, 'proxy')};`,
-        `  fastcgi_temp_path ${join(dir, 'fastcgi')};`,
-        `  uwsgi_temp_path ${join(dir, 'uwsgi')};`,
-        `  scgi_temp_path ${join(dir, 'scgi')};`,
-        `  include ${join(dir, 'site.conf')};`,
-        '}',
-        '',
-      ].join('\n'),
-    );
-    writeFileSync(join(dir, 'site.conf'), serverConfig(port));
-    const child: ChildProcess = spawn(NGINX, ['-p', dir, '-c', conf, '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+  const conf = join(dir, 'nginx.conf');
+  try {
+    const nginx = await startOnFreePort({
+      name: 'nginx',
+      stopSignal: 'SIGQUIT',
+      portTaken: /Address already in use/,
+      spawnAt(port) {
+        writeFileSync(
+          conf,
+          [
+            'worker_processes 1;',
+            `error_log ${join(dir, 'error.log')} info;`,
+            'events { worker_connections 128; }',
+            'http {',
+            `  access_log ${join(dir, 'access.log')};`,
+            `  client_body_temp_path ${join(dir, 'client_body')};`,
+            `  proxy_temp_path ${join(dir, 'proxy')};`,
+            `  fastcgi_temp_path ${join(dir, 'fastcgi')};`,
+            `  uwsgi_temp_path ${join(dir, 'uwsgi')};`,
+            `  scgi_temp_path ${join(dir, 'scgi')};`,
+            `  include ${join(dir, 'site.conf')};`,
+            '}',
+            '',
+          ].join('\n'),
+        );
+        writeFileSync(join(dir, 'site.conf'), serverConfig(port));
+        return spawn(NGINX, ['-p', dir, '-c', conf, '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+      },
     });
-    let stderr = '';
-    child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    let done = false;
-    void exited.then(() => (done = true));
-    // Wait until nginx accepts connections, or has exited (bounded: a hung start is an error).
-    for (let i = 0; ; i++) {
-      if (done) break;
-      if (await canConnect(port)) break;
-      if (i > 2_000) {
-        child.kill('SIGKILL');
-        await exited;
-        throw new Error(`nginx did not listen on ${port}: ${stderr}`);
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    if (!done) {
-      return {
-        url: `http://127.0.0.1:${port}`,
-        dir,
-        errorLog: () => (existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : ''),
-        async stop() {
-          if (!done) {
-            child.kill('SIGQUIT');
-            await exited;
-          }
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    }
-    if (attempt < 3 && /Address already in use/.test(stderr)) continue;
+    return {
+      url: `http://127.0.0.1:${nginx.port}`,
+      dir,
+      errorLog: () => (existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : ''),
+      async stop() {
+        await nginx.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`nginx did not start (exit ${await exited}): ${stderr}`);
+    throw err;
   }
 }

@@ -35,7 +35,8 @@ describe('test tool provisioning', () => {
     assert.match(read('test/integration/deploy/helm-render.ts'), /'go'/);
     assert.match(read('test/e2e/support/browser.ts'), /\/usr\/bin\/chromium/);
     assert.match(read('test/helpers/redis.ts'), /spawn\(REDIS_SERVER/);
-    assert.deepEqual(provisioned('suite').sort(), ['go', 'nginx', 'redis-server', 'yamllint']);
+    assert.match(read('test/integration/front-doors/caddy.ts'), /spawn\(CADDY/);
+    assert.deepEqual(provisioned('suite').sort(), ['caddy', 'go', 'nginx', 'redis-server', 'yamllint']);
     assert.deepEqual(provisioned('e2e'), ['chromium']);
   });
 

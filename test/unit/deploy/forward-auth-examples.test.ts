@@ -16,12 +16,14 @@ import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../../src/config/schema.js';
 import { METHOD_OVERRIDE_HEADERS } from '../../../src/gateway/config-snapshot.js';
 import { repoRoot } from './values-schema.js';
+import { contract } from '../../helpers/front-doors.js';
 
 type Json = Record<string, unknown>;
 const read = (p: string) => readFileSync(join(repoRoot, 'config/examples', p), 'utf8');
 const production = configSchema.parse(parseYaml(readFileSync(join(repoRoot, 'config/production.yaml'), 'utf8')));
 const defaults = configSchema.parse({});
-const identityHeaders = ['X-Kratos-Authenticated-Identity-Id', ...Object.keys(production.identity_headers)];
+/** The identity id, the production identity_headers and the assertion header: what the answer may set. */
+const identityHeaders = contract.protectedHeaders;
 const lower = (xs: string[]) => xs.map((x) => x.toLowerCase()).sort();
 const at = (node: unknown, ...path: Array<string | number>): unknown =>
   path.reduce<unknown>((n, k) => {
