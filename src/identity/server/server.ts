@@ -21,6 +21,7 @@ import { IdentitySchemas } from '../schema/traits.js';
 import { SessionCookie } from '../session/cookie.js';
 import { handleWhoami } from '../session/handler.js';
 import { systemClock, type Clock } from '../x/clock.js';
+import { Cors } from '../x/cors.js';
 import { CsrfProtection } from '../x/nosurf.js';
 import { createAdminApp } from './admin-api.js';
 import { createPublicApp } from './public-api.js';
@@ -118,7 +119,12 @@ export async function startIdentityServer(opts: IdentityServerOptions): Promise<
 
   const publicApp = createPublicApp(ctx);
   const adminApp = createAdminApp(ctx);
+  // Kratos wraps the whole public handler in rs/cors, so every answer (whoami, errors, 404s) carries it.
+  const cors = config.publicCors.enabled
+    ? new Cors(config.publicCors, config.publicCors.debug ? (line) => logger.info(`[cors] ${line.trim()}`) : undefined)
+    : undefined;
   publicServer.on('request', (req, res) => {
+    if (cors?.handle(req, res)) return;
     const url = req.url ?? '';
     // The gateway's miss path skips express entirely.
     if (url === '/sessions/whoami' || url.startsWith('/sessions/whoami?')) return handleWhoami(ctx, req, res);

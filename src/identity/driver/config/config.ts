@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseDuration } from '../../x/duration.js';
+import type { CorsSettings } from '../../x/cors.js';
 import type { BackoffLimit, ThrottleConfig } from '../../x/throttle.js';
 import { KratosConfigError } from './config-error.js';
 import { loadIdentitySchema, type IdentitySchemaSource } from './identity-schemas.js';
@@ -50,6 +51,8 @@ export interface KratosConfig {
     verification: FlowConfig & { enabled: boolean; after: AfterUrls };
     logout: { after: AfterUrls };
   };
+  /** serve.public.cors, with Kratos v0.6's defaults (its schema's: configx loads them before the file). */
+  publicCors: CorsSettings & { enabled: boolean; debug: boolean };
   /** `kratos_gateway.login_throttling`: not a Kratos key (Kratos v0.6 does not throttle logins). */
   loginThrottling: ThrottleConfig;
   /** `kratos_gateway.email_throttling`: recovery and verification emails per address and client. */
@@ -140,9 +143,22 @@ export function loadKratosConfig(raw: unknown, opts: LoadOptions = {}): { config
   // Loopback only: the gateway's mount (and a sidecar proxy) connect from there and set X-Forwarded-For.
   const trustedProxies = get<string[]>(`${OURS}.trusted_proxies`) ?? ['127.0.0.0/8', '::1'];
   const HOUR = 3_600_000;
+  const cors = (key: string) => `serve.public.cors.${key}`;
+  const publicCors: KratosConfig['publicCors'] = {
+    enabled: get(cors('enabled')) ?? false,
+    allowedOrigins: get(cors('allowed_origins')) ?? ['*'],
+    allowedMethods: get(cors('allowed_methods')) ?? ['POST', 'GET', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: get(cors('allowed_headers')) ?? ['Authorization', 'Content-Type', 'X-Session-Token'],
+    exposedHeaders: get(cors('exposed_headers')) ?? ['Content-Type'],
+    allowCredentials: get(cors('allow_credentials')) ?? true,
+    optionsPassthrough: get(cors('options_passthrough')) ?? false,
+    maxAge: get(cors('max_age')) ?? 0,
+    debug: get(cors('debug')) ?? false,
+  };
 
   const config: KratosConfig = {
     publicBaseUrl: get('serve.public.base_url'),
+    publicCors,
     adminBaseUrl: get('serve.admin.base_url'),
     defaultBrowserReturnUrl: defaultReturn,
     whitelistedReturnUrls: get('selfservice.whitelisted_return_urls') ?? [],

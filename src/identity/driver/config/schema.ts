@@ -48,6 +48,34 @@ const throttling = (identifierKey: string, countKey: string): Schema =>
     per_client: backoff(countKey),
   });
 
+const list = (items: Schema, reason: string, extra: Schema = {}): Schema => ({ type: 'array', items, 'x-reason': reason, ...extra });
+/** serve.public.cors exactly as Kratos v0.6's schema has it (its defaults are in config.ts). */
+const cors = object({
+  enabled: bool,
+  allowed_origins: list(
+    {
+      type: 'string',
+      minLength: 1,
+      // rs/cors splits an origin at its first `*` only.
+      not: { pattern: '\\*.*\\*' },
+      anyOf: [{ format: 'uri' }, { const: '*' }],
+      'x-reason': 'corsOrigin',
+    },
+    'corsOrigins',
+    { uniqueItems: true },
+  ),
+  allowed_methods: list(
+    { enum: ['POST', 'GET', 'PUT', 'PATCH', 'DELETE', 'CONNECT', 'HEAD', 'OPTIONS', 'TRACE'], 'x-reason': 'corsMethod' },
+    'corsMethods',
+  ),
+  allowed_headers: list({ type: 'string', 'x-reason': 'headerName' }, 'headerList'),
+  exposed_headers: list({ type: 'string', 'x-reason': 'headerName' }, 'headerList'),
+  allow_credentials: bool,
+  options_passthrough: bool,
+  max_age: count,
+  debug: bool,
+});
+
 export const KRATOS_CONFIG_SCHEMA: Schema = object(
   {
     version: ignored,
@@ -58,7 +86,8 @@ export const KRATOS_CONFIG_SCHEMA: Schema = object(
     dsn: string('sqlite-dsn', 'dsn'),
     serve: object({
       // The CLI reads host and port itself (server/cli.ts).
-      public: object({ base_url: httpUrl, cors: ignored, host: ignored, port: ignored }),
+      public: object({ base_url: httpUrl, cors, host: ignored, port: ignored }),
+      // Kratos v0.6 applies CORS to the public port only.
       admin: object({ base_url: httpUrl, cors: ignored, host: ignored, port: ignored }),
     }),
     selfservice: object(

@@ -97,6 +97,12 @@ const REASONS: Record<string, (value: unknown) => string> = {
   address: (v) => `${JSON.stringify(v)} is not an IP address or CIDR`,
   dsn: (v) => (typeof v === 'string' ? (dsnProblem(v) ?? 'is not supported') : 'must be a string'),
   smtpUri: (v) => smtpUriProblem(v) ?? 'is not a usable SMTP URI',
+  corsOrigins: () => 'must be a list of origins, each named once',
+  corsOrigin: (v) => `${JSON.stringify(v)} is not an origin: "*", or a URL like "https://app.example.com" with at most one "*"`,
+  corsMethods: () => 'must be a list of HTTP methods',
+  corsMethod: (v) => `${JSON.stringify(v)} is not one of POST, GET, PUT, PATCH, DELETE, CONNECT, HEAD, OPTIONS, TRACE`,
+  headerList: () => 'must be a list of header names',
+  headerName: () => 'must be a header name',
 };
 
 let compiled: ValidateFunction | undefined;
