@@ -49,7 +49,7 @@ function failOnStartupError(err: unknown): void {
  */
 async function checkEmbeddedKratos(config: GatewayConfig, baseDir: string): Promise<void> {
   const { file, raw } = readEmbeddedKratosFile(config, baseDir);
-  const { loadKratosConfig, KratosConfigError } = await import('./identity/config.js');
+  const { loadKratosConfig, KratosConfigError } = await import('./identity/index.js');
   try {
     loadKratosConfig(withDerivedKratosDefaults(raw, config), { baseDir: dirname(file) });
   } catch (err) {
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
     abort?(): void;
   };
   let stopping = false;
-  // The embedded identity thread kept failing to restart (src/identity/supervisor.ts logged it,
+  // The embedded identity thread kept failing to restart (identity/server/supervisor.ts logged it,
   // fatal): end the process, as the cluster primary does when its workers keep exiting, so that
   // whatever runs it (an orchestrator, systemd, a container restart policy) starts it again.
   const gaveUp = () => {

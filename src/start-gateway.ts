@@ -24,7 +24,7 @@ import { createSelfServiceUi } from './ui/index.js';
 import { createAdminHandler, type AdminClusterHooks } from './admin/admin-app.js';
 import type { LocalInvalidationBus } from './gateway/session/memory-session-store.js';
 import { reportIdentityServer } from './admin/kratos-health.js';
-import type { RestartPolicy, SupervisedIdentityServer } from './identity/supervisor.js';
+import type { RestartPolicy, SupervisedIdentityServer } from './identity/index.js';
 import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS, closeGracefully, enforcedTimeouts, listen, ListenError } from './listen.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { startTracing, type Env } from './observability/tracing/index.js';
@@ -171,7 +171,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       // On its own thread: its CPU work for anonymous callers (argon2, the password policy)
       // must not stall proxied traffic; restarted when it dies. Loaded lazily: a
       // gateway in front of a real Kratos never starts the thread or loads SQLite.
-      const { superviseIdentityServer } = await import('./identity/supervisor.js');
+      const { superviseIdentityServer } = await import('./identity/index.js');
       const server = await superviseIdentityServer(
         {
           config: withDerivedKratosDefaults(raw, config),
