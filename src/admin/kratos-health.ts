@@ -11,7 +11,7 @@ import { request } from 'undici';
 import type { GatewayCore } from '../gateway/gateway-core.js';
 
 /**
- * The embedded identity server's thread, as its supervisor (identity/supervisor.ts) reports it.
+ * The embedded identity server's thread, as its supervisor (identity/server/supervisor.ts) reports it.
  * Unlike a remote Kratos outage, which every pod shares and which may pass, this is local:
  *
  *  - restarting (it died, a restart is scheduled or under way): readiness fails, so traffic goes
