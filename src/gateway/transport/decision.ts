@@ -14,6 +14,10 @@
  * A request none of them names (the prefix alone, X-Forwarded-* without -Uri) is a 400, never
  * taken to be a request for "/".
  *
+ * A CORS preflight for a route with `cors` is allowed with the CORS headers for the proxy to copy
+ * back (pipeline/cors.ts), but only when the method is vouched for: the request line, the
+ * trusted Traefik form, or X-Original-Method from a peer in proxy.trusted_proxies.
+ *
  * nginx's auth subrequest and Traefik's ForwardAuth request are GETs whatever the client sent,
  * so in those two forms only the method header names the method. Without it the method is
  * unknown, and where the answer could differ by method the decision is refused (see
