@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { parseCidr } from './cidr.js';
 import { routeProblems } from './route-rules.js';
+import { corsProblems } from './cors-origins.js';
 import { applyEnvOverrides, type EnvOrigins } from './env.js';
 import { closestKey, keysAt } from './schema-walk.js';
 import { ConfigError } from './errors.js';
@@ -77,7 +78,7 @@ export function parseConfig(raw: unknown, envOrigins?: EnvOrigins): GatewayConfi
   if (!result.success) throw new ConfigError(result.error.issues.flatMap((issue) => formatIssue(issue, envOrigins)));
   const config = result.data;
   const problems: string[] = [];
-  problems.push(...routeProblems(config.routes));
+  problems.push(...routeProblems(config.routes), ...corsProblems(config.routes));
   config.proxy.trusted_proxies.forEach((entry, i) => {
     const cidr = parseCidr(entry);
     if (typeof cidr === 'string') problems.push(`proxy.trusted_proxies.${i}: ${cidr}`);

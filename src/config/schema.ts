@@ -55,6 +55,27 @@ export type AuthMode = (typeof authModes)[number];
 
 export const unauthenticatedResponses = ['auto', 'redirect', 'json'] as const;
 
+/** An HTTP method as sent (RFC 9110 token), upper case: methods are case-sensitive. */
+const corsMethod = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Z-]+$/, 'an HTTP method in upper case');
+const corsHeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a header name');
+
+/**
+ * A route's CORS policy: the gateway answers the route's preflights itself and adds the CORS
+ * headers to every answer on it (src/gateway/pipeline/cors.ts). The origins are checked by
+ * corsProblems (cors-origins.ts).
+ */
+const cors = z
+  .object({
+    allowed_origins: z.array(z.string()).min(1),
+    allowed_methods: z.array(corsMethod).min(1).default(['GET', 'HEAD', 'POST']),
+    allowed_headers: z.array(corsHeaderName).default([]),
+    exposed_headers: z.array(corsHeaderName).default([]),
+    allow_credentials: z.boolean().default(false),
+    /** Access-Control-Max-Age; browsers cap it (Chromium at 7200). Omitted: the browser's default (5 s). */
+    max_age_s: z.number().int().min(0).max(86_400).optional(),
+  })
+  .strict();
+
 const route = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only (it becomes a metric label)'),
@@ -102,6 +123,8 @@ const route = z
     policy: z.unknown().optional(),
     /** The `aud` of this route's identity assertion (default: identity_assertion.audience, else the upstream origin). */
     identity_assertion_audience: z.string().min(1).optional(),
+    /** Cross-origin access from browsers: preflights answered here, CORS headers on every answer. */
+    cors: cors.optional(),
   })
   .strict();
 

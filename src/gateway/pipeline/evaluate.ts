@@ -6,7 +6,7 @@
  *   1. canonicalize the path (reject what cannot be made unambiguous)
  *   2. strip protected headers the caller sent — on every route and every outcome
  *   3. hand control-plane paths (Kratos mount, UI) to express (HTTP only)
- *   4. match a route
+ *   4. match a route; a CORS preflight for a route with a CORS policy is answered here (cors.ts)
  *   5. authenticate: credential source → session (cache, coalescing) → allow / login / 401 / fail closed
  *   6. authorize: every registered authorizer (route policies): 403, or a step-up to the login flow
  *   7. mutate headers: hop-by-hop out; every registered mutator (forwarding, identity, credential removal)
@@ -31,6 +31,7 @@ import type { Arrival } from './observe.js';
 import type { AuthorizationRefusal } from './authz/index.js';
 import { forbidden, login, refuse, stepUp, stepUpRequired, unauthenticated, unavailable, type Refuse } from './refuse.js';
 import { stepUpLocation } from '../step-up.js';
+import { corsPreflight, type Preflight } from './cors.js';
 
 export type { Refuse } from './refuse.js';
 
@@ -47,6 +48,12 @@ export interface EvaluationInput {
   readonly headers: IncomingHttpHeaders;
   /** `req.httpVersion`, for the framing check; undefined for the decision API's original request. */
   readonly httpVersion?: string;
+  /**
+   * false: the method was not vouched for (the decision API's X-Original-Method from a peer
+   * outside proxy.trusted_proxies), so a CORS preflight, which is answered anonymously, is judged
+   * as an ordinary request instead.
+   */
+  readonly preflightTrusted?: boolean;
 }
 
 export interface Forward {
@@ -66,7 +73,9 @@ export interface Control {
   readonly target: RequestTarget;
 }
 
-export type Outcome = Forward | Refuse | Control;
+export type { Preflight } from './cors.js';
+
+export type Outcome = Forward | Refuse | Control | Preflight;
 
 /**
  * Synchronous up to authentication, and all the way on an anonymous route or a cached session
@@ -110,6 +119,9 @@ export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?:
     if (route === undefined || !route.websocket) return refuse('no_route', 404, 'No WebSocket route matches this request', route?.name);
   } else {
     if (transport === 'http' && g.control?.owns(target.path)) return { kind: 'control', target };
+    // CORS: a preflight for a route with a CORS policy is answered before authentication.
+    const preflight = e.preflightTrusted === false ? undefined : corsPreflight(s.routes, e.method, e.host, target.path, headers);
+    if (preflight !== undefined) return preflight;
     route = s.routes.match(e.host, target.path, e.method);
     if (route === AMBIGUOUS) return refuse('bad_request', 400, AMBIGUOUS_MESSAGE);
     // The decision API answers 403: nginx auth_request fails on anything but 2xx/401/403.
@@ -117,6 +129,8 @@ export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?:
       return transport === 'decision'
         ? refuse('no_route', 403, 'No route matches this request')
         : refuse('no_route', 404, 'No route matches this request');
+    // CORS: every answer from here on (the upstream's, or a refusal) carries the route's CORS headers.
+    if (route.cors !== undefined) a.cors = route.cors.responseHeaders(headers.origin);
   }
 
   // 5. Authenticate.

@@ -18,6 +18,8 @@ export interface Arrival {
   readonly peer: string | undefined;
   readonly snapshot: ConfigSnapshot;
   path: string | undefined;
+  /** Set by the evaluation once the route is known: the route's CORS headers, which every answer to this request carries (pipeline/cors.ts). */
+  cors?: Readonly<Record<string, string>>;
   /** Set by the observer: a request is observed once, even when a stage fails after that. */
   observed: boolean;
 }

@@ -13,6 +13,7 @@ import {
   type PathPattern,
   type Reading,
 } from '../../config/route-match.js';
+import { CorsPolicy } from '../pipeline/cors.js';
 
 /** A route as the hot path uses it: matchers compiled, upstream parsed. */
 export interface Route {
@@ -28,6 +29,8 @@ export interface Route {
   readonly onUnauthenticated: RouteConfig['on_unauthenticated'];
   readonly websocket: boolean;
   readonly timeoutMs: number;
+  /** `cors`: preflights answered by the gateway, CORS headers on every answer (pipeline/cors.ts). */
+  readonly cors: CorsPolicy | undefined;
 }
 
 interface CompiledRoute {
@@ -194,6 +197,7 @@ function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): C
       onUnauthenticated: c.on_unauthenticated,
       websocket: c.websocket,
       timeoutMs: c.timeout_ms,
+      cors: c.cors === undefined ? undefined : new CorsPolicy(c.cors),
     },
   };
 }

@@ -14,6 +14,10 @@
  * A request none of them names (the prefix alone, X-Forwarded-* without -Uri) is a 400, never
  * taken to be a request for "/".
  *
+ * A CORS preflight for a route with `cors` is allowed with the CORS headers for the proxy to copy
+ * back (pipeline/cors.ts), but only when the method is vouched for: the request line, the
+ * trusted Traefik form, or X-Original-Method from a peer in proxy.trusted_proxies.
+ *
  * nginx's auth subrequest and Traefik's ForwardAuth request are GETs whatever the client sent,
  * so in those two forms only the method header names the method. Without it the method is
  * unknown, and where the answer could differ by method the decision is refused (see
@@ -32,6 +36,7 @@ import { METHOD_OVERRIDE_HEADERS, type ConfigSnapshot } from '../config-snapshot
 import { parseRequestTarget, TargetRejected } from '../request-target.js';
 import { METHOD_DECIDES } from '../routing/route-table.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';
+import { setCorsHeaders } from '../pipeline/cors.js';
 
 interface OriginalRequest {
   /** Undefined when the header that names it (`methodHeader`) was not sent. */
@@ -41,6 +46,11 @@ interface OriginalRequest {
   rawTarget: string;
   /** Traefik returns the auth response verbatim, so it can carry a login redirect; nginx cannot (it gets the 401 with a Location). */
   mayRedirect: boolean;
+  /**
+   * Whether the method comes from the request line or a proxy in proxy.trusted_proxies. A CORS
+   * preflight is allowed anonymously, so only such a method makes a request one (see evaluate).
+   */
+  methodVouched: boolean;
 }
 
 function single(v: string | string[] | undefined): string | undefined {
@@ -107,6 +117,7 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
       host: h.host,
       rawTarget: originalUri,
       mayRedirect: false,
+      methodVouched: s.trustedProxies.trusts(req.socket.remoteAddress),
     };
   }
   const forwarded = traefikNamed || h['x-forwarded-host'] !== undefined || h['x-forwarded-proto'] !== undefined;
@@ -125,6 +136,7 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
       host: single(h['x-forwarded-host']) ?? h.host,
       rawTarget: uri,
       mayRedirect: true,
+      methodVouched: true,
     };
   }
   // Envoy appends the original path, which starts with "/", to the prefix. The prefix alone
@@ -139,6 +151,7 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
     host: h.host,
     rawTarget: rest,
     mayRedirect: false,
+    methodVouched: true,
   };
 }
 
@@ -203,11 +216,26 @@ export function createDecisionHandler(g: GatewayCore) {
     const evaluated = evaluate(
       g,
       a,
-      { transport: 'decision', method, host: original.host, rawTarget: original.rawTarget, headers: req.headers },
+      {
+        transport: 'decision',
+        method,
+        host: original.host,
+        rawTarget: original.rawTarget,
+        headers: req.headers,
+        preflightTrusted: original.methodVouched,
+      },
       trace,
     );
     // Awaited only when authentication had to ask: a refusal before it is written in this tick.
     const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
+    // CORS: a preflight is allowed with the headers the front door copies back; every other
+    // answer on the route carries the route's CORS headers for it to copy.
+    if (outcome.kind === 'preflight') {
+      res.writeHead(200, { ...outcome.headers, 'content-length': '0', 'cache-control': 'no-store' });
+      res.end();
+      return observe(req, a, outcome.route.name, 200);
+    }
+    if (a.cors !== undefined) setCorsHeaders(res, a.cors);
     if (outcome.kind === 'refuse') {
       // A login or step-up redirect (the location carries `aal=aal2` / `refresh=true` for a step-up).
       if (outcome.location !== undefined) {

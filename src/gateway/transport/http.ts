@@ -16,6 +16,7 @@ import type { Refuse } from '../pipeline/refuse.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';
 import { upstreamPath } from '../routing/route-table.js';
 import { JWKS_PATH, sendJwks } from '../assertion/jwks.js';
+import { replaceUpstreamCors, setCorsHeaders } from '../pipeline/cors.js';
 
 /** Declares a body: a non-zero Content-Length, or any Transfer-Encoding. */
 export function declaresBody(req: IncomingMessage): boolean {
@@ -98,6 +99,15 @@ export function createHttpTransport(g: GatewayCore, observe: Observe, closing: W
     // Awaited only when authentication had to ask: a refusal before it is written in this tick.
     const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
 
+    // CORS: a preflight answered by the gateway; otherwise the route's CORS headers on whichever answer follows.
+    if (outcome.kind === 'preflight') {
+      closeIfBodyUnread(req, res, hasBody);
+      res.writeHead(204, outcome.headers);
+      res.end();
+      return observe(req, a, outcome.route.name, 204);
+    }
+    if (a.cors !== undefined) setCorsHeaders(res, a.cors);
+
     if (outcome.kind === 'refuse') {
       if (outcome.reason === 'framing') {
         res.setHeader('connection', 'close');
@@ -133,6 +143,7 @@ export function createHttpTransport(g: GatewayCore, observe: Observe, closing: W
       hasBody,
       route.timeoutMs,
       extra,
+      a.cors === undefined ? undefined : replaceUpstreamCors,
     );
     upstreamTrace?.end('failure' in result ? result.failure.status : result.status, 'failure' in result ? result.failure.kind : undefined);
     if ('failure' in result) {

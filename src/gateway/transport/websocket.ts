@@ -40,6 +40,7 @@ export function createWebSocketTransport(g: GatewayCore, observe: Observe, closi
       return observe(req, a, outcome.route, outcome.status);
     }
     if (outcome.kind === 'control') throw new Error('unreachable: the control plane takes no WebSocket');
+    if (outcome.kind === 'preflight') throw new Error('unreachable: a WebSocket handshake is a GET, never a CORS preflight');
 
     const { route, target } = outcome;
     trace?.inject(req.headers);
