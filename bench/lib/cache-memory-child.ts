@@ -15,7 +15,7 @@
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigSnapshot } from '../../src/gateway/pipeline/snapshot.js';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
-import { MemorySessionStore } from '../../src/gateway/session/memory-session-store.js';
+import { MemorySessionStore } from '../../src/gateway/session/store/memory-store.js';
 import { SessionResolver } from '../../src/gateway/session/session-resolver.js';
 import { summarizeSession } from '../../src/gateway/session/session-summary.js';
 import type { Credential } from '../../src/gateway/credentials/index.js';

@@ -11,8 +11,8 @@ import { ConfigSnapshot } from './pipeline/snapshot.js';
 import type { ReturnToPolicy } from './return-to.js';
 import type { RouteTable } from './routing/route-table.js';
 import { SessionResolver } from './session/session-resolver.js';
-import { createSharedSessionStore } from './session/shared-session-store.js';
-import { MemorySessionStore, type LocalInvalidationBus } from './session/memory-session-store.js';
+import { createSharedSessionStore } from './session/store/create-session-store.js';
+import { MemorySessionStore, type LocalInvalidationBus } from './session/store/memory-store.js';
 import type { Tracing } from '../tracing/types.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 

@@ -8,8 +8,8 @@ import { KratosWhoamiClient, WhoamiUnavailable } from './kratos-whoami-client.js
 import { summarizeSession, type SessionSummary } from './session-summary.js';
 import { SummaryLayout } from './packed-summary.js';
 import { Coalescer, type Flight } from './coalescer.js';
-import { MemorySessionStore } from './memory-session-store.js';
-import { NOT_A_SESSION, type NotASession, type SessionStore, type SlowTierLoad } from './session-store.js';
+import { MemorySessionStore } from './store/memory-store.js';
+import { NOT_A_SESSION, type NotASession, type SessionStore, type SlowTierLoad } from './store/session-store.js';
 import type { CacheOutcome, LookupTrace, RequestTrace } from '../../tracing/types.js';
 
 export type Resolution =

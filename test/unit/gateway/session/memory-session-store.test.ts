@@ -5,8 +5,8 @@ import {
   LocalInvalidationBus,
   MemorySessionStore,
   type MemorySessionStoreOptions,
-} from '../../../../src/gateway/session/memory-session-store.js';
-import { NOT_A_SESSION, type SessionInvalidation } from '../../../../src/gateway/session/session-store.js';
+} from '../../../../src/gateway/session/store/memory-store.js';
+import { NOT_A_SESSION, type SessionInvalidation } from '../../../../src/gateway/session/store/session-store.js';
 import type { SessionSummary } from '../../../../src/gateway/session/session-summary.js';
 import { entryBytes } from '../../../../src/gateway/session/entry-size.js';
 import { describeSessionStore, summary } from './session-store-contract.js';

@@ -14,11 +14,11 @@
 import { randomBytes } from 'node:crypto';
 import { ReplyError } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import type { SessionSummary } from './session-summary.js';
-import { NOT_A_SESSION, type SlowTierLoad, type StoredValue } from './session-store.js';
+import type { SessionSummary } from '../../session-summary.js';
+import { NOT_A_SESSION, type SlowTierLoad, type StoredValue } from '../session-store.js';
 import { decodeStoredValue, encodeStoredValue, type SummaryShape } from './stored-value-codec.js';
-import { FILL_LOCK } from './redis-scripts.js';
-import { within, type ScriptedRedis } from './redis-connection.js';
+import { FILL_LOCK } from './scripts.js';
+import { within, type ScriptedRedis } from './connection.js';
 
 /**
  * How far before a miss's start a purge marker still refuses its answer. All times are

@@ -13,7 +13,7 @@
  * reveal every user's rules), which the gateway's user must not have, and Redis 7.0 or later.
  */
 import { ReplyError, type Redis } from 'ioredis';
-import type { RedisCommand } from './redis-scripts.js';
+import type { RedisCommand } from './scripts.js';
 
 /** What the probe found: commands the ACL refuses, and other errors (a Redis too old for a command's form). */
 export interface PermissionReport {

@@ -12,10 +12,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import type { Logger } from '../../log.js';
-import { redactUrl } from '../../config/redact.js';
-import { MemorySessionStore, type MemorySessionStoreOptions } from './memory-session-store.js';
-import type { SessionSummary } from './session-summary.js';
+import type { Logger } from '../../../log.js';
+import { redactUrl } from '../../../config/redact.js';
+import { MemorySessionStore, type MemorySessionStoreOptions } from './memory-store.js';
+import type { SessionSummary } from '../session-summary.js';
 import {
   NOT_A_SESSION,
   type SessionInvalidation,
@@ -25,10 +25,10 @@ import {
   type SlowTierLoad,
   type StoredValue,
 } from './session-store.js';
-import { decodeStoredValue, type SummaryShape } from './stored-value-codec.js';
-import { credentialsOf, withScripts, within, withoutCredentials, type ClaimReply, type ScriptedRedis } from './redis-connection.js';
-import { Fills, PURGE_MARGIN_MS, waitChannelOf } from './redis-fills.js';
-import { probePermissions, subscribeRefused, type PermissionReport } from './redis-permissions.js';
+import { decodeStoredValue, type SummaryShape } from './redis/stored-value-codec.js';
+import { credentialsOf, withScripts, within, withoutCredentials, type ClaimReply, type ScriptedRedis } from './redis/connection.js';
+import { Fills, PURGE_MARGIN_MS, waitChannelOf } from './redis/fill-lock.js';
+import { probePermissions, subscribeRefused, type PermissionReport } from './redis/permission-probe.js';
 
 export { PURGE_MARGIN_MS };
 

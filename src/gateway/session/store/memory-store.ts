@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import { entryBytes } from './entry-size.js';
+import { entryBytes } from '../entry-size.js';
 import { ExpirySweeper } from './expiry-sweeper.js';
-import type { SessionSummary } from './session-summary.js';
+import type { SessionSummary } from '../session-summary.js';
 import {
   NOT_A_SESSION,
   type SessionInvalidation,

@@ -3,7 +3,7 @@
  * scripts as commands, and a timeout on every command a caller waits for.
  */
 import type { Redis } from 'ioredis';
-import { SCRIPTS } from './redis-scripts.js';
+import { SCRIPTS } from './scripts.js';
 
 /** [kind, value, pttl, now] from REVALIDATE. */
 export type ClaimReply = [number, string, number, string];

@@ -4,12 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError } from '../../config/errors.js';
-import type { GatewayConfig } from '../../config/schema.js';
-import type { Logger } from '../../log.js';
-import type { GatewayMetrics } from '../../observability/metrics.js';
-import { RedisSessionStore } from './redis-session-store.js';
-import { summaryShapeOf } from './stored-value-codec.js';
+import { ConfigError } from '../../../config/errors.js';
+import type { GatewayConfig } from '../../../config/schema.js';
+import type { Logger } from '../../../log.js';
+import type { GatewayMetrics } from '../../../observability/metrics.js';
+import { RedisSessionStore } from './tiered-store.js';
+import { summaryShapeOf } from './redis/stored-value-codec.js';
 
 /**
  * The Redis password from session_cache.shared.password_file (relative to `baseDir`, the

@@ -1,5 +1,5 @@
-import { LocalInvalidationBus, type MemorySessionStore } from '../gateway/session/memory-session-store.js';
-import type { SessionInvalidation } from '../gateway/session/session-store.js';
+import { LocalInvalidationBus, type MemorySessionStore } from '../gateway/session/store/memory-store.js';
+import type { SessionInvalidation } from '../gateway/session/store/session-store.js';
 
 /**
  * The in-memory session cache's fan-out across the processes of one gateway (proxy.workers > 1,

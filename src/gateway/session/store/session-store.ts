@@ -1,4 +1,4 @@
-import type { SessionSummary } from './session-summary.js';
+import type { SessionSummary } from '../session-summary.js';
 
 /**
  * "Kratos said this credential is not a session": the negative marker a store keeps instead of
