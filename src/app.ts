@@ -22,7 +22,7 @@ import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control/app.js';
 import { createSelfServiceUi } from './control/ui/index.js';
 import { createAdminHandler, type AdminClusterHooks } from './admin/admin-app.js';
-import type { LocalInvalidationBus } from './gateway/session/store/memory-store.js';
+import type { InvalidationChannel } from './gateway/session/store/invalidation-channel.js';
 import { reportIdentityServer } from './admin/kratos-health.js';
 import type { RestartPolicy, SupervisedIdentityServer } from './identity/supervisor.js';
 import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS, closeGracefully, enforcedTimeouts, listen, ListenError } from './listen.js';
@@ -51,7 +51,7 @@ export interface StartOptions {
   /** A worker: the Kratos public URL its primary resolved (the embedded identity server's real URL). */
   kratosPublicUrl?: string;
   /** The session cache's fan-out to and from the other processes of this gateway (cluster IPC). */
-  invalidationBus?: LocalInvalidationBus;
+  invalidationBus?: InvalidationChannel;
   /** A primary: what its admin listener answers for the workers (metrics, readiness, purges). */
   adminCluster?: AdminClusterHooks;
   /** Told of every applied reload, with the configuration as loaded (a primary passes it on to its workers). */

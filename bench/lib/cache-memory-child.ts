@@ -57,8 +57,6 @@ const resolver = new SessionResolver({
   connections: 1,
   cache: {
     enabled: true,
-    maxEntries: c.max_entries,
-    maxBytes: c.max_bytes,
     ttlCapMs: c.ttl_cap_ms,
     negativeTtlMs: c.negative_ttl_ms,
     honourCacheForHeader: true,

@@ -1,5 +1,5 @@
 /**
- * At connect: may this Redis user run every command the gateway sends (redis-scripts.ts)?
+ * At connect: may this Redis user run every command the gateway sends (scripts.ts)?
  *
  * An ACL that lacks one does not fail the connection: Redis refuses that command only when it is
  * sent, which for a purge means a logout that never reaches the other instances while every
