@@ -46,15 +46,16 @@ export interface MemorySessionStoreOptions {
 /**
  * The in-process store: an LRU of sessions bounded by count and bytes, a separate smaller LRU
  * of negative entries (a flood of invalid tokens can never evict valid sessions), and an
- * identity id → keys index for purges. Everything is synchronous.
+ * identity id → keys index for purges. Everything is synchronous (`load` and
+ * `claimRevalidation` only hand back a ticket, in a promise as the interface has it).
  *
  * Expired entries are swept out in the background, in bounded batches (ExpirySweeper), so
  * memory follows the sessions in use rather than the bounds: lru-cache alone drops an expired
  * entry only when it is asked for again or evicted.
  *
- * Every purge, its own or one from elsewhere, is recorded (PurgeLog): an answer handed to a
+ * Every purge, its own or one from elsewhere, is recorded (PurgeLog): a session handed to a
  * load's `keep` (or to `keep`) is refused when a purge of its key or identity came after it
- * was asked. This is the purge-race guard of the process, the shared store's first tier included.
+ * was asked for. This is the purge-race guard of the process, the shared store's first tier included.
  */
 export class MemorySessionStore implements SessionStore {
   private readonly sessions: LRUCache<string, SessionSummary>;
