@@ -16,7 +16,7 @@ import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { attributeToEnv, ConfigError, loadConfigFile } from './config/load.js';
 import { policyWarnings } from './config/policy-lint.js';
 import { loadAssertionKeys } from './gateway/assertion/keys.js';
-import { readRedisPassword } from './gateway/session/shared-session-store.js';
+import { readRedisPassword } from './gateway/session/store/create-session-store.js';
 import { redactUrl } from './config/redact.js';
 import { readEmbeddedKratosFile, startGateway, startupFailure } from './start-gateway.js';
 import { workerCount } from './cluster/count.js';

@@ -12,7 +12,7 @@ import { ConfigError } from './config/errors.js';
 import { redactUrl } from './config/redact.js';
 import { createLogger, type Logger } from './log.js';
 import { GatewayCore } from './gateway/gateway-core.js';
-import { readRedisPassword } from './gateway/session/shared-session-store.js';
+import { readRedisPassword } from './gateway/session/store/create-session-store.js';
 import { configHash } from './gateway/config-snapshot.js';
 import { prepareAssertionKeys } from './gateway/assertion/keys.js';
 import { JWKS_PATH } from './gateway/assertion/jwks.js';
@@ -22,7 +22,7 @@ import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control-plane.js';
 import { createSelfServiceUi } from './ui/index.js';
 import { createAdminHandler, type AdminClusterHooks } from './admin/admin-app.js';
-import type { LocalInvalidationBus } from './gateway/session/memory-session-store.js';
+import type { InvalidationChannel } from './gateway/session/store/invalidation-channel.js';
 import { reportIdentityServer } from './admin/kratos-health.js';
 import type { RestartPolicy, SupervisedIdentityServer } from './identity/index.js';
 import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS, closeGracefully, enforcedTimeouts, listen, ListenError } from './listen.js';
@@ -51,7 +51,7 @@ export interface StartOptions {
   /** A worker: the Kratos public URL its primary resolved (the embedded identity server's real URL). */
   kratosPublicUrl?: string;
   /** The session cache's fan-out to and from the other processes of this gateway (cluster IPC). */
-  invalidationBus?: LocalInvalidationBus;
+  invalidationBus?: InvalidationChannel;
   /** A primary: what its admin listener answers for the workers (metrics, readiness, purges). */
   adminCluster?: AdminClusterHooks;
   /** Told of every applied reload, with the configuration as loaded (a primary passes it on to its workers). */

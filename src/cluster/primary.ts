@@ -17,9 +17,9 @@ import cluster, { type Worker } from 'node:cluster';
 import type { GatewayConfig } from '../config/schema.js';
 import { startedFields, startGateway, type RunningGateway } from '../start-gateway.js';
 import { assertionKeysForWorkers } from '../gateway/assertion/keys.js';
-import type { SessionInvalidation } from '../gateway/session/session-store.js';
+import type { SessionInvalidation } from '../gateway/session/store/session-store.js';
 import type { Logger } from '../log.js';
-import { IpcInvalidationBus } from './ipc-bus.js';
+import { IpcInvalidationBus } from './ipc-invalidations.js';
 import { isOurs, isWellFormed, Questions, WORKER_ENV, type FromWorker, type ToWorker, type WorkerMetrics } from './ipc-protocol.js';
 import { aggregateMetrics, cumulative, mergeRetired, retire, WorkerMetricsOfPrimary } from './metrics-aggregation.js';
 

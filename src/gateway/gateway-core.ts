@@ -11,8 +11,8 @@ import { ConfigSnapshot } from './config-snapshot.js';
 import type { ReturnToPolicy } from './return-to.js';
 import type { RouteTable } from './routing/route-table.js';
 import { SessionResolver } from './session/session-resolver.js';
-import { createSharedSessionStore } from './session/shared-session-store.js';
-import { MemorySessionStore, type LocalInvalidationBus } from './session/memory-session-store.js';
+import { createSessionStore } from './session/store/create-session-store.js';
+import type { InvalidationChannel } from './session/store/invalidation-channel.js';
 import type { Tracing } from '../observability/tracing/types.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 
@@ -62,7 +62,7 @@ export class GatewayCore {
       /** From session_cache.shared.password_file, read by startGateway (relative paths need the config's directory). */
       redisPassword?: string | undefined;
       /** Without Redis: the other processes of this gateway (cluster workers) that this cache's purges must reach, and whose purges it takes. */
-      invalidationBus?: LocalInvalidationBus | undefined;
+      invalidationBus?: InvalidationChannel | undefined;
     } = {},
   ) {
     this.snapshot = new ConfigSnapshot(config, configHash);
@@ -73,28 +73,19 @@ export class GatewayCore {
     this.metrics = new GatewayMetrics(() => (this.resolver as SessionResolver | undefined)?.size ?? 0);
     this.metrics.configLoaded(this.snapshot.hash);
     const c = config.session_cache;
-    // Shared mode (Redis) when configured: every process has its own connection and needs no
-    // bus. Otherwise the cluster's bus when there is one, else the resolver's in-memory store.
-    const bus = sharing.invalidationBus;
-    const store =
-      createSharedSessionStore(config, logger, this.metrics, sharing.redisPassword, valuePaths) ??
-      (bus !== undefined && c.enabled
-        ? new MemorySessionStore({
-            maxEntries: c.max_entries,
-            maxBytes: c.max_bytes,
-            ttlCapMs: c.ttl_cap_ms,
-            negativeTtlMs: c.negative_ttl_ms,
-            bus,
-          })
-        : undefined);
+    const store = createSessionStore(config, {
+      logger,
+      metrics: this.metrics,
+      redisPassword: sharing.redisPassword,
+      bus: sharing.invalidationBus,
+      valuePaths,
+    });
     const resolver = new SessionResolver({
       kratosPublicUrl: config.kratos.public_url,
       whoamiTimeoutMs: config.kratos.whoami_timeout_ms,
       connections: config.kratos.connections,
       cache: {
         enabled: c.enabled,
-        maxEntries: c.max_entries,
-        maxBytes: c.max_bytes,
         ttlCapMs: c.ttl_cap_ms,
         negativeTtlMs: c.negative_ttl_ms,
         honourCacheForHeader: c.honour_cache_for_header,

@@ -8,10 +8,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayMetrics } from '../../../src/observability/metrics.js';
 import { credentialExtractors, type Credential } from '../../../src/gateway/pipeline/credentials/index.js';
 import { SessionResolver } from '../../../src/gateway/session/session-resolver.js';
-import { RedisSessionStore, type RedisSessionStoreOptions } from '../../../src/gateway/session/redis-session-store.js';
+import { RedisSessionStore, type RedisSessionStoreOptions } from '../../../src/gateway/session/store/tiered-store.js';
 import { memoryLogger, startFakeKratos } from '../../helpers/servers.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
-import { FILL_LOCK } from '../../../src/gateway/session/redis-scripts.js';
+import { FILL_LOCK } from '../../../src/gateway/session/store/redis/scripts.js';
 import { startRedisFaultProxy, type RedisFaultProxy } from './redis-fault-proxy.js';
 
 export const extractors = credentialExtractors('ory_kratos_session');

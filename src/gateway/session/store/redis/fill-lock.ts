@@ -1,6 +1,7 @@
 /**
- * Misses in the shared tier, and the fleet-wide fill lock that lets one instance ask Kratos for
- * a new credential while the others wait for its answer.
+ * Misses in the shared tier, the fleet-wide fill lock that lets one instance ask Kratos for a
+ * new credential while the others wait for its answer, and the revalidation claim that lets one
+ * instance re-check an old entry for the fleet.
  *
  * A miss costs Redis one command, `SET P s:<key> <lock> PX … NX GET`: the stored session if
  * there is one (then its PTTL is asked), another instance's lock, or nothing, and then the lock
@@ -10,15 +11,19 @@
  * not replaced by a session lapses by itself. An instance that finds another's lock tells that
  * instance (PUBLISH on its P wait:<origin>) and waits; only a fill someone waits on ends with a
  * PUBLISH on P filled, which wakes the waiters.
+ *
+ * An answer is shared only through KEEP, which refuses it when a purge marker of its key or
+ * identity is newer than its miss (scripts.ts): the fleet's purge-race guard. What this instance
+ * keeps in its own tier goes through the first tier's guard (MemorySessionStore.keep).
  */
 import { randomBytes } from 'node:crypto';
 import { ReplyError } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import type { SessionSummary } from './session-summary.js';
-import { NOT_A_SESSION, type SlowTierLoad, type StoredValue } from './session-store.js';
+import type { SessionSummary } from '../../session-summary.js';
+import { NOT_A_SESSION, type RevalidationClaim, type SlowTierLoad, type StoredValue } from '../session-store.js';
 import { decodeStoredValue, encodeStoredValue, type SummaryShape } from './stored-value-codec.js';
-import { FILL_LOCK } from './redis-scripts.js';
-import { within, type ScriptedRedis } from './redis-connection.js';
+import { FILL_LOCK, type ClaimReply, type ScriptedRedis } from './scripts.js';
+import { within } from './connection.js';
 
 /**
  * How far before a miss's start a purge marker still refuses its answer. All times are
@@ -29,28 +34,28 @@ export const PURGE_MARGIN_MS = 1_000;
 /** Fill locks of this instance remembered (for as long as they live), to answer a waiting notice. */
 const FILL_MEMORY = 10_000;
 
-export interface FillsHost {
+export interface FillHost {
   readonly cmd: ScriptedRedis;
   /** Whether the store is up: Redis reachable, subscribed, every command permitted. */
   readonly up: boolean;
-  /**
-   * Which stretch of being up the store is in (it changes each time the store goes down), or
-   * undefined while it is not up. A miss records it when it begins: an answer is trusted as one
-   * no purge overtook only if the store stayed up meanwhile, since the purge messages of a
-   * stretch down are lost, not replayed.
-   */
+  /** See RedisConnection.upSince. */
   readonly upSince: number | undefined;
+  /** The first tier's purge record now (PurgeLog.mark): what an answer asked from here on is checked against. */
+  mark(): number;
   /**
-   * Keeps a value in this process only; `steady`: the store was up all the while it was asked,
-   * else it is capped as everything held when the store went down was (degraded_ttl_cap_ms).
+   * Keeps a value in this process only, unless a purge of its key or identity came since `mark`;
+   * returns whether it was kept. `steady`: the store was up all the while it was asked, else it
+   * is capped as everything held when the store went down was (degraded_ttl_cap_ms).
    */
-  keepHere(key: string, value: StoredValue, ttlMs: number, steady: boolean): void;
+  keepHere(key: string, value: StoredValue, ttlMs: number, steady: boolean, mark: number): boolean;
 }
 
-export interface FillsOptions {
+export interface FillOptions {
   keyPrefix: string;
   /** This instance: names its locks and its wait channel. */
   origin: string;
+  /** P filled: where a released fill lock wakes its waiters. */
+  filledChannel: string;
   timeoutMs: number;
   whoamiTimeoutMs: number;
   lockTtlMs: number;
@@ -75,51 +80,90 @@ interface Waiter {
   wake: () => void;
 }
 
+/**
+ * What a miss to be answered by Kratos was asked under. `since`: the store's upSince when it
+ * began; `mark`: the first tier's purge record then; `started` (Redis ms): when a revalidation
+ * claim began, for the markers; `fill`: ours when we hold the fill lock. Neither `started` nor
+ * `fill`: the answer is kept here only.
+ */
+interface Asked {
+  since: number | undefined;
+  mark: number;
+  started?: number;
+  fill?: Fill;
+}
+
 /** One miss's round trip: a result for the resolver, or another instance holds the fill lock. */
 type Step = { kind: 'done'; result: SlowTierLoad } | { kind: 'wait'; wait: (ms: number) => Promise<void> };
 
 /** The channel an instance hears waiting notices on. */
 export const waitChannelOf = (keyPrefix: string, origin: string) => `${keyPrefix}wait:${origin}`;
 
-export class Fills {
+export class FillLocks {
   /** cacheKey → misses here waiting for another instance's fill. */
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly held: LRUCache<string, Fill>;
-  readonly filledChannel: string;
+  private readonly filledChannel: string;
 
   constructor(
-    private readonly host: FillsHost,
-    private readonly o: FillsOptions,
+    private readonly host: FillHost,
+    private readonly o: FillOptions,
   ) {
-    this.filledChannel = o.keyPrefix + 'filled';
+    this.filledChannel = o.filledChannel;
     this.held = new LRUCache<string, Fill>({ max: FILL_MEMORY, ttl: o.lockTtlMs });
   }
 
+  /** A miss: the value another instance shared, or the ticket to keep Kratos's answer through. */
   async load(key: string): Promise<SlowTierLoad> {
-    const since = this.host.upSince;
-    const first = await this.loadOnce(key, since);
+    const asked: Asked = { since: this.host.upSince, mark: this.host.mark() };
+    if (asked.since === undefined) return this.ticket(key, asked);
+    const first = await this.loadOnce(key, asked);
     if (first.kind === 'done') return first.result;
     // Another instance is asking Kratos for this key: wait for its answer (or its lock to lapse).
     await first.wait(this.o.whoamiTimeoutMs);
-    const second = await this.loadOnce(key, since);
+    const second = await this.loadOnce(key, asked);
     if (second.kind === 'done') return second.result;
     await second.wait(0);
     // Still held (a newer holder): ask Kratos ourselves rather than wait a second time.
-    return this.ticket(key, since);
+    return this.ticket(key, asked);
   }
 
-  /**
-   * A miss to be answered by Kratos. `since`: the store's upSince when the miss began;
-   * `started` (Redis ms): when a revalidation claim began, for the purge guard; `fill`: ours
-   * when we hold the fill lock. Neither: the answer is kept here only.
-   */
-  ticket(key: string, since: number | undefined, started?: number, fill?: Fill): SlowTierLoad {
+  /** See SessionStore.claimRevalidation. */
+  async claim(key: string, checkedAtMs: number, forMs: number): Promise<RevalidationClaim> {
+    const since = this.host.upSince;
+    const mark = this.host.mark();
+    // Redis away or slow: this instance re-checks on its own (its answer is kept here only).
+    const alone: RevalidationClaim = { outcome: 'claimed', load: this.ticket(key, { since, mark }) };
+    if (since === undefined) return alone;
+    let reply: ClaimReply;
+    const k = (kind: string) => this.o.keyPrefix + kind + key;
+    try {
+      reply = await within(this.host.cmd.kgRevalidate(k('s:'), k('r:'), Math.floor(checkedAtMs), Math.max(1, forMs)), this.o.timeoutMs);
+    } catch {
+      return alone;
+    }
+    const [kind, text, pttl, nowText] = reply;
+    if (kind === 3) return { outcome: 'elsewhere' };
+    const claimed: RevalidationClaim = { outcome: 'claimed', load: this.ticket(key, { since, mark, started: Number(nowText) }) };
+    if (kind === 2) return claimed;
+    const value = decodeStoredValue(text, this.o.summaryShape);
+    if (value === undefined || value === NOT_A_SESSION) return claimed;
+    // Redis sends a purge that followed the script on the other connection, which may be read
+    // first: the value would come back after the purge dropped it. Refused here, it is asked anew.
+    return this.keepFound(key, value, this.lifetime(Number(pttl)), { since, mark }) ? { outcome: 'refreshed' } : claimed;
+  }
+
+  /** A miss to be answered by Kratos (see Asked). */
+  private ticket(key: string, asked: Asked): SlowTierLoad {
+    const { mark, started, fill } = asked;
     let done = false;
     return {
       found: undefined,
       keep: (value, ttlMs) => {
-        const steady = since !== undefined && this.host.upSince === since;
-        this.host.keepHere(key, value, ttlMs, steady);
+        const steady = this.steady(asked);
+        // Refused here when a purge this instance knows of overtook it; a purge it heard of, or
+        // sent, reached Redis before this KEEP can, so KEEP refuses it too (and frees the lock).
+        this.host.keepHere(key, value, ttlMs, steady, mark);
         if (done) return;
         done = true;
         const session = value === NOT_A_SESSION ? undefined : (value as SessionSummary);
@@ -158,15 +202,20 @@ export class Fills {
     };
   }
 
-  /**
-   * Keeps a value read from Redis here for what its Redis entry has left (no expiry: the cap),
-   * capped; returns that lifetime. `since`: the store's upSince when the read was sent.
-   */
-  keepFound(key: string, value: StoredValue, pttl: number, since: number | undefined): number {
+  /** The store stayed up all the while since the miss began: it heard every purge meanwhile. */
+  private steady(asked: Asked): boolean {
+    return asked.since !== undefined && this.host.upSince === asked.since;
+  }
+
+  /** How long a value read from Redis is kept here: what its Redis entry has left (none: the cap), capped. */
+  private lifetime(pttl: number): number {
     const cap = this.o.ttlCapMs;
-    const ttlMs = Math.max(1, Math.min(pttl > 0 ? pttl : cap, cap));
-    this.host.keepHere(key, value, ttlMs, since !== undefined && this.host.upSince === since);
-    return ttlMs;
+    return Math.max(1, Math.min(pttl > 0 ? pttl : cap, cap));
+  }
+
+  /** Keeps a value read from Redis here, unless a purge since the read was sent refused it; returns whether it did. */
+  private keepFound(key: string, value: StoredValue, ttlMs: number, asked: Asked): boolean {
+    return this.host.keepHere(key, value, ttlMs, this.steady(asked), asked.mark);
   }
 
   /** A message on P filled: the cacheKey whose fill lock was released. */
@@ -214,7 +263,7 @@ export class Fills {
    * One miss's command. A waiter is registered before it is sent, so a fill notice that
    * overtakes the reply is not lost. Redis not answering in time: a miss kept here only.
    */
-  private async loadOnce(key: string, since: number | undefined): Promise<Step> {
+  private async loadOnce(key: string, asked: Asked): Promise<Step> {
     const w: Waiter = { filled: false, wake: () => {} };
     let set = this.waiters.get(key);
     if (set === undefined) this.waiters.set(key, (set = new Set()));
@@ -240,17 +289,17 @@ export class Fills {
       fill.done = true;
       if (!this.held.has(key)) this.held.set(key, fill);
       // Out of memory (noeviction) Redis refuses the SET, but still reads.
-      const found = err instanceof ReplyError && (err as Error).message.startsWith('OOM') ? await this.read(key, since) : undefined;
-      return { kind: 'done', result: found ?? this.ticket(key, since) };
+      const found = err instanceof ReplyError && (err as Error).message.startsWith('OOM') ? await this.read(key, asked) : undefined;
+      return { kind: 'done', result: found ?? this.ticket(key, asked) };
     }
     if (reply === null) {
       unregister();
       this.held.set(key, fill);
-      return { kind: 'done', result: this.ticket(key, since, undefined, fill) };
+      return { kind: 'done', result: this.ticket(key, { ...asked, fill }) };
     }
     if (!reply.startsWith(FILL_LOCK)) {
       unregister();
-      return { kind: 'done', result: (await this.found(key, reply, since)) ?? this.ticket(key, since) };
+      return { kind: 'done', result: (await this.found(key, reply, asked)) ?? this.ticket(key, asked) };
     }
     const lock = reply;
     const wait = async (ms: number) => {
@@ -269,21 +318,26 @@ export class Fills {
     return { kind: 'wait', wait };
   }
 
-  /** A stored value as a load's result, kept here for its PTTL; undefined when unreadable or gone meanwhile. */
-  private async found(key: string, text: string, since: number | undefined): Promise<SlowTierLoad | undefined> {
+  /**
+   * A stored value as a load's result, kept here for its PTTL; undefined when unreadable or gone
+   * meanwhile. One a purge here overtook is still the answer of the callers of this miss (they
+   * came before the purge), but not kept: the purge dropped it from Redis too.
+   */
+  private async found(key: string, text: string, asked: Asked): Promise<SlowTierLoad | undefined> {
     // Unreadable (another format; another summary shape during a rolling update): a miss, kept here only.
     const value = decodeStoredValue(text, this.o.summaryShape);
     if (value === undefined) return undefined;
     const pttl = await within(this.host.cmd.pttl(this.o.keyPrefix + 's:' + key), this.o.timeoutMs).catch(() => -2);
     // Purged (or expired) since it was read, or Redis did not say: asked anew.
     if (pttl === -2) return undefined;
-    const ttlMs = this.keepFound(key, value, pttl, since);
+    const ttlMs = this.lifetime(pttl);
+    this.keepFound(key, value, ttlMs, asked);
     return { found: { value, ttlMs }, keep: () => {}, release: () => {} };
   }
 
-  private async read(key: string, since: number | undefined): Promise<SlowTierLoad | undefined> {
+  private async read(key: string, asked: Asked): Promise<SlowTierLoad | undefined> {
     const text = await within(this.host.cmd.get(this.o.keyPrefix + 's:' + key), this.o.timeoutMs).catch(() => null);
-    return text === null || text.startsWith(FILL_LOCK) ? undefined : this.found(key, text, since);
+    return text === null || text.startsWith(FILL_LOCK) ? undefined : this.found(key, text, asked);
   }
 
   /** Tells the instance holding `lock` ("fill <origin> <token>") that this one waits on it. */

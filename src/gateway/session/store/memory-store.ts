@@ -1,14 +1,20 @@
 import { LRUCache } from 'lru-cache';
-import { entryBytes } from './entry-size.js';
+import { entryBytes } from '../entry-size.js';
 import { ExpirySweeper } from './expiry-sweeper.js';
-import type { SessionSummary } from './session-summary.js';
+import type { SessionSummary } from '../session-summary.js';
+import type { InvalidationChannel, InvalidationReceiver } from './invalidation-channel.js';
+import { PurgeLog } from './purge-log.js';
 import {
   NOT_A_SESSION,
+  type RevalidationClaim,
   type SessionInvalidation,
   type SessionInvalidationListener,
   type SessionStore,
+  type SlowTierLoad,
   type StoredValue,
 } from './session-store.js';
+
+const DONE: Promise<void> = Promise.resolve();
 
 /** Keys of one identity kept in an array up to this many; a Set beyond. */
 const FEW_KEYS = 8;
@@ -25,10 +31,10 @@ export interface MemorySessionStoreOptions {
   /** Negative entries kept at most; default a tenth of maxEntries, at least 1,000. */
   negativeMaxEntries?: number;
   /**
-   * In-process fan-out between stores (tests, several resolvers in one process): this store's
-   * delete/purgeIdentity reach the other members as invalidations.
+   * How this store's delete/purgeIdentity reach the other caches without a shared tier (the
+   * other stores of this process, the other processes of this gateway), and theirs reach it.
    */
-  bus?: LocalInvalidationBus;
+  bus?: InvalidationChannel;
   /** How often expired entries are swept out (default 1 s; 0: never, only `sweep()`). */
   sweepIntervalMs?: number;
   /** Entries looked at per sweep batch (default 500): what bounds how long one batch holds the event loop. */
@@ -40,11 +46,16 @@ export interface MemorySessionStoreOptions {
 /**
  * The in-process store: an LRU of sessions bounded by count and bytes, a separate smaller LRU
  * of negative entries (a flood of invalid tokens can never evict valid sessions), and an
- * identity id → keys index for purges. Everything is synchronous.
+ * identity id → keys index for purges. Everything is synchronous (`load` and
+ * `claimRevalidation` only hand back a ticket, in a promise as the interface has it).
  *
  * Expired entries are swept out in the background, in bounded batches (ExpirySweeper), so
  * memory follows the sessions in use rather than the bounds: lru-cache alone drops an expired
  * entry only when it is asked for again or evicted.
+ *
+ * Every purge, its own or one from elsewhere, is recorded (PurgeLog): a session handed to a
+ * load's `keep` (or to `keep`) is refused when a purge of its key or identity came after it
+ * was asked for. This is the purge-race guard of the process, the shared store's first tier included.
  */
 export class MemorySessionStore implements SessionStore {
   private readonly sessions: LRUCache<string, SessionSummary>;
@@ -56,8 +67,12 @@ export class MemorySessionStore implements SessionStore {
   private readonly keysByIdentity = new Map<string, string | string[] | Set<string>>();
   private readonly sweeper: ExpirySweeper;
   private readonly listeners = new Set<SessionInvalidationListener>();
-  private readonly bus: LocalInvalidationBus | undefined;
+  private readonly bus: InvalidationChannel | undefined;
+  /** This store as a member of `bus`. */
+  private readonly receiver: InvalidationReceiver = (inv) => this.receive(inv);
   private readonly leaveBus: (() => void) | undefined;
+  /** The purges this store has seen, which its loads' answers are checked against. */
+  readonly purges = new PurgeLog();
 
   constructor(opts: MemorySessionStoreOptions) {
     // An injected clock is read on every check: lru-cache otherwise reuses one reading for 1 ms.
@@ -80,7 +95,7 @@ export class MemorySessionStore implements SessionStore {
       ...clock,
     });
     this.bus = opts.bus;
-    this.leaveBus = opts.bus?.join(this);
+    this.leaveBus = opts.bus?.subscribe(this.receiver);
     this.sweeper = new ExpirySweeper([this.sessions, this.negative], opts.sweepBatch ?? 500, opts.sweepIntervalMs ?? 1_000);
   }
 
@@ -131,16 +146,42 @@ export class MemorySessionStore implements SessionStore {
     if (this.sessions.peek(key) === session) this.index(session.identityId, key);
   }
 
+  /**
+   * Keeps an answer asked at `mark` (purges.mark()) unless a purge of its key or, for a
+   * session, its identity came since; returns whether it was kept. "Not a session" is always
+   * kept: a purge never needs an entry to say less than that.
+   */
+  keep(key: string, value: StoredValue, ttlMs: number, mark: number): boolean {
+    if (value !== NOT_A_SESSION) {
+      const purges = this.purges;
+      if (purges.keyPurgedSince(mark, key) || purges.identityPurgedSince(mark, (value as SessionSummary).identityId)) return false;
+    }
+    this.set(key, value, ttlMs);
+    return true;
+  }
+
+  /** No slower tier: nothing is found, and the answer is kept through the purge guard. */
+  load(key: string): Promise<SlowTierLoad> {
+    return Promise.resolve(this.ticket(key));
+  }
+
+  /** This process is the only one holding the entry: it always re-checks it itself. */
+  claimRevalidation(key: string): Promise<RevalidationClaim> {
+    return Promise.resolve({ outcome: 'claimed', load: this.ticket(key) });
+  }
+
   /** Resolves once the bus's other members have it (a cluster bus confirms across processes). */
   delete(key: string): Promise<void> {
-    this.dropKey(key);
-    return Promise.resolve(this.bus?.publish(this, { key })).then(() => undefined);
+    const invalidation = { key };
+    this.invalidate(invalidation);
+    return this.bus === undefined ? DONE : this.bus.publish(invalidation, this.receiver).then(() => undefined);
   }
 
   /** Resolves with the entries dropped here, once the bus's other members have the purge. */
   purgeIdentity(identityId: string): Promise<number> {
-    const n = this.dropIdentity(identityId);
-    return Promise.resolve(this.bus?.publish(this, { identityId })).then(() => n);
+    const invalidation = { identityId };
+    const n = this.invalidate(invalidation);
+    return this.bus === undefined ? Promise.resolve(n) : this.bus.publish(invalidation, this.receiver).then(() => n);
   }
 
   subscribe(listener: SessionInvalidationListener): () => void {
@@ -159,20 +200,32 @@ export class MemorySessionStore implements SessionStore {
     this.listeners.clear();
   }
 
-  /** From the bus: another member's delete/purge. Applied locally, then told to listeners. */
-  receive(invalidation: SessionInvalidation): void {
-    if ('key' in invalidation) this.dropKey(invalidation.key);
-    else this.dropIdentity(invalidation.identityId);
+  /**
+   * A delete or purge from elsewhere (the bus, or the shared tier of a store using this one as
+   * its first): applied here, then told to listeners. Returns the sessions dropped.
+   */
+  receive(invalidation: SessionInvalidation): number {
+    const dropped = this.invalidate(invalidation);
     for (const l of [...this.listeners]) l(invalidation);
+    return dropped;
   }
 
-  /** Removes one entry here only (no bus): for a store that uses this one as its fast tier. */
+  /** A purge here only (recorded, entries dropped; no bus, no listeners). Returns the sessions dropped. */
+  invalidate(invalidation: SessionInvalidation): number {
+    this.purges.record(invalidation);
+    const before = this.sessions.size;
+    if ('key' in invalidation) this.dropKey(invalidation.key);
+    else this.dropIdentity(invalidation.identityId);
+    return before - this.sessions.size;
+  }
+
+  /** Removes one entry here only, as an eviction would (no purge recorded, nobody told): tests, diagnostics. */
   dropKey(key: string): void {
     this.sessions.delete(key);
     this.negative.delete(key);
   }
 
-  /** Removes an identity's sessions here only (no bus) and returns how many. */
+  /** Removes an identity's sessions here only, as evictions would, and returns how many. */
   dropIdentity(identityId: string): number {
     const keys = this.keysByIdentity.get(identityId);
     if (keys === undefined) return 0;
@@ -200,6 +253,11 @@ export class MemorySessionStore implements SessionStore {
     for (const key of [...this.negative.rkeys()]) {
       if (this.negative.getRemainingTTL(key) > ttl) this.negative.set(key, true, { ttl });
     }
+  }
+
+  private ticket(key: string): SlowTierLoad {
+    const mark = this.purges.mark();
+    return { found: undefined, keep: (value, ttlMs) => void this.keep(key, value, ttlMs, mark), release: () => {} };
   }
 
   // Most identities have one session cached: its key alone, not a Set (~150 bytes) around it.
@@ -231,24 +289,5 @@ export class MemorySessionStore implements SessionStore {
     const left = keys instanceof Set ? keys.size : keys.length;
     if (left === 0) this.keysByIdentity.delete(identityId);
     else if (left === 1) this.keysByIdentity.set(identityId, keys.values().next().value!);
-  }
-}
-
-/**
- * Fan-out of invalidations between MemorySessionStores in one process: what one member
- * deletes or purges, every other member drops and tells its listeners. The in-process stand-in
- * for a shared store's pub/sub channel.
- */
-export class LocalInvalidationBus {
-  private readonly members = new Set<MemorySessionStore>();
-
-  join(member: MemorySessionStore): () => void {
-    this.members.add(member);
-    return () => void this.members.delete(member);
-  }
-
-  /** Applies it to every other member here; a bus reaching further returns when that is done (never rejects). */
-  publish(from: MemorySessionStore, invalidation: SessionInvalidation): void | Promise<unknown> {
-    for (const m of [...this.members]) if (m !== from) m.receive(invalidation);
   }
 }

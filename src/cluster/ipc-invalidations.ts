@@ -1,37 +1,32 @@
-import { LocalInvalidationBus, type MemorySessionStore } from '../gateway/session/memory-session-store.js';
-import type { SessionInvalidation } from '../gateway/session/session-store.js';
+import type { InvalidationChannel, InvalidationReceiver } from '../gateway/session/store/invalidation-channel.js';
+import { LocalInvalidationBus } from '../gateway/session/store/local-invalidations.js';
+import type { SessionInvalidation } from '../gateway/session/store/session-store.js';
 
 /**
  * The in-memory session cache's fan-out across the processes of one gateway (proxy.workers > 1,
- * no Redis): what this process's store deletes or purges goes out through `send` (to the
- * primary, which relays it to every other process), and what arrives from there is handed to
- * `deliver`. A worker's purge therefore reaches every worker without any shared store.
+ * no Redis): what a store of this process deletes or purges reaches the other stores here at
+ * once and goes out through `send` (to the primary, which relays it to every other process);
+ * what arrives from there is handed to `deliver`. A worker's purge therefore reaches every
+ * worker without any shared store.
  *
  * `send` resolves once every other process has applied it (or did not answer within a bounded
  * wait), with the number of sessions they dropped. publish() returns that promise, so a store
- * that hands it back makes "purged" mean "purged in every worker"; until then the order of the
+ * that waits for it makes "purged" mean "purged in every worker"; until then the order of the
  * IPC channels already delivers a purge before any connection accepted after it.
  */
-export class IpcInvalidationBus extends LocalInvalidationBus {
-  private readonly stores = new Set<MemorySessionStore>();
+export class IpcInvalidationBus implements InvalidationChannel {
+  private readonly here = new LocalInvalidationBus();
   /** The latest fan-out of each invalidation, for callers that need its outcome (the admin purge's count). */
   private readonly confirmations = new Map<string, Promise<number>>();
 
-  constructor(private readonly send: (invalidation: SessionInvalidation) => Promise<number>) {
-    super();
+  constructor(private readonly send: (invalidation: SessionInvalidation) => Promise<number>) {}
+
+  subscribe(receiver: InvalidationReceiver): () => void {
+    return this.here.subscribe(receiver);
   }
 
-  override join(member: MemorySessionStore): () => void {
-    const leave = super.join(member);
-    this.stores.add(member);
-    return () => {
-      leave();
-      this.stores.delete(member);
-    };
-  }
-
-  override publish(from: MemorySessionStore, invalidation: SessionInvalidation): Promise<number> {
-    super.publish(from, invalidation);
+  publish(invalidation: SessionInvalidation, from?: InvalidationReceiver): Promise<number> {
+    this.here.deliver(invalidation, from);
     const key = keyOf(invalidation);
     const confirmed = this.send(invalidation).finally(() => {
       if (this.confirmations.get(key) === confirmed) this.confirmations.delete(key);
@@ -47,13 +42,7 @@ export class IpcInvalidationBus extends LocalInvalidationBus {
 
   /** An invalidation from another process: applied to every store here. Returns the sessions dropped. */
   deliver(invalidation: SessionInvalidation): number {
-    let dropped = 0;
-    for (const store of [...this.stores]) {
-      const before = store.sizes.sessions;
-      store.receive(invalidation);
-      dropped += before - store.sizes.sessions;
-    }
-    return dropped;
+    return this.here.deliver(invalidation);
   }
 }
 

@@ -4,9 +4,9 @@
  * not decode to a well-formed summary is a miss, never a session.
  */
 import { hash } from 'node:crypto';
-import type { SessionSummary } from './session-summary.js';
-import { NOT_A_SESSION, type StoredValue } from './session-store.js';
-import { packSummary, SummaryLayout } from './packed-summary.js';
+import type { SessionSummary } from '../../session-summary.js';
+import { NOT_A_SESSION, type StoredValue } from '../session-store.js';
+import { packSummary, SummaryLayout } from '../../packed-summary.js';
 
 /** Format version: a gateway never reads a value written by a format it does not know. */
 const FORMAT = 1;

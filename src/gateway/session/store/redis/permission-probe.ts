@@ -1,5 +1,5 @@
 /**
- * At connect: may this Redis user run every command the gateway sends (redis-scripts.ts)?
+ * At connect: may this Redis user run every command the gateway sends (scripts.ts)?
  *
  * An ACL that lacks one does not fail the connection: Redis refuses that command only when it is
  * sent, which for a purge means a logout that never reaches the other instances while every
@@ -13,7 +13,7 @@
  * reveal every user's rules), which the gateway's user must not have, and Redis 7.0 or later.
  */
 import { ReplyError, type Redis } from 'ioredis';
-import type { RedisCommand } from './redis-scripts.js';
+import type { RedisCommand } from './scripts.js';
 
 /** What the probe found: commands the ACL refuses, and other errors (a Redis too old for a command's form). */
 export interface PermissionReport {

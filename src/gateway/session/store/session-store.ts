@@ -1,4 +1,4 @@
-import type { SessionSummary } from './session-summary.js';
+import type { SessionSummary } from '../session-summary.js';
 
 /**
  * "Kratos said this credential is not a session": the negative marker a store keeps instead of
@@ -26,12 +26,25 @@ export interface SlowTierLoad {
   /** The value held for the key with its remaining lifetime, or undefined: ask Kratos. */
   readonly found: { readonly value: StoredValue; readonly ttlMs: number } | undefined;
   /**
-   * Keeps the caller's own answer, asked after this load began, like `set` does; a shared store
-   * writes it to the shared tier only if no purge of the key or its identity happened since.
+   * Keeps the caller's own answer, asked after this load began, like `set` does, unless a purge
+   * of the key or of the session's identity came since the load began (this process's own or
+   * one heard from elsewhere; with a shared tier, one anywhere in the fleet): then the answer
+   * may be from before the change the purge is for, and is not kept.
    */
   keep(value: StoredValue, ttlMs: number): void;
   /** Done with this miss (after `keep`, or without an answer to keep): instances waiting on it go on. Idempotent. */
   release(): void;
+}
+
+/**
+ * The store's record of purges (its own and those heard from elsewhere), as positions in the
+ * order they happened: what tells a caller whether an answer it waited for was overtaken.
+ */
+export interface PurgeRecord {
+  /** The position now: every purge recorded from here on is "since" it. */
+  mark(): number;
+  /** Whether the identity was purged since `mark` (also when the record no longer reaches back that far). */
+  identityPurgedSince(mark: number, identityId: string): boolean;
 }
 
 /**
@@ -43,8 +56,9 @@ export interface SlowTierLoad {
  * which the resolver awaits only on a miss, inside the coalesced fetch (one load per key for
  * concurrent misses), before asking Kratos.
  *
- * Coalescing, the recent-purge guard and tracing stay in the resolver; the store only keeps
- * values, bounds them, indexes them by identity and carries invalidations.
+ * The store keeps values, bounds them, indexes them by identity, carries invalidations, and
+ * refuses an answer a purge overtook (see SlowTierLoad.keep): the purge race is guarded where
+ * the purges are known. Coalescing and tracing stay in the resolver.
  */
 export interface SessionStore {
   /** The value under `key` if present and unexpired (a negative entry is NOT_A_SESSION). */
@@ -75,23 +89,26 @@ export interface SessionStore {
    */
   subscribe(listener: SessionInvalidationListener): () => void;
   /**
-   * Optional slower tier, asked on a `get` miss (once per key for concurrent misses here). The
-   * store may keep what it found in its fast tier. When nothing usable was found the caller
-   * asks Kratos and hands the answer to `keep` (instead of `set`), which lets the shared tier
-   * refuse an answer a purge elsewhere overtook; either way it calls `release` when done. A
-   * shared store may make this wait (bounded by the whoami timeout) for another instance
-   * already asking Kratos for the same key, so that the fleet asks once.
+   * Optional: a miss, asked on a `get` miss (once per key for concurrent misses here). A store
+   * with a slower tier says what it found there (and may keep it in its fast tier). When nothing
+   * usable was found the caller asks Kratos and hands the answer to `keep` (instead of `set`),
+   * which refuses an answer a purge overtook; either way it calls `release` when done. A shared
+   * store may make this wait (bounded by the whoami timeout) for another instance already
+   * asking Kratos for the same key, so that the fleet asks once. A store without `load` keeps
+   * whatever `set` is given.
    */
   load?(key: string): Promise<SlowTierLoad>;
   /**
-   * Optional (a shared store): who re-checks an old entry (session_cache.revalidate_after_ms)
-   * for the whole fleet. `claimed`: this instance asks Kratos and hands the answer to the
+   * Optional: who re-checks an old entry (session_cache.revalidate_after_ms), for the whole
+   * fleet with a shared store. `claimed`: this instance asks Kratos and hands the answer to the
    * load's `keep` (as for a miss), then calls `release`; also the outcome whenever the shared
    * tier cannot be asked in time. `elsewhere`: another instance claimed it less than `forMs`
    * ago. `refreshed`: the shared tier already held an answer newer than `checkedAtMs`, now in
    * this store's fast tier.
    */
   claimRevalidation?(key: string, checkedAtMs: number, forMs: number): Promise<RevalidationClaim>;
+  /** Optional, with `load`: the purges the store's loads are guarded by, for callers that waited on one. */
+  readonly purges?: PurgeRecord;
   /** Entries held in process (positive + negative). */
   readonly size: number;
   /** Estimated bytes of the sessions held in process (what session_cache.max_bytes bounds), when the store counts them. */

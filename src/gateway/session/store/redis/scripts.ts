@@ -16,8 +16,9 @@
  * P wait:<origin> (another instance waits on that instance's fill: "<lock token> <cacheKey>").
  *
  * Every command is declared here, so the ACL user's command list (aclSetUser), the check at
- * connect (redis-permissions.ts) and the tests that parse the scripts share one source.
+ * connect (permission-probe.ts) and the tests that parse the scripts share one source.
  */
+import type { Redis } from 'ioredis';
 
 /** A command the gateway sends, at top level or from a script (as Redis names it, upper case). */
 export type RedisCommand =
@@ -185,6 +186,24 @@ export const SCRIPTS = {
   kgPurgeKey: PURGE_KEY,
   kgPurgeIdentity: PURGE_IDENTITY,
 } as const satisfies Record<string, Script>;
+
+/** [kind, value, pttl, now] from REVALIDATE. */
+export type ClaimReply = [number, string, number, string];
+
+/** The scripts as ioredis commands (EVALSHA, falling back to EVAL after a Redis restart). */
+export interface ScriptedRedis extends Redis {
+  kgKeep(...args: (string | number)[]): Promise<number>;
+  kgRelease(s: string, lock: string, channel: string, key: string): Promise<number>;
+  kgRevalidate(s: string, r: string, checkedAtMs: number, px: number): Promise<ClaimReply>;
+  kgPurgeKey(s: string, p: string, px: number, channel: string, msg: string): Promise<number>;
+  kgPurgeIdentity(i: string, p: string, px: number, channel: string, msg: string, sPrefix: string): Promise<number>;
+}
+
+/** Defines every script of SCRIPTS on `conn`. */
+export function withScripts(conn: Redis): ScriptedRedis {
+  for (const [name, s] of Object.entries(SCRIPTS)) conn.defineCommand(name, { numberOfKeys: s.keys, lua: s.lua });
+  return conn as ScriptedRedis;
+}
 
 /** Every command the gateway may send, sorted: top level and from the scripts. */
 export function commandsSent(): RedisCommand[] {
