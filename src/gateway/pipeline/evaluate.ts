@@ -48,12 +48,6 @@ export interface EvaluationInput {
   readonly headers: IncomingHttpHeaders;
   /** `req.httpVersion`, for the framing check; undefined for the decision API's original request. */
   readonly httpVersion?: string;
-  /**
-   * false: the method was not vouched for (the decision API's X-Original-Method from a peer
-   * outside proxy.trusted_proxies), so a CORS preflight, which is answered anonymously, is judged
-   * as an ordinary request instead.
-   */
-  readonly preflightTrusted?: boolean;
 }
 
 export interface Forward {
@@ -120,7 +114,7 @@ export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?:
   } else {
     if (transport === 'http' && g.control?.owns(target.path)) return { kind: 'control', target };
     // CORS: a preflight for a route with a CORS policy is answered before authentication.
-    const preflight = e.preflightTrusted === false ? undefined : corsPreflight(s.routes, e.method, e.host, target.path, headers);
+    const preflight = corsPreflight(s.routes, e.method, e.host, target.path, headers);
     if (preflight !== undefined) return preflight;
     route = s.routes.match(e.host, target.path, e.method);
     if (route === AMBIGUOUS) return refuse('bad_request', 400, AMBIGUOUS_MESSAGE);

@@ -7,16 +7,18 @@
  * The original request comes from, in order:
  *  - `X-Original-URI` / `X-Original-Method` (nginx auth_request); 400 when `X-Forwarded-Uri`
  *    or `-Method` come with it (one of the two is the client's, passed on by the proxy);
- *  - `X-Forwarded-Method/Proto/Host/Uri` (Traefik) — only from `proxy.trusted_proxies`,
- *    otherwise 400 (Oathkeeper's decision API trusts them from anyone; oauth2-proxy
- *    CVE-2026-40575 is that bug);
+ *  - `X-Forwarded-Method/Proto/Host/Uri` (Traefik);
  *  - the decision request itself, path below the prefix (Envoy ext_authz path_prefix).
+ * The headers of the first two forms are believed only from a peer in `proxy.trusted_proxies`;
+ * from any other peer a request carrying one is a 400. Ignoring them instead would judge the
+ * subrequest's own GET, a POST's decision made for a GET (Oathkeeper's decision API trusts
+ * X-Forwarded-* from anyone; oauth2-proxy CVE-2026-40575 is that bug). Envoy's form is open to
+ * any peer: the peer names the request in its own request line.
  * A request none of them names (the prefix alone, X-Forwarded-* without -Uri) is a 400, never
  * taken to be a request for "/".
  *
  * A CORS preflight for a route with `cors` is allowed with the CORS headers for the proxy to copy
- * back (pipeline/cors.ts), but only when the method is vouched for: the request line, the
- * trusted Traefik form, or X-Original-Method from a peer in proxy.trusted_proxies.
+ * back (pipeline/cors.ts).
  *
  * nginx's auth subrequest and Traefik's ForwardAuth request are GETs whatever the client sent,
  * so in those two forms only the method header names the method. Without it the method is
@@ -46,12 +48,17 @@ interface OriginalRequest {
   rawTarget: string;
   /** Traefik returns the auth response verbatim, so it can carry a login redirect; nginx cannot (it gets the 401 with a Location). */
   mayRedirect: boolean;
-  /**
-   * Whether the method comes from the request line or a proxy in proxy.trusted_proxies. A CORS
-   * preflight is allowed anonymously, so only such a method makes a request one (see evaluate).
-   */
-  methodVouched: boolean;
 }
+
+/** The headers by which a front door names the original request (nginx's, then Traefik's), as Node spells them. */
+const NAMING_HEADERS = [
+  ['x-original-uri', 'X-Original-URI'],
+  ['x-original-method', 'X-Original-Method'],
+  ['x-forwarded-uri', 'X-Forwarded-Uri'],
+  ['x-forwarded-method', 'X-Forwarded-Method'],
+  ['x-forwarded-host', 'X-Forwarded-Host'],
+  ['x-forwarded-proto', 'X-Forwarded-Proto'],
+] as const;
 
 function single(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -99,6 +106,10 @@ function methodDecides(s: ConfigSnapshot, host: string | undefined, rawTarget: s
 
 function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string): OriginalRequest | string {
   const h = req.headers;
+  const naming = NAMING_HEADERS.find(([name]) => h[name] !== undefined);
+  if (naming !== undefined && !s.trustedProxies.trusts(req.socket.remoteAddress)) {
+    return `${naming[1]} is accepted only from a peer in proxy.trusted_proxies (X-Original-* and X-Forwarded-* name the original request): list the front door's addresses there`;
+  }
   const originalUri = single(h['x-original-uri']);
   const traefikNamed = h['x-forwarded-uri'] !== undefined || h['x-forwarded-method'] !== undefined;
   if (originalUri !== undefined) {
@@ -111,20 +122,9 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
     // client): the route host is nginx's Host, as without them.
     const named = methodIn(h['x-original-method'], 'X-Original-Method');
     if (typeof named === 'string') return named;
-    return {
-      method: named.method,
-      methodHeader: 'X-Original-Method',
-      host: h.host,
-      rawTarget: originalUri,
-      mayRedirect: false,
-      methodVouched: s.trustedProxies.trusts(req.socket.remoteAddress),
-    };
+    return { method: named.method, methodHeader: 'X-Original-Method', host: h.host, rawTarget: originalUri, mayRedirect: false };
   }
-  const forwarded = traefikNamed || h['x-forwarded-host'] !== undefined || h['x-forwarded-proto'] !== undefined;
-  if (forwarded) {
-    if (!s.trustedProxies.trusts(req.socket.remoteAddress)) {
-      return 'X-Forwarded-* headers are accepted only from proxy.trusted_proxies';
-    }
+  if (traefikNamed || h['x-forwarded-host'] !== undefined || h['x-forwarded-proto'] !== undefined) {
     const named = methodIn(h['x-forwarded-method'], 'X-Forwarded-Method');
     if (typeof named === 'string') return named;
     // Traefik always sends it; without it the request is unknown, not a request for "/".
@@ -136,7 +136,6 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
       host: single(h['x-forwarded-host']) ?? h.host,
       rawTarget: uri,
       mayRedirect: true,
-      methodVouched: true,
     };
   }
   // Envoy appends the original path, which starts with "/", to the prefix. The prefix alone
@@ -144,15 +143,8 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
   // answer of the route for "/".
   const rest = (req.url ?? '').slice(prefix.length);
   if (!rest.startsWith('/')) return NAMES_NO_REQUEST;
-  return {
-    // Envoy's check request has the original request's method.
-    method: req.method,
-    methodHeader: 'The request method',
-    host: h.host,
-    rawTarget: rest,
-    mayRedirect: false,
-    methodVouched: true,
-  };
+  // Envoy's check request has the original request's method.
+  return { method: req.method, methodHeader: 'The request method', host: h.host, rawTarget: rest, mayRedirect: false };
 }
 
 const NAMES_NO_REQUEST =
@@ -222,7 +214,6 @@ export function createDecisionHandler(g: GatewayCore) {
         host: original.host,
         rawTarget: original.rawTarget,
         headers: req.headers,
-        preflightTrusted: original.methodVouched,
       },
       trace,
     );

@@ -54,24 +54,24 @@ describe('forward-auth decision API', () => {
   });
 
   test('nginx style: X-Original-URI/Method name the request, canonicalized like the proxy', async () => {
-    const anon = await decide(untrusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/x', 'x-original-method': 'GET' });
+    const anon = await decide(trusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/x', 'x-original-method': 'GET' });
     assert.equal(anon.status, 200, 'anonymous route allows without a credential');
-    const traversal = await decide(untrusted, '/decisions', {
+    const traversal = await decide(trusted, '/decisions', {
       host: 'app.example',
       'x-original-uri': '/public/../secret',
       'x-original-method': 'GET',
     });
     assert.equal(traversal.status, 401, '/public/../secret is /secret, a required route');
-    const encoded = await decide(untrusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/%2e%2e/secret' });
+    const encoded = await decide(trusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/%2e%2e/secret' });
     assert.equal(encoded.status, 401);
-    const slash = await decide(untrusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/a%2Fb' });
+    const slash = await decide(trusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/a%2Fb' });
     assert.equal(slash.status, 400);
-    const browser = await decide(untrusted, '/decisions', { host: 'app.example', accept: 'text/html', 'x-original-uri': '/page' });
+    const browser = await decide(trusted, '/decisions', { host: 'app.example', accept: 'text/html', 'x-original-uri': '/page' });
     assert.equal(browser.status, 401, 'nginx treats anything but 2xx/401/403 as an error, so never a redirect');
     // ...but the 401 carries the login URL for nginx to redirect to, return_to encoded.
     const login = new URL(String(browser.headers.location));
     assert.equal(login.searchParams.get('return_to'), 'http://127.0.0.1:4455/page');
-    const api = await decide(untrusted, '/decisions', { host: 'app.example', accept: 'application/json', 'x-original-uri': '/page' });
+    const api = await decide(trusted, '/decisions', { host: 'app.example', accept: 'application/json', 'x-original-uri': '/page' });
     assert.equal(api.status, 401);
     assert.equal(api.headers.location, undefined, 'API clients get no login URL');
   });
@@ -91,6 +91,29 @@ describe('forward-auth decision API', () => {
     });
     assert.equal(res.status, 400);
     assert.match(res.text, /trusted_proxies/);
+  });
+
+  test('nginx style from a peer outside trusted_proxies: X-Original-URI / X-Original-Method are a 400 naming proxy.trusted_proxies', async () => {
+    // Ignoring the headers instead would judge the subrequest's own GET and path: a POST's
+    // decision made for a GET. So a request naming itself this way is refused outright.
+    const s = kratos.addSession();
+    const sent: Array<[string, Record<string, string>]> = [
+      ['/decisions', { host: 'app.example', 'x-original-uri': '/public/x', 'x-original-method': 'GET' }],
+      ['/decisions', { host: 'app.example', 'x-original-uri': '/x', 'x-session-token': s.token }],
+      // Beside Envoy's form, the method header would otherwise be ignored and the request line's GET judged.
+      ['/decisions/public/x', { host: 'app.example', 'x-original-method': 'POST' }],
+    ];
+    for (const [path, headers] of sent) {
+      const res = await decide(untrusted, path, headers);
+      assert.equal(res.status, 400, `${path} ${JSON.stringify(headers)}: ${res.text}`);
+      assert.match(res.text, /proxy\.trusted_proxies/);
+      assert.equal(res.headers['x-kratos-authenticated-identity-id'], undefined);
+    }
+    // From a peer in proxy.trusted_proxies the same requests are decided.
+    assert.equal((await decide(trusted, '/decisions', sent[0]![1])).status, 200);
+    const allowed = await decide(trusted, '/decisions', sent[1]![1]);
+    assert.equal(allowed.status, 200);
+    assert.equal(allowed.headers['x-kratos-authenticated-identity-id'], s.identityId);
   });
 
   test('Traefik style from a trusted proxy: host and URI from X-Forwarded-*, browsers may get the login redirect', async () => {
@@ -128,7 +151,7 @@ describe('forward-auth decision API', () => {
     // nginx without X-Original-URI calls the prefix itself; Envoy always appends the original
     // path, which starts with "/". Judged as "/", every request would get the answer of the route for "/".
     for (const path of ['/decisions', '/decisions?a=1']) {
-      const res = await decide(untrusted, path, { host: 'app.example', 'x-original-method': 'POST' });
+      const res = await decide(trusted, path, { host: 'app.example', 'x-original-method': 'POST' });
       assert.equal(res.status, 400, `${path}: ${res.text}`);
       assert.match(res.text, /X-Original-URI/);
     }
