@@ -112,6 +112,13 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
   }
   const originalUri = single(h['x-original-uri']);
   const traefikNamed = h['x-forwarded-uri'] !== undefined || h['x-forwarded-method'] !== undefined;
+  // Envoy names the request by the path it appends below the prefix and passes client headers
+  // on: a naming header beside a different path may be the client's, so neither is judged.
+  const pathNamed = (req.url ?? '').slice(prefix.length);
+  const headerNamed = originalUri ?? single(h['x-forwarded-uri']);
+  if (pathNamed.startsWith('/') && headerNamed !== undefined && headerNamed !== pathNamed) {
+    return 'the path below the decision prefix and X-Original-URI/X-Forwarded-Uri both name the request, differently; the proxy must send only one';
+  }
   if (originalUri !== undefined) {
     // nginx names the request with X-Original-URI and passes the client's own headers on to
     // the decision (a client's X-Forwarded-Uri included); Traefik sets X-Forwarded-Uri/-Method
@@ -141,10 +148,9 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
   // Envoy appends the original path, which starts with "/", to the prefix. The prefix alone
   // (nginx without X-Original-URI) names no request: judged as "/", every request would get the
   // answer of the route for "/".
-  const rest = (req.url ?? '').slice(prefix.length);
-  if (!rest.startsWith('/')) return NAMES_NO_REQUEST;
+  if (!pathNamed.startsWith('/')) return NAMES_NO_REQUEST;
   // Envoy's check request has the original request's method.
-  return { method: req.method, methodHeader: 'The request method', host: h.host, rawTarget: rest, mayRedirect: false };
+  return { method: req.method, methodHeader: 'The request method', host: h.host, rawTarget: pathNamed, mayRedirect: false };
 }
 
 const NAMES_NO_REQUEST =

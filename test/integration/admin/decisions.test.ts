@@ -147,6 +147,18 @@ describe('forward-auth decision API', () => {
     assert.equal(location.searchParams.get('return_to'), 'http://127.0.0.1:4455/x?y=1');
   });
 
+  test("a path below the prefix and a naming header that disagree are a 400: either may be the client's", async () => {
+    // Envoy (trusted) names the request by the path it appends; a client's X-Original-URI or
+    // X-Forwarded-Uri passed along with it would otherwise be judged instead of the path proxied.
+    for (const headers of [{ 'x-original-uri': '/public/x' }, { 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET' }]) {
+      const res = await decide(trusted, '/decisions/admin/secret', { host: 'app.example', ...headers });
+      assert.equal(res.status, 400, JSON.stringify(headers));
+      assert.match(res.text, /both name the request, differently/);
+    }
+    // Where they agree there is nothing to choose between.
+    assert.equal((await decide(trusted, '/decisions/public/x', { host: 'app.example', 'x-original-uri': '/public/x' })).status, 200);
+  });
+
   test('a decision request that names no original request is a 400, never judged as a request for /', async () => {
     // nginx without X-Original-URI calls the prefix itself; Envoy always appends the original
     // path, which starts with "/". Judged as "/", every request would get the answer of the route for "/".
