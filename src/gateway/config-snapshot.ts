@@ -2,7 +2,7 @@
  * The configuration snapshot: everything derived from a validated configuration that a
  * request reads — routes, credential sources, authorizers, mutators, the protected and
  * injected header sets, trusted proxies, the login settings. Built whole, never changed; a
- * reload builds a new one and swaps it in (GatewayCore.swap). A request reads `g.snapshot`
+ * reload builds a new one and swaps it in (GatewayResources.swap). A request reads `snapshot`
  * once when it arrives and uses only that object afterwards, so in-flight requests finish on
  * the snapshot they started with.
  */

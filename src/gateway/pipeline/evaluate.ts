@@ -17,8 +17,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestTrace } from '../../observability/tracing/types.js';
-import { answersBrowser, authenticate, type Decision } from './authenticate.js';
-import type { GatewayCore } from '../gateway-core.js';
+import { answersBrowser, authenticate, type Decision, type SessionLookup } from './authenticate.js';
 import { stripHopByHop } from '../../http/hop-by-hop.js';
 import { stripIdentityHeaders } from './strip-protected-headers.js';
 import { identityHeaders } from './mutators/identity-headers.js';
@@ -35,6 +34,23 @@ import { stepUpLocation } from '../step-up.js';
 export type { Refuse } from './refuse.js';
 
 export type Transport = 'http' | 'websocket' | 'decision';
+
+/** The paths the control plane (Kratos mount, self-service UI) answers: step 3 hands them over. */
+export interface ControlPaths {
+  owns(canonicalPath: string): boolean;
+}
+
+/**
+ * What the evaluation uses of the process: the session lookup, the control plane's paths, and
+ * whether the process is draining. Everything derived from configuration comes from the
+ * snapshot the request arrived under (`Arrival.snapshot`), never from here.
+ */
+export interface PipelineDeps {
+  readonly resolver: SessionLookup;
+  /** Undefined in a process without a control plane (and until it is attached). */
+  readonly control: ControlPaths | undefined;
+  readonly draining: boolean;
+}
 
 export interface EvaluationInput {
   readonly transport: Transport;
@@ -74,7 +90,7 @@ export type Outcome = Forward | Refuse | Control;
  * arrived in (a request pipelined behind it must find its connection already marked closing),
  * and neither an anonymous request nor a session cache hit costs a promise.
  */
-export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?: RequestTrace): Outcome | Promise<Outcome> {
+export function evaluate(g: PipelineDeps, a: Arrival, e: EvaluationInput, trace?: RequestTrace): Outcome | Promise<Outcome> {
   const s = a.snapshot;
   const headers = e.headers;
   const transport = e.transport;
