@@ -12,6 +12,7 @@ import { ConfigSnapshot } from '../../../src/gateway/config-snapshot.js';
 import { isHopByHopResponseHeader, stripHopByHop } from '../../../src/http/hop-by-hop.js';
 import { stripIdentityHeaders } from '../../../src/gateway/pipeline/strip-protected-headers.js';
 import type { ForwardContext } from '../../../src/gateway/pipeline/mutators/index.js';
+import { ALICE as SESSION } from '../../helpers/session-summary.js';
 
 const config = parseConfig({
   identity_headers: { 'X-User-Email': 'identity.traits.email', 'X-Kratos-Session-Id': 'session.id' },
@@ -19,16 +20,6 @@ const config = parseConfig({
 });
 const snapshot = new ConfigSnapshot(config);
 const route = snapshot.routes.all[0]!;
-
-const SESSION = {
-  identityId: '0a1b2c3d-0000-4000-8000-000000000001',
-  sessionId: 'sess-1',
-  expiresAtMs: Number.POSITIVE_INFINITY,
-  values: new Map([
-    ['identity.traits.email', 'alice@example.com'],
-    ['session.id', 'sess-1'],
-  ]),
-};
 
 /** The proxy handler's header stages for an authenticated HTTP (or WebSocket) request. */
 function pipeline(headers: IncomingHttpHeaders, keepUpgrade = false): IncomingHttpHeaders {
