@@ -51,9 +51,9 @@ export function stripCallerHeaders(headers: IncomingHttpHeaders, plan: CallerHea
 }
 
 /**
- * Step 7 on a request that is forwarded: `Expect` out (`dropExpect`: the HTTP writer answers
- * it), what a mutator removes by name, hop-by-hop fields and the names `Connection` lists
- * (`keepUpgrade`: a WebSocket handshake keeps its upgrade), all among the names step 2 noted;
+ * Step 7 on a request that is forwarded: hop-by-hop fields and the names `Connection` lists
+ * (`keepUpgrade`: a WebSocket handshake keeps its upgrade), `Expect` (`dropExpect`: the HTTP
+ * writer answers it) and what a mutator removes by name, all among the names step 2 noted;
  * then every mutator.
  */
 export function writeUpstreamHeaders(
@@ -65,12 +65,13 @@ export function writeUpstreamHeaders(
   dropExpect: boolean,
 ): void {
   const names = noted ?? NONE;
+  // In the order of the rules applied one by one: `Connection` is read before a mutator could remove anything.
+  stripHopByHopAmong(headers, names, plan.injectedNames, keepUpgrade);
   for (const name of names) {
     if (name === 'expect') {
       if (dropExpect) delete headers.expect;
     } else if (removed(plan.removals, name, ctx)) delete headers[name];
   }
-  stripHopByHopAmong(headers, names, plan.injectedNames, keepUpgrade);
   for (const m of plan.upstreamMutators) m.mutate(headers, ctx);
 }
 
