@@ -10,7 +10,8 @@ import type { HeaderMutator } from './pipeline/mutators/index.js';
 import { ConfigSnapshot } from './config-snapshot.js';
 import type { ReturnToPolicy } from './return-to.js';
 import type { RouteTable } from './routing/route-table.js';
-import { SessionResolver } from './session/session-resolver.js';
+import type { SessionResolver } from './session/session-resolver.js';
+import { KratosResolvers } from './tenancy/kratos-resolvers.js';
 import { createSessionStore } from './session/store/create-session-store.js';
 import type { InvalidationChannel } from './session/store/invalidation-channel.js';
 import type { Tracing } from '../observability/tracing/types.js';
@@ -33,7 +34,9 @@ export interface ControlPlane {
 export class GatewayCore {
   /** The current configuration snapshot; replaced only by swap(). */
   snapshot: ConfigSnapshot;
+  /** The top-level kratos's resolver (`kratos`); `kratos_instances` each have theirs in `resolvers`. */
   readonly resolver: SessionResolver;
+  readonly resolvers: KratosResolvers;
   readonly metrics: GatewayMetrics;
   readonly http: HttpForwarder;
   readonly websocket: WebSocketForwarder;
@@ -70,9 +73,11 @@ export class GatewayCore {
     this.valuePaths = new Set(valuePaths);
 
     // The metrics read the resolver's size lazily; the resolver needs the metrics to exist first.
-    this.metrics = new GatewayMetrics(() => (this.resolver as SessionResolver | undefined)?.size ?? 0);
+    this.metrics = new GatewayMetrics(
+      () => (this.resolver as SessionResolver | undefined)?.size ?? 0,
+      Object.keys(config.kratos_instances),
+    );
     this.metrics.configLoaded(this.snapshot.hash);
-    const c = config.session_cache;
     const store = createSessionStore(config, {
       logger,
       metrics: this.metrics,
@@ -80,26 +85,8 @@ export class GatewayCore {
       bus: sharing.invalidationBus,
       valuePaths,
     });
-    const resolver = new SessionResolver({
-      kratosPublicUrl: config.kratos.public_url,
-      whoamiTimeoutMs: config.kratos.whoami_timeout_ms,
-      connections: config.kratos.connections,
-      cache: {
-        enabled: c.enabled,
-        ttlCapMs: c.ttl_cap_ms,
-        negativeTtlMs: c.negative_ttl_ms,
-        honourCacheForHeader: c.honour_cache_for_header,
-        revalidateAfterMs: c.revalidate_after_ms,
-      },
-      valuePaths,
-      metrics: this.metrics,
-      logger,
-      ...(config.identity_assertion.enabled && config.identity_assertion.tokenize_as !== undefined
-        ? { tokenizeAs: config.identity_assertion.tokenize_as }
-        : {}),
-      ...(store !== undefined && { store }),
-    });
-    this.resolver = resolver;
+    this.resolvers = new KratosResolvers(config, { metrics: this.metrics, logger, valuePaths, store });
+    this.resolver = this.resolvers.top;
     this.http = new HttpForwarder(config.proxy.upstream_connections);
     this.websocket = new WebSocketForwarder((err, req) => {
       // The path only: a query string may carry a token, and credentials never reach the logs.
@@ -147,6 +134,6 @@ export class GatewayCore {
 
   async close(): Promise<void> {
     this.websocket.close();
-    await Promise.all([this.http.close(), this.resolver.close()]);
+    await Promise.all([this.http.close(), this.resolvers.close()]);
   }
 }
