@@ -12,11 +12,7 @@ import type { Credential } from '../pipeline/credentials/index.js';
  * is looked up under B's key, never found under A's, and the store reads the instance off the
  * key to keep identities apart (identityScope).
  */
-export function cacheKeyer(
-  kratosPublicUrl: string,
-  tokenizeAs: string | undefined,
-  instance?: string,
-): (credential: Credential) => string {
+export function cacheKeyer(kratosPublicUrl: string, tokenizeAs: string | undefined, instance?: string): (credential: Credential) => string {
   const salt = '\0' + kratosPublicUrl + (tokenizeAs === undefined ? '' : '\0tokenize_as=' + tokenizeAs);
   // One-shot crypto.hash: a third of createHash()'s cost on the hot path.
   if (instance === undefined) return (credential) => hash('sha256', credential.source.kind + '\0' + credential.value + salt, 'base64url');
