@@ -14,7 +14,7 @@ import { sendJsonError } from '../../http/json-error.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { stripHopByHop, isHopByHopResponseHeader } from '../../http/hop-by-hop.js';
 import { forwardedHeaders } from '../pipeline/mutators/forwarded-headers.js';
-import { requestIdOf } from '../../http/request.js';
+import { arrivedEncrypted, requestIdOf } from '../../http/request.js';
 import { readSmallBody, sessionTokensInBody } from './body-tokens.js';
 import { forwardOnlyReadCredentials, isReadOnlyOperation, requestCredentials } from './purge-policy.js';
 
@@ -65,7 +65,7 @@ export function createKratosMount(g: GatewayCore) {
       requestId,
       peerAddress: req.socket.remoteAddress,
       peerTrusted: snapshot.trustedProxies.trusts(req.socket.remoteAddress),
-      encrypted: false,
+      encrypted: arrivedEncrypted(req),
     });
     headers.host = kratos.host;
     forwardOnlyReadCredentials(sources, headers, originalHeaders);
