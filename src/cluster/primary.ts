@@ -355,7 +355,12 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     kratosPublicUrl: g.kratosPublicUrl,
     kratosAdminUrl: g.kratosAdminUrl,
     demoUrl: g.demoUrl,
-    reload: (trigger = 'reload()') => void g.reload(trigger),
+    reload: (trigger = 'reload()') => {
+      g.reload(trigger);
+      // Certificates are no configuration: each worker reads its own files, whether or not a configuration changed.
+      if (config.proxy.tls.cert_file !== undefined)
+        for (const m of members.values()) if (m.initialised) post(m, { type: 'kg:certificates', trigger: `${trigger} (primary)` });
+    },
     shutdown,
     abort() {
       for (const m of members.values()) m.worker.process.kill('SIGTERM');

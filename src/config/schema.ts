@@ -179,6 +179,22 @@ export const configSchema = z
           .default(1),
         /** With workers: a worker not listening this long after it was started is killed and replaced (at the first start: a start-up failure). */
         worker_start_timeout_ms: z.number().int().min(1_000).max(600_000).default(60_000),
+        /** TLS on the proxy listener (src/http/tls-dispatch.ts): PEM files relative to the config file, read again when they change. */
+        tls: z
+          .object({
+            cert_file: z.string().min(1).optional(),
+            key_file: z.string().min(1).optional(),
+            min_version: z.enum(['TLSv1.2', 'TLSv1.3'], { error: 'must be TLSv1.2 or TLSv1.3' }).default('TLSv1.2'),
+          })
+          .strict()
+          .superRefine((t, ctx) => {
+            // Half a pair would be a plaintext listener the operator believes is TLS: refused, naming what is missing.
+            if (t.cert_file !== undefined && t.key_file === undefined)
+              ctx.addIssue({ code: 'custom', path: ['key_file'], message: 'required when proxy.tls.cert_file is set' });
+            if (t.key_file !== undefined && t.cert_file === undefined)
+              ctx.addIssue({ code: 'custom', path: ['cert_file'], message: 'required when proxy.tls.key_file is set' });
+          })
+          .prefault({}),
       })
       .strict()
       // Node refuses to create such a server (a RangeError at start-up); say so as a config error.

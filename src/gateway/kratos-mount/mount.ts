@@ -21,7 +21,7 @@ import type { SessionResolver } from '../session/session-resolver.js';
 import type { KratosTenant } from '../tenancy/tenant-table.js';
 import { stripHopByHop, isHopByHopResponseHeader } from '../../http/hop-by-hop.js';
 import { forwardedHeaders } from '../pipeline/mutators/forwarded-headers.js';
-import { requestIdOf } from '../../http/request.js';
+import { arrivedEncrypted, requestIdOf } from '../../http/request.js';
 import { readSmallBody, sessionTokensInBody } from './body-tokens.js';
 import { forwardOnlyReadCredentials, isReadOnlyOperation, requestCredentials } from './purge-policy.js';
 
@@ -95,7 +95,7 @@ export function createKratosMount(g: KratosMountDeps) {
       requestId,
       peerAddress: req.socket.remoteAddress,
       peerTrusted: snapshot.trustedProxies.trusts(req.socket.remoteAddress),
-      encrypted: false,
+      encrypted: arrivedEncrypted(req),
     });
     headers.host = kratos.host;
     forwardOnlyReadCredentials(sources, headers, originalHeaders);

@@ -17,7 +17,8 @@
  * src/gateway/transport turn it into bytes and forward, and pipeline/observe.ts observes.
  * Everything configuration-derived comes from the snapshot `s` the request read on arrival.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { arrivedEncrypted } from '../../http/request.js';
 import type { RequestTrace } from '../../observability/tracing/types.js';
 import { answersBrowser, authenticate, type Decision, type SessionLookup } from './authenticate.js';
 import { stripCallerHeaders, writeUpstreamHeaders } from './caller-headers.js';
@@ -66,6 +67,22 @@ export interface EvaluationInput {
   readonly headers: IncomingHttpHeaders;
   /** `req.httpVersion`, for the framing check; undefined for the decision API's original request. */
   readonly httpVersion?: string;
+  /** The connection to the gateway is TLS (the X-Forwarded-Proto it sets); false for the decision API. */
+  readonly encrypted?: boolean;
+}
+
+/** What an HTTP/1.1 request or WebSocket handshake on the proxy listener is evaluated on. */
+export function evaluationInput(transport: 'http' | 'websocket', method: string, req: IncomingMessage): EvaluationInput {
+  const { headers } = req;
+  return {
+    transport,
+    method,
+    host: headers.host,
+    rawTarget: req.url,
+    headers,
+    httpVersion: req.httpVersion,
+    encrypted: arrivedEncrypted(req),
+  };
 }
 
 export interface Forward {
@@ -215,7 +232,7 @@ function authorizeAndMutate(
     requestId: a.requestId,
     peerAddress: a.peer,
     peerTrusted: transport !== 'decision' && s.trustedProxies.trusts(a.peer),
-    encrypted: false,
+    encrypted: e.encrypted === true,
   };
   let upstream: IncomingHttpHeaders;
   if (transport === 'decision') {
