@@ -1,4 +1,5 @@
 import type { Server, ServerOptions } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 
 export class ListenError extends Error {}
 
@@ -20,7 +21,7 @@ export function enforcedTimeouts(headersTimeout: number, requestTimeout: number)
 }
 
 /** Listens and resolves the actual URL; a taken port is a clear one-line error, not a stack. */
-export function listen(server: Server, host: string, port: number, what: string): Promise<string> {
+export function listen(server: NetServer, host: string, port: number, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -46,17 +47,19 @@ export function listen(server: Server, host: string, port: number, what: string)
 
 /**
  * Stops accepting, lets in-flight requests finish within `graceMs`, then closes what is left,
- * including what `onGraceExpired` closes (upgraded sockets the server no longer manages).
+ * including what `onGraceExpired` closes (upgraded sockets the server no longer manages, HTTP/2
+ * sessions). `listener`: the server that accepts the connections, when `server` is handed them
+ * (an h2c dispatcher); it resolves once every connection it accepted is closed.
  */
-export function closeGracefully(server: Server, graceMs: number, onGraceExpired?: () => void): Promise<void> {
+export function closeGracefully(server: Server, graceMs: number, onGraceExpired?: () => void, listener: NetServer = server): Promise<void> {
   return new Promise((resolve) => {
-    if (!server.listening) return resolve();
+    if (!listener.listening) return resolve();
     const timer = setTimeout(() => {
       server.closeAllConnections();
       onGraceExpired?.();
     }, graceMs);
     timer.unref();
-    server.close(() => {
+    listener.close(() => {
       clearTimeout(timer);
       resolve();
     });

@@ -60,9 +60,8 @@ export function descriptorSource(): string {
     ' * script after changing them); a unit test fails when this file and the .proto files disagree.',
     ' * The gateway loads this descriptor, so the image needs no .proto file and no parser.',
     ' */',
-    "import type { INamespace } from 'protobufjs/light.js';",
     '',
-    `export const EXT_AUTHZ_DESCRIPTOR: INamespace = ${json};`,
+    `export const EXT_AUTHZ_DESCRIPTOR = ${json};`,
     '',
   ].join('\n');
   return execFileSync(join(repoRoot, 'node_modules/.bin/prettier'), ['--stdin-filepath', DESCRIPTOR_FILE], {

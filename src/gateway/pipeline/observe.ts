@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { AccessLog } from '../access-log.js';
 import type { GatewayCore } from '../gateway-core.js';
 import type { ConfigSnapshot } from '../config-snapshot.js';
+import type { RequestHead } from '../../http/request.js';
 
 /**
  * What the access line needs that is gone by the time it is written: the TCP peer (the socket
@@ -41,7 +42,7 @@ export function observeFailure(observe: Observe, req: IncomingMessage): void {
   if (a !== undefined && !a.observed) observe(req, a, 'none', 500);
 }
 
-export type Observe = (req: IncomingMessage, a: Arrival, route: string, status: number, identityId?: string, upstreamMs?: number) => void;
+export type Observe = (req: RequestHead, a: Arrival, route: string, status: number, identityId?: string, upstreamMs?: number) => void;
 
 /** `decision`: the forward-auth API, whose series are labelled `decision:<route>` and whose access lines say so. */
 export function createObserver(g: GatewayCore, decision = false): Observe {

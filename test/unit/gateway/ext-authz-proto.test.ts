@@ -47,14 +47,14 @@ describe('ext_authz .proto files', () => {
       }
       assert.ok(ref instanceof protobuf.Type);
       for (const f of t.fieldsArray) {
-        const r = ref.fields[f.name];
+        const r: protobuf.Field | undefined = ref.fields[f.name];
         assert.ok(r, `${name}.${f.name} is a reference field`);
         fields++;
         assert.equal(f.id, r.id, `${name}.${f.name} number`);
         assert.equal(f.resolvedType?.fullName ?? f.type, r.resolvedType?.fullName ?? r.type, `${name}.${f.name} type`);
         assert.equal(f.repeated, r.repeated, `${name}.${f.name} repeated`);
         assert.equal(f instanceof protobuf.MapField, r instanceof protobuf.MapField, `${name}.${f.name} map`);
-        if (f instanceof protobuf.MapField) assert.equal(f.keyType, (r as protobuf.MapField).keyType);
+        if (f instanceof protobuf.MapField && r instanceof protobuf.MapField) assert.equal(f.keyType, r.keyType, `${name}.${f.name} key`);
         assert.equal(f.partOf?.name, r.partOf?.name, `${name}.${f.name} oneof`);
       }
     }

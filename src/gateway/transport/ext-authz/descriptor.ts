@@ -3,9 +3,8 @@
  * script after changing them); a unit test fails when this file and the .proto files disagree.
  * The gateway loads this descriptor, so the image needs no .proto file and no parser.
  */
-import type { INamespace } from 'protobufjs/light.js';
 
-export const EXT_AUTHZ_DESCRIPTOR: INamespace = {
+export const EXT_AUTHZ_DESCRIPTOR = {
   nested: {
     envoy: {
       nested: {

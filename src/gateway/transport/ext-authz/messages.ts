@@ -6,7 +6,8 @@
 import protobuf from 'protobufjs/light.js';
 import { EXT_AUTHZ_DESCRIPTOR } from './descriptor.js';
 
-const root = protobuf.Root.fromJSON(EXT_AUTHZ_DESCRIPTOR);
+// protobufjs's INamespace type does not declare a map field's keyType, which its JSON has.
+const root = protobuf.Root.fromJSON(EXT_AUTHZ_DESCRIPTOR as protobuf.INamespace);
 root.resolveAll();
 const service = root.lookupService('envoy.service.auth.v3.Authorization');
 const CheckRequestType = root.lookupType('envoy.service.auth.v3.CheckRequest');
@@ -52,7 +53,7 @@ export const OVERWRITE_IF_EXISTS_OR_ADD = 2;
 
 export interface HeaderValueOption {
   header: { key: string; value: string };
-  append_action: typeof APPEND_IF_EXISTS_OR_ADD | typeof OVERWRITE_IF_EXISTS_OR_ADD;
+  append_action: number;
   keep_empty_value?: boolean;
 }
 
