@@ -260,7 +260,7 @@ export function renderMarkdown(r: Report): string {
     lines.push(
       `## ${x.title}`,
       '',
-      'The same decision (one cached session, the production configuration) asked of one kratos-gateway both ways, alternating, in this run; "CPU per call" is the gateway process\'s CPU time over the calls it answered. The gRPC load is node:http2 sending one CheckRequest encoded by Envoy\'s definitions (pseudo-headers, the session token, six more headers); a call counts when its answer is an allow.',
+      'The same decision (one cached session, the production configuration) asked of one kratos-gateway both ways, alternating, in this run; "CPU per call" is the gateway process\'s CPU time over the calls it answered. The gRPC load is node:http2 sending one CheckRequest encoded by Envoy\'s definitions (pseudo-headers, the session token, four more headers); a call counts when its answer is an allow.',
       '',
       ...(x.extra.table as string[]),
       '',
