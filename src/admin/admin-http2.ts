@@ -14,6 +14,7 @@ import type { GatewayCore } from '../gateway/gateway-core.js';
 import { createExtAuthzCheck } from '../gateway/transport/ext-authz/check.js';
 import { CHECK_PATH } from '../gateway/transport/ext-authz/messages.js';
 import { isGrpc, serveUnary, type UnaryMethod } from '../http/grpc-unary.js';
+import { ADMIN_REQUEST_TIMEOUT_MS } from '../listen.js';
 
 /**
  * Envoy's CheckRequest carries the request headers (a body only with `with_request_body`,
@@ -26,6 +27,12 @@ const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
  * streams are all in use: the limit bounds one connection's share of the admin listener.
  */
 const MAX_CONCURRENT_STREAMS = 1_000;
+
+const LIMITS = {
+  maxMessageBytes: MAX_MESSAGE_BYTES,
+  // As for the listener's HTTP/1.1 requests; Envoy's own ext_authz timeout is far shorter.
+  maxCallMs: ADMIN_REQUEST_TIMEOUT_MS,
+};
 
 export interface AdminHttp2 {
   readonly server: Http2Server;
@@ -46,7 +53,7 @@ export function createAdminHttp2(g: GatewayCore): AdminHttp2 {
   server.on('stream', (stream, headers) => {
     stream.on('error', () => {});
     if (!isGrpc(headers['content-type'])) return void stream.close(constants.NGHTTP2_HTTP_1_1_REQUIRED);
-    serveUnary(stream, headers, methods, MAX_MESSAGE_BYTES);
+    serveUnary(stream, headers, methods, LIMITS);
   });
   return {
     server,

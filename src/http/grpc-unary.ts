@@ -7,7 +7,7 @@
  * No compression (`grpc-accept-encoding: identity`); a request whose message does not fit in
  * `maxMessageBytes` is RESOURCE_EXHAUSTED; `grpc-timeout` is honoured (DEADLINE_EXCEEDED).
  */
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 
 export const GrpcStatus = {
   OK: 0,
@@ -70,6 +70,12 @@ function sendStatus(stream: ServerHttp2Stream, code: number, message: string): v
   stream.respond({ ...RESPONSE_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) }, { endStream: true });
 }
 
+export interface UnaryLimits {
+  readonly maxMessageBytes: number;
+  /** A call not answered within this time (or its `grpc-timeout`, when shorter) is DEADLINE_EXCEEDED. */
+  readonly maxCallMs: number;
+}
+
 /**
  * Serves one gRPC call on `stream`: `methods` by path (`/package.Service/Method`), anything
  * else UNIMPLEMENTED. The caller has checked that the request is gRPC (see isGrpc).
@@ -78,18 +84,24 @@ export function serveUnary(
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
   methods: ReadonlyMap<string, UnaryMethod>,
-  maxMessageBytes: number,
+  { maxMessageBytes, maxCallMs }: UnaryLimits,
 ): void {
   let answered = false;
+  // Set once the call is accepted; fail() may run before that.
+  const deadline: { timer?: NodeJS.Timeout } = {};
   const fail = (code: number, message: string) => {
     if (answered) return;
     answered = true;
-    clearTimeout(timer);
+    clearTimeout(deadline.timer);
     sendStatus(stream, code, message);
-    // Whatever the client still sends is read and dropped.
+    // Whatever the client still sends is read and dropped, up to one more message's worth.
+    let dropped = 0;
+    stream.on('data', (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > maxMessageBytes) stream.close(constants.NGHTTP2_CANCEL);
+    });
     stream.resume();
   };
-  let timer: NodeJS.Timeout | undefined;
 
   const path = headers[':path'] ?? '';
   const method = headers[':method'] === 'POST' ? methods.get(path) : undefined;
@@ -99,11 +111,12 @@ export function serveUnary(
     return fail(GrpcStatus.UNIMPLEMENTED, `Message encoding ${String(encoding)} is not supported`);
   const timeoutMs = grpcTimeoutMs(headers['grpc-timeout']);
   if (Number.isNaN(timeoutMs)) return fail(GrpcStatus.INTERNAL, 'Malformed grpc-timeout');
-  if (timeoutMs !== undefined)
-    timer = setTimeout(() => fail(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded'), Math.max(1, Math.ceil(timeoutMs))).unref();
+  // Also without a grpc-timeout: a client that never ends its request must not hold the stream.
+  const deadlineMs = Math.min(timeoutMs ?? Infinity, maxCallMs);
+  deadline.timer = setTimeout(() => fail(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded'), Math.max(1, Math.ceil(deadlineMs))).unref();
   stream.once('close', () => {
     answered = true;
-    clearTimeout(timer);
+    clearTimeout(deadline.timer);
   });
 
   const chunks: Buffer[] = [];
@@ -130,7 +143,7 @@ export function serveUnary(
         (response) => {
           if (answered) return;
           answered = true;
-          clearTimeout(timer);
+          clearTimeout(deadline.timer);
           if (stream.destroyed) return;
           const prefix = Buffer.alloc(5);
           prefix.writeUInt32BE(response.length, 1);
