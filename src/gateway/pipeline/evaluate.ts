@@ -67,6 +67,12 @@ export interface EvaluationInput {
   readonly headers: IncomingHttpHeaders;
   /** `req.httpVersion`, for the framing check; undefined for the decision API's original request. */
   readonly httpVersion?: string;
+  /**
+   * The route a front door chose for the request (ext_authz `context_extensions`): used as it is,
+   * instead of matching one by host, path and method. Envoy's own route table already decided
+   * where the request goes.
+   */
+  readonly route?: Route;
   /** The connection to the gateway is TLS (the X-Forwarded-Proto it sets); false for the decision API. */
   readonly encrypted?: boolean;
 }
@@ -152,7 +158,7 @@ export function evaluate(g: PipelineDeps, a: Arrival, e: EvaluationInput, trace?
     // CORS: a preflight for a route with a CORS policy is answered before authentication.
     const preflight = corsPreflight(s.routes, e.method, e.host, target.path, headers);
     if (preflight !== undefined) return preflight;
-    route = s.routes.match(e.host, target.path, e.method);
+    route = e.route ?? s.routes.match(e.host, target.path, e.method);
     if (route === AMBIGUOUS) return refuse('bad_request', 400, AMBIGUOUS_MESSAGE);
     // The decision API answers 403: nginx auth_request fails on anything but 2xx/401/403.
     if (route === undefined)

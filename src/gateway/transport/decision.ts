@@ -27,9 +27,9 @@
  * refused: the proxy passes it on, and the upstream would serve the request as another method.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { sendJsonError } from '../../http/json-error.js';
+import { jsonErrorAnswer, sendHttpAnswer, sendJsonError, type HttpAnswer } from '../../http/json-error.js';
 import { sendLoginRedirect } from './login-redirect.js';
-import { evaluate, type PipelineDeps } from '../pipeline/evaluate.js';
+import { evaluate, type PipelineDeps, type Refuse } from '../pipeline/evaluate.js';
 import { arrive, createObserver, observeFailure, type ObserverDeps } from '../pipeline/observe.js';
 import { WWW_AUTHENTICATE } from '../pipeline/refuse.js';
 import { normalizeHeaderName } from '../../http/header-name.js';
@@ -78,7 +78,7 @@ function single(v: string | string[] | undefined): string | undefined {
  * disagree about `post`: some fold it into POST, others serve it as a method of its own, so
  * neither reading is safe. A header sent twice reaches the gateway as a list (`POST, GET`).
  */
-const METHOD = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;
+export const METHOD = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;
 
 /** A method header's value: `{ method: undefined }` when it is absent or empty, an error message when it names no one method. */
 function methodIn(v: string | string[] | undefined, header: string): { method: string | undefined } | string {
@@ -160,6 +160,20 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
   if (!pathNamed.startsWith('/')) return NAMES_NO_REQUEST;
   // Envoy's check request has the original request's method.
   return { method: req.method, methodHeader: 'The request method', host: h.host, rawTarget: pathNamed, mayRedirect: false };
+}
+
+/**
+ * A refusal as the decision API answers it to a front door that does not pass a redirect on
+ * (nginx, Envoy; the ext_authz gRPC service too): the status, JSON body and headers.
+ */
+export function decisionRefusal(outcome: Refuse): HttpAnswer {
+  // nginx auth_request fails on anything but 2xx/401/403, so the login URL rides on the 401
+  // (auth_request_set … $upstream_http_location) and nginx redirects. The gateway builds it
+  // because it validates return_to and nginx cannot URL-encode it.
+  if (outcome.location !== undefined)
+    return jsonErrorAnswer(401, outcome.message, { location: outcome.location, 'www-authenticate': WWW_AUTHENTICATE });
+  // A forbidden browser navigation gets JSON here too: the proxy in front renders its own 403 page.
+  return jsonErrorAnswer(outcome.status, outcome.message, outcome.headers, outcome.error);
 }
 
 const NAMES_NO_REQUEST =
@@ -244,21 +258,13 @@ export function createDecisionHandler(g: DecisionDeps) {
     if (a.cors !== undefined) setCorsHeaders(res, a.cors);
     if (outcome.kind === 'refuse') {
       // A login or step-up redirect (the location carries `aal=aal2` / `refresh=true` for a step-up).
-      if (outcome.location !== undefined) {
-        if (original.mayRedirect) {
-          sendLoginRedirect(res, outcome.location);
-          return observe(req, a, outcome.route, 302);
-        }
-        // nginx auth_request fails on anything but 2xx/401/403, so the login URL rides on
-        // the 401 (auth_request_set … $upstream_http_location) and nginx redirects. The
-        // gateway builds it because it validates return_to and nginx cannot URL-encode it.
-        res.setHeader('location', outcome.location);
-        sendJsonError(res, 401, outcome.message, { 'www-authenticate': WWW_AUTHENTICATE });
-        return observe(req, a, outcome.route, 401);
+      if (outcome.location !== undefined && original.mayRedirect) {
+        sendLoginRedirect(res, outcome.location);
+        return observe(req, a, outcome.route, 302);
       }
-      // A forbidden browser navigation gets JSON here too: the proxy in front renders its own 403 page.
-      sendJsonError(res, outcome.status, outcome.message, outcome.headers as Record<string, string> | undefined, outcome.error);
-      return observe(req, a, outcome.route, outcome.status);
+      const answer = decisionRefusal(outcome);
+      sendHttpAnswer(res, answer);
+      return observe(req, a, outcome.route, answer.status);
     }
     if (outcome.kind === 'control') throw new Error('unreachable: the decision API has no control plane');
     const out = outcome.headers as Record<string, string | string[]>;
