@@ -19,7 +19,7 @@ describe('kratos_instances: the login redirect for an odd Host port', () => {
     [top, acme, upstream] = await Promise.all([startFakeKratos(), startFakeKratos(), startEchoUpstream()]);
     gw = await startTestGateway({
       kratos: { public_url: top.url },
-      kratos_instances: { acme: { public_url: acme.url, hosts: ['a.test'] } },
+      kratos_instances: { acme: { public_url: acme.url, hosts: ['a.test', '*.w.test'] } },
       proxy: { public_base_url: 'https://gateway.test' },
       routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required' }],
     });
@@ -44,5 +44,14 @@ describe('kratos_instances: the login redirect for an odd Host port', () => {
     assert.equal(odd.status, 302);
     assert.equal(odd.location, 'https://a.test/.ory/kratos/public/self-service/login/browser?return_to=https%3A%2F%2Fa.test%2Fdash');
     assert.equal(gw.logLines.filter((l) => l.includes('unexpected error')).length, 0);
+  });
+
+  test('a Host that is no host name never matches a wildcard: the login URL is never built on another origin', async () => {
+    assert.equal((await login('x.w.test')).location?.startsWith('https://x.w.test/.ory/kratos/public/'), true);
+    for (const host of ['evil.example/.w.test', 'evil.example?.w.test', 'evil.example#.w.test', 'evil.example\\.w.test']) {
+      const r = await login(host);
+      assert.equal(r.status, 302, host);
+      assert.equal(new URL(r.location!).host, 'gateway.test', `${host} → ${r.location}`);
+    }
   });
 });
