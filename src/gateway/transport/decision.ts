@@ -17,8 +17,8 @@
  * A request none of them names (the prefix alone, X-Forwarded-* without -Uri) is a 400, never
  * taken to be a request for "/".
  *
- * A CORS preflight for a route with `cors` is allowed with the CORS headers for the proxy to copy
- * back (pipeline/cors.ts).
+ * A CORS preflight for a route with `cors` (that no other route claims as an OPTIONS) is allowed
+ * with the CORS headers for the proxy to copy back (pipeline/cors.ts).
  *
  * nginx's auth subrequest and Traefik's ForwardAuth request are GETs whatever the client sent,
  * so in those two forms only the method header names the method. Without it the method is
