@@ -155,8 +155,9 @@ export function evaluate(g: PipelineDeps, a: Arrival, e: EvaluationInput, trace?
     if (route === undefined || !route.websocket) return refuse('no_route', 404, 'No WebSocket route matches this request', route?.name);
   } else {
     if (transport === 'http' && g.control?.owns(target.path)) return { kind: 'control', target };
-    // CORS: a preflight for a route with a CORS policy is answered before authentication.
-    const preflight = corsPreflight(s.routes, e.method, e.host, target.path, headers);
+    // CORS: a preflight for a route with a CORS policy is answered before authentication (in the
+    // decision API, where the allow sends the OPTIONS on, only if no other route claims it).
+    const preflight = corsPreflight(s.routes, e.method, e.host, target.path, headers, transport === 'decision');
     if (preflight !== undefined) return preflight;
     route = e.route ?? s.routes.match(e.host, target.path, e.method);
     if (route === AMBIGUOUS) return refuse('bad_request', 400, AMBIGUOUS_MESSAGE);

@@ -17,8 +17,8 @@
  * A request none of them names (the prefix alone, X-Forwarded-* without -Uri) is a 400, never
  * taken to be a request for "/".
  *
- * A CORS preflight for a route with `cors` is allowed with the CORS headers for the proxy to copy
- * back (pipeline/cors.ts).
+ * A CORS preflight for a route with `cors` (that no other route claims as an OPTIONS) is allowed
+ * with the CORS headers for the proxy to copy back (pipeline/cors.ts).
  *
  * nginx's auth subrequest and Traefik's ForwardAuth request are GETs whatever the client sent,
  * so in those two forms only the method header names the method. Without it the method is
@@ -59,15 +59,33 @@ interface OriginalRequest {
   mayRedirect: boolean;
 }
 
-/** The headers by which a front door names the original request (nginx's, then Traefik's), as Node spells them. */
+/**
+ * The headers by which a front door names the original request (nginx's, then Traefik's), as
+ * Node spells them, and the part of a request line (Envoy's form) that names the same thing:
+ * the scheme is not in it.
+ */
 const NAMING_HEADERS = [
-  ['x-original-uri', 'X-Original-URI'],
-  ['x-original-method', 'X-Original-Method'],
-  ['x-forwarded-uri', 'X-Forwarded-Uri'],
-  ['x-forwarded-method', 'X-Forwarded-Method'],
-  ['x-forwarded-host', 'X-Forwarded-Host'],
-  ['x-forwarded-proto', 'X-Forwarded-Proto'],
+  ['x-original-uri', 'X-Original-URI', 'path'],
+  ['x-original-method', 'X-Original-Method', 'method'],
+  ['x-forwarded-uri', 'X-Forwarded-Uri', 'path'],
+  ['x-forwarded-method', 'X-Forwarded-Method', 'method'],
+  ['x-forwarded-host', 'X-Forwarded-Host', 'host'],
+  ['x-forwarded-proto', 'X-Forwarded-Proto', undefined],
 ] as const;
+
+/**
+ * The first naming header that says something other than the decision request's own request
+ * line (path below the prefix, method, Host) says. An empty method header names no method
+ * (methodIn).
+ */
+function disagreesWithRequestLine(h: IncomingHttpHeaders, line: { path: string; method: string | undefined; host: string | undefined }) {
+  for (const [name, spelled, part] of NAMING_HEADERS) {
+    const v = h[name];
+    if (v === undefined || part === undefined || (part === 'method' && v === '')) continue;
+    if (v !== line[part]) return spelled;
+  }
+  return undefined;
+}
 
 function single(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -121,12 +139,16 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
   }
   const originalUri = single(h['x-original-uri']);
   const traefikNamed = h['x-forwarded-uri'] !== undefined || h['x-forwarded-method'] !== undefined;
-  // Envoy names the request by the path it appends below the prefix and passes client headers
-  // on: a naming header beside a different path may be the client's, so neither is judged.
+  // Envoy names the request by its request line (the path it appends below the prefix, its
+  // method and Host) and passes client headers on: a naming header beside it that names any
+  // part differently may be the client's, so neither is judged. Comparing the path alone would
+  // let a client that copies its path into X-Forwarded-Uri name the host and method.
   const pathNamed = (req.url ?? '').slice(prefix.length);
-  const headerNamed = originalUri ?? single(h['x-forwarded-uri']);
-  if (pathNamed.startsWith('/') && headerNamed !== undefined && headerNamed !== pathNamed) {
-    return 'the path below the decision prefix and X-Original-URI/X-Forwarded-Uri both name the request, differently; the proxy must send only one';
+  const differs = pathNamed.startsWith('/')
+    ? disagreesWithRequestLine(h, { path: pathNamed, method: req.method, host: h.host })
+    : undefined;
+  if (differs !== undefined) {
+    return `the decision request's own request line (the path below the prefix, its method and Host) and ${differs} both name the request, differently; the proxy must send only one`;
   }
   if (originalUri !== undefined) {
     // nginx names the request with X-Original-URI and passes the client's own headers on to
