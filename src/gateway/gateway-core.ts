@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 import type { CredentialExtractor } from './pipeline/credentials/index.js';
 import { HttpForwarder } from './forward/http-forwarder.js';
+import { Http2Forwarder } from './forward/http2-forwarder.js';
 import { WebSocketForwarder } from './forward/websocket-forwarder.js';
 import type { HeaderMutator } from './pipeline/mutators/index.js';
 import { ConfigSnapshot } from './config-snapshot.js';
@@ -36,6 +37,8 @@ export class GatewayCore {
   readonly resolver: SessionResolver;
   readonly metrics: GatewayMetrics;
   readonly http: HttpForwarder;
+  /** Routes with `upstream_protocol` h2c or h2. */
+  readonly http2: Http2Forwarder;
   readonly websocket: WebSocketForwarder;
   /** Value paths the resolver extracts: fixed at start (the resolver is a resource). */
   readonly valuePaths: ReadonlySet<string>;
@@ -110,6 +113,7 @@ export class GatewayCore {
     });
     this.resolver = resolver;
     this.http = new HttpForwarder(config.proxy.upstream_connections);
+    this.http2 = new Http2Forwarder(config.proxy.upstream_connections);
     this.websocket = new WebSocketForwarder((err, req) => {
       // The path only: a query string may carry a token, and credentials never reach the logs.
       this.logger.warn(
@@ -156,6 +160,6 @@ export class GatewayCore {
 
   async close(): Promise<void> {
     this.websocket.close();
-    await Promise.all([this.http.close(), this.resolver.close()]);
+    await Promise.all([this.http.close(), this.http2.close(), this.resolver.close()]);
   }
 }

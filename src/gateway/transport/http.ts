@@ -124,16 +124,19 @@ export function createHttpTransport(g: GatewayCore, observe: Observe, closing: W
     const extra = outcome.setCookie ? { 'set-cookie': outcome.setCookie } : undefined;
     allowBody(req, res);
     const upstreamTrace = trace?.startUpstream(req.headers, route.upstream, method);
-    const result = await g.http.forward(
-      req,
-      res,
-      route.upstream.origin,
-      upstreamPath(route, target.path, target.search),
-      req.headers,
-      hasBody,
-      route.timeoutMs,
-      extra,
-    );
+    const path = upstreamPath(route, target.path, target.search);
+    const protocol = route.upstreamProtocol;
+    const result = await (protocol === 'http1'
+      ? g.http.forward(req, res, route.upstream.origin, path, req.headers, hasBody, route.timeoutMs, extra)
+      : g.http2.forwardHttp1(req, res, req.headers, hasBody, {
+          method,
+          path,
+          authority: req.headers.host,
+          upstream: route.upstream,
+          protocol,
+          timeoutMs: route.timeoutMs,
+          responseHeaders: extra,
+        }));
     upstreamTrace?.end('failure' in result ? result.failure.status : result.status, 'failure' in result ? result.failure.kind : undefined);
     if ('failure' in result) {
       const f = result.failure;
