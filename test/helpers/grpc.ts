@@ -238,10 +238,13 @@ export interface SeenStream {
  * A bare node:http2 upstream (h2c) whose behaviour the test writes: for protocol details a
  * grpc-js server never shows (resets, GOAWAY, refused streams, what headers arrived).
  */
-export async function startH2Upstream(onStream: (stream: http2.ServerHttp2Stream, seen: SeenStream, index: number) => void) {
+export async function startH2Upstream(
+  onStream: (stream: http2.ServerHttp2Stream, seen: SeenStream, index: number) => void,
+  settings: http2.Settings = {},
+) {
   const seen: SeenStream[] = [];
   const sessions: Http2Session[] = [];
-  const server = http2.createServer();
+  const server = http2.createServer({ settings });
   server.on('session', (s) => sessions.push(s));
   server.on('stream', (stream, headers) => {
     const record: SeenStream = { headers, session: sessions.indexOf(stream.session!), rstCode: undefined, body: [] };

@@ -196,12 +196,11 @@ export class Http2SessionPool {
     p.connectTimer = setTimeout(() => {
       if (!p.ready) session.destroy(Object.assign(new Error('the upstream did not accept the connection in time'), { code: 'ETIMEDOUT' }));
     }, this.options.connectTimeoutMs).unref();
-    session.once('connect', () => {
+    // Ready at the peer's first SETTINGS (its connection preface), not at 'connect': only then is
+    // its stream limit known, and streams sent before could exceed it.
+    session.on('remoteSettings', (settings) => {
       clearTimeout(p.connectTimer);
       p.ready = true;
-      this.pump();
-    });
-    session.on('remoteSettings', (settings) => {
       p.maxStreams = settings.maxConcurrentStreams ?? 2 ** 32 - 1;
       this.pump();
     });
