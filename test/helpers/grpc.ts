@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { Http2Forwarder, Http2ForwardResult } from '../../src/gateway/forward/http2-forwarder.js';
+import { Http2Forwarder, type Http2ForwardResult } from '../../src/gateway/forward/http2-forwarder.js';
 
 export { grpc };
 
@@ -51,6 +51,21 @@ export function echoClient(address: string, credentials = grpc.credentials.creat
 /** A unary call as a promise of the reply, or of the error (a grpc.ServiceError). */
 export function unary(client: EchoClient, req: Msg, md = new grpc.Metadata(), options: grpc.CallOptions = {}): Promise<Msg> {
   return new Promise((resolve, reject) => client.Unary(req, md, options, (err, res) => (err ? reject(err) : resolve(res!))));
+}
+
+/** A unary call that must fail: its error. */
+export async function unaryError(
+  client: EchoClient,
+  req: Msg,
+  md = new grpc.Metadata(),
+  options: grpc.CallOptions = {},
+): Promise<grpc.ServiceError> {
+  try {
+    await unary(client, req, md, options);
+  } catch (err) {
+    return err as grpc.ServiceError;
+  }
+  throw new Error(`expected ${JSON.stringify(req)} to fail`);
 }
 
 /** What the echo server saw. */
@@ -279,3 +294,17 @@ export function grpcFrame(text: string): Buffer {
 
 /** The response headers an HTTP/2 gRPC server starts with. */
 export const GRPC_RESPONSE = { ':status': 200, 'content-type': 'application/grpc' } as const;
+
+/** A forwarder (`sessions` per origin) and a front bound for `upstream`, closed together. */
+export async function startForwarding(upstream: string, protocol: 'h2c' | 'h2', sessions = 4) {
+  const forwarder = new Http2Forwarder(sessions);
+  const front = await startFront(forwarder, upstream, protocol);
+  return {
+    forwarder,
+    front,
+    close: async () => {
+      await front.close();
+      await forwarder.close();
+    },
+  };
+}

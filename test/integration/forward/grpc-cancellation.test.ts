@@ -17,7 +17,7 @@ import {
   startEchoServer,
   startFront,
   startH2Upstream,
-  unary,
+  unaryError,
   waitFor,
   type EchoServer,
   type Front,
@@ -107,10 +107,7 @@ describe('cancellation reaches the upstream', () => {
     const client = echoClient(front.address);
     try {
       upstream.state.cancelled.length = 0;
-      const err = (await unary(client, { text: 'hang' }, new grpc.Metadata(), { deadline: Date.now() + 300 }).then(
-        () => assert.fail('expected DEADLINE_EXCEEDED'),
-        (e: unknown) => e,
-      )) as grpc.ServiceError;
+      const err = await unaryError(client, { text: 'hang' }, new grpc.Metadata(), { deadline: Date.now() + 300 });
       assert.equal(err.code, grpc.status.DEADLINE_EXCEEDED);
       await waitFor(() => upstream.state.cancelled.includes('Unary'), 'the upstream to see the call cancelled');
     } finally {
@@ -194,10 +191,7 @@ describe('an upstream reset reaches the client', () => {
     const front = await startFront(forwarder, upstream.url, 'h2c');
     const client = echoClient(front.address);
     try {
-      const err = (await unary(client, { text: 'x' }).then(
-        () => assert.fail('expected UNAVAILABLE'),
-        (e: unknown) => e,
-      )) as grpc.ServiceError;
+      const err = await unaryError(client, { text: 'x' });
       assert.equal(err.code, grpc.status.UNAVAILABLE);
       const r = front.results.at(-1)!;
       assert.equal(r.grpcStatus, '14');

@@ -12,16 +12,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls, { type AddressInfo } from 'node:tls';
-import { Http2Forwarder } from '../../../src/gateway/forward/http2-forwarder.js';
 import { REPLAY_LIMIT } from '../../../src/gateway/forward/http2-exchange.js';
 import {
   echoClient,
   grpc,
   grpcFrame,
   startEchoServer,
-  startFront,
+  startForwarding,
   startH2Upstream,
   unary,
+  unaryError,
   waitFor,
   type SeenStream,
 } from '../../helpers/grpc.js';
@@ -57,8 +57,7 @@ function answer(stream: http2.ServerHttp2Stream, seen: SeenStream): void {
 describe('sessions that go away', () => {
   test('GOAWAY from a grpc-js server (max connection age) under steady traffic: no call fails, new sessions take over', async () => {
     const upstream = await startEchoServer({ 'grpc.max_connection_age_ms': 150, 'grpc.max_connection_age_grace_ms': 30_000 });
-    const forwarder = new Http2Forwarder(4);
-    const front = await startFront(forwarder, `http://${upstream.address}`, 'h2c');
+    const { front, close } = await startForwarding(`http://${upstream.address}`, 'h2c');
     const client = echoClient(front.address);
     try {
       const failures: unknown[] = [];
@@ -75,16 +74,14 @@ describe('sessions that go away', () => {
       assert.ok(new Set(upstream.state.peers).size >= 4, `${calls} calls reached ${new Set(upstream.state.peers).size} connections`);
     } finally {
       client.close();
-      await front.close();
-      await forwarder.close();
+      await close();
       await upstream.close();
     }
   });
 
   test('a session that dies between requests (the upstream drops the connection): the next request opens a new one', async () => {
     const upstream = await startH2Upstream((stream, seen) => answer(stream, seen));
-    const forwarder = new Http2Forwarder(4);
-    const front = await startFront(forwarder, upstream.url, 'h2c');
+    const { forwarder, front, close } = await startForwarding(upstream.url, 'h2c');
     const session = http2.connect(front.url);
     try {
       assert.deepEqual(await h2Request(session, '/one'), { status: 200, body: '/one 0' });
@@ -97,8 +94,7 @@ describe('sessions that go away', () => {
       );
     } finally {
       session.close();
-      await front.close();
-      await forwarder.close();
+      await close();
       await upstream.close();
     }
   });
@@ -110,8 +106,7 @@ describe('streams the upstream never processed are sent again, and only those', 
       if (index === 0) stream.close(NGHTTP2_REFUSED_STREAM);
       else answer(stream, seen);
     });
-    const forwarder = new Http2Forwarder(4);
-    const front = await startFront(forwarder, upstream.url, 'h2c');
+    const { front, close } = await startForwarding(upstream.url, 'h2c');
     const session = http2.connect(front.url);
     try {
       assert.deepEqual(await h2Request(session, '/upload', Buffer.alloc(1000, 1)), { status: 200, body: '/upload 1000' });
@@ -119,8 +114,7 @@ describe('streams the upstream never processed are sent again, and only those', 
       assert.equal(front.results[0]!.status, 200);
     } finally {
       session.close();
-      await front.close();
-      await forwarder.close();
+      await close();
       await upstream.close();
     }
   });
@@ -131,8 +125,7 @@ describe('streams the upstream never processed are sent again, and only those', 
       if (index === 1) return stream.session!.goaway(http2.constants.NGHTTP2_NO_ERROR, 1);
       answer(stream, seen);
     });
-    const forwarder = new Http2Forwarder(4);
-    const front = await startFront(forwarder, upstream.url, 'h2c');
+    const { front, close } = await startForwarding(upstream.url, 'h2c');
     const session = http2.connect(front.url);
     try {
       assert.deepEqual(await h2Request(session, '/first'), { status: 200, body: '/first 0' });
@@ -147,28 +140,22 @@ describe('streams the upstream never processed are sent again, and only those', 
       );
     } finally {
       session.close();
-      await front.close();
-      await forwarder.close();
+      await close();
       await upstream.close();
     }
   });
 
   test('a stream the upstream may have processed (its session died after receiving it) is not sent again: UNAVAILABLE', async () => {
     const upstream = await startH2Upstream((stream) => stream.session!.destroy());
-    const forwarder = new Http2Forwarder(4);
-    const front = await startFront(forwarder, upstream.url, 'h2c');
+    const { front, close } = await startForwarding(upstream.url, 'h2c');
     const client = echoClient(front.address);
     try {
-      const err = (await unary(client, { text: 'once' }).then(
-        () => assert.fail('expected UNAVAILABLE'),
-        (e: unknown) => e,
-      )) as grpc.ServiceError;
+      const err = await unaryError(client, { text: 'once' });
       assert.equal(err.code, grpc.status.UNAVAILABLE);
       assert.equal(upstream.seen.length, 1);
     } finally {
       client.close();
-      await front.close();
-      await forwarder.close();
+      await close();
       await upstream.close();
     }
   });
@@ -181,8 +168,7 @@ describe('streams the upstream never processed are sent again, and only those', 
         if (read > REPLAY_LIMIT && !stream.closed) stream.close(NGHTTP2_REFUSED_STREAM);
       });
     });
-    const forwarder = new Http2Forwarder(4);
-    const front = await startFront(forwarder, upstream.url, 'h2c');
+    const { front, close } = await startForwarding(upstream.url, 'h2c');
     const session = http2.connect(front.url);
     try {
       const r = await h2Request(session, '/big', Buffer.alloc(4 * REPLAY_LIMIT, 2));
@@ -191,8 +177,7 @@ describe('streams the upstream never processed are sent again, and only those', 
       assert.equal(front.results[0]!.failure?.kind, 'reset');
     } finally {
       session.close();
-      await front.close();
-      await forwarder.close();
+      await close();
       await upstream.close();
     }
   });
@@ -218,8 +203,7 @@ test("the peer's stream limit: more sessions up to the bound, never more streams
     },
     { maxConcurrentStreams: PER_SESSION },
   );
-  const forwarder = new Http2Forwarder(SESSIONS);
-  const front = await startFront(forwarder, upstream.url, 'h2c');
+  const { front, close } = await startForwarding(upstream.url, 'h2c', SESSIONS);
   const session = http2.connect(front.url);
   try {
     const replies = await Promise.all(Array.from({ length: 2 * PER_SESSION * SESSIONS }, (_, i) => h2Request(session, `/r${i}`)));
@@ -228,8 +212,7 @@ test("the peer's stream limit: more sessions up to the bound, never more streams
     assert.equal(maxPerSession, PER_SESSION);
   } finally {
     session.close();
-    await front.close();
-    await forwarder.close();
+    await close();
     await upstream.close();
   }
 });
@@ -252,36 +235,29 @@ describe('h2: TLS with ALPN and certificate verification', () => {
 
   test('a grpc-js server over TLS whose certificate a trusted CA signed: the call succeeds', async () => {
     const upstream = await startEchoServer({}, serverCredentials(trusted));
-    const forwarder = new Http2Forwarder(4);
-    const front = await startFront(forwarder, `https://${upstream.address}`, 'h2');
+    const { front, close } = await startForwarding(`https://${upstream.address}`, 'h2');
     const client = echoClient(front.address);
     try {
       assert.equal((await unary(client, { text: 'over tls' })).text, 'echo: over tls');
     } finally {
       client.close();
-      await front.close();
-      await forwarder.close();
+      await close();
       await upstream.close();
     }
   });
 
   test('a certificate no trusted CA signed: refused, UNAVAILABLE, nothing sent', async () => {
     const upstream = await startEchoServer({}, serverCredentials(untrusted));
-    const forwarder = new Http2Forwarder(4);
-    const front = await startFront(forwarder, `https://${upstream.address}`, 'h2');
+    const { front, close } = await startForwarding(`https://${upstream.address}`, 'h2');
     const client = echoClient(front.address);
     try {
-      const err = (await unary(client, { text: 'x' }).then(
-        () => assert.fail('expected UNAVAILABLE'),
-        (e: unknown) => e,
-      )) as grpc.ServiceError;
+      const err = await unaryError(client, { text: 'x' });
       assert.equal(err.code, grpc.status.UNAVAILABLE);
       assert.equal(front.results[0]!.failure?.kind, 'connect');
       assert.deepEqual(upstream.state.peers, []);
     } finally {
       client.close();
-      await front.close();
-      await forwarder.close();
+      await close();
       await upstream.close();
     }
   });
@@ -294,8 +270,7 @@ describe('h2: TLS with ALPN and certificate verification', () => {
     let requests = 0;
     https.on('request', () => requests++);
     await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
-    const forwarder = new Http2Forwarder(4);
-    const front = await startFront(forwarder, `https://127.0.0.1:${(https.address() as AddressInfo).port}`, 'h2');
+    const { front, close } = await startForwarding(`https://127.0.0.1:${(https.address() as AddressInfo).port}`, 'h2');
     const session = http2.connect(front.url);
     try {
       const stream = session.request({ ':method': 'POST', ':path': '/x', 'content-type': 'application/grpc', te: 'trailers' });
@@ -305,8 +280,7 @@ describe('h2: TLS with ALPN and certificate verification', () => {
       assert.equal(requests, 0);
     } finally {
       session.close();
-      await front.close();
-      await forwarder.close();
+      await close();
       https.closeAllConnections();
       await new Promise((resolve) => https.close(resolve));
     }
