@@ -100,7 +100,7 @@ export async function startEchoServer(
 ): Promise<EchoServer> {
   const state: EchoState = { peers: [], cancelled: [], inFlight: 0, maxInFlight: 0, holdUntil: Infinity, blockedAfter: undefined };
   const held: Array<() => void> = [];
-  const watch = (call: grpc.ServerSurfaceCall, method: string) => {
+  const watch = (call: { getPeer(): string; on(event: 'cancelled', listener: () => void): unknown }, method: string) => {
     state.peers.push(call.getPeer());
     call.on('cancelled', () => state.cancelled.push(method));
   };

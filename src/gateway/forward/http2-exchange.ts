@@ -8,6 +8,7 @@
  */
 import http2, {
   type ClientHttp2Stream,
+  type Http2Stream,
   type IncomingHttpHeaders,
   type IncomingHttpStatusHeader,
   type OutgoingHttpHeaders,

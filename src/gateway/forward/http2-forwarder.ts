@@ -168,6 +168,8 @@ class StreamCall implements ExchangeHooks {
   onResponse(stream: ClientHttp2Stream, headers: ResponseHeaders, endStream: boolean): void {
     if (!this.grpc) clearTimeout(this.timer);
     const inbound = this.inbound;
+    // Reset by the client in this same turn, before its 'close' event: respond() would throw.
+    if (inbound.destroyed || inbound.closed) return this.clientGone();
     this.upstream = stream;
     this.result.upstreamMs = performance.now() - this.started;
     this.result.status = Number(headers[':status']);

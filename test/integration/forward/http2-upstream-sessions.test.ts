@@ -11,7 +11,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls, { type AddressInfo } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { REPLAY_LIMIT } from '../../../src/gateway/forward/http2-exchange.js';
 import {
   echoClient,
@@ -29,16 +30,16 @@ import { makeCertificates } from '../../helpers/test-certificates.js';
 
 const { NGHTTP2_REFUSED_STREAM } = http2.constants;
 
-/** A plain (not gRPC) HTTP/2 request to `url`: status and body. */
+/** A plain (not gRPC) HTTP/2 request on `session`: status and body. */
 async function h2Request(session: http2.ClientHttp2Session, path: string, body?: Buffer): Promise<{ status: number; body: string }> {
   const stream = session.request({ ':method': body ? 'POST' : 'GET', ':path': path }, { endStream: body === undefined });
   if (body) stream.end(body);
   const chunks: Buffer[] = [];
   stream.on('data', (c: Buffer) => chunks.push(c));
-  const [headers] = (await new Promise((resolve, reject) => {
-    stream.once('response', (...a) => resolve(a));
+  const headers = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+    stream.once('response', resolve);
     stream.once('error', reject);
-  })) as [IncomingHttpHeaders];
+  });
   await new Promise((resolve) => stream.on('close', resolve));
   return { status: Number(headers[':status']), body: Buffer.concat(chunks).toString() };
 }
@@ -275,7 +276,7 @@ describe('h2: TLS with ALPN and certificate verification', () => {
     try {
       const stream = session.request({ ':method': 'POST', ':path': '/x', 'content-type': 'application/grpc', te: 'trailers' });
       stream.end(grpcFrame('x'));
-      const [headers] = (await new Promise((resolve) => stream.once('response', (...a) => resolve(a)))) as [IncomingHttpHeaders];
+      const headers = await new Promise<IncomingHttpHeaders>((resolve) => stream.once('response', resolve));
       assert.equal(headers['grpc-status'], '14');
       assert.equal(requests, 0);
     } finally {
