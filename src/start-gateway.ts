@@ -20,7 +20,7 @@ import { ConfigReloader, type ReloadOutcome } from './reload.js';
 import { policyWarnings } from './config/policy-lint.js';
 import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control-plane.js';
-import { selfServiceUiPerKratos } from './gateway/tenancy/tenant-ui.js';
+import { selfServiceUiPerKratos } from './ui/per-kratos.js';
 import { createAdminHandler, type AdminClusterHooks } from './admin/admin-app.js';
 import type { InvalidationChannel } from './gateway/session/store/invalidation-channel.js';
 import { createAdminHttp2 } from './admin/admin-http2.js';
@@ -260,7 +260,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     if (config.ui.enabled) {
       mounts.push({
         prefix: config.ui.prefix,
-        // Per Kratos: an instance's hosts get its flows (tenancy/tenant-ui.ts). The UI names its
+        // Per Kratos: an instance's hosts get its flows (ui/per-kratos.ts). The UI names its
         // own logger component (a second child() would repeat the key).
         router: selfServiceUiPerKratos({ config, publicOrigin, current: core, logger }),
       });
