@@ -1,4 +1,5 @@
 import type { Server, ServerOptions } from 'node:http';
+import type { Server as NetServer, Socket } from 'node:net';
 
 export class ListenError extends Error {}
 
@@ -20,7 +21,7 @@ export function enforcedTimeouts(headersTimeout: number, requestTimeout: number)
 }
 
 /** Listens and resolves the actual URL; a taken port is a clear one-line error, not a stack. */
-export function listen(server: Server, host: string, port: number, what: string): Promise<string> {
+export function listen(server: NetServer, host: string, port: number, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -44,22 +45,50 @@ export function listen(server: Server, host: string, port: number, what: string)
   });
 }
 
+/** The servers behind one listener: its HTTP/1.1 server and, with HTTP/2 on, the HTTP/2 sessions. */
+export interface ServedBy {
+  readonly http1: Server;
+  readonly http2?: { closeSessions(): void; destroySessions(): void };
+  /** Every connection the listener accepted (trackConnections), whichever server has it, if any yet. */
+  readonly accepted: ReadonlySet<Socket>;
+}
+
+/** The open connections of a listening server, from the first. */
+export function trackConnections(listening: NetServer): ReadonlySet<Socket> {
+  const sockets = new Set<Socket>();
+  listening.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
 /**
  * Stops accepting, lets in-flight requests finish within `graceMs`, then closes what is left,
  * including what `onGraceExpired` closes (upgraded sockets the server no longer manages).
+ * `listening` is the server that accepted the connections: the HTTP/1.1 server itself, or the
+ * h2c dispatcher in front of `servedBy`. HTTP/2 sessions are sent GOAWAY at once, so clients
+ * open no new streams on them while their open streams finish.
  */
-export function closeGracefully(server: Server, graceMs: number, onGraceExpired?: () => void): Promise<void> {
+export function closeGracefully(listening: NetServer, graceMs: number, onGraceExpired?: () => void, servedBy?: ServedBy): Promise<void> {
+  const http1 = servedBy?.http1 ?? (listening as Server);
   return new Promise((resolve) => {
-    if (!server.listening) return resolve();
+    if (!listening.listening) return resolve();
     const timer = setTimeout(() => {
-      server.closeAllConnections();
+      http1.closeAllConnections();
+      servedBy?.http2?.destroySessions();
+      // Including connections the dispatcher has not handed on yet (no protocol seen).
+      for (const socket of servedBy?.accepted ?? []) socket.destroy();
       onGraceExpired?.();
     }, graceMs);
     timer.unref();
-    server.close(() => {
+    // Resolves once every connection the listener accepted is closed, whichever server served it.
+    listening.close(() => {
       clearTimeout(timer);
       resolve();
     });
-    server.closeIdleConnections();
+    if (listening !== http1) http1.close(); // its keep-alive handling stops as if it had listened itself
+    http1.closeIdleConnections();
+    servedBy?.http2?.closeSessions();
   });
 }

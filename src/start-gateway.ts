@@ -26,6 +26,7 @@ import type { LocalInvalidationBus } from './gateway/session/memory-session-stor
 import { reportIdentityServer } from './admin/kratos-health.js';
 import type { RestartPolicy, SupervisedIdentityServer } from './identity/supervisor.js';
 import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS, closeGracefully, enforcedTimeouts, listen, ListenError } from './listen.js';
+import { proxyListener } from './http/proxy-listener.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { startTracing, type Env } from './observability/tracing/index.js';
 
@@ -270,8 +271,9 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       );
       proxyServer.on('upgrade', handler.upgrade);
       proxyServer.on('checkContinue', handler.checkContinue);
-      proxyUrl = await listen(proxyServer, p.listen.host, p.listen.port, 'proxy.listen');
-      closers.unshift(() => closeGracefully(proxyServer, p.shutdown_grace_ms, () => core.destroyUpgradedSockets()));
+      const front = proxyListener(p, proxyServer, handler.stream);
+      proxyUrl = await listen(front.listening, p.listen.host, p.listen.port, 'proxy.listen');
+      closers.unshift(() => closeGracefully(front.listening, p.shutdown_grace_ms, () => core.destroyUpgradedSockets(), front.servedBy));
     }
 
     let adminUrl = '';

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -20,6 +21,8 @@ import type { TrustedProxies } from './trusted-proxies.js';
 export interface ControlPlane {
   owns(canonicalPath: string): boolean;
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** The same over HTTP/2, through Node's compatibility request and response objects. */
+  handleHttp2(req: Http2ServerRequest, res: Http2ServerResponse): void;
 }
 
 /**

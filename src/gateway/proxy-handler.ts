@@ -1,7 +1,7 @@
 /**
- * The data plane's entry points on the proxy port: HTTP requests (and `Expect: 100-continue`)
- * and WebSocket handshakes. The work is in pipeline/evaluate.ts (the one evaluation, shared
- * with the decision API); transport/http.ts and transport/websocket.ts write its outcome;
+ * The data plane's entry points on the proxy port: HTTP requests (and `Expect: 100-continue`),
+ * WebSocket handshakes and HTTP/2 streams. The work is in pipeline/evaluate.ts (the one
+ * evaluation, shared with the decision API); transport/http.ts, http2.ts and websocket.ts write its outcome;
  * pipeline/observe.ts observes every request.
  *
  * Tracing (src/observability/tracing, off unless OTEL_* says so) hooks in with `trace?.…` one-liners: the
@@ -13,8 +13,10 @@ import type { GatewayCore } from './gateway-core.js';
 import { createObserver } from './pipeline/observe.js';
 import { createHttpTransport } from './transport/http.js';
 import { createWebSocketTransport } from './transport/websocket.js';
+import { createHttp2Transport, type Http2UpstreamForwarder } from './transport/http2.js';
 
-export function createProxyHandler(g: GatewayCore) {
+/** `upstreamH2`: the forwarder for routes whose upstream speaks HTTP/2 (none without it). */
+export function createProxyHandler(g: GatewayCore, upstreamH2?: Http2UpstreamForwarder) {
   const observe = createObserver(g);
   /**
    * Connections the gateway answered with `Connection: close` because it refused to read on:
@@ -44,5 +46,7 @@ export function createProxyHandler(g: GatewayCore) {
       request(req, res);
     },
     upgrade: guard(websocket.handleUpgrade, websocket.fail),
+    /** For the HTTP/2 server's `stream` event. */
+    stream: createHttp2Transport(g, observe, upstreamH2).stream,
   };
 }

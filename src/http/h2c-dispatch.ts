@@ -13,6 +13,7 @@ export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin
 /** What the dispatcher hands sockets to: an http.Server or an http2 server, neither of them listening itself. */
 export interface ConnectionTaker {
   emit(event: 'connection', socket: Socket): boolean;
+  emit(event: 'listening'): boolean;
 }
 
 export interface H2cDispatchOptions {
@@ -33,7 +34,7 @@ export function protocolOf(seen: Buffer): 'h2' | 'http1' | undefined {
 }
 
 export function createH2cDispatcher(options: H2cDispatchOptions): NetServer {
-  return createNetServer((socket) => {
+  const server = createNetServer((socket) => {
     let seen: Buffer = Buffer.alloc(0);
     const timer = options.prefaceTimeoutMs > 0 ? setTimeout(() => socket.destroy(), options.prefaceTimeoutMs).unref() : undefined;
     const done = () => {
@@ -72,4 +73,12 @@ export function createH2cDispatcher(options: H2cDispatchOptions): NetServer {
     socket.on('error', onError);
     socket.on('end', onEnd);
   });
+  // An http.Server tracks its connections, and enforces its headers and request timeouts on
+  // them, only from its 'listening' event on: without it the servers behind the dispatcher
+  // would never time out a slowloris, nor close idle keep-alive connections on shutdown.
+  server.on('listening', () => {
+    options.http1.emit('listening');
+    options.http2.emit('listening');
+  });
+  return server;
 }

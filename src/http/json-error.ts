@@ -23,13 +23,18 @@ export function sendJsonError(
     return;
   }
   const body = jsonErrorBody(code, message, error);
-  res.writeHead(code, {
+  res.writeHead(code, jsonErrorHeaders(body, headers));
+  res.end(body);
+}
+
+/** The headers of a JSON error with this body, after the refusal's own (`WWW-Authenticate`, `Retry-After`). */
+export function jsonErrorHeaders(body: string, headers?: Readonly<Record<string, string>>): Record<string, string | number> {
+  return {
     ...headers,
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
-  });
-  res.end(body);
+  };
 }
 
 /** The same answer on a raw socket, for a refused WebSocket handshake. Closes the connection. */

@@ -5,7 +5,7 @@
  *   0. refuse what cannot be framed safely (Transfer-Encoding in anything but HTTP/1.1)
  *   1. canonicalize the path (reject what cannot be made unambiguous)
  *   2. strip protected headers the caller sent — on every route and every outcome
- *   3. hand control-plane paths (Kratos mount, UI) to express (HTTP only)
+ *   3. hand control-plane paths (Kratos mount, UI) to express (HTTP/1.x and HTTP/2)
  *   4. match a route
  *   5. authenticate: credential source → session (cache, coalescing) → allow / login / 401 / fail closed
  *   6. authorize: every registered authorizer (route policies): 403, or a step-up to the login flow
@@ -34,7 +34,8 @@ import { stepUpLocation } from '../step-up.js';
 
 export type { Refuse } from './refuse.js';
 
-export type Transport = 'http' | 'websocket' | 'decision';
+/** `http`: HTTP/1.x; `http2`: an HTTP/2 stream; `grpc`: an HTTP/2 stream with a gRPC content type (never sent to a login page). */
+export type Transport = 'http' | 'http2' | 'grpc' | 'websocket' | 'decision';
 
 export interface EvaluationInput {
   readonly transport: Transport;
@@ -45,7 +46,7 @@ export interface EvaluationInput {
   readonly rawTarget: string | undefined;
   /** The caller's headers: stripped, then mutated in place into the upstream headers (HTTP, WebSocket). */
   readonly headers: IncomingHttpHeaders;
-  /** `req.httpVersion`, for the framing check; undefined for the decision API's original request. */
+  /** `req.httpVersion` ('2.0' for HTTP/2), for the framing check; undefined for the decision API's original request. */
   readonly httpVersion?: string;
 }
 
@@ -109,7 +110,7 @@ export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?:
     if (route === AMBIGUOUS) return refuse('bad_request', 400, AMBIGUOUS_MESSAGE);
     if (route === undefined || !route.websocket) return refuse('no_route', 404, 'No WebSocket route matches this request', route?.name);
   } else {
-    if (transport === 'http' && g.control?.owns(target.path)) return { kind: 'control', target };
+    if (transport !== 'decision' && g.control?.owns(target.path)) return { kind: 'control', target };
     route = s.routes.match(e.host, target.path, e.method);
     if (route === AMBIGUOUS) return refuse('bad_request', 400, AMBIGUOUS_MESSAGE);
     // The decision API answers 403: nginx auth_request fails on anything but 2xx/401/403.
@@ -189,7 +190,7 @@ function authorizeAndMutate(a: Arrival, e: EvaluationInput, route: Route, target
     identityHeaders.mutate(upstream, ctx);
     s.assertion?.mutate(upstream, ctx);
   } else {
-    if (transport === 'http') delete headers.expect; // answered by the writer (allowBody); undici refuses to send it
+    if (transport !== 'websocket') delete headers.expect; // answered by the writer (allowBody); undici refuses to send it
     stripHopByHop(headers, s.injectedHeaderNames, transport === 'websocket');
     for (const mutator of s.mutators) mutator.mutate(headers, ctx);
     upstream = headers;

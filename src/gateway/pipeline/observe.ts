@@ -6,6 +6,8 @@ import type { IncomingMessage } from 'node:http';
 import { AccessLog } from '../access-log.js';
 import type { GatewayCore } from '../gateway-core.js';
 import type { ConfigSnapshot } from '../config-snapshot.js';
+import type { TracedRequest } from '../../observability/tracing/types.js';
+import type { Protocol } from '../../observability/metrics.js';
 
 /**
  * What the access line needs that is gone by the time it is written: the TCP peer (the socket
@@ -18,6 +20,8 @@ export interface Arrival {
   readonly peer: string | undefined;
   readonly snapshot: ConfigSnapshot;
   path: string | undefined;
+  /** What the request came over; HTTP/1.x when not given. */
+  readonly protocol?: Protocol;
   /** Set by the observer: a request is observed once, even when a stage fails after that. */
   observed: boolean;
 }
@@ -41,7 +45,14 @@ export function observeFailure(observe: Observe, req: IncomingMessage): void {
   if (a !== undefined && !a.observed) observe(req, a, 'none', 500);
 }
 
-export type Observe = (req: IncomingMessage, a: Arrival, route: string, status: number, identityId?: string, upstreamMs?: number) => void;
+export type Observe = (req: TracedRequest, a: Arrival, route: string, status: number, identityId?: string, upstreamMs?: number) => void;
+
+const PROTOCOL_FIELD: Record<Protocol, string> = {
+  http1: ',"protocol":"http1"',
+  h2: ',"protocol":"h2"',
+  h2c: ',"protocol":"h2c"',
+  grpc: ',"protocol":"grpc"',
+};
 
 /** `decision`: the forward-auth API, whose series are labelled `decision:<route>` and whose access lines say so. */
 export function createObserver(g: GatewayCore, decision = false): Observe {
@@ -51,18 +62,21 @@ export function createObserver(g: GatewayCore, decision = false): Observe {
     a.observed = true;
     const seconds = (performance.now() - a.started) / 1000;
     const method = req.method ?? 'GET';
-    g.metrics.request(decision ? `decision:${route}` : route, method, status, seconds);
+    const protocol = a.protocol ?? 'http1';
+    g.metrics.request(decision ? `decision:${route}` : route, method, status, seconds, protocol);
     const traceId = g.tracing?.finishRequest(req, route, status);
     if (!accessLog.enabled) return;
     const xff = req.headers['x-forwarded-for'];
     const client = a.snapshot.trustedProxies.clientAddress(a.peer, typeof xff === 'string' ? xff : undefined);
-    const extra = decision
-      ? traceId === undefined
-        ? ',"decision":true'
-        : `,"decision":true,"trace_id":"${traceId}"`
-      : traceId === undefined
-        ? ''
-        : `,"trace_id":"${traceId}"`;
+    const extra =
+      PROTOCOL_FIELD[protocol] +
+      (decision
+        ? traceId === undefined
+          ? ',"decision":true'
+          : `,"decision":true,"trace_id":"${traceId}"`
+        : traceId === undefined
+          ? ''
+          : `,"trace_id":"${traceId}"`);
     accessLog.write(a.requestId, client, route, method, a.path, status, Math.round(seconds * 1e4) / 10, identityId, extra, upstreamMs);
   };
 }

@@ -125,12 +125,12 @@ export function createHttpTransport(g: GatewayCore, observe: Observe, closing: W
     allowBody(req, res);
     const upstreamTrace = trace?.startUpstream(req.headers, route.upstream, method);
     const result = await g.http.forward(
-      req,
+      method,
+      hasBody ? req : null,
       res,
       route.upstream.origin,
       upstreamPath(route, target.path, target.search),
       req.headers,
-      hasBody,
       route.timeoutMs,
       extra,
     );

@@ -7,7 +7,13 @@
  * AsyncLocalStorage context manager: the request knows its own trace, and nothing pays for
  * async context tracking.
  */
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** What tracing reads of a request (an HTTP/1.1 IncomingMessage, or an HTTP/2 stream's method and headers); also its key. */
+export interface TracedRequest {
+  readonly method?: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+}
 
 export interface Tracing {
   /**
@@ -15,9 +21,9 @@ export interface Tracing {
    * `traceparent` is valid. The caller's context only parents spans and decides sampling under
    * a parent-based sampler; nothing security-related reads it.
    */
-  startRequest(req: IncomingMessage, kind: 'proxy' | 'decision' | 'websocket'): RequestTrace;
+  startRequest(req: TracedRequest, kind: 'proxy' | 'decision' | 'websocket'): RequestTrace;
   /** Ends the request span started for `req`, if any. Returns its trace id for the access line. */
-  finishRequest(req: IncomingMessage, route: string, status: number): string | undefined;
+  finishRequest(req: TracedRequest, route: string, status: number): string | undefined;
   /** Flushes what is queued to the exporter. */
   shutdown(): Promise<void>;
 }

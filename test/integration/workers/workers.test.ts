@@ -98,8 +98,8 @@ test('an admin purge reaches every worker and counts what each dropped', async (
 
 test('/metrics on the admin listener adds up every worker', async () => {
   const text = await metrics(setup.admin);
-  assert.equal(metric(text, 'kratos_gateway_requests_total{route="app",method="GET",status="200"}'), sent200);
-  assert.equal(metric(text, 'kratos_gateway_requests_total{route="app",method="GET",status="401"}'), sent401);
+  assert.equal(metric(text, 'kratos_gateway_requests_total{route="app",method="GET",status="200",protocol="http1"}'), sent200);
+  assert.equal(metric(text, 'kratos_gateway_requests_total{route="app",method="GET",status="401",protocol="http1"}'), sent401);
   assert.equal(metric(text, 'kratos_gateway_request_duration_seconds_count{route="app"}'), sent200 + sent401);
   // The same in every process: not multiplied by the number of processes.
   assert.match(text, /^kratos_gateway_build_info\{[^}]*\} 1$/m);
@@ -138,7 +138,7 @@ test('a configuration change reaches every worker', async () => {
 
 test('a worker killed with SIGKILL is logged and replaced, and traffic is still served', async () => {
   const victim = logLines(gw.stdout(), 'worker started')[0]!;
-  const app200 = 'kratos_gateway_requests_total{route="app",method="GET",status="200"}';
+  const app200 = 'kratos_gateway_requests_total{route="app",method="GET",status="200",protocol="http1"}';
   assert.equal(metric(await metrics(setup.admin), app200), sent200);
   process.kill(victim.pid as number, 'SIGKILL');
   const out = await gw.waitFor('stdout', (t) => logLines(t, 'worker started').length === 3, 60_000);
