@@ -76,7 +76,8 @@ export class HttpForwarder {
           path,
           method: method as Dispatcher.HttpMethod,
           headers: headers as Record<string, string | string[]>,
-          body,
+          // undici sends async iterables (client-h1 writeIterable) though its types list only Readable.
+          body: body as Readable | null,
           // Backstop only; the deadline above answers first.
           headersTimeout: timeoutMs + 1_000,
           bodyTimeout: 0,
