@@ -49,18 +49,8 @@ export function listen(server: NetServer, host: string, port: number, what: stri
 export interface ServedBy {
   readonly http1: Server;
   readonly http2?: { closeSessions(): void; destroySessions(): void };
-  /** Every connection the listener accepted (trackConnections), whichever server has it, if any yet. */
+  /** Every open connection the listener accepted, whichever server has it, if any yet. */
   readonly accepted: ReadonlySet<Socket>;
-}
-
-/** The open connections of a listening server, from the first. */
-export function trackConnections(listening: NetServer): ReadonlySet<Socket> {
-  const sockets = new Set<Socket>();
-  listening.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  return sockets;
 }
 
 /**
