@@ -4,7 +4,7 @@
  * listener reads only as far as the first byte that tells the two apart (the first byte for
  * every HTTP/1.1 method but PRI), puts the bytes back and hands the socket to the server that
  * speaks its protocol. `Upgrade: h2c` (RFC 7540 §3.2, removed in RFC 9113) is not offered: an
- * HTTP/1.1 request carrying it is served as HTTP/1.1.
+ * HTTP/1.1 request asking for it goes to the HTTP/1.1 server (which refuses every upgrade but WebSocket).
  */
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 

@@ -14,7 +14,7 @@ import { sendJsonError } from '../../http/json-error.js';
 import type { GatewayCore } from '../gateway-core.js';
 import { stripHopByHop, isHopByHopResponseHeader } from '../../http/hop-by-hop.js';
 import { forwardedHeaders } from '../pipeline/mutators/forwarded-headers.js';
-import { requestIdOf } from '../../http/request.js';
+import { requestIdOf, withoutPseudoHeaders } from '../../http/request.js';
 import { readSmallBody, sessionTokensInBody } from './body-tokens.js';
 import { forwardOnlyReadCredentials, isReadOnlyOperation, requestCredentials } from './purge-policy.js';
 
@@ -53,7 +53,9 @@ export function createKratosMount(g: GatewayCore) {
     const snapshot = g.snapshot; // read once: the whole request uses the configuration it arrived under
     const sources = snapshot.credentialSources;
 
-    const headers = req.headers;
+    // Over HTTP/2 (Node's compatibility request) the headers hold the pseudo-headers too, which
+    // are no header fields for Kratos.
+    const headers = req.httpVersionMajor === 2 ? withoutPseudoHeaders(req.headers) : req.headers;
     const hasBody = 'content-length' in headers ? headers['content-length'] !== '0' : 'transfer-encoding' in headers;
     stripHopByHop(headers, snapshot.injectedHeaderNames);
     delete headers.expect;

@@ -31,7 +31,7 @@ import type { Arrival, Observe } from '../pipeline/observe.js';
 import { refuse } from '../pipeline/refuse.js';
 import type { Protocol } from '../../observability/metrics.js';
 import type { RequestTrace } from '../../observability/tracing/types.js';
-import { requestIdOf } from '../../http/request.js';
+import { requestIdOf, withoutPseudoHeaders } from '../../http/request.js';
 import { upstreamPath, type Route } from '../routing/route-table.js';
 import { JWKS_PATH } from '../assertion/jwks.js';
 import { GrpcStatus, isGrpcContentType, respondGrpcRefusal, respondGrpcStatus } from './grpc-refusal.js';
@@ -83,8 +83,7 @@ export function createHttp2Transport(g: GatewayCore, observe: Observe, upstreamH
     const rawTarget = h[':path'];
     const grpc = isGrpcContentType(h['content-type']);
     const protocol: Protocol = grpc ? 'grpc' : stream.session?.encrypted === true ? 'h2' : 'h2c';
-    const headers: IncomingHttpHeaders = {};
-    for (const name in h) if (name.charCodeAt(0) !== 58 /* : */) headers[name] = h[name];
+    const headers = withoutPseudoHeaders(h);
     const req: StreamRequest = { method, headers };
     const requestId = requestIdOf(req);
     const peer = stream.session?.socket?.remoteAddress;
