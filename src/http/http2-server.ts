@@ -4,8 +4,9 @@
  *
  * What Node bounds and what this module adds:
  * - the header list: SETTINGS_MAX_HEADER_LIST_SIZE is proxy.max_header_size, and the number of
- *   fields is capped where every field's 32-octet overhead (RFC 9113 §6.5.2) would exceed it; a
- *   larger header block resets the stream (ENHANCE_YOUR_CALM) and is never seen as a request;
+ *   fields is capped where every field's 32-octet overhead (RFC 9113 §6.5.2) would exceed it (more
+ *   fields reset the stream with ENHANCE_YOUR_CALM). Node does not hold a peer to the size it
+ *   announced, so the HTTP/2 transport refuses a larger list with 431 (headerListSize);
  * - streams: SETTINGS_MAX_CONCURRENT_STREAMS is proxy.http2_max_concurrent_streams; a client that
  *   keeps opening streams past it is sent REFUSED_STREAM, then the session goes after
  *   `maxSessionRejectedStreams`;
@@ -69,7 +70,7 @@ export function http2ServerOptions(l: Http2Limits) {
 
 export function createProxyHttp2Server(
   l: Http2Limits,
-  onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => void,
+  onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void,
 ): ProxyHttp2Server {
   const server = createServer(http2ServerOptions(l));
   const sessions = new Set<Http2Session>();
@@ -80,8 +81,8 @@ export function createProxyHttp2Server(
     let idle: NodeJS.Timeout | undefined;
     const arm = (ms: number) => {
       clearTimeout(idle);
-      // An idle connection is told GOAWAY and closes once nothing is in flight (here: at once).
-      if (ms > 0) idle = setTimeout(() => session.close(), ms).unref();
+      // An idle connection is told GOAWAY and closed.
+      if (ms > 0) idle = setTimeout(closeIdle, ms, session).unref();
     };
     arm(l.headersTimeoutMs);
     session.on('stream', (stream: ServerHttp2Stream) => {
@@ -120,4 +121,21 @@ function streamTimedOut(stream: ServerHttp2Stream): void {
   if (stream.headersSent) return void stream.close(constants.NGHTTP2_CANCEL);
   stream.respond({ ':status': 408, 'content-length': 0, 'cache-control': 'no-store' }, { endStream: true });
   stream.close(constants.NGHTTP2_NO_ERROR);
+}
+
+/** The size of a header list as RFC 9113 §6.5.2 counts it, from the stream event's raw name/value pairs. */
+export function headerListSize(rawHeaders: readonly string[]): number {
+  let size = 0;
+  for (let i = 0; i < rawHeaders.length; i++) size += rawHeaders[i]!.length;
+  return size + (rawHeaders.length / 2) * FIELD_OVERHEAD;
+}
+
+/**
+ * GOAWAY, then the connection closes. It has no open stream, so nothing is cut short, but Node's
+ * close() waits for what nghttp2 still holds: a header block that never completes would keep the
+ * connection open for good (an HTTP/2 slowloris), so it is ended here.
+ */
+function closeIdle(session: Http2Session): void {
+  session.close();
+  if (!session.destroyed) session.destroy();
 }

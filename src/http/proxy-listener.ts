@@ -27,7 +27,7 @@ export interface ProxyListener {
 export function proxyListener(
   p: ProxyListenerSettings,
   http1: Server,
-  onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => void,
+  onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void,
 ): ProxyListener {
   if (!p.http2) return { listening: http1 };
   const http2 = createProxyHttp2Server(
