@@ -94,3 +94,32 @@ test('on shutdown HTTP/2 clients get GOAWAY, and the stream in flight finishes',
   await closeServer(upstream);
   await kratos.close();
 });
+
+test('the self-service UI answers over HTTP/2 as over HTTP/1.1', async () => {
+  const kratos = await startFakeKratos();
+  const gw = await startTestGateway({
+    kratos: { public_url: kratos.url },
+    ui: { enabled: true },
+    routes: [{ name: 'app', match: { path_prefix: '/app' }, upstream: 'http://127.0.0.1:9' }],
+  });
+  const session = await h2Connect(gw.proxyUrl);
+  try {
+    const css = await h2Request(session, { ':path': '/ui/style.css', accept: 'text/css' });
+    assert.equal(css.status, 200);
+    assert.match(String(css.headers['content-type']), /^text\/css/);
+    assert.ok(css.body.length > 0);
+    const page = await h2Request(session, { ':path': '/ui/sign-in', accept: 'text/html' });
+    assert.equal(page.status, 404);
+    assert.match(page.body, /<h1>Page not found<\/h1>/);
+    assert.match(String(page.headers['content-security-policy']), /script-src 'none'/);
+    const login = await h2Request(session, { ':path': '/ui/login', accept: 'text/html' });
+    const h1 = await fetch(gw.proxyUrl + '/ui/login', { headers: { accept: 'text/html' }, redirect: 'manual' });
+    await h1.arrayBuffer();
+    assert.equal(login.status, h1.status);
+    assert.equal(login.headers.location, h1.headers.get('location') ?? undefined);
+  } finally {
+    session.close();
+    await gw.shutdown();
+    await kratos.close();
+  }
+});

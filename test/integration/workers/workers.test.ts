@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import type { GatewayProcess } from '../../helpers/process.js';
 import { startEchoUpstream } from '../../helpers/servers.js';
+import { h2Once } from '../../helpers/h2.js';
 import {
   fresh,
   freshStatuses,
@@ -157,6 +158,14 @@ test('a worker killed with SIGKILL is logged and replaced, and traffic is still 
   // The replacement took the reloaded configuration too.
   const replaced = (t: string) => logLines(t, 'configuration reloaded').some((l) => l.trigger === 'worker replaced (primary)');
   await gw.waitFor('stdout', replaced, 10_000);
+});
+
+test('the workers serve HTTP/2 with prior knowledge on the shared socket too', async () => {
+  const token = await register(setup.proxy, `h2-${Date.now()}@example.com`);
+  assert.equal((await h2Once(setup.proxy, { ':path': '/over-h2' })).status, 401);
+  const res = await h2Once(setup.proxy, { ':path': '/over-h2', 'x-session-token': token });
+  assert.equal(res.status, 200);
+  assert.ok(res.json<{ headers: Record<string, string> }>().headers['x-kratos-authenticated-identity-id']);
 });
 
 test('SIGTERM drains every worker: a request in flight completes, then the process exits 0', async () => {
