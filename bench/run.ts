@@ -3,13 +3,14 @@
  * and without a cache) and Caddy forward_auth, in one run on one machine. See bench/README.md.
  *
  *   --duration 5 --warmup 1 --reps 3 --connections 64
- *   --scenarios a,d,c,e,b,f,h,g,w,fleet --systems direct,floor,kg,kg-nocache,baseline,nginx-cache,nginx,caddy
+ *   --scenarios a,d,c,e,b,f,h,g,ext-authz,w,fleet --systems direct,floor,kg,kg-nocache,baseline,nginx-cache,nginx,caddy
  *   --kratos embedded|fake           --kratos-delay-ms 0
  *   --peer-cpus 1                    (nginx worker_processes, Caddy GOMAXPROCS)
  *   --quiet-wait 1                   (seconds to wait for an idle machine before each measurement)
  *   --access-log-off-too             (also measure kratos-gateway with its access log off in (a))
  *   --profile                        (CPU-profile kratos-gateway during the first scenario listed)
  *   --no-install                     (do not apt-get install nginx-light / caddy when missing)
+ *   --grpc-connections 2             (the ext-authz scenario: HTTP/2 connections its gRPC calls share)
  *   --fleet-trials 60 --fleet-credentials 20 --fleet-burst 300 --fleet-spread 500   (the fleet scenario, bench/lib/fleet.ts)
  *   --scenarios memory,soak          (bench/lib/memory-bench.ts: written to bench/results/memory.md, not latest.md)
  *   --memory-sessions 100000,1000000 --soak-seconds 150 --soak-ttl-cap-ms 30000 --soak-new-per-second 513
@@ -20,13 +21,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { num, parseArgs } from './lib/args.js';
 import { embeddedAvailable, startKratos, type Kratos, type KratosKind } from './lib/kratos.js';
-import { measure, median, type MeasureContext, type Sample } from './lib/measure.js';
+import { measure, median, summarize, type MeasureContext, type Sample } from './lib/measure.js';
 import { BENCH_DIR, sleep, startNode } from './lib/proc.js';
 import { renderMarkdown, type Report, type ScenarioReport } from './lib/report.js';
 import { hasCommand, peerVersions, startSystem, SYSTEM_LABELS, type RunningSystem, type SystemEnv, type SystemId } from './lib/systems.js';
 import { runLoad, stopLoad } from './lib/load.js';
 import { measureWorkers, workersTable } from './lib/workers.js';
 import { FLEET_LABELS, fleetScenario } from './lib/fleet.js';
+import { extAuthzScenario } from './lib/ext-authz.js';
 import { MEMORY_SCENARIOS, memoryPerCachedSession, runMemoryScenarios } from './lib/memory-bench.js';
 
 const args = parseArgs(process.argv.slice(2));
@@ -37,7 +39,7 @@ const connections = num(args, 'connections', 64);
 const delayMs = num(args, 'kratos-delay-ms', 0);
 const peerCpus = Math.max(1, num(args, 'peer-cpus', 1));
 const quietWaitMs = num(args, 'quiet-wait', 1) * 1000;
-const scenarios = (args.get('scenarios') ?? 'a,d,c,e,b,f,h,g,w,fleet').split(',').map((s) => s.trim());
+const scenarios = (args.get('scenarios') ?? 'a,d,c,e,b,f,h,g,ext-authz,w,fleet').split(',').map((s) => s.trim());
 const kratosKind = (args.get('kratos') ?? (embeddedAvailable() ? 'embedded' : 'fake')) as KratosKind;
 const notes: string[] = [];
 const started = Date.now();
@@ -181,21 +183,6 @@ function warmupFor(id: SystemId): number {
 function rotate<T>(xs: T[], by: number): T[] {
   const k = by % xs.length;
   return [...xs.slice(k), ...xs.slice(0, k)];
-}
-
-function summarize(samples: Sample[]) {
-  return {
-    rps: median(samples.map((s) => s.rps)),
-    p50: median(samples.map((s) => s.p50)),
-    p99: median(samples.map((s) => s.p99)),
-    whoami: median(samples.map((s) => s.whoami)),
-    rssMiB: median(samples.map((s) => s.rssEnd)) / 2 ** 20,
-    rssPeakMiB: Math.max(...samples.map((s) => s.rssPeak)) / 2 ** 20,
-    perCoreSecond: median(samples.map((s) => s.perCoreSecond)),
-    otherBusy: Math.max(...samples.map((s) => s.otherBusy)),
-    non2xx: samples.reduce((a, s) => a + s.non2xx, 0),
-    errors: samples.reduce((a, s) => a + s.errors + s.timeouts, 0),
-  };
 }
 
 async function steadyScenario(
@@ -474,6 +461,23 @@ try {
         raw: {},
         extra: { rows, table: workersTable(rows) },
       };
+    } else if (sc === 'ext-authz') {
+      // The HTTP decision API and the ext_authz gRPC service of the same kratos-gateway, alternating.
+      if (!systemIds.includes('kg')) {
+        notes.push('scenario ext-authz skipped: it measures the system kg, which --systems leaves out');
+        continue;
+      }
+      report.scenarios['ext-authz'] = await extAuthzScenario({
+        ctx,
+        kg: await system('kg'),
+        token: hot,
+        duration,
+        warmup: warmupFor('kg'),
+        reps,
+        connections,
+        grpcConnections: Math.max(1, num(args, 'grpc-connections', 2)),
+        log,
+      });
     } else if (sc === 'fleet') {
       Object.assign(report.systems, FLEET_LABELS);
       report.scenarios.fleet = await fleetScenario({

@@ -6,9 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import express, { type Router } from 'express';
-import type { ControlPlane, GatewayCore } from './gateway/gateway-core.js';
+import type { ControlPlane } from './gateway/transport/http.js';
 import { sendJsonError } from './http/json-error.js';
-import { createKratosMount } from './gateway/kratos-mount/mount.js';
+import { createKratosMount, type KratosMountDeps } from './gateway/kratos-mount/mount.js';
 
 export interface ControlMount {
   prefix: string;
@@ -35,7 +35,7 @@ function http2App(): express.Express {
   return app;
 }
 
-export function createControlPlane(g: GatewayCore, extraMounts: readonly ControlMount[]): ControlPlane & { close(): Promise<void> } {
+export function createControlPlane(g: KratosMountDeps, extraMounts: readonly ControlMount[]): ControlPlane & { close(): Promise<void> } {
   const owners: Array<(p: string) => boolean> = [];
   const mountPrefix = g.config.kratos.mount_prefix;
   const mount = mountPrefix === '' ? undefined : createKratosMount(g);

@@ -1,5 +1,6 @@
 import type { Server, ServerOptions } from 'node:http';
-import type { Server as NetServer, Socket } from 'node:net';
+import type { Server as NetServer } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 
 export class ListenError extends Error {}
 
@@ -20,8 +21,9 @@ export function enforcedTimeouts(headersTimeout: number, requestTimeout: number)
   return { headersTimeout, requestTimeout, connectionsCheckingInterval };
 }
 
-/** Listens and resolves the actual URL; a taken port is a clear one-line error, not a stack. */
+/** Listens and resolves the actual URL (`https://` for a TLS server); a taken port is a clear one-line error, not a stack. */
 export function listen(server: NetServer, host: string, port: number, what: string): Promise<string> {
+  const scheme = server instanceof TlsServer ? 'https' : 'http';
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -35,9 +37,9 @@ export function listen(server: NetServer, host: string, port: number, what: stri
     const onListening = () => {
       server.off('error', onError);
       const addr = server.address();
-      if (addr === null || typeof addr === 'string') return resolve(`http://${host}:${port}`);
+      if (addr === null || typeof addr === 'string') return resolve(`${scheme}://${host}:${port}`);
       const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      resolve(`http://${h}:${addr.port}`);
+      resolve(`${scheme}://${h}:${addr.port}`);
     };
     server.once('error', onError);
     server.once('listening', onListening);
@@ -45,40 +47,34 @@ export function listen(server: NetServer, host: string, port: number, what: stri
   });
 }
 
-/** The servers behind one listener: its HTTP/1.1 server and, with HTTP/2 on, the HTTP/2 sessions. */
-export interface ServedBy {
-  readonly http1: Server;
-  readonly http2?: { closeSessions(): void; destroySessions(): void };
-  /** Every open connection the listener accepted, whichever server has it, if any yet. */
-  readonly accepted: ReadonlySet<Socket>;
+/** A listening server that hands its connections to an http.Server (src/http/tls-dispatch.ts, h2c-dispatch.ts). */
+export interface Front extends NetServer {
+  /** Closes what is still open at the end of the grace period (connections not yet handed over). */
+  closeAllConnections?(): void;
 }
 
 /**
  * Stops accepting, lets in-flight requests finish within `graceMs`, then closes what is left,
- * including what `onGraceExpired` closes (upgraded sockets the server no longer manages).
- * `listening` is the server that accepted the connections: the HTTP/1.1 server itself, or the
- * h2c dispatcher in front of `servedBy`. HTTP/2 sessions are sent GOAWAY at once, so clients
- * open no new streams on them while their open streams finish.
+ * including what `onGraceExpired` closes (upgraded sockets the server no longer manages, HTTP/2
+ * sessions). With `front`, that is the listening server (a TLS or h2c front) and `server` is
+ * handed its connections; the front resolves once every connection it accepted is closed.
  */
-export function closeGracefully(listening: NetServer, graceMs: number, onGraceExpired?: () => void, servedBy?: ServedBy): Promise<void> {
-  const http1 = servedBy?.http1 ?? (listening as Server);
+export function closeGracefully(server: Server, graceMs: number, onGraceExpired?: () => void, front?: Front): Promise<void> {
+  const listening: NetServer = front ?? server;
   return new Promise((resolve) => {
     if (!listening.listening) return resolve();
     const timer = setTimeout(() => {
-      http1.closeAllConnections();
-      servedBy?.http2?.destroySessions();
-      // Including connections the dispatcher has not handed on yet (no protocol seen).
-      for (const socket of servedBy?.accepted ?? []) socket.destroy();
+      server.closeAllConnections();
+      front?.closeAllConnections?.();
       onGraceExpired?.();
     }, graceMs);
     timer.unref();
-    // Resolves once every connection the listener accepted is closed, whichever server served it.
     listening.close(() => {
       clearTimeout(timer);
       resolve();
     });
-    if (listening !== http1) http1.close(); // its keep-alive handling stops as if it had listened itself
-    http1.closeIdleConnections();
-    servedBy?.http2?.closeSessions();
+    // The front's close waits for every connection it accepted; the server stops its timeout sweep and closes its idle ones.
+    if (front !== undefined) server.close();
+    else server.closeIdleConnections();
   });
 }

@@ -16,7 +16,8 @@ import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { attributeToEnv, ConfigError, loadConfigFile } from './config/load.js';
 import { policyWarnings } from './config/policy-lint.js';
 import { loadAssertionKeys } from './gateway/assertion/keys.js';
-import { readRedisPassword } from './gateway/session/shared-session-store.js';
+import { readRedisPassword } from './gateway/session/store/create-session-store.js';
+import { loadProxyTlsPair, proxyTlsFiles } from './gateway/transport/tls-certificates.js';
 import { redactUrl } from './config/redact.js';
 import { readEmbeddedKratosFile, startGateway, startupFailure } from './start-gateway.js';
 import { workerCount } from './cluster/count.js';
@@ -49,7 +50,7 @@ function failOnStartupError(err: unknown): void {
  */
 async function checkEmbeddedKratos(config: GatewayConfig, baseDir: string): Promise<void> {
   const { file, raw } = readEmbeddedKratosFile(config, baseDir);
-  const { loadKratosConfig, KratosConfigError } = await import('./identity/config.js');
+  const { loadKratosConfig, KratosConfigError } = await import('./identity/index.js');
   try {
     loadKratosConfig(withDerivedKratosDefaults(raw, config), { baseDir: dirname(file) });
   } catch (err) {
@@ -113,6 +114,8 @@ async function main(): Promise<void> {
     if (config.identity_assertion.enabled && config.identity_assertion.tokenize_as === undefined)
       await collect(() => loadAssertionKeys(config.identity_assertion, baseDir));
     await collect(() => readRedisPassword(config, baseDir));
+    const tlsFiles = proxyTlsFiles(config.proxy.tls, baseDir);
+    if (tlsFiles !== undefined) await collect(() => loadProxyTlsPair(tlsFiles));
     if (problems.length > 0) failOnStartupError(attributeToEnv(new ConfigError(problems), loaded.envOrigins));
     // Valid, so not an error; said here too, as this is where an operator looks before deploying.
     for (const warning of policyWarnings(config.routes)) process.stderr.write(`config warning: route policy: ${warning}\n`);
@@ -138,7 +141,7 @@ async function main(): Promise<void> {
     abort?(): void;
   };
   let stopping = false;
-  // The embedded identity thread kept failing to restart (src/identity/supervisor.ts logged it,
+  // The embedded identity thread kept failing to restart (identity/server/supervisor.ts logged it,
   // fatal): end the process, as the cluster primary does when its workers keep exiting, so that
   // whatever runs it (an orchestrator, systemd, a container restart policy) starts it again.
   const gaveUp = () => {
@@ -186,7 +189,7 @@ async function main(): Promise<void> {
       () => process.exit(1),
     );
   };
-  // SIGHUP reloads the configuration file (src/reload.ts); so does a change of it.
+  // SIGHUP reloads the configuration file (src/reload.ts) and the proxy listener's certificate; so does a change of either.
   process.on('SIGHUP', () => {
     if (stopping) return;
     try {

@@ -11,8 +11,8 @@ import type { GatewayConfig } from './config/schema.js';
 import { ConfigError } from './config/errors.js';
 import { redactUrl } from './config/redact.js';
 import { createLogger, type Logger } from './log.js';
-import { GatewayCore } from './gateway/gateway-core.js';
-import { readRedisPassword } from './gateway/session/shared-session-store.js';
+import { GatewayResources } from './gateway/gateway-resources.js';
+import { readRedisPassword } from './gateway/session/store/create-session-store.js';
 import { configHash } from './gateway/config-snapshot.js';
 import { prepareAssertionKeys } from './gateway/assertion/keys.js';
 import { JWKS_PATH } from './gateway/assertion/jwks.js';
@@ -20,13 +20,18 @@ import { ConfigReloader, type ReloadOutcome } from './reload.js';
 import { policyWarnings } from './config/policy-lint.js';
 import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control-plane.js';
-import { createSelfServiceUi } from './ui/index.js';
+import { selfServiceUiPerKratos } from './gateway/tenancy/tenant-ui.js';
 import { createAdminHandler, type AdminClusterHooks } from './admin/admin-app.js';
-import type { LocalInvalidationBus } from './gateway/session/memory-session-store.js';
+import type { InvalidationChannel } from './gateway/session/store/invalidation-channel.js';
+import { createAdminHttp2 } from './admin/admin-http2.js';
+import { createH2cDispatcher } from './http/h2c-dispatch.js';
 import { reportIdentityServer } from './admin/kratos-health.js';
-import type { RestartPolicy, SupervisedIdentityServer } from './identity/supervisor.js';
+import type { RestartPolicy, SupervisedIdentityServer } from './identity/index.js';
 import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS, closeGracefully, enforcedTimeouts, listen, ListenError } from './listen.js';
-import { proxyListener } from './http/proxy-listener.js';
+import { createTlsDispatcher, type TlsFront } from './http/tls-dispatch.js';
+import type { CertificateReloader } from './http/certificate-reloader.js';
+import { loadProxyTlsPair, proxyTlsFiles, reloadProxyCertificates } from './gateway/transport/tls-certificates.js';
+import { h2cFront, proxyHttp2 } from './http/proxy-listener.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { startTracing, type Env } from './observability/tracing/index.js';
 
@@ -52,7 +57,7 @@ export interface StartOptions {
   /** A worker: the Kratos public URL its primary resolved (the embedded identity server's real URL). */
   kratosPublicUrl?: string;
   /** The session cache's fan-out to and from the other processes of this gateway (cluster IPC). */
-  invalidationBus?: LocalInvalidationBus;
+  invalidationBus?: InvalidationChannel;
   /** A primary: what its admin listener answers for the workers (metrics, readiness, purges). */
   adminCluster?: AdminClusterHooks;
   /** Told of every applied reload, with the configuration as loaded (a primary passes it on to its workers). */
@@ -78,12 +83,17 @@ export interface RunningGateway {
   demoUrl: string | undefined;
   /** The thread the embedded identity server runs on now, when it is enabled (undefined while it is being restarted). */
   readonly identityWorker: Worker | undefined;
-  core: GatewayCore;
+  core: GatewayResources;
   /**
    * Loads configFile again and applies it (SIGHUP), or applies `loaded` (a cluster worker: the
    * configuration its primary applied); undefined when no configFile was given.
    */
   reload(trigger?: string, loaded?: GatewayConfig): ReloadOutcome | undefined;
+  /**
+   * Reads the proxy listener's certificate files again (proxy.tls); reload() without `loaded`
+   * does it too. A cluster worker is told to by its primary on SIGHUP.
+   */
+  reloadCertificates(trigger: string): void;
   /** Readiness false, stop accepting, drain within the grace period, close everything. */
   shutdown(): Promise<void>;
 }
@@ -128,14 +138,17 @@ export function readEmbeddedKratosFile(config: GatewayConfig, baseDir: string): 
 }
 
 /** The fields of the 'kratos-gateway started' line (a cluster primary's too) and of a worker's 'worker listening'. */
-export function startedFields(core: GatewayCore, listeners: { proxy?: string; admin?: string }): Record<string, unknown> {
+export function startedFields(
+  core: Pick<GatewayResources, 'config' | 'snapshot'>,
+  listeners: { proxy?: string; admin?: string },
+): Record<string, unknown> {
   const config = core.config;
   return {
     ...listeners,
     kratos: redactUrl(config.kratos.public_url),
     ...(config.session_cache.enabled &&
       config.session_cache.shared.redis_url !== undefined && { shared_cache: redactUrl(config.session_cache.shared.redis_url) }),
-    routes: core.routes.all.map((r) => r.name),
+    routes: core.snapshot.routes.all.map((r) => r.name),
     config_hash: core.snapshot.hash,
   };
 }
@@ -163,6 +176,9 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     if (administers) for (const warning of policyWarnings(config.routes)) logger.warn(`route policy: ${warning}`);
     // Also before anything starts: an unreadable Redis password file is a configuration error.
     const redisPassword = readRedisPassword(config, baseDir);
+    // And an unusable certificate or key (a cluster primary checks them for its workers).
+    const tlsFiles = proxyTlsFiles(config.proxy.tls, baseDir);
+    const tlsPair = tlsFiles === undefined ? undefined : loadProxyTlsPair(tlsFiles);
     let kratosAdminUrl: string | undefined;
     let identity: SupervisedIdentityServer | undefined;
     if (options.kratosPublicUrl !== undefined) config.kratos.public_url = options.kratosPublicUrl;
@@ -172,7 +188,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       // On its own thread: its CPU work for anonymous callers (argon2, the password policy)
       // must not stall proxied traffic; restarted when it dies. Loaded lazily: a
       // gateway in front of a real Kratos never starts the thread or loads SQLite.
-      const { superviseIdentityServer } = await import('./identity/supervisor.js');
+      const { superviseIdentityServer } = await import('./identity/index.js');
       const server = await superviseIdentityServer(
         {
           config: withDerivedKratosDefaults(raw, config),
@@ -228,7 +244,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     // After the proxy has drained (its closer runs first), so the last requests' spans are flushed.
     if (tracing) closers.push(() => tracing.shutdown());
     const hash = configHash(input);
-    const core = new GatewayCore(config, logger, tracing, hash, { redisPassword, invalidationBus: options.invalidationBus });
+    const core = new GatewayResources(config, logger, tracing, hash, { redisPassword, invalidationBus: options.invalidationBus });
     if (identity !== undefined) {
       core.metrics.identityRestarts(0);
       // Readiness fails while it is down, liveness once it is given up (kratos-health.ts says why).
@@ -245,15 +261,13 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     if (config.ui.enabled) {
       mounts.push({
         prefix: config.ui.prefix,
-        router: createSelfServiceUi({
-          prefix: config.ui.prefix,
-          kratosPublicUrl: config.kratos.public_url,
-          browserKratosUrl: publicOrigin + config.kratos.mount_prefix,
-          logger, // the module names its own component (a second child() would repeat the key)
-        }),
+        // Per Kratos: an instance's hosts get its flows (tenancy/tenant-ui.ts). The UI names its
+        // own logger component (a second child() would repeat the key).
+        router: selfServiceUiPerKratos({ config, publicOrigin, current: core, logger }),
       });
     }
     let proxyUrl = '';
+    let certificates: CertificateReloader | undefined;
     if (proxies) {
       const control = createControlPlane(core, mounts);
       core.control = control;
@@ -271,9 +285,36 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       );
       proxyServer.on('upgrade', handler.upgrade);
       proxyServer.on('checkContinue', handler.checkContinue);
-      const front = proxyListener(p, proxyServer, handler.stream);
-      proxyUrl = await listen(front.listening, p.listen.host, p.listen.port, 'proxy.listen');
-      closers.unshift(() => closeGracefully(front.listening, p.shutdown_grace_ms, () => core.destroyUpgradedSockets(), front.servedBy));
+      const h2 = proxyHttp2(p, handler.stream);
+      // With TLS the TLS front listens and hands each connection to the server of its protocol
+      // (ALPN); without, the h2c front does when HTTP/2 is on.
+      let front: TlsFront | undefined;
+      if (tlsPair !== undefined) {
+        front = createTlsDispatcher({
+          http1: proxyServer,
+          ...(h2 !== undefined && { http2: h2.server }),
+          certificate: tlsPair,
+          minVersion: p.tls.min_version,
+          handshakeTimeoutMs: p.headers_timeout_ms,
+          onClientError: (err, socket) =>
+            logger.debug({ err: { message: err.message }, peer: socket.remoteAddress }, 'TLS handshake failed'),
+        });
+      }
+      const listening = front ?? (h2 !== undefined ? h2cFront(proxyServer, h2, p.headers_timeout_ms) : undefined);
+      proxyUrl = await listen(listening ?? proxyServer, p.listen.host, p.listen.port, 'proxy.listen');
+      closers.unshift(() => {
+        h2?.closeSessions(); // GOAWAY: streams in flight finish, no new ones start
+        const expired = () => {
+          core.destroyUpgradedSockets();
+          h2?.destroySessions();
+        };
+        return closeGracefully(proxyServer, p.shutdown_grace_ms, expired, listening);
+      });
+      if (front !== undefined) {
+        const reloader = reloadProxyCertificates(front, tlsFiles!, tlsPair!, logger);
+        certificates = reloader;
+        closers.unshift(async () => reloader.close());
+      }
     }
 
     let adminUrl = '';
@@ -282,8 +323,18 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
         enforcedTimeouts(ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS),
         createAdminHandler(core, options.adminCluster),
       );
-      adminUrl = await listen(adminServer, config.admin.listen.host, config.admin.listen.port, 'admin.listen');
-      closers.push(() => closeGracefully(adminServer, 1_000));
+      // HTTP/2 without TLS on the same port: Envoy's ext_authz gRPC service (admin-http2.ts).
+      const adminHttp2 = createAdminHttp2(core);
+      const adminListener = createH2cDispatcher({
+        http1: adminServer,
+        http2: adminHttp2.server,
+        prefaceTimeoutMs: ADMIN_HEADERS_TIMEOUT_MS,
+      });
+      adminUrl = await listen(adminListener, config.admin.listen.host, config.admin.listen.port, 'admin.listen');
+      // Together: the listener has closed only once the HTTP/2 sessions have, too.
+      closers.push(async () => {
+        await Promise.all([closeGracefully(adminServer, 1_000, undefined, adminListener), adminHttp2.close(1_000)]);
+      });
       demoJwks.url = adminUrl + JWKS_PATH;
     }
 
@@ -313,7 +364,12 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
         return identity?.worker;
       },
       core,
-      reload: (trigger = 'reload()', loaded?: GatewayConfig) => reloader?.reload(trigger, loaded),
+      reload: (trigger = 'reload()', loaded?: GatewayConfig) => {
+        // A configuration its primary loaded comes without a SIGHUP: the primary says when to read the certificate.
+        if (loaded === undefined) certificates?.reload(trigger);
+        return reloader?.reload(trigger, loaded);
+      },
+      reloadCertificates: (trigger) => void certificates?.reload(trigger),
       shutdown() {
         stopping ??= (async () => {
           core.draining = true;

@@ -15,7 +15,7 @@
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigSnapshot } from '../../src/gateway/config-snapshot.js';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
-import { MemorySessionStore } from '../../src/gateway/session/memory-session-store.js';
+import { MemorySessionStore } from '../../src/gateway/session/store/memory-store.js';
 import { SessionResolver } from '../../src/gateway/session/session-resolver.js';
 import { summarizeSession } from '../../src/gateway/session/session-summary.js';
 import type { Credential } from '../../src/gateway/pipeline/credentials/index.js';
@@ -57,8 +57,6 @@ const resolver = new SessionResolver({
   connections: 1,
   cache: {
     enabled: true,
-    maxEntries: c.max_entries,
-    maxBytes: c.max_bytes,
     ttlCapMs: c.ttl_cap_ms,
     negativeTtlMs: c.negative_ttl_ms,
     honourCacheForHeader: true,

@@ -4,6 +4,7 @@ import { cpuSeconds, machineCpu, sampleRss, waitForQuiet } from './proc.js';
 import type { Kratos } from './kratos.js';
 import type { RunningSystem } from './systems.js';
 import { cpus } from 'node:os';
+import type { Row } from './report.js';
 
 export interface Sample extends LoadResult {
   system: string;
@@ -74,6 +75,22 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** The medians (and the worst of RSS peak and other load, the sums of failures) of a system's samples: a report row. */
+export function summarize(samples: Sample[]): Row {
+  return {
+    rps: median(samples.map((s) => s.rps)),
+    p50: median(samples.map((s) => s.p50)),
+    p99: median(samples.map((s) => s.p99)),
+    whoami: median(samples.map((s) => s.whoami)),
+    rssMiB: median(samples.map((s) => s.rssEnd)) / 2 ** 20,
+    rssPeakMiB: Math.max(...samples.map((s) => s.rssPeak)) / 2 ** 20,
+    perCoreSecond: median(samples.map((s) => s.perCoreSecond)),
+    otherBusy: Math.max(...samples.map((s) => s.otherBusy)),
+    non2xx: samples.reduce((a, s) => a + s.non2xx, 0),
+    errors: samples.reduce((a, s) => a + s.errors + s.timeouts, 0),
+  };
 }
 
 export const CORES = cpus().length;

@@ -7,7 +7,7 @@
 import type { JsonWebKey } from 'node:crypto';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { GatewayConfig } from '../config/schema.js';
-import type { SessionInvalidation } from '../gateway/session/session-store.js';
+import type { SessionInvalidation } from '../gateway/session/store/session-store.js';
 
 /** Set in a worker's environment by its primary: tells our worker apart from a process another cluster manager (pm2) forked. */
 export const WORKER_ENV = 'KG_CLUSTER_WORKER';
@@ -39,6 +39,8 @@ export type ToWorker =
   | { type: 'kg:metrics'; seq: number }
   /** The primary applied a reload: the worker applies the same configuration (it does not read the file). */
   | { type: 'kg:reload'; trigger: string; config: GatewayConfig }
+  /** SIGHUP reached the primary: the worker reads its proxy listener's certificate files again (it watches them too). */
+  | { type: 'kg:certificates'; trigger: string }
   | { type: 'kg:shutdown' };
 
 export type FromWorker =

@@ -9,9 +9,9 @@ import cluster from 'node:cluster';
 import { startGateway, startupFailure, type RunningGateway } from '../start-gateway.js';
 import { adoptAssertionKeys } from '../gateway/assertion/keys.js';
 import { createLogger, type Logger } from '../log.js';
-import { IpcInvalidationBus } from './ipc-bus.js';
+import { IpcInvalidationBus } from './ipc-invalidations.js';
 import { isOurs, Questions, type FromWorker, type ToWorker } from './ipc-protocol.js';
-import type { SessionInvalidation } from '../gateway/session/session-store.js';
+import type { SessionInvalidation } from '../gateway/session/store/session-store.js';
 import type { GatewayConfig } from '../config/schema.js';
 
 function send(message: FromWorker): void {
@@ -134,6 +134,14 @@ export function runWorker(): void {
         // serve the configuration of its kg:init until the next reload.
         if (gateway === undefined) reloadWhileStarting = { trigger: message.trigger, config: message.config };
         else reload(message.trigger, message.config);
+        return;
+      case 'kg:certificates':
+        if (stopping) return;
+        try {
+          gateway?.reloadCertificates(message.trigger);
+        } catch (err) {
+          logger?.error({ err: { message: (err as Error).message } }, 'certificate reload failed');
+        }
         return;
       case 'kg:shutdown':
         stop('primary');

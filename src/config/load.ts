@@ -4,10 +4,12 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { parseCidr } from './cidr.js';
 import { routeProblems } from './route-rules.js';
+import { corsProblems } from './cors-origins.js';
 import { applyEnvOverrides, type EnvOrigins } from './env.js';
 import { closestKey, keysAt } from './schema-walk.js';
 import { ConfigError } from './errors.js';
 import { assertionProblems } from './assertion-rules.js';
+import { kratosInstanceProblems } from './kratos-instances.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
 export { ConfigError } from './errors.js';
@@ -77,7 +79,7 @@ export function parseConfig(raw: unknown, envOrigins?: EnvOrigins): GatewayConfi
   if (!result.success) throw new ConfigError(result.error.issues.flatMap((issue) => formatIssue(issue, envOrigins)));
   const config = result.data;
   const problems: string[] = [];
-  problems.push(...routeProblems(config.routes));
+  problems.push(...routeProblems(config.routes), ...corsProblems(config.routes));
   config.proxy.trusted_proxies.forEach((entry, i) => {
     const cidr = parseCidr(entry);
     if (typeof cidr === 'string') problems.push(`proxy.trusted_proxies.${i}: ${cidr}`);
@@ -90,7 +92,7 @@ export function parseConfig(raw: unknown, envOrigins?: EnvOrigins): GatewayConfi
   if (config.embedded_kratos.enabled && config.embedded_kratos.config_file === undefined) {
     problems.push('embedded_kratos.config_file: required when embedded_kratos.enabled is true');
   }
-  problems.push(...assertionProblems(config, raw));
+  problems.push(...assertionProblems(config, raw), ...kratosInstanceProblems(config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -2,7 +2,7 @@
  * The configuration snapshot: everything derived from a validated configuration that a
  * request reads — routes, credential sources, authorizers, mutators, the protected and
  * injected header sets, trusted proxies, the login settings. Built whole, never changed; a
- * reload builds a new one and swaps it in (GatewayCore.swap). A request reads `g.snapshot`
+ * reload builds a new one and swaps it in (GatewayResources.swap). A request reads `snapshot`
  * once when it arrives and uses only that object afterwards, so in-flight requests finish on
  * the snapshot they started with.
  */
@@ -18,6 +18,8 @@ import { ReturnToPolicy } from './return-to.js';
 import { RouteTable, type Route } from './routing/route-table.js';
 import { TrustedProxies } from './trusted-proxies.js';
 import { buildAuthorizers, type Authorizer } from './pipeline/authz/index.js';
+import { CallerHeaderPlan } from './pipeline/caller-headers.js';
+import { tenantTable, type TenantTable } from './tenancy/tenant-table.js';
 
 /**
  * The method-override family (Rack, express method-override, Symfony, ASP.NET):
@@ -70,11 +72,15 @@ export class ConfigSnapshot {
   readonly protectedHeaderNames: ReadonlySet<string>;
   /** Names the gateway sets upstream (every mutator's `sets` and `extends`); a `Connection` token can never remove them. */
   readonly injectedHeaderNames: ReadonlySet<string>;
+  /** The sets above and the mutators, arranged for the one walk over the caller's headers (pipeline/caller-headers.ts). */
+  readonly callerHeaders: CallerHeaderPlan;
   readonly trustedProxies: TrustedProxies;
   readonly returnTo: ReturnToPolicy;
   readonly publicOrigin: string;
   readonly loginUrl: string;
   readonly returnToParam: string;
+  /** Host → one of kratos_instances (tenancy/tenant-table.ts); undefined without any: every host is the top-level kratos's. */
+  readonly tenants: TenantTable | undefined;
   readonly hash: string;
 
   /**
@@ -92,7 +98,10 @@ export class ConfigSnapshot {
     this.credentialSources = credentialSourceRegistry.map((build) => build(config));
     this.authorizers = buildAuthorizers(config);
     this.methodDependentRoutes = new Set(this.routes.all.filter((r) => this.authorizers.some((a) => a.readsMethod(r))));
-    this.sessionCookieNames = new Set([config.kratos.session_cookie, ...(previous?.sessionCookieNames ?? [])]);
+    // An instance's session cookie is a Kratos credential too: removed upstream on every host.
+    const instanceCookies = Object.values(config.kratos_instances).map((k) => k.session_cookie);
+    this.sessionCookieNames = new Set([config.kratos.session_cookie, ...instanceCookies, ...(previous?.sessionCookieNames ?? [])]);
+    this.tenants = tenantTable(config);
     const retiredCredentialSources = [...this.sessionCookieNames].slice(1).map((name) => sessionCookie(name));
     this.mutators = buildMutators({ config, credentialSources: this.credentialSources, retiredCredentialSources });
     this.assertion = this.mutators.find((m): m is IdentityAssertionMutator => 'minter' in m);
@@ -115,6 +124,7 @@ export class ConfigSnapshot {
     for (const name of protectedNames) injected.add(name);
     this.protectedHeaderNames = protectedNames;
     this.injectedHeaderNames = injected;
+    this.callerHeaders = new CallerHeaderPlan(protectedNames, injected, this.mutators);
   }
 
   /** The session value paths identity headers, route policies and the identity assertion read (the resolver extracts only these). */

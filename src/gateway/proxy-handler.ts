@@ -9,14 +9,16 @@
  * and whoami spans, forwarding the upstream span and its traceparent.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { GatewayCore } from './gateway-core.js';
-import { createObserver } from './pipeline/observe.js';
-import { createHttpTransport } from './transport/http.js';
-import { createWebSocketTransport } from './transport/websocket.js';
-import { createHttp2Transport, type Http2UpstreamForwarder } from './transport/http2.js';
+import { createObserver, type ObserverDeps } from './pipeline/observe.js';
+import { createHttpTransport, type HttpTransportDeps } from './transport/http.js';
+import { createWebSocketTransport, type WebSocketTransportDeps } from './transport/websocket.js';
+import { createHttp2Transport, type Http2TransportDeps, type Http2UpstreamForwarder } from './transport/http2.js';
+
+/** The two writers' needs and the observer's; the logger for failures no stage foresaw. */
+export type ProxyHandlerDeps = HttpTransportDeps & WebSocketTransportDeps & Http2TransportDeps & ObserverDeps;
 
 /** `upstreamH2`: the forwarder for routes whose upstream speaks HTTP/2 (none without it). */
-export function createProxyHandler(g: GatewayCore, upstreamH2?: Http2UpstreamForwarder) {
+export function createProxyHandler(g: ProxyHandlerDeps, upstreamH2?: Http2UpstreamForwarder) {
   const observe = createObserver(g);
   /**
    * Connections the gateway answered with `Connection: close` because it refused to read on:

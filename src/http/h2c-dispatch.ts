@@ -4,7 +4,7 @@
  * listener reads only as far as the first byte that tells the two apart (the first byte for
  * every HTTP/1.1 method but PRI), puts the bytes back and hands the socket to the server that
  * speaks its protocol. `Upgrade: h2c` (RFC 7540 §3.2, removed in RFC 9113) is not offered: an
- * HTTP/1.1 request asking for it goes to the HTTP/1.1 server (which refuses every upgrade but WebSocket).
+ * HTTP/1.1 request carrying it is served as HTTP/1.1.
  */
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 
@@ -13,6 +13,7 @@ export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin
 /** What the dispatcher hands sockets to: an http.Server or an http2 server, neither of them listening itself. */
 export interface ConnectionTaker {
   emit(event: 'connection', socket: Socket): boolean;
+  /** Only the HTTP/1.1 server is told (see createH2cDispatcher). */
   emit(event: 'listening'): boolean;
 }
 
@@ -73,12 +74,9 @@ export function createH2cDispatcher(options: H2cDispatchOptions): NetServer {
     socket.on('error', onError);
     socket.on('end', onEnd);
   });
-  // An http.Server tracks its connections, and enforces its headers and request timeouts on
-  // them, only from its 'listening' event on: without it the servers behind the dispatcher
-  // would never time out a slowloris, nor close idle keep-alive connections on shutdown.
-  server.on('listening', () => {
-    options.http1.emit('listening');
-    options.http2.emit('listening');
-  });
+  // An http.Server tracks its connections, and so enforces headersTimeout and requestTimeout
+  // and can close idle connections, only once it has seen 'listening': it never listens
+  // itself here, so it is told when the dispatcher does.
+  server.on('listening', () => options.http1.emit('listening'));
   return server;
 }

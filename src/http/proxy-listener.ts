@@ -1,15 +1,16 @@
 /**
- * What listens on the proxy port: the HTTP/1.1 server itself (proxy.http2 off), or the h2c
- * dispatcher handing each connection to the HTTP/1.1 server or the HTTP/2 server.
+ * HTTP/2 on the proxy port: the HTTP/2 server (proxy.http2), and the h2c front that listens
+ * in plaintext and hands each connection to the HTTP/1.1 server or the HTTP/2 server. With TLS
+ * the TLS front (tls-dispatch.ts) hands `h2` connections to the same HTTP/2 server.
  */
 import type { Server } from 'node:http';
-import type { ServerHttp2Stream, IncomingHttpHeaders } from 'node:http2';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
 import { createH2cDispatcher } from './h2c-dispatch.js';
 import { createProxyHttp2Server, type ProxyHttp2Server } from './http2-server.js';
 
 /** The proxy configuration's keys this reads (proxy.*). */
-export interface ProxyListenerSettings {
+export interface ProxyHttp2Settings {
   readonly http2: boolean;
   readonly http2_max_concurrent_streams: number;
   readonly max_header_size: number;
@@ -18,19 +19,13 @@ export interface ProxyListenerSettings {
   readonly keep_alive_timeout_ms: number;
 }
 
-export interface ProxyListener {
-  readonly listening: NetServer;
-  /** With HTTP/2: what closeGracefully (listen.ts) needs to drain both servers. */
-  readonly servedBy?: { readonly http1: Server; readonly http2: ProxyHttp2Server; readonly accepted: ReadonlySet<Socket> };
-}
-
-export function proxyListener(
-  p: ProxyListenerSettings,
-  http1: Server,
+/** The proxy port's HTTP/2 server; undefined with proxy.http2 off. */
+export function proxyHttp2(
+  p: ProxyHttp2Settings,
   onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void,
-): ProxyListener {
-  if (!p.http2) return { listening: http1 };
-  const http2 = createProxyHttp2Server(
+): ProxyHttp2Server | undefined {
+  if (!p.http2) return undefined;
+  return createProxyHttp2Server(
     {
       maxConcurrentStreams: p.http2_max_concurrent_streams,
       maxHeaderSize: p.max_header_size,
@@ -40,17 +35,23 @@ export function proxyListener(
     },
     onStream,
   );
-  // A connection that never shows its protocol is held no longer than one that never sends its headers.
-  const listening = createH2cDispatcher({ http1, http2: http2.server, prefaceTimeoutMs: p.headers_timeout_ms });
-  return { listening, servedBy: { http1, http2, accepted: trackConnections(listening) } };
 }
 
-/** The open connections of a listening server, from the first. */
-function trackConnections(listening: NetServer): ReadonlySet<Socket> {
-  const sockets = new Set<Socket>();
+/**
+ * The plaintext front: HTTP/1.1 and h2c on one port. A connection that never shows its protocol
+ * is held no longer than one that never sends its headers; at the end of a shutdown's grace
+ * period closeAllConnections closes those too.
+ */
+export function h2cFront(http1: Server, http2: ProxyHttp2Server, prefaceTimeoutMs: number): NetServer & { closeAllConnections(): void } {
+  const listening = createH2cDispatcher({ http1, http2: http2.server, prefaceTimeoutMs });
+  const open = new Set<Socket>();
   listening.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
   });
-  return sockets;
+  return Object.assign(listening, {
+    closeAllConnections() {
+      for (const socket of open) socket.destroy();
+    },
+  });
 }

@@ -10,10 +10,21 @@ export function peerAddress(req: IncomingMessage): string | undefined {
   return (req.socket as IncomingMessage['socket'] | null)?.remoteAddress;
 }
 
+/** The request came over TLS to this process (the proxy listener's own TLS, src/http/tls-dispatch.ts): its scheme is https. */
+export function arrivedEncrypted(req: IncomingMessage): boolean {
+  return (req.socket as { encrypted?: boolean } | null)?.encrypted === true;
+}
+
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * What the observers (metrics, tracing, the access line) read of a request: an HTTP request, or
+ * the original request an ext_authz CheckRequest describes.
+ */
+export type RequestHead = Pick<IncomingMessage, 'method' | 'headers'>;
+
 /** An incoming X-Request-Id is kept when it is short and plain (it lands in logs); else a new one. */
-export function requestIdOf(req: Pick<IncomingMessage, 'headers'>): string {
+export function requestIdOf(req: RequestHead): string {
   const incoming = req.headers['x-request-id'];
   return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }

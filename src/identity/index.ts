@@ -1,149 +1,30 @@
 /**
- * The embedded Kratos v0.6-compatible identity server: public and admin listeners over one
- * SQLite database. Runs inside the gateway process or on its own (cli.ts).
+ * The embedded Kratos v0.6-compatible identity server, laid out along Kratos's own packages
+ * (server/ hosts it, driver/ holds its configuration and registry, selfservice/ its flows and
+ * methods, session/, identity/, schema/, courier/, persistence/, and x/ the shared helpers).
+ *
+ * The rest of the gateway imports it only through this file. Loading it loads neither SQLite
+ * nor the HTTP handlers (startIdentityServer loads them on its first call), so the gateway's
+ * thread can supervise a server that runs on a worker thread without carrying its code.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Logger } from '../log.js';
-import { createAdminApp } from './admin-app.js';
-import { systemClock, type Clock } from './clock.js';
-import { loadKratosConfig } from './config.js';
-import type { IdentityContext } from './context.js';
-import { SessionCookie } from './cookies.js';
-import { CourierService } from './courier/service.js';
-import { CsrfProtection } from './csrf.js';
-import { PasswordHasher } from './hash.js';
-import { CourierStore } from './persistence/courier.js';
-import { openDatabase } from './persistence/db.js';
-import { FlowStore } from './persistence/flows.js';
-import { IdentityStore } from './persistence/identities.js';
-import { Janitor } from './persistence/janitor.js';
-import { SelfServiceErrorStore } from './persistence/selfservice-errors.js';
-import { SessionStore } from './persistence/sessions.js';
-import { LinkTokenStore } from './persistence/tokens.js';
-import { createPublicApp } from './public-app.js';
-import { IdentitySchemas } from './schema/traits.js';
-import { handleWhoami } from './sessions-handler.js';
+import type { IdentityServer, IdentityServerOptions } from './server/server.js';
 
-export { loadKratosConfig, KratosConfigError, type KratosConfig } from './config.js';
-export { systemClock, SettableClock, type Clock } from './clock.js';
+export type { IdentityServer, IdentityServerOptions } from './server/server.js';
+export { loadKratosConfig, type KratosConfig } from './driver/config/config.js';
+export { KratosConfigError } from './driver/config/config-error.js';
+export { systemClock, SettableClock, type Clock } from './x/clock.js';
+export {
+  DEFAULT_RESTART_POLICY,
+  restartDelay,
+  superviseIdentityServer,
+  type IdentityThreadState,
+  type RestartPolicy,
+  type SupervisedIdentityServer,
+} from './server/supervisor.js';
+export { startIdentityServerInWorker, type IdentityWorkerHandle, type IdentityWorkerOptions } from './server/thread.js';
 
-export interface IdentityServerOptions {
-  /** Parsed kratos.yml (Kratos key names); validated here. */
-  config: unknown;
-  publicListen: { host: string; port: number };
-  adminListen: { host: string; port: number };
-  /** 'sqlite://./data/kratos.sqlite' | 'sqlite://:memory:' | 'memory' | ':memory:' */
-  dsn: string;
-  logger: Logger;
-  clock?: Clock;
-  /** Folder that relative `file://` schema URLs resolve against (the config file's folder); default: cwd. */
-  configDir?: string;
-}
-
-export interface IdentityServer {
-  publicUrl: string;
-  adminUrl: string;
-  close(): Promise<void>;
-}
-
-function listen(server: Server, host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const addr = server.address() as AddressInfo;
-      const shown =
-        addr.address === '0.0.0.0'
-          ? '127.0.0.1'
-          : addr.address === '::'
-            ? '[::1]'
-            : addr.family === 'IPv6'
-              ? `[${addr.address}]`
-              : addr.address;
-      resolve(`http://${shown}:${addr.port}`);
-    });
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) return resolve();
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
-
+/** Runs the identity server on the caller's event loop (tests, the standalone command, benchmarks). */
 export async function startIdentityServer(opts: IdentityServerOptions): Promise<IdentityServer> {
-  const { config, warnings } = loadKratosConfig(opts.config, opts.configDir ? { baseDir: opts.configDir } : {});
-  const logger = opts.logger.child({ component: 'identity' });
-  for (const w of warnings) logger.warn(`kratos config: ${w}`);
-  const schemas = new IdentitySchemas(config.schemas);
-  const clock = opts.clock ?? systemClock;
-  const db = openDatabase(opts.dsn);
-
-  const publicServer = createServer();
-  const adminServer = createServer();
-  // Node's default keep-alive timeout (5s) is shorter than most proxies'; a proxy reusing a
-  // connection we just closed would see spurious resets.
-  publicServer.keepAliveTimeout = 65_000;
-  let publicUrl: string;
-  let adminUrl: string;
-  try {
-    publicUrl = await listen(publicServer, opts.publicListen.host, opts.publicListen.port);
-    adminUrl = await listen(adminServer, opts.adminListen.host, opts.adminListen.port);
-  } catch (err) {
-    await closeServer(publicServer);
-    db.close();
-    throw err;
-  }
-
-  const publicBase = (config.publicBaseUrl ?? `${publicUrl}/`).replace(/\/+$/, '');
-  const courierStore = new CourierStore(db);
-  const ctx: IdentityContext = {
-    cfg: config,
-    publicBase,
-    clock,
-    logger,
-    db,
-    identities: new IdentityStore(db),
-    sessions: new SessionStore(db),
-    flows: new FlowStore(db),
-    tokens: new LinkTokenStore(db, config.cookieSecrets),
-    errors: new SelfServiceErrorStore(db),
-    courier: new CourierService(courierStore, clock, logger, config.courier.smtpUri, config.courier.from),
-    schemas,
-    hasher: new PasswordHasher(config.hashers.argon2),
-    // The CSRF cookie name is derived from the configured URL string as written (trailing slash included).
-    csrf: new CsrfProtection(config.publicBaseUrl ?? `${publicUrl}/`),
-    sessionCookie: new SessionCookie(config.session, config.cookieSecrets, publicBase),
-  };
-
-  const publicApp = createPublicApp(ctx);
-  const adminApp = createAdminApp(ctx);
-  publicServer.on('request', (req, res) => {
-    const url = req.url ?? '';
-    // The gateway's miss path skips express entirely.
-    if (url === '/sessions/whoami' || url.startsWith('/sessions/whoami?')) return handleWhoami(ctx, req, res);
-    publicApp(req, res);
-  });
-  adminServer.on('request', adminApp);
-  const janitor = new Janitor(db, clock, logger);
-  janitor.start();
-  logger.info({ public_url: publicUrl, admin_url: adminUrl, public_base_url: publicBase }, 'identity server listening');
-
-  let closed: Promise<void> | undefined;
-  return {
-    publicUrl,
-    adminUrl,
-    close() {
-      closed ??= (async () => {
-        await Promise.all([closeServer(publicServer), closeServer(adminServer)]);
-        janitor.stop();
-        ctx.courier.close();
-        db.close();
-      })();
-      return closed;
-    },
-  };
+  const server = await import('./server/server.js');
+  return server.startIdentityServer(opts);
 }

@@ -4,7 +4,8 @@
  * the front door proxies to, and a gateway whose configuration the test gives (its routes'
  * `upstream` is not used: the front door proxies). The origin of return_to and of the default
  * login URL is https://app.example.com, as in a real deployment, and the identity headers are
- * the production configuration's.
+ * the production configuration's. The front door's loopback address is in
+ * proxy.trusted_proxies unless the test's `proxy` says otherwise.
  */
 import { startGateway, type RunningGateway } from '../../src/start-gateway.js';
 import { memoryLogger, startEchoUpstream, startFakeKratos, testConfig, type EchoRecord } from './servers.js';
@@ -30,7 +31,9 @@ export async function startForwardAuthRig(config: (upstream: string) => Record<s
       kratos: { public_url: kratos.url },
       identity_headers: { 'X-Kratos-Session-Id': 'session.id', 'X-User-Email': 'identity.traits.email' },
       ...rest,
-      proxy: { public_base_url: 'https://app.example.com', ...(rest['proxy'] as object) },
+      // The front door runs on loopback: the decision API believes the headers that name the
+      // original request (X-Original-*, X-Forwarded-*) only from proxy.trusted_proxies.
+      proxy: { public_base_url: 'https://app.example.com', trusted_proxies: ['127.0.0.1/32'], ...(rest['proxy'] as object) },
     }),
     { logger: memoryLogger().logger },
   );

@@ -63,9 +63,11 @@ export class HttpForwarder {
     headers: IncomingHttpHeaders,
     timeoutMs: number,
     extraResponseHeaders: Record<string, string | string[]> | undefined,
+    /** Edits the upstream's response headers (lower-case names) before they are written (a route's CORS policy). */
+    editResponseHeaders?: (out: Record<string, string | string[]>) => void,
   ): Promise<ForwardResult> {
     return new Promise((resolve) => {
-      const call = new ForwardCall(res, extraResponseHeaders, resolve);
+      const call = new ForwardCall(res, extraResponseHeaders, resolve, editResponseHeaders);
       // Time to response headers, counted from now: it includes the time spent queued for a
       // pool connection, which undici's headersTimeout does not (a pool held by long streams
       // would otherwise make further requests wait forever). Also precise, unlike undici's timers.
@@ -111,6 +113,7 @@ class ForwardCall implements Dispatcher.DispatchHandler {
     private readonly res: ResponseSink,
     private readonly extraResponseHeaders: Record<string, string | string[]> | undefined,
     private readonly resolve: (result: ForwardResult) => void,
+    private readonly editResponseHeaders?: (out: Record<string, string | string[]>) => void,
   ) {
     res.on('close', this.onClientClose);
   }
@@ -155,6 +158,7 @@ class ForwardCall implements Dispatcher.DispatchHandler {
         out[name] = existing === undefined ? extra[name]! : ([] as string[]).concat(existing, extra[name]!);
       }
     }
+    this.editResponseHeaders?.(out);
     this.res.writeHead(statusCode, out);
     this.res.on('drain', resume);
     return true;

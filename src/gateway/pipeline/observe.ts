@@ -4,10 +4,12 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { AccessLog } from '../access-log.js';
-import type { GatewayCore } from '../gateway-core.js';
 import type { ConfigSnapshot } from '../config-snapshot.js';
-import type { TracedRequest } from '../../observability/tracing/types.js';
-import type { Protocol } from '../../observability/metrics.js';
+import type { GatewayConfig } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+import type { GatewayMetrics, Protocol } from '../../observability/metrics.js';
+import type { Tracing } from '../../observability/tracing/types.js';
+import type { RequestHead } from '../../http/request.js';
 
 /**
  * What the access line needs that is gone by the time it is written: the TCP peer (the socket
@@ -22,6 +24,8 @@ export interface Arrival {
   path: string | undefined;
   /** What the request came over; HTTP/1.x when not given. */
   readonly protocol?: Protocol;
+  /** Set by the evaluation once the route is known: the route's CORS headers, which every answer to this request carries (pipeline/cors.ts). */
+  cors?: Readonly<Record<string, string>>;
   /** Set by the observer: a request is observed once, even when a stage fails after that. */
   observed: boolean;
 }
@@ -45,7 +49,7 @@ export function observeFailure(observe: Observe, req: IncomingMessage): void {
   if (a !== undefined && !a.observed) observe(req, a, 'none', 500);
 }
 
-export type Observe = (req: TracedRequest, a: Arrival, route: string, status: number, identityId?: string, upstreamMs?: number) => void;
+export type Observe = (req: RequestHead, a: Arrival, route: string, status: number, identityId?: string, upstreamMs?: number) => void;
 
 const PROTOCOL_FIELD: Record<Protocol, string> = {
   http1: ',"protocol":"http1"',
@@ -54,8 +58,17 @@ const PROTOCOL_FIELD: Record<Protocol, string> = {
   grpc: ',"protocol":"grpc"',
 };
 
+/** What observing a request writes to: the request metrics, the tracing span, the access log. */
+export interface ObserverDeps {
+  readonly config: Pick<GatewayConfig, 'log'>;
+  readonly logger: Logger;
+  readonly metrics: Pick<GatewayMetrics, 'request'>;
+  /** Undefined when tracing is off. */
+  readonly tracing?: Pick<Tracing, 'finishRequest'> | undefined;
+}
+
 /** `decision`: the forward-auth API, whose series are labelled `decision:<route>` and whose access lines say so. */
-export function createObserver(g: GatewayCore, decision = false): Observe {
+export function createObserver(g: ObserverDeps, decision = false): Observe {
   const accessLog = new AccessLog(g.logger, g.config.log.access_log);
   return (req, a, route, status, identityId, upstreamMs) => {
     if (a.observed) return;

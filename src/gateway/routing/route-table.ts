@@ -13,6 +13,7 @@ import {
   type PathPattern,
   type Reading,
 } from '../../config/route-match.js';
+import { CorsPolicy } from '../pipeline/cors.js';
 
 /** A route as the hot path uses it: matchers compiled, upstream parsed. */
 export interface Route {
@@ -28,6 +29,8 @@ export interface Route {
   readonly onUnauthenticated: RouteConfig['on_unauthenticated'];
   readonly websocket: boolean;
   readonly timeoutMs: number;
+  /** `cors`: preflights answered by the gateway, CORS headers on every answer (pipeline/cors.ts). */
+  readonly cors: CorsPolicy | undefined;
 }
 
 interface CompiledRoute {
@@ -52,7 +55,8 @@ interface Candidate {
  */
 export const AMBIGUOUS = 'ambiguous';
 
-function normalizeHost(hostHeader: string | undefined): string {
+/** A Host header as host tables compare it: lower case, no port, no trailing dot (IPv6 literals keep their brackets). */
+export function normalizeHost(hostHeader: string | undefined): string {
   if (hostHeader === undefined) return '';
   let h = hostHeader.toLowerCase();
   if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
@@ -194,6 +198,7 @@ function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): C
       onUnauthenticated: c.on_unauthenticated,
       websocket: c.websocket,
       timeoutMs: c.timeout_ms,
+      cors: c.cors === undefined ? undefined : new CorsPolicy(c.cors),
     },
   };
 }

@@ -7,12 +7,18 @@
  * The original request comes from, in order:
  *  - `X-Original-URI` / `X-Original-Method` (nginx auth_request); 400 when `X-Forwarded-Uri`
  *    or `-Method` come with it (one of the two is the client's, passed on by the proxy);
- *  - `X-Forwarded-Method/Proto/Host/Uri` (Traefik) — only from `proxy.trusted_proxies`,
- *    otherwise 400 (Oathkeeper's decision API trusts them from anyone; oauth2-proxy
- *    CVE-2026-40575 is that bug);
+ *  - `X-Forwarded-Method/Proto/Host/Uri` (Traefik);
  *  - the decision request itself, path below the prefix (Envoy ext_authz path_prefix).
+ * The headers of the first two forms are believed only from a peer in `proxy.trusted_proxies`;
+ * from any other peer a request carrying one is a 400. Ignoring them instead would judge the
+ * subrequest's own GET, a POST's decision made for a GET (Oathkeeper's decision API trusts
+ * X-Forwarded-* from anyone; oauth2-proxy CVE-2026-40575 is that bug). Envoy's form is open to
+ * any peer: the peer names the request in its own request line.
  * A request none of them names (the prefix alone, X-Forwarded-* without -Uri) is a 400, never
  * taken to be a request for "/".
+ *
+ * A CORS preflight for a route with `cors` (that no other route claims as an OPTIONS) is allowed
+ * with the CORS headers for the proxy to copy back (pipeline/cors.ts).
  *
  * nginx's auth subrequest and Traefik's ForwardAuth request are GETs whatever the client sent,
  * so in those two forms only the method header names the method. Without it the method is
@@ -21,17 +27,27 @@
  * refused: the proxy passes it on, and the upstream would serve the request as another method.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { sendJsonError } from '../../http/json-error.js';
+import { jsonErrorAnswer, sendHttpAnswer, sendJsonError, type HttpAnswer } from '../../http/json-error.js';
 import { sendLoginRedirect } from './login-redirect.js';
-import type { GatewayCore } from '../gateway-core.js';
-import { evaluate } from '../pipeline/evaluate.js';
-import { arrive, createObserver, observeFailure } from '../pipeline/observe.js';
+import { evaluate, type PipelineDeps, type Refuse } from '../pipeline/evaluate.js';
+import { arrive, createObserver, observeFailure, type ObserverDeps } from '../pipeline/observe.js';
 import { WWW_AUTHENTICATE } from '../pipeline/refuse.js';
 import { normalizeHeaderName } from '../../http/header-name.js';
 import { METHOD_OVERRIDE_HEADERS, type ConfigSnapshot } from '../config-snapshot.js';
 import { parseRequestTarget, TargetRejected } from '../request-target.js';
 import { METHOD_DECIDES } from '../routing/route-table.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';
+import { setCorsHeaders } from '../pipeline/cors.js';
+import type { GatewayConfig } from '../../config/schema.js';
+import type { Tracing } from '../../observability/tracing/types.js';
+
+/** What the decision API uses beyond the evaluation's and the observer's needs. */
+export interface DecisionDeps extends PipelineDeps, ObserverDeps {
+  readonly config: Pick<GatewayConfig, 'admin' | 'log'>;
+  /** The current configuration snapshot: read once when a decision request arrives. */
+  readonly snapshot: ConfigSnapshot;
+  readonly tracing?: Pick<Tracing, 'startRequest' | 'finishRequest'> | undefined;
+}
 
 interface OriginalRequest {
   /** Undefined when the header that names it (`methodHeader`) was not sent. */
@@ -43,6 +59,34 @@ interface OriginalRequest {
   mayRedirect: boolean;
 }
 
+/**
+ * The headers by which a front door names the original request (nginx's, then Traefik's), as
+ * Node spells them, and the part of a request line (Envoy's form) that names the same thing:
+ * the scheme is not in it.
+ */
+const NAMING_HEADERS = [
+  ['x-original-uri', 'X-Original-URI', 'path'],
+  ['x-original-method', 'X-Original-Method', 'method'],
+  ['x-forwarded-uri', 'X-Forwarded-Uri', 'path'],
+  ['x-forwarded-method', 'X-Forwarded-Method', 'method'],
+  ['x-forwarded-host', 'X-Forwarded-Host', 'host'],
+  ['x-forwarded-proto', 'X-Forwarded-Proto', undefined],
+] as const;
+
+/**
+ * The first naming header that says something other than the decision request's own request
+ * line (path below the prefix, method, Host) says. An empty method header names no method
+ * (methodIn).
+ */
+function disagreesWithRequestLine(h: IncomingHttpHeaders, line: { path: string; method: string | undefined; host: string | undefined }) {
+  for (const [name, spelled, part] of NAMING_HEADERS) {
+    const v = h[name];
+    if (v === undefined || part === undefined || (part === 'method' && v === '')) continue;
+    if (v !== line[part]) return spelled;
+  }
+  return undefined;
+}
+
 function single(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
@@ -52,7 +96,7 @@ function single(v: string | string[] | undefined): string | undefined {
  * disagree about `post`: some fold it into POST, others serve it as a method of its own, so
  * neither reading is safe. A header sent twice reaches the gateway as a list (`POST, GET`).
  */
-const METHOD = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;
+export const METHOD = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;
 
 /** A method header's value: `{ method: undefined }` when it is absent or empty, an error message when it names no one method. */
 function methodIn(v: string | string[] | undefined, header: string): { method: string | undefined } | string {
@@ -89,8 +133,23 @@ function methodDecides(s: ConfigSnapshot, host: string | undefined, rawTarget: s
 
 function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string): OriginalRequest | string {
   const h = req.headers;
+  const naming = NAMING_HEADERS.find(([name]) => h[name] !== undefined);
+  if (naming !== undefined && !s.trustedProxies.trusts(req.socket.remoteAddress)) {
+    return `${naming[1]} is accepted only from a peer in proxy.trusted_proxies (X-Original-* and X-Forwarded-* name the original request): list the front door's addresses there`;
+  }
   const originalUri = single(h['x-original-uri']);
   const traefikNamed = h['x-forwarded-uri'] !== undefined || h['x-forwarded-method'] !== undefined;
+  // Envoy names the request by its request line (the path it appends below the prefix, its
+  // method and Host) and passes client headers on: a naming header beside it that names any
+  // part differently may be the client's, so neither is judged. Comparing the path alone would
+  // let a client that copies its path into X-Forwarded-Uri name the host and method.
+  const pathNamed = (req.url ?? '').slice(prefix.length);
+  const differs = pathNamed.startsWith('/')
+    ? disagreesWithRequestLine(h, { path: pathNamed, method: req.method, host: h.host })
+    : undefined;
+  if (differs !== undefined) {
+    return `the decision request's own request line (the path below the prefix, its method and Host) and ${differs} both name the request, differently; the proxy must send only one`;
+  }
   if (originalUri !== undefined) {
     // nginx names the request with X-Original-URI and passes the client's own headers on to
     // the decision (a client's X-Forwarded-Uri included); Traefik sets X-Forwarded-Uri/-Method
@@ -101,19 +160,9 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
     // client): the route host is nginx's Host, as without them.
     const named = methodIn(h['x-original-method'], 'X-Original-Method');
     if (typeof named === 'string') return named;
-    return {
-      method: named.method,
-      methodHeader: 'X-Original-Method',
-      host: h.host,
-      rawTarget: originalUri,
-      mayRedirect: false,
-    };
+    return { method: named.method, methodHeader: 'X-Original-Method', host: h.host, rawTarget: originalUri, mayRedirect: false };
   }
-  const forwarded = traefikNamed || h['x-forwarded-host'] !== undefined || h['x-forwarded-proto'] !== undefined;
-  if (forwarded) {
-    if (!s.trustedProxies.trusts(req.socket.remoteAddress)) {
-      return 'X-Forwarded-* headers are accepted only from proxy.trusted_proxies';
-    }
+  if (traefikNamed || h['x-forwarded-host'] !== undefined || h['x-forwarded-proto'] !== undefined) {
     const named = methodIn(h['x-forwarded-method'], 'X-Forwarded-Method');
     if (typeof named === 'string') return named;
     // Traefik always sends it; without it the request is unknown, not a request for "/".
@@ -130,22 +179,29 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
   // Envoy appends the original path, which starts with "/", to the prefix. The prefix alone
   // (nginx without X-Original-URI) names no request: judged as "/", every request would get the
   // answer of the route for "/".
-  const rest = (req.url ?? '').slice(prefix.length);
-  if (!rest.startsWith('/')) return NAMES_NO_REQUEST;
-  return {
-    // Envoy's check request has the original request's method.
-    method: req.method,
-    methodHeader: 'The request method',
-    host: h.host,
-    rawTarget: rest,
-    mayRedirect: false,
-  };
+  if (!pathNamed.startsWith('/')) return NAMES_NO_REQUEST;
+  // Envoy's check request has the original request's method.
+  return { method: req.method, methodHeader: 'The request method', host: h.host, rawTarget: pathNamed, mayRedirect: false };
+}
+
+/**
+ * A refusal as the decision API answers it to a front door that does not pass a redirect on
+ * (nginx, Envoy; the ext_authz gRPC service too): the status, JSON body and headers.
+ */
+export function decisionRefusal(outcome: Refuse): HttpAnswer {
+  // nginx auth_request fails on anything but 2xx/401/403, so the login URL rides on the 401
+  // (auth_request_set … $upstream_http_location) and nginx redirects. The gateway builds it
+  // because it validates return_to and nginx cannot URL-encode it.
+  if (outcome.location !== undefined)
+    return jsonErrorAnswer(401, outcome.message, { location: outcome.location, 'www-authenticate': WWW_AUTHENTICATE });
+  // A forbidden browser navigation gets JSON here too: the proxy in front renders its own 403 page.
+  return jsonErrorAnswer(outcome.status, outcome.message, outcome.headers, outcome.error);
 }
 
 const NAMES_NO_REQUEST =
   'the decision request names no original request: nginx must send X-Original-URI, Traefik X-Forwarded-Uri, Envoy the original path below the prefix';
 
-export function createDecisionHandler(g: GatewayCore) {
+export function createDecisionHandler(g: DecisionDeps) {
   const prefix = g.config.admin.decisions_prefix;
   const observe = createObserver(g, true);
 
@@ -203,28 +259,34 @@ export function createDecisionHandler(g: GatewayCore) {
     const evaluated = evaluate(
       g,
       a,
-      { transport: 'decision', method, host: original.host, rawTarget: original.rawTarget, headers: req.headers },
+      {
+        transport: 'decision',
+        method,
+        host: original.host,
+        rawTarget: original.rawTarget,
+        headers: req.headers,
+      },
       trace,
     );
     // Awaited only when authentication had to ask: a refusal before it is written in this tick.
     const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
+    // CORS: a preflight is allowed with the headers the front door copies back; every other
+    // answer on the route carries the route's CORS headers for it to copy.
+    if (outcome.kind === 'preflight') {
+      res.writeHead(200, { ...outcome.headers, 'content-length': '0', 'cache-control': 'no-store' });
+      res.end();
+      return observe(req, a, outcome.route.name, 200);
+    }
+    if (a.cors !== undefined) setCorsHeaders(res, a.cors);
     if (outcome.kind === 'refuse') {
       // A login or step-up redirect (the location carries `aal=aal2` / `refresh=true` for a step-up).
-      if (outcome.location !== undefined) {
-        if (original.mayRedirect) {
-          sendLoginRedirect(res, outcome.location);
-          return observe(req, a, outcome.route, 302);
-        }
-        // nginx auth_request fails on anything but 2xx/401/403, so the login URL rides on
-        // the 401 (auth_request_set … $upstream_http_location) and nginx redirects. The
-        // gateway builds it because it validates return_to and nginx cannot URL-encode it.
-        res.setHeader('location', outcome.location);
-        sendJsonError(res, 401, outcome.message, { 'www-authenticate': WWW_AUTHENTICATE });
-        return observe(req, a, outcome.route, 401);
+      if (outcome.location !== undefined && original.mayRedirect) {
+        sendLoginRedirect(res, outcome.location);
+        return observe(req, a, outcome.route, 302);
       }
-      // A forbidden browser navigation gets JSON here too: the proxy in front renders its own 403 page.
-      sendJsonError(res, outcome.status, outcome.message, outcome.headers as Record<string, string> | undefined, outcome.error);
-      return observe(req, a, outcome.route, outcome.status);
+      const answer = decisionRefusal(outcome);
+      sendHttpAnswer(res, answer);
+      return observe(req, a, outcome.route, answer.status);
     }
     if (outcome.kind === 'control') throw new Error('unreachable: the decision API has no control plane');
     const out = outcome.headers as Record<string, string | string[]>;

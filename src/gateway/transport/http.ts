@@ -6,16 +6,38 @@
  * sent only once a request will be forwarded.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { sendJsonError } from '../../http/json-error.js';
 import { sendForbiddenPage } from './forbidden-page.js';
 import { sendLoginRedirect } from './login-redirect.js';
-import type { GatewayCore } from '../gateway-core.js';
-import { evaluate } from '../pipeline/evaluate.js';
+import type { ConfigSnapshot } from '../config-snapshot.js';
+import type { HttpForwarder } from '../forward/http-forwarder.js';
+import { evaluate, evaluationInput, type ControlPaths, type PipelineDeps } from '../pipeline/evaluate.js';
 import { arrive, observeFailure, type Observe } from '../pipeline/observe.js';
 import type { Refuse } from '../pipeline/refuse.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';
 import { upstreamPath } from '../routing/route-table.js';
 import { JWKS_PATH, sendJwks } from '../assertion/jwks.js';
+import { replaceUpstreamCors, setCorsHeaders } from '../pipeline/cors.js';
+import type { GatewayMetrics } from '../../observability/metrics.js';
+import type { Tracing } from '../../observability/tracing/types.js';
+
+/** The express side (Kratos mount, self-service UI): owns some path prefixes on the proxy port. */
+export interface ControlPlane extends ControlPaths {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** The same over HTTP/2, through Node's compatibility request and response objects. */
+  handleHttp2(req: Http2ServerRequest, res: Http2ServerResponse): void;
+}
+
+/** What the HTTP writer uses beyond the evaluation's own needs. */
+export interface HttpTransportDeps extends PipelineDeps {
+  /** The current configuration snapshot: read once when a request arrives. */
+  readonly snapshot: ConfigSnapshot;
+  readonly control: ControlPlane | undefined;
+  readonly http: Pick<HttpForwarder, 'forward'>;
+  readonly metrics: Pick<GatewayMetrics, 'upstreamError'>;
+  readonly tracing?: Pick<Tracing, 'startRequest'> | undefined;
+}
 
 /** Declares a body: a non-zero Content-Length, or any Transfer-Encoding. */
 export function declaresBody(req: IncomingMessage): boolean {
@@ -30,7 +52,7 @@ export function writeRefusal(res: ServerResponse, r: Refuse): void {
   else sendJsonError(res, r.status, r.message, r.headers as Record<string, string> | undefined, r.error);
 }
 
-export function createHttpTransport(g: GatewayCore, observe: Observe, closing: WeakSet<object>) {
+export function createHttpTransport(g: HttpTransportDeps, observe: Observe, closing: WeakSet<object>) {
   /**
    * Requests with `Expect: 100-continue` whose client is still waiting for the go-ahead. Node
    * would send `100 Continue` before the gateway decides; the server hands these to
@@ -89,14 +111,18 @@ export function createHttpTransport(g: GatewayCore, observe: Observe, closing: W
     // Read before hop-by-hop stripping removes Transfer-Encoding.
     const hasBody = declaresBody(req);
 
-    const evaluated = evaluate(
-      g,
-      a,
-      { transport: 'http', method, host: req.headers.host, rawTarget: req.url, headers: req.headers, httpVersion: req.httpVersion },
-      trace,
-    );
+    const evaluated = evaluate(g, a, evaluationInput('http', method, req), trace);
     // Awaited only when authentication had to ask: a refusal before it is written in this tick.
     const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
+
+    // CORS: a preflight answered by the gateway; otherwise the route's CORS headers on whichever answer follows.
+    if (outcome.kind === 'preflight') {
+      closeIfBodyUnread(req, res, hasBody);
+      res.writeHead(204, outcome.headers);
+      res.end();
+      return observe(req, a, outcome.route.name, 204);
+    }
+    if (a.cors !== undefined) setCorsHeaders(res, a.cors);
 
     if (outcome.kind === 'refuse') {
       if (outcome.reason === 'framing') {
@@ -133,6 +159,7 @@ export function createHttpTransport(g: GatewayCore, observe: Observe, closing: W
       req.headers,
       route.timeoutMs,
       extra,
+      a.cors === undefined ? undefined : replaceUpstreamCors,
     );
     upstreamTrace?.end('failure' in result ? result.failure.status : result.status, 'failure' in result ? result.failure.kind : undefined);
     if ('failure' in result) {

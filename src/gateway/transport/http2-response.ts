@@ -4,9 +4,15 @@
  */
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { ResponseSink } from '../forward/http-forwarder.js';
-import { jsonErrorBody, jsonErrorHeaders } from '../../http/json-error.js';
+import { jsonErrorAnswer } from '../../http/json-error.js';
 import type { Refuse } from '../pipeline/refuse.js';
 import { forbiddenPage } from './forbidden-page.js';
+
+/**
+ * Headers every answer to a request carries: its `x-request-id` and, on a route with a CORS
+ * policy, the CORS headers (Arrival.cors).
+ */
+export type AnswerHeaders = Readonly<Record<string, string>>;
 
 /** The upstream's response written onto the stream; headers that HTTP/2 forbids were dropped as hop-by-hop already. */
 export class StreamResponse implements ResponseSink {
@@ -15,7 +21,8 @@ export class StreamResponse implements ResponseSink {
 
   constructor(
     private readonly stream: ServerHttp2Stream,
-    private readonly requestId: string,
+    /** Added where the upstream did not send them (its CORS headers were removed before: replaceUpstreamCors). */
+    private readonly base: AnswerHeaders,
   ) {}
 
   get headersSent(): boolean {
@@ -30,7 +37,7 @@ export class StreamResponse implements ResponseSink {
   writeHead(status: number, headers: Record<string, string | string[]>): void {
     const out: OutgoingHttpHeaders = headers;
     out[':status'] = status;
-    out['x-request-id'] ??= this.requestId;
+    for (const name in this.base) out[name] ??= this.base[name];
     this.stream.respond(out);
     this.status = status;
   }
@@ -69,25 +76,26 @@ export function respondWhole(stream: ServerHttp2Stream, status: number, headers:
 }
 
 /** A pipeline refusal, as HTTP/1.1 writes it (transport/http.ts writeRefusal). */
-export function respondRefusal(stream: ServerHttp2Stream, r: Refuse, requestId: string): void {
+export function respondRefusal(stream: ServerHttp2Stream, r: Refuse, base: AnswerHeaders): void {
   if (r.location !== undefined) {
-    return respondWhole(
-      stream,
-      302,
-      { location: r.location, 'cache-control': 'no-store', 'content-length': 0, 'x-request-id': requestId },
-      undefined,
-    );
+    return respondWhole(stream, 302, { ...base, location: r.location, 'cache-control': 'no-store', 'content-length': 0 }, undefined);
   }
   if (r.html === true) {
     const page = forbiddenPage(r.message);
-    return respondWhole(stream, 403, { ...page.headers, 'x-request-id': requestId }, page.body);
+    return respondWhole(stream, 403, { ...base, ...page.headers }, page.body);
   }
-  const body = jsonErrorBody(r.status, r.message, r.error);
-  respondWhole(stream, r.status, { ...jsonErrorHeaders(body, r.headers), 'x-request-id': requestId }, body);
+  respondJsonError(stream, r.status, r.message, base, r.headers, r.error);
 }
 
-/** A JSON error (an upstream failure, an unforeseen one). */
-export function respondJsonError(stream: ServerHttp2Stream, status: number, message: string, requestId: string): void {
-  const body = jsonErrorBody(status, message);
-  respondWhole(stream, status, { ...jsonErrorHeaders(body), 'x-request-id': requestId }, body);
+/** A JSON error (a refusal, an upstream failure, an unforeseen one). */
+export function respondJsonError(
+  stream: ServerHttp2Stream,
+  status: number,
+  message: string,
+  base: AnswerHeaders,
+  headers?: Readonly<Record<string, string>>,
+  error?: Refuse['error'],
+): void {
+  const answer = jsonErrorAnswer(status, message, headers, error);
+  respondWhole(stream, status, { ...base, ...answer.headers, 'content-length': Buffer.byteLength(answer.body) }, answer.body);
 }

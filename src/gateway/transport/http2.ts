@@ -25,7 +25,9 @@ import {
   type OutgoingHttpHeaders,
   type ServerHttp2Stream,
 } from 'node:http2';
-import type { GatewayCore } from '../gateway-core.js';
+import type { GatewayConfig } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+import type { HttpTransportDeps } from './http.js';
 import { evaluate, type Forward } from '../pipeline/evaluate.js';
 import type { Arrival, Observe } from '../pipeline/observe.js';
 import { refuse } from '../pipeline/refuse.js';
@@ -35,7 +37,8 @@ import { requestIdOf, withoutPseudoHeaders } from '../../http/request.js';
 import { upstreamPath, type Route } from '../routing/route-table.js';
 import { JWKS_PATH } from '../assertion/jwks.js';
 import { GrpcStatus, isGrpcContentType, respondGrpcRefusal, respondGrpcStatus } from './grpc-refusal.js';
-import { respondJsonError, respondRefusal, respondWhole, StreamResponse } from './http2-response.js';
+import { respondJsonError, respondRefusal, respondWhole, StreamResponse, type AnswerHeaders } from './http2-response.js';
+import { replaceUpstreamCors } from '../pipeline/cors.js';
 import { headerListSize } from '../../http/http2-server.js';
 
 export type UpstreamProtocol = 'http1' | 'h2c' | 'h2';
@@ -76,14 +79,21 @@ interface StreamRequest {
   readonly headers: IncomingHttpHeaders;
 }
 
-export function createHttp2Transport(g: GatewayCore, observe: Observe, upstreamH2?: Http2UpstreamForwarder) {
+/** What the HTTP/2 writer uses: the HTTP writer's needs, the header size limit, the logger. */
+export interface Http2TransportDeps extends HttpTransportDeps {
+  readonly config: Pick<GatewayConfig, 'proxy'>;
+  readonly logger: Logger;
+}
+
+export function createHttp2Transport(g: Http2TransportDeps, observe: Observe, upstreamH2?: Http2UpstreamForwarder) {
   async function handleStream(stream: ServerHttp2Stream, h: Http2Headers, flags: number, rawHeaders: readonly string[]): Promise<void> {
     const started = performance.now();
     // nghttp2 has checked the pseudo-headers: `:method` is always there, `:path` except for CONNECT.
     const method = h[':method'] ?? 'GET';
     const rawTarget = h[':path'];
     const grpc = isGrpcContentType(h['content-type']);
-    const protocol: Protocol = grpc ? 'grpc' : stream.session?.encrypted === true ? 'h2' : 'h2c';
+    const encrypted = stream.session?.encrypted === true; // behind the TLS front (ALPN h2)
+    const protocol: Protocol = grpc ? 'grpc' : encrypted ? 'h2' : 'h2c';
     const headers = withoutPseudoHeaders(h);
     const req: StreamRequest = { method, headers };
     const requestId = requestIdOf(req);
@@ -99,7 +109,7 @@ export function createHttp2Transport(g: GatewayCore, observe: Observe, upstreamH
     const a: Arrival = { started, requestId, peer, snapshot: g.snapshot, path: undefined, observed: false, protocol };
     const refused = (r: ReturnType<typeof refuse>) => {
       if (grpc) respondGrpcRefusal(stream, r, requestId);
-      else respondRefusal(stream, r, requestId);
+      else respondRefusal(stream, r, answerHeaders(a));
       // For gRPC the wire says 200 and grpc-status; the metric and access line keep the HTTP
       // status the same refusal has over HTTP/1.1, so refusal rates read alike for both.
       observe(req, a, r.route, r.status);
@@ -121,12 +131,17 @@ export function createHttp2Transport(g: GatewayCore, observe: Observe, upstreamH
     const evaluated = evaluate(
       g,
       a,
-      { transport: grpc ? 'grpc' : 'http2', method, host: headers.host, rawTarget, headers, httpVersion: '2.0' },
+      { transport: grpc ? 'grpc' : 'http2', method, host: headers.host, rawTarget, headers, httpVersion: '2.0', encrypted },
       trace,
     );
     const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
     if (stream.destroyed) return observe(req, a, outcome.kind === 'forward' ? outcome.route.name : 'none', 499);
 
+    // A CORS preflight for a route with a CORS policy, answered by the gateway (browsers send no gRPC).
+    if (outcome.kind === 'preflight') {
+      respondWhole(stream, 204, { ...outcome.headers, 'x-request-id': requestId }, undefined);
+      return observe(req, a, outcome.route.name, 204);
+    }
     if (outcome.kind === 'refuse') return refused(outcome);
 
     if (outcome.kind === 'control') {
@@ -139,7 +154,8 @@ export function createHttp2Transport(g: GatewayCore, observe: Observe, upstreamH
       const compatHeaders: Http2Headers = { ...headers, ':method': method, ':path': target.path + target.search, ':scheme': h[':scheme'] };
       if (authority !== undefined) compatHeaders[':authority'] = authority;
       const res = new Http2ServerResponse(stream);
-      res.setHeader('x-request-id', requestId);
+      const answer = answerHeaders(a);
+      for (const name in answer) res.setHeader(name, answer[name]!);
       res.once('finish', () => observe(req, a, 'control', res.statusCode));
       if (expectsContinue) stream.additionalHeaders({ ':status': 100 });
       g.control!.handleHttp2(new Http2ServerRequest(stream, compatHeaders, {}, []), res);
@@ -168,19 +184,20 @@ export function createHttp2Transport(g: GatewayCore, observe: Observe, upstreamH
     const identityId = outcome.session?.identityId;
     const extra = outcome.setCookie ? { 'set-cookie': outcome.setCookie } : undefined;
     const upstreamTrace = trace?.startUpstream(req.headers, route.upstream, req.method);
-    const res = new StreamResponse(stream, a.requestId);
+    const res = new StreamResponse(stream, answerHeaders(a));
     const path = upstreamPath(route, target.path, target.search);
     // Not the stream itself: undici destroys a body stream once it has sent it, and this one
     // still has the response to carry.
     const body = hasBody ? stream.iterator({ destroyOnReturn: false }) : null;
-    const result = await g.http.forward(req.method, body, res, route.upstream.origin, path, req.headers, route.timeoutMs, extra);
+    const editCors = a.cors === undefined ? undefined : replaceUpstreamCors;
+    const result = await g.http.forward(req.method, body, res, route.upstream.origin, path, req.headers, route.timeoutMs, extra, editCors);
     upstreamTrace?.end('failure' in result ? result.failure.status : result.status, 'failure' in result ? result.failure.kind : undefined);
     if ('failure' in result) {
       const f = result.failure;
       if (f.kind === 'client_abort') return observe(req, a, route.name, 499, identityId);
       g.metrics.upstreamError(route.name, f.kind);
       if (f.status === 0) return observe(req, a, route.name, res.status, identityId); // broke mid-response: the stream was reset
-      respondJsonError(stream, f.status, f.message, a.requestId);
+      respondJsonError(stream, f.status, f.message, answerHeaders(a));
       return observe(req, a, route.name, f.status, identityId);
     }
     observe(req, a, route.name, result.status, identityId, result.upstreamMs);
@@ -218,10 +235,15 @@ export function createHttp2Transport(g: GatewayCore, observe: Observe, upstreamH
         const requestId = requestIdOf({ headers: headers as IncomingHttpHeaders });
         if (isGrpcContentType(headers['content-type']))
           respondGrpcStatus(stream, GrpcStatus.INTERNAL, 'An internal error occurred', requestId);
-        else respondJsonError(stream, 500, 'An internal error occurred', requestId);
+        else respondJsonError(stream, 500, 'An internal error occurred', { 'x-request-id': requestId });
       });
     },
   };
+}
+
+/** Headers every answer carries, read once the evaluation has run (it sets the route's CORS headers). */
+function answerHeaders(a: Arrival): AnswerHeaders {
+  return a.cors === undefined ? { 'x-request-id': a.requestId } : { ...a.cors, 'x-request-id': a.requestId };
 }
 
 function respondJwks(stream: ServerHttp2Stream, method: string, body: string, requestId: string): number {

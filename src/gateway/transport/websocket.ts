@@ -5,13 +5,25 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { sendSocketError } from '../../http/json-error.js';
-import type { GatewayCore } from '../gateway-core.js';
-import { evaluate } from '../pipeline/evaluate.js';
+import type { ConfigSnapshot } from '../config-snapshot.js';
+import type { WebSocketForwarder } from '../forward/websocket-forwarder.js';
+import { evaluate, evaluationInput, type PipelineDeps } from '../pipeline/evaluate.js';
 import { arrive, observeFailure, type Observe } from '../pipeline/observe.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';
 import { upstreamPath } from '../routing/route-table.js';
+import type { Tracing } from '../../observability/tracing/types.js';
 
-export function createWebSocketTransport(g: GatewayCore, observe: Observe, closing: WeakSet<object>) {
+/** What the WebSocket writer uses beyond the evaluation's own needs. */
+export interface WebSocketTransportDeps extends PipelineDeps {
+  /** The current configuration snapshot: read once when a handshake arrives. */
+  readonly snapshot: ConfigSnapshot;
+  readonly websocket: Pick<WebSocketForwarder, 'forward'>;
+  /** Forwarded sockets, destroyed at the end of the drain period: the HTTP server stops tracking a socket once it is upgraded. */
+  readonly upgradedSockets: Set<Duplex>;
+  readonly tracing?: Pick<Tracing, 'startRequest'> | undefined;
+}
+
+export function createWebSocketTransport(g: WebSocketTransportDeps, observe: Observe, closing: WeakSet<object>) {
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const started = performance.now();
     const method = req.method ?? 'GET';
@@ -27,12 +39,7 @@ export function createWebSocketTransport(g: GatewayCore, observe: Observe, closi
     const trace = g.tracing?.startRequest(req, 'websocket');
     const a = arrive(req, { started, requestId, peer: peerAddress(req), snapshot: g.snapshot, path: undefined, observed: false });
 
-    const evaluated = evaluate(
-      g,
-      a,
-      { transport: 'websocket', method, host: req.headers.host, rawTarget: req.url, headers: req.headers, httpVersion: req.httpVersion },
-      trace,
-    );
+    const evaluated = evaluate(g, a, evaluationInput('websocket', method, req), trace);
     // Awaited only when authentication had to ask: a refusal before it is written in this tick.
     const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
     if (outcome.kind === 'refuse') {
@@ -40,6 +47,7 @@ export function createWebSocketTransport(g: GatewayCore, observe: Observe, closi
       return observe(req, a, outcome.route, outcome.status);
     }
     if (outcome.kind === 'control') throw new Error('unreachable: the control plane takes no WebSocket');
+    if (outcome.kind === 'preflight') throw new Error('unreachable: a WebSocket handshake is a GET, never a CORS preflight');
 
     const { route, target } = outcome;
     trace?.inject(req.headers);

@@ -4,8 +4,8 @@
  */
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from '../../log.js';
-import type { Clock } from '../clock.js';
-import type { CourierStore } from '../persistence/courier.js';
+import type { Clock } from '../x/clock.js';
+import type { CourierStore } from '../persistence/courier-store.js';
 import { renderEmail, type TemplateType } from './templates.js';
 
 const MAX_ATTEMPTS = 5;

@@ -4,7 +4,7 @@
  * fetch still answers 410 with where to start over, rather than 404.
  */
 import type { Logger } from '../../log.js';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../x/clock.js';
 import type { Db } from './db.js';
 
 const DAY_MS = 24 * 3600_000;

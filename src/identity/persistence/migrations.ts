@@ -2,7 +2,7 @@
  * Versioned schema migrations. Each runs once, inside a transaction, and is recorded in
  * schema_migrations; add new versions at the end and never edit a released one.
  */
-import type { Db } from './db.js';
+import type Database from 'better-sqlite3';
 
 const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
   {
@@ -104,7 +104,7 @@ CREATE INDEX courier_messages_seq ON courier_messages(seq);
   },
 ];
 
-export function migrate(db: Db): void {
+export function migrate(db: Database.Database): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
   const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
   const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');

@@ -3,18 +3,13 @@
  * are login identifiers, verifiable or recovery addresses), and the form nodes each leaf
  * trait becomes.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
-import type { IdentitySchemaSource } from '../config.js';
-import { KratosConfigError } from '../config.js';
-import { labels, texts, type UiText } from '../messages.js';
-import { MAX_IDENTIFIER_LENGTH } from '../password-policy.js';
-import type { DerivedAddresses } from '../persistence/identities.js';
-import { input, type InputType, type NodeGroup, type UiNode } from '../ui-nodes.js';
-
-// ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
-const addFormats: FormatsPlugin =
-  (addFormatsModule as unknown as { default?: FormatsPlugin }).default ?? (addFormatsModule as unknown as FormatsPlugin);
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { IdentitySchemaSource } from '../driver/config/config.js';
+import { KratosConfigError } from '../driver/config/config-error.js';
+import { MAX_IDENTIFIER_LENGTH, type DerivedAddresses } from '../identity/identity.js';
+import { labels, texts, type UiText } from '../text/ui-text.js';
+import { input, type InputType, type NodeGroup, type UiNode } from '../ui/form-nodes.js';
+import { newAjv } from '../x/ajv.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -147,8 +142,7 @@ export class IdentitySchemas {
 
   constructor(sources: IdentitySchemaSource[]) {
     // strict:false because the `ory.sh/kratos` keyword is not a valid ajv keyword name.
-    const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
-    addFormats(ajv);
+    const ajv = newAjv({ allErrors: true, strict: false, verbose: true });
     const email = ajv.compile({ type: 'string', format: 'email' });
     this.isEmail = (value) => email(value);
     sources.forEach((source, i) => {

@@ -1,19 +1,14 @@
 /**
  * What the data plane sees of tracing. Types only: the hot-path modules import this file and
  * nothing of the SDK, which is loaded (dynamically) only when tracing is on. When it is off,
- * `GatewayCore.tracing` is undefined and every hook is one `?.` on it or on a request trace.
+ * the gateway's `tracing` is undefined and every hook is one `?.` on it or on a request trace.
  *
  * Spans are parented explicitly through these objects rather than through an
  * AsyncLocalStorage context manager: the request knows its own trace, and nothing pays for
  * async context tracking.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-
-/** What tracing reads of a request (an HTTP/1.1 IncomingMessage, or an HTTP/2 stream's method and headers); also its key. */
-export interface TracedRequest {
-  readonly method?: string | undefined;
-  readonly headers: IncomingHttpHeaders;
-}
+import type { RequestHead } from '../../http/request.js';
 
 export interface Tracing {
   /**
@@ -21,9 +16,9 @@ export interface Tracing {
    * `traceparent` is valid. The caller's context only parents spans and decides sampling under
    * a parent-based sampler; nothing security-related reads it.
    */
-  startRequest(req: TracedRequest, kind: 'proxy' | 'decision' | 'websocket'): RequestTrace;
+  startRequest(req: RequestHead, kind: 'proxy' | 'decision' | 'websocket'): RequestTrace;
   /** Ends the request span started for `req`, if any. Returns its trace id for the access line. */
-  finishRequest(req: TracedRequest, route: string, status: number): string | undefined;
+  finishRequest(req: RequestHead, route: string, status: number): string | undefined;
   /** Flushes what is queued to the exporter. */
   shutdown(): Promise<void>;
 }

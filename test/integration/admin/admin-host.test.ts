@@ -15,6 +15,8 @@ let port: string;
 before(async () => {
   stack = await startStack((u) => ({
     admin: { allowed_hosts: ['Gateway-Admin.internal'] },
+    // The decision test below speaks for a front door on loopback.
+    proxy: { trusted_proxies: ['127.0.0.1/32'] },
     routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: u.upstream, auth: 'required' }],
   }));
   port = new URL(stack.gw.adminUrl).port;

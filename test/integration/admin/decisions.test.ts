@@ -54,24 +54,24 @@ describe('forward-auth decision API', () => {
   });
 
   test('nginx style: X-Original-URI/Method name the request, canonicalized like the proxy', async () => {
-    const anon = await decide(untrusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/x', 'x-original-method': 'GET' });
+    const anon = await decide(trusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/x', 'x-original-method': 'GET' });
     assert.equal(anon.status, 200, 'anonymous route allows without a credential');
-    const traversal = await decide(untrusted, '/decisions', {
+    const traversal = await decide(trusted, '/decisions', {
       host: 'app.example',
       'x-original-uri': '/public/../secret',
       'x-original-method': 'GET',
     });
     assert.equal(traversal.status, 401, '/public/../secret is /secret, a required route');
-    const encoded = await decide(untrusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/%2e%2e/secret' });
+    const encoded = await decide(trusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/%2e%2e/secret' });
     assert.equal(encoded.status, 401);
-    const slash = await decide(untrusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/a%2Fb' });
+    const slash = await decide(trusted, '/decisions', { host: 'app.example', 'x-original-uri': '/public/a%2Fb' });
     assert.equal(slash.status, 400);
-    const browser = await decide(untrusted, '/decisions', { host: 'app.example', accept: 'text/html', 'x-original-uri': '/page' });
+    const browser = await decide(trusted, '/decisions', { host: 'app.example', accept: 'text/html', 'x-original-uri': '/page' });
     assert.equal(browser.status, 401, 'nginx treats anything but 2xx/401/403 as an error, so never a redirect');
     // ...but the 401 carries the login URL for nginx to redirect to, return_to encoded.
     const login = new URL(String(browser.headers.location));
     assert.equal(login.searchParams.get('return_to'), 'http://127.0.0.1:4455/page');
-    const api = await decide(untrusted, '/decisions', { host: 'app.example', accept: 'application/json', 'x-original-uri': '/page' });
+    const api = await decide(trusted, '/decisions', { host: 'app.example', accept: 'application/json', 'x-original-uri': '/page' });
     assert.equal(api.status, 401);
     assert.equal(api.headers.location, undefined, 'API clients get no login URL');
   });
@@ -91,6 +91,29 @@ describe('forward-auth decision API', () => {
     });
     assert.equal(res.status, 400);
     assert.match(res.text, /trusted_proxies/);
+  });
+
+  test('nginx style from a peer outside trusted_proxies: X-Original-URI / X-Original-Method are a 400 naming proxy.trusted_proxies', async () => {
+    // Ignoring the headers instead would judge the subrequest's own GET and path: a POST's
+    // decision made for a GET. So a request naming itself this way is refused outright.
+    const s = kratos.addSession();
+    const sent: Array<[string, Record<string, string>]> = [
+      ['/decisions', { host: 'app.example', 'x-original-uri': '/public/x', 'x-original-method': 'GET' }],
+      ['/decisions', { host: 'app.example', 'x-original-uri': '/x', 'x-session-token': s.token }],
+      // Beside Envoy's form, the method header would otherwise be ignored and the request line's GET judged.
+      ['/decisions/public/x', { host: 'app.example', 'x-original-method': 'POST' }],
+    ];
+    for (const [path, headers] of sent) {
+      const res = await decide(untrusted, path, headers);
+      assert.equal(res.status, 400, `${path} ${JSON.stringify(headers)}: ${res.text}`);
+      assert.match(res.text, /proxy\.trusted_proxies/);
+      assert.equal(res.headers['x-kratos-authenticated-identity-id'], undefined);
+    }
+    // From a peer in proxy.trusted_proxies the same requests are decided.
+    assert.equal((await decide(trusted, '/decisions', sent[0]![1])).status, 200);
+    const allowed = await decide(trusted, '/decisions', sent[1]![1]);
+    assert.equal(allowed.status, 200);
+    assert.equal(allowed.headers['x-kratos-authenticated-identity-id'], s.identityId);
   });
 
   test('Traefik style from a trusted proxy: host and URI from X-Forwarded-*, browsers may get the login redirect', async () => {
@@ -124,11 +147,49 @@ describe('forward-auth decision API', () => {
     assert.equal(location.searchParams.get('return_to'), 'http://127.0.0.1:4455/x?y=1');
   });
 
+  test("a path below the prefix and a naming header that disagree are a 400: either may be the client's", async () => {
+    // Envoy (trusted) names the request by the path it appends; a client's X-Original-URI or
+    // X-Forwarded-Uri passed along with it would otherwise be judged instead of the path proxied.
+    const variants: Record<string, string>[] = [
+      { 'x-original-uri': '/public/x' },
+      { 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET' },
+    ];
+    for (const headers of variants) {
+      const res = await decide(trusted, '/decisions/admin/secret', { host: 'app.example', ...headers });
+      assert.equal(res.status, 400, JSON.stringify(headers));
+      assert.match(res.text, /both name the request, differently/);
+    }
+    // Where they agree there is nothing to choose between.
+    assert.equal((await decide(trusted, '/decisions/public/x', { host: 'app.example', 'x-original-uri': '/public/x' })).status, 200);
+  });
+
+  test("a path below the prefix names the request whole: a naming header's method or host that differs is a 400", async () => {
+    // Envoy (trusted, e.g. inside a listed pod CIDR) names the request by its request line: the
+    // path below the prefix, its method and Host. A client that copies its own path into
+    // X-Forwarded-Uri / X-Original-URI must not get the rest of the request named by its
+    // X-Forwarded-Host or -Method instead: here a required route on admin.example would be
+    // judged as the anonymous one on app.example.
+    const hijacks: Array<[string, Record<string, string>, string]> = [
+      ['X-Forwarded-Host', { host: 'admin.example', 'x-forwarded-uri': '/public/x', 'x-forwarded-host': 'app.example' }, 'GET'],
+      ['X-Forwarded-Method', { host: 'app.example', 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET' }, 'POST'],
+      ['X-Original-Method', { host: 'app.example', 'x-original-uri': '/public/x', 'x-original-method': 'GET' }, 'POST'],
+    ];
+    for (const [header, headers, method] of hijacks) {
+      const res = await decide(trusted, '/decisions/public/x', headers, method);
+      assert.equal(res.status, 400, header);
+      assert.match(res.text, new RegExp(header), header);
+    }
+    // Headers that say what the request line says change nothing.
+    const same = { host: 'app.example', 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'POST', 'x-forwarded-host': 'app.example' };
+    assert.equal((await decide(trusted, '/decisions/public/x', same, 'POST')).status, 200);
+    assert.equal((await decide(trusted, '/decisions/x', { ...same, 'x-forwarded-uri': '/x' }, 'POST')).status, 401);
+  });
+
   test('a decision request that names no original request is a 400, never judged as a request for /', async () => {
     // nginx without X-Original-URI calls the prefix itself; Envoy always appends the original
     // path, which starts with "/". Judged as "/", every request would get the answer of the route for "/".
     for (const path of ['/decisions', '/decisions?a=1']) {
-      const res = await decide(untrusted, path, { host: 'app.example', 'x-original-method': 'POST' });
+      const res = await decide(trusted, path, { host: 'app.example', 'x-original-method': 'POST' });
       assert.equal(res.status, 400, `${path}: ${res.text}`);
       assert.match(res.text, /X-Original-URI/);
     }

@@ -4,7 +4,8 @@
  * - the shipped example sends it, so a POST to a GET-only route is refused;
  * - the example without that line: the gateway must not guess. Where the method could change
  *   the answer it answers 400, which auth_request treats as an error (500 to the client); it
- *   used to decide as if every request were a GET and let the POST through.
+ *   used to decide as if every request were a GET and let the POST through;
+ * - nginx not in proxy.trusted_proxies: its X-Original-* are refused (400), so nothing passes.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,31 +21,36 @@ describe('nginx auth_request and the original method', () => {
   let gateway: RunningGateway;
   let shipped: RunningNginx;
   let withoutMethod: RunningNginx;
+  let distrusting: RunningGateway;
+  let untrustedNginx: RunningNginx;
 
   before(async () => {
     kratos = await startFakeKratos();
     upstream = await startEchoUpstream();
-    gateway = await startGateway(
-      testConfig({
-        proxy: { public_base_url: 'https://app.example.com' },
-        kratos: { public_url: kratos.url },
-        routes: [
-          // Reading the feed is public; nothing else may be done to it.
-          { name: 'feed', match: { path_prefix: '/feed', methods: ['GET', 'HEAD'] }, upstream: upstream.url, auth: 'anonymous' },
-          { name: 'public', match: { path_prefix: '/public' }, upstream: upstream.url, auth: 'anonymous' },
-          // Anyone may post a comment; changing or deleting one needs a session.
-          { name: 'comment-posts', match: { path_prefix: '/comments', methods: ['POST'] }, upstream: upstream.url, auth: 'anonymous' },
-          { name: 'comments', match: { path_prefix: '/comments' }, upstream: upstream.url },
-        ],
-      }),
-      { logger: memoryLogger().logger },
-    );
+    const config = (trusted_proxies: string[]) => ({
+      // nginx runs on loopback; its X-Original-* are believed only from proxy.trusted_proxies.
+      proxy: { public_base_url: 'https://app.example.com', trusted_proxies },
+      kratos: { public_url: kratos.url },
+      routes: [
+        // Reading the feed is public; nothing else may be done to it.
+        { name: 'feed', match: { path_prefix: '/feed', methods: ['GET', 'HEAD'] }, upstream: upstream.url, auth: 'anonymous' },
+        { name: 'public', match: { path_prefix: '/public' }, upstream: upstream.url, auth: 'anonymous' },
+        // Anyone may post a comment; changing or deleting one needs a session.
+        { name: 'comment-posts', match: { path_prefix: '/comments', methods: ['POST'] }, upstream: upstream.url, auth: 'anonymous' },
+        { name: 'comments', match: { path_prefix: '/comments' }, upstream: upstream.url },
+      ],
+    });
+    gateway = await startGateway(testConfig(config(['127.0.0.1/32'])), { logger: memoryLogger().logger });
+    distrusting = await startGateway(testConfig(config(['10.0.0.0/8'])), { logger: memoryLogger().logger });
+    untrustedNginx = await startNginx((port) => exampleConfig(NGINX_EXAMPLE, distrusting.adminUrl, upstream.url, port));
     shipped = await startNginx((port) => exampleConfig(NGINX_EXAMPLE, gateway.adminUrl, upstream.url, port));
     const stripped = replaceOnce(NGINX_EXAMPLE, METHOD_LINE, '');
     withoutMethod = await startNginx((port) => exampleConfig(stripped, gateway.adminUrl, upstream.url, port));
   });
 
   after(async () => {
+    await untrustedNginx?.stop();
+    await distrusting?.shutdown();
     await withoutMethod?.stop();
     await shipped?.stop();
     await gateway?.shutdown();
@@ -86,5 +92,17 @@ describe('nginx auth_request and the original method', () => {
     assert.deepEqual(reached('POST', '/comments/override'), []);
     // Without the header the anonymous POST is allowed, as configured.
     assert.equal((await send(shipped.url, '/comments/plain', { accept: 'application/json' }, 'POST')).status, 200);
+  });
+
+  it('nginx outside proxy.trusted_proxies: every decision is a 400, nginx answers 500, nothing reaches the upstream', async () => {
+    for (const [method, path] of [
+      ['GET', '/public/untrusted-read'],
+      ['POST', '/feed/untrusted-write'],
+    ] as const) {
+      const res = await send(untrustedNginx.url, path, { accept: 'application/json' }, method);
+      assert.equal(res.status, 500, untrustedNginx.errorLog());
+      assert.deepEqual(reached(method, path), []);
+    }
+    assert.match(untrustedNginx.errorLog(), /auth request unexpected status: 400/);
   });
 });

@@ -16,8 +16,8 @@ import { parse as parseYaml } from 'yaml';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
 import { configSchema } from '../../../src/config/schema.js';
 import { aclCommandIn } from '../../unit/deploy/acl-command.js';
-import { aclSetUser } from '../../../src/gateway/session/redis-scripts.js';
-import { probePermissions } from '../../../src/gateway/session/redis-permissions.js';
+import { aclSetUser } from '../../../src/gateway/session/store/redis/scripts.js';
+import { probePermissions } from '../../../src/gateway/session/store/redis/permission-probe.js';
 import { chartDir } from '../../unit/deploy/values-schema.js';
 
 const exampleText = readFileSync(join(chartDir, 'examples/values-fleet.yaml'), 'utf8');

@@ -15,6 +15,8 @@ const tokens: Record<string, string> = {};
 
 before(async () => {
   stack = await startStack(({ upstream }) => ({
+    // The decision API test speaks for a front door on loopback, whose X-Original-* are believed only from here.
+    proxy: { trusted_proxies: ['127.0.0.1/32'] },
     routes: [
       { name: 'profile', match: { path_glob: '/users/*/profile' }, upstream, policy: ADMIN_ONLY },
       { name: 'admin', match: { path_prefix: '/admin' }, upstream, policy: ADMIN_ONLY },

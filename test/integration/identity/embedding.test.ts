@@ -113,7 +113,7 @@ describe('configuration variants', () => {
 describe('standalone command', () => {
   const dir = mkdtempSync(join(tmpdir(), 'identity-cli-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  const cli = join(import.meta.dirname ?? '', '../../../src/identity/cli.ts');
+  const cli = join(import.meta.dirname ?? '', '../../../src/identity/server/cli.ts');
 
   function run(args: string[]) {
     const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

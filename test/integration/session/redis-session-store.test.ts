@@ -5,9 +5,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RedisSessionStore, type RedisSessionStoreOptions } from '../../../src/gateway/session/redis-session-store.js';
-import { NOT_A_SESSION } from '../../../src/gateway/session/session-store.js';
-import { decodeStoredValue, encodeStoredValue } from '../../../src/gateway/session/stored-value-codec.js';
+import { RedisSessionStore, type RedisSessionStoreOptions } from '../../../src/gateway/session/store/tiered-store.js';
+import { NOT_A_SESSION } from '../../../src/gateway/session/store/session-store.js';
+import { decodeStoredValue, encodeStoredValue } from '../../../src/gateway/session/store/redis/stored-value-codec.js';
 import type { SessionSummary } from '../../../src/gateway/session/session-summary.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
 import { describeSessionStore, summary } from '../../unit/gateway/session/session-store-contract.js';

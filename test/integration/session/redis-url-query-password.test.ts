@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RedisSessionStore } from '../../../src/gateway/session/redis-session-store.js';
+import { RedisSessionStore } from '../../../src/gateway/session/store/tiered-store.js';
 import { memoryLogger } from '../../helpers/servers.js';
 import { startRedis } from '../../helpers/redis.js';
 

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayMetrics } from '../../../src/observability/metrics.js';
 import { credentialExtractors, type Credential } from '../../../src/gateway/pipeline/credentials/index.js';
-import { LocalInvalidationBus, MemorySessionStore } from '../../../src/gateway/session/memory-session-store.js';
+import { MemorySessionStore } from '../../../src/gateway/session/store/memory-store.js';
+import { LocalInvalidationBus } from '../../../src/gateway/session/store/local-invalidations.js';
 import { SessionResolver } from '../../../src/gateway/session/session-resolver.js';
-import { NOT_A_SESSION, type SessionStore, type StoredValue } from '../../../src/gateway/session/session-store.js';
+import { NOT_A_SESSION, type SessionStore, type StoredValue } from '../../../src/gateway/session/store/session-store.js';
 import { startFakeKratos } from '../../helpers/servers.js';
 import { summary } from '../../unit/gateway/session/session-store-contract.js';
 

@@ -17,7 +17,7 @@ import { startGateway, type RunningGateway } from '../../../src/start-gateway.js
 import { memoryLogger, startEchoUpstream, startFakeKratos, testConfig } from '../../helpers/servers.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
 import { aclCommandIn } from '../../unit/deploy/acl-command.js';
-import { aclSetUser, commandsSent } from '../../../src/gateway/session/redis-scripts.js';
+import { aclSetUser, commandsSent } from '../../../src/gateway/session/store/redis/scripts.js';
 import { apiLogoutThrough, cred, instance, waitFor, type Instance } from './shared-helpers.js';
 
 const USER = 'kratos-gateway';

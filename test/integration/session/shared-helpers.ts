@@ -8,10 +8,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayMetrics } from '../../../src/observability/metrics.js';
 import { credentialExtractors, type Credential } from '../../../src/gateway/pipeline/credentials/index.js';
 import { SessionResolver } from '../../../src/gateway/session/session-resolver.js';
-import { RedisSessionStore, type RedisSessionStoreOptions } from '../../../src/gateway/session/redis-session-store.js';
+import { RedisSessionStore, type RedisSessionStoreOptions } from '../../../src/gateway/session/store/tiered-store.js';
 import { memoryLogger, startFakeKratos } from '../../helpers/servers.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
-import { FILL_LOCK } from '../../../src/gateway/session/redis-scripts.js';
+import { FILL_LOCK } from '../../../src/gateway/session/store/redis/scripts.js';
 import { startRedisFaultProxy, type RedisFaultProxy } from './redis-fault-proxy.js';
 
 export const extractors = credentialExtractors('ory_kratos_session');
@@ -38,11 +38,15 @@ export async function apiLogoutThrough(gw: { proxyUrl: string }, token: string):
   await logout.arrayBuffer();
 }
 
-/** Waits until `check` holds; `ms` bounds how long the test waits, not how fast the code must be. */
-export async function waitFor(check: () => boolean, what: string, ms = 30_000): Promise<number> {
+/**
+ * Waits until `check` holds; `ms` bounds how long the test waits, not how fast the code must be.
+ * `check` must test a state that lasts once reached (an end state, a counter): one that holds
+ * only for a moment may come and go between two polls on a busy machine.
+ */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<number> {
   const started = performance.now();
   const until = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > until) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(2);
   }

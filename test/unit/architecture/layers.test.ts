@@ -70,4 +70,18 @@ describe('module layers', () => {
     }
     assert.deepEqual(wrong, []);
   });
+
+  it('the rest of src/ reaches the identity server only through identity/index.ts', () => {
+    const wrong: string[] = [];
+    for (const file of files) {
+      if (moduleOf(file) === 'identity') continue;
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/(?:from\s+|import\s*\(?\s*)'(\.{1,2}\/[^']+)'/g)) {
+        const target = relative(src, resolve(dirname(file), m[1]!));
+        if (moduleOf(resolve(src, target)) === 'identity' && target !== 'identity/index.js')
+          wrong.push(`${relative(src, file)} imports ${m[1]}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
 });

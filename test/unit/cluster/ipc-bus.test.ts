@@ -1,9 +1,9 @@
 /** The session cache's fan-out across processes: what goes out, what comes in, what it counts. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IpcInvalidationBus } from '../../../src/cluster/ipc-bus.js';
-import { MemorySessionStore } from '../../../src/gateway/session/memory-session-store.js';
-import type { SessionInvalidation } from '../../../src/gateway/session/session-store.js';
+import { IpcInvalidationBus } from '../../../src/cluster/ipc-invalidations.js';
+import { MemorySessionStore } from '../../../src/gateway/session/store/memory-store.js';
+import type { SessionInvalidation } from '../../../src/gateway/session/store/session-store.js';
 import type { SessionSummary } from '../../../src/gateway/session/session-summary.js';
 
 const summary = (identityId: string): SessionSummary => ({

@@ -135,6 +135,14 @@ describe('Kubernetes example manifests', () => {
         assert.equal(cfg.demo_upstream.enabled, false);
       });
 
+      if (file === 'standalone.yaml')
+        it('lists the ingress controller in proxy.trusted_proxies: the ingress-nginx recipe asks this admin Service with X-Original-*', () => {
+          const { trusted_proxies } = effectiveConfig(file, deployment).proxy;
+          assert.ok(trusted_proxies.length > 0, 'without it every decision the recipe asks for is a 400');
+          // A pod range, not everyone: listing every address would believe any client's X-Original-URI.
+          for (const cidr of trusted_proxies) assert.ok(Number(/\/(\d+)$/.exec(cidr)?.[1] ?? 32) >= 8, `${cidr} is at most a /8`);
+        });
+
       it('probes /health/alive and /health/ready on the admin port', () => {
         assert.deepEqual(gw.livenessProbe?.httpGet, { path: '/health/alive', port: 'kg-admin' });
         assert.deepEqual(gw.startupProbe?.httpGet, { path: '/health/alive', port: 'kg-admin' });

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { KratosConfigError, loadKratosConfig } from '../../../src/identity/config.js';
-import { parseDuration } from '../../../src/identity/duration.js';
+import { KratosConfigError, loadKratosConfig } from '../../../src/identity/index.js';
+import { parseDuration } from '../../../src/identity/x/duration.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'identity-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -120,6 +120,39 @@ describe('loadKratosConfig', () => {
       'selfservice.default_browser_return_url: is required',
     );
     assert.equal(errorOf('nope'), '(root): the configuration must be a mapping');
+  });
+
+  it('checks the file against its JSON Schema: blocks must be mappings, an empty block is unset, an empty value is refused', () => {
+    assert.equal(errorOf(minimal({ session: 'long' })), 'session: must be a mapping');
+    assert.equal(loadKratosConfig(minimal({ session: null }), { baseDir: dir }).config.session.lifespanMs, 24 * 3600_000);
+    assert.equal(errorOf(minimal({ session: { lifespan: null } })), 'session.lifespan: null is not a duration like "1h", "15m" or "30s"');
+    assert.equal(
+      errorOf(minimal({ session: { cookie: { same_site: 'lax' } } })),
+      'session.cookie.same_site: must be one of Lax, Strict, None',
+    );
+    assert.equal(
+      errorOf(minimal({ hashers: { argon2: { iterations: 1.5 } } })),
+      'hashers.argon2.iterations: must be a non-negative integer',
+    );
+    assert.equal(
+      errorOf(minimal({ identity: { default_schema_url: 'file://identity.schema.json', schemas: [{ id: 'default', url: 'x' }] } })),
+      'identity.schemas.0.id: "default" is reserved for identity.default_schema_url',
+    );
+    assert.equal(
+      errorOf(minimal({ kratos_gateway: { trusted_proxies: ['10.0.0.0/8', 'proxy'] } })),
+      'kratos_gateway.trusted_proxies.1: "proxy" is not an IP address or CIDR',
+    );
+    const { warnings } = loadKratosConfig(
+      minimal({ frobnicate: { a: 1, b: { c: [1] }, d: null }, session: { lifespan: '1h', colour: 'red' } }),
+      {
+        baseDir: dir,
+      },
+    );
+    assert.deepEqual(warnings, [
+      'frobnicate.a: unknown or unsupported key, ignored',
+      'frobnicate.b.c: unknown or unsupported key, ignored',
+      'session.colour: unknown or unsupported key, ignored',
+    ]);
   });
 
   it('accepts base64:// schemas', () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { SessionCookie } from '../../../src/identity/cookies.js';
-import { CsrfProtection } from '../../../src/identity/csrf.js';
-import { randomAlphanumeric } from '../../../src/identity/random.js';
+import { SessionCookie } from '../../../src/identity/session/cookie.js';
+import { CsrfProtection } from '../../../src/identity/x/nosurf.js';
+import { randomAlphanumeric } from '../../../src/identity/x/random.js';
 
 describe('CSRF (nosurf scheme)', () => {
   const csrf = new CsrfProtection('http://127.0.0.1:4433/');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { PasswordHasher } from '../../../src/identity/hash.js';
+import { PasswordHasher } from '../../../src/identity/hash/hasher.js';
 
 const hasher = new PasswordHasher({ memoryKiB: 8192, iterations: 1, parallelism: 1, saltLength: 16, keyLength: 32 });
 

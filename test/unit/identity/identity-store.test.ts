@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { HttpError } from '../../../src/identity/errors.js';
+import { HttpError } from '../../../src/identity/x/http-error.js';
 import { openDatabase } from '../../../src/identity/persistence/db.js';
-import { IdentityStore } from '../../../src/identity/persistence/identities.js';
-import { SessionStore } from '../../../src/identity/persistence/sessions.js';
+import { IdentityStore } from '../../../src/identity/persistence/identity-store.js';
+import { SessionRepository } from '../../../src/identity/persistence/session-repository.js';
 
 const t0 = new Date('2026-01-01T00:00:00.000Z');
 const derived = (emails: string[]) => ({ identifiers: emails, verifiable: emails, recovery: emails });
@@ -11,7 +11,7 @@ const derived = (emails: string[]) => ({ identifiers: emails, verifiable: emails
 it('keeps address order, keeps verification of unchanged addresses, and rejects taken identifiers with 409', () => {
   const db = openDatabase('memory');
   const store = new IdentityStore(db);
-  const sessions = new SessionStore(db);
+  const sessions = new SessionRepository(db);
   const a = store.create(
     { schemaId: 'default', traits: {}, derived: derived(['b@x.test', 'a@x.test', 'c@x.test']), passwordHash: '$argon2id$x' },
     t0,

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { it } from 'node:test';
 import { createLogger } from '../../../src/log.js';
-import { SettableClock } from '../../../src/identity/clock.js';
+import { SettableClock } from '../../../src/identity/x/clock.js';
 import { openDatabase } from '../../../src/identity/persistence/db.js';
-import { FlowStore } from '../../../src/identity/persistence/flows.js';
-import { IdentityStore } from '../../../src/identity/persistence/identities.js';
+import { FlowStore } from '../../../src/identity/persistence/flow-store.js';
+import { IdentityStore } from '../../../src/identity/persistence/identity-store.js';
 import { Janitor } from '../../../src/identity/persistence/janitor.js';
-import { SessionStore } from '../../../src/identity/persistence/sessions.js';
+import { SessionRepository } from '../../../src/identity/persistence/session-repository.js';
 
 it('removes flows and sessions a day after they expire, not before', () => {
   const db = openDatabase('memory');
@@ -15,7 +15,7 @@ it('removes flows and sessions a day after they expire, not before', () => {
   const logger = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb() }));
   const flows = new FlowStore(db);
   const identities = new IdentityStore(db);
-  const sessions = new SessionStore(db);
+  const sessions = new SessionRepository(db);
   const identity = identities.create(
     { schemaId: 'default', traits: { email: 'j@example.com' }, derived: { identifiers: ['j@example.com'], verifiable: [], recovery: [] } },
     clock.now(),

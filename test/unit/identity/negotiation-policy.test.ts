@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isJsonRequest } from '../../../src/identity/negotiation.js';
+import { isJsonRequest } from '../../../src/identity/x/negotiation.js';
+import { MAX_IDENTIFIER_LENGTH } from '../../../src/identity/identity/identity.js';
 import {
   levenshtein,
   longestCommonSubstring,
-  MAX_IDENTIFIER_LENGTH,
   MAX_PASSWORD_LENGTH,
   passwordProblem,
-} from '../../../src/identity/password-policy.js';
+} from '../../../src/identity/selfservice/strategy/password/validator.js';
 
 describe('isJsonRequest', () => {
   const cases: Array<[Record<string, string>, boolean]> = [

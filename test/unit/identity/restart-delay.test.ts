@@ -1,7 +1,7 @@
-/** The identity thread's restart backoff (src/identity/supervisor.ts): doubling from the first wait, capped. */
+/** The identity thread's restart backoff (src/identity/server/supervisor.ts): doubling from the first wait, capped. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_RESTART_POLICY, restartDelay } from '../../../src/identity/supervisor.js';
+import { DEFAULT_RESTART_POLICY, restartDelay } from '../../../src/identity/server/supervisor.js';
 
 test('the default waits 100 ms after a crash, doubles with each failure in a row, and stops at 30 s', () => {
   const waits = Array.from({ length: 12 }, (_, i) => restartDelay(i + 1, DEFAULT_RESTART_POLICY));

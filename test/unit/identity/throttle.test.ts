@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Throttle, type ThrottleConfig } from '../../../src/identity/throttle.js';
+import { Throttle, type ThrottleConfig } from '../../../src/identity/x/throttle.js';
 
 const limit = { maxFailures: 3, baseDelayMs: 1000, maxDelayMs: 60_000, resetAfterMs: 3_600_000 };
 const cfg = (over: Partial<ThrottleConfig> = {}): ThrottleConfig => ({

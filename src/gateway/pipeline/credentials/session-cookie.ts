@@ -8,7 +8,7 @@ const V06_SUFFIX = '_csrf_token';
  * Whether a cookie name is one Kratos gives its CSRF cookie. By how Kratos builds the name,
  * not by a list of spellings:
  *  - v0.8+ and v1: `csrf_token_<sha256 hex of the public URL>`; plain `csrf_token` before that;
- *  - v0.6 (and the embedded server, src/identity/csrf.ts): `<base64url of the public URL>_csrf_token`.
+ *  - v0.6 (and the embedded server, src/identity/x/nosurf.ts): `<base64url of the public URL>_csrf_token`.
  * The v0.6 form is recognised only when its prefix really is base64url of an http(s) URL, so an
  * application's own `app_csrf_token` cookie still reaches it; `csrf_tokenx` is not Kratos's either.
  */

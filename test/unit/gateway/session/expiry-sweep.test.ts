@@ -1,13 +1,13 @@
 /**
  * Expired entries release their memory: the in-memory store sweeps them out in the background
- * (src/gateway/session/expiry-sweeper.ts) instead of holding them until max_entries evicts
+ * (src/gateway/session/store/expiry-sweeper.ts) instead of holding them until max_entries evicts
  * them, so what it holds follows the sessions in use.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemorySessionStore, type MemorySessionStoreOptions } from '../../../../src/gateway/session/memory-session-store.js';
-import { NOT_A_SESSION } from '../../../../src/gateway/session/session-store.js';
+import { MemorySessionStore, type MemorySessionStoreOptions } from '../../../../src/gateway/session/store/memory-store.js';
+import { NOT_A_SESSION } from '../../../../src/gateway/session/store/session-store.js';
 import { summary } from './session-store-contract.js';
 
 const defaults: MemorySessionStoreOptions = { maxEntries: 10_000, maxBytes: 100_000_000, ttlCapMs: 600_000, negativeTtlMs: 600_000 };

@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MemorySessionStore } from '../../../../src/gateway/session/memory-session-store.js';
-import { NOT_A_SESSION } from '../../../../src/gateway/session/session-store.js';
+import { MemorySessionStore } from '../../../../src/gateway/session/store/memory-store.js';
+import { NOT_A_SESSION } from '../../../../src/gateway/session/store/session-store.js';
 import type { SessionSummary } from '../../../../src/gateway/session/session-summary.js';
 import { summary } from './session-store-contract.js';
 

@@ -1,12 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  LocalInvalidationBus,
-  MemorySessionStore,
-  type MemorySessionStoreOptions,
-} from '../../../../src/gateway/session/memory-session-store.js';
-import { NOT_A_SESSION, type SessionInvalidation } from '../../../../src/gateway/session/session-store.js';
+import { MemorySessionStore, type MemorySessionStoreOptions } from '../../../../src/gateway/session/store/memory-store.js';
+import { LocalInvalidationBus } from '../../../../src/gateway/session/store/local-invalidations.js';
+import { NOT_A_SESSION, type SessionInvalidation } from '../../../../src/gateway/session/store/session-store.js';
 import type { SessionSummary } from '../../../../src/gateway/session/session-summary.js';
 import { entryBytes } from '../../../../src/gateway/session/entry-size.js';
 import { describeSessionStore, summary } from './session-store-contract.js';

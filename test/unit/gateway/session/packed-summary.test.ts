@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { toHeaderValue } from '../../../../src/http/header-value.js';
 import { PackedSummary, SummaryLayout } from '../../../../src/gateway/session/packed-summary.js';
 import { summarizeSession, type SessionSummary } from '../../../../src/gateway/session/session-summary.js';
-import { decodeStoredValue, encodeStoredValue, summaryShapeOf } from '../../../../src/gateway/session/stored-value-codec.js';
+import { decodeStoredValue, encodeStoredValue, summaryShapeOf } from '../../../../src/gateway/session/store/redis/stored-value-codec.js';
 import { plainSummary } from './plain-summary.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');

@@ -1,4 +1,4 @@
-import { NOT_A_SESSION, type StoredValue } from '../../../../src/gateway/session/session-store.js';
+import { NOT_A_SESSION, type StoredValue } from '../../../../src/gateway/session/store/session-store.js';
 import type { SessionSummary } from '../../../../src/gateway/session/session-summary.js';
 
 /**

@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SCRIPTS, TOP_LEVEL, aclSetUser, commandsSent } from '../../../../src/gateway/session/redis-scripts.js';
-import { PROBE } from '../../../../src/gateway/session/redis-permissions.js';
+import { SCRIPTS, TOP_LEVEL, aclSetUser, commandsSent } from '../../../../src/gateway/session/store/redis/scripts.js';
+import { PROBE } from '../../../../src/gateway/session/store/redis/permission-probe.js';
 import { aclCommandIn } from '../../deploy/acl-command.js';
 import { repoRoot } from '../../deploy/values-schema.js';
 

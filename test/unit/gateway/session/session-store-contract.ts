@@ -11,7 +11,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NOT_A_SESSION, type SessionInvalidation, type SessionStore } from '../../../../src/gateway/session/session-store.js';
+import { NOT_A_SESSION, type SessionInvalidation, type SessionStore } from '../../../../src/gateway/session/store/session-store.js';
 import type { SessionSummary } from '../../../../src/gateway/session/session-summary.js';
 
 export interface SessionStoreFactory {

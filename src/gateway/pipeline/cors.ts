@@ -1,0 +1,142 @@
+/**
+ * A route's CORS policy (`routes[].cors`) at request time.
+ *
+ * - A preflight (OPTIONS with `Origin` and `Access-Control-Request-Method`) for a route with a
+ *   policy is answered by the gateway, anonymously: no Kratos call, no upstream. The route is the
+ *   one the request the browser asks about would take (matched with the requested method), so a
+ *   route with a method list answers the preflights for its methods. Everything allowed → the
+ *   allow headers; anything not (origin, method, a header) → none of them, and the browser
+ *   refuses the request. An OPTIONS without both headers is an ordinary request.
+ * - Every other answer on such a route (the upstream's, and the gateway's own 401/403/429/503/
+ *   302/502/504) carries, for an allowed origin, `Access-Control-Allow-Origin` (the origin
+ *   echoed), `-Allow-Credentials` and `-Expose-Headers`; for any origin, `Vary: Origin`, since
+ *   the answer depends on it. The upstream's own `Access-Control-*` headers are replaced: the
+ *   route's policy is the one browsers see.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { OriginMatcher } from '../../config/cors-origins.js';
+import type { RouteConfig } from '../../config/schema.js';
+import type { Route, RouteTable } from '../routing/route-table.js';
+
+type CorsConfig = NonNullable<RouteConfig['cors']>;
+export type HeaderMap = Record<string, string>;
+
+/** A preflight the gateway answers: 204 from the proxy, 200 from the decision API (the headers for the front door to copy). */
+export interface Preflight {
+  readonly kind: 'preflight';
+  readonly route: Route;
+  readonly headers: Readonly<HeaderMap>;
+}
+
+const PREFLIGHT_VARY = 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
+const NOT_ALLOWED: Readonly<HeaderMap> = { vary: 'Origin' };
+const PREFLIGHT_REFUSED: Readonly<HeaderMap> = { vary: PREFLIGHT_VARY };
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? undefined : v;
+}
+
+export class CorsPolicy {
+  private readonly origins: OriginMatcher;
+  private readonly methods: ReadonlySet<string>;
+  /** Lower case: header names compare case-insensitively. */
+  private readonly headers: ReadonlySet<string>;
+  private readonly credentials: boolean;
+  private readonly allowMethods: string;
+  private readonly allowHeaders: string | undefined;
+  private readonly exposeHeaders: string | undefined;
+  private readonly maxAge: string | undefined;
+
+  constructor(c: CorsConfig) {
+    this.origins = new OriginMatcher(c.allowed_origins);
+    this.methods = new Set(c.allowed_methods);
+    this.headers = new Set(c.allowed_headers.map((h) => h.toLowerCase()));
+    this.credentials = c.allow_credentials;
+    this.allowMethods = c.allowed_methods.join(', ');
+    this.allowHeaders = c.allowed_headers.length > 0 ? c.allowed_headers.join(', ') : undefined;
+    this.exposeHeaders = c.exposed_headers.length > 0 ? c.exposed_headers.join(', ') : undefined;
+    this.maxAge = c.max_age_s === undefined ? undefined : String(c.max_age_s);
+  }
+
+  /** The headers every non-preflight answer on the route carries for this `Origin`. */
+  responseHeaders(origin: string | string[] | undefined): Readonly<HeaderMap> {
+    const o = single(origin);
+    if (o === undefined || !this.origins.allows(o)) return NOT_ALLOWED;
+    const out: HeaderMap = { 'access-control-allow-origin': o, vary: 'Origin' };
+    if (this.credentials) out['access-control-allow-credentials'] = 'true';
+    if (this.exposeHeaders !== undefined) out['access-control-expose-headers'] = this.exposeHeaders;
+    return out;
+  }
+
+  /** The answer to a preflight: the allow headers when origin, method and every requested header are allowed, otherwise none. */
+  preflightHeaders(origin: string, method: string, requestHeaders: string | string[] | undefined): Readonly<HeaderMap> {
+    if (!this.origins.allows(origin) || !this.methods.has(method)) return PREFLIGHT_REFUSED;
+    // A comma-separated list (browsers send lower case); sent twice, Node joins the values with ", ".
+    const requested = (Array.isArray(requestHeaders) ? requestHeaders.join(',') : (requestHeaders ?? ''))
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter((h) => h !== '');
+    if (requested.some((h) => !this.headers.has(h))) return PREFLIGHT_REFUSED;
+    const out: HeaderMap = {
+      'access-control-allow-origin': origin,
+      'access-control-allow-methods': this.allowMethods,
+      vary: PREFLIGHT_VARY,
+    };
+    if (this.allowHeaders !== undefined) out['access-control-allow-headers'] = this.allowHeaders;
+    if (this.credentials) out['access-control-allow-credentials'] = 'true';
+    if (this.maxAge !== undefined) out['access-control-max-age'] = this.maxAge;
+    return out;
+  }
+}
+
+/**
+ * The preflight the gateway answers, or undefined: not a preflight, or the route the browser
+ * asks about has no CORS policy (then it is an ordinary OPTIONS request).
+ *
+ * `passedOn`: an answered preflight is an allow that sends the OPTIONS itself on to the
+ * application (the decision API). Then another route that matches the OPTIONS decides it as
+ * an ordinary request: the preflight of one route must not let an anonymous OPTIONS through
+ * where another route requires a session.
+ */
+export function corsPreflight(
+  routes: RouteTable,
+  method: string,
+  host: string | undefined,
+  path: string,
+  headers: IncomingHttpHeaders,
+  passedOn: boolean,
+): Preflight | undefined {
+  if (method !== 'OPTIONS') return undefined;
+  const origin = single(headers.origin);
+  const requested = single(headers['access-control-request-method']);
+  if (origin === undefined || requested === undefined || requested === '') return undefined;
+  const route = routes.match(host, path, requested);
+  if (typeof route !== 'object' || route.cors === undefined) return undefined;
+  if (passedOn && requested !== 'OPTIONS') {
+    const own = routes.match(host, path, 'OPTIONS');
+    if (own !== undefined && own !== route) return undefined;
+  }
+  return { kind: 'preflight', route, headers: route.cors.preflightHeaders(origin, requested, headers['access-control-request-headers']) };
+}
+
+/** `Access-Control-*` names: on a route with a policy, the upstream's are dropped for the route's. */
+const isCorsHeader = (name: string) => name.startsWith('access-control-');
+
+/**
+ * An upstream answer's headers (lower-case names) on a route with a policy: its own CORS headers
+ * dropped and `Origin` added to its `Vary` (kept: it says what else the answer depends on). The
+ * route's CORS headers are already set on the response (see setCorsHeaders) and fill the gaps.
+ */
+export function replaceUpstreamCors(out: Record<string, string | string[]>): void {
+  for (const name in out) if (isCorsHeader(name)) delete out[name];
+  const vary = out.vary;
+  if (vary === undefined) return;
+  const tokens = (Array.isArray(vary) ? vary.join(',') : vary).split(',').map((t) => t.trim().toLowerCase());
+  if (tokens.includes('*') || tokens.includes('origin')) return;
+  out.vary = Array.isArray(vary) ? [...vary, 'Origin'] : `${vary}, Origin`;
+}
+
+/** Sets the route's CORS headers on a response before whichever answer is written. */
+export function setCorsHeaders(res: { setHeader(name: string, value: string): unknown }, headers: Readonly<HeaderMap>): void {
+  for (const name in headers) res.setHeader(name, headers[name]!);
+}
