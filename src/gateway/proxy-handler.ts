@@ -12,13 +12,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createObserver, type ObserverDeps } from './pipeline/observe.js';
 import { createHttpTransport, type HttpTransportDeps } from './transport/http.js';
 import { createWebSocketTransport, type WebSocketTransportDeps } from './transport/websocket.js';
-import { createHttp2Transport, type Http2TransportDeps, type Http2UpstreamForwarder } from './transport/http2.js';
+import { createHttp2Transport, type Http2TransportDeps } from './transport/http2.js';
 
 /** The two writers' needs and the observer's; the logger for failures no stage foresaw. */
 export type ProxyHandlerDeps = HttpTransportDeps & WebSocketTransportDeps & Http2TransportDeps & ObserverDeps;
 
-/** `upstreamH2`: the forwarder for routes whose upstream speaks HTTP/2 (none without it). */
-export function createProxyHandler(g: ProxyHandlerDeps, upstreamH2?: Http2UpstreamForwarder) {
+export function createProxyHandler(g: ProxyHandlerDeps) {
   const observe = createObserver(g);
   /**
    * Connections the gateway answered with `Connection: close` because it refused to read on:
@@ -49,6 +48,6 @@ export function createProxyHandler(g: ProxyHandlerDeps, upstreamH2?: Http2Upstre
     },
     upgrade: guard(websocket.handleUpgrade, websocket.fail),
     /** For the HTTP/2 server's `stream` event. */
-    stream: createHttp2Transport(g, observe, upstreamH2).stream,
+    stream: createHttp2Transport(g, observe).stream,
   };
 }

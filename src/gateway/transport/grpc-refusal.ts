@@ -22,15 +22,6 @@ export const GrpcStatus = {
 } as const;
 export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
 
-/** `application/grpc`, or `application/grpc+<codec>` (`+proto`, `+json`); parameters after `;` allowed. */
-export function isGrpcContentType(contentType: string | string[] | undefined): boolean {
-  if (typeof contentType !== 'string') return false;
-  const t = contentType.toLowerCase();
-  if (!t.startsWith('application/grpc')) return false;
-  const next = t.charCodeAt(16);
-  return Number.isNaN(next) || next === 43 /* + */ || next === 59; /* ; */
-}
-
 const BY_KIND: Record<RefuseKind, GrpcStatusCode> = {
   framing: GrpcStatus.INVALID_ARGUMENT,
   bad_request: GrpcStatus.INVALID_ARGUMENT,

@@ -22,56 +22,25 @@ import {
   Http2ServerRequest,
   Http2ServerResponse,
   type IncomingHttpHeaders as Http2Headers,
-  type OutgoingHttpHeaders,
   type ServerHttp2Stream,
 } from 'node:http2';
 import type { GatewayConfig } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { HttpTransportDeps } from './http.js';
+import type { Http2Forwarder, Http2Target } from '../forward/http2-forwarder.js';
 import { evaluate, type Forward } from '../pipeline/evaluate.js';
 import type { Arrival, Observe } from '../pipeline/observe.js';
 import { refuse } from '../pipeline/refuse.js';
 import type { Protocol } from '../../observability/metrics.js';
 import type { RequestTrace } from '../../observability/tracing/types.js';
 import { requestIdOf, withoutPseudoHeaders } from '../../http/request.js';
-import { upstreamPath, type Route } from '../routing/route-table.js';
+import { upstreamPath } from '../routing/route-table.js';
 import { JWKS_PATH } from '../assertion/jwks.js';
-import { GrpcStatus, isGrpcContentType, respondGrpcRefusal, respondGrpcStatus } from './grpc-refusal.js';
+import { GrpcStatus, respondGrpcRefusal, respondGrpcStatus } from './grpc-refusal.js';
+import { isGrpc } from '../forward/http2-headers.js';
 import { respondJsonError, respondRefusal, respondWhole, StreamResponse, type AnswerHeaders } from './http2-response.js';
 import { replaceUpstreamCors } from '../pipeline/cors.js';
 import { headerListSize } from '../../http/http2-server.js';
-
-export type UpstreamProtocol = 'http1' | 'h2c' | 'h2';
-
-/** Where a request to an HTTP/2 upstream goes (routes whose `upstream_protocol` is `h2c` or `h2`). */
-export interface Http2UpstreamTarget {
-  readonly method: string;
-  readonly path: string;
-  readonly authority: string;
-  readonly upstream: URL;
-  readonly protocol: 'h2c' | 'h2';
-}
-
-export interface Http2UpstreamResult {
-  readonly status?: number;
-  readonly error?: Error;
-  readonly grpcStatus?: string;
-}
-
-/** The HTTP/2 upstream forwarder: relays the stream both ways, trailers included, and calls `done` once. */
-export interface Http2UpstreamForwarder {
-  forward(
-    inbound: ServerHttp2Stream,
-    headers: OutgoingHttpHeaders,
-    target: Http2UpstreamTarget,
-    done: (result: Http2UpstreamResult) => void,
-  ): void;
-}
-
-/** A route's upstream protocol; routes that do not name one speak HTTP/1.1. */
-function upstreamProtocolOf(route: Route): UpstreamProtocol {
-  return (route as Route & { readonly upstreamProtocol?: UpstreamProtocol }).upstreamProtocol ?? 'http1';
-}
 
 /** What the observer and tracing read of an HTTP/2 request. */
 interface StreamRequest {
@@ -79,19 +48,20 @@ interface StreamRequest {
   readonly headers: IncomingHttpHeaders;
 }
 
-/** What the HTTP/2 writer uses: the HTTP writer's needs, the header size limit, the logger. */
+/** What the HTTP/2 writer uses: the HTTP writer's needs, the HTTP/2 forwarder, the header size limit, the logger. */
 export interface Http2TransportDeps extends HttpTransportDeps {
+  readonly http2: Pick<Http2Forwarder, 'forward' | 'forwardHttp1'>;
   readonly config: Pick<GatewayConfig, 'proxy'>;
   readonly logger: Logger;
 }
 
-export function createHttp2Transport(g: Http2TransportDeps, observe: Observe, upstreamH2?: Http2UpstreamForwarder) {
+export function createHttp2Transport(g: Http2TransportDeps, observe: Observe) {
   async function handleStream(stream: ServerHttp2Stream, h: Http2Headers, flags: number, rawHeaders: readonly string[]): Promise<void> {
     const started = performance.now();
     // nghttp2 has checked the pseudo-headers: `:method` is always there, `:path` except for CONNECT.
     const method = h[':method'] ?? 'GET';
     const rawTarget = h[':path'];
-    const grpc = isGrpcContentType(h['content-type']);
+    const grpc = isGrpc(h['content-type']);
     const encrypted = stream.session?.encrypted === true; // behind the TLS front (ALPN h2)
     const protocol: Protocol = grpc ? 'grpc' : encrypted ? 'h2' : 'h2c';
     const headers = withoutPseudoHeaders(h);
@@ -163,7 +133,7 @@ export function createHttp2Transport(g: Http2TransportDeps, observe: Observe, up
     }
 
     if (expectsContinue) stream.additionalHeaders({ ':status': 100 });
-    const upstream = upstreamProtocolOf(outcome.route);
+    const upstream = outcome.route.upstreamProtocol;
     if (upstream !== 'http1') return forwardHttp2(stream, req, a, outcome, upstream, trace);
     if (grpc) {
       respondGrpcStatus(stream, GrpcStatus.UNIMPLEMENTED, 'This route does not carry gRPC: its upstream speaks HTTP/1.1', requestId);
@@ -212,16 +182,35 @@ export function createHttp2Transport(g: Http2TransportDeps, observe: Observe, up
     trace: RequestTrace | undefined,
   ): void {
     const { route, target } = outcome;
-    // Routes name an HTTP/2 upstream only where the configuration offers it, which is where the forwarder is.
-    if (upstreamH2 === undefined) throw new Error(`route ${route.name}: no HTTP/2 upstream forwarder`);
+    const identityId = outcome.session?.identityId;
     const upstreamTrace = trace?.startUpstream(req.headers, route.upstream, req.method);
-    const path = upstreamPath(route, target.path, target.search);
-    const authority = req.headers.host!;
-    delete req.headers.host; // `:authority` carries it
-    upstreamH2.forward(stream, req.headers, { method: req.method, path, authority, upstream: route.upstream, protocol }, (result) => {
-      const status = result.status ?? (result.error === undefined ? 200 : 502);
-      upstreamTrace?.end(status, result.error === undefined ? undefined : 'reset');
-      observe(req, a, route.name, status, outcome.session?.identityId);
+    const target2: Http2Target = {
+      method: req.method,
+      path: upstreamPath(route, target.path, target.search),
+      authority: req.headers.host,
+      upstream: route.upstream,
+      protocol,
+      timeoutMs: route.timeoutMs,
+      responseHeaders: outcome.setCookie ? { 'set-cookie': outcome.setCookie } : undefined,
+      // Last: the route's CORS headers replace the upstream's; the request id as HTTP/1.1 sets it.
+      editResponseHeaders: (out) => {
+        if (a.cors !== undefined) {
+          replaceUpstreamCors(out);
+          Object.assign(out, a.cors);
+        }
+        out['x-request-id'] ??= a.requestId;
+      },
+    };
+    g.http2.forward(stream, req.headers, target2, (r) => {
+      const f = r.failure;
+      upstreamTrace?.end(r.status ?? f?.status ?? 0, f?.kind);
+      if (f !== undefined && f.kind !== 'client_abort') g.metrics.upstreamError(route.name, f.kind);
+      // Nothing answered yet (a request that is not gRPC): the JSON error HTTP/1.1 clients get too.
+      if (r.status === undefined && f !== undefined && f.status !== 0) {
+        respondJsonError(stream, f.status, f.message, answerHeaders(a));
+        return observe(req, a, route.name, f.status, identityId);
+      }
+      observe(req, a, route.name, r.status ?? (f?.kind === 'client_abort' ? 499 : 0), identityId, r.upstreamMs);
     });
   }
 
@@ -233,8 +222,7 @@ export function createHttp2Transport(g: Http2TransportDeps, observe: Observe, up
       handleStream(stream, headers, flags, rawHeaders).catch((err: unknown) => {
         g.logger.error({ err: { message: (err as Error).message, stack: (err as Error).stack } }, 'unexpected error in the proxy pipeline');
         const requestId = requestIdOf({ headers: headers as IncomingHttpHeaders });
-        if (isGrpcContentType(headers['content-type']))
-          respondGrpcStatus(stream, GrpcStatus.INTERNAL, 'An internal error occurred', requestId);
+        if (isGrpc(headers['content-type'])) respondGrpcStatus(stream, GrpcStatus.INTERNAL, 'An internal error occurred', requestId);
         else respondJsonError(stream, 500, 'An internal error occurred', { 'x-request-id': requestId });
       });
     },

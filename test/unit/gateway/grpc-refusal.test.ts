@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { grpcStatusOf, isGrpcContentType, percentEncodeGrpcMessage } from '../../../src/gateway/transport/grpc-refusal.js';
+import { grpcStatusOf, percentEncodeGrpcMessage } from '../../../src/gateway/transport/grpc-refusal.js';
+import { isGrpc } from '../../../src/gateway/forward/http2-headers.js';
 import { forbidden, refuse, stepUp, stepUpRequired, unauthenticated, unavailable } from '../../../src/gateway/pipeline/refuse.js';
 
 test('gRPC content types: application/grpc and application/grpc+codec, nothing that merely starts alike', () => {
   for (const t of ['application/grpc', 'application/grpc+proto', 'Application/GRPC+json', 'application/grpc;charset=utf-8'])
-    assert.equal(isGrpcContentType(t), true, t);
+    assert.equal(isGrpc(t), true, t);
   for (const t of [undefined, '', 'application/grpc-web', 'application/grpcx', 'application/json', ['application/grpc']])
-    assert.equal(isGrpcContentType(t), false, String(t));
+    assert.equal(isGrpc(t), false, String(t));
 });
 
 test('the status table: each refusal of the pipeline has its gRPC status', () => {
