@@ -173,6 +173,10 @@ export const configSchema = z
         headers_timeout_ms: ms.default(10_000),
         request_timeout_ms: ms.default(300_000),
         keep_alive_timeout_ms: ms.default(5_000),
+        /** Serve HTTP/2 with prior knowledge (h2c) on the plaintext proxy port next to HTTP/1.1. */
+        http2: z.boolean().default(true),
+        /** Streams one HTTP/2 connection may have open at once (the SETTINGS_MAX_CONCURRENT_STREAMS the gateway announces). */
+        http2_max_concurrent_streams: z.number().int().min(1).max(10_000).default(100),
         /** Sockets per upstream origin in the keep-alive pool. */
         upstream_connections: z.number().int().min(1).max(4096).default(128),
         /** Drain period on SIGTERM before remaining connections are closed. */
