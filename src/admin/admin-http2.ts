@@ -13,7 +13,7 @@ import { constants, createServer, type Http2Server, type Http2Session } from 'no
 import type { DecisionDeps } from '../gateway/transport/decision.js';
 import { createExtAuthzCheck } from '../gateway/transport/ext-authz/check.js';
 import { CHECK_PATH } from '../gateway/transport/ext-authz/messages.js';
-import { isGrpc, serveUnary, type UnaryMethod } from '../http/grpc-unary.js';
+import { ByteBudget, isGrpc, serveUnary, type UnaryMethod } from '../http/grpc-unary.js';
 import { ADMIN_REQUEST_TIMEOUT_MS } from '../listen.js';
 
 /**
@@ -28,11 +28,19 @@ const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
  */
 const MAX_CONCURRENT_STREAMS = 1_000;
 
-const LIMITS = {
+/**
+ * What all checks in flight may hold of request bytes together: a CheckRequest is a few KiB,
+ * so this is thousands of concurrent checks, while 1,000 streams on each of several
+ * connections, each just under MAX_MESSAGE_BYTES, could otherwise hold gigabytes.
+ */
+const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+
+const limits = () => ({
   maxMessageBytes: MAX_MESSAGE_BYTES,
   // As for the listener's HTTP/1.1 requests; Envoy's own ext_authz timeout is far shorter.
   maxCallMs: ADMIN_REQUEST_TIMEOUT_MS,
-};
+  buffered: new ByteBudget(MAX_BUFFERED_BYTES),
+});
 
 export interface AdminHttp2 {
   readonly server: Http2Server;
@@ -42,6 +50,7 @@ export interface AdminHttp2 {
 
 export function createAdminHttp2(g: DecisionDeps): AdminHttp2 {
   const methods = new Map<string, UnaryMethod>([[CHECK_PATH, createExtAuthzCheck(g)]]);
+  const callLimits = limits();
   const server = createServer({ settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS } });
   const sessions = new Set<Http2Session>();
   server.on('session', (session) => {
@@ -53,7 +62,7 @@ export function createAdminHttp2(g: DecisionDeps): AdminHttp2 {
   server.on('stream', (stream, headers) => {
     stream.on('error', () => {});
     if (!isGrpc(headers['content-type'])) return void stream.close(constants.NGHTTP2_HTTP_1_1_REQUIRED);
-    serveUnary(stream, headers, methods, LIMITS);
+    serveUnary(stream, headers, methods, callLimits);
   });
   return {
     server,

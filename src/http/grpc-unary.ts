@@ -66,12 +66,32 @@ const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc', '
 
 /** A status without a message: the "trailers-only" response, one HEADERS frame that ends the stream. */
 function sendStatus(stream: ServerHttp2Stream, code: number, message: string): void {
-  if (stream.destroyed || stream.headersSent) return;
+  if (stream.destroyed || stream.closed || stream.headersSent) return;
   stream.respond({ ...RESPONSE_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(message) }, { endStream: true });
+}
+
+/**
+ * The request bytes all calls of a server may hold at once. Each call buffers its message until
+ * the request ends, and reading as data arrives keeps HTTP/2 flow control from holding a client
+ * back: without a shared bound, many streams each just under maxMessageBytes would add up.
+ */
+export class ByteBudget {
+  private used = 0;
+  constructor(readonly max: number) {}
+  take(n: number): boolean {
+    if (this.used + n > this.max) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void {
+    this.used -= n;
+  }
 }
 
 export interface UnaryLimits {
   readonly maxMessageBytes: number;
+  /** Shared by every call of one server (see ByteBudget); absent: each call is bounded alone. */
+  readonly buffered?: ByteBudget;
   /** A call not answered within this time (or its `grpc-timeout`, when shorter) is DEADLINE_EXCEEDED. */
   readonly maxCallMs: number;
 }
@@ -84,9 +104,15 @@ export function serveUnary(
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
   methods: ReadonlyMap<string, UnaryMethod>,
-  { maxMessageBytes, maxCallMs }: UnaryLimits,
+  { maxMessageBytes, maxCallMs, buffered }: UnaryLimits,
 ): void {
   let answered = false;
+  // What this call holds of the shared budget, given back once when the call ends either way.
+  let held = 0;
+  const release = () => {
+    buffered?.give(held);
+    held = 0;
+  };
   // Set once the call is accepted; fail() may run before that.
   const deadline: { timer?: NodeJS.Timeout } = {};
   const fail = (code: number, message: string) => {
@@ -117,6 +143,7 @@ export function serveUnary(
   stream.once('close', () => {
     answered = true;
     clearTimeout(deadline.timer);
+    release();
   });
 
   const chunks: Buffer[] = [];
@@ -125,7 +152,16 @@ export function serveUnary(
     length += chunk.length;
     if (length > maxMessageBytes + 5) {
       stream.off('data', onData);
+      release();
       return fail(GrpcStatus.RESOURCE_EXHAUSTED, `The request message is larger than ${maxMessageBytes} bytes`);
+    }
+    if (buffered !== undefined) {
+      if (!buffered.take(chunk.length)) {
+        stream.off('data', onData);
+        release();
+        return fail(GrpcStatus.RESOURCE_EXHAUSTED, 'The server is holding too many request bytes; retry later');
+      }
+      held += chunk.length;
     }
     chunks.push(chunk);
   };
@@ -144,7 +180,7 @@ export function serveUnary(
           if (answered) return;
           answered = true;
           clearTimeout(deadline.timer);
-          if (stream.destroyed) return;
+          if (stream.destroyed || stream.closed) return;
           const prefix = Buffer.alloc(5);
           prefix.writeUInt32BE(response.length, 1);
           stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type ClientHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { grpcTimeoutMs, isGrpc, serveUnary } from '../../../src/http/grpc-unary.js';
+import { ByteBudget, grpcTimeoutMs, isGrpc, serveUnary } from '../../../src/http/grpc-unary.js';
 
 describe('gRPC request headers', () => {
   it('content-type: application/grpc and its +format and ;parameter forms', () => {
@@ -26,7 +26,7 @@ describe('gRPC request headers', () => {
 });
 
 describe('serveUnary', () => {
-  async function serve(limits: { maxMessageBytes: number; maxCallMs: number }) {
+  async function serve(limits: { maxMessageBytes: number; maxCallMs: number; buffered?: ByteBudget }) {
     const methods = new Map([['/t.S/Echo', (req: Buffer) => Buffer.concat([Buffer.from('echo:'), req])]]);
     const server = createServer();
     server.on('stream', (stream, headers) => serveUnary(stream, headers, methods, limits));
@@ -67,6 +67,39 @@ describe('serveUnary', () => {
       assert.deepEqual(await call(s.session, Buffer.from([0, 0, 0, 0, 2, 0x68, 0x69])), { status: '0', data: 'echo:hi' });
       assert.deepEqual(await call(s.session, undefined), { status: '4', data: '' });
       assert.equal((await call(s.session, Buffer.concat([Buffer.from([0, 0, 0, 0, 101]), Buffer.alloc(101)]))).status, '8');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('the bytes all calls buffer together are bounded: past the budget a call is RESOURCE_EXHAUSTED, and the budget comes back', async () => {
+    // Each call may buffer up to maxMessageBytes, but many streams at once must not add up to
+    // many times that: four calls each holding 60 bytes unfinished exceed a 200-byte budget.
+    const s = await serve({ maxMessageBytes: 100, maxCallMs: 60_000, buffered: new ByteBudget(200) });
+    try {
+      const held: Array<import('node:http2').ClientHttp2Stream> = [];
+      const statuses: Array<Promise<string>> = [];
+      for (let i = 0; i < 4; i++) {
+        const stream = s.session.request({ ':method': 'POST', ':path': '/t.S/Echo', 'content-type': 'application/grpc', te: 'trailers' });
+        stream.on('error', () => {});
+        statuses.push(
+          new Promise((resolve) => {
+            // A trailers-only answer settles the call; the client's own side is still open.
+            stream.on('response', (h) => {
+              if (h['grpc-status'] !== undefined) resolve(String(h['grpc-status']));
+            });
+            stream.on('close', () => resolve(''));
+          }),
+        );
+        // A message announced as 95 bytes, 60 of them sent: the call waits for the rest.
+        await new Promise<void>((r) => stream.write(Buffer.concat([Buffer.from([0, 0, 0, 0, 95]), Buffer.alloc(55)]), () => r()));
+        held.push(stream);
+      }
+      assert.equal(await statuses[3], '8', 'the call past the budget is refused');
+      for (const stream of held.slice(0, 3)) stream.close();
+      await Promise.all(statuses.slice(0, 3));
+      // Released with the calls that held it: a new call fits again.
+      assert.deepEqual(await call(s.session, Buffer.from([0, 0, 0, 0, 2, 0x68, 0x69])), { status: '0', data: 'echo:hi' });
     } finally {
       await s.close();
     }
