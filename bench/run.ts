@@ -12,6 +12,8 @@
  *   --no-install                     (do not apt-get install nginx-light / caddy when missing)
  *   --fleet-trials 60 --fleet-credentials 20 --fleet-burst 300 --fleet-spread 500   (the fleet scenario, bench/lib/fleet.ts)
  *   --scenarios memory,soak          (bench/lib/memory-bench.ts: written to bench/results/memory.md, not latest.md)
+ *   --scenarios grpc                 (bench/lib/grpc-bench.ts; alone, written to bench/results/grpc.md, not latest.md)
+ *   --grpc-connections 2 --grpc-concurrency 64 --grpc-upstream http2|grpc-js --grpc-hol-delay-ms 500 --grpc-hol-rounds 10
  *   --memory-sessions 100000,1000000 --soak-seconds 150 --soak-ttl-cap-ms 30000 --soak-new-per-second 513
  *   --soak-live-seconds 30 --soak-connections 32 --soak-sample-seconds 5
  */
@@ -20,7 +22,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { num, parseArgs } from './lib/args.js';
 import { embeddedAvailable, startKratos, type Kratos, type KratosKind } from './lib/kratos.js';
-import { measure, median, type MeasureContext, type Sample } from './lib/measure.js';
+import { measure, median, summarize, type MeasureContext, type Sample } from './lib/measure.js';
 import { BENCH_DIR, sleep, startNode } from './lib/proc.js';
 import { renderMarkdown, type Report, type ScenarioReport } from './lib/report.js';
 import { hasCommand, peerVersions, startSystem, SYSTEM_LABELS, type RunningSystem, type SystemEnv, type SystemId } from './lib/systems.js';
@@ -28,6 +30,7 @@ import { runLoad, stopLoad } from './lib/load.js';
 import { measureWorkers, workersTable } from './lib/workers.js';
 import { FLEET_LABELS, fleetScenario } from './lib/fleet.js';
 import { MEMORY_SCENARIOS, memoryPerCachedSession, runMemoryScenarios } from './lib/memory-bench.js';
+import { grpcScenario } from './lib/grpc-bench.js';
 
 const args = parseArgs(process.argv.slice(2));
 const duration = num(args, 'duration', 5);
@@ -38,6 +41,8 @@ const delayMs = num(args, 'kratos-delay-ms', 0);
 const peerCpus = Math.max(1, num(args, 'peer-cpus', 1));
 const quietWaitMs = num(args, 'quiet-wait', 1) * 1000;
 const scenarios = (args.get('scenarios') ?? 'a,d,c,e,b,f,h,g,w,fleet').split(',').map((s) => s.trim());
+// The grpc scenario starts its own systems (h2c in front of a gRPC server) and checks them itself.
+const grpcOnly = scenarios.every((sc) => sc === 'grpc');
 const kratosKind = (args.get('kratos') ?? (embeddedAvailable() ? 'embedded' : 'fake')) as KratosKind;
 const notes: string[] = [];
 const started = Date.now();
@@ -158,7 +163,7 @@ const report: Report = {
     kratosDelayMs: delayMs,
     peerCpus,
     quietWaitMs,
-    loadGenerator: 'autocannon 9.0.0 (separate process)',
+    loadGenerator: grpcOnly ? '@grpc/grpc-js clients (separate process)' : 'autocannon 9.0.0 (separate process)',
   },
   systems: Object.fromEntries(systemIds.map((id) => [id, SYSTEM_LABELS[id]])),
   scenarios: {},
@@ -181,21 +186,6 @@ function warmupFor(id: SystemId): number {
 function rotate<T>(xs: T[], by: number): T[] {
   const k = by % xs.length;
   return [...xs.slice(k), ...xs.slice(0, k)];
-}
-
-function summarize(samples: Sample[]) {
-  return {
-    rps: median(samples.map((s) => s.rps)),
-    p50: median(samples.map((s) => s.p50)),
-    p99: median(samples.map((s) => s.p99)),
-    whoami: median(samples.map((s) => s.whoami)),
-    rssMiB: median(samples.map((s) => s.rssEnd)) / 2 ** 20,
-    rssPeakMiB: Math.max(...samples.map((s) => s.rssPeak)) / 2 ** 20,
-    perCoreSecond: median(samples.map((s) => s.perCoreSecond)),
-    otherBusy: Math.max(...samples.map((s) => s.otherBusy)),
-    non2xx: samples.reduce((a, s) => a + s.non2xx, 0),
-    errors: samples.reduce((a, s) => a + s.errors + s.timeouts, 0),
-  };
 }
 
 async function steadyScenario(
@@ -224,13 +214,13 @@ async function steadyScenario(
 
 try {
   // Sanity: every system lets a valid session through and refuses an invalid one.
-  for (const id of systemIds) {
+  for (const id of grpcOnly ? [] : systemIds) {
     const s = await system(id);
     const ok = await get(s.url + '/', hot);
     const bad = id === 'direct' || id === 'floor' ? 401 : await get(s.url + '/', 'invalid.sanity');
     if (ok !== 200 || bad !== 401) throw new Error(`${id}: valid session → ${ok}, invalid → ${bad} (expected 200 / 401)`);
   }
-  log('all systems answer 200 for a valid session and 401 for an invalid one');
+  if (!grpcOnly) log('all systems answer 200 for a valid session and 401 for an invalid one');
 
   for (const sc of scenarios) {
     const t0 = Date.now();
@@ -491,6 +481,22 @@ try {
         burstSize: Math.max(3, num(args, 'fleet-burst', 300)),
         spread: Math.max(1, num(args, 'fleet-spread', 500)),
       });
+    } else if (sc === 'grpc') {
+      report.scenarios.grpc = await grpcScenario({
+        ctx,
+        env,
+        systems: requested.filter((id) => (id.startsWith('nginx') ? haveNginx : id === 'caddy' ? haveCaddy : true)),
+        token: hot,
+        duration,
+        warmup,
+        reps,
+        connections: Math.max(1, num(args, 'grpc-connections', 2)),
+        concurrency: Math.max(1, num(args, 'grpc-concurrency', connections)),
+        upstreamImpl: args.get('grpc-upstream') === 'grpc-js' ? 'grpc-js' : 'http2',
+        hol: { concurrent: 100, slowDelayMs: num(args, 'grpc-hol-delay-ms', 500), rounds: Math.max(1, num(args, 'grpc-hol-rounds', 10)) },
+        log,
+        notes,
+      });
     } else {
       notes.push(`unknown scenario "${sc}" skipped`);
     }
@@ -515,7 +521,9 @@ mkdirSync(BENCH_DIR + 'results', { recursive: true });
 const stamp = report.date.replace(/[:.]/g, '-');
 writeFileSync(`${BENCH_DIR}results/${stamp}.json`, JSON.stringify(report, null, 2));
 const md = renderMarkdown(report);
-writeFileSync(`${BENCH_DIR}results/latest.md`, md);
+// A grpc-only run does not replace the last full run's latest.md.
+const mdFile = grpcOnly ? 'grpc.md' : 'latest.md';
+writeFileSync(`${BENCH_DIR}results/${mdFile}`, md);
 console.log('\n' + md);
-log(`wrote bench/results/${stamp}.json and bench/results/latest.md`);
+log(`wrote bench/results/${stamp}.json and bench/results/${mdFile}`);
 void (kratos as Kratos);

@@ -16,7 +16,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { request } from 'undici';
-import { gatewayWhoamiTotal, measure, median, type MeasureContext, type Sample } from './measure.js';
+import { gatewayWhoamiTotal, measure, median, summarize, type MeasureContext, type Sample } from './measure.js';
 import { cpuSeconds, freePort, rssOf, startExternal, startNode, type External } from './proc.js';
 import { runLoad } from './load.js';
 import { hasCommand, type RunningSystem, type SystemEnv, type SystemId } from './systems.js';
@@ -203,21 +203,6 @@ async function propagation(o: FleetOptions, mode: FleetMode, fleet: RunningSyste
     p99Ms: quantile(samples, 0.99),
     maxMs: samples.length ? Math.max(...samples) : null,
     samplesMs: samples.map((x) => Math.round(x * 1000) / 1000),
-  };
-}
-
-function summarize(samples: Sample[]): Row {
-  return {
-    rps: median(samples.map((s) => s.rps)),
-    p50: median(samples.map((s) => s.p50)),
-    p99: median(samples.map((s) => s.p99)),
-    whoami: median(samples.map((s) => s.whoami)),
-    rssMiB: median(samples.map((s) => s.rssEnd)) / 2 ** 20,
-    rssPeakMiB: Math.max(...samples.map((s) => s.rssPeak)) / 2 ** 20,
-    perCoreSecond: median(samples.map((s) => s.perCoreSecond)),
-    otherBusy: Math.max(...samples.map((s) => s.otherBusy)),
-    non2xx: samples.reduce((a, s) => a + s.non2xx, 0),
-    errors: samples.reduce((a, s) => a + s.errors + s.timeouts, 0),
   };
 }
 

@@ -3,6 +3,7 @@ import { runLoad, type LoadResult, type LoadSpec } from './load.js';
 import { cpuSeconds, machineCpu, sampleRss, waitForQuiet } from './proc.js';
 import type { Kratos } from './kratos.js';
 import type { RunningSystem } from './systems.js';
+import type { Row } from './report.js';
 import { cpus } from 'node:os';
 
 export interface Sample extends LoadResult {
@@ -77,3 +78,19 @@ export function median(xs: number[]): number {
 }
 
 export const CORES = cpus().length;
+
+/** The medians of a system's repetitions (maxima for peaks and other load, sums for failures). */
+export function summarize(samples: Sample[]): Row {
+  return {
+    rps: median(samples.map((s) => s.rps)),
+    p50: median(samples.map((s) => s.p50)),
+    p99: median(samples.map((s) => s.p99)),
+    whoami: median(samples.map((s) => s.whoami)),
+    rssMiB: median(samples.map((s) => s.rssEnd)) / 2 ** 20,
+    rssPeakMiB: Math.max(...samples.map((s) => s.rssPeak)) / 2 ** 20,
+    perCoreSecond: median(samples.map((s) => s.perCoreSecond)),
+    otherBusy: Math.max(...samples.map((s) => s.otherBusy)),
+    non2xx: samples.reduce((a, s) => a + s.non2xx, 0),
+    errors: samples.reduce((a, s) => a + s.errors + s.timeouts, 0),
+  };
+}

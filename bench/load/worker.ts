@@ -5,6 +5,7 @@
  */
 import autocannon, { type Result } from 'autocannon';
 import WebSocket from 'ws';
+import type { GrpcHolSpec, GrpcLoadSpec, HolResult } from './grpc.js';
 
 export type TokenPlan =
   | { mode: 'none' }
@@ -57,7 +58,9 @@ export interface WsLoadSpec {
   token: string;
 }
 
-export type LoadSpec = HttpLoadSpec | WsLoadSpec;
+export type { GrpcHolSpec, GrpcLoadSpec, HolResult } from './grpc.js';
+
+export type LoadSpec = HttpLoadSpec | WsLoadSpec | GrpcLoadSpec | GrpcHolSpec;
 
 export interface LoadResult {
   rps: number;
@@ -74,6 +77,8 @@ export interface LoadResult {
   seconds: number;
   /** CPU seconds the load generator itself used in the measured phase. */
   loadCpu: number;
+  /** The gRPC head-of-line check (kind `grpc-hol`). */
+  hol?: HolResult;
 }
 
 function httpOptions(spec: HttpLoadSpec, phase: { duration?: number; amount?: number }) {
@@ -221,7 +226,11 @@ process.on('message', async (msg: { spec: LoadSpec; id: number }) => {
   const spec = msg.spec;
   try {
     let result: LoadResult;
-    if (spec.kind === 'ws') {
+    if (spec.kind === 'grpc' || spec.kind === 'grpc-hol') {
+      // grpc-js is loaded only by the runs that need it.
+      const g = await import('./grpc.js');
+      result = spec.kind === 'grpc' ? await g.runGrpc(spec) : await g.runGrpcHol(spec);
+    } else if (spec.kind === 'ws') {
       if (spec.warmup) await runWs(spec, spec.warmup);
       const cpu = process.cpuUsage();
       result = await runWs(spec, spec.duration);
