@@ -5,9 +5,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Router } from 'express';
-import type { ControlPlane, GatewayCore } from './gateway/gateway-core.js';
+import type { ControlPlane } from './gateway/transport/http.js';
 import { sendJsonError } from './http/json-error.js';
-import { createKratosMount } from './gateway/kratos-mount/mount.js';
+import { createKratosMount, type KratosMountDeps } from './gateway/kratos-mount/mount.js';
 
 export interface ControlMount {
   prefix: string;
@@ -19,7 +19,7 @@ function ownsPrefix(prefix: string): (p: string) => boolean {
   return (p) => p === prefix || p.startsWith(withSlash);
 }
 
-export function createControlPlane(g: GatewayCore, extraMounts: readonly ControlMount[]): ControlPlane & { close(): Promise<void> } {
+export function createControlPlane(g: KratosMountDeps, extraMounts: readonly ControlMount[]): ControlPlane & { close(): Promise<void> } {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

@@ -17,7 +17,8 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import type { GatewayCore } from './gateway/gateway-core.js';
+import type { Logger } from './log.js';
+import type { GatewayMetrics } from './observability/metrics.js';
 import { keyFileOnReload } from './gateway/assertion/key-reload.js';
 import { ConfigSnapshot, configHash } from './gateway/config-snapshot.js';
 import { attributeToEnv, ConfigError, loadConfigFile } from './config/load.js';
@@ -71,6 +72,16 @@ export function changedKeyPaths(a: unknown, b: unknown, prefix = ''): string[] {
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix === '' ? '(root)' : prefix];
 }
 
+/** What a reload changes, and what it reads to decide: the running snapshot, the value paths fixed at start. */
+export interface ReloadTarget {
+  readonly snapshot: ConfigSnapshot;
+  /** Value paths the session resolver extracts: fixed at start. */
+  readonly valuePaths: ReadonlySet<string>;
+  swap(next: ConfigSnapshot): void;
+  readonly metrics: Pick<GatewayMetrics, 'configReload'>;
+  readonly logger: Logger;
+}
+
 export class ConfigReloader {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -83,7 +94,7 @@ export class ConfigReloader {
   onApplied: ((outcome: ReloadOutcome, trigger: string, loaded: GatewayConfig) => void) | undefined;
 
   constructor(
-    private readonly core: GatewayCore,
+    private readonly target: ReloadTarget,
     private readonly file: string,
     /** The configuration the process started with, as loaded (before the embedded server's URL replaced kratos.public_url). */
     private readonly started: GatewayConfig,
@@ -94,7 +105,7 @@ export class ConfigReloader {
 
   /** Loads the file and applies it; or applies `given`, a configuration loaded elsewhere (a cluster primary's). */
   reload(trigger: string, given?: GatewayConfig): ReloadOutcome {
-    const log = this.core.logger;
+    const log = this.target.logger;
     let loaded: GatewayConfig;
     let origins: EnvOrigins | undefined;
     try {
@@ -108,14 +119,14 @@ export class ConfigReloader {
         { trigger, config_file: this.file, config_hash: this.currentHash, errors: err.problems.length },
         'configuration reload rejected; the running configuration is kept',
       );
-      this.core.metrics.configReload('rejected');
+      this.target.metrics.configReload('rejected');
       return { result: 'rejected', errors: err.problems, restartRequired: [] };
     }
     const hash = configHash(loaded);
     const restartRequired = changedKeyPaths(this.started, loaded).filter((p) => !isApplied(p));
     // The key file is read at start only; a worker's configuration comes from its primary, which reads it.
     if (origins !== undefined) this.checkKeyFile(trigger, loaded, origins, restartRequired);
-    const base = this.core.snapshot.config;
+    const base = this.target.snapshot.config;
     const merged: GatewayConfig = {
       ...base,
       routes: loaded.routes,
@@ -124,9 +135,10 @@ export class ConfigReloader {
       proxy: { ...base.proxy, trusted_proxies: loaded.proxy.trusted_proxies, strip_credentials: loaded.proxy.strip_credentials },
       kratos: { ...base.kratos, session_cookie: loaded.kratos.session_cookie },
     };
-    const next = new ConfigSnapshot(merged, hash, this.core.snapshot);
+    const next = new ConfigSnapshot(merged, hash, this.target.snapshot);
     // The session resolver extracts the value paths it was started with.
-    for (const path of next.valuePaths) if (!this.core.valuePaths.has(path)) restartRequired.push(`identity_headers (value path ${path})`);
+    for (const path of next.valuePaths)
+      if (!this.target.valuePaths.has(path)) restartRequired.push(`identity_headers (value path ${path})`);
     if (restartRequired.length > 0) {
       log.warn(
         { trigger, config_hash: hash, keys: restartRequired },
@@ -137,9 +149,9 @@ export class ConfigReloader {
       log.info({ trigger, config_hash: hash }, 'configuration unchanged');
       return { result: 'unchanged', hash, restartRequired };
     }
-    this.core.swap(next);
+    this.target.swap(next);
     this.currentHash = hash;
-    this.core.metrics.configReload('applied');
+    this.target.metrics.configReload('applied');
     log.info({ trigger, config_file: this.file, config_hash: hash, routes: next.routes.all.map((r) => r.name) }, 'configuration reloaded');
     // A worker is handed what its primary loaded, and the primary has already warned about it.
     if (given === undefined) for (const warning of policyWarnings(loaded.routes)) log.warn({ trigger }, `route policy: ${warning}`);
@@ -150,10 +162,10 @@ export class ConfigReloader {
 
   /** A rotated or broken identity assertion key file: reported, never applied (the running keys stay). */
   private checkKeyFile(trigger: string, loaded: GatewayConfig, origins: EnvOrigins, restartRequired: string[]): void {
-    const running = this.core.snapshot.config.identity_assertion;
+    const running = this.target.snapshot.config.identity_assertion;
     const { changed, problems } = keyFileOnReload(running, loaded.identity_assertion, dirname(resolve(this.file)));
     for (const problem of attributeToEnv(new ConfigError(problems), origins).problems)
-      this.core.logger.error(
+      this.target.logger.error(
         { trigger, config_file: this.file, error: problem },
         `identity assertion key file rejected, the running keys are kept (a restart would fail): ${problem}`,
       );
@@ -176,14 +188,14 @@ export class ConfigReloader {
         try {
           this.reload('file change');
         } catch (err) {
-          this.core.logger.error({ err: { message: (err as Error).message } }, 'configuration reload failed');
+          this.target.logger.error({ err: { message: (err as Error).message } }, 'configuration reload failed');
         }
       }, debounceMs);
       this.timer.unref();
     });
     this.watcher.unref();
     this.watcher.on('error', (err) =>
-      this.core.logger.warn({ err: { message: err.message } }, 'configuration file watch failed; SIGHUP still reloads'),
+      this.target.logger.warn({ err: { message: err.message } }, 'configuration file watch failed; SIGHUP still reloads'),
     );
   }
 

@@ -11,7 +11,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { ConfigError } from './config/errors.js';
 import { redactUrl } from './config/redact.js';
 import { createLogger, type Logger } from './log.js';
-import { GatewayCore } from './gateway/gateway-core.js';
+import { GatewayResources } from './gateway/gateway-resources.js';
 import { readRedisPassword } from './gateway/session/store/create-session-store.js';
 import { configHash } from './gateway/config-snapshot.js';
 import { prepareAssertionKeys } from './gateway/assertion/keys.js';
@@ -77,7 +77,7 @@ export interface RunningGateway {
   demoUrl: string | undefined;
   /** The thread the embedded identity server runs on now, when it is enabled (undefined while it is being restarted). */
   readonly identityWorker: Worker | undefined;
-  core: GatewayCore;
+  core: GatewayResources;
   /**
    * Loads configFile again and applies it (SIGHUP), or applies `loaded` (a cluster worker: the
    * configuration its primary applied); undefined when no configFile was given.
@@ -127,14 +127,17 @@ export function readEmbeddedKratosFile(config: GatewayConfig, baseDir: string): 
 }
 
 /** The fields of the 'kratos-gateway started' line (a cluster primary's too) and of a worker's 'worker listening'. */
-export function startedFields(core: GatewayCore, listeners: { proxy?: string; admin?: string }): Record<string, unknown> {
+export function startedFields(
+  core: Pick<GatewayResources, 'config' | 'snapshot'>,
+  listeners: { proxy?: string; admin?: string },
+): Record<string, unknown> {
   const config = core.config;
   return {
     ...listeners,
     kratos: redactUrl(config.kratos.public_url),
     ...(config.session_cache.enabled &&
       config.session_cache.shared.redis_url !== undefined && { shared_cache: redactUrl(config.session_cache.shared.redis_url) }),
-    routes: core.routes.all.map((r) => r.name),
+    routes: core.snapshot.routes.all.map((r) => r.name),
     config_hash: core.snapshot.hash,
   };
 }
@@ -227,7 +230,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     // After the proxy has drained (its closer runs first), so the last requests' spans are flushed.
     if (tracing) closers.push(() => tracing.shutdown());
     const hash = configHash(input);
-    const core = new GatewayCore(config, logger, tracing, hash, { redisPassword, invalidationBus: options.invalidationBus });
+    const core = new GatewayResources(config, logger, tracing, hash, { redisPassword, invalidationBus: options.invalidationBus });
     if (identity !== undefined) {
       core.metrics.identityRestarts(0);
       // Readiness fails while it is down, liveness once it is given up (kratos-health.ts says why).

@@ -5,13 +5,22 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
-import type { GatewayCore } from '../gateway/gateway-core.js';
 import { sendJsonError } from '../http/json-error.js';
 import { JWKS_PATH, sendJwks } from '../gateway/assertion/jwks.js';
-import { createDecisionHandler } from '../gateway/transport/decision.js';
-import { identityServerDead, identityServerNotReady, KratosHealth } from './kratos-health.js';
+import { createDecisionHandler, type DecisionDeps } from '../gateway/transport/decision.js';
+import type { SessionResolver } from '../gateway/session/session-resolver.js';
+import type { GatewayConfig } from '../config/schema.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import { identityServerDead, identityServerNotReady, KratosHealth, type KratosHealthDeps } from './kratos-health.js';
 import { NODE_VERSION, VERSION } from '../version.js';
 import { AdminHostPolicy } from './host-check.js';
+
+/** What the admin listener uses: the decision API's and the Kratos checks' needs, the metrics registry, the cache purges. */
+export interface AdminDeps extends DecisionDeps, KratosHealthDeps {
+  readonly config: Pick<GatewayConfig, 'admin' | 'log' | 'kratos'>;
+  readonly metrics: Pick<GatewayMetrics, 'request' | 'kratosUp' | 'kratosUpRefresh' | 'registry'>;
+  readonly resolver: Pick<SessionResolver, 'resolveNow' | 'purgeIdentity' | 'purgeCredential'>;
+}
 
 /**
  * What a cluster primary (src/cluster) answers for its workers: the admin listener runs only
@@ -19,14 +28,14 @@ import { AdminHostPolicy } from './host-check.js';
  */
 export interface AdminClusterHooks {
   /** Metrics of this process (`g`) and every worker, aggregated. */
-  metrics(g: GatewayCore): Promise<{ contentType: string; body: string }>;
+  metrics(g: AdminDeps): Promise<{ contentType: string; body: string }>;
   /** Why not every worker can serve (starting, replaced, draining), or undefined when all can. */
   notReady(): Record<string, unknown> | undefined;
   /** Purges the identity in every worker too; resolves with how many entries were dropped in all. */
-  purgeIdentity(g: GatewayCore, identityId: string): Promise<number>;
+  purgeIdentity(g: AdminDeps, identityId: string): Promise<number>;
 }
 
-export function createAdminHandler(g: GatewayCore, cluster?: AdminClusterHooks) {
+export function createAdminHandler(g: AdminDeps, cluster?: AdminClusterHooks) {
   const decisions = createDecisionHandler(g);
   const hosts = new AdminHostPolicy(g.config.admin.listen.host, g.config.admin.allowed_hosts);
   const app = express();
@@ -105,10 +114,11 @@ export function createAdminHandler(g: GatewayCore, cluster?: AdminClusterHooks) 
   // credential sources as the proxy. The value is purged as every source would have read it
   // (cache keys include the source), so it does not matter which spelling clients used.
   app.delete('/sessions/cache/credential', async (req, res) => {
-    const values = new Set(g.extractors.map((source) => source.extract(req.headers)).filter((v) => v !== undefined));
+    const sources = g.snapshot.credentialSources;
+    const values = new Set(sources.map((source) => source.extract(req.headers)).filter((v) => v !== undefined));
     if (values.size === 0)
       return void sendJsonError(res, 400, 'Send the credential to purge as X-Session-Token, Authorization: Bearer or the session cookie');
-    await Promise.all([...values].flatMap((value) => g.extractors.map((source) => g.resolver.purgeCredential({ source, value }))));
+    await Promise.all([...values].flatMap((value) => sources.map((source) => g.resolver.purgeCredential({ source, value }))));
     res.json({ purged: values.size });
   });
 

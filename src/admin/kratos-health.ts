@@ -8,7 +8,14 @@
  * 503s (and anonymous routes, which never need Kratos) into connection errors.
  */
 import { request } from 'undici';
-import type { GatewayCore } from '../gateway/gateway-core.js';
+import type { GatewayConfig } from '../config/schema.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+
+/** What the Kratos checks use: where Kratos is, and the gauge they set. */
+export interface KratosHealthDeps {
+  readonly config: Pick<GatewayConfig, 'kratos'>;
+  readonly metrics: Pick<GatewayMetrics, 'kratosUp' | 'kratosUpRefresh'>;
+}
 
 /**
  * The embedded identity server's thread, as its supervisor (identity/server/supervisor.ts) reports it.
@@ -23,9 +30,13 @@ import type { GatewayCore } from '../gateway/gateway-core.js';
  */
 export type IdentityServerHealth = { state: 'restarting' | 'down'; exitCode: number; failures: number } | { state: 'running' };
 
-const identityServers = new WeakMap<GatewayCore, IdentityServerHealth>();
+/**
+ * Keyed by the gateway's resources (the object startGateway reports for and the admin listener
+ * reads from): one gateway per process, several in a test process.
+ */
+const identityServers = new WeakMap<object, IdentityServerHealth>();
 
-export function reportIdentityServer(g: GatewayCore, health: IdentityServerHealth): void {
+export function reportIdentityServer(g: Pick<KratosHealthDeps, 'metrics'>, health: IdentityServerHealth): void {
   identityServers.set(g, health);
   // Up again: the thread has just said it listens. Down: nothing answers at the URL.
   g.metrics.kratosUp.set(health.state === 'running' ? 1 : 0);
@@ -33,7 +44,7 @@ export function reportIdentityServer(g: GatewayCore, health: IdentityServerHealt
 
 /** The readiness body while the embedded identity server is not running, else undefined. */
 export function identityServerNotReady(
-  g: GatewayCore,
+  g: object,
 ): { status: 'identity_server_restarting' | 'identity_server_down'; exit_code: number; failures: number } | undefined {
   const h = identityServers.get(g);
   if (h === undefined || h.state === 'running') return undefined;
@@ -45,7 +56,7 @@ export function identityServerNotReady(
 }
 
 /** The liveness body once restarting the embedded identity server was given up, else undefined. */
-export function identityServerDead(g: GatewayCore): { status: 'identity_server_down'; exit_code: number; failures: number } | undefined {
+export function identityServerDead(g: object): { status: 'identity_server_down'; exit_code: number; failures: number } | undefined {
   const h = identityServers.get(g);
   return h?.state === 'down' ? { status: 'identity_server_down', exit_code: h.exitCode, failures: h.failures } : undefined;
 }
@@ -60,7 +71,7 @@ export class KratosHealth {
   private inflight: Promise<KratosHealthResult> | undefined;
   private checkedAt = -Infinity;
 
-  constructor(private readonly g: GatewayCore) {
+  constructor(private readonly g: KratosHealthDeps) {
     // A scrape with no readiness probes running (e.g. the opt-out of probes in a sidecar)
     // must still see a current value, not the one from startup.
     g.metrics.kratosUpRefresh = async () => {

@@ -2,7 +2,7 @@
  * The configuration snapshot: everything derived from a validated configuration that a
  * request reads — routes, credential sources, authorizers, mutators, the protected and
  * injected header sets, trusted proxies, the login settings. Built whole, never changed; a
- * reload builds a new one and swaps it in (GatewayCore.swap). A request reads `g.snapshot`
+ * reload builds a new one and swaps it in (GatewayResources.swap). A request reads `snapshot`
  * once when it arrives and uses only that object afterwards, so in-flight requests finish on
  * the snapshot they started with.
  */
@@ -18,6 +18,7 @@ import { ReturnToPolicy } from './return-to.js';
 import { RouteTable, type Route } from './routing/route-table.js';
 import { TrustedProxies } from './trusted-proxies.js';
 import { buildAuthorizers, type Authorizer } from './pipeline/authz/index.js';
+import { CallerHeaderPlan } from './pipeline/caller-headers.js';
 
 /**
  * The method-override family (Rack, express method-override, Symfony, ASP.NET):
@@ -70,6 +71,8 @@ export class ConfigSnapshot {
   readonly protectedHeaderNames: ReadonlySet<string>;
   /** Names the gateway sets upstream (every mutator's `sets` and `extends`); a `Connection` token can never remove them. */
   readonly injectedHeaderNames: ReadonlySet<string>;
+  /** The sets above and the mutators, arranged for the one walk over the caller's headers (pipeline/caller-headers.ts). */
+  readonly callerHeaders: CallerHeaderPlan;
   readonly trustedProxies: TrustedProxies;
   readonly returnTo: ReturnToPolicy;
   readonly publicOrigin: string;
@@ -115,6 +118,7 @@ export class ConfigSnapshot {
     for (const name of protectedNames) injected.add(name);
     this.protectedHeaderNames = protectedNames;
     this.injectedHeaderNames = injected;
+    this.callerHeaders = new CallerHeaderPlan(protectedNames, injected, this.mutators);
   }
 
   /** The session value paths identity headers, route policies and the identity assertion read (the resolver extracts only these). */

@@ -9,12 +9,14 @@
  * and whoami spans, forwarding the upstream span and its traceparent.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { GatewayCore } from './gateway-core.js';
-import { createObserver } from './pipeline/observe.js';
-import { createHttpTransport } from './transport/http.js';
-import { createWebSocketTransport } from './transport/websocket.js';
+import { createObserver, type ObserverDeps } from './pipeline/observe.js';
+import { createHttpTransport, type HttpTransportDeps } from './transport/http.js';
+import { createWebSocketTransport, type WebSocketTransportDeps } from './transport/websocket.js';
 
-export function createProxyHandler(g: GatewayCore) {
+/** The two writers' needs and the observer's; the logger for failures no stage foresaw. */
+export type ProxyHandlerDeps = HttpTransportDeps & WebSocketTransportDeps & ObserverDeps;
+
+export function createProxyHandler(g: ProxyHandlerDeps) {
   const observe = createObserver(g);
   /**
    * Connections the gateway answered with `Connection: close` because it refused to read on:

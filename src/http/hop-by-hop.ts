@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
 /** RFC 9110 §7.6.1 connection-specific fields, plus the legacy ones proxies still see. */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -34,6 +34,20 @@ const NEVER_CONNECTION_SCOPED = new Set([
  * keeps `Connection`/`Upgrade` for a WebSocket handshake that is about to be forwarded.
  */
 export function stripHopByHop(headers: IncomingHttpHeaders, injectedNames: ReadonlySet<string>, keepUpgrade = false): void {
+  stripHopByHopAmong(headers, HOP_BY_HOP, injectedNames, keepUpgrade);
+}
+
+/**
+ * stripHopByHop, when the caller already knows which names `headers` holds (the walk over the
+ * caller's headers noted them): the fixed fields are looked for among `names` only. `names` may
+ * hold other names too; only hop-by-hop ones are removed from it.
+ */
+export function stripHopByHopAmong(
+  headers: IncomingHttpHeaders,
+  names: Iterable<string>,
+  injectedNames: ReadonlySet<string>,
+  keepUpgrade: boolean,
+): void {
   const connection = headers.connection;
   if (connection !== undefined) {
     for (const token of connection.split(',')) {
@@ -43,7 +57,8 @@ export function stripHopByHop(headers: IncomingHttpHeaders, injectedNames: Reado
       delete headers[name];
     }
   }
-  for (const name of HOP_BY_HOP) {
+  for (const name of names) {
+    if (!HOP_BY_HOP.has(name)) continue;
     if (keepUpgrade && (name === 'connection' || name === 'upgrade')) continue;
     if (headers[name] !== undefined) delete headers[name];
   }
@@ -56,7 +71,10 @@ export function stripHopByHop(headers: IncomingHttpHeaders, injectedNames: Reado
   }
 }
 
-/** Hop-by-hop response headers never go back to the client from an upstream. */
-export function isHopByHopResponseHeader(name: string): boolean {
+/** A hop-by-hop field, by its lower-case name: connection-specific, never forwarded in either direction. */
+export function isHopByHopHeader(name: string): boolean {
   return HOP_BY_HOP.has(name);
 }
+
+/** Hop-by-hop response headers never go back to the client from an upstream. */
+export const isHopByHopResponseHeader = isHopByHopHeader;

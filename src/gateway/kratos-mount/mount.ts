@@ -11,19 +11,32 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Pool, type Dispatcher } from 'undici';
 import { sendJsonError } from '../../http/json-error.js';
-import type { GatewayCore } from '../gateway-core.js';
+import type { GatewayConfig } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+import type { ConfigSnapshot } from '../config-snapshot.js';
+import type { SessionResolver } from '../session/session-resolver.js';
 import { stripHopByHop, isHopByHopResponseHeader } from '../../http/hop-by-hop.js';
 import { forwardedHeaders } from '../pipeline/mutators/forwarded-headers.js';
 import { requestIdOf } from '../../http/request.js';
 import { readSmallBody, sessionTokensInBody } from './body-tokens.js';
 import { forwardOnlyReadCredentials, isReadOnlyOperation, requestCredentials } from './purge-policy.js';
 
-export function createKratosMount(g: GatewayCore) {
+/** What the mount uses: Kratos's address, the current snapshot, the session cache to learn and purge identities. */
+export interface KratosMountDeps {
+  readonly config: Pick<GatewayConfig, 'kratos'>;
+  /** The current configuration snapshot: read once when a request arrives. */
+  readonly snapshot: ConfigSnapshot;
+  readonly resolver: Pick<SessionResolver, 'resolve' | 'purgeIdentityOf' | 'purgeIdentity'>;
+  readonly logger: Logger;
+}
+
+export function createKratosMount(g: KratosMountDeps) {
   const kratos = new URL(g.config.kratos.public_url);
   const kratosBase = kratos.href.replace(/\/$/, '');
   const kratosBasePath = kratos.pathname.replace(/\/$/, '');
   const mountPrefix = g.config.kratos.mount_prefix;
-  const mountUrl = g.publicOrigin + mountPrefix;
+  // public_base_url is a process-lifetime key (a reload does not apply it).
+  const mountUrl = g.snapshot.publicOrigin + mountPrefix;
   const pool = new Pool(kratos.origin, { connections: g.config.kratos.connections, keepAliveTimeout: 10_000 });
 
   /**

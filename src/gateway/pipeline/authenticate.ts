@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { extractCredential, type Credential, type CredentialExtractor } from './credentials/index.js';
 import type { Route } from '../routing/route-table.js';
-import { UNAUTHENTICATED, type Resolution, type SessionResolver } from '../session/session-resolver.js';
+import { UNAUTHENTICATED, type Resolution } from '../session/session-resolver.js';
 import type { SessionSummary } from '../session/session-summary.js';
 import type { RequestTrace } from '../../observability/tracing/types.js';
 
@@ -15,6 +15,11 @@ export type Decision =
   /** A session that needs its second factor (Kratos `session_aal2_required`) on a required route. */
   | { kind: 'step_up'; stepUp: Extract<Resolution, { status: 'step_up' }> }
   | { kind: 'unavailable'; resolution: Extract<Resolution, { status: 'unavailable' }> };
+
+/** What authentication asks of the session layer: one lookup, synchronous on a cache hit. */
+export interface SessionLookup {
+  resolveNow(credential: Credential, trace?: RequestTrace): Resolution | Promise<Resolution>;
+}
 
 const ALLOW_ANONYMOUS: Decision = { kind: 'allow', session: undefined };
 
@@ -32,7 +37,7 @@ export function authenticate(
   route: Route,
   headers: IncomingHttpHeaders,
   extractors: readonly CredentialExtractor[],
-  resolver: SessionResolver,
+  resolver: SessionLookup,
   trace?: RequestTrace,
 ): Decision | Promise<Decision> {
   if (route.auth === 'anonymous') return ALLOW_ANONYMOUS;

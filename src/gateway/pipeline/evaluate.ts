@@ -4,12 +4,14 @@
  *
  *   0. refuse what cannot be framed safely (Transfer-Encoding in anything but HTTP/1.1)
  *   1. canonicalize the path (reject what cannot be made unambiguous)
- *   2. strip protected headers the caller sent — on every route and every outcome
+ *   2. strip protected headers the caller sent — on every route and every outcome (one walk over
+ *      the headers, which also notes what step 7 may remove: caller-headers.ts)
  *   3. hand control-plane paths (Kratos mount, UI) to express (HTTP only)
  *   4. match a route; a CORS preflight for a route with a CORS policy is answered here (cors.ts)
  *   5. authenticate: credential source → session (cache, coalescing) → allow / login / 401 / fail closed
  *   6. authorize: every registered authorizer (route policies): 403, or a step-up to the login flow
- *   7. mutate headers: hop-by-hop out; every registered mutator (forwarding, identity, credential removal)
+ *   7. mutate headers: hop-by-hop and unbelieved forwarding headers out (among the names step 2
+ *      noted); every registered mutator (forwarding, identity, credential removal)
  *
  * The result is Forward (what to send upstream) or Refuse (what to answer); the writers in
  * src/gateway/transport turn it into bytes and forward, and pipeline/observe.ts observes.
@@ -17,10 +19,8 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestTrace } from '../../observability/tracing/types.js';
-import { answersBrowser, authenticate, type Decision } from './authenticate.js';
-import type { GatewayCore } from '../gateway-core.js';
-import { stripHopByHop } from '../../http/hop-by-hop.js';
-import { stripIdentityHeaders } from './strip-protected-headers.js';
+import { answersBrowser, authenticate, type Decision, type SessionLookup } from './authenticate.js';
+import { stripCallerHeaders, writeUpstreamHeaders } from './caller-headers.js';
 import { identityHeaders } from './mutators/identity-headers.js';
 import type { ForwardContext } from './mutators/index.js';
 import { loginLocation } from '../login-location.js';
@@ -36,6 +36,23 @@ import { corsPreflight, type Preflight } from './cors.js';
 export type { Refuse } from './refuse.js';
 
 export type Transport = 'http' | 'websocket' | 'decision';
+
+/** The paths the control plane (Kratos mount, self-service UI) answers: step 3 hands them over. */
+export interface ControlPaths {
+  owns(canonicalPath: string): boolean;
+}
+
+/**
+ * What the evaluation uses of the process: the session lookup, the control plane's paths, and
+ * whether the process is draining. Everything derived from configuration comes from the
+ * snapshot the request arrived under (`Arrival.snapshot`), never from here.
+ */
+export interface PipelineDeps {
+  readonly resolver: SessionLookup;
+  /** Undefined in a process without a control plane (and until it is attached). */
+  readonly control: ControlPaths | undefined;
+  readonly draining: boolean;
+}
 
 export interface EvaluationInput {
   readonly transport: Transport;
@@ -77,7 +94,7 @@ export type Outcome = Forward | Refuse | Control | Preflight;
  * arrived in (a request pipelined behind it must find its connection already marked closing),
  * and neither an anonymous request nor a session cache hit costs a promise.
  */
-export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?: RequestTrace): Outcome | Promise<Outcome> {
+export function evaluate(g: PipelineDeps, a: Arrival, e: EvaluationInput, trace?: RequestTrace): Outcome | Promise<Outcome> {
   const s = a.snapshot;
   const headers = e.headers;
   const transport = e.transport;
@@ -98,8 +115,9 @@ export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?:
   a.path = target.path;
   trace?.setPath(target.path);
 
-  // 2. No caller-supplied identity survives, whatever happens next.
-  stripIdentityHeaders(headers, s.protectedHeaderNames);
+  // 2. No caller-supplied identity survives, whatever happens next. The same walk notes what
+  // step 7 removes if the request is forwarded (the decision API forwards nothing).
+  const noted = stripCallerHeaders(headers, s.callerHeaders, transport !== 'decision');
 
   // 3 and 4. Control plane, then the route.
   let route: Route | undefined | typeof AMBIGUOUS;
@@ -131,9 +149,9 @@ export function evaluate(g: GatewayCore, a: Arrival, e: EvaluationInput, trace?:
   // Synchronous on an anonymous route and on a cached session: a Promise only when Kratos (or
   // the store's slower tier) is asked.
   const decision = authenticate(route, headers, s.credentialSources, g.resolver, trace);
-  if (!(decision instanceof Promise)) return authorizeAndMutate(a, e, route, target, decision);
+  if (!(decision instanceof Promise)) return authorizeAndMutate(a, e, route, target, decision, noted);
   const r = route;
-  return decision.then((d) => authorizeAndMutate(a, e, r, target, d));
+  return decision.then((d) => authorizeAndMutate(a, e, r, target, d, noted));
 }
 
 /** See AMBIGUOUS. */
@@ -156,7 +174,14 @@ function authorizationRefusal(a: Arrival, e: EvaluationInput, route: Route, targ
   return stepUp(route.name, r.remedy, r.message, `${location}${location.includes('?') ? '&' : '?'}${param}`);
 }
 
-function authorizeAndMutate(a: Arrival, e: EvaluationInput, route: Route, target: RequestTarget, decision: Decision): Outcome {
+function authorizeAndMutate(
+  a: Arrival,
+  e: EvaluationInput,
+  route: Route,
+  target: RequestTarget,
+  decision: Decision,
+  noted: readonly string[] | undefined,
+): Outcome {
   const s = a.snapshot;
   const headers = e.headers;
   const transport = e.transport;
@@ -197,9 +222,8 @@ function authorizeAndMutate(a: Arrival, e: EvaluationInput, route: Route, target
     identityHeaders.mutate(upstream, ctx);
     s.assertion?.mutate(upstream, ctx);
   } else {
-    if (transport === 'http') delete headers.expect; // answered by the writer (allowBody); undici refuses to send it
-    stripHopByHop(headers, s.injectedHeaderNames, transport === 'websocket');
-    for (const mutator of s.mutators) mutator.mutate(headers, ctx);
+    // Expect (HTTP): answered by the writer (allowBody); undici refuses to send it.
+    writeUpstreamHeaders(headers, noted, s.callerHeaders, ctx, transport === 'websocket', transport === 'http');
     upstream = headers;
   }
   return { kind: 'forward', route, target, session: decision.session, headers: upstream, setCookie: decision.setCookie };

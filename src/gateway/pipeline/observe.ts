@@ -4,8 +4,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { AccessLog } from '../access-log.js';
-import type { GatewayCore } from '../gateway-core.js';
 import type { ConfigSnapshot } from '../config-snapshot.js';
+import type { GatewayConfig } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+import type { GatewayMetrics } from '../../observability/metrics.js';
+import type { Tracing } from '../../observability/tracing/types.js';
 
 /**
  * What the access line needs that is gone by the time it is written: the TCP peer (the socket
@@ -45,8 +48,17 @@ export function observeFailure(observe: Observe, req: IncomingMessage): void {
 
 export type Observe = (req: IncomingMessage, a: Arrival, route: string, status: number, identityId?: string, upstreamMs?: number) => void;
 
+/** What observing a request writes to: the request metrics, the tracing span, the access log. */
+export interface ObserverDeps {
+  readonly config: Pick<GatewayConfig, 'log'>;
+  readonly logger: Logger;
+  readonly metrics: Pick<GatewayMetrics, 'request'>;
+  /** Undefined when tracing is off. */
+  readonly tracing?: Pick<Tracing, 'finishRequest'> | undefined;
+}
+
 /** `decision`: the forward-auth API, whose series are labelled `decision:<route>` and whose access lines say so. */
-export function createObserver(g: GatewayCore, decision = false): Observe {
+export function createObserver(g: ObserverDeps, decision = false): Observe {
   const accessLog = new AccessLog(g.logger, g.config.log.access_log);
   return (req, a, route, status, identityId, upstreamMs) => {
     if (a.observed) return;

@@ -8,8 +8,10 @@ import { normalizeHeaderName } from '../../http/header-name.js';
  * every route, before any decision, so no outcome can leak a spoofed value.
  */
 export function stripIdentityHeaders(headers: IncomingHttpHeaders, protectedNames: ReadonlySet<string>): void {
-  for (const name in headers) {
-    const normalized = normalizeHeaderName(name);
-    if (normalized.startsWith('x-kratos-') || protectedNames.has(normalized)) delete headers[name];
-  }
+  for (const name in headers) if (isProtectedHeader(normalizeHeaderName(name), protectedNames)) delete headers[name];
+}
+
+/** The rule, for a name already normalized (normalizeHeaderName): the proxy path applies it in its one walk over the headers (caller-headers.ts). */
+export function isProtectedHeader(normalized: string, protectedNames: ReadonlySet<string>): boolean {
+  return normalized.startsWith('x-kratos-') || protectedNames.has(normalized);
 }

@@ -29,9 +29,8 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { sendJsonError } from '../../http/json-error.js';
 import { sendLoginRedirect } from './login-redirect.js';
-import type { GatewayCore } from '../gateway-core.js';
-import { evaluate } from '../pipeline/evaluate.js';
-import { arrive, createObserver, observeFailure } from '../pipeline/observe.js';
+import { evaluate, type PipelineDeps } from '../pipeline/evaluate.js';
+import { arrive, createObserver, observeFailure, type ObserverDeps } from '../pipeline/observe.js';
 import { WWW_AUTHENTICATE } from '../pipeline/refuse.js';
 import { normalizeHeaderName } from '../../http/header-name.js';
 import { METHOD_OVERRIDE_HEADERS, type ConfigSnapshot } from '../config-snapshot.js';
@@ -39,6 +38,16 @@ import { parseRequestTarget, TargetRejected } from '../request-target.js';
 import { METHOD_DECIDES } from '../routing/route-table.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';
 import { setCorsHeaders } from '../pipeline/cors.js';
+import type { GatewayConfig } from '../../config/schema.js';
+import type { Tracing } from '../../observability/tracing/types.js';
+
+/** What the decision API uses beyond the evaluation's and the observer's needs. */
+export interface DecisionDeps extends PipelineDeps, ObserverDeps {
+  readonly config: Pick<GatewayConfig, 'admin' | 'log'>;
+  /** The current configuration snapshot: read once when a decision request arrives. */
+  readonly snapshot: ConfigSnapshot;
+  readonly tracing?: Pick<Tracing, 'startRequest' | 'finishRequest'> | undefined;
+}
 
 interface OriginalRequest {
   /** Undefined when the header that names it (`methodHeader`) was not sent. */
@@ -156,7 +165,7 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
 const NAMES_NO_REQUEST =
   'the decision request names no original request: nginx must send X-Original-URI, Traefik X-Forwarded-Uri, Envoy the original path below the prefix';
 
-export function createDecisionHandler(g: GatewayCore) {
+export function createDecisionHandler(g: DecisionDeps) {
   const prefix = g.config.admin.decisions_prefix;
   const observe = createObserver(g, true);
 

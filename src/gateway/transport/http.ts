@@ -9,14 +9,32 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJsonError } from '../../http/json-error.js';
 import { sendForbiddenPage } from './forbidden-page.js';
 import { sendLoginRedirect } from './login-redirect.js';
-import type { GatewayCore } from '../gateway-core.js';
-import { evaluate } from '../pipeline/evaluate.js';
+import type { ConfigSnapshot } from '../config-snapshot.js';
+import type { HttpForwarder } from '../forward/http-forwarder.js';
+import { evaluate, type ControlPaths, type PipelineDeps } from '../pipeline/evaluate.js';
 import { arrive, observeFailure, type Observe } from '../pipeline/observe.js';
 import type { Refuse } from '../pipeline/refuse.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';
 import { upstreamPath } from '../routing/route-table.js';
 import { JWKS_PATH, sendJwks } from '../assertion/jwks.js';
 import { replaceUpstreamCors, setCorsHeaders } from '../pipeline/cors.js';
+import type { GatewayMetrics } from '../../observability/metrics.js';
+import type { Tracing } from '../../observability/tracing/types.js';
+
+/** The express side (Kratos mount, self-service UI): owns some path prefixes on the proxy port. */
+export interface ControlPlane extends ControlPaths {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+}
+
+/** What the HTTP writer uses beyond the evaluation's own needs. */
+export interface HttpTransportDeps extends PipelineDeps {
+  /** The current configuration snapshot: read once when a request arrives. */
+  readonly snapshot: ConfigSnapshot;
+  readonly control: ControlPlane | undefined;
+  readonly http: Pick<HttpForwarder, 'forward'>;
+  readonly metrics: Pick<GatewayMetrics, 'upstreamError'>;
+  readonly tracing?: Pick<Tracing, 'startRequest'> | undefined;
+}
 
 /** Declares a body: a non-zero Content-Length, or any Transfer-Encoding. */
 export function declaresBody(req: IncomingMessage): boolean {
@@ -31,7 +49,7 @@ export function writeRefusal(res: ServerResponse, r: Refuse): void {
   else sendJsonError(res, r.status, r.message, r.headers as Record<string, string> | undefined, r.error);
 }
 
-export function createHttpTransport(g: GatewayCore, observe: Observe, closing: WeakSet<object>) {
+export function createHttpTransport(g: HttpTransportDeps, observe: Observe, closing: WeakSet<object>) {
   /**
    * Requests with `Expect: 100-continue` whose client is still waiting for the go-ahead. Node
    * would send `100 Continue` before the gateway decides; the server hands these to

@@ -5,13 +5,25 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { sendSocketError } from '../../http/json-error.js';
-import type { GatewayCore } from '../gateway-core.js';
-import { evaluate } from '../pipeline/evaluate.js';
+import type { ConfigSnapshot } from '../config-snapshot.js';
+import type { WebSocketForwarder } from '../forward/websocket-forwarder.js';
+import { evaluate, type PipelineDeps } from '../pipeline/evaluate.js';
 import { arrive, observeFailure, type Observe } from '../pipeline/observe.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';
 import { upstreamPath } from '../routing/route-table.js';
+import type { Tracing } from '../../observability/tracing/types.js';
 
-export function createWebSocketTransport(g: GatewayCore, observe: Observe, closing: WeakSet<object>) {
+/** What the WebSocket writer uses beyond the evaluation's own needs. */
+export interface WebSocketTransportDeps extends PipelineDeps {
+  /** The current configuration snapshot: read once when a handshake arrives. */
+  readonly snapshot: ConfigSnapshot;
+  readonly websocket: Pick<WebSocketForwarder, 'forward'>;
+  /** Forwarded sockets, destroyed at the end of the drain period: the HTTP server stops tracking a socket once it is upgraded. */
+  readonly upgradedSockets: Set<Duplex>;
+  readonly tracing?: Pick<Tracing, 'startRequest'> | undefined;
+}
+
+export function createWebSocketTransport(g: WebSocketTransportDeps, observe: Observe, closing: WeakSet<object>) {
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const started = performance.now();
     const method = req.method ?? 'GET';

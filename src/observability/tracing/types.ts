@@ -1,7 +1,7 @@
 /**
  * What the data plane sees of tracing. Types only: the hot-path modules import this file and
  * nothing of the SDK, which is loaded (dynamically) only when tracing is on. When it is off,
- * `GatewayCore.tracing` is undefined and every hook is one `?.` on it or on a request trace.
+ * the gateway's `tracing` is undefined and every hook is one `?.` on it or on a request trace.
  *
  * Spans are parented explicitly through these objects rather than through an
  * AsyncLocalStorage context manager: the request knows its own trace, and nothing pays for

@@ -150,7 +150,11 @@ describe('forward-auth decision API', () => {
   test("a path below the prefix and a naming header that disagree are a 400: either may be the client's", async () => {
     // Envoy (trusted) names the request by the path it appends; a client's X-Original-URI or
     // X-Forwarded-Uri passed along with it would otherwise be judged instead of the path proxied.
-    for (const headers of [{ 'x-original-uri': '/public/x' }, { 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET' }]) {
+    const variants: Record<string, string>[] = [
+      { 'x-original-uri': '/public/x' },
+      { 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET' },
+    ];
+    for (const headers of variants) {
       const res = await decide(trusted, '/decisions/admin/secret', { host: 'app.example', ...headers });
       assert.equal(res.status, 400, JSON.stringify(headers));
       assert.match(res.text, /both name the request, differently/);

@@ -37,7 +37,7 @@ for (const purgeBy of ['identity', 'credential'] as const) {
         const r = await request(`${gw.adminUrl}/sessions/cache/identities/${IDENTITY}`, { method: 'DELETE' });
         await r.body.dump();
       } else {
-        gw.core.resolver.purgeIdentityOf({ source: gw.core.extractors[0]!, value: TOKEN });
+        gw.core.resolver.purgeIdentityOf({ source: gw.core.snapshot.credentialSources[0]!, value: TOKEN });
       }
       const afterPurge = status();
       assert.equal(await before, 200, 'the request from before the purge is answered as Kratos answered it');

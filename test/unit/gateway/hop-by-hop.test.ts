@@ -4,38 +4,27 @@
  * name hop-by-hop fields, but never one the gateway injects ("Abusing HTTP hop-by-hop
  * request headers", N. Davison 2019).
  */
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { parseConfig } from '../../../src/config/load.js';
-import { GatewayCore } from '../../../src/gateway/gateway-core.js';
+import { ConfigSnapshot } from '../../../src/gateway/config-snapshot.js';
 import { isHopByHopResponseHeader, stripHopByHop } from '../../../src/http/hop-by-hop.js';
 import { stripIdentityHeaders } from '../../../src/gateway/pipeline/strip-protected-headers.js';
 import type { ForwardContext } from '../../../src/gateway/pipeline/mutators/index.js';
-import { createLogger } from '../../../src/log.js';
+import { ALICE as SESSION } from '../../helpers/session-summary.js';
 
 const config = parseConfig({
   identity_headers: { 'X-User-Email': 'identity.traits.email', 'X-Kratos-Session-Id': 'session.id' },
   routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: 'http://127.0.0.1:9', auth: 'required' }],
 });
-const core = new GatewayCore(config, createLogger('silent'));
-after(() => core.close());
-const route = core.routes.all[0]!;
-
-const SESSION = {
-  identityId: '0a1b2c3d-0000-4000-8000-000000000001',
-  sessionId: 'sess-1',
-  expiresAtMs: Number.POSITIVE_INFINITY,
-  values: new Map([
-    ['identity.traits.email', 'alice@example.com'],
-    ['session.id', 'sess-1'],
-  ]),
-};
+const snapshot = new ConfigSnapshot(config);
+const route = snapshot.routes.all[0]!;
 
 /** The proxy handler's header stages for an authenticated HTTP (or WebSocket) request. */
 function pipeline(headers: IncomingHttpHeaders, keepUpgrade = false): IncomingHttpHeaders {
-  stripIdentityHeaders(headers, core.protectedHeaderNames);
-  stripHopByHop(headers, core.injectedHeaderNames, keepUpgrade);
+  stripIdentityHeaders(headers, snapshot.protectedHeaderNames);
+  stripHopByHop(headers, snapshot.injectedHeaderNames, keepUpgrade);
   const ctx: ForwardContext = {
     route,
     session: SESSION,
@@ -45,7 +34,7 @@ function pipeline(headers: IncomingHttpHeaders, keepUpgrade = false): IncomingHt
     peerTrusted: false,
     encrypted: false,
   };
-  for (const m of core.mutators) m.mutate(headers, ctx);
+  for (const m of snapshot.mutators) m.mutate(headers, ctx);
   return headers;
 }
 
@@ -85,7 +74,7 @@ describe('Connection tokens cannot remove injected headers', () => {
       'x-kratos-anything': 'b',
       'x-kratos-authenticated-identity-id': 'c',
     };
-    stripHopByHop(h, core.injectedHeaderNames);
+    stripHopByHop(h, snapshot.injectedHeaderNames);
     assert.deepEqual(h, { 'x-user-email': 'a', 'x-kratos-anything': 'b', 'x-kratos-authenticated-identity-id': 'c' });
   });
 

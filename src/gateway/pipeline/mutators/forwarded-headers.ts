@@ -1,8 +1,30 @@
 import { normalizeHeaderName } from '../../../http/header-name.js';
-import type { HeaderMutator } from './types.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ForwardContext, HeaderMutator } from './types.js';
 
 function isForwardingHeader(normalized: string): boolean {
   return normalized.startsWith('x-forwarded-') || normalized === 'forwarded' || normalized === 'x-real-ip';
+}
+
+/** Whether a caller's header is a forwarding header the gateway does not believe from this peer. */
+function spoofable(name: string, peerTrusted: boolean): boolean {
+  return name.includes('_') ? isForwardingHeader(normalizeHeaderName(name)) : !peerTrusted && isForwardingHeader(name);
+}
+
+/** What the gateway observed, written over (or, from a trusted proxy, appended to) what is left. */
+function setForwardingHeaders(headers: IncomingHttpHeaders, ctx: ForwardContext): void {
+  const peer = ctx.peerAddress ?? '';
+  if (ctx.peerTrusted) {
+    const xff = headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = xff ? `${xff}, ${peer}` : peer;
+    headers['x-forwarded-proto'] ??= ctx.encrypted ? 'https' : 'http';
+    if (headers['x-forwarded-host'] === undefined && headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
+  } else {
+    headers['x-forwarded-for'] = peer;
+    headers['x-forwarded-proto'] = ctx.encrypted ? 'https' : 'http';
+    if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
+  }
+  headers['x-request-id'] = ctx.requestId;
 }
 
 /**
@@ -16,21 +38,13 @@ export const forwardedHeaders: HeaderMutator = {
   sets: [],
   extends: ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id'],
   mutate(headers, ctx) {
-    const peer = ctx.peerAddress ?? '';
-    for (const name in headers) {
-      const spoofable = name.includes('_') ? isForwardingHeader(normalizeHeaderName(name)) : !ctx.peerTrusted && isForwardingHeader(name);
-      if (spoofable) delete headers[name];
-    }
-    if (ctx.peerTrusted) {
-      const xff = headers['x-forwarded-for'];
-      headers['x-forwarded-for'] = xff ? `${xff}, ${peer}` : peer;
-      headers['x-forwarded-proto'] ??= ctx.encrypted ? 'https' : 'http';
-      if (headers['x-forwarded-host'] === undefined && headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
-    } else {
-      headers['x-forwarded-for'] = peer;
-      headers['x-forwarded-proto'] = ctx.encrypted ? 'https' : 'http';
-      if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
-    }
-    headers['x-request-id'] = ctx.requestId;
+    for (const name in headers) if (spoofable(name, ctx.peerTrusted)) delete headers[name];
+    setForwardingHeaders(headers, ctx);
+  },
+  byName: {
+    // For either peer: the name as spoofable() reads it.
+    mayRemove: (name, normalized) => isForwardingHeader(name.includes('_') ? normalized : name),
+    removes: (name, ctx) => spoofable(name, ctx.peerTrusted),
+    afterRemoval: setForwardingHeaders,
   },
 };

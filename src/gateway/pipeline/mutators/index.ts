@@ -6,7 +6,7 @@ import { identityAssertionFor } from './identity-assertion.js';
 import { credentialRemovalFor } from './credential-removal.js';
 import type { HeaderMutator, MutatorFactory, MutatorInputs } from './types.js';
 
-export type { ForwardContext, HeaderMutator, MutatorFactory, MutatorInputs } from './types.js';
+export type { ForwardContext, HeaderMutator, MutatorFactory, MutatorInputs, RemovalByName } from './types.js';
 
 /** The registry: one line per mutator, run in this order. Read when a configuration snapshot is built. */
 export const mutatorRegistry: MutatorFactory[] = [

@@ -38,6 +38,25 @@ export interface HeaderMutator {
    */
   readonly extends?: readonly string[];
   mutate(headers: IncomingHttpHeaders, ctx: ForwardContext): void;
+  /**
+   * Declared by a mutator that removes caller headers judged by their names (forwarded-headers.ts),
+   * so that the proxy path removes them in its one walk over the caller's headers
+   * (pipeline/caller-headers.ts) instead of this mutator walking them again.
+   */
+  readonly byName?: RemovalByName;
+}
+
+/** A mutator's removal of caller headers by name, split so that the walk over the headers can apply it. */
+export interface RemovalByName {
+  /**
+   * Whether the header may be removed for some request: asked of each caller header once, in
+   * the walk (`normalized`: the name lower-cased, `_` as `-`).
+   */
+  mayRemove(name: string, normalized: string): boolean;
+  /** Whether it is removed from this request; asked only of names mayRemove accepted. */
+  removes(name: string, ctx: ForwardContext): boolean;
+  /** `mutate` without the removal, once the walk has removed what `removes` names. */
+  afterRemoval(headers: IncomingHttpHeaders, ctx: ForwardContext): void;
 }
 
 /** What a mutator's registry entry is given: the validated configuration and the snapshot's credential sources. */

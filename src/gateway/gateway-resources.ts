@@ -1,36 +1,29 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { GatewayMetrics } from '../observability/metrics.js';
-import type { CredentialExtractor } from './pipeline/credentials/index.js';
 import { HttpForwarder } from './forward/http-forwarder.js';
 import { WebSocketForwarder } from './forward/websocket-forwarder.js';
-import type { HeaderMutator } from './pipeline/mutators/index.js';
 import { ConfigSnapshot } from './config-snapshot.js';
-import type { ReturnToPolicy } from './return-to.js';
-import type { RouteTable } from './routing/route-table.js';
 import { SessionResolver } from './session/session-resolver.js';
 import { createSessionStore } from './session/store/create-session-store.js';
 import type { InvalidationChannel } from './session/store/invalidation-channel.js';
 import type { Tracing } from '../observability/tracing/types.js';
-import type { TrustedProxies } from './trusted-proxies.js';
-
-/** The express side (Kratos mount, self-service UI): owns some path prefixes on the proxy port. */
-export interface ControlPlane {
-  owns(canonicalPath: string): boolean;
-  handle(req: IncomingMessage, res: ServerResponse): void;
-}
+import type { ControlPlane } from './transport/http.js';
 
 /**
- * The process-lifetime resources, built once: the session resolver (its cache and Kratos
- * pool), the upstream forwarders, metrics, the logger, tracing. `config` is the configuration
- * the process started with (listeners, pools, sizes: what a reload cannot change).
+ * The process-lifetime resources, built once by startGateway: the session resolver (its cache
+ * and Kratos pool), the upstream forwarders, metrics, the logger, tracing. `config` is the
+ * configuration the process started with (listeners, pools, sizes: what a reload cannot change).
  *
  * Everything a request derives from configuration is in `snapshot` (config-snapshot.ts),
- * which a reload replaces whole. Requests read `g.snapshot` once at arrival.
+ * which a reload replaces whole. Requests read `snapshot` once at arrival.
+ *
+ * No module of the request path takes this class: each entry point declares the part it uses (PipelineDeps,
+ * HttpTransportDeps, AdminDeps, ReloadTarget…), and this object is handed to them because it
+ * has those parts.
  */
-export class GatewayCore {
+export class GatewayResources {
   /** The current configuration snapshot; replaced only by swap(). */
   snapshot: ConfigSnapshot;
   readonly resolver: SessionResolver;
@@ -114,35 +107,6 @@ export class GatewayCore {
   swap(next: ConfigSnapshot): void {
     this.snapshot = next;
     this.metrics.configLoaded(next.hash);
-  }
-
-  // The current snapshot's parts, for callers outside the request path (tests, the admin API).
-  get routes(): RouteTable {
-    return this.snapshot.routes;
-  }
-  get extractors(): readonly CredentialExtractor[] {
-    return this.snapshot.credentialSources;
-  }
-  get mutators(): readonly HeaderMutator[] {
-    return this.snapshot.mutators;
-  }
-  get protectedHeaderNames(): ReadonlySet<string> {
-    return this.snapshot.protectedHeaderNames;
-  }
-  get injectedHeaderNames(): ReadonlySet<string> {
-    return this.snapshot.injectedHeaderNames;
-  }
-  get trustedProxies(): TrustedProxies {
-    return this.snapshot.trustedProxies;
-  }
-  get returnTo(): ReturnToPolicy {
-    return this.snapshot.returnTo;
-  }
-  get loginUrl(): string {
-    return this.snapshot.loginUrl;
-  }
-  get publicOrigin(): string {
-    return this.snapshot.publicOrigin;
   }
 
   async close(): Promise<void> {
