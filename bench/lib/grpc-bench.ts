@@ -91,7 +91,8 @@ export async function grpcScenario(o: GrpcOptions): Promise<ScenarioReport> {
       } catch (err) {
         // The child's stderr ends the message: its `config error:` line, else its first line, says why.
         const lines = (err as Error).message.split('\n').map((l) => l.trim());
-        const why = (lines.find((l) => l.includes('config error:')) ?? lines[0] ?? 'unknown').slice(0, 300);
+        const configErrors = lines.filter((l) => l.startsWith('config error:'));
+        const why = (configErrors.length ? configErrors.join('; ') : (lines[0] ?? 'unknown')).slice(0, 300);
         await s?.stop().catch(() => {});
         extra.pending[id] = why;
         o.notes.push(`grpc: ${GRPC_LABELS[id]} left out: ${why}`);

@@ -13,7 +13,7 @@
  * serialised, redacted and written.
  */
 import { startGateway } from '../../src/start-gateway.js';
-import { parseConfig } from '../../src/config/load.js';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { bufferedDestination, createLogger } from '../../src/log.js';
 import { serveIpc } from '../lib/proc.js';
 import { BENCH_POLICY } from '../lib/policy.js';
@@ -31,7 +31,18 @@ interface Options {
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as Options;
 
-const config = parseConfig({
+/** The configuration, or the process ends with one `config error: key.path: reason` line per problem, as the product's start does. */
+function configOrExit(raw: Record<string, unknown>): ReturnType<typeof parseConfig> {
+  try {
+    return parseConfig(raw);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) console.error(`config error: ${problem}`);
+    process.exit(2);
+  }
+}
+
+const config = configOrExit({
   proxy: { listen: { host: '127.0.0.1', port: 0 }, shutdown_grace_ms: 1_000, ...(opts.grpcUpstreamUrl ? { http2: true } : {}) },
   admin: { listen: { host: '127.0.0.1', port: 0 } },
   kratos: { public_url: opts.kratosUrl },
