@@ -1,4 +1,6 @@
 import type { Server, ServerOptions } from 'node:http';
+import type { Server as NetServer } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 
 export class ListenError extends Error {}
 
@@ -19,8 +21,9 @@ export function enforcedTimeouts(headersTimeout: number, requestTimeout: number)
   return { headersTimeout, requestTimeout, connectionsCheckingInterval };
 }
 
-/** Listens and resolves the actual URL; a taken port is a clear one-line error, not a stack. */
-export function listen(server: Server, host: string, port: number, what: string): Promise<string> {
+/** Listens and resolves the actual URL (`https://` for a TLS server); a taken port is a clear one-line error, not a stack. */
+export function listen(server: NetServer, host: string, port: number, what: string): Promise<string> {
+  const scheme = server instanceof TlsServer ? 'https' : 'http';
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
@@ -34,9 +37,9 @@ export function listen(server: Server, host: string, port: number, what: string)
     const onListening = () => {
       server.off('error', onError);
       const addr = server.address();
-      if (addr === null || typeof addr === 'string') return resolve(`http://${host}:${port}`);
+      if (addr === null || typeof addr === 'string') return resolve(`${scheme}://${host}:${port}`);
       const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      resolve(`http://${h}:${addr.port}`);
+      resolve(`${scheme}://${h}:${addr.port}`);
     };
     server.once('error', onError);
     server.once('listening', onListening);
@@ -45,21 +48,41 @@ export function listen(server: Server, host: string, port: number, what: string)
 }
 
 /**
+ * For an http.Server that never listens itself because another server (a TLS or protocol
+ * front) accepts its connections and hands them over: Node starts an HTTP server's connection
+ * tracking only on its own 'listening', and without it the headers and request timeouts are
+ * never enforced and closeIdleConnections() finds nothing. Told once the front listens.
+ */
+export function serveThrough(front: NetServer, server: Server): void {
+  front.once('listening', () => server.emit('listening'));
+}
+
+/** A listening server that hands its connections to an http.Server (src/http/tls-dispatch.ts). */
+export interface Front extends NetServer {
+  closeAllConnections(): void;
+}
+
+/**
  * Stops accepting, lets in-flight requests finish within `graceMs`, then closes what is left,
  * including what `onGraceExpired` closes (upgraded sockets the server no longer manages).
+ * With `front`, that is the listening server and `server` is handed its connections.
  */
-export function closeGracefully(server: Server, graceMs: number, onGraceExpired?: () => void): Promise<void> {
+export function closeGracefully(server: Server, graceMs: number, onGraceExpired?: () => void, front?: Front): Promise<void> {
+  const listening: NetServer = front ?? server;
   return new Promise((resolve) => {
-    if (!server.listening) return resolve();
+    if (!listening.listening) return resolve();
     const timer = setTimeout(() => {
       server.closeAllConnections();
+      front?.closeAllConnections();
       onGraceExpired?.();
     }, graceMs);
     timer.unref();
-    server.close(() => {
+    listening.close(() => {
       clearTimeout(timer);
       resolve();
     });
-    server.closeIdleConnections();
+    // The front's close waits for every connection it accepted; the server stops its timeout sweep and closes its idle ones.
+    if (front !== undefined) server.close();
+    else server.closeIdleConnections();
   });
 }

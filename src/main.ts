@@ -17,6 +17,7 @@ import { attributeToEnv, ConfigError, loadConfigFile } from './config/load.js';
 import { policyWarnings } from './config/policy-lint.js';
 import { loadAssertionKeys } from './gateway/assertion/keys.js';
 import { readRedisPassword } from './gateway/session/store/create-session-store.js';
+import { loadProxyTlsPair, proxyTlsFiles } from './gateway/transport/tls-certificates.js';
 import { redactUrl } from './config/redact.js';
 import { readEmbeddedKratosFile, startGateway, startupFailure } from './start-gateway.js';
 import { workerCount } from './cluster/count.js';
@@ -113,6 +114,8 @@ async function main(): Promise<void> {
     if (config.identity_assertion.enabled && config.identity_assertion.tokenize_as === undefined)
       await collect(() => loadAssertionKeys(config.identity_assertion, baseDir));
     await collect(() => readRedisPassword(config, baseDir));
+    const tlsFiles = proxyTlsFiles(config.proxy.tls, baseDir);
+    if (tlsFiles !== undefined) await collect(() => loadProxyTlsPair(tlsFiles));
     if (problems.length > 0) failOnStartupError(attributeToEnv(new ConfigError(problems), loaded.envOrigins));
     // Valid, so not an error; said here too, as this is where an operator looks before deploying.
     for (const warning of policyWarnings(config.routes)) process.stderr.write(`config warning: route policy: ${warning}\n`);
@@ -186,7 +189,7 @@ async function main(): Promise<void> {
       () => process.exit(1),
     );
   };
-  // SIGHUP reloads the configuration file (src/reload.ts); so does a change of it.
+  // SIGHUP reloads the configuration file (src/reload.ts) and the proxy listener's certificate; so does a change of either.
   process.on('SIGHUP', () => {
     if (stopping) return;
     try {

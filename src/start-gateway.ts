@@ -25,7 +25,18 @@ import { createAdminHandler, type AdminClusterHooks } from './admin/admin-app.js
 import type { InvalidationChannel } from './gateway/session/store/invalidation-channel.js';
 import { reportIdentityServer } from './admin/kratos-health.js';
 import type { RestartPolicy, SupervisedIdentityServer } from './identity/index.js';
-import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS, closeGracefully, enforcedTimeouts, listen, ListenError } from './listen.js';
+import {
+  ADMIN_HEADERS_TIMEOUT_MS,
+  ADMIN_REQUEST_TIMEOUT_MS,
+  closeGracefully,
+  enforcedTimeouts,
+  listen,
+  ListenError,
+  serveThrough,
+} from './listen.js';
+import { createTlsDispatcher, type TlsFront } from './http/tls-dispatch.js';
+import type { CertificateReloader } from './http/certificate-reloader.js';
+import { loadProxyTlsPair, proxyTlsFiles, reloadProxyCertificates } from './gateway/transport/tls-certificates.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { startTracing, type Env } from './observability/tracing/index.js';
 
@@ -83,6 +94,11 @@ export interface RunningGateway {
    * configuration its primary applied); undefined when no configFile was given.
    */
   reload(trigger?: string, loaded?: GatewayConfig): ReloadOutcome | undefined;
+  /**
+   * Reads the proxy listener's certificate files again (proxy.tls); reload() without `loaded`
+   * does it too. A cluster worker is told to by its primary on SIGHUP.
+   */
+  reloadCertificates(trigger: string): void;
   /** Readiness false, stop accepting, drain within the grace period, close everything. */
   shutdown(): Promise<void>;
 }
@@ -165,6 +181,9 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     if (administers) for (const warning of policyWarnings(config.routes)) logger.warn(`route policy: ${warning}`);
     // Also before anything starts: an unreadable Redis password file is a configuration error.
     const redisPassword = readRedisPassword(config, baseDir);
+    // And an unusable certificate or key (a cluster primary checks them for its workers).
+    const tlsFiles = proxyTlsFiles(config.proxy.tls, baseDir);
+    const tlsPair = tlsFiles === undefined ? undefined : loadProxyTlsPair(tlsFiles);
     let kratosAdminUrl: string | undefined;
     let identity: SupervisedIdentityServer | undefined;
     if (options.kratosPublicUrl !== undefined) config.kratos.public_url = options.kratosPublicUrl;
@@ -256,6 +275,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       });
     }
     let proxyUrl = '';
+    let certificates: CertificateReloader | undefined;
     if (proxies) {
       const control = createControlPlane(core, mounts);
       core.control = control;
@@ -273,8 +293,26 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       );
       proxyServer.on('upgrade', handler.upgrade);
       proxyServer.on('checkContinue', handler.checkContinue);
-      proxyUrl = await listen(proxyServer, p.listen.host, p.listen.port, 'proxy.listen');
-      closers.unshift(() => closeGracefully(proxyServer, p.shutdown_grace_ms, () => core.destroyUpgradedSockets()));
+      // With TLS the TLS front listens and hands each connection to the server of its protocol.
+      let front: TlsFront | undefined;
+      if (tlsPair !== undefined) {
+        front = createTlsDispatcher({
+          http1: proxyServer,
+          certificate: tlsPair,
+          minVersion: p.tls.min_version,
+          handshakeTimeoutMs: p.headers_timeout_ms,
+          onClientError: (err, socket) =>
+            logger.debug({ err: { message: err.message }, peer: socket.remoteAddress }, 'TLS handshake failed'),
+        });
+        serveThrough(front, proxyServer);
+      }
+      proxyUrl = await listen(front ?? proxyServer, p.listen.host, p.listen.port, 'proxy.listen');
+      closers.unshift(() => closeGracefully(proxyServer, p.shutdown_grace_ms, () => core.destroyUpgradedSockets(), front));
+      if (front !== undefined) {
+        const reloader = reloadProxyCertificates(front, tlsFiles!, tlsPair!, logger);
+        certificates = reloader;
+        closers.unshift(async () => reloader.close());
+      }
     }
 
     let adminUrl = '';
@@ -314,7 +352,12 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
         return identity?.worker;
       },
       core,
-      reload: (trigger = 'reload()', loaded?: GatewayConfig) => reloader?.reload(trigger, loaded),
+      reload: (trigger = 'reload()', loaded?: GatewayConfig) => {
+        // A configuration its primary loaded comes without a SIGHUP: the primary says when to read the certificate.
+        if (loaded === undefined) certificates?.reload(trigger);
+        return reloader?.reload(trigger, loaded);
+      },
+      reloadCertificates: (trigger) => void certificates?.reload(trigger),
       shutdown() {
         stopping ??= (async () => {
           core.draining = true;

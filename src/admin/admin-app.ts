@@ -9,6 +9,7 @@ import { sendJsonError } from '../http/json-error.js';
 import { JWKS_PATH, sendJwks } from '../gateway/assertion/jwks.js';
 import { createDecisionHandler, type DecisionDeps } from '../gateway/transport/decision.js';
 import type { SessionResolver } from '../gateway/session/session-resolver.js';
+import type { KratosTenant } from '../gateway/tenancy/tenant-table.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { identityServerDead, identityServerNotReady, KratosHealth, type KratosHealthDeps } from './kratos-health.js';
@@ -19,7 +20,11 @@ import { AdminHostPolicy } from './host-check.js';
 export interface AdminDeps extends DecisionDeps, KratosHealthDeps {
   readonly config: Pick<GatewayConfig, 'admin' | 'log' | 'kratos'>;
   readonly metrics: Pick<GatewayMetrics, 'request' | 'kratosUp' | 'kratosUpRefresh' | 'registry'>;
-  readonly resolver: Pick<SessionResolver, 'resolveNow' | 'purgeIdentity' | 'purgeCredential'>;
+  readonly resolvers: {
+    of(tenant: KratosTenant | undefined): Pick<SessionResolver, 'resolveNow' | 'purgeIdentity' | 'purgeCredential'>;
+    /** By kratos_instances name (undefined: the top-level kratos); undefined for a name not configured. */
+    named(name: string | undefined): Pick<SessionResolver, 'purgeIdentity'> | undefined;
+  };
 }
 
 /**
@@ -31,8 +36,23 @@ export interface AdminClusterHooks {
   metrics(g: AdminDeps): Promise<{ contentType: string; body: string }>;
   /** Why not every worker can serve (starting, replaced, draining), or undefined when all can. */
   notReady(): Record<string, unknown> | undefined;
-  /** Purges the identity in every worker too; resolves with how many entries were dropped in all. */
-  purgeIdentity(g: AdminDeps, identityId: string): Promise<number>;
+  /** Purges the identity (of `kratos`, one of kratos_instances; undefined: the top-level kratos) in every worker too; resolves with how many entries were dropped in all. */
+  purgeIdentity(g: AdminDeps, identityId: string, kratos?: string): Promise<number>;
+}
+
+/**
+ * The purge endpoints' `?kratos=<name>`: which Kratos's cache entries (identity ids are per
+ * Kratos); none: the top-level kratos's. Undefined (after answering 400) for anything but one
+ * configured name.
+ */
+function chosenKratos(g: AdminDeps, req: express.Request, res: express.Response) {
+  const name = req.query.kratos;
+  const tenant = typeof name === 'string' ? g.snapshot.tenants?.all.find((t) => t.name === name) : undefined;
+  if (name !== undefined && tenant === undefined) {
+    sendJsonError(res, 400, 'kratos must name one of kratos_instances (omit it for the top-level kratos)');
+    return undefined;
+  }
+  return { name: tenant?.name, resolver: g.resolvers.of(tenant), sources: tenant?.credentialSources ?? g.snapshot.credentialSources };
 }
 
 export function createAdminHandler(g: AdminDeps, cluster?: AdminClusterHooks) {
@@ -104,9 +124,14 @@ export function createAdminHandler(g: AdminDeps, cluster?: AdminClusterHooks) {
   // After revoking sessions through the Kratos admin API, drop what the gateway cached.
   // Answered once the purge is fleet-wide (with a shared tier: Redis has the invalidation, or
   // gave up within session_cache.shared.timeout_ms and it is queued for when Redis is back).
+  // `?kratos=<name>`: an identity of that one of kratos_instances (identity ids are per Kratos);
+  // without it, of the top-level kratos.
   app.delete('/sessions/cache/identities/:id', async (req, res) => {
     const id = req.params.id;
-    res.json({ identity_id: id, purged: await (cluster ? cluster.purgeIdentity(g, id) : g.resolver.purgeIdentity(id)) });
+    const kratos = chosenKratos(g, req, res);
+    if (kratos === undefined) return;
+    const purged = await (cluster ? cluster.purgeIdentity(g, id, kratos.name) : kratos.resolver.purgeIdentity(id));
+    res.json({ identity_id: id, ...(kratos.name !== undefined && { kratos: kratos.name }), purged });
   });
 
   // One credential (a leaked token, a session revoked at Kratos): the caller sends it as a
@@ -114,11 +139,14 @@ export function createAdminHandler(g: AdminDeps, cluster?: AdminClusterHooks) {
   // credential sources as the proxy. The value is purged as every source would have read it
   // (cache keys include the source), so it does not matter which spelling clients used.
   app.delete('/sessions/cache/credential', async (req, res) => {
-    const sources = g.snapshot.credentialSources;
+    const kratos = chosenKratos(g, req, res);
+    if (kratos === undefined) return;
+    // An instance's session cookie may have its own name.
+    const { sources, resolver } = kratos;
     const values = new Set(sources.map((source) => source.extract(req.headers)).filter((v) => v !== undefined));
     if (values.size === 0)
       return void sendJsonError(res, 400, 'Send the credential to purge as X-Session-Token, Authorization: Bearer or the session cookie');
-    await Promise.all([...values].flatMap((value) => sources.map((source) => g.resolver.purgeCredential({ source, value }))));
+    await Promise.all([...values].flatMap((value) => sources.map((source) => resolver.purgeCredential({ source, value }))));
     res.json({ purged: values.size });
   });
 

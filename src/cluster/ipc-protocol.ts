@@ -39,6 +39,8 @@ export type ToWorker =
   | { type: 'kg:metrics'; seq: number }
   /** The primary applied a reload: the worker applies the same configuration (it does not read the file). */
   | { type: 'kg:reload'; trigger: string; config: GatewayConfig }
+  /** SIGHUP reached the primary: the worker reads its proxy listener's certificate files again (it watches them too). */
+  | { type: 'kg:certificates'; trigger: string }
   | { type: 'kg:shutdown' };
 
 export type FromWorker =

@@ -22,6 +22,7 @@ import type { Logger } from '../log.js';
 import { IpcInvalidationBus } from './ipc-invalidations.js';
 import { isOurs, isWellFormed, Questions, WORKER_ENV, type FromWorker, type ToWorker, type WorkerMetrics } from './ipc-protocol.js';
 import { aggregateMetrics, cumulative, mergeRetired, retire, WorkerMetricsOfPrimary } from './metrics-aggregation.js';
+import { scopedIdentityId } from '../gateway/session/cache-key.js';
 
 /**
  * More unexpected exits than this within CRASH_WINDOW_MS, or this many replacements in a row
@@ -169,11 +170,12 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
         const ready = listeningCount();
         return ready === opts.workers ? undefined : { status: 'workers_not_ready', workers_listening: ready, workers: opts.workers };
       },
-      async purgeIdentity(core, identityId) {
+      async purgeIdentity(core, identityId, kratos) {
         // The fan-out starts synchronously inside purgeIdentity; its count is read before the
-        // purge settles (a settled confirmation is forgotten).
-        const here = core.resolver.purgeIdentity(identityId);
-        const others = bus.confirmation({ identityId }) ?? Promise.resolve(0);
+        // purge settles (a settled confirmation is forgotten). The bus carries the identity as
+        // the store names it: scoped by its Kratos instance (cache-key.ts).
+        const here = core.resolvers.named(kratos)!.purgeIdentity(identityId);
+        const others = bus.confirmation({ identityId: scopedIdentityId(kratos, identityId) }) ?? Promise.resolve(0);
         return (await here) + (await others);
       },
     },
@@ -353,7 +355,12 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     kratosPublicUrl: g.kratosPublicUrl,
     kratosAdminUrl: g.kratosAdminUrl,
     demoUrl: g.demoUrl,
-    reload: (trigger = 'reload()') => void g.reload(trigger),
+    reload: (trigger = 'reload()') => {
+      g.reload(trigger);
+      // Certificates are no configuration: each worker reads its own files, whether or not a configuration changed.
+      if (config.proxy.tls.cert_file !== undefined)
+        for (const m of members.values()) if (m.initialised) post(m, { type: 'kg:certificates', trigger: `${trigger} (primary)` });
+    },
     shutdown,
     abort() {
       for (const m of members.values()) m.worker.process.kill('SIGTERM');

@@ -135,6 +135,14 @@ export function runWorker(): void {
         if (gateway === undefined) reloadWhileStarting = { trigger: message.trigger, config: message.config };
         else reload(message.trigger, message.config);
         return;
+      case 'kg:certificates':
+        if (stopping) return;
+        try {
+          gateway?.reloadCertificates(message.trigger);
+        } catch (err) {
+          logger?.error({ err: { message: (err as Error).message } }, 'certificate reload failed');
+        }
+        return;
       case 'kg:shutdown':
         stop('primary');
         return;

@@ -9,6 +9,7 @@ import { applyEnvOverrides, type EnvOrigins } from './env.js';
 import { closestKey, keysAt } from './schema-walk.js';
 import { ConfigError } from './errors.js';
 import { assertionProblems } from './assertion-rules.js';
+import { kratosInstanceProblems } from './kratos-instances.js';
 import { configSchema, type GatewayConfig } from './schema.js';
 
 export { ConfigError } from './errors.js';
@@ -91,7 +92,7 @@ export function parseConfig(raw: unknown, envOrigins?: EnvOrigins): GatewayConfi
   if (config.embedded_kratos.enabled && config.embedded_kratos.config_file === undefined) {
     problems.push('embedded_kratos.config_file: required when embedded_kratos.enabled is true');
   }
-  problems.push(...assertionProblems(config, raw));
+  problems.push(...assertionProblems(config, raw), ...kratosInstanceProblems(config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

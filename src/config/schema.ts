@@ -36,6 +36,29 @@ const mountPrefix = z
 
 const ms = z.number().int().min(0);
 
+/** The keys a Kratos deployment shares with each of `kratos_instances` (same checks, same defaults). */
+const whoamiTimeoutMs = z.number().int().min(1).max(60_000).default(1_000);
+const sessionCookieName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a valid cookie name')
+  .default('ory_kratos_session');
+
+/**
+ * One Kratos per tenant: the requests for `hosts` are authenticated against this Kratos, and the
+ * mount proxies to it (src/gateway/tenancy). Overlaps and names are checked by
+ * kratosInstanceProblems (kratos-instances.ts).
+ */
+const kratosInstance = z
+  .object({
+    /** Where the gateway calls this Kratos (whoami, the mount for its hosts). Required: it is the instance. */
+    public_url: httpUrl,
+    /** Exact host names or `*.suffix` (one or more labels), compared case-insensitively, port ignored. */
+    hosts: z.array(z.string().regex(/^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/, 'must be a host name or *.suffix, without port')).min(1),
+    session_cookie: sessionCookieName,
+    whoami_timeout_ms: whoamiTimeoutMs,
+  })
+  .strict();
+
 /** Header name → where its value comes from, e.g. `X-User-Email: identity.traits.email`. */
 const headerMapping = z.record(
   z.string().regex(/^[A-Za-z0-9-]+$/, 'header names may contain only letters, digits and "-"'),
@@ -156,6 +179,22 @@ export const configSchema = z
           .default(1),
         /** With workers: a worker not listening this long after it was started is killed and replaced (at the first start: a start-up failure). */
         worker_start_timeout_ms: z.number().int().min(1_000).max(600_000).default(60_000),
+        /** TLS on the proxy listener (src/http/tls-dispatch.ts): PEM files relative to the config file, read again when they change. */
+        tls: z
+          .object({
+            cert_file: z.string().min(1).optional(),
+            key_file: z.string().min(1).optional(),
+            min_version: z.enum(['TLSv1.2', 'TLSv1.3'], { error: 'must be TLSv1.2 or TLSv1.3' }).default('TLSv1.2'),
+          })
+          .strict()
+          .superRefine((t, ctx) => {
+            // Half a pair would be a plaintext listener the operator believes is TLS: refused, naming what is missing.
+            if (t.cert_file !== undefined && t.key_file === undefined)
+              ctx.addIssue({ code: 'custom', path: ['key_file'], message: 'required when proxy.tls.cert_file is set' });
+            if (t.key_file !== undefined && t.cert_file === undefined)
+              ctx.addIssue({ code: 'custom', path: ['cert_file'], message: 'required when proxy.tls.key_file is set' });
+          })
+          .prefault({}),
       })
       .strict()
       // Node refuses to create such a server (a RangeError at start-up); say so as a config error.
@@ -182,16 +221,18 @@ export const configSchema = z
         public_url: httpUrl.default('http://127.0.0.1:4433'),
         /** Serve the Kratos public API under this prefix on the proxy listener; "" disables the mount. */
         mount_prefix: z.union([z.literal(''), mountPrefix]).default('/.ory/kratos/public'),
-        whoami_timeout_ms: z.number().int().min(1).max(60_000).default(1_000),
-        session_cookie: z
-          .string()
-          .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a valid cookie name')
-          .default('ory_kratos_session'),
+        whoami_timeout_ms: whoamiTimeoutMs,
+        session_cookie: sessionCookieName,
         /** Concurrent connections to Kratos. */
         connections: z.number().int().min(1).max(1024).default(32),
       })
       .strict()
       .prefault({}),
+    /**
+     * Name → another Kratos, for the hosts it lists; every other host uses `kratos`. Names are
+     * checked by kratosInstanceProblems (a metric label value and an environment-variable segment).
+     */
+    kratos_instances: z.record(z.string(), kratosInstance).default({}),
     session_cache: z
       .object({
         enabled: z.boolean().default(true),

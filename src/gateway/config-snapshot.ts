@@ -19,6 +19,7 @@ import { RouteTable, type Route } from './routing/route-table.js';
 import { TrustedProxies } from './trusted-proxies.js';
 import { buildAuthorizers, type Authorizer } from './pipeline/authz/index.js';
 import { CallerHeaderPlan } from './pipeline/caller-headers.js';
+import { tenantTable, type TenantTable } from './tenancy/tenant-table.js';
 
 /**
  * The method-override family (Rack, express method-override, Symfony, ASP.NET):
@@ -78,6 +79,8 @@ export class ConfigSnapshot {
   readonly publicOrigin: string;
   readonly loginUrl: string;
   readonly returnToParam: string;
+  /** Host → one of kratos_instances (tenancy/tenant-table.ts); undefined without any: every host is the top-level kratos's. */
+  readonly tenants: TenantTable | undefined;
   readonly hash: string;
 
   /**
@@ -95,7 +98,10 @@ export class ConfigSnapshot {
     this.credentialSources = credentialSourceRegistry.map((build) => build(config));
     this.authorizers = buildAuthorizers(config);
     this.methodDependentRoutes = new Set(this.routes.all.filter((r) => this.authorizers.some((a) => a.readsMethod(r))));
-    this.sessionCookieNames = new Set([config.kratos.session_cookie, ...(previous?.sessionCookieNames ?? [])]);
+    // An instance's session cookie is a Kratos credential too: removed upstream on every host.
+    const instanceCookies = Object.values(config.kratos_instances).map((k) => k.session_cookie);
+    this.sessionCookieNames = new Set([config.kratos.session_cookie, ...instanceCookies, ...(previous?.sessionCookieNames ?? [])]);
+    this.tenants = tenantTable(config);
     const retiredCredentialSources = [...this.sessionCookieNames].slice(1).map((name) => sessionCookie(name));
     this.mutators = buildMutators({ config, credentialSources: this.credentialSources, retiredCredentialSources });
     this.assertion = this.mutators.find((m): m is IdentityAssertionMutator => 'minter' in m);

@@ -6,6 +6,7 @@ import { HttpForwarder } from './forward/http-forwarder.js';
 import { WebSocketForwarder } from './forward/websocket-forwarder.js';
 import { ConfigSnapshot } from './config-snapshot.js';
 import { SessionResolver } from './session/session-resolver.js';
+import { KratosResolvers } from './tenancy/kratos-resolvers.js';
 import { createSessionStore } from './session/store/create-session-store.js';
 import type { InvalidationChannel } from './session/store/invalidation-channel.js';
 import type { Tracing } from '../observability/tracing/types.js';
@@ -26,7 +27,9 @@ import type { ControlPlane } from './transport/http.js';
 export class GatewayResources {
   /** The current configuration snapshot; replaced only by swap(). */
   snapshot: ConfigSnapshot;
+  /** The top-level kratos's resolver (`kratos`); `kratos_instances` each have theirs in `resolvers`. */
   readonly resolver: SessionResolver;
+  readonly resolvers: KratosResolvers;
   readonly metrics: GatewayMetrics;
   readonly http: HttpForwarder;
   readonly websocket: WebSocketForwarder;
@@ -63,9 +66,11 @@ export class GatewayResources {
     this.valuePaths = new Set(valuePaths);
 
     // The metrics read the resolver's size lazily; the resolver needs the metrics to exist first.
-    this.metrics = new GatewayMetrics(() => (this.resolver as SessionResolver | undefined)?.size ?? 0);
+    this.metrics = new GatewayMetrics(
+      () => (this.resolver as SessionResolver | undefined)?.size ?? 0,
+      Object.keys(config.kratos_instances),
+    );
     this.metrics.configLoaded(this.snapshot.hash);
-    const c = config.session_cache;
     const store = createSessionStore(config, {
       logger,
       metrics: this.metrics,
@@ -73,26 +78,8 @@ export class GatewayResources {
       bus: sharing.invalidationBus,
       valuePaths,
     });
-    const resolver = new SessionResolver({
-      kratosPublicUrl: config.kratos.public_url,
-      whoamiTimeoutMs: config.kratos.whoami_timeout_ms,
-      connections: config.kratos.connections,
-      cache: {
-        enabled: c.enabled,
-        ttlCapMs: c.ttl_cap_ms,
-        negativeTtlMs: c.negative_ttl_ms,
-        honourCacheForHeader: c.honour_cache_for_header,
-        revalidateAfterMs: c.revalidate_after_ms,
-      },
-      valuePaths,
-      metrics: this.metrics,
-      logger,
-      ...(config.identity_assertion.enabled && config.identity_assertion.tokenize_as !== undefined
-        ? { tokenizeAs: config.identity_assertion.tokenize_as }
-        : {}),
-      ...(store !== undefined && { store }),
-    });
-    this.resolver = resolver;
+    this.resolvers = new KratosResolvers(config, { metrics: this.metrics, logger, valuePaths, store });
+    this.resolver = this.resolvers.top;
     this.http = new HttpForwarder(config.proxy.upstream_connections);
     this.websocket = new WebSocketForwarder((err, req) => {
       // The path only: a query string may carry a token, and credentials never reach the logs.
@@ -111,6 +98,6 @@ export class GatewayResources {
 
   async close(): Promise<void> {
     this.websocket.close();
-    await Promise.all([this.http.close(), this.resolver.close()]);
+    await Promise.all([this.http.close(), this.resolvers.close()]);
   }
 }

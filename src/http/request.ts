@@ -10,6 +10,11 @@ export function peerAddress(req: IncomingMessage): string | undefined {
   return (req.socket as IncomingMessage['socket'] | null)?.remoteAddress;
 }
 
+/** The request came over TLS to this process (the proxy listener's own TLS, src/http/tls-dispatch.ts): its scheme is https. */
+export function arrivedEncrypted(req: IncomingMessage): boolean {
+  return (req.socket as { encrypted?: boolean } | null)?.encrypted === true;
+}
+
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** An incoming X-Request-Id is kept when it is short and plain (it lands in logs); else a new one. */

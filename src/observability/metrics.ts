@@ -1,9 +1,12 @@
 /**
  * Prometheus metrics, one registry per gateway instance (tests run several in a process).
- * Labels are route names, method and status: never identity ids or raw paths.
+ * Labels are route names, method and status: never identity ids or raw paths. With
+ * `kratos_instances`, the whoami and session cache series also carry `kratos`: the instance's
+ * name, or `default` for the top-level kratos (only configured names: bounded cardinality).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { NODE_VERSION, VERSION } from '../version.js';
+import { DEFAULT_KRATOS } from '../config/kratos-instances.js';
 
 const KNOWN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'] as const;
 /** Method label → 1…9; anything else is `OTHER` (0). Fewer than 16, so `status * 16 + index` is unique. */
@@ -15,18 +18,24 @@ interface RequestSeries {
   duration: { observe(v: number): void };
 }
 
-export type CacheLookupResult = 'hit' | 'miss' | 'coalesced' | 'negative_hit';
-export type WhoamiOutcome = 'active' | 'unauthorized' | 'error' | 'rate_limited';
+const CACHE_LOOKUP_RESULTS = ['hit', 'miss', 'coalesced', 'negative_hit'] as const;
+const WHOAMI_OUTCOMES = ['active', 'unauthorized', 'error', 'rate_limited'] as const;
+export type CacheLookupResult = (typeof CACHE_LOOKUP_RESULTS)[number];
+export type WhoamiOutcome = (typeof WHOAMI_OUTCOMES)[number];
+
+interface KratosSeries {
+  lookups: Record<CacheLookupResult, { inc(n?: number): void }>;
+  whoami: Record<WhoamiOutcome, { inc(n?: number): void }>;
+  duration: { observe(v: number): void };
+}
 export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'websocket';
 
 export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'route' | 'method' | 'status'>;
   private readonly duration: Histogram<'route'>;
-  private readonly whoamiRequests: Counter<'outcome'>;
-  private readonly whoamiDuration: Histogram;
-  private readonly cacheLookups: Counter<'result'>;
-  private readonly cacheLookupSeries: Record<CacheLookupResult, { inc(n?: number): void }>;
+  /** Per Kratos (DEFAULT_KRATOS and each of kratos_instances): the children the hot path increments. */
+  private readonly kratosSeries = new Map<string, KratosSeries>();
   private readonly upstreamErrors: Counter<'route' | 'kind'>;
   private readonly configReloads: Counter<'result'>;
   private readonly configInfo: Gauge<'hash'>;
@@ -36,7 +45,8 @@ export class GatewayMetrics {
   /** Set by the admin listener's Kratos health check; a scrape refreshes a stale value. */
   kratosUpRefresh: (() => Promise<void>) | undefined;
 
-  constructor(cacheSize: () => number) {
+  /** `kratosInstances`: the names of kratos_instances; none: the whoami and cache series have no `kratos` label. */
+  constructor(cacheSize: () => number, kratosInstances: readonly string[] = []) {
     collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
     this.requests = new Counter({
@@ -52,22 +62,27 @@ export class GatewayMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.whoamiRequests = new Counter({
+    const perKratos = kratosInstances.length > 0;
+    const kratosLabel = perKratos ? (['kratos'] as const) : [];
+    const whoamiRequests = new Counter({
       name: 'kratos_gateway_whoami_requests_total',
-      help: 'Calls to Kratos /sessions/whoami, by outcome.',
-      labelNames: ['outcome'],
+      help: perKratos
+        ? 'Calls to Kratos /sessions/whoami, by Kratos instance and outcome.'
+        : 'Calls to Kratos /sessions/whoami, by outcome.',
+      labelNames: [...kratosLabel, 'outcome'],
       registers,
     });
-    this.whoamiDuration = new Histogram({
+    const whoamiDuration = new Histogram({
       name: 'kratos_gateway_whoami_duration_seconds',
-      help: 'Latency of Kratos /sessions/whoami calls.',
+      help: perKratos ? 'Latency of Kratos /sessions/whoami calls, by Kratos instance.' : 'Latency of Kratos /sessions/whoami calls.',
+      labelNames: kratosLabel,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
-    this.cacheLookups = new Counter({
+    const cacheLookups = new Counter({
       name: 'kratos_gateway_session_cache_lookups_total',
-      help: 'Session cache lookups, by result.',
-      labelNames: ['result'],
+      help: perKratos ? 'Session cache lookups, by Kratos instance and result.' : 'Session cache lookups, by result.',
+      labelNames: [...kratosLabel, 'result'],
       registers,
     });
     this.cacheEntries = new Gauge({
@@ -117,14 +132,22 @@ export class GatewayMetrics {
     });
     // Pre-create the series dashboards alert on, so they read 0 rather than "absent"; the
     // children are kept so the hot path never calls labels().
-    this.cacheLookupSeries = {
-      hit: this.cacheLookups.labels('hit'),
-      miss: this.cacheLookups.labels('miss'),
-      coalesced: this.cacheLookups.labels('coalesced'),
-      negative_hit: this.cacheLookups.labels('negative_hit'),
-    };
-    for (const series of Object.values(this.cacheLookupSeries)) series.inc(0);
-    for (const o of ['active', 'unauthorized', 'error', 'rate_limited'] as const) this.whoamiRequests.labels(o).inc(0);
+    for (const kratos of perKratos ? [DEFAULT_KRATOS, ...kratosInstances] : [DEFAULT_KRATOS]) {
+      const at = perKratos ? { kratos } : {};
+      const lookups = Object.fromEntries(
+        CACHE_LOOKUP_RESULTS.map((result) => [result, cacheLookups.labels({ ...at, result })]),
+      ) as KratosSeries['lookups'];
+      const whoami = Object.fromEntries(
+        WHOAMI_OUTCOMES.map((outcome) => [outcome, whoamiRequests.labels({ ...at, outcome })]),
+      ) as KratosSeries['whoami'];
+      for (const series of [...Object.values(lookups), ...Object.values(whoami)]) series.inc(0);
+      this.kratosSeries.set(kratos, { lookups, whoami, duration: perKratos ? whoamiDuration.labels(at) : whoamiDuration });
+    }
+  }
+
+  private seriesOf(kratos: string | undefined): KratosSeries {
+    // Only configured names reach here (a resolver is built per configured instance).
+    return this.kratosSeries.get(kratos ?? DEFAULT_KRATOS)!;
   }
 
   /**
@@ -161,13 +184,15 @@ export class GatewayMetrics {
     this.configReloads.labels(result).inc();
   }
 
-  whoami(outcome: WhoamiOutcome, seconds: number): void {
-    this.whoamiRequests.labels(outcome).inc();
-    this.whoamiDuration.observe(seconds);
+  /** `kratos`: the instance asked (one of kratos_instances), undefined for the top-level kratos. */
+  whoami(outcome: WhoamiOutcome, seconds: number, kratos?: string): void {
+    const series = this.seriesOf(kratos);
+    series.whoami[outcome].inc();
+    series.duration.observe(seconds);
   }
 
-  cacheLookup(result: CacheLookupResult): void {
-    this.cacheLookupSeries[result].inc();
+  cacheLookup(result: CacheLookupResult, kratos?: string): void {
+    this.seriesOf(kratos).lookups[result].inc();
   }
 
   /**

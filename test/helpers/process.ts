@@ -2,6 +2,7 @@
  * The gateway as a real process (`node --import tsx src/main.ts …`): what an operator runs,
  * with stdout/stderr captured so tests can read the log lines it really printed.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -86,6 +87,34 @@ export async function runCli(
   const p = spawnGateway(args, env);
   const code = await p.exited;
   return { code, stdout: p.stdout(), stderr: p.stderr() };
+}
+
+/** A start that refuses ends by itself; one that accepts the file is stopped once it says it started (code -1). */
+export async function startOrRefusal(file: string, env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
+  const gw = spawnGateway(['--config', file], env);
+  const started = await Promise.race([
+    gw.exited.then(() => false),
+    gw.waitFor('stdout', (t) => t.includes('"msg":"kratos-gateway started"'), 60_000).then(() => true),
+  ]);
+  if (started) await gw.stop();
+  return { code: started ? -1 : await gw.exited, stderr: started ? `started (and was stopped):\n${gw.stderr()}` : gw.stderr() };
+}
+
+/**
+ * `validate` and a start of the same file, side by side: both exit 2 with exactly one
+ * `config error:` line on stderr, matching `expected`, no stack, and none of `secrets`.
+ */
+export async function bothRefuse(file: string, expected: RegExp, env: Record<string, string> = {}, secrets: string[] = []): Promise<void> {
+  const runs = await Promise.all([runCli(['validate', '--config', file], env), startOrRefusal(file, env)]);
+  for (const [i, r] of runs.entries()) {
+    const what = i === 0 ? 'validate' : 'start';
+    assert.equal(r.code, 2, `${what}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /fatal|^\s+at /m, what);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('config error: '));
+    assert.equal(lines.length, 1, `${what}: ${r.stderr}`);
+    assert.match(lines[0]!, expected, what);
+    for (const s of secrets) assert.ok(!r.stderr.includes(s), `${what}: no key material`);
+  }
 }
 
 /**

@@ -100,6 +100,11 @@ ever reaches the container from a Secret: the one this chart creates from shared
 {{- end }}
 {{- end }}
 
+{{/* Where tls.existingSecret is mounted; proxy.tls.cert_file and key_file point into it. */}}
+{{- define "kratos-gateway.tlsDir" -}}
+/etc/kratos-gateway-tls
+{{- end }}
+
 {{/* Where the password Secret is mounted; session_cache.shared.password_file points here. */}}
 {{- define "kratos-gateway.redisPasswordFile" -}}
 /etc/kratos-gateway-redis/password
@@ -149,6 +154,9 @@ terminationGracePeriodSeconds, counted from the start of the preStop hook.
 {{- if and .Values.sharedCache.redis.passwordSecret.name (not (include "kratos-gateway.redisUrlSecretName" .)) }}
 {{- fail "sharedCache.redis.passwordSecret needs sharedCache.redis.url or sharedCache.redis.existingSecret (the password is for that Redis)" }}
 {{- end }}
+{{- if and .Values.tls.existingSecret (or (dig "proxy" "tls" "cert_file" "" .Values.config) (dig "proxy" "tls" "key_file" "" .Values.config)) }}
+{{- fail "config.proxy.tls.cert_file/key_file and tls.existingSecret are both set: the chart points them at the mounted Secret, remove the config keys" }}
+{{- end }}
 {{- if and .Values.sharedCache.redis.passwordSecret.name (dig "session_cache" "shared" "password_file" "" .Values.config) }}
 {{- fail "config.session_cache.shared.password_file and sharedCache.redis.passwordSecret are both set: the chart points password_file at the mounted Secret, remove the config key" }}
 {{- end }}
@@ -184,6 +192,12 @@ The gateway container. Used by this chart's Deployment and, through
     {{- if .Values.sharedCache.redis.passwordSecret.name }}
     - name: KRATOS_GATEWAY_SESSION_CACHE__SHARED__PASSWORD_FILE
       value: {{ include "kratos-gateway.redisPasswordFile" . | quote }}
+    {{- end }}
+    {{- if .Values.tls.existingSecret }}
+    - name: KRATOS_GATEWAY_PROXY__TLS__CERT_FILE
+      value: {{ printf "%s/tls.crt" (include "kratos-gateway.tlsDir" .) | quote }}
+    - name: KRATOS_GATEWAY_PROXY__TLS__KEY_FILE
+      value: {{ printf "%s/tls.key" (include "kratos-gateway.tlsDir" .) | quote }}
     {{- end }}
     {{- with .Values.extraEnv }}
     {{- toYaml . | nindent 4 }}
@@ -244,6 +258,13 @@ The gateway container. Used by this chart's Deployment and, through
       mountPath: /etc/kratos-gateway-redis
       readOnly: true
     {{- end }}
+    {{- if .Values.tls.existingSecret }}
+    # The whole volume, never a subPath: Kubernetes updates a Secret volume by swapping its
+    # ..data symlink, which the gateway watches; a subPath mount would never see a renewal.
+    - name: kratos-gateway-tls
+      mountPath: {{ include "kratos-gateway.tlsDir" . }}
+      readOnly: true
+    {{- end }}
     {{- with .Values.extraVolumeMounts }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -266,6 +287,18 @@ The gateway container. Used by this chart's Deployment and, through
     items:
       - key: {{ .Values.sharedCache.redis.passwordSecret.key | default "password" }}
         path: password
+{{- end }}
+{{- if .Values.tls.existingSecret }}
+- name: kratos-gateway-tls
+  secret:
+    secretName: {{ .Values.tls.existingSecret }}
+    # 0444 for the reason given for the Redis password above; only the gateway container mounts it.
+    defaultMode: 292
+    items:
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
 {{- end }}
 {{- with .Values.extraVolumes }}
 {{ toYaml . }}

@@ -6,6 +6,9 @@
  * The credentials a request carries are purged (see purge-policy.ts) before the response
  * reaches the client, so logout, revocation and settings changes take effect on the very next
  * request however they are spelled.
+ *
+ * On a host of one of `kratos_instances` the mount is that instance's Kratos: it proxies there,
+ * reads that instance's session cookie, and purges that instance's cache entries only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
@@ -15,29 +18,29 @@ import type { GatewayConfig } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { ConfigSnapshot } from '../config-snapshot.js';
 import type { SessionResolver } from '../session/session-resolver.js';
+import type { KratosTenant } from '../tenancy/tenant-table.js';
 import { stripHopByHop, isHopByHopResponseHeader } from '../../http/hop-by-hop.js';
 import { forwardedHeaders } from '../pipeline/mutators/forwarded-headers.js';
-import { requestIdOf } from '../../http/request.js';
+import { arrivedEncrypted, requestIdOf } from '../../http/request.js';
 import { readSmallBody, sessionTokensInBody } from './body-tokens.js';
 import { forwardOnlyReadCredentials, isReadOnlyOperation, requestCredentials } from './purge-policy.js';
 
 /** What the mount uses: Kratos's address, the current snapshot, the session cache to learn and purge identities. */
 export interface KratosMountDeps {
-  readonly config: Pick<GatewayConfig, 'kratos'>;
+  readonly config: Pick<GatewayConfig, 'kratos' | 'kratos_instances'>;
   /** The current configuration snapshot: read once when a request arrives. */
   readonly snapshot: ConfigSnapshot;
-  readonly resolver: Pick<SessionResolver, 'resolve' | 'purgeIdentityOf' | 'purgeIdentity'>;
+  /** The session cache of each Kratos: the top-level one (undefined) or a tenant's. */
+  readonly resolvers: { of(tenant: KratosTenant | undefined): Pick<SessionResolver, 'resolve' | 'purgeIdentityOf' | 'purgeIdentity'> };
   readonly logger: Logger;
 }
 
-export function createKratosMount(g: KratosMountDeps) {
-  const kratos = new URL(g.config.kratos.public_url);
+/** One Kratos behind the mount: where it is, its pool, and how its redirects are moved onto the mount. */
+function mountTarget(publicUrl: string, mountUrl: string, mountPrefix: string, connections: number) {
+  const kratos = new URL(publicUrl);
   const kratosBase = kratos.href.replace(/\/$/, '');
   const kratosBasePath = kratos.pathname.replace(/\/$/, '');
-  const mountPrefix = g.config.kratos.mount_prefix;
-  // public_base_url is a process-lifetime key (a reload does not apply it).
-  const mountUrl = g.snapshot.publicOrigin + mountPrefix;
-  const pool = new Pool(kratos.origin, { connections: g.config.kratos.connections, keepAliveTimeout: 10_000 });
+  const pool = new Pool(kratos.origin, { connections, keepAliveTimeout: 10_000 });
 
   /**
    * Kratos's own redirects are absolute (from its base URL); its router's trailing-slash
@@ -55,6 +58,17 @@ export function createKratosMount(g: KratosMountDeps) {
     }
     return location;
   }
+  return { kratos, kratosBasePath, pool, rewriteLocation };
+}
+
+export function createKratosMount(g: KratosMountDeps) {
+  const mountPrefix = g.config.kratos.mount_prefix;
+  const connections = g.config.kratos.connections;
+  const top = mountTarget(g.config.kratos.public_url, g.snapshot.publicOrigin + mountPrefix, mountPrefix, connections);
+  // An instance's redirects go onto the mount as a path: the browser stays on the instance's host it is on.
+  const instances = new Map(
+    Object.entries(g.config.kratos_instances).map(([name, k]) => [name, mountTarget(k.public_url, mountPrefix, mountPrefix, connections)]),
+  );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
@@ -64,7 +78,10 @@ export function createKratosMount(g: KratosMountDeps) {
     const readOnly = isReadOnlyOperation(method, path);
     const originalHeaders = { ...req.headers };
     const snapshot = g.snapshot; // read once: the whole request uses the configuration it arrived under
-    const sources = snapshot.credentialSources;
+    const tenant = snapshot.tenants?.match(req.headers.host);
+    const sources = tenant?.credentialSources ?? snapshot.credentialSources;
+    const resolver = g.resolvers.of(tenant);
+    const { kratos, kratosBasePath, pool, rewriteLocation } = tenant === undefined ? top : instances.get(tenant.name)!;
 
     const headers = req.headers;
     const hasBody = 'content-length' in headers ? headers['content-length'] !== '0' : 'transfer-encoding' in headers;
@@ -78,7 +95,7 @@ export function createKratosMount(g: KratosMountDeps) {
       requestId,
       peerAddress: req.socket.remoteAddress,
       peerTrusted: snapshot.trustedProxies.trusts(req.socket.remoteAddress),
-      encrypted: false,
+      encrypted: arrivedEncrypted(req),
     });
     headers.host = kratos.host;
     forwardOnlyReadCredentials(sources, headers, originalHeaders);
@@ -110,7 +127,7 @@ export function createKratosMount(g: KratosMountDeps) {
     const known = new Set<string>();
     for (const credential of credentials) {
       if (known.has(credential.value)) continue; // the same token under another source: same identity
-      const r = await g.resolver.resolve(credential);
+      const r = await resolver.resolve(credential);
       if (r.status === 'authenticated') {
         identities.add(r.session.identityId);
         known.add(credential.value);
@@ -123,8 +140,8 @@ export function createKratosMount(g: KratosMountDeps) {
     // invalidation before the client sees the response (resolves within shared.timeout_ms).
     const purge = () =>
       Promise.all([
-        ...credentials.map((credential) => g.resolver.purgeIdentityOf(credential)),
-        ...[...identities].map((identityId) => g.resolver.purgeIdentity(identityId)),
+        ...credentials.map((credential) => resolver.purgeIdentityOf(credential)),
+        ...[...identities].map((identityId) => resolver.purgeIdentity(identityId)),
       ]);
 
     const abort = new AbortController();
@@ -166,6 +183,6 @@ export function createKratosMount(g: KratosMountDeps) {
         else res.destroy();
       });
     },
-    close: () => pool.close(),
+    close: () => Promise.all([top, ...instances.values()].map((t) => t.pool.close())).then(() => undefined),
   };
 }

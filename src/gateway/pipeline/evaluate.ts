@@ -17,20 +17,21 @@
  * src/gateway/transport turn it into bytes and forward, and pipeline/observe.ts observes.
  * Everything configuration-derived comes from the snapshot `s` the request read on arrival.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { arrivedEncrypted } from '../../http/request.js';
 import type { RequestTrace } from '../../observability/tracing/types.js';
 import { answersBrowser, authenticate, type Decision, type SessionLookup } from './authenticate.js';
 import { stripCallerHeaders, writeUpstreamHeaders } from './caller-headers.js';
 import { identityHeaders } from './mutators/identity-headers.js';
 import type { ForwardContext } from './mutators/index.js';
-import { loginLocation } from '../login-location.js';
+import { loginLocationFor, stepUpLocationFor } from '../tenancy/tenant-login.js';
 import { parseRequestTarget, TargetRejected, type RequestTarget } from '../request-target.js';
 import { AMBIGUOUS, type Route } from '../routing/route-table.js';
 import type { SessionSummary } from '../session/session-summary.js';
+import type { KratosTenant } from '../tenancy/tenant-table.js';
 import type { Arrival } from './observe.js';
 import type { AuthorizationRefusal } from './authz/index.js';
 import { forbidden, login, refuse, stepUp, stepUpRequired, unauthenticated, unavailable, type Refuse } from './refuse.js';
-import { stepUpLocation } from '../step-up.js';
 import { corsPreflight, type Preflight } from './cors.js';
 
 export type { Refuse } from './refuse.js';
@@ -48,7 +49,8 @@ export interface ControlPaths {
  * snapshot the request arrived under (`Arrival.snapshot`), never from here.
  */
 export interface PipelineDeps {
-  readonly resolver: SessionLookup;
+  /** The session lookup of each Kratos: the top-level one (undefined) or a tenant's. */
+  readonly resolvers: { of(tenant: KratosTenant | undefined): SessionLookup };
   /** Undefined in a process without a control plane (and until it is attached). */
   readonly control: ControlPaths | undefined;
   readonly draining: boolean;
@@ -65,6 +67,22 @@ export interface EvaluationInput {
   readonly headers: IncomingHttpHeaders;
   /** `req.httpVersion`, for the framing check; undefined for the decision API's original request. */
   readonly httpVersion?: string;
+  /** The connection to the gateway is TLS (the X-Forwarded-Proto it sets); false for the decision API. */
+  readonly encrypted?: boolean;
+}
+
+/** What an HTTP/1.1 request or WebSocket handshake on the proxy listener is evaluated on. */
+export function evaluationInput(transport: 'http' | 'websocket', method: string, req: IncomingMessage): EvaluationInput {
+  const { headers } = req;
+  return {
+    transport,
+    method,
+    host: headers.host,
+    rawTarget: req.url,
+    headers,
+    httpVersion: req.httpVersion,
+    encrypted: arrivedEncrypted(req),
+  };
 }
 
 export interface Forward {
@@ -145,10 +163,11 @@ export function evaluate(g: PipelineDeps, a: Arrival, e: EvaluationInput, trace?
     if (route.cors !== undefined) a.cors = route.cors.responseHeaders(headers.origin);
   }
 
-  // 5. Authenticate.
+  // 5. Authenticate, against the Kratos of the request's host (kratos_instances: tenancy/).
   // Synchronous on an anonymous route and on a cached session: a Promise only when Kratos (or
   // the store's slower tier) is asked.
-  const decision = authenticate(route, headers, s.credentialSources, g.resolver, trace);
+  const tenant = s.tenants?.match(e.host);
+  const decision = authenticate(route, headers, tenant?.credentialSources ?? s.credentialSources, g.resolvers.of(tenant), trace);
   if (!(decision instanceof Promise)) return authorizeAndMutate(a, e, route, target, decision, noted);
   const r = route;
   return decision.then((d) => authorizeAndMutate(a, e, r, target, d, noted));
@@ -167,9 +186,9 @@ function authorizationRefusal(a: Arrival, e: EvaluationInput, route: Route, targ
   const browser = answersBrowser(route, e.transport, e.method, e.headers.accept);
   if (r.remedy === undefined) return forbidden(route.name, r.message, browser);
   if (r.remedy === 'login')
-    return browser ? login(route.name, loginLocation(a.snapshot, a.peer, e.headers, target)) : unauthenticated(route.name);
+    return browser ? login(route.name, loginLocationFor(a.snapshot, a.peer, e.headers, e.host, target)) : unauthenticated(route.name);
   if (!browser) return stepUp(route.name, r.remedy, r.message, undefined);
-  const location = loginLocation(a.snapshot, a.peer, e.headers, target);
+  const location = loginLocationFor(a.snapshot, a.peer, e.headers, e.host, target);
   const param = r.remedy === 'aal2' ? 'aal=aal2' : 'refresh=true';
   return stepUp(route.name, r.remedy, r.message, `${location}${location.includes('?') ? '&' : '?'}${param}`);
 }
@@ -187,14 +206,15 @@ function authorizeAndMutate(
   const transport = e.transport;
   if (decision.kind === 'unavailable') return unavailable(route.name, decision.resolution);
   if (decision.kind === 'unauthenticated') {
-    if (answersBrowser(route, transport, e.method, headers.accept)) return login(route.name, loginLocation(s, a.peer, headers, target));
+    if (answersBrowser(route, transport, e.method, headers.accept))
+      return login(route.name, loginLocationFor(s, a.peer, headers, e.host, target));
     return unauthenticated(route.name);
   }
   if (decision.kind === 'step_up') {
     // Written like a login redirect (302; the decision API's 401 with Location), to Kratos's
     // step-up URL once validated. An API or WebSocket client: 403 with the error id.
     if (answersBrowser(route, transport, e.method, headers.accept))
-      return login(route.name, stepUpLocation(s, a.peer, headers, target, decision.stepUp.redirectBrowserTo));
+      return login(route.name, stepUpLocationFor(s, a.peer, headers, e.host, target, decision.stepUp.redirectBrowserTo));
     return stepUpRequired(route.name, decision.stepUp.reason);
   }
 
@@ -212,7 +232,7 @@ function authorizeAndMutate(
     requestId: a.requestId,
     peerAddress: a.peer,
     peerTrusted: transport !== 'decision' && s.trustedProxies.trusts(a.peer),
-    encrypted: false,
+    encrypted: e.encrypted === true,
   };
   let upstream: IncomingHttpHeaders;
   if (transport === 'decision') {

@@ -55,7 +55,8 @@ interface Candidate {
  */
 export const AMBIGUOUS = 'ambiguous';
 
-function normalizeHost(hostHeader: string | undefined): string {
+/** A Host header as host tables compare it: lower case, no port, no trailing dot (IPv6 literals keep their brackets). */
+export function normalizeHost(hostHeader: string | undefined): string {
   if (hostHeader === undefined) return '';
   let h = hostHeader.toLowerCase();
   if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);

@@ -3,7 +3,7 @@ import type { Credential } from '../pipeline/credentials/index.js';
 import type { CacheOutcome, LookupTrace, RequestTrace } from '../../observability/tracing/types.js';
 import type { SessionSummary } from './session-summary.js';
 import { Coalescer, type Flight } from './coalescer.js';
-import { cacheKeyer } from './cache-key.js';
+import { cacheKeyer, identityScope, scopedIdentityId } from './cache-key.js';
 import { UNAUTHENTICATED, unavailable, type Resolution, type StepUp } from './resolution.js';
 import { Revalidation } from './revalidation.js';
 import { STEP_UP_TTL_CAP_MS, WhoamiAnswers, type Answer, type WhoamiAnswerOptions } from './whoami-answer.js';
@@ -19,6 +19,8 @@ export interface SessionResolverOptions extends Omit<WhoamiAnswerOptions, 'cache
   };
   /** The session cache (createSessionStore), closed with the resolver; without one (or with the cache off) every lookup asks Kratos. */
   store?: SessionStore;
+  /** The store is shared with other resolvers (one per Kratos of kratos_instances) and closed by its owner, not by this one. */
+  sharesStore?: boolean;
 }
 
 /**
@@ -43,7 +45,7 @@ export class SessionResolver {
 
   constructor(private readonly opts: SessionResolverOptions) {
     this.whoami = new WhoamiAnswers(opts);
-    this.keyOf = cacheKeyer(opts.kratosPublicUrl, opts.tokenizeAs);
+    this.keyOf = cacheKeyer(opts.kratosPublicUrl, opts.tokenizeAs, opts.kratos);
     const c = opts.cache;
     if (!c.enabled || opts.store === undefined) return;
     const store = opts.store;
@@ -110,7 +112,7 @@ export class SessionResolver {
   }
 
   private counted(outcome: Exclude<CacheOutcome, 'disabled'>, span: LookupTrace | undefined): void {
-    this.opts.metrics.cacheLookup(outcome);
+    this.opts.metrics.cacheLookup(outcome, this.opts.kratos);
     span?.cache(outcome);
   }
 
@@ -155,7 +157,7 @@ export class SessionResolver {
       // is judged by Kratos's answer after it. A caller from before the purge was concurrent
       // with the change and takes the answer as Kratos gave it.
       for (let asked = 1; !value.negative && purges !== undefined; asked++) {
-        const identityId = value.session.identityId;
+        const identityId = identityScope(key, value.session.identityId);
         if (!purges.identityPurgedSince(value.askedAt, identityId) || purges.identityPurgedSince(calledAt, identityId)) break;
         // Purges of this identity landing during every re-ask: no answer can be trusted.
         if (asked === 3) return { status: 'unavailable', reason: 'connect' };
@@ -265,7 +267,10 @@ export class SessionResolver {
     const key = this.keyOf(credential);
     const entry = store.get(key);
     const deleted = this.purgeKey(store, key);
-    const purged = entry !== undefined && entry !== NOT_A_SESSION ? this.purgeIdentity((entry as SessionSummary).identityId) : undefined;
+    const purged =
+      entry !== undefined && entry !== NOT_A_SESSION
+        ? store.purgeIdentity(identityScope(key, (entry as SessionSummary).identityId))
+        : undefined;
     await Promise.all([deleted, purged]);
   }
 
@@ -282,14 +287,15 @@ export class SessionResolver {
    * Removes every cached session of an identity (after an admin-side revocation), here at once
    * and, with a shared tier, fleet-wide: see purgeIdentityOf. The store records the purge, so an
    * answer in flight for that identity is not kept. Resolves with how many entries were removed.
+   * The identity id is this resolver's Kratos's: the same id at another Kratos is untouched.
    */
   purgeIdentity(identityId: string): Promise<number> {
-    return this.store === undefined ? Promise.resolve(0) : this.store.purgeIdentity(identityId);
+    return this.store === undefined ? Promise.resolve(0) : this.store.purgeIdentity(scopedIdentityId(this.opts.kratos, identityId));
   }
 
   async close(): Promise<void> {
     this.unsubscribe?.();
-    await this.store?.close();
+    if (this.opts.sharesStore !== true) await this.store?.close();
     await this.whoami.close();
   }
 }

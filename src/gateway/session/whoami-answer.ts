@@ -46,6 +46,8 @@ export interface WhoamiAnswerOptions {
   logger?: Logger | undefined;
   /** `identity_assertion.tokenize_as`: whoami asks for Kratos's JWT, and every session answer must carry it. */
   tokenizeAs?: string | undefined;
+  /** Which of kratos_instances this Kratos is (its `kratos` metric label); undefined: the top-level kratos. */
+  kratos?: string | undefined;
 }
 
 export class WhoamiAnswers {
@@ -85,14 +87,14 @@ export class WhoamiAnswers {
     } catch (err) {
       span?.end(err instanceof WhoamiUnavailable ? err.reason : 'error', true);
       const rateLimited = err instanceof WhoamiUnavailable && err.reason === 'rate_limited';
-      this.opts.metrics.whoami(rateLimited ? 'rate_limited' : 'error', (performance.now() - started) / 1000);
+      this.opts.metrics.whoami(rateLimited ? 'rate_limited' : 'error', (performance.now() - started) / 1000, this.opts.kratos);
       this.warnUnavailable(err);
       throw err;
     }
     const seconds = (performance.now() - started) / 1000;
     const cacheFor = c.honourCacheForHeader ? answer.cacheForMs : undefined;
     if (summary === 'inactive') {
-      this.opts.metrics.whoami('unauthorized', seconds);
+      this.opts.metrics.whoami('unauthorized', seconds, this.opts.kratos);
       // Kratos (whoami caching on) sends `Ory-Session-Cache-For: 60` on a 401 for missing
       // credentials: honoured as an upper bound, never beyond negative_ttl_ms.
       const ttlMs = Math.max(1, Math.min(c.negativeTtlMs, cacheFor ?? Number.POSITIVE_INFINITY));
@@ -102,7 +104,7 @@ export class WhoamiAnswers {
       }
       return { negative: true, ttlMs };
     }
-    this.opts.metrics.whoami('active', seconds);
+    this.opts.metrics.whoami('active', seconds, this.opts.kratos);
     // Kratos sends no Ory-Session-Cache-For with a tokenized session: its JWT's exp bounds the entry instead.
     const keepUntilMs = summary.tokenized?.keepUntilMs ?? Number.POSITIVE_INFINITY;
     const ttlMs = Math.max(1, Math.min(c.ttlCapMs, summary.expiresAtMs - now, keepUntilMs - now, cacheFor ?? Number.POSITIVE_INFINITY));

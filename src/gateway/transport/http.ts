@@ -11,7 +11,7 @@ import { sendForbiddenPage } from './forbidden-page.js';
 import { sendLoginRedirect } from './login-redirect.js';
 import type { ConfigSnapshot } from '../config-snapshot.js';
 import type { HttpForwarder } from '../forward/http-forwarder.js';
-import { evaluate, type ControlPaths, type PipelineDeps } from '../pipeline/evaluate.js';
+import { evaluate, evaluationInput, type ControlPaths, type PipelineDeps } from '../pipeline/evaluate.js';
 import { arrive, observeFailure, type Observe } from '../pipeline/observe.js';
 import type { Refuse } from '../pipeline/refuse.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';
@@ -108,12 +108,7 @@ export function createHttpTransport(g: HttpTransportDeps, observe: Observe, clos
     // Read before hop-by-hop stripping removes Transfer-Encoding.
     const hasBody = declaresBody(req);
 
-    const evaluated = evaluate(
-      g,
-      a,
-      { transport: 'http', method, host: req.headers.host, rawTarget: req.url, headers: req.headers, httpVersion: req.httpVersion },
-      trace,
-    );
+    const evaluated = evaluate(g, a, evaluationInput('http', method, req), trace);
     // Awaited only when authentication had to ask: a refusal before it is written in this tick.
     const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
 

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { sendSocketError } from '../../http/json-error.js';
 import type { ConfigSnapshot } from '../config-snapshot.js';
 import type { WebSocketForwarder } from '../forward/websocket-forwarder.js';
-import { evaluate, type PipelineDeps } from '../pipeline/evaluate.js';
+import { evaluate, evaluationInput, type PipelineDeps } from '../pipeline/evaluate.js';
 import { arrive, observeFailure, type Observe } from '../pipeline/observe.js';
 import { peerAddress, requestIdOf } from '../../http/request.js';
 import { upstreamPath } from '../routing/route-table.js';
@@ -39,12 +39,7 @@ export function createWebSocketTransport(g: WebSocketTransportDeps, observe: Obs
     const trace = g.tracing?.startRequest(req, 'websocket');
     const a = arrive(req, { started, requestId, peer: peerAddress(req), snapshot: g.snapshot, path: undefined, observed: false });
 
-    const evaluated = evaluate(
-      g,
-      a,
-      { transport: 'websocket', method, host: req.headers.host, rawTarget: req.url, headers: req.headers, httpVersion: req.httpVersion },
-      trace,
-    );
+    const evaluated = evaluate(g, a, evaluationInput('websocket', method, req), trace);
     // Awaited only when authentication had to ask: a refusal before it is written in this tick.
     const outcome = evaluated instanceof Promise ? await evaluated : evaluated;
     if (outcome.kind === 'refuse') {

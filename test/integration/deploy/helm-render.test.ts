@@ -523,6 +523,65 @@ describe('helm template — shared session cache (sharedCache.redis)', () => {
   });
 });
 
+describe('helm template — TLS on the proxy port (tls.existingSecret)', () => {
+  /** The Secret mounted whole (a renewal swaps its ..data symlink; a subPath mount would never see it), read-only, as proxy.tls. */
+  function assertTlsMounted(objs: Manifest[], pod: NonNullable<IDeployment['spec']>['template']['spec'], c: IContainer): void {
+    const volume = pod!.volumes!.find((v) => v.secret?.secretName === 'gateway-tls')!;
+    assert.deepEqual(volume.secret!.items, [
+      { key: 'tls.crt', path: 'tls.crt' },
+      { key: 'tls.key', path: 'tls.key' },
+    ]);
+    const mount = c.volumeMounts!.find((m) => m.name === volume.name)!;
+    assert.equal(mount.readOnly, true);
+    assert.equal(mount.subPath, undefined);
+    const cfg = gatewayConfigOf(objs, pod, c);
+    assert.equal(cfg.proxy.tls.cert_file, `${mount.mountPath}/tls.crt`);
+    assert.equal(cfg.proxy.tls.key_file, `${mount.mountPath}/tls.key`);
+    assert.equal(cfg.proxy.tls.min_version, 'TLSv1.3', 'config.proxy.tls.min_version still applies');
+    // Probes stay on the plain-HTTP admin port.
+    for (const probe of [c.startupProbe, c.livenessProbe, c.readinessProbe]) assert.equal(probe!.httpGet!.port, 'kg-admin');
+  }
+  const tls = { tls: { existingSecret: 'gateway-tls' }, config: { proxy: { tls: { min_version: 'TLSv1.3' } } } };
+
+  it('deployment mode: the Secret is mounted for proxy.tls, and the Service and NOTES.txt say https', async () => {
+    const { rendered, objs } = await renderOk(withValues(tls));
+    assert.match(notesOf(rendered), /curl -i --insecure https:\/\/127\.0\.0\.1:8080\//);
+    collectForTypeCheck('tls.existingSecret', objs);
+    const pod = one<IDeployment>(objs, 'Deployment').spec!.template.spec!;
+    assertTlsMounted(objs, pod, pod.containers[0]!);
+    const port = one<IService>(objs, 'Service', (x) => x.metadata?.name === 'gw-kratos-gateway').spec!.ports![0]!;
+    assert.deepEqual([port.name, port.targetPort, port.appProtocol], ['http', 'kg-proxy', 'https']);
+    const plain = (await renderOk(values)).objs;
+    assert.equal(one<IService>(plain, 'Service', (x) => x.metadata?.name === 'gw-kratos-gateway').spec!.ports![0]!.appProtocol, 'http');
+    assert.equal(
+      gatewayConfigOf(
+        plain,
+        one<IDeployment>(plain, 'Deployment').spec!.template.spec,
+        one<IDeployment>(plain, 'Deployment').spec!.template.spec!.containers[0]!,
+      ).proxy.tls.cert_file,
+      undefined,
+    );
+  });
+
+  it('sidecar mode: the gateway container mounts it, the application container does not', async () => {
+    const sidecar = mergeValues(example('values-sidecar.yaml'), tls) as Json;
+    const sub = await renderOk(sidecar, 'orders');
+    const pod = (await parentDeployment(sidecar, 'parent chart Deployment + tls')).spec!.template.spec!;
+    assertTlsMounted(sub.objs, pod, pod.containers[1]!);
+    assert.ok(!pod.containers[0]!.volumeMounts, 'the application container does not mount the key');
+  });
+
+  it('refuses config.proxy.tls files beside tls.existingSecret', async () => {
+    const r = await render(
+      withValues({ tls: { existingSecret: 'gateway-tls' }, config: { proxy: { tls: { cert_file: '/x.crt', key_file: '/x.key' } } } }),
+    );
+    assert.match(
+      r.errors['kratos-gateway/templates/configmap.yaml'] ?? '',
+      /config\.proxy\.tls\.cert_file\/key_file and tls\.existingSecret are both set/,
+    );
+  });
+});
+
 describe('helm template — options and refusals', () => {
   it('secrets, digests and every pass-through value land where they belong', async () => {
     const v = withValues({

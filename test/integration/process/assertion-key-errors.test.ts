@@ -5,13 +5,12 @@
  * with `fatal:`, a stack, or key material.
  */
 import { after, describe, test } from 'node:test';
-import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { runCli, spawnGateway } from '../../helpers/process.js';
+import { bothRefuse as refusedBoth } from '../../helpers/process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kgw-key-errors-'));
 mkdirSync(join(dir, 'a-directory'));
@@ -140,30 +139,9 @@ function configFile(name: string, keyFile: string | undefined, algorithm = 'ES25
   return file;
 }
 
-/** A start that refuses ends by itself; one that accepts the file is stopped once it says it started. */
-async function start(file: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const gw = spawnGateway(['--config', file], env);
-  const started = await Promise.race([
-    gw.exited.then(() => false),
-    gw.waitFor('stdout', (t) => t.includes('"msg":"kratos-gateway started"'), 60_000).then(() => true),
-  ]);
-  if (started) await gw.stop();
-  return { code: started ? -1 : await gw.exited, stderr: started ? `started (and was stopped):\n${gw.stderr()}` : gw.stderr() };
-}
-
-/** `validate` and a start of the same file, side by side: both exit 2 with exactly `expected` on stderr. */
-async function bothRefuse(file: string, expected: RegExp, env: Record<string, string> = {}): Promise<void> {
-  const runs = await Promise.all([runCli(['validate', '--config', file], env), start(file, env)]);
-  for (const [i, r] of runs.entries()) {
-    const what = i === 0 ? 'validate' : 'start';
-    assert.equal(r.code, 2, `${what}: ${r.stderr}`);
-    assert.doesNotMatch(r.stderr, /fatal|^\s+at /m, what);
-    const lines = r.stderr.split('\n').filter((l) => l.startsWith('config error: '));
-    assert.equal(lines.length, 1, `${what}: ${r.stderr}`);
-    assert.match(lines[0]!, expected, what);
-    for (const s of [...secrets, 'PRIVATE KEY-----', 'c2VjcmV0']) assert.ok(!r.stderr.includes(s), `${what}: no key material`);
-  }
-}
+/** `validate` and a start both exit 2 with exactly one `config error:` line matching `expected`, and no key material. */
+const bothRefuse = (file: string, expected: RegExp, env: Record<string, string> = {}) =>
+  refusedBoth(file, expected, env, [...secrets, 'PRIVATE KEY-----', 'c2VjcmV0']);
 
 const escaped = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 

@@ -3,8 +3,9 @@
  * connections open at that moment (nothing forwarded, nothing closed: a network path that went
  * silent, as after a failover that moved an IP without a reset) while new connections pass, and
  * delay what Redis sends on command connections (not on those that sent SUBSCRIBE), so a reply
- * can be made to arrive after a pub/sub message Redis sent later. Delayed or not, what Redis sent
- * on one connection arrives in order, as over any TCP path.
+ * can be made to arrive after a pub/sub message Redis sent later; or hold them until the test lets
+ * them go, so that "after" depends on no clock. Delayed or not, what Redis sent on one connection
+ * arrives in order, as over any TCP path.
  */
 import { createServer, connect, type Socket } from 'node:net';
 
@@ -16,6 +17,10 @@ export interface RedisFaultProxy {
   block(on: boolean): void;
   /** Replies to command connections are held this long (0: none). */
   delayCommandReplies(ms: number): void;
+  /** On: replies to command connections are held until it is turned off, then sent in order. */
+  holdCommandReplies(on: boolean): void;
+  /** Chunks of replies held by holdCommandReplies now (not 0: Redis has run a command whose reply it holds). */
+  heldReplies(): number;
   close(): Promise<void>;
 }
 
@@ -29,10 +34,12 @@ export async function startRedisFaultProxy(redisPort: number): Promise<RedisFaul
     timer?: NodeJS.Timeout;
   };
   const pairs = new Set<Pair>();
+  /** The `at` of a reply held until holdCommandReplies(false). */
+  const UNTIL_RELEASED = Number.POSITIVE_INFINITY;
   /** Sends what is held for `pair`, oldest first, each once its time has come. */
   const pump = (pair: Pair) => {
     const next = pair.held[0];
-    if (next === undefined || pair.timer !== undefined) return;
+    if (next === undefined || pair.timer !== undefined || next.at === UNTIL_RELEASED) return;
     pair.timer = setTimeout(
       () => {
         pair.timer = undefined;
@@ -44,6 +51,7 @@ export async function startRedisFaultProxy(redisPort: number): Promise<RedisFaul
     );
   };
   let delayMs = 0;
+  let holding = false;
   let blocked = false;
   const server = createServer((client) => {
     if (blocked) return void client.destroy();
@@ -58,8 +66,9 @@ export async function startRedisFaultProxy(redisPort: number): Promise<RedisFaul
     upstream.on('data', (d: Buffer) => {
       if (pair.frozen) return;
       // Behind anything still held: a shorter delay set meanwhile does not let a reply overtake.
-      if ((delayMs > 0 && !pair.subscriber) || pair.held.length > 0) {
-        pair.held.push({ at: Date.now() + (pair.subscriber ? 0 : delayMs), data: d });
+      if (((delayMs > 0 || holding) && !pair.subscriber) || pair.held.length > 0) {
+        const at = pair.subscriber ? Date.now() : holding ? UNTIL_RELEASED : Date.now() + delayMs;
+        pair.held.push({ at, data: d });
         pump(pair);
       } else client.write(d);
     });
@@ -91,6 +100,19 @@ export async function startRedisFaultProxy(redisPort: number): Promise<RedisFaul
     },
     delayCommandReplies(ms) {
       delayMs = ms;
+    },
+    holdCommandReplies(on) {
+      holding = on;
+      if (on) return;
+      for (const p of pairs) {
+        for (const h of p.held) if (h.at === UNTIL_RELEASED) h.at = Date.now();
+        pump(p);
+      }
+    },
+    heldReplies() {
+      let n = 0;
+      for (const p of pairs) n += p.held.filter((h) => h.at === UNTIL_RELEASED).length;
+      return n;
     },
     async close() {
       for (const p of pairs) {

@@ -7,18 +7,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { createTestCa, issueCertificate } from '../../helpers/certificates.js';
 import { spawnGateway, type GatewayProcess } from '../../helpers/process.js';
 import { startRedis, type RedisTlsFiles, type TestRedis } from '../../helpers/redis.js';
 import { freePort, startEchoUpstream, startFakeKratos } from '../../helpers/servers.js';
 
-const OPENSSL = '/usr/bin/openssl';
 const PASSWORD = 'tls-Redis-pw-Secret-41';
 const DOWN_MSG = 'shared session cache: Redis unreachable at start';
 /** How long to wait for something that happens in milliseconds when healthy (a generous bound, for a loaded machine). */
@@ -39,27 +38,9 @@ let redis: TestRedis & { close(): Promise<void> };
 let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
 let upstream: Awaited<ReturnType<typeof startEchoUpstream>>;
 
-/** A throwaway CA and a certificate for 127.0.0.1 (an IP SAN, as Node checks IP hosts against) signed by it. */
-function makeCertificates(at: string): RedisTlsFiles {
-  const f = (name: string) => join(at, name);
-  const run = (args: string[]) => execFileSync(OPENSSL, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  run([
-    ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=kratos-gateway test CA'],
-    ...['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
-    ...['-keyout', f('ca.key'), '-out', f('ca.crt')],
-  ]);
-  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', f('server.key'), '-out', f('server.csr')]);
-  writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  run([
-    ...['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial'],
-    ...['-days', '1', '-extfile', f('server.ext'), '-out', f('server.crt')],
-  ]);
-  return { certFile: f('server.crt'), keyFile: f('server.key'), caFile: f('ca.crt') };
-}
-
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kg-redis-tls-'));
-  files = makeCertificates(dir);
+  files = issueCertificate(createTestCa(dir, 'ca', 'rsa'), dir, { hosts: ['127.0.0.1'], keyType: 'rsa' });
   redis = await startRedis({ tls: files, requirePass: PASSWORD });
   kratos = await startFakeKratos();
   upstream = await startEchoUpstream();

@@ -38,11 +38,15 @@ export async function apiLogoutThrough(gw: { proxyUrl: string }, token: string):
   await logout.arrayBuffer();
 }
 
-/** Waits until `check` holds; `ms` bounds how long the test waits, not how fast the code must be. */
-export async function waitFor(check: () => boolean, what: string, ms = 30_000): Promise<number> {
+/**
+ * Waits until `check` holds; `ms` bounds how long the test waits, not how fast the code must be.
+ * `check` must test a state that lasts once reached (an end state, a counter): one that holds
+ * only for a moment may come and go between two polls on a busy machine.
+ */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<number> {
   const started = performance.now();
   const until = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > until) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(2);
   }

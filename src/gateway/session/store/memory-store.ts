@@ -4,6 +4,7 @@ import { ExpirySweeper } from './expiry-sweeper.js';
 import type { SessionSummary } from '../session-summary.js';
 import type { InvalidationChannel, InvalidationReceiver } from './invalidation-channel.js';
 import { PurgeLog } from './purge-log.js';
+import { identityScope } from '../cache-key.js';
 import {
   NOT_A_SESSION,
   type RevalidationClaim,
@@ -84,7 +85,7 @@ export class MemorySessionStore implements SessionStore {
       ttl: Math.max(1, opts.ttlCapMs),
       updateAgeOnGet: false,
       allowStale: false,
-      dispose: (v, key) => this.unindex(v.identityId, key),
+      dispose: (v, key) => this.unindex(identityScope(key, v.identityId), key),
       ...clock,
     });
     this.negative = new LRUCache<string, true>({
@@ -143,7 +144,7 @@ export class MemorySessionStore implements SessionStore {
     this.negative.delete(key);
     this.sessions.set(key, session, { ttl: Math.min(ttl, this.sessions.ttl) });
     // Indexed only once actually held: an entry too big for maxBytes is refused by the LRU.
-    if (this.sessions.peek(key) === session) this.index(session.identityId, key);
+    if (this.sessions.peek(key) === session) this.index(identityScope(key, session.identityId), key);
   }
 
   /**
@@ -154,7 +155,8 @@ export class MemorySessionStore implements SessionStore {
   keep(key: string, value: StoredValue, ttlMs: number, mark: number): boolean {
     if (value !== NOT_A_SESSION) {
       const purges = this.purges;
-      if (purges.keyPurgedSince(mark, key) || purges.identityPurgedSince(mark, (value as SessionSummary).identityId)) return false;
+      const identity = identityScope(key, (value as SessionSummary).identityId);
+      if (purges.keyPurgedSince(mark, key) || purges.identityPurgedSince(mark, identity)) return false;
     }
     this.set(key, value, ttlMs);
     return true;

@@ -24,6 +24,7 @@ import { NOT_A_SESSION, type RevalidationClaim, type SlowTierLoad, type StoredVa
 import { decodeStoredValue, encodeStoredValue, type SummaryShape } from './stored-value-codec.js';
 import { FILL_LOCK, type ClaimReply, type ScriptedRedis } from './scripts.js';
 import { within } from './connection.js';
+import { identityScope } from '../../cache-key.js';
 
 /**
  * How far before a miss's start a purge marker still refuses its answer. All times are
@@ -177,9 +178,10 @@ export class FillLocks {
           fill.told = fill.waited;
         }
         const k = (kind: string, rest: string) => this.o.keyPrefix + kind + rest;
+        const identity = identityScope(key, session.identityId);
         void within(
           this.host.cmd.kgKeep(
-            ...[k('s:', key), k('p:k:', key), k('p:i:', session.identityId), k('i:', session.identityId)],
+            ...[k('s:', key), k('p:k:', key), k('p:i:', identity), k('i:', identity)],
             encodeStoredValue(value, this.o.summaryShape),
             Math.max(1, Math.round(ttlMs)),
             started ?? '',

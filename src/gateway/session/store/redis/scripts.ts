@@ -9,6 +9,7 @@
  *                    asks Kratos for a new credential, its fill lock (FILL_LOCK…), PX = the lock's
  *   P i:<identityId> set of the cacheKeys of that identity's sessions (for purge by identity)
  *   P p:k:<cacheKey>, P p:i:<identityId>   purge markers: when the key / identity was last purged
+ *                    (an identity of one of kratos_instances is `<instance>` NUL `<id>`: cache-key.ts)
  *   P r:<cacheKey>   revalidation claim: one instance re-checks an old entry for the fleet
  *   P hb:<origin>    the heartbeat DELetes it (never written) to learn whether Redis takes
  *                    writes; the permission check writes and deletes it within one script
