@@ -3,17 +3,18 @@
  * and without a cache) and Caddy forward_auth, in one run on one machine. See bench/README.md.
  *
  *   --duration 5 --warmup 1 --reps 3 --connections 64
- *   --scenarios a,d,c,e,b,f,h,g,w,fleet --systems direct,floor,kg,kg-nocache,baseline,nginx-cache,nginx,caddy
+ *   --scenarios a,d,c,e,b,f,h,g,ext-authz,w,fleet --systems direct,floor,kg,kg-nocache,baseline,nginx-cache,nginx,caddy
  *   --kratos embedded|fake           --kratos-delay-ms 0
  *   --peer-cpus 1                    (nginx worker_processes, Caddy GOMAXPROCS)
  *   --quiet-wait 1                   (seconds to wait for an idle machine before each measurement)
  *   --access-log-off-too             (also measure kratos-gateway with its access log off in (a))
  *   --profile                        (CPU-profile kratos-gateway during the first scenario listed)
  *   --no-install                     (do not apt-get install nginx-light / caddy when missing)
+ *   --grpc-connections 2             (the ext-authz and grpc scenarios: HTTP/2 connections their gRPC calls share)
  *   --fleet-trials 60 --fleet-credentials 20 --fleet-burst 300 --fleet-spread 500   (the fleet scenario, bench/lib/fleet.ts)
  *   --scenarios memory,soak          (bench/lib/memory-bench.ts: written to bench/results/memory.md, not latest.md)
  *   --scenarios grpc                 (bench/lib/grpc-bench.ts; alone, written to bench/results/grpc.md, not latest.md)
- *   --grpc-connections 2 --grpc-concurrency 64 --grpc-upstream http2|grpc-js --grpc-hol-delay-ms 500 --grpc-hol-rounds 10
+ *   --grpc-concurrency 64 --grpc-upstream http2|grpc-js --grpc-hol-delay-ms 500 --grpc-hol-rounds 10   (the grpc scenario)
  *   --memory-sessions 100000,1000000 --soak-seconds 150 --soak-ttl-cap-ms 30000 --soak-new-per-second 513
  *   --soak-live-seconds 30 --soak-connections 32 --soak-sample-seconds 5
  */
@@ -29,6 +30,7 @@ import { hasCommand, peerVersions, startSystem, SYSTEM_LABELS, type RunningSyste
 import { runLoad, stopLoad } from './lib/load.js';
 import { measureWorkers, workersTable } from './lib/workers.js';
 import { FLEET_LABELS, fleetScenario } from './lib/fleet.js';
+import { extAuthzScenario } from './lib/ext-authz.js';
 import { MEMORY_SCENARIOS, memoryPerCachedSession, runMemoryScenarios } from './lib/memory-bench.js';
 import { grpcScenario } from './lib/grpc-bench.js';
 
@@ -40,7 +42,7 @@ const connections = num(args, 'connections', 64);
 const delayMs = num(args, 'kratos-delay-ms', 0);
 const peerCpus = Math.max(1, num(args, 'peer-cpus', 1));
 const quietWaitMs = num(args, 'quiet-wait', 1) * 1000;
-const scenarios = (args.get('scenarios') ?? 'a,d,c,e,b,f,h,g,w,fleet').split(',').map((s) => s.trim());
+const scenarios = (args.get('scenarios') ?? 'a,d,c,e,b,f,h,g,ext-authz,w,fleet').split(',').map((s) => s.trim());
 // The grpc scenario starts its own systems (h2c in front of a gRPC server) and checks them itself.
 const grpcOnly = scenarios.every((sc) => sc === 'grpc');
 const kratosKind = (args.get('kratos') ?? (embeddedAvailable() ? 'embedded' : 'fake')) as KratosKind;
@@ -464,6 +466,23 @@ try {
         raw: {},
         extra: { rows, table: workersTable(rows) },
       };
+    } else if (sc === 'ext-authz') {
+      // The HTTP decision API and the ext_authz gRPC service of the same kratos-gateway, alternating.
+      if (!systemIds.includes('kg')) {
+        notes.push('scenario ext-authz skipped: it measures the system kg, which --systems leaves out');
+        continue;
+      }
+      report.scenarios['ext-authz'] = await extAuthzScenario({
+        ctx,
+        kg: await system('kg'),
+        token: hot,
+        duration,
+        warmup: warmupFor('kg'),
+        reps,
+        connections,
+        grpcConnections: Math.max(1, num(args, 'grpc-connections', 2)),
+        log,
+      });
     } else if (sc === 'fleet') {
       Object.assign(report.systems, FLEET_LABELS);
       report.scenarios.fleet = await fleetScenario({

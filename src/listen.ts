@@ -47,25 +47,17 @@ export function listen(server: NetServer, host: string, port: number, what: stri
   });
 }
 
-/**
- * For an http.Server that never listens itself because another server (a TLS or protocol
- * front) accepts its connections and hands them over: Node starts an HTTP server's connection
- * tracking only on its own 'listening', and without it the headers and request timeouts are
- * never enforced and closeIdleConnections() finds nothing. Told once the front listens.
- */
-export function serveThrough(front: NetServer, server: Server): void {
-  front.once('listening', () => server.emit('listening'));
-}
-
-/** A listening server that hands its connections to an http.Server (src/http/tls-dispatch.ts). */
+/** A listening server that hands its connections to an http.Server (src/http/tls-dispatch.ts, h2c-dispatch.ts). */
 export interface Front extends NetServer {
-  closeAllConnections(): void;
+  /** Closes what is still open at the end of the grace period (connections not yet handed over). */
+  closeAllConnections?(): void;
 }
 
 /**
  * Stops accepting, lets in-flight requests finish within `graceMs`, then closes what is left,
- * including what `onGraceExpired` closes (upgraded sockets the server no longer manages).
- * With `front`, that is the listening server and `server` is handed its connections.
+ * including what `onGraceExpired` closes (upgraded sockets the server no longer manages, HTTP/2
+ * sessions). With `front`, that is the listening server (a TLS or h2c front) and `server` is
+ * handed its connections; the front resolves once every connection it accepted is closed.
  */
 export function closeGracefully(server: Server, graceMs: number, onGraceExpired?: () => void, front?: Front): Promise<void> {
   const listening: NetServer = front ?? server;
@@ -73,7 +65,7 @@ export function closeGracefully(server: Server, graceMs: number, onGraceExpired?
     if (!listening.listening) return resolve();
     const timer = setTimeout(() => {
       server.closeAllConnections();
-      front?.closeAllConnections();
+      front?.closeAllConnections?.();
       onGraceExpired?.();
     }, graceMs);
     timer.unref();

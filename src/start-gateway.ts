@@ -20,20 +20,14 @@ import { ConfigReloader, type ReloadOutcome } from './reload.js';
 import { policyWarnings } from './config/policy-lint.js';
 import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control-plane.js';
-import { createSelfServiceUi } from './ui/index.js';
+import { selfServiceUiPerKratos } from './gateway/tenancy/tenant-ui.js';
 import { createAdminHandler, type AdminClusterHooks } from './admin/admin-app.js';
 import type { InvalidationChannel } from './gateway/session/store/invalidation-channel.js';
+import { createAdminHttp2 } from './admin/admin-http2.js';
+import { createH2cDispatcher } from './http/h2c-dispatch.js';
 import { reportIdentityServer } from './admin/kratos-health.js';
 import type { RestartPolicy, SupervisedIdentityServer } from './identity/index.js';
-import {
-  ADMIN_HEADERS_TIMEOUT_MS,
-  ADMIN_REQUEST_TIMEOUT_MS,
-  closeGracefully,
-  enforcedTimeouts,
-  listen,
-  ListenError,
-  serveThrough,
-} from './listen.js';
+import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS, closeGracefully, enforcedTimeouts, listen, ListenError } from './listen.js';
 import { createTlsDispatcher, type TlsFront } from './http/tls-dispatch.js';
 import type { CertificateReloader } from './http/certificate-reloader.js';
 import { loadProxyTlsPair, proxyTlsFiles, reloadProxyCertificates } from './gateway/transport/tls-certificates.js';
@@ -266,12 +260,9 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     if (config.ui.enabled) {
       mounts.push({
         prefix: config.ui.prefix,
-        router: createSelfServiceUi({
-          prefix: config.ui.prefix,
-          kratosPublicUrl: config.kratos.public_url,
-          browserKratosUrl: publicOrigin + config.kratos.mount_prefix,
-          logger, // the module names its own component (a second child() would repeat the key)
-        }),
+        // Per Kratos: an instance's hosts get its flows (tenancy/tenant-ui.ts). The UI names its
+        // own logger component (a second child() would repeat the key).
+        router: selfServiceUiPerKratos({ config, publicOrigin, current: core, logger }),
       });
     }
     let proxyUrl = '';
@@ -304,7 +295,6 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
           onClientError: (err, socket) =>
             logger.debug({ err: { message: err.message }, peer: socket.remoteAddress }, 'TLS handshake failed'),
         });
-        serveThrough(front, proxyServer);
       }
       proxyUrl = await listen(front ?? proxyServer, p.listen.host, p.listen.port, 'proxy.listen');
       closers.unshift(() => closeGracefully(proxyServer, p.shutdown_grace_ms, () => core.destroyUpgradedSockets(), front));
@@ -321,8 +311,18 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
         enforcedTimeouts(ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS),
         createAdminHandler(core, options.adminCluster),
       );
-      adminUrl = await listen(adminServer, config.admin.listen.host, config.admin.listen.port, 'admin.listen');
-      closers.push(() => closeGracefully(adminServer, 1_000));
+      // HTTP/2 without TLS on the same port: Envoy's ext_authz gRPC service (admin-http2.ts).
+      const adminHttp2 = createAdminHttp2(core);
+      const adminListener = createH2cDispatcher({
+        http1: adminServer,
+        http2: adminHttp2.server,
+        prefaceTimeoutMs: ADMIN_HEADERS_TIMEOUT_MS,
+      });
+      adminUrl = await listen(adminListener, config.admin.listen.host, config.admin.listen.port, 'admin.listen');
+      // Together: the listener has closed only once the HTTP/2 sessions have, too.
+      closers.push(async () => {
+        await Promise.all([closeGracefully(adminServer, 1_000, undefined, adminListener), adminHttp2.close(1_000)]);
+      });
       demoJwks.url = adminUrl + JWKS_PATH;
     }
 

@@ -3,8 +3,8 @@ import { runLoad, type LoadResult, type LoadSpec } from './load.js';
 import { cpuSeconds, machineCpu, sampleRss, waitForQuiet } from './proc.js';
 import type { Kratos } from './kratos.js';
 import type { RunningSystem } from './systems.js';
-import type { Row } from './report.js';
 import { cpus } from 'node:os';
+import type { Row } from './report.js';
 
 export interface Sample extends LoadResult {
   system: string;
@@ -77,9 +77,7 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-export const CORES = cpus().length;
-
-/** The medians of a system's repetitions (maxima for peaks and other load, sums for failures). */
+/** The medians (and the worst of RSS peak and other load, the sums of failures) of a system's samples: a report row. */
 export function summarize(samples: Sample[]): Row {
   return {
     rps: median(samples.map((s) => s.rps)),
@@ -94,3 +92,5 @@ export function summarize(samples: Sample[]): Row {
     errors: samples.reduce((a, s) => a + s.errors + s.timeouts, 0),
   };
 }
+
+export const CORES = cpus().length;

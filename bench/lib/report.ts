@@ -258,6 +258,16 @@ export function renderMarkdown(r: Report): string {
       '',
     );
 
+  const x = r.scenarios['ext-authz'];
+  if (x)
+    lines.push(
+      `## ${x.title}`,
+      '',
+      'The same decision (one cached session, the production configuration) asked of one kratos-gateway both ways, alternating, in this run; "CPU per call" is the gateway process\'s CPU time over the calls it answered. The gRPC load is node:http2 sending one CheckRequest encoded by Envoy\'s definitions (pseudo-headers, the session token, four more headers); a call counts when its answer is an allow.',
+      '',
+      ...(x.extra.table as string[]),
+      '',
+    );
   const w = r.scenarios.w;
   if (w)
     lines.push(

@@ -6,6 +6,7 @@
  */
 import { echoClient, grpc, type EchoClient, type Msg } from '../grpc/service.js';
 import type { LoadResult } from './worker.js';
+import { loadResultOf } from './latencies.js';
 
 export interface GrpcLoadSpec {
   kind: 'grpc';
@@ -36,14 +37,14 @@ export interface GrpcHolSpec {
 }
 
 export interface HolResult {
-  /** Latencies (ms) of the fast calls, all rounds. */
+  /** Latencies (ms) of the fast calls that succeeded, all rounds. */
   fastP50: number;
   fastP99: number;
   fastMax: number;
   fastCount: number;
   /** Fast calls that completed after the slow call of their round: stalled behind it. */
   fastAfterSlow: number;
-  /** Latency (ms) of each round's slow call. */
+  /** Latency (ms) of each round's slow call (when it succeeded). */
   slow: number[];
   failed: number;
 }
@@ -76,15 +77,14 @@ function metadata(token: string): grpc.Metadata {
   return md;
 }
 
-const quantile = (sorted: Float64Array | number[], p: number) =>
-  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
+const quantile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0);
 
-async function phase(cs: EchoClient[], spec: GrpcLoadSpec, seconds: number, cap: number) {
+/** `concurrency` loops of calls for `seconds` or until `cap` calls: latencies of the OK ones, every outcome counted. */
+async function phase(cs: EchoClient[], spec: GrpcLoadSpec, seconds: number, cap: number): Promise<LoadResult> {
   const md = metadata(spec.token);
-  const latencies = new Float64Array(Math.min(cap, 20_000_000));
+  const latencies: number[] = [];
   const status: Record<string, number> = {};
   let issued = 0;
-  let done = 0;
   const started = performance.now();
   const end = started + seconds * 1000;
   await Promise.all(
@@ -94,18 +94,12 @@ async function phase(cs: EchoClient[], spec: GrpcLoadSpec, seconds: number, cap:
         issued++;
         const t0 = performance.now();
         const code = await call(client, md, { text: TEXT });
-        if (done < latencies.length) latencies[done] = performance.now() - t0;
-        done++;
+        if (code === 0) latencies.push(performance.now() - t0);
         status[`grpc ${code}`] = (status[`grpc ${code}`] ?? 0) + 1;
       }
     }),
   );
-  return {
-    latencies: latencies.subarray(0, Math.min(done, latencies.length)).sort(),
-    status,
-    done,
-    seconds: (performance.now() - started) / 1000,
-  };
+  return loadResultOf(latencies, status, 0, (performance.now() - started) / 1000);
 }
 
 export async function runGrpc(spec: GrpcLoadSpec): Promise<LoadResult> {
@@ -114,24 +108,10 @@ export async function runGrpc(spec: GrpcLoadSpec): Promise<LoadResult> {
     const cap = spec.amount ?? 10_000_000;
     if (spec.warmup) await phase(cs, spec, spec.warmup, cap);
     const cpu = process.cpuUsage();
-    const r = await phase(cs, spec, spec.duration, cap);
+    const result = await phase(cs, spec, spec.duration, cap);
     const used = process.cpuUsage(cpu);
-    const ok = r.status['grpc 0'] ?? 0;
-    return {
-      rps: r.done / r.seconds,
-      p50: quantile(r.latencies, 0.5),
-      p90: quantile(r.latencies, 0.9),
-      p99: quantile(r.latencies, 0.99),
-      max: quantile(r.latencies, 1),
-      total: r.done,
-      ok,
-      non2xx: r.done - ok,
-      errors: 0,
-      timeouts: r.status[`grpc ${grpc.status.DEADLINE_EXCEEDED}`] ?? 0,
-      status: r.status,
-      seconds: r.seconds,
-      loadCpu: (used.user + used.system) / 1e6,
-    };
+    result.timeouts = result.status[`grpc ${grpc.status.DEADLINE_EXCEEDED}`] ?? 0;
+    return { ...result, loadCpu: (used.user + used.system) / 1e6 };
   } finally {
     for (const c of cs) c.close();
   }
@@ -154,11 +134,10 @@ export async function runGrpcHol(spec: GrpcHolSpec): Promise<LoadResult & { hol:
         const code = await call(client!, md, req);
         const ms = performance.now() - t0;
         status[`grpc ${code}`] = (status[`grpc ${code}`] ?? 0) + 1;
+        if (isSlow) slowDone = true;
         if (code !== 0) failed++;
-        if (isSlow) {
-          slowDone = true;
-          slow.push(ms);
-        } else {
+        else if (isSlow) slow.push(ms);
+        else {
           fast.push(ms);
           if (slowDone) fastAfterSlow++;
         }
@@ -173,21 +152,13 @@ export async function runGrpcHol(spec: GrpcHolSpec): Promise<LoadResult & { hol:
     client!.close();
   }
   fast.sort((a, b) => a - b);
-  const total = fast.length + slow.length;
   return {
-    rps: total / ((performance.now() - started) / 1000),
+    // Latency figures of the fast calls; calls/s counts the OK ones, slow included.
+    ...loadResultOf([...fast, ...slow], status, 0, (performance.now() - started) / 1000),
     p50: quantile(fast, 0.5),
     p90: quantile(fast, 0.9),
     p99: quantile(fast, 0.99),
     max: quantile(fast, 1),
-    total,
-    ok: total - failed,
-    non2xx: failed,
-    errors: 0,
-    timeouts: 0,
-    status,
-    seconds: (performance.now() - started) / 1000,
-    loadCpu: 0,
     hol: {
       fastP50: quantile(fast, 0.5),
       fastP99: quantile(fast, 0.99),

@@ -6,6 +6,8 @@
 import autocannon, { type Result } from 'autocannon';
 import WebSocket from 'ws';
 import type { GrpcHolSpec, GrpcLoadSpec, HolResult } from './grpc.js';
+import { loadResultOf } from './latencies.js';
+import { runGrpcCheck, type GrpcCheckLoadSpec } from './grpc-check.js';
 
 export type TokenPlan =
   | { mode: 'none' }
@@ -60,7 +62,7 @@ export interface WsLoadSpec {
 
 export type { GrpcHolSpec, GrpcLoadSpec, HolResult } from './grpc.js';
 
-export type LoadSpec = HttpLoadSpec | WsLoadSpec | GrpcLoadSpec | GrpcHolSpec;
+export type LoadSpec = HttpLoadSpec | WsLoadSpec | GrpcCheckLoadSpec | GrpcLoadSpec | GrpcHolSpec;
 
 export interface LoadResult {
   rps: number;
@@ -199,25 +201,7 @@ async function runWs(spec: WsLoadSpec, seconds: number): Promise<LoadResult> {
     }),
   );
   const secs = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]! : 0);
-  const ok = latencies.length;
-  const total = Object.values(status).reduce((a, b) => a + b, 0);
-  return {
-    rps: ok / secs,
-    p50: q(0.5),
-    p90: q(0.9),
-    p99: q(0.99),
-    max: q(1),
-    total,
-    ok,
-    non2xx: total - ok,
-    errors,
-    timeouts: 0,
-    status,
-    seconds: secs,
-    loadCpu: 0,
-  };
+  return loadResultOf(latencies, status, errors, secs);
 }
 
 // Specs arrive over IPC (token lists are too long for argv), one at a time; the process stays
@@ -236,6 +220,8 @@ process.on('message', async (msg: { spec: LoadSpec; id: number }) => {
       result = await runWs(spec, spec.duration);
       const used = process.cpuUsage(cpu);
       result.loadCpu = (used.user + used.system) / 1e6;
+    } else if (spec.kind === 'grpc-check') {
+      result = await runGrpcCheck(spec);
     } else {
       result = await runHttp(spec);
     }

@@ -89,6 +89,11 @@ export function routeProblems(routes: readonly RouteConfig[]): string[] {
     const upstream = new URL(c.upstream);
     if (upstream.search !== '' || upstream.hash !== '') problems.push(`routes.${index}.upstream: must not contain a query or fragment`);
     if (upstream.username !== '' || upstream.password !== '') problems.push(`routes.${index}.upstream: must not contain credentials`);
+    // h2c is HTTP/2 in the clear; h2 is negotiated by TLS ALPN: the scheme decides which one can work.
+    if (c.upstream_protocol === 'h2' && upstream.protocol !== 'https:')
+      problems.push(`routes.${index}.upstream_protocol: h2 needs an https upstream (h2c is HTTP/2 without TLS)`);
+    if (c.upstream_protocol === 'h2c' && upstream.protocol !== 'http:')
+      problems.push(`routes.${index}.upstream_protocol: h2c needs an http upstream (h2 is HTTP/2 over TLS)`);
     if (c.policy !== undefined) {
       // An anonymous route never has a session to evaluate: the policy could only ever refuse.
       if (c.auth === 'anonymous') problems.push(`routes.${index}.policy: needs a session; the route's auth is anonymous`);

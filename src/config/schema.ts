@@ -99,6 +99,10 @@ const cors = z
   })
   .strict();
 
+/** How the gateway speaks to a route's upstream: HTTP/1.1, HTTP/2 with prior knowledge (h2c), or HTTP/2 over TLS (ALPN h2). */
+export const upstreamProtocols = ['http1', 'h2c', 'h2'] as const;
+export type UpstreamProtocol = (typeof upstreamProtocols)[number];
+
 const route = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only (it becomes a metric label)'),
@@ -128,6 +132,8 @@ const route = z
         message: 'exactly one of path_prefix or path_glob is required',
       }),
     upstream: httpUrl,
+    /** `h2c` needs an `http://` upstream, `h2` an `https://` one (route-rules.ts). gRPC needs one of them. */
+    upstream_protocol: z.enum(upstreamProtocols).default('http1'),
     auth: z.enum(authModes).default('required'),
     /** Remove this prefix from the canonical path before forwarding. Must be a prefix of the match. */
     strip_prefix: pathPrefix.optional(),
@@ -135,7 +141,7 @@ const route = z
     identity_headers: headerMapping.optional(),
     /** What an unauthenticated request on a `required` route gets: browser redirect, JSON 401, or by request kind. */
     on_unauthenticated: z.enum(unauthenticatedResponses).default('auto'),
-    /** Allow WebSocket upgrades on this route (authenticated at the handshake like any request). */
+    /** Allow WebSocket upgrades on this route (authenticated at the handshake like any request); `http1` upstreams only. */
     websocket: z.boolean().default(true),
     /** Upstream response-header timeout. */
     timeout_ms: ms.default(30_000),

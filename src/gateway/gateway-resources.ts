@@ -3,6 +3,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 import { HttpForwarder } from './forward/http-forwarder.js';
+import { Http2Forwarder } from './forward/http2-forwarder.js';
 import { WebSocketForwarder } from './forward/websocket-forwarder.js';
 import { ConfigSnapshot } from './config-snapshot.js';
 import { SessionResolver } from './session/session-resolver.js';
@@ -32,6 +33,8 @@ export class GatewayResources {
   readonly resolvers: KratosResolvers;
   readonly metrics: GatewayMetrics;
   readonly http: HttpForwarder;
+  /** Routes with `upstream_protocol` h2c or h2. */
+  readonly http2: Http2Forwarder;
   readonly websocket: WebSocketForwarder;
   /** Value paths the resolver extracts: fixed at start (the resolver is a resource). */
   readonly valuePaths: ReadonlySet<string>;
@@ -81,6 +84,7 @@ export class GatewayResources {
     this.resolvers = new KratosResolvers(config, { metrics: this.metrics, logger, valuePaths, store });
     this.resolver = this.resolvers.top;
     this.http = new HttpForwarder(config.proxy.upstream_connections);
+    this.http2 = new Http2Forwarder(config.proxy.upstream_connections);
     this.websocket = new WebSocketForwarder((err, req) => {
       // The path only: a query string may carry a token, and credentials never reach the logs.
       this.logger.warn(
@@ -98,6 +102,6 @@ export class GatewayResources {
 
   async close(): Promise<void> {
     this.websocket.close();
-    await Promise.all([this.http.close(), this.resolvers.close()]);
+    await Promise.all([this.http.close(), this.http2.close(), this.resolvers.close()]);
   }
 }

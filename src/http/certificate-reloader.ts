@@ -8,6 +8,11 @@
  * rename, and a Kubernetes Secret volume never touches the names at all. There each name is a
  * symlink through `..data`, and an update renames a new `..data` symlink into place, so a change
  * of `..data` counts too. An event without a name (some platforms) always does.
+ *
+ * A watch holds the directory it found, not its path: once a directory on the way to a file is
+ * replaced (removed and made again, or a `current -> v2` symlink swapped in), the watch would
+ * see nothing more. So every directory on each path is watched for the name of the next step,
+ * and the watches are set up again from the paths before each reload.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -36,8 +41,9 @@ export interface CertificateReloaderOptions {
 export class CertificateReloader {
   private appliedDigest: string;
   private rejectedDigest: string | undefined;
-  private readonly watchers: FSWatcher[] = [];
+  private watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private debounceMs = 200;
 
   constructor(private readonly options: CertificateReloaderOptions) {
     this.appliedDigest = options.current.digest;
@@ -76,30 +82,55 @@ export class CertificateReloader {
   }
 
   watch(debounceMs = this.options.debounceMs ?? 200): void {
-    const { certFile, keyFile } = this.options.files;
+    this.debounceMs = debounceMs;
+    this.arm(true);
+  }
+
+  /** For each directory, the names in it whose change can change what the two paths read. */
+  private watchedNames(): Map<string, Set<string>> {
     const names = new Map<string, Set<string>>();
-    for (const file of [certFile, keyFile]) {
-      const dir = dirname(file);
-      names.set(dir, (names.get(dir) ?? new Set([KUBERNETES_DATA_LINK])).add(basename(file)));
+    const add = (dir: string, name: string) => names.set(dir, (names.get(dir) ?? new Set()).add(name));
+    for (const file of [this.options.files.certFile, this.options.files.keyFile]) {
+      add(dirname(file), KUBERNETES_DATA_LINK);
+      for (let path = file; dirname(path) !== path; path = dirname(path)) add(dirname(path), basename(path));
     }
-    for (const [dir, relevant] of names) {
-      const watcher = watch(dir, (_event, changed) => {
-        if (changed !== null && !relevant.has(changed)) return;
-        clearTimeout(this.timer);
-        this.timer = setTimeout(() => {
-          try {
-            this.reload('file change', true);
-          } catch (err) {
-            // From a timer: anything but a refused pair would end the process.
-            this.options.onWatchError?.(err as Error);
-          }
-        }, debounceMs);
-        this.timer.unref();
-      });
+    return names;
+  }
+
+  /** (Re)places the watches on the directories the paths name now. */
+  private arm(starting: boolean): void {
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+    for (const [dir, relevant] of this.watchedNames()) {
+      let watcher: FSWatcher;
+      try {
+        watcher = watch(dir, (_event, changed) => {
+          if (changed === null || relevant.has(changed)) this.changed();
+        });
+      } catch (err) {
+        // Told once, at start. Later, mid-replacement, a directory may be missing for a moment:
+        // the watch on its parent sees it come back.
+        if (starting) this.options.onWatchError?.(err as Error);
+        continue;
+      }
       watcher.unref();
       watcher.on('error', (err) => this.options.onWatchError?.(err));
       this.watchers.push(watcher);
     }
+  }
+
+  private changed(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      try {
+        this.arm(false);
+        this.reload('file change', true);
+      } catch (err) {
+        // From a timer: anything but a refused pair would end the process.
+        this.options.onWatchError?.(err as Error);
+      }
+    }, this.debounceMs);
+    this.timer.unref();
   }
 
   close(): void {

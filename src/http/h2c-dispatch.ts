@@ -13,6 +13,8 @@ export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin
 /** What the dispatcher hands sockets to: an http.Server or an http2 server, neither of them listening itself. */
 export interface ConnectionTaker {
   emit(event: 'connection', socket: Socket): boolean;
+  /** Only the HTTP/1.1 server is told (see createH2cDispatcher). */
+  emit(event: 'listening'): boolean;
 }
 
 export interface H2cDispatchOptions {
@@ -33,7 +35,7 @@ export function protocolOf(seen: Buffer): 'h2' | 'http1' | undefined {
 }
 
 export function createH2cDispatcher(options: H2cDispatchOptions): NetServer {
-  return createNetServer((socket) => {
+  const server = createNetServer((socket) => {
     let seen: Buffer = Buffer.alloc(0);
     const timer = options.prefaceTimeoutMs > 0 ? setTimeout(() => socket.destroy(), options.prefaceTimeoutMs).unref() : undefined;
     const done = () => {
@@ -72,4 +74,9 @@ export function createH2cDispatcher(options: H2cDispatchOptions): NetServer {
     socket.on('error', onError);
     socket.on('end', onEnd);
   });
+  // An http.Server tracks its connections, and so enforces headersTimeout and requestTimeout
+  // and can close idle connections, only once it has seen 'listening': it never listens
+  // itself here, so it is told when the dispatcher does.
+  server.on('listening', () => options.http1.emit('listening'));
+  return server;
 }

@@ -78,3 +78,19 @@ export function isHopByHopHeader(name: string): boolean {
 
 /** Hop-by-hop response headers never go back to the client from an upstream. */
 export const isHopByHopResponseHeader = isHopByHopHeader;
+
+/**
+ * Removes what must never be sent over HTTP/2 (RFC 9113 §8.2.2: connection-specific fields,
+ * with `te` allowed only as `trailers`) and `host`, which HTTP/2 carries as `:authority`. The
+ * pipeline has already removed the hop-by-hop fields and the names `Connection` listed; this
+ * keeps a request that did not pass through it from being refused by the HTTP/2 client.
+ */
+export function stripForHttp2(headers: Record<string, string | string[] | number | undefined>): void {
+  for (const name of HOP_BY_HOP) {
+    if (name === 'te' || headers[name] === undefined) continue;
+    delete headers[name];
+  }
+  const te = headers.te;
+  if (te !== undefined && String(te).trim().toLowerCase() !== 'trailers') delete headers.te;
+  delete headers.host;
+}

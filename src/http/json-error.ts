@@ -10,7 +10,36 @@ export function jsonErrorBody(code: number, message: string, error?: { readonly 
   });
 }
 
+/** An answer to write: on an HTTP response, or in an ext_authz CheckResponse. */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
 /** `error`: an error id and reason to pass on (Kratos's `session_aal2_required`). */
+export function jsonErrorAnswer(
+  code: number,
+  message: string,
+  headers?: Readonly<Record<string, string>>,
+  error?: { readonly id: string; readonly reason: string },
+): HttpAnswer {
+  return {
+    status: code,
+    headers: { ...headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+    body: jsonErrorBody(code, message, error),
+  };
+}
+
+export function sendHttpAnswer(res: ServerResponse, answer: HttpAnswer): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) });
+  res.end(answer.body);
+}
+
 export function sendJsonError(
   res: ServerResponse,
   code: number,
@@ -18,18 +47,7 @@ export function sendJsonError(
   headers?: Record<string, string>,
   error?: { readonly id: string; readonly reason: string },
 ): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = jsonErrorBody(code, message, error);
-  res.writeHead(code, {
-    ...headers,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-  });
-  res.end(body);
+  sendHttpAnswer(res, jsonErrorAnswer(code, message, headers, error));
 }
 
 /** The same answer on a raw socket, for a refused WebSocket handshake. Closes the connection. */

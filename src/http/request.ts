@@ -17,8 +17,14 @@ export function arrivedEncrypted(req: IncomingMessage): boolean {
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * What the observers (metrics, tracing, the access line) read of a request: an HTTP request, or
+ * the original request an ext_authz CheckRequest describes.
+ */
+export type RequestHead = Pick<IncomingMessage, 'method' | 'headers'>;
+
 /** An incoming X-Request-Id is kept when it is short and plain (it lands in logs); else a new one. */
-export function requestIdOf(req: IncomingMessage): string {
+export function requestIdOf(req: RequestHead): string {
   const incoming = req.headers['x-request-id'];
   return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }

@@ -49,6 +49,9 @@ export function createTlsDispatcher(options: TlsDispatchOptions): TlsFront {
     if (socket.alpnProtocol === 'h2' && http2 !== undefined) http2.emit('connection', socket);
     else options.http1.emit('connection', socket);
   });
+  // Neither HTTP server listens itself: the HTTP/1.1 one enforces its timeouts (and can close
+  // idle connections) only once told the front listens, as the h2c dispatcher tells it.
+  server.on('listening', () => options.http1.emit('listening'));
   // A failed handshake must never reach the process: the socket is closed, the listener goes on.
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
     options.onClientError?.(err, socket);

@@ -14,6 +14,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { credentialExtractors } from '../../src/gateway/pipeline/credentials/index.js';
 import { IDENTITY_ID_HEADER } from '../../src/gateway/pipeline/mutators/identity-headers.js';
 import { METHOD_OVERRIDE_HEADERS } from '../../src/gateway/config-snapshot.js';
+import { CHECK_PATH } from '../../src/gateway/transport/ext-authz/messages.js';
 
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 export const readExample = (path: string): string => readFileSync(join(repoRoot, 'config/examples', path), 'utf8');
@@ -97,8 +98,8 @@ export const contract = {
   returnToParam: production.login.return_to_param,
   /** The login URL's path when `login.redirect_url` is not set (pipeline/snapshot.ts). */
   loginPath: `${production.kratos.mount_prefix}/self-service/login/browser`,
-  /** Envoy's ext_authz v3 service, fixed by Envoy's data-plane API (envoy/service/auth/v3/external_auth.proto). */
-  grpcMethod: '/envoy.service.auth.v3.Authorization/Check',
+  /** Envoy's ext_authz v3 method the admin listener serves, from the gateway's .proto files (checked against Envoy's). */
+  grpcMethod: CHECK_PATH,
 };
 
 /** `host:port` or a URL's host and port: the admin Service at the admin port. */

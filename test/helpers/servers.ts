@@ -11,6 +11,7 @@ import type { GatewayConfig } from '../../src/config/schema.js';
 import { startGateway, type RunningGateway } from '../../src/start-gateway.js';
 import { createLogger } from '../../src/log.js';
 import { Writable } from 'node:stream';
+import { resolve } from 'node:path';
 
 export async function listenOnFreePort(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -215,6 +216,11 @@ export function memoryLogger() {
     },
   });
   return { logger: createLogger('info', sink), lines };
+}
+
+/** `embedded_kratos` on free ports with an in-memory database, configured by `configFile` (the repository's config/kratos.yml by default). */
+export function embeddedKratos(configFile = resolve('config/kratos.yml')) {
+  return { enabled: true, config_file: configFile, dsn: ':memory:', public_listen: { port: 0 }, admin_listen: { port: 0 } };
 }
 
 export function testConfig(raw: Record<string, unknown>): GatewayConfig {

@@ -5,7 +5,8 @@ import type { UpstreamErrorKind } from '../../observability/metrics.js';
 
 export interface ForwardFailure {
   kind: UpstreamErrorKind | 'client_abort';
-  status: 502 | 504 | 0;
+  /** What to answer; 0 when nothing can be (the response had started, or the client is gone). */
+  status: 502 | 503 | 504 | 0;
   message: string;
 }
 

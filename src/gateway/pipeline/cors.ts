@@ -92,6 +92,11 @@ export class CorsPolicy {
 /**
  * The preflight the gateway answers, or undefined: not a preflight, or the route the browser
  * asks about has no CORS policy (then it is an ordinary OPTIONS request).
+ *
+ * `passedOn`: an answered preflight is an allow that sends the OPTIONS itself on to the
+ * application (the decision API). Then another route that matches the OPTIONS decides it as
+ * an ordinary request: the preflight of one route must not let an anonymous OPTIONS through
+ * where another route requires a session.
  */
 export function corsPreflight(
   routes: RouteTable,
@@ -99,6 +104,7 @@ export function corsPreflight(
   host: string | undefined,
   path: string,
   headers: IncomingHttpHeaders,
+  passedOn: boolean,
 ): Preflight | undefined {
   if (method !== 'OPTIONS') return undefined;
   const origin = single(headers.origin);
@@ -106,6 +112,10 @@ export function corsPreflight(
   if (origin === undefined || requested === undefined || requested === '') return undefined;
   const route = routes.match(host, path, requested);
   if (typeof route !== 'object' || route.cors === undefined) return undefined;
+  if (passedOn && requested !== 'OPTIONS') {
+    const own = routes.match(host, path, 'OPTIONS');
+    if (own !== undefined && own !== route) return undefined;
+  }
   return { kind: 'preflight', route, headers: route.cors.preflightHeaders(origin, requested, headers['access-control-request-headers']) };
 }
 

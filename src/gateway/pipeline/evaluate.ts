@@ -67,6 +67,12 @@ export interface EvaluationInput {
   readonly headers: IncomingHttpHeaders;
   /** `req.httpVersion`, for the framing check; undefined for the decision API's original request. */
   readonly httpVersion?: string;
+  /**
+   * The route a front door chose for the request (ext_authz `context_extensions`): used as it is,
+   * instead of matching one by host, path and method. Envoy's own route table already decided
+   * where the request goes.
+   */
+  readonly route?: Route;
   /** The connection to the gateway is TLS (the X-Forwarded-Proto it sets); false for the decision API. */
   readonly encrypted?: boolean;
 }
@@ -149,10 +155,11 @@ export function evaluate(g: PipelineDeps, a: Arrival, e: EvaluationInput, trace?
     if (route === undefined || !route.websocket) return refuse('no_route', 404, 'No WebSocket route matches this request', route?.name);
   } else {
     if (transport === 'http' && g.control?.owns(target.path)) return { kind: 'control', target };
-    // CORS: a preflight for a route with a CORS policy is answered before authentication.
-    const preflight = corsPreflight(s.routes, e.method, e.host, target.path, headers);
+    // CORS: a preflight for a route with a CORS policy is answered before authentication (in the
+    // decision API, where the allow sends the OPTIONS on, only if no other route claims it).
+    const preflight = corsPreflight(s.routes, e.method, e.host, target.path, headers, transport === 'decision');
     if (preflight !== undefined) return preflight;
-    route = s.routes.match(e.host, target.path, e.method);
+    route = e.route ?? s.routes.match(e.host, target.path, e.method);
     if (route === AMBIGUOUS) return refuse('bad_request', 400, AMBIGUOUS_MESSAGE);
     // The decision API answers 403: nginx auth_request fails on anything but 2xx/401/403.
     if (route === undefined)

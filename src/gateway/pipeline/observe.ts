@@ -9,6 +9,7 @@ import type { GatewayConfig } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { GatewayMetrics } from '../../observability/metrics.js';
 import type { Tracing } from '../../observability/tracing/types.js';
+import type { RequestHead } from '../../http/request.js';
 
 /**
  * What the access line needs that is gone by the time it is written: the TCP peer (the socket
@@ -46,7 +47,7 @@ export function observeFailure(observe: Observe, req: IncomingMessage): void {
   if (a !== undefined && !a.observed) observe(req, a, 'none', 500);
 }
 
-export type Observe = (req: IncomingMessage, a: Arrival, route: string, status: number, identityId?: string, upstreamMs?: number) => void;
+export type Observe = (req: RequestHead, a: Arrival, route: string, status: number, identityId?: string, upstreamMs?: number) => void;
 
 /** What observing a request writes to: the request metrics, the tracing span, the access log. */
 export interface ObserverDeps {

@@ -1,4 +1,4 @@
-import type { AuthMode, HeaderMapping, RouteConfig } from '../../config/schema.js';
+import type { AuthMode, HeaderMapping, RouteConfig, UpstreamProtocol } from '../../config/schema.js';
 import {
   comparedMethod,
   differsRaw,
@@ -20,6 +20,7 @@ export interface Route {
   readonly name: string;
   readonly auth: AuthMode;
   readonly upstream: URL;
+  readonly upstreamProtocol: UpstreamProtocol;
   /** Upstream base path without trailing slash ('' for none). */
   readonly upstreamBasePath: string;
   /** strip_prefix in the match form (config/route-match.ts), and how many segments it has. */
@@ -27,6 +28,7 @@ export interface Route {
   readonly stripSegments: number;
   readonly identityHeaders: ReadonlyArray<readonly [header: string, valuePath: string]>;
   readonly onUnauthenticated: RouteConfig['on_unauthenticated'];
+  /** Only on an `http1` route: WebSocket upgrades are HTTP/1.1 (RFC 8441, WebSockets over HTTP/2, is not supported). */
   readonly websocket: boolean;
   readonly timeoutMs: number;
   /** `cors`: preflights answered by the gateway, CORS headers on every answer (pipeline/cors.ts). */
@@ -191,12 +193,13 @@ function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): C
       name: c.name,
       auth: c.auth,
       upstream,
+      upstreamProtocol: c.upstream_protocol,
       upstreamBasePath: upstream.pathname.replace(/\/+$/, ''),
       stripPrefix: c.strip_prefix === undefined ? undefined : matchForm(c.strip_prefix),
       stripSegments: c.strip_prefix === undefined ? 0 : c.strip_prefix.split('/').length - 1,
       identityHeaders: Object.entries(mapping).map(([h, p]) => [h.toLowerCase(), p] as const),
       onUnauthenticated: c.on_unauthenticated,
-      websocket: c.websocket,
+      websocket: c.websocket && c.upstream_protocol === 'http1',
       timeoutMs: c.timeout_ms,
       cors: c.cors === undefined ? undefined : new CorsPolicy(c.cors),
     },

@@ -155,10 +155,13 @@ export class SessionResolver {
       // is for (a revocation, new traits); the store did not keep it. A caller that arrived
       // after the purge, coalesced onto that whoami, asks again: the request after a revocation
       // is judged by Kratos's answer after it. A caller from before the purge was concurrent
-      // with the change and takes the answer as Kratos gave it.
-      for (let asked = 1; !value.negative && purges !== undefined; asked++) {
+      // with the change and takes the answer as Kratos gave it (so does one that came before it
+      // was asked: any purge since is since it came). When the record has lost the identity (a
+      // flood of other purges), each question is answered the safe way: "purged since it was
+      // asked", and "not known to be purged since this caller came", so that caller asks again.
+      for (let asked = 1; !value.negative && purges !== undefined && calledAt > value.askedAt; asked++) {
         const identityId = identityScope(key, value.session.identityId);
-        if (!purges.identityPurgedSince(value.askedAt, identityId) || purges.identityPurgedSince(calledAt, identityId)) break;
+        if (!purges.identityPurgedSince(value.askedAt, identityId) || purges.identityPurgeRecordedSince(calledAt, identityId)) break;
         // Purges of this identity landing during every re-ask: no answer can be trusted.
         if (asked === 3) return { status: 'unavailable', reason: 'connect' };
         // Kept only if asked after every purge of its identity, and dropped by any later one.

@@ -17,8 +17,10 @@ import { normalizeHost } from '../routing/route-table.js';
 /** `extra`: a step-up's `aal=aal2` or `refresh=true`. */
 export function tenantLoginLocation(s: ConfigSnapshot, hostHeader: string | undefined, target: RequestTarget, extra?: string): string {
   const name = normalizeHost(hostHeader);
+  const base = `${new URL(s.publicOrigin).protocol}//${name}`;
   const port = /:(\d{1,5})$/.exec(hostHeader ?? '')?.[1];
-  const origin = `${new URL(s.publicOrigin).protocol}//${name}${port === undefined ? '' : ':' + port}`;
+  // A port that is no port (past 65535) is left out: the host name is the instance's all the same.
+  const origin = port !== undefined && URL.canParse(`${base}:${port}`) ? `${base}:${port}` : base;
   const login = `${origin}${s.config.kratos.mount_prefix}/self-service/login/browser`;
   const returnTo = new ReturnToPolicy(origin, []).validate(origin + target.path + target.search);
   const params = [

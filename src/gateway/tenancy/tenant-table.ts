@@ -20,6 +20,9 @@ export interface KratosTenant {
   readonly credentialSources: readonly CredentialExtractor[];
 }
 
+/** A host name as normalizeHost gives it: dot-separated labels of letters, digits, `-` and `_`. */
+const HOST_NAME = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
+
 export class TenantTable {
   private readonly exact = new Map<string, KratosTenant>();
   private readonly wildcards: Array<{ pattern: HostPattern; tenant: KratosTenant }> = [];
@@ -43,6 +46,10 @@ export class TenantTable {
   match(hostHeader: string | undefined): KratosTenant | undefined {
     if (hostHeader === undefined) return undefined;
     const host = normalizeHost(hostHeader);
+    // Only a host name can be an instance's: a wildcard compares the end of the string, and
+    // `evil.example/.acme.test` ends like `*.acme.test` too. The login URL is built on this
+    // host (tenant-login.ts), so a match must be a host name whole, or it leads elsewhere.
+    if (!HOST_NAME.test(host)) return undefined;
     const exact = this.exact.get(host);
     if (exact !== undefined) return exact;
     for (const w of this.wildcards) if (hostMatches(w.pattern, host)) return w.tenant;

@@ -17,8 +17,8 @@
  * A request none of them names (the prefix alone, X-Forwarded-* without -Uri) is a 400, never
  * taken to be a request for "/".
  *
- * A CORS preflight for a route with `cors` is allowed with the CORS headers for the proxy to copy
- * back (pipeline/cors.ts).
+ * A CORS preflight for a route with `cors` (that no other route claims as an OPTIONS) is allowed
+ * with the CORS headers for the proxy to copy back (pipeline/cors.ts).
  *
  * nginx's auth subrequest and Traefik's ForwardAuth request are GETs whatever the client sent,
  * so in those two forms only the method header names the method. Without it the method is
@@ -27,9 +27,9 @@
  * refused: the proxy passes it on, and the upstream would serve the request as another method.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { sendJsonError } from '../../http/json-error.js';
+import { jsonErrorAnswer, sendHttpAnswer, sendJsonError, type HttpAnswer } from '../../http/json-error.js';
 import { sendLoginRedirect } from './login-redirect.js';
-import { evaluate, type PipelineDeps } from '../pipeline/evaluate.js';
+import { evaluate, type PipelineDeps, type Refuse } from '../pipeline/evaluate.js';
 import { arrive, createObserver, observeFailure, type ObserverDeps } from '../pipeline/observe.js';
 import { WWW_AUTHENTICATE } from '../pipeline/refuse.js';
 import { normalizeHeaderName } from '../../http/header-name.js';
@@ -59,15 +59,33 @@ interface OriginalRequest {
   mayRedirect: boolean;
 }
 
-/** The headers by which a front door names the original request (nginx's, then Traefik's), as Node spells them. */
+/**
+ * The headers by which a front door names the original request (nginx's, then Traefik's), as
+ * Node spells them, and the part of a request line (Envoy's form) that names the same thing:
+ * the scheme is not in it.
+ */
 const NAMING_HEADERS = [
-  ['x-original-uri', 'X-Original-URI'],
-  ['x-original-method', 'X-Original-Method'],
-  ['x-forwarded-uri', 'X-Forwarded-Uri'],
-  ['x-forwarded-method', 'X-Forwarded-Method'],
-  ['x-forwarded-host', 'X-Forwarded-Host'],
-  ['x-forwarded-proto', 'X-Forwarded-Proto'],
+  ['x-original-uri', 'X-Original-URI', 'path'],
+  ['x-original-method', 'X-Original-Method', 'method'],
+  ['x-forwarded-uri', 'X-Forwarded-Uri', 'path'],
+  ['x-forwarded-method', 'X-Forwarded-Method', 'method'],
+  ['x-forwarded-host', 'X-Forwarded-Host', 'host'],
+  ['x-forwarded-proto', 'X-Forwarded-Proto', undefined],
 ] as const;
+
+/**
+ * The first naming header that says something other than the decision request's own request
+ * line (path below the prefix, method, Host) says. An empty method header names no method
+ * (methodIn).
+ */
+function disagreesWithRequestLine(h: IncomingHttpHeaders, line: { path: string; method: string | undefined; host: string | undefined }) {
+  for (const [name, spelled, part] of NAMING_HEADERS) {
+    const v = h[name];
+    if (v === undefined || part === undefined || (part === 'method' && v === '')) continue;
+    if (v !== line[part]) return spelled;
+  }
+  return undefined;
+}
 
 function single(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -78,7 +96,7 @@ function single(v: string | string[] | undefined): string | undefined {
  * disagree about `post`: some fold it into POST, others serve it as a method of its own, so
  * neither reading is safe. A header sent twice reaches the gateway as a list (`POST, GET`).
  */
-const METHOD = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;
+export const METHOD = /^[!#$%&'*+.^_`|~0-9A-Z-]+$/;
 
 /** A method header's value: `{ method: undefined }` when it is absent or empty, an error message when it names no one method. */
 function methodIn(v: string | string[] | undefined, header: string): { method: string | undefined } | string {
@@ -121,12 +139,16 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
   }
   const originalUri = single(h['x-original-uri']);
   const traefikNamed = h['x-forwarded-uri'] !== undefined || h['x-forwarded-method'] !== undefined;
-  // Envoy names the request by the path it appends below the prefix and passes client headers
-  // on: a naming header beside a different path may be the client's, so neither is judged.
+  // Envoy names the request by its request line (the path it appends below the prefix, its
+  // method and Host) and passes client headers on: a naming header beside it that names any
+  // part differently may be the client's, so neither is judged. Comparing the path alone would
+  // let a client that copies its path into X-Forwarded-Uri name the host and method.
   const pathNamed = (req.url ?? '').slice(prefix.length);
-  const headerNamed = originalUri ?? single(h['x-forwarded-uri']);
-  if (pathNamed.startsWith('/') && headerNamed !== undefined && headerNamed !== pathNamed) {
-    return 'the path below the decision prefix and X-Original-URI/X-Forwarded-Uri both name the request, differently; the proxy must send only one';
+  const differs = pathNamed.startsWith('/')
+    ? disagreesWithRequestLine(h, { path: pathNamed, method: req.method, host: h.host })
+    : undefined;
+  if (differs !== undefined) {
+    return `the decision request's own request line (the path below the prefix, its method and Host) and ${differs} both name the request, differently; the proxy must send only one`;
   }
   if (originalUri !== undefined) {
     // nginx names the request with X-Original-URI and passes the client's own headers on to
@@ -160,6 +182,20 @@ function originalRequest(s: ConfigSnapshot, req: IncomingMessage, prefix: string
   if (!pathNamed.startsWith('/')) return NAMES_NO_REQUEST;
   // Envoy's check request has the original request's method.
   return { method: req.method, methodHeader: 'The request method', host: h.host, rawTarget: pathNamed, mayRedirect: false };
+}
+
+/**
+ * A refusal as the decision API answers it to a front door that does not pass a redirect on
+ * (nginx, Envoy; the ext_authz gRPC service too): the status, JSON body and headers.
+ */
+export function decisionRefusal(outcome: Refuse): HttpAnswer {
+  // nginx auth_request fails on anything but 2xx/401/403, so the login URL rides on the 401
+  // (auth_request_set … $upstream_http_location) and nginx redirects. The gateway builds it
+  // because it validates return_to and nginx cannot URL-encode it.
+  if (outcome.location !== undefined)
+    return jsonErrorAnswer(401, outcome.message, { location: outcome.location, 'www-authenticate': WWW_AUTHENTICATE });
+  // A forbidden browser navigation gets JSON here too: the proxy in front renders its own 403 page.
+  return jsonErrorAnswer(outcome.status, outcome.message, outcome.headers, outcome.error);
 }
 
 const NAMES_NO_REQUEST =
@@ -244,21 +280,13 @@ export function createDecisionHandler(g: DecisionDeps) {
     if (a.cors !== undefined) setCorsHeaders(res, a.cors);
     if (outcome.kind === 'refuse') {
       // A login or step-up redirect (the location carries `aal=aal2` / `refresh=true` for a step-up).
-      if (outcome.location !== undefined) {
-        if (original.mayRedirect) {
-          sendLoginRedirect(res, outcome.location);
-          return observe(req, a, outcome.route, 302);
-        }
-        // nginx auth_request fails on anything but 2xx/401/403, so the login URL rides on
-        // the 401 (auth_request_set … $upstream_http_location) and nginx redirects. The
-        // gateway builds it because it validates return_to and nginx cannot URL-encode it.
-        res.setHeader('location', outcome.location);
-        sendJsonError(res, 401, outcome.message, { 'www-authenticate': WWW_AUTHENTICATE });
-        return observe(req, a, outcome.route, 401);
+      if (outcome.location !== undefined && original.mayRedirect) {
+        sendLoginRedirect(res, outcome.location);
+        return observe(req, a, outcome.route, 302);
       }
-      // A forbidden browser navigation gets JSON here too: the proxy in front renders its own 403 page.
-      sendJsonError(res, outcome.status, outcome.message, outcome.headers as Record<string, string> | undefined, outcome.error);
-      return observe(req, a, outcome.route, outcome.status);
+      const answer = decisionRefusal(outcome);
+      sendHttpAnswer(res, answer);
+      return observe(req, a, outcome.route, answer.status);
     }
     if (outcome.kind === 'control') throw new Error('unreachable: the decision API has no control plane');
     const out = outcome.headers as Record<string, string | string[]>;

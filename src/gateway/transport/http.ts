@@ -11,6 +11,7 @@ import { sendForbiddenPage } from './forbidden-page.js';
 import { sendLoginRedirect } from './login-redirect.js';
 import type { ConfigSnapshot } from '../config-snapshot.js';
 import type { HttpForwarder } from '../forward/http-forwarder.js';
+import type { Http2Forwarder } from '../forward/http2-forwarder.js';
 import { evaluate, evaluationInput, type ControlPaths, type PipelineDeps } from '../pipeline/evaluate.js';
 import { arrive, observeFailure, type Observe } from '../pipeline/observe.js';
 import type { Refuse } from '../pipeline/refuse.js';
@@ -32,6 +33,8 @@ export interface HttpTransportDeps extends PipelineDeps {
   readonly snapshot: ConfigSnapshot;
   readonly control: ControlPlane | undefined;
   readonly http: Pick<HttpForwarder, 'forward'>;
+  /** Routes whose upstream speaks HTTP/2 (h2c, h2). */
+  readonly http2: Pick<Http2Forwarder, 'forwardHttp1'>;
   readonly metrics: Pick<GatewayMetrics, 'upstreamError'>;
   readonly tracing?: Pick<Tracing, 'startRequest'> | undefined;
 }
@@ -147,17 +150,21 @@ export function createHttpTransport(g: HttpTransportDeps, observe: Observe, clos
     const extra = outcome.setCookie ? { 'set-cookie': outcome.setCookie } : undefined;
     allowBody(req, res);
     const upstreamTrace = trace?.startUpstream(req.headers, route.upstream, method);
-    const result = await g.http.forward(
-      req,
-      res,
-      route.upstream.origin,
-      upstreamPath(route, target.path, target.search),
-      req.headers,
-      hasBody,
-      route.timeoutMs,
-      extra,
-      a.cors === undefined ? undefined : replaceUpstreamCors,
-    );
+    const path = upstreamPath(route, target.path, target.search);
+    const protocol = route.upstreamProtocol;
+    const editResponseHeaders = a.cors === undefined ? undefined : replaceUpstreamCors;
+    const result = await (protocol === 'http1'
+      ? g.http.forward(req, res, route.upstream.origin, path, req.headers, hasBody, route.timeoutMs, extra, editResponseHeaders)
+      : g.http2.forwardHttp1(req, res, req.headers, hasBody, {
+          method,
+          path,
+          authority: req.headers.host,
+          upstream: route.upstream,
+          protocol,
+          timeoutMs: route.timeoutMs,
+          responseHeaders: extra,
+          editResponseHeaders,
+        }));
     upstreamTrace?.end('failure' in result ? result.failure.status : result.status, 'failure' in result ? result.failure.kind : undefined);
     if ('failure' in result) {
       const f = result.failure;

@@ -6,7 +6,8 @@
  * value, cookie, token or query string is ever put on a span: only methods, canonical paths,
  * route names, host names, status codes and outcomes.
  */
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestHead } from '../../http/request.js';
 import {
   ROOT_CONTEXT,
   SpanKind,
@@ -230,7 +231,7 @@ export class OtelTracing implements Tracing {
   private readonly provider: TracerProvider;
   private readonly tracer: Tracer;
   /** Request → its trace, so the single exit point of the pipeline (observe) can end the span without threading it through every call. */
-  private readonly live = new WeakMap<IncomingMessage, RequestSpan>();
+  private readonly live = new WeakMap<RequestHead, RequestSpan>();
   private readonly shutdownBudgetMs: number;
 
   constructor(settings: TracingSettings, logger: Logger) {
@@ -248,7 +249,7 @@ export class OtelTracing implements Tracing {
     this.shutdownBudgetMs = settings.exporter.timeoutMs + 1_000;
   }
 
-  startRequest(req: IncomingMessage, kind: 'proxy' | 'decision' | 'websocket'): RequestTrace {
+  startRequest(req: RequestHead, kind: 'proxy' | 'decision' | 'websocket'): RequestTrace {
     const method = req.method ?? 'GET';
     const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     const span = this.tracer.startSpan(
@@ -261,7 +262,7 @@ export class OtelTracing implements Tracing {
     return t;
   }
 
-  finishRequest(req: IncomingMessage, route: string, status: number): string | undefined {
+  finishRequest(req: RequestHead, route: string, status: number): string | undefined {
     const t = this.live.get(req);
     if (t === undefined) return undefined;
     this.live.delete(req);

@@ -7,7 +7,8 @@
  * AsyncLocalStorage context manager: the request knows its own trace, and nothing pays for
  * async context tracking.
  */
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestHead } from '../../http/request.js';
 
 export interface Tracing {
   /**
@@ -15,9 +16,9 @@ export interface Tracing {
    * `traceparent` is valid. The caller's context only parents spans and decides sampling under
    * a parent-based sampler; nothing security-related reads it.
    */
-  startRequest(req: IncomingMessage, kind: 'proxy' | 'decision' | 'websocket'): RequestTrace;
+  startRequest(req: RequestHead, kind: 'proxy' | 'decision' | 'websocket'): RequestTrace;
   /** Ends the request span started for `req`, if any. Returns its trace id for the access line. */
-  finishRequest(req: IncomingMessage, route: string, status: number): string | undefined;
+  finishRequest(req: RequestHead, route: string, status: number): string | undefined;
   /** Flushes what is queued to the exporter. */
   shutdown(): Promise<void>;
 }

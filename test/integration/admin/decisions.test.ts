@@ -163,6 +163,28 @@ describe('forward-auth decision API', () => {
     assert.equal((await decide(trusted, '/decisions/public/x', { host: 'app.example', 'x-original-uri': '/public/x' })).status, 200);
   });
 
+  test("a path below the prefix names the request whole: a naming header's method or host that differs is a 400", async () => {
+    // Envoy (trusted, e.g. inside a listed pod CIDR) names the request by its request line: the
+    // path below the prefix, its method and Host. A client that copies its own path into
+    // X-Forwarded-Uri / X-Original-URI must not get the rest of the request named by its
+    // X-Forwarded-Host or -Method instead: here a required route on admin.example would be
+    // judged as the anonymous one on app.example.
+    const hijacks: Array<[string, Record<string, string>, string]> = [
+      ['X-Forwarded-Host', { host: 'admin.example', 'x-forwarded-uri': '/public/x', 'x-forwarded-host': 'app.example' }, 'GET'],
+      ['X-Forwarded-Method', { host: 'app.example', 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET' }, 'POST'],
+      ['X-Original-Method', { host: 'app.example', 'x-original-uri': '/public/x', 'x-original-method': 'GET' }, 'POST'],
+    ];
+    for (const [header, headers, method] of hijacks) {
+      const res = await decide(trusted, '/decisions/public/x', headers, method);
+      assert.equal(res.status, 400, header);
+      assert.match(res.text, new RegExp(header), header);
+    }
+    // Headers that say what the request line says change nothing.
+    const same = { host: 'app.example', 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'POST', 'x-forwarded-host': 'app.example' };
+    assert.equal((await decide(trusted, '/decisions/public/x', same, 'POST')).status, 200);
+    assert.equal((await decide(trusted, '/decisions/x', { ...same, 'x-forwarded-uri': '/x' }, 'POST')).status, 401);
+  });
+
   test('a decision request that names no original request is a 400, never judged as a request for /', async () => {
     // nginx without X-Original-URI calls the prefix itself; Envoy always appends the original
     // path, which starts with "/". Judged as "/", every request would get the answer of the route for "/".

@@ -107,3 +107,67 @@ describe('CORS in the decision API', () => {
     assert.equal(allowed.headers['access-control-expose-headers'], 'X-Total-Count');
   });
 });
+
+describe('CORS in the decision API: the OPTIONS request of another route', () => {
+  // After a 200 the front door sends the preflight on to the application. A preflight is asked
+  // about the route of the requested method, but the OPTIONS itself may be another route's
+  // request: that route's authentication decides it, or the allow would let an anonymous
+  // OPTIONS (with any body) through to where the route table requires a session.
+  let kratos: Awaited<ReturnType<typeof startFakeKratos>>;
+  let gw: Awaited<ReturnType<typeof startTestGateway>>;
+
+  before(async () => {
+    kratos = await startFakeKratos();
+    gw = await startTestGateway({
+      kratos: { public_url: kratos.url },
+      routes: [
+        {
+          name: 'uploads',
+          match: { host: 'app.test', path_prefix: '/uploads', methods: ['PUT'] },
+          upstream: UPSTREAM,
+          cors: { allowed_origins: [APP], allowed_methods: ['PUT'] },
+        },
+        { name: 'site', match: { host: 'app.test', path_prefix: '/' }, upstream: UPSTREAM, auth: 'required' },
+        {
+          name: 'media',
+          match: { host: 'media.test', path_prefix: '/media', methods: ['PUT'] },
+          upstream: UPSTREAM,
+          cors: { allowed_origins: [APP], allowed_methods: ['PUT'] },
+        },
+        {
+          name: 'media-read',
+          match: { host: 'media.test', path_prefix: '/media', methods: ['GET'] },
+          upstream: UPSTREAM,
+          auth: 'required',
+        },
+      ],
+    });
+  });
+  after(async () => {
+    await gw.shutdown();
+    await kratos.close();
+  });
+
+  const envoy = async (path: string, headers: Record<string, string>) => {
+    const res = await request(gw.adminUrl + '/decisions' + path, {
+      method: 'OPTIONS',
+      headers: { accept: 'application/json', ...headers },
+    });
+    return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+  };
+  const asks = { origin: APP, 'access-control-request-method': 'PUT' };
+
+  test("an OPTIONS that another route (here 'site', required) matches is judged by that route, not allowed as a preflight", async () => {
+    const r = await envoy('/uploads/x', { ...asks, host: 'app.test' });
+    assert.equal(r.status, 401, r.text);
+    assert.equal(r.headers['access-control-allow-methods'], undefined);
+  });
+
+  test('an OPTIONS that no route matches is allowed as the preflight of the route asked about', async () => {
+    // media.test has routes for PUT and GET only: no route claims the OPTIONS itself.
+    const r = await envoy('/media/x', { ...asks, host: 'media.test' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers['access-control-allow-origin'], APP);
+    assert.equal(r.headers['access-control-allow-methods'], 'PUT');
+  });
+});

@@ -7,22 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
 import { request } from 'undici';
 import { startGateway, type StartOptions } from '../../../src/start-gateway.js';
-import { freePort, memoryLogger, startEchoUpstream, testConfig } from '../../helpers/servers.js';
+import { embeddedKratos, freePort, memoryLogger, startEchoUpstream, testConfig } from '../../helpers/servers.js';
 
 async function gatewayWithIdentity(upstream: string, options: Partial<StartOptions> = {}) {
   const port = await freePort();
   const config = testConfig({
     proxy: { listen: { port }, public_base_url: `http://127.0.0.1:${port}` },
-    embedded_kratos: {
-      enabled: true,
-      config_file: resolve('config/kratos.yml'),
-      dsn: ':memory:',
-      public_listen: { port: 0 },
-      admin_listen: { port: 0 },
-    },
+    embedded_kratos: embeddedKratos(),
     routes: [{ name: 'app', match: { path_prefix: '/' }, upstream, auth: 'required' }],
   });
   return startGateway(config, { logger: memoryLogger().logger, ...options });

@@ -14,24 +14,16 @@ import { threadId, Worker } from 'node:worker_threads';
 import { request } from 'undici';
 import { parse, stringify } from 'yaml';
 import { startGateway } from '../../../src/start-gateway.js';
-import { freePort, memoryLogger, startEchoUpstream, startTestGateway, testConfig } from '../../helpers/servers.js';
+import { embeddedKratos, freePort, memoryLogger, startEchoUpstream, startTestGateway, testConfig } from '../../helpers/servers.js';
 
 type Echo = Awaited<ReturnType<typeof startEchoUpstream>>;
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
-
-const embedded = (configFile = resolve('config/kratos.yml')) => ({
-  enabled: true,
-  config_file: configFile,
-  dsn: ':memory:',
-  public_listen: { port: 0 },
-  admin_listen: { port: 0 },
-});
 
 async function gatewayWithIdentity(upstream: string): Promise<Gateway> {
   const port = await freePort();
   return startTestGateway({
     proxy: { listen: { port }, public_base_url: `http://127.0.0.1:${port}` },
-    embedded_kratos: embedded(),
+    embedded_kratos: embeddedKratos(),
     routes: [
       { name: 'public', match: { path_prefix: '/public' }, upstream, auth: 'anonymous' },
       { name: 'app', match: { path_prefix: '/' }, upstream, auth: 'required' },
@@ -122,7 +114,7 @@ describe('embedded identity server on a worker thread', () => {
       writeFileSync(join(dir, 'identity.schema.json'), readFileSync(resolve('config/identity.schema.json')));
       writeFileSync(file, stringify({ ...raw, session: { lifespan: 'forever' } }));
       await assert.rejects(
-        startGateway(testConfig({ embedded_kratos: embedded(file) }), { logger: memoryLogger().logger }),
+        startGateway(testConfig({ embedded_kratos: embeddedKratos(file) }), { logger: memoryLogger().logger }),
         (err: unknown) => {
           assert.ok(err instanceof Error);
           assert.equal(err.name, 'KratosConfigError');

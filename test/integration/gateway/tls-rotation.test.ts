@@ -171,6 +171,41 @@ describe('proxy TLS certificate rotation', () => {
     }
   });
 
+  it('a directory symlink swapped, then the directory removed and made again: each change is seen', async () => {
+    // cert_file is current/tls.crt with current -> v1: a deployment swaps `current` (ln -sfn),
+    // which changes nothing inside the directory the files were first found in.
+    const base = join(dir, 'swapped');
+    const version = (name: string, c: TestCertificate) => {
+      mkdirSync(join(base, name));
+      overwrite(c, join(base, name, 'tls.crt'), join(base, name, 'tls.key'));
+    };
+    mkdirSync(base);
+    version('v1', one);
+    symlinkSync('v1', join(base, 'current'));
+    const [certFile, keyFile] = [join(base, 'current', 'tls.crt'), join(base, 'current', 'tls.key')];
+    const stack = await tlsStack(certFile, keyFile);
+    try {
+      const url = stack.gw.proxyUrl;
+      assert.equal(await served(url), one.fingerprint256);
+
+      version('v2', two);
+      symlinkSync('v2', join(base, 'current.tmp'));
+      renameSync(join(base, 'current.tmp'), join(base, 'current'));
+      await untilServed(url, two.fingerprint256);
+
+      // Now the files live in v2: a change there is seen too.
+      overwrite(three, certFile, keyFile);
+      await untilServed(url, three.fingerprint256);
+
+      // The directory removed and made again with new files.
+      rmSync(join(base, 'v2'), { recursive: true });
+      version('v2', one);
+      await untilServed(url, one.fingerprint256);
+    } finally {
+      await stack.close();
+    }
+  });
+
   it('a broken new pair keeps the running certificate, logged once by key path; the next good pair applies', async () => {
     const { stack, certFile, keyFile } = await stackWithFilesIn('broken');
     try {

@@ -5,10 +5,9 @@
  * trusts it as a proxy.
  */
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { request } from 'undici';
-import { freePort, startTestGateway } from '../../helpers/servers.js';
+import { embeddedKratos, freePort, startTestGateway } from '../../helpers/servers.js';
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 const gateways: Gateway[] = [];
@@ -20,13 +19,7 @@ async function gateway(trustedProxies: string[]): Promise<string> {
   const port = await freePort();
   const gw = await startTestGateway({
     proxy: { listen: { port }, public_base_url: `http://127.0.0.1:${port}`, trusted_proxies: trustedProxies },
-    embedded_kratos: {
-      enabled: true,
-      config_file: resolve('config/kratos.yml'),
-      dsn: ':memory:',
-      public_listen: { port: 0 },
-      admin_listen: { port: 0 },
-    },
+    embedded_kratos: embeddedKratos(),
     routes: [],
   });
   gateways.push(gw);

@@ -1,8 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
 import { request } from 'undici';
-import { freePort, startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
+import { embeddedKratos, freePort, startEchoUpstream, startTestGateway } from '../../helpers/servers.js';
 
 type Echo = Awaited<ReturnType<typeof startEchoUpstream>>;
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
@@ -25,13 +24,7 @@ describe('Kratos public API mount with the embedded identity server', () => {
     const port = await freePort();
     gw = await startTestGateway({
       proxy: { listen: { port }, public_base_url: `http://127.0.0.1:${port}` },
-      embedded_kratos: {
-        enabled: true,
-        config_file: resolve('config/kratos.yml'),
-        dsn: ':memory:',
-        public_listen: { port: 0 },
-        admin_listen: { port: 0 },
-      },
+      embedded_kratos: embeddedKratos(),
       session_cache: { ttl_cap_ms: 600_000 },
       identity_headers: { 'X-User-First-Name': 'identity.traits.name.first' },
       routes: [{ name: 'app', match: { path_prefix: '/' }, upstream: upstream.url, auth: 'required' }],

@@ -65,6 +65,14 @@ describe('a bad proxy.tls: validate and start exit 2 with a config error', () =>
     await refuse(file, /^config error: proxy\.tls\.cert_file: .*junk\.crt: no PEM certificate in it/);
   });
 
+  test('a key file that is a named pipe nobody writes: refused at once, not waited on', async () => {
+    // Opening a FIFO for reading blocks until a writer comes: a blocking open would hang
+    // validate and a start (and, on a reload, every connection of a running gateway).
+    execFileSync('mkfifo', [join(dir, 'pipe.key')]);
+    const file = configFile('pipe', { cert_file: 'a.crt', key_file: 'pipe.key' });
+    await refuse(file, /^config error: proxy\.tls\.key_file: .*pipe\.key: a named pipe, not a file$/);
+  });
+
   test('a certificate without its key, and a minimum version that does not exist', async () => {
     await refuse(
       configFile('half', { cert_file: 'a.crt' }),

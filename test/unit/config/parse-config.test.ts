@@ -129,6 +129,21 @@ describe('cross-key rules', () => {
       /^routes\.0\.strip_prefix: /,
     );
   });
+  test('upstream_protocol: http1 by default; h2 needs an https upstream and h2c an http one, named by key', () => {
+    assert.equal(parseConfig({ routes: [ROUTE] }).routes[0]!.upstream_protocol, 'http1');
+    assert.equal(parseConfig({ routes: [{ ...ROUTE, upstream_protocol: 'h2c' }] }).routes[0]!.upstream_protocol, 'h2c');
+    assert.equal(
+      parseConfig({ routes: [{ ...ROUTE, upstream: 'https://grpc:443', upstream_protocol: 'h2' }] }).routes[0]!.upstream_protocol,
+      'h2',
+    );
+    assert.deepEqual(problems({ routes: [ROUTE, { ...ROUTE, name: 'b', match: { path_prefix: '/b' }, upstream_protocol: 'h2' }] }), [
+      'routes.1.upstream_protocol: h2 needs an https upstream (h2c is HTTP/2 without TLS)',
+    ]);
+    assert.deepEqual(problems({ routes: [{ ...ROUTE, upstream: 'https://grpc:443', upstream_protocol: 'h2c' }] }), [
+      'routes.0.upstream_protocol: h2c needs an http upstream (h2 is HTTP/2 over TLS)',
+    ]);
+    assert.match(problems({ routes: [{ ...ROUTE, upstream_protocol: 'http2' }] })[0]!, /^routes\.0\.upstream_protocol: /);
+  });
   test('invalid trusted proxies name their index', () => {
     assert.match(problems({ proxy: { trusted_proxies: ['10.0.0.0/8', 'nope'] } })[0]!, /^proxy\.trusted_proxies\.1: "nope"/);
     assert.match(problems({ proxy: { trusted_proxies: ['10.0.0.0/'] } })[0]!, /^proxy\.trusted_proxies\.0: /);

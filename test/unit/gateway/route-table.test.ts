@@ -423,3 +423,17 @@ describe('upstreamPath and route fields', () => {
     assert.deepEqual(withGlobal!.identityHeaders, [['x-user-email', 'identity.traits.email']]);
   });
 });
+
+describe('upstream protocol', () => {
+  test('compiled into the route; WebSocket upgrades only on http1 routes (they are HTTP/1.1)', () => {
+    const t = table(
+      { name: 'web', match: { path_prefix: '/' } },
+      { name: 'grpc', match: { path_prefix: '/pkg.Service' }, upstream_protocol: 'h2c' },
+    );
+    const web = t.match(undefined, '/x', 'GET');
+    const grpc = t.match(undefined, '/pkg.Service/Call', 'POST');
+    assert.ok(typeof web === 'object' && typeof grpc === 'object');
+    assert.deepEqual([web.upstreamProtocol, web.websocket], ['http1', true]);
+    assert.deepEqual([grpc.upstreamProtocol, grpc.websocket], ['h2c', false]);
+  });
+});

@@ -117,6 +117,31 @@ describe('h2c dispatch', () => {
     }
   });
 
+  it("holds the HTTP/1.1 server's headers timeout on the sockets it is handed", async () => {
+    // Node enforces headersTimeout only for servers it saw start listening; this one never listens itself.
+    const http1 = createServer({ headersTimeout: 300, requestTimeout: 600, connectionsCheckingInterval: 100 }, answer);
+    const server = createH2cDispatcher({ http1, http2: createH2Server(answer), prefaceTimeoutMs: 30_000 });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const text = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        // Headers that never end: only the server's timeout can end this connection.
+        const socket = connectTcp(port, '127.0.0.1', () => socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n'));
+        socket.setEncoding('latin1');
+        // A generous bound, so that a server that never times the headers out fails the assertion.
+        socket.setTimeout(20_000, () => socket.destroy());
+        socket.on('data', (c: string) => (out += c));
+        socket.on('close', () => resolve(out));
+        socket.on('error', reject);
+      });
+      assert.match(text, /^HTTP\/1\.1 408 /);
+    } finally {
+      http1.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
   it('survives a client that resets before choosing a protocol', async () => {
     const s = await start();
     try {

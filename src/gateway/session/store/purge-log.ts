@@ -37,6 +37,10 @@ export class PurgeLog implements PurgeRecord {
   identityPurgedSince(mark: number, identityId: string): boolean {
     return this.identities.since(identityId, mark);
   }
+
+  identityPurgeRecordedSince(mark: number, identityId: string): boolean {
+    return this.identities.recordedSince(identityId, mark);
+  }
 }
 
 /** id → position of its last purge, oldest first; what was pushed out is remembered as one position. */
@@ -56,6 +60,11 @@ class Recent {
   }
 
   since(id: string, mark: number): boolean {
-    return this.forgotten >= mark || (this.last.get(id) ?? -1) >= mark;
+    return this.forgotten >= mark || this.recordedSince(id, mark);
+  }
+
+  /** Only what is still remembered: an id pushed out reads as not purged. */
+  recordedSince(id: string, mark: number): boolean {
+    return (this.last.get(id) ?? -1) >= mark;
   }
 }

@@ -45,6 +45,12 @@ export interface PurgeRecord {
   mark(): number;
   /** Whether the identity was purged since `mark` (also when the record no longer reaches back that far). */
   identityPurgedSince(mark: number, identityId: string): boolean;
+  /**
+   * Whether a purge of the identity since `mark` is on record: false when the record no longer
+   * reaches back that far and has lost it. The other way round from identityPurgedSince, for
+   * where "purged since" is what lets an answer through.
+   */
+  identityPurgeRecordedSince(mark: number, identityId: string): boolean;
 }
 
 /**
