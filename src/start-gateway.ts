@@ -20,7 +20,7 @@ import { ConfigReloader, type ReloadOutcome } from './reload.js';
 import { policyWarnings } from './config/policy-lint.js';
 import { createProxyHandler } from './gateway/proxy-handler.js';
 import { createControlPlane, type ControlMount } from './control-plane.js';
-import { selfServiceUiPerKratos } from './gateway/tenancy/tenant-ui.js';
+import { selfServiceUiPerKratos } from './ui/per-kratos.js';
 import { createAdminHandler, type AdminClusterHooks } from './admin/admin-app.js';
 import type { InvalidationChannel } from './gateway/session/store/invalidation-channel.js';
 import { createAdminHttp2 } from './admin/admin-http2.js';
@@ -31,6 +31,7 @@ import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS, closeGracefully, en
 import { createTlsDispatcher, type TlsFront } from './http/tls-dispatch.js';
 import type { CertificateReloader } from './http/certificate-reloader.js';
 import { loadProxyTlsPair, proxyTlsFiles, reloadProxyCertificates } from './gateway/transport/tls-certificates.js';
+import { h2cFront, proxyHttp2 } from './http/proxy-listener.js';
 import { withDerivedKratosDefaults } from './embedded-kratos-defaults.js';
 import { startTracing, type Env } from './observability/tracing/index.js';
 
@@ -260,7 +261,7 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
     if (config.ui.enabled) {
       mounts.push({
         prefix: config.ui.prefix,
-        // Per Kratos: an instance's hosts get its flows (tenancy/tenant-ui.ts). The UI names its
+        // Per Kratos: an instance's hosts get its flows (ui/per-kratos.ts). The UI names its
         // own logger component (a second child() would repeat the key).
         router: selfServiceUiPerKratos({ config, publicOrigin, current: core, logger }),
       });
@@ -284,11 +285,14 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
       );
       proxyServer.on('upgrade', handler.upgrade);
       proxyServer.on('checkContinue', handler.checkContinue);
-      // With TLS the TLS front listens and hands each connection to the server of its protocol.
+      const h2 = proxyHttp2(p, handler.stream);
+      // With TLS the TLS front listens and hands each connection to the server of its protocol
+      // (ALPN); without, the h2c front does when HTTP/2 is on.
       let front: TlsFront | undefined;
       if (tlsPair !== undefined) {
         front = createTlsDispatcher({
           http1: proxyServer,
+          ...(h2 !== undefined && { http2: h2.server }),
           certificate: tlsPair,
           minVersion: p.tls.min_version,
           handshakeTimeoutMs: p.headers_timeout_ms,
@@ -296,8 +300,16 @@ export async function startGateway(input: GatewayConfig, options: StartOptions =
             logger.debug({ err: { message: err.message }, peer: socket.remoteAddress }, 'TLS handshake failed'),
         });
       }
-      proxyUrl = await listen(front ?? proxyServer, p.listen.host, p.listen.port, 'proxy.listen');
-      closers.unshift(() => closeGracefully(proxyServer, p.shutdown_grace_ms, () => core.destroyUpgradedSockets(), front));
+      const listening = front ?? (h2 !== undefined ? h2cFront(proxyServer, h2, p.headers_timeout_ms) : undefined);
+      proxyUrl = await listen(listening ?? proxyServer, p.listen.host, p.listen.port, 'proxy.listen');
+      closers.unshift(() => {
+        h2?.closeSessions(); // GOAWAY: streams in flight finish, no new ones start
+        const expired = () => {
+          core.destroyUpgradedSockets();
+          h2?.destroySessions();
+        };
+        return closeGracefully(proxyServer, p.shutdown_grace_ms, expired, listening);
+      });
       if (front !== undefined) {
         const reloader = reloadProxyCertificates(front, tlsFiles!, tlsPair!, logger);
         certificates = reloader;

@@ -4,6 +4,7 @@
  * the session cookie removed before forwarding.
  */
 import { z } from 'zod';
+import { cors } from './cors-schema.js';
 
 const port = z.number().int().min(0).max(65535);
 const listen = (defaultPort: number) =>
@@ -77,27 +78,6 @@ export const authModes = ['required', 'optional', 'anonymous'] as const;
 export type AuthMode = (typeof authModes)[number];
 
 export const unauthenticatedResponses = ['auto', 'redirect', 'json'] as const;
-
-/** An HTTP method as sent (RFC 9110 token), upper case: methods are case-sensitive. */
-const corsMethod = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Z-]+$/, 'an HTTP method in upper case');
-const corsHeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a header name');
-
-/**
- * A route's CORS policy: the gateway answers the route's preflights itself and adds the CORS
- * headers to every answer on it (src/gateway/pipeline/cors.ts). The origins are checked by
- * corsProblems (cors-origins.ts).
- */
-const cors = z
-  .object({
-    allowed_origins: z.array(z.string()).min(1),
-    allowed_methods: z.array(corsMethod).min(1).default(['GET', 'HEAD', 'POST']),
-    allowed_headers: z.array(corsHeaderName).default([]),
-    exposed_headers: z.array(corsHeaderName).default([]),
-    allow_credentials: z.boolean().default(false),
-    /** Access-Control-Max-Age; browsers cap it (Chromium at 7200). Omitted: the browser's default (5 s). */
-    max_age_s: z.number().int().min(0).max(86_400).optional(),
-  })
-  .strict();
 
 /** How the gateway speaks to a route's upstream: HTTP/1.1, HTTP/2 with prior knowledge (h2c), or HTTP/2 over TLS (ALPN h2). */
 export const upstreamProtocols = ['http1', 'h2c', 'h2'] as const;
@@ -173,6 +153,10 @@ export const configSchema = z
         headers_timeout_ms: ms.default(10_000),
         request_timeout_ms: ms.default(300_000),
         keep_alive_timeout_ms: ms.default(5_000),
+        /** Serve HTTP/2 with prior knowledge (h2c) on the plaintext proxy port next to HTTP/1.1. */
+        http2: z.boolean().default(true),
+        /** Streams one HTTP/2 connection may have open at once (the SETTINGS_MAX_CONCURRENT_STREAMS the gateway announces). */
+        http2_max_concurrent_streams: z.number().int().min(1).max(10_000).default(100),
         /** Sockets per upstream origin in the keep-alive pool. */
         upstream_connections: z.number().int().min(1).max(4096).default(128),
         /** Drain period on SIGTERM before remaining connections are closed. */

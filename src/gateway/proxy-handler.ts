@@ -1,7 +1,7 @@
 /**
- * The data plane's entry points on the proxy port: HTTP requests (and `Expect: 100-continue`)
- * and WebSocket handshakes. The work is in pipeline/evaluate.ts (the one evaluation, shared
- * with the decision API); transport/http.ts and transport/websocket.ts write its outcome;
+ * The data plane's entry points on the proxy port: HTTP requests (and `Expect: 100-continue`),
+ * WebSocket handshakes and HTTP/2 streams. The work is in pipeline/evaluate.ts (the one
+ * evaluation, shared with the decision API); transport/http.ts, http2.ts and websocket.ts write its outcome;
  * pipeline/observe.ts observes every request.
  *
  * Tracing (src/observability/tracing, off unless OTEL_* says so) hooks in with `trace?.…` one-liners: the
@@ -12,9 +12,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createObserver, type ObserverDeps } from './pipeline/observe.js';
 import { createHttpTransport, type HttpTransportDeps } from './transport/http.js';
 import { createWebSocketTransport, type WebSocketTransportDeps } from './transport/websocket.js';
+import { createHttp2Transport, type Http2TransportDeps } from './transport/http2.js';
 
 /** The two writers' needs and the observer's; the logger for failures no stage foresaw. */
-export type ProxyHandlerDeps = HttpTransportDeps & WebSocketTransportDeps & ObserverDeps;
+export type ProxyHandlerDeps = HttpTransportDeps & WebSocketTransportDeps & Http2TransportDeps & ObserverDeps;
 
 export function createProxyHandler(g: ProxyHandlerDeps) {
   const observe = createObserver(g);
@@ -46,5 +47,7 @@ export function createProxyHandler(g: ProxyHandlerDeps) {
       request(req, res);
     },
     upgrade: guard(websocket.handleUpgrade, websocket.fail),
+    /** For the HTTP/2 server's `stream` event. */
+    stream: createHttp2Transport(g, observe).stream,
   };
 }

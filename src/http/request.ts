@@ -1,6 +1,6 @@
 /** What every listener reads from a request the same way: the TCP peer and the request id. */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 /**
  * The TCP peer. `req.socket` is typed non-null but is detached (null) once a response has
@@ -27,4 +27,11 @@ export type RequestHead = Pick<IncomingMessage, 'method' | 'headers'>;
 export function requestIdOf(req: RequestHead): string {
   const incoming = req.headers['x-request-id'];
   return typeof incoming === 'string' && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/** An HTTP/2 header list's fields without its pseudo-headers (`:method`, `:path` …), which are no header fields. */
+export function withoutPseudoHeaders(h: IncomingHttpHeaders): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const name in h) if (name.charCodeAt(0) !== 58 /* : */) out[name] = h[name];
+  return out;
 }

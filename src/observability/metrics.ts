@@ -28,11 +28,15 @@ interface KratosSeries {
   whoami: Record<WhoamiOutcome, { inc(n?: number): void }>;
   duration: { observe(v: number): void };
 }
+/** What a request came over: HTTP/1.x, HTTP/2 over TLS, HTTP/2 with prior knowledge, or gRPC (over either HTTP/2). */
+export type Protocol = 'http1' | 'h2' | 'h2c' | 'grpc';
+const PROTOCOL_INDEX: Readonly<Record<Protocol, number>> = { http1: 0, h2: 1, h2c: 2, grpc: 3 };
+
 export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'websocket';
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'route' | 'method' | 'status'>;
+  private readonly requests: Counter<'route' | 'method' | 'status' | 'protocol'>;
   private readonly duration: Histogram<'route'>;
   /** Per Kratos (DEFAULT_KRATOS and each of kratos_instances): the children the hot path increments. */
   private readonly kratosSeries = new Map<string, KratosSeries>();
@@ -51,8 +55,8 @@ export class GatewayMetrics {
     const registers = [this.registry];
     this.requests = new Counter({
       name: 'kratos_gateway_requests_total',
-      help: 'Requests answered, by route name, method and status code.',
-      labelNames: ['route', 'method', 'status'],
+      help: 'Requests answered, by route name, method, status code and protocol (http1, h2, h2c, grpc).',
+      labelNames: ['route', 'method', 'status', 'protocol'],
       registers,
     });
     this.duration = new Histogram({
@@ -156,7 +160,7 @@ export class GatewayMetrics {
    */
   private readonly requestSeries = new Map<string, Map<number, RequestSeries>>();
 
-  request(route: string, method: string, status: number, seconds: number): void {
+  request(route: string, method: string, status: number, seconds: number, protocol: Protocol = 'http1'): void {
     // Looked up by route, then by a number: no key string is built per request.
     const methodIndex = METHOD_INDEX.get(method) ?? 0;
     let byRoute = this.requestSeries.get(route);
@@ -164,10 +168,13 @@ export class GatewayMetrics {
       byRoute = new Map();
       this.requestSeries.set(route, byRoute);
     }
-    const key = status * 16 + methodIndex;
+    const key = (status * 16 + methodIndex) * 4 + PROTOCOL_INDEX[protocol];
     let series = byRoute.get(key);
     if (series === undefined) {
-      series = { count: this.requests.labels(route, METHOD_LABEL[methodIndex]!, String(status)), duration: this.duration.labels(route) };
+      series = {
+        count: this.requests.labels(route, METHOD_LABEL[methodIndex]!, String(status), protocol),
+        duration: this.duration.labels(route),
+      };
       byRoute.set(key, series);
     }
     series.count.inc();

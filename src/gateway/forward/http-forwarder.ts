@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { isHopByHopResponseHeader } from '../../http/hop-by-hop.js';
 import type { UpstreamErrorKind } from '../../observability/metrics.js';
@@ -8,6 +9,22 @@ export interface ForwardFailure {
   /** What to answer; 0 when nothing can be (the response had started, or the client is gone). */
   status: 502 | 503 | 504 | 0;
   message: string;
+}
+
+/**
+ * Where the upstream's response goes: an HTTP/1.1 `ServerResponse` as it is, or an HTTP/2
+ * stream through a small adapter (transport/http2-response.ts).
+ */
+export interface ResponseSink {
+  readonly headersSent: boolean;
+  readonly writableFinished: boolean;
+  writeHead(status: number, headers: Record<string, string | string[]>): unknown;
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  /** The upstream broke mid-response: the client must see the response fail, not end. */
+  destroy(): unknown;
+  on(event: 'close' | 'drain', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
 }
 
 /** `upstreamMs`: from dispatch to the upstream's response headers (pool queueing included). */
@@ -37,13 +54,14 @@ export class HttpForwarder {
     return pool;
   }
 
+  /** `body`: the request body to stream upstream, or null when the request declares none. */
   forward(
-    req: IncomingMessage,
-    res: ServerResponse,
+    method: string,
+    body: Readable | AsyncIterable<Buffer> | null,
+    res: ResponseSink,
     origin: string,
     path: string,
     headers: IncomingHttpHeaders,
-    hasBody: boolean,
     timeoutMs: number,
     extraResponseHeaders: Record<string, string | string[]> | undefined,
     /** Edits the upstream's response headers (lower-case names) before they are written (a route's CORS policy). */
@@ -59,9 +77,10 @@ export class HttpForwarder {
         {
           origin,
           path,
-          method: req.method as Dispatcher.HttpMethod,
+          method: method as Dispatcher.HttpMethod,
           headers: headers as Record<string, string | string[]>,
-          body: hasBody ? req : null,
+          // undici sends async iterables (client-h1 writeIterable) though its types list only Readable.
+          body: body as Readable | null,
           // Backstop only; the deadline above answers first.
           headersTimeout: timeoutMs + 1_000,
           bodyTimeout: 0,
@@ -92,7 +111,7 @@ class ForwardCall implements Dispatcher.DispatchHandler {
   deadline: ReturnType<typeof setTimeout> | undefined = undefined;
 
   constructor(
-    private readonly res: ServerResponse,
+    private readonly res: ResponseSink,
     private readonly extraResponseHeaders: Record<string, string | string[]> | undefined,
     private readonly resolve: (result: ForwardResult) => void,
     private readonly editResponseHeaders?: (out: Record<string, string | string[]>) => void,

@@ -13,6 +13,7 @@ import type { ForwardFailure, ForwardResult } from './http-forwarder.js';
 import { resetStream, UpstreamExchange, whenResponseEnds, type ExchangeHooks, type ResponseHeaders } from './http2-exchange.js';
 import { clientResponseHeaders, grpcTimeoutMs, isGrpc, upstreamRequestHeaders, type Http2Target } from './http2-headers.js';
 import { Http1Call } from './http2-http1-call.js';
+import { percentEncodeGrpcMessage } from '../transport/grpc-refusal.js';
 import { Http2SessionPool } from './http2-session-pool.js';
 
 export type { Http2Target } from './http2-headers.js';
@@ -106,10 +107,7 @@ export class Http2Forwarder {
 export function answerGrpcStatus(stream: ServerHttp2Stream, code: number, message: string): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) return stream.close(NGHTTP2_INTERNAL_ERROR);
-  const encoded = Buffer.from(message, 'utf8').reduce(
-    (s, b) => s + (b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : '%' + b.toString(16).toUpperCase().padStart(2, '0')),
-    '',
-  );
+  const encoded = percentEncodeGrpcMessage(message);
   stream.respond(
     { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encoded },
     { endStream: true },

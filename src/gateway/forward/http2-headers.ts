@@ -30,8 +30,11 @@ export interface Http2Target {
 
 /** `application/grpc`, `application/grpc+proto`, `application/grpc;…`: a gRPC call. */
 export function isGrpc(contentType: unknown): boolean {
-  if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) return false;
-  const next = contentType.charCodeAt(16);
+  if (typeof contentType !== 'string') return false;
+  // Media types compare case-insensitively (RFC 9110 §8.3.1).
+  const t = contentType.toLowerCase();
+  if (!t.startsWith('application/grpc')) return false;
+  const next = t.charCodeAt(16);
   return Number.isNaN(next) || next === 0x2b /* + */ || next === 0x3b; /* ; */
 }
 

@@ -21,7 +21,7 @@ import type { SessionResolver } from '../session/session-resolver.js';
 import type { KratosTenant } from '../tenancy/tenant-table.js';
 import { stripHopByHop, isHopByHopResponseHeader } from '../../http/hop-by-hop.js';
 import { forwardedHeaders } from '../pipeline/mutators/forwarded-headers.js';
-import { arrivedEncrypted, requestIdOf } from '../../http/request.js';
+import { arrivedEncrypted, requestIdOf, withoutPseudoHeaders } from '../../http/request.js';
 import { readSmallBody, sessionTokensInBody } from './body-tokens.js';
 import { forwardOnlyReadCredentials, isReadOnlyOperation, requestCredentials } from './purge-policy.js';
 
@@ -83,7 +83,9 @@ export function createKratosMount(g: KratosMountDeps) {
     const resolver = g.resolvers.of(tenant);
     const { kratos, kratosBasePath, pool, rewriteLocation } = tenant === undefined ? top : instances.get(tenant.name)!;
 
-    const headers = req.headers;
+    // Over HTTP/2 (Node's compatibility request) the headers hold the pseudo-headers too, which
+    // are no header fields for Kratos.
+    const headers = req.httpVersionMajor === 2 ? withoutPseudoHeaders(req.headers) : req.headers;
     const hasBody = 'content-length' in headers ? headers['content-length'] !== '0' : 'transfer-encoding' in headers;
     stripHopByHop(headers, snapshot.injectedHeaderNames);
     delete headers.expect;

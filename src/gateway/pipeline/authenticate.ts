@@ -74,7 +74,8 @@ function decideOn(route: Route, credential: Credential | undefined, resolution: 
  * A WebSocket client cannot follow a redirect.
  */
 export function answersBrowser(route: Route, transport: string, method: string, accept: string | undefined): boolean {
-  if (transport === 'websocket') return false;
+  // Neither a WebSocket client nor a gRPC client can follow a redirect to a login page.
+  if (transport === 'websocket' || transport === 'grpc') return false;
   return route.onUnauthenticated === 'auto' ? isBrowserNavigation(method, accept) : route.onUnauthenticated === 'redirect';
 }
 

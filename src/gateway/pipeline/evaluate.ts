@@ -6,7 +6,7 @@
  *   1. canonicalize the path (reject what cannot be made unambiguous)
  *   2. strip protected headers the caller sent — on every route and every outcome (one walk over
  *      the headers, which also notes what step 7 may remove: caller-headers.ts)
- *   3. hand control-plane paths (Kratos mount, UI) to express (HTTP only)
+ *   3. hand control-plane paths (Kratos mount, UI) to express (HTTP/1.x and HTTP/2)
  *   4. match a route; a CORS preflight for a route with a CORS policy is answered here (cors.ts)
  *   5. authenticate: credential source → session (cache, coalescing) → allow / login / 401 / fail closed
  *   6. authorize: every registered authorizer (route policies): 403, or a step-up to the login flow
@@ -36,7 +36,8 @@ import { corsPreflight, type Preflight } from './cors.js';
 
 export type { Refuse } from './refuse.js';
 
-export type Transport = 'http' | 'websocket' | 'decision';
+/** `http`: HTTP/1.x; `http2`: an HTTP/2 stream; `grpc`: an HTTP/2 stream with a gRPC content type (never sent to a login page). */
+export type Transport = 'http' | 'http2' | 'grpc' | 'websocket' | 'decision';
 
 /** The paths the control plane (Kratos mount, self-service UI) answers: step 3 hands them over. */
 export interface ControlPaths {
@@ -65,7 +66,7 @@ export interface EvaluationInput {
   readonly rawTarget: string | undefined;
   /** The caller's headers: stripped, then mutated in place into the upstream headers (HTTP, WebSocket). */
   readonly headers: IncomingHttpHeaders;
-  /** `req.httpVersion`, for the framing check; undefined for the decision API's original request. */
+  /** `req.httpVersion` ('2.0' for HTTP/2), for the framing check; undefined for the decision API's original request. */
   readonly httpVersion?: string;
   /**
    * The route a front door chose for the request (ext_authz `context_extensions`): used as it is,
@@ -154,7 +155,7 @@ export function evaluate(g: PipelineDeps, a: Arrival, e: EvaluationInput, trace?
     if (route === AMBIGUOUS) return refuse('bad_request', 400, AMBIGUOUS_MESSAGE);
     if (route === undefined || !route.websocket) return refuse('no_route', 404, 'No WebSocket route matches this request', route?.name);
   } else {
-    if (transport === 'http' && g.control?.owns(target.path)) return { kind: 'control', target };
+    if (transport !== 'decision' && g.control?.owns(target.path)) return { kind: 'control', target };
     // CORS: a preflight for a route with a CORS policy is answered before authentication (in the
     // decision API, where the allow sends the OPTIONS on, only if no other route claims it).
     const preflight = corsPreflight(s.routes, e.method, e.host, target.path, headers, transport === 'decision');
@@ -249,8 +250,8 @@ function authorizeAndMutate(
     identityHeaders.mutate(upstream, ctx);
     s.assertion?.mutate(upstream, ctx);
   } else {
-    // Expect (HTTP): answered by the writer (allowBody); undici refuses to send it.
-    writeUpstreamHeaders(headers, noted, s.callerHeaders, ctx, transport === 'websocket', transport === 'http');
+    // Expect (HTTP/1.1, HTTP/2): answered by the writer; undici refuses to send it.
+    writeUpstreamHeaders(headers, noted, s.callerHeaders, ctx, transport === 'websocket', transport !== 'websocket');
     upstream = headers;
   }
   return { kind: 'forward', route, target, session: decision.session, headers: upstream, setCookie: decision.setCookie };

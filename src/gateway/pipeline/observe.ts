@@ -7,7 +7,7 @@ import { AccessLog } from '../access-log.js';
 import type { ConfigSnapshot } from '../config-snapshot.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
-import type { GatewayMetrics } from '../../observability/metrics.js';
+import type { GatewayMetrics, Protocol } from '../../observability/metrics.js';
 import type { Tracing } from '../../observability/tracing/types.js';
 import type { RequestHead } from '../../http/request.js';
 
@@ -22,6 +22,8 @@ export interface Arrival {
   readonly peer: string | undefined;
   readonly snapshot: ConfigSnapshot;
   path: string | undefined;
+  /** What the request came over; HTTP/1.x when not given. */
+  readonly protocol?: Protocol;
   /** Set by the evaluation once the route is known: the route's CORS headers, which every answer to this request carries (pipeline/cors.ts). */
   cors?: Readonly<Record<string, string>>;
   /** Set by the observer: a request is observed once, even when a stage fails after that. */
@@ -49,6 +51,13 @@ export function observeFailure(observe: Observe, req: IncomingMessage): void {
 
 export type Observe = (req: RequestHead, a: Arrival, route: string, status: number, identityId?: string, upstreamMs?: number) => void;
 
+const PROTOCOL_FIELD: Record<Protocol, string> = {
+  http1: ',"protocol":"http1"',
+  h2: ',"protocol":"h2"',
+  h2c: ',"protocol":"h2c"',
+  grpc: ',"protocol":"grpc"',
+};
+
 /** What observing a request writes to: the request metrics, the tracing span, the access log. */
 export interface ObserverDeps {
   readonly config: Pick<GatewayConfig, 'log'>;
@@ -66,18 +75,21 @@ export function createObserver(g: ObserverDeps, decision = false): Observe {
     a.observed = true;
     const seconds = (performance.now() - a.started) / 1000;
     const method = req.method ?? 'GET';
-    g.metrics.request(decision ? `decision:${route}` : route, method, status, seconds);
+    const protocol = a.protocol ?? 'http1';
+    g.metrics.request(decision ? `decision:${route}` : route, method, status, seconds, protocol);
     const traceId = g.tracing?.finishRequest(req, route, status);
     if (!accessLog.enabled) return;
     const xff = req.headers['x-forwarded-for'];
     const client = a.snapshot.trustedProxies.clientAddress(a.peer, typeof xff === 'string' ? xff : undefined);
-    const extra = decision
-      ? traceId === undefined
-        ? ',"decision":true'
-        : `,"decision":true,"trace_id":"${traceId}"`
-      : traceId === undefined
-        ? ''
-        : `,"trace_id":"${traceId}"`;
+    const extra =
+      PROTOCOL_FIELD[protocol] +
+      (decision
+        ? traceId === undefined
+          ? ',"decision":true'
+          : `,"decision":true,"trace_id":"${traceId}"`
+        : traceId === undefined
+          ? ''
+          : `,"trace_id":"${traceId}"`);
     accessLog.write(a.requestId, client, route, method, a.path, status, Math.round(seconds * 1e4) / 10, identityId, extra, upstreamMs);
   };
 }

@@ -13,7 +13,7 @@ import {
   type PathPattern,
   type Reading,
 } from '../../config/route-match.js';
-import { CorsPolicy } from '../pipeline/cors.js';
+import { CorsPolicy } from './cors-policy.js';
 
 /** A route as the hot path uses it: matchers compiled, upstream parsed. */
 export interface Route {
@@ -31,7 +31,7 @@ export interface Route {
   /** Only on an `http1` route: WebSocket upgrades are HTTP/1.1 (RFC 8441, WebSockets over HTTP/2, is not supported). */
   readonly websocket: boolean;
   readonly timeoutMs: number;
-  /** `cors`: preflights answered by the gateway, CORS headers on every answer (pipeline/cors.ts). */
+  /** `cors`: preflights answered by the gateway, CORS headers on every answer (cors-policy.ts, pipeline/cors.ts). */
   readonly cors: CorsPolicy | undefined;
 }
 

@@ -19,7 +19,7 @@
  * The bench (`npm run bench -- --scenarios memory`) compares this with the measured heap.
  */
 import { PathValues } from './packed-summary.js';
-import type { SessionSummary } from './session-summary.js';
+import type { SessionSummary } from './summary-types.js';
 
 const OBJECT = 24;
 const FIELD = 8;

@@ -6,7 +6,7 @@
  * only an array of values in the layout's order, read through small views that implement the
  * ReadonlyMap/ReadonlySet the rest of the gateway reads.
  */
-import type { SessionSummary, TokenizedSession } from './session-summary.js';
+import type { SessionSummary, TokenizedSession } from './summary-types.js';
 
 /** Paths whose values policies read as claims (a scalar or a list of scalars). */
 export function isClaimPath(path: string): boolean {

@@ -6,6 +6,7 @@
  * sent only once a request will be forwarded.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { sendJsonError } from '../../http/json-error.js';
 import { sendForbiddenPage } from './forbidden-page.js';
 import { sendLoginRedirect } from './login-redirect.js';
@@ -25,6 +26,8 @@ import type { Tracing } from '../../observability/tracing/types.js';
 /** The express side (Kratos mount, self-service UI): owns some path prefixes on the proxy port. */
 export interface ControlPlane extends ControlPaths {
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** The same over HTTP/2, through Node's compatibility request and response objects. */
+  handleHttp2(req: Http2ServerRequest, res: Http2ServerResponse): void;
 }
 
 /** What the HTTP writer uses beyond the evaluation's own needs. */
@@ -154,7 +157,17 @@ export function createHttpTransport(g: HttpTransportDeps, observe: Observe, clos
     const protocol = route.upstreamProtocol;
     const editResponseHeaders = a.cors === undefined ? undefined : replaceUpstreamCors;
     const result = await (protocol === 'http1'
-      ? g.http.forward(req, res, route.upstream.origin, path, req.headers, hasBody, route.timeoutMs, extra, editResponseHeaders)
+      ? g.http.forward(
+          method,
+          hasBody ? req : null,
+          res,
+          route.upstream.origin,
+          path,
+          req.headers,
+          route.timeoutMs,
+          extra,
+          editResponseHeaders,
+        )
       : g.http2.forwardHttp1(req, res, req.headers, hasBody, {
           method,
           path,

@@ -95,13 +95,24 @@ describe('TLS on the proxy listener', () => {
     }
   });
 
-  it('offers http/1.1 over ALPN, and serves a client that names no protocol', async () => {
+  it('offers h2 and http/1.1 over ALPN (http/1.1 only with proxy.http2 off), and serves a client that names no protocol', async () => {
+    const h1only = await tlsStack({ http2: false });
+    try {
+      const socket = await tlsConnect(h1only.gw.proxyUrl, { ALPNProtocols: ['h2', 'http/1.1'] });
+      assert.equal(socket.alpnProtocol, 'http/1.1');
+      socket.destroy();
+    } finally {
+      await h1only.close();
+    }
     const stack = await tlsStack();
     try {
       const socket = await tlsConnect(stack.gw.proxyUrl, { ALPNProtocols: ['h2', 'http/1.1'] });
-      assert.equal(socket.alpnProtocol, 'http/1.1');
+      assert.equal(socket.alpnProtocol, 'h2');
       assert.equal(socket.getPeerCertificate().fingerprint256, leaf.fingerprint256);
       socket.destroy();
+      const h1 = await tlsConnect(stack.gw.proxyUrl, { ALPNProtocols: ['http/1.1'] });
+      assert.equal(h1.alpnProtocol, 'http/1.1');
+      h1.destroy();
       const plain = await tlsConnect(stack.gw.proxyUrl);
       const closed = untilClosed(plain);
       plain.end('GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');

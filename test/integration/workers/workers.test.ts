@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import type { GatewayProcess } from '../../helpers/process.js';
 import { startEchoUpstream } from '../../helpers/servers.js';
+import { h2Once } from '../../helpers/h2.js';
 import {
   fresh,
   freshStatuses,
@@ -98,8 +99,8 @@ test('an admin purge reaches every worker and counts what each dropped', async (
 
 test('/metrics on the admin listener adds up every worker', async () => {
   const text = await metrics(setup.admin);
-  assert.equal(metric(text, 'kratos_gateway_requests_total{route="app",method="GET",status="200"}'), sent200);
-  assert.equal(metric(text, 'kratos_gateway_requests_total{route="app",method="GET",status="401"}'), sent401);
+  assert.equal(metric(text, 'kratos_gateway_requests_total{route="app",method="GET",status="200",protocol="http1"}'), sent200);
+  assert.equal(metric(text, 'kratos_gateway_requests_total{route="app",method="GET",status="401",protocol="http1"}'), sent401);
   assert.equal(metric(text, 'kratos_gateway_request_duration_seconds_count{route="app"}'), sent200 + sent401);
   // The same in every process: not multiplied by the number of processes.
   assert.match(text, /^kratos_gateway_build_info\{[^}]*\} 1$/m);
@@ -138,7 +139,7 @@ test('a configuration change reaches every worker', async () => {
 
 test('a worker killed with SIGKILL is logged and replaced, and traffic is still served', async () => {
   const victim = logLines(gw.stdout(), 'worker started')[0]!;
-  const app200 = 'kratos_gateway_requests_total{route="app",method="GET",status="200"}';
+  const app200 = 'kratos_gateway_requests_total{route="app",method="GET",status="200",protocol="http1"}';
   assert.equal(metric(await metrics(setup.admin), app200), sent200);
   process.kill(victim.pid as number, 'SIGKILL');
   const out = await gw.waitFor('stdout', (t) => logLines(t, 'worker started').length === 3, 60_000);
@@ -157,6 +158,14 @@ test('a worker killed with SIGKILL is logged and replaced, and traffic is still 
   // The replacement took the reloaded configuration too.
   const replaced = (t: string) => logLines(t, 'configuration reloaded').some((l) => l.trigger === 'worker replaced (primary)');
   await gw.waitFor('stdout', replaced, 10_000);
+});
+
+test('the workers serve HTTP/2 with prior knowledge on the shared socket too', async () => {
+  const token = await register(setup.proxy, `h2-${Date.now()}@example.com`);
+  assert.equal((await h2Once(setup.proxy, { ':path': '/over-h2' })).status, 401);
+  const res = await h2Once(setup.proxy, { ':path': '/over-h2', 'x-session-token': token });
+  assert.equal(res.status, 200);
+  assert.ok(res.json<{ headers: Record<string, string> }>().headers['x-kratos-authenticated-identity-id']);
 });
 
 test('SIGTERM drains every worker: a request in flight completes, then the process exits 0', async () => {

@@ -95,13 +95,13 @@ function documentedKeys(markdown: string): Set<string> {
     const cell = line.split('|')[1]!;
     const names = [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
     const first = names[0];
-    if (first === undefined || !/^[a-z_]+(\.[a-z_]+)*$/.test(first)) continue;
+    if (first === undefined || !/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$/.test(first)) continue;
     out.add(first);
     const parent = first.includes('.') ? first.slice(0, first.lastIndexOf('.')) : '';
     for (const sibling of names.slice(1)) {
-      if (/^[a-z_]+(\.[a-z_]+)+$/.test(sibling))
+      if (/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+$/.test(sibling))
         out.add(sibling); // a full path of its own
-      else if (/^\.?[a-z_]+$/.test(sibling))
+      else if (/^\.?[a-z_][a-z0-9_]*$/.test(sibling))
         out.add(parent === '' ? sibling.replace(/^\./, '') : `${parent}.${sibling.replace(/^\./, '')}`);
     }
   }

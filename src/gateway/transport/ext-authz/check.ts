@@ -197,6 +197,7 @@ export function createExtAuthzCheck(g: DecisionDeps): UnaryMethod {
       snapshot: g.snapshot,
       path: undefined,
       observed: false,
+      protocol: 'grpc', // the Check call itself came over gRPC
     };
     try {
       return encodeCheckResponse(await check(request, head, a));

@@ -7,10 +7,10 @@
  * logout link would end no session of the tenant's.
  */
 import express, { type Router } from 'express';
-import type { GatewayConfig } from '../../config/schema.js';
-import type { Logger } from '../../log.js';
-import { createSelfServiceUi } from '../../ui/index.js';
-import type { ConfigSnapshot } from '../config-snapshot.js';
+import type { GatewayConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { createSelfServiceUi } from './index.js';
+import type { ConfigSnapshot } from '../gateway/config-snapshot.js';
 
 export interface TenantUiDeps {
   readonly config: Pick<GatewayConfig, 'ui' | 'kratos' | 'kratos_instances'>;
