@@ -4,7 +4,7 @@
  * the preface, SETTINGS (acknowledged automatically), HEADERS/CONTINUATION with a literal HPACK
  * encoding, RST_STREAM, PING, and a reader that records what the server sends back.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 
 export const FrameType = {
   DATA: 0,
@@ -134,4 +134,56 @@ export class RawH2 {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+/**
+ * An HTTP/2 upstream written frame by frame, for answers node:http2 refuses to send (a status
+ * outside 100–599): it answers the client's preface with an empty SETTINGS, acknowledges the
+ * client's, and hands each request's stream id to `onRequest`, which writes the answer's frames.
+ */
+export async function startRawH2Upstream(onRequest: (streamId: number, send: (data: Buffer) => void) => void) {
+  const sockets = new Set<Socket>();
+  let requests = 0;
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.write(frame(FrameType.SETTINGS, 0, 0));
+    let buffered = Buffer.alloc(0);
+    let prefaceRead = false;
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (!prefaceRead) {
+        if (buffered.length < PREFACE.length) return;
+        buffered = buffered.subarray(PREFACE.length);
+        prefaceRead = true;
+      }
+      while (buffered.length >= 9) {
+        const length = buffered.readUIntBE(0, 3);
+        if (buffered.length < 9 + length) break;
+        const type = buffered[3]!;
+        const flags = buffered[4]!;
+        const streamId = buffered.readUInt32BE(5) & 0x7fffffff;
+        buffered = buffered.subarray(9 + length);
+        if (type === FrameType.SETTINGS && (flags & Flag.ACK) === 0) socket.write(frame(FrameType.SETTINGS, Flag.ACK, 0));
+        if (type === FrameType.HEADERS) {
+          requests++;
+          onRequest(streamId, (data) => void socket.write(data));
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get requests() {
+      return requests;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -22,7 +22,7 @@ export const REPLAY_LIMIT = 64 * 1024;
 /** Attempts per request; an upstream refusing every stream fails it after these. */
 const MAX_ATTEMPTS = 3;
 
-const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 
 export type ResponseHeaders = IncomingHttpHeaders & IncomingHttpStatusHeader;
 
@@ -84,6 +84,14 @@ export class UpstreamExchange {
     stream.on('error', (e: Error) => (this.lastError = e));
     stream.once('response', (headers: ResponseHeaders, flags: number) => {
       if (this.settled) return;
+      // nghttp2 passes any three digits; a final status is 200–599 (1xx are interim and come as
+      // 'headers'). Anything else is a broken upstream, answered as one (and a client's
+      // respond() would throw on it, outside any handler).
+      const status = Number(headers[':status']);
+      if (!(status >= 200 && status <= 599)) {
+        resetStream(stream, NGHTTP2_PROTOCOL_ERROR);
+        return this.fail(new Error(`the upstream answered status ${String(headers[':status'])}`), true);
+      }
       this.settled = true;
       this.replay = undefined;
       this.hooks.onResponse(stream, headers, (flags & NGHTTP2_FLAG_END_STREAM) !== 0);

@@ -123,6 +123,8 @@ export function relayedRstCode(code: number): number {
 }
 
 const GRPC_DEADLINE_EXCEEDED = 4;
+/** The longest delay setTimeout honours (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const GRPC_UNAVAILABLE = 14;
 
 /** One HTTP/2 client stream forwarded to an HTTP/2 upstream. */
@@ -151,7 +153,9 @@ class StreamCall implements ExchangeHooks {
     this.grpc = isGrpc(out['content-type']);
     this.exchange = new UpstreamExchange(pool, out, inbound.endAfterHeaders ? undefined : inbound, this);
     const deadline = this.grpc ? grpcTimeoutMs(out['grpc-timeout']) : target.timeoutMs;
-    if (deadline !== undefined) this.timer = setTimeout(onDeadline, deadline, this);
+    // A timer cannot wait longer (Node fires a longer one at once): such a deadline, ~25 days
+    // and more (grpc-js sends one as `2592000S` for 30 days), is left to the upstream, which gets the header.
+    if (deadline !== undefined && deadline <= MAX_TIMER_MS) this.timer = setTimeout(onDeadline, deadline, this);
   }
 
   start(): void {

@@ -40,12 +40,25 @@ export function isGrpc(contentType: unknown): boolean {
 
 const GRPC_TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000_001 };
 
-/** The deadline `grpc-timeout` gives (at most 8 digits and a unit), in whole milliseconds; undefined when absent or malformed. */
+/**
+ * The longest a Node timer waits (2^31-1 ms, about 24.8 days): a longer delay fires after 1 ms.
+ * `grpc-timeout` reaches 10^8 hours, and gRPC clients send a far deadline (grpc-js: "2592000S"
+ * for 30 days) as it is.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The deadline `grpc-timeout` gives (at most 8 digits and a unit), in whole milliseconds;
+ * undefined when absent or malformed, and when longer than a timer can wait: the gateway then
+ * sets none, as for a call without a deadline (the client and the upstream, which is sent the
+ * header, still keep theirs).
+ */
 export function grpcTimeoutMs(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
   const m = /^(\d{1,8})([HMSmun])$/.exec(value);
   if (m === null) return undefined;
-  return Math.ceil(Number(m[1]) * GRPC_TIMEOUT_UNIT_MS[m[2]!]!);
+  const ms = Math.ceil(Number(m[1]) * GRPC_TIMEOUT_UNIT_MS[m[2]!]!);
+  return ms > MAX_TIMER_MS ? undefined : ms;
 }
 
 /** The request headers for an HTTP/2 upstream: pseudo-headers from `target`, nothing connection-specific. */

@@ -10,7 +10,8 @@
  * On a host of one of `kratos_instances` the mount is that instance's Kratos: it proxies there,
  * reads that instance's session cookie, and purges that instance's cache entries only.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import { pipeline } from 'node:stream/promises';
 import { Pool, type Dispatcher } from 'undici';
 import { sendJsonError } from '../../http/json-error.js';
@@ -61,6 +62,17 @@ function mountTarget(publicUrl: string, mountUrl: string, mountPrefix: string, c
   return { kratos, kratosBasePath, pool, rewriteLocation };
 }
 
+/**
+ * HTTP/1.x announces a body by Content-Length or Transfer-Encoding. HTTP/2 frames it by DATA
+ * frames up to END_STREAM, and content-length is optional there (RFC 9113 §8.1.1): a HEADERS
+ * frame that did not end the stream has a body, whatever the headers say.
+ */
+function hasRequestBody(req: IncomingMessage, headers: IncomingHttpHeaders): boolean {
+  if (req.httpVersionMajor === 2)
+    return !(req as unknown as Http2ServerRequest).stream.endAfterHeaders && headers['content-length'] !== '0';
+  return 'content-length' in headers ? headers['content-length'] !== '0' : 'transfer-encoding' in headers;
+}
+
 export function createKratosMount(g: KratosMountDeps) {
   const mountPrefix = g.config.kratos.mount_prefix;
   const connections = g.config.kratos.connections;
@@ -86,7 +98,7 @@ export function createKratosMount(g: KratosMountDeps) {
     // Over HTTP/2 (Node's compatibility request) the headers hold the pseudo-headers too, which
     // are no header fields for Kratos.
     const headers = req.httpVersionMajor === 2 ? withoutPseudoHeaders(req.headers) : req.headers;
-    const hasBody = 'content-length' in headers ? headers['content-length'] !== '0' : 'transfer-encoding' in headers;
+    const hasBody = hasRequestBody(req, headers);
     stripHopByHop(headers, snapshot.injectedHeaderNames);
     delete headers.expect;
     const requestId = requestIdOf(req);

@@ -1,26 +1,30 @@
 /**
  * HTTP/2 on the control plane and at shutdown: a logout through the Kratos mount over HTTP/2
- * purges the cached session before its answer reaches the client; on shutdown every HTTP/2
+ * purges the cached session before its answer reaches the client, and a request body framed by
+ * HTTP/2 alone (no content-length) reaches Kratos; on shutdown every HTTP/2
  * connection is sent GOAWAY and the stream in flight still finishes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { closeServer, listenOnFreePort, startEchoUpstream, startFakeKratos, startTestGateway } from '../../helpers/servers.js';
+import type { ClientHttp2Session } from 'node:http2';
 import { h2Connect, h2Request } from '../../helpers/h2.js';
 
-test('a logout through the Kratos mount over HTTP/2 purges the cached session', async () => {
+type FakeKratos = Awaited<ReturnType<typeof startFakeKratos>>;
+
+/**
+ * A gateway on an echo upstream (route `app`, session required) whose Kratos is `front` in
+ * front of the whoami fake: `front` answers what it knows (true), the fake the rest.
+ */
+async function withMountedKratos(
+  front: (kratos: FakeKratos, req: IncomingMessage, res: ServerResponse) => boolean,
+  body: (kratos: FakeKratos, session: ClientHttp2Session) => Promise<void>,
+): Promise<void> {
   const upstream = await startEchoUpstream();
   const kratos = await startFakeKratos();
-  // Kratos's browser logout in front of the whoami fake: it revokes the cookie's session.
-  const front = createServer((req, res) => {
-    const token = /ory_kratos_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-    if (req.url?.startsWith('/self-service/browser/flows/logout')) {
-      const s = token === undefined ? undefined : kratos.sessions.get(token);
-      if (s) s.active = false;
-      res.writeHead(302, { location: 'http://127.0.0.1/after-logout', 'content-length': 0 });
-      return res.end();
-    }
+  const server = createServer((req, res) => {
+    if (front(kratos, req, res)) return;
     fetch(kratos.url + req.url, { headers: req.headers as Record<string, string> }).then(
       async (r) => {
         res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
@@ -29,7 +33,7 @@ test('a logout through the Kratos mount over HTTP/2 purges the cached session', 
       () => res.writeHead(502).end(),
     );
   });
-  const frontUrl = await listenOnFreePort(front);
+  const frontUrl = await listenOnFreePort(server);
   const gw = await startTestGateway({
     kratos: { public_url: frontUrl },
     session_cache: { ttl_cap_ms: 600_000 },
@@ -37,6 +41,27 @@ test('a logout through the Kratos mount over HTTP/2 purges the cached session', 
   });
   const session = await h2Connect(gw.proxyUrl);
   try {
+    await body(kratos, session);
+  } finally {
+    session.close();
+    await gw.shutdown();
+    await closeServer(server);
+    await upstream.close();
+    await kratos.close();
+  }
+}
+
+test('a logout through the Kratos mount over HTTP/2 purges the cached session', async () => {
+  // Kratos's browser logout: it revokes the cookie's session.
+  const front = (kratos: FakeKratos, req: IncomingMessage, res: ServerResponse) => {
+    if (!req.url?.startsWith('/self-service/browser/flows/logout')) return false;
+    const token = /ory_kratos_session=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+    const s = token === undefined ? undefined : kratos.sessions.get(token);
+    if (s) s.active = false;
+    res.writeHead(302, { location: 'http://127.0.0.1/after-logout', 'content-length': 0 }).end();
+    return true;
+  };
+  await withMountedKratos(front, async (kratos, session) => {
     const s = kratos.addSession();
     const cookie = `ory_kratos_session=${s.token}`;
     assert.equal((await h2Request(session, { ':path': '/app', cookie, accept: 'application/json' })).status, 200);
@@ -49,13 +74,7 @@ test('a logout through the Kratos mount over HTTP/2 purges the cached session', 
     assert.equal(logout.status, 302);
     assert.equal(logout.headers.location, 'http://127.0.0.1/after-logout');
     assert.equal((await h2Request(session, { ':path': '/app', cookie, accept: 'application/json' })).status, 401);
-  } finally {
-    session.close();
-    await gw.shutdown();
-    await closeServer(front);
-    await upstream.close();
-    await kratos.close();
-  }
+  });
 });
 
 test('on shutdown HTTP/2 clients get GOAWAY, and the stream in flight finishes', async () => {
@@ -122,4 +141,37 @@ test('the self-service UI answers over HTTP/2 as over HTTP/1.1', async () => {
     await gw.shutdown();
     await kratos.close();
   }
+});
+
+test('a request body without content-length reaches Kratos through the mount over HTTP/2, and the token it names is purged', async () => {
+  // Kratos's API logout: it revokes the session token the JSON body names.
+  const bodies: string[] = [];
+  const front = (kratos: FakeKratos, req: IncomingMessage, res: ServerResponse) => {
+    if (req.url !== '/self-service/logout/api') return false;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      bodies.push(body);
+      const token = body === '' ? undefined : (JSON.parse(body) as { session_token?: string }).session_token;
+      const s = token === undefined ? undefined : kratos.sessions.get(token);
+      if (s) s.active = false;
+      res.writeHead(s ? 204 : 400).end();
+    });
+    return true;
+  };
+  await withMountedKratos(front, async (kratos, session) => {
+    const s = kratos.addSession();
+    assert.equal((await h2Request(session, { ':path': '/app', 'x-session-token': s.token })).status, 200);
+    // HTTP/2 frames the body by DATA frames and END_STREAM: content-length is optional (RFC 9113 §8.1.1).
+    const body = JSON.stringify({ session_token: s.token });
+    const logout = await h2Request(
+      session,
+      { ':method': 'DELETE', ':path': '/.ory/kratos/public/self-service/logout/api', 'content-type': 'application/json' },
+      body,
+    );
+    assert.deepEqual(bodies, [body]);
+    assert.equal(logout.status, 204);
+    assert.equal((await h2Request(session, { ':path': '/app', 'x-session-token': s.token })).status, 401);
+  });
 });
