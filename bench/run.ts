@@ -503,7 +503,8 @@ try {
     } else if (sc === 'grpc') {
       report.scenarios.grpc = await grpcScenario({
         ctx,
-        env,
+        // --profile with grpc listed first: kratos-gateway's profile covers this scenario (written when it stops).
+        env: args.has('profile') && sc === scenarios[0] ? { ...env, gatewayExecArgv: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : env,
         systems: requested.filter((id) => (id.startsWith('nginx') ? haveNginx : id === 'caddy' ? haveCaddy : true)),
         token: hot,
         duration,
