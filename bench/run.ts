@@ -10,9 +10,11 @@
  *   --access-log-off-too             (also measure kratos-gateway with its access log off in (a))
  *   --profile                        (CPU-profile kratos-gateway during the first scenario listed)
  *   --no-install                     (do not apt-get install nginx-light / caddy when missing)
- *   --grpc-connections 2             (the ext-authz scenario: HTTP/2 connections its gRPC calls share)
+ *   --grpc-connections 2             (the ext-authz and grpc scenarios: HTTP/2 connections their gRPC calls share)
  *   --fleet-trials 60 --fleet-credentials 20 --fleet-burst 300 --fleet-spread 500   (the fleet scenario, bench/lib/fleet.ts)
  *   --scenarios memory,soak          (bench/lib/memory-bench.ts: written to bench/results/memory.md, not latest.md)
+ *   --scenarios grpc                 (bench/lib/grpc-bench.ts; alone, written to bench/results/grpc.md, not latest.md)
+ *   --grpc-concurrency 64 --grpc-upstream http2|grpc-js --grpc-hol-delay-ms 500 --grpc-hol-rounds 10   (the grpc scenario)
  *   --memory-sessions 100000,1000000 --soak-seconds 150 --soak-ttl-cap-ms 30000 --soak-new-per-second 513
  *   --soak-live-seconds 30 --soak-connections 32 --soak-sample-seconds 5
  */
@@ -30,6 +32,7 @@ import { measureWorkers, workersTable } from './lib/workers.js';
 import { FLEET_LABELS, fleetScenario } from './lib/fleet.js';
 import { extAuthzScenario } from './lib/ext-authz.js';
 import { MEMORY_SCENARIOS, memoryPerCachedSession, runMemoryScenarios } from './lib/memory-bench.js';
+import { grpcScenario } from './lib/grpc-bench.js';
 
 const args = parseArgs(process.argv.slice(2));
 const duration = num(args, 'duration', 5);
@@ -40,6 +43,8 @@ const delayMs = num(args, 'kratos-delay-ms', 0);
 const peerCpus = Math.max(1, num(args, 'peer-cpus', 1));
 const quietWaitMs = num(args, 'quiet-wait', 1) * 1000;
 const scenarios = (args.get('scenarios') ?? 'a,d,c,e,b,f,h,g,ext-authz,w,fleet').split(',').map((s) => s.trim());
+// The grpc scenario starts its own systems (h2c in front of a gRPC server) and checks them itself.
+const grpcOnly = scenarios.every((sc) => sc === 'grpc');
 const kratosKind = (args.get('kratos') ?? (embeddedAvailable() ? 'embedded' : 'fake')) as KratosKind;
 const notes: string[] = [];
 const started = Date.now();
@@ -160,7 +165,7 @@ const report: Report = {
     kratosDelayMs: delayMs,
     peerCpus,
     quietWaitMs,
-    loadGenerator: 'autocannon 9.0.0 (separate process)',
+    loadGenerator: grpcOnly ? '@grpc/grpc-js clients (separate process)' : 'autocannon 9.0.0 (separate process)',
   },
   systems: Object.fromEntries(systemIds.map((id) => [id, SYSTEM_LABELS[id]])),
   scenarios: {},
@@ -211,13 +216,13 @@ async function steadyScenario(
 
 try {
   // Sanity: every system lets a valid session through and refuses an invalid one.
-  for (const id of systemIds) {
+  for (const id of grpcOnly ? [] : systemIds) {
     const s = await system(id);
     const ok = await get(s.url + '/', hot);
     const bad = id === 'direct' || id === 'floor' ? 401 : await get(s.url + '/', 'invalid.sanity');
     if (ok !== 200 || bad !== 401) throw new Error(`${id}: valid session → ${ok}, invalid → ${bad} (expected 200 / 401)`);
   }
-  log('all systems answer 200 for a valid session and 401 for an invalid one');
+  if (!grpcOnly) log('all systems answer 200 for a valid session and 401 for an invalid one');
 
   for (const sc of scenarios) {
     const t0 = Date.now();
@@ -495,6 +500,23 @@ try {
         burstSize: Math.max(3, num(args, 'fleet-burst', 300)),
         spread: Math.max(1, num(args, 'fleet-spread', 500)),
       });
+    } else if (sc === 'grpc') {
+      report.scenarios.grpc = await grpcScenario({
+        ctx,
+        // --profile with grpc listed first: kratos-gateway's profile covers this scenario (written when it stops).
+        env: args.has('profile') && sc === scenarios[0] ? { ...env, gatewayExecArgv: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : env,
+        systems: requested.filter((id) => (id.startsWith('nginx') ? haveNginx : id === 'caddy' ? haveCaddy : true)),
+        token: hot,
+        duration,
+        warmup,
+        reps,
+        connections: Math.max(1, num(args, 'grpc-connections', 2)),
+        concurrency: Math.max(1, num(args, 'grpc-concurrency', connections)),
+        upstreamImpl: args.get('grpc-upstream') === 'grpc-js' ? 'grpc-js' : 'http2',
+        hol: { concurrent: 100, slowDelayMs: num(args, 'grpc-hol-delay-ms', 500), rounds: Math.max(1, num(args, 'grpc-hol-rounds', 10)) },
+        log,
+        notes,
+      });
     } else {
       notes.push(`unknown scenario "${sc}" skipped`);
     }
@@ -519,7 +541,9 @@ mkdirSync(BENCH_DIR + 'results', { recursive: true });
 const stamp = report.date.replace(/[:.]/g, '-');
 writeFileSync(`${BENCH_DIR}results/${stamp}.json`, JSON.stringify(report, null, 2));
 const md = renderMarkdown(report);
-writeFileSync(`${BENCH_DIR}results/latest.md`, md);
+// A grpc-only run does not replace the last full run's latest.md.
+const mdFile = grpcOnly ? 'grpc.md' : 'latest.md';
+writeFileSync(`${BENCH_DIR}results/${mdFile}`, md);
 console.log('\n' + md);
-log(`wrote bench/results/${stamp}.json and bench/results/latest.md`);
+log(`wrote bench/results/${stamp}.json and bench/results/${mdFile}`);
 void (kratos as Kratos);

@@ -6,7 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { BENCH_DIR } from './proc.js';
 import type { LoadResult, LoadSpec } from '../load/worker.js';
 
-export type { LoadResult, LoadSpec, TokenPlan } from '../load/worker.js';
+export type { GrpcHolSpec, GrpcLoadSpec, HolResult, LoadResult, LoadSpec, TokenPlan } from '../load/worker.js';
 
 let worker: Promise<ChildProcess> | undefined;
 let stderr = '';
@@ -42,8 +42,8 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
 async function runOne(spec: LoadSpec): Promise<LoadResult> {
   const child = await start();
   const id = nextId++;
-  const seconds = (spec.warmup ?? 0) + (('duration' in spec ? spec.duration : undefined) ?? 5);
-  const limitMs = ('amount' in spec && spec.amount !== undefined ? 300 : seconds * 3 + 30) * 1000;
+  const seconds = ('warmup' in spec ? (spec.warmup ?? 0) : 0) + (('duration' in spec ? spec.duration : undefined) ?? 5);
+  const limitMs = (spec.kind === 'grpc-hol' || ('amount' in spec && spec.amount !== undefined) ? 300 : seconds * 3 + 30) * 1000;
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null) => {
       clearTimeout(timer);

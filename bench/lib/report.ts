@@ -1,6 +1,7 @@
 /** The JSON report's shape and its Markdown rendering (bench/results/latest.md). */
 import type { Sample } from './measure.js';
 import type { FleetExtra, FleetMode } from './fleet.js';
+import { grpcSection } from './grpc-report.js';
 
 export interface Row {
   rps: number;
@@ -81,9 +82,11 @@ export function renderMarkdown(r: Report): string {
   lines.push(
     `**Machine:** ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB, Node ${m.node}${m.nginx ? `, ${m.nginx}` : ''}${m.caddy ? `, ${m.caddy}` : ''}; load average at start ${m.loadavgAtStart.join(' / ')}${m.loadavgAtEnd ? `, at end ${m.loadavgAtEnd.join(' / ')}` : ''}.`,
   );
-  lines.push(
-    `**Method:** every system, the upstream (plain \`node:http\`), Kratos and the load generator (autocannon 9, \`-c ${s.connections}\`) in separate processes on 127.0.0.1; ${s.warmup} s warm-up, ${s.duration} s measured, median of ${s.reps} repetitions (systems interleaved). Kratos: **${s.kratos === 'embedded' ? 'the embedded identity server (real whoami)' : 'the fake whoami (bench/servers/whoami.ts)'}**${s.kratosDelayMs ? `, behind a ${s.kratosDelayMs} ms delay (remote Kratos)` : ', no added delay'}. nginx \`worker_processes ${s.peerCpus}\`, Caddy \`GOMAXPROCS=${s.peerCpus}\`, kratos-gateway one Node process: one core each. Access logs on for every system (to /dev/null). "req per CPU-second" divides requests by the CPU time the system under test used, which is steadier than req/s when other work shares the machine; "other load (max)" is the largest share of the machine used by processes outside the harness during any repetition.`,
-  );
+  // The grpc scenario describes its own method (gRPC clients, not autocannon).
+  if (Object.keys(r.scenarios).some((k) => k !== 'grpc'))
+    lines.push(
+      `**Method:** every system, the upstream (plain \`node:http\`), Kratos and the load generator (autocannon 9, \`-c ${s.connections}\`) in separate processes on 127.0.0.1; ${s.warmup} s warm-up, ${s.duration} s measured, median of ${s.reps} repetitions (systems interleaved). Kratos: **${s.kratos === 'embedded' ? 'the embedded identity server (real whoami)' : 'the fake whoami (bench/servers/whoami.ts)'}**${s.kratosDelayMs ? `, behind a ${s.kratosDelayMs} ms delay (remote Kratos)` : ', no added delay'}. nginx \`worker_processes ${s.peerCpus}\`, Caddy \`GOMAXPROCS=${s.peerCpus}\`, kratos-gateway one Node process: one core each. Access logs on for every system (to /dev/null). "req per CPU-second" divides requests by the CPU time the system under test used, which is steadier than req/s when other work shares the machine; "other load (max)" is the largest share of the machine used by processes outside the harness during any repetition.`,
+    );
   if (r.totalSeconds) lines.push(`**Run time:** ${r.totalSeconds} s. Rerun: \`npm run bench\` (see bench/README.md).`);
   lines.push('');
   const headerEnd = lines.length;
@@ -277,12 +280,14 @@ export function renderMarkdown(r: Report): string {
     );
   const fl = r.scenarios.fleet;
   if (fl) lines.push(...fleetSection(r, fl, targets));
+  const grpcSc = r.scenarios.grpc;
+  if (grpcSc) lines.push(...grpcSection(r, grpcSc, targets));
 
   if (targets.length) {
     lines.splice(
       headerEnd,
       0,
-      fl ? '## Targets (performance and fleet)' : '## Targets (performance)',
+      fl ? '## Targets (performance and fleet)' : grpcSc ? '## Targets (performance and gRPC)' : '## Targets (performance)',
       '',
       '| target | goal | measured | |',
       '|---|---|---|---|',

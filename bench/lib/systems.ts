@@ -47,8 +47,11 @@ export interface SystemEnv {
   gatewayExecArgv?: string[];
   /** Extra environment for kratos-gateway (e.g. OTEL_* to turn tracing on). */
   gatewayEnv?: NodeJS.ProcessEnv;
-  /** Merged into kratos-gateway's configuration (the memory soak): session_cache keys and identity_headers. */
-  gatewayConfig?: { sessionCache?: Record<string, unknown>; identityHeaders?: Record<string, string> };
+  /**
+   * Merged into kratos-gateway's configuration: session_cache keys and identity_headers (the memory
+   * soak); an h2c route to this gRPC server instead of the HTTP upstream (the grpc scenario).
+   */
+  gatewayConfig?: { sessionCache?: Record<string, unknown>; identityHeaders?: Record<string, string>; grpcUpstreamUrl?: string };
 }
 
 function fill(template: string, vars: Record<string, string | number>): string {
@@ -135,46 +138,65 @@ export async function startSystem(id: SystemId, env: SystemEnv): Promise<Running
     }
     case 'nginx':
     case 'nginx-cache': {
-      const prefix = mkdtempSync(join(tmpdir(), `bench-${id}-`));
-      // Run as root, nginx's workers drop to `nobody`: they must be able to write the temp and cache dirs.
-      chmodSync(prefix, 0o755);
-      for (const d of ['client_body', 'proxy_temp', 'fastcgi_temp', 'uwsgi_temp', 'scgi_temp', 'auth_cache']) {
-        mkdirSync(join(prefix, d));
-        chmodSync(join(prefix, d), 0o777);
-      }
-      const port = await freePort();
       const cache = id === 'nginx-cache' ? readFileSync(BENCH_DIR + 'peers/nginx-auth-cache.conf.tmpl', 'utf8') : '';
-      const conf = fill(readFileSync(BENCH_DIR + 'peers/nginx.conf.tmpl', 'utf8'), {
-        PREFIX: prefix,
-        PORT: port,
-        WORKERS: env.peerCpus,
+      return startNginx(id, 'nginx.conf.tmpl', env.peerCpus, (prefix) => ({
         UPSTREAM_PORT: env.upstreamPort,
         KRATOS_PORT: env.kratosPort,
         CACHE_PATH:
           id === 'nginx-cache' ? `proxy_cache_path ${prefix}/auth_cache levels=1:2 keys_zone=auth:10m max_size=64m inactive=60s;` : '',
         AUTH_CACHE: cache,
-      });
-      writeFileSync(join(prefix, 'nginx.conf'), conf);
-      const ext = await startExternal('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], port);
-      return externalSystem(id, port, ext, prefix);
+      }));
     }
-    case 'caddy': {
-      const prefix = mkdtempSync(join(tmpdir(), 'bench-caddy-'));
-      const port = await freePort();
-      const conf = fill(readFileSync(BENCH_DIR + 'peers/Caddyfile.tmpl', 'utf8'), {
-        PREFIX: prefix,
-        PORT: port,
-        UPSTREAM_PORT: env.upstreamPort,
-        KRATOS_PORT: env.kratosPort,
-      });
-      writeFileSync(join(prefix, 'Caddyfile'), conf);
-      const ext = await startExternal('caddy', ['run', '--config', join(prefix, 'Caddyfile'), '--adapter', 'caddyfile'], port, {
-        HOME: prefix,
-        XDG_DATA_HOME: join(prefix, 'data'),
-        XDG_CONFIG_HOME: join(prefix, 'config'),
-        GOMAXPROCS: String(env.peerCpus),
-      });
-      return externalSystem(id, port, ext, prefix);
-    }
+    case 'caddy':
+      return startCaddy(id, 'Caddyfile.tmpl', env.peerCpus, { UPSTREAM_PORT: env.upstreamPort, KRATOS_PORT: env.kratosPort });
   }
+}
+
+/**
+ * nginx from `bench/peers/<template>` in a temp directory of its own; the template gets PREFIX,
+ * PORT and WORKERS besides what `vars(prefix)` returns.
+ */
+export async function startNginx(
+  id: SystemId,
+  template: string,
+  workers: number,
+  vars: (prefix: string) => Record<string, string | number>,
+): Promise<RunningSystem> {
+  const prefix = mkdtempSync(join(tmpdir(), `bench-${id}-`));
+  // Run as root, nginx's workers drop to `nobody`: they must be able to write the temp and cache dirs.
+  chmodSync(prefix, 0o755);
+  for (const d of ['client_body', 'proxy_temp', 'fastcgi_temp', 'uwsgi_temp', 'scgi_temp', 'auth_cache']) {
+    mkdirSync(join(prefix, d));
+    chmodSync(join(prefix, d), 0o777);
+  }
+  const port = await freePort();
+  const conf = fill(readFileSync(BENCH_DIR + 'peers/' + template, 'utf8'), {
+    PREFIX: prefix,
+    PORT: port,
+    WORKERS: workers,
+    ...vars(prefix),
+  });
+  writeFileSync(join(prefix, 'nginx.conf'), conf);
+  const ext = await startExternal('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], port);
+  return externalSystem(id, port, ext, prefix);
+}
+
+/** Caddy from `bench/peers/<template>` in a temp directory of its own (PREFIX and PORT filled in), GOMAXPROCS=`cpus`. */
+export async function startCaddy(
+  id: SystemId,
+  template: string,
+  cpus: number,
+  vars: Record<string, string | number>,
+): Promise<RunningSystem> {
+  const prefix = mkdtempSync(join(tmpdir(), `bench-${id}-`));
+  const port = await freePort();
+  const conf = fill(readFileSync(BENCH_DIR + 'peers/' + template, 'utf8'), { PREFIX: prefix, PORT: port, ...vars });
+  writeFileSync(join(prefix, 'Caddyfile'), conf);
+  const ext = await startExternal('caddy', ['run', '--config', join(prefix, 'Caddyfile'), '--adapter', 'caddyfile'], port, {
+    HOME: prefix,
+    XDG_DATA_HOME: join(prefix, 'data'),
+    XDG_CONFIG_HOME: join(prefix, 'config'),
+    GOMAXPROCS: String(cpus),
+  });
+  return externalSystem(id, port, ext, prefix);
 }

@@ -5,6 +5,7 @@
  */
 import autocannon, { type Result } from 'autocannon';
 import WebSocket from 'ws';
+import type { GrpcHolSpec, GrpcLoadSpec, HolResult } from './grpc.js';
 import { loadResultOf } from './latencies.js';
 import { runGrpcCheck, type GrpcCheckLoadSpec } from './grpc-check.js';
 
@@ -59,7 +60,9 @@ export interface WsLoadSpec {
   token: string;
 }
 
-export type LoadSpec = HttpLoadSpec | WsLoadSpec | GrpcCheckLoadSpec;
+export type { GrpcHolSpec, GrpcLoadSpec, HolResult } from './grpc.js';
+
+export type LoadSpec = HttpLoadSpec | WsLoadSpec | GrpcCheckLoadSpec | GrpcLoadSpec | GrpcHolSpec;
 
 export interface LoadResult {
   rps: number;
@@ -76,6 +79,8 @@ export interface LoadResult {
   seconds: number;
   /** CPU seconds the load generator itself used in the measured phase. */
   loadCpu: number;
+  /** The gRPC head-of-line check (kind `grpc-hol`). */
+  hol?: HolResult;
 }
 
 function httpOptions(spec: HttpLoadSpec, phase: { duration?: number; amount?: number }) {
@@ -205,7 +210,11 @@ process.on('message', async (msg: { spec: LoadSpec; id: number }) => {
   const spec = msg.spec;
   try {
     let result: LoadResult;
-    if (spec.kind === 'ws') {
+    if (spec.kind === 'grpc' || spec.kind === 'grpc-hol') {
+      // grpc-js is loaded only by the runs that need it.
+      const g = await import('./grpc.js');
+      result = spec.kind === 'grpc' ? await g.runGrpc(spec) : await g.runGrpcHol(spec);
+    } else if (spec.kind === 'ws') {
       if (spec.warmup) await runWs(spec, spec.warmup);
       const cpu = process.cpuUsage();
       result = await runWs(spec, spec.duration);

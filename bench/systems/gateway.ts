@@ -3,6 +3,8 @@
  * argv[2]: JSON `{ kratosUrl, upstreamUrl, cache, accessLog, shared?, sessionCache?, identityHeaders? }`;
  * `shared` (`{ redisUrl, keyPrefix }`, the fleet scenario) turns on session_cache.shared against
  * that Redis; `sessionCache` and `identityHeaders` (the memory soak) are merged into the configuration.
+ * `grpcUpstreamUrl` (the grpc scenario) makes the one route an `upstream_protocol: h2c` route to
+ * that gRPC server instead, with HTTP/2 on the proxy port.
  * Environment: BENCH_IDENTITY_ASSERTION=1 (bench:quick --assertion), BENCH_POLICY=1 (--policy).
  *
  * The configuration is production's (config/production.yaml's data-plane keys: cache on,
@@ -11,7 +13,7 @@
  * serialised, redacted and written.
  */
 import { startGateway } from '../../src/start-gateway.js';
-import { parseConfig } from '../../src/config/load.js';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { bufferedDestination, createLogger } from '../../src/log.js';
 import { serveIpc } from '../lib/proc.js';
 import { BENCH_POLICY } from '../lib/policy.js';
@@ -24,12 +26,24 @@ interface Options {
   shared?: { redisUrl: string; keyPrefix: string };
   sessionCache?: Record<string, unknown>;
   identityHeaders?: Record<string, string>;
+  grpcUpstreamUrl?: string;
 }
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as Options;
 
-const config = parseConfig({
-  proxy: { listen: { host: '127.0.0.1', port: 0 }, shutdown_grace_ms: 1_000 },
+/** The configuration, or the process ends with one `config error: key.path: reason` line per problem, as the product's start does. */
+function configOrExit(raw: Record<string, unknown>): ReturnType<typeof parseConfig> {
+  try {
+    return parseConfig(raw);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) console.error(`config error: ${problem}`);
+    process.exit(2);
+  }
+}
+
+const config = configOrExit({
+  proxy: { listen: { host: '127.0.0.1', port: 0 }, shutdown_grace_ms: 1_000, ...(opts.grpcUpstreamUrl ? { http2: true } : {}) },
   admin: { listen: { host: '127.0.0.1', port: 0 } },
   kratos: { public_url: opts.kratosUrl },
   session_cache: {
@@ -58,7 +72,9 @@ const config = parseConfig({
           },
         ]
       : []),
-    { name: 'app', match: { path_prefix: '/' }, upstream: opts.upstreamUrl, auth: 'required', on_unauthenticated: 'json' },
+    opts.grpcUpstreamUrl
+      ? { name: 'grpc', match: { path_prefix: '/' }, upstream: opts.grpcUpstreamUrl, upstream_protocol: 'h2c', auth: 'required' }
+      : { name: 'app', match: { path_prefix: '/' }, upstream: opts.upstreamUrl, auth: 'required', on_unauthenticated: 'json' },
   ],
 });
 
