@@ -35,7 +35,8 @@ export function protocolOf(seen: Buffer): 'h2' | 'http1' | undefined {
 }
 
 export function createH2cDispatcher(options: H2cDispatchOptions): NetServer {
-  const server = createNetServer((socket) => {
+  // As http.Server does for the sockets it accepts: responses go out without waiting for an ACK (Nagle).
+  const server = createNetServer({ noDelay: true }, (socket) => {
     let seen: Buffer = Buffer.alloc(0);
     const timer = options.prefaceTimeoutMs > 0 ? setTimeout(() => socket.destroy(), options.prefaceTimeoutMs).unref() : undefined;
     const done = () => {

@@ -34,6 +34,8 @@ export interface TlsFront extends TlsServer {
 export function createTlsDispatcher(options: TlsDispatchOptions): TlsFront {
   const http2 = options.http2;
   const server = createTlsServer({
+    // As http.Server does for the sockets it accepts: responses go out without waiting for an ACK (Nagle).
+    noDelay: true,
     cert: options.certificate.cert,
     key: options.certificate.key,
     minVersion: options.minVersion,
