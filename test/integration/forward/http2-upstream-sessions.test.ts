@@ -26,7 +26,10 @@ import {
   waitFor,
   type SeenStream,
 } from '../../helpers/grpc.js';
-import { makeCertificates } from '../../helpers/test-certificates.js';
+import { createTestCa, issueCertificate, type TestCertificate } from '../../helpers/certificates.js';
+
+/** A server certificate for 127.0.0.1 from a CA of its own, both in `dir`. */
+const certificateIn = (dir: string): TestCertificate => issueCertificate(createTestCa(dir), dir, { hosts: ['127.0.0.1'] });
 
 const { NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -220,18 +223,18 @@ test("the peer's stream limit: more sessions up to the bound, never more streams
 
 describe('h2: TLS with ALPN and certificate verification', () => {
   let dir: string;
-  let trusted: ReturnType<typeof makeCertificates>;
-  let untrusted: ReturnType<typeof makeCertificates>;
+  let trusted: TestCertificate;
+  let untrusted: TestCertificate;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'kg-h2-tls-'));
-    trusted = makeCertificates(mkdtempSync(join(dir, 'trusted-')));
-    untrusted = makeCertificates(mkdtempSync(join(dir, 'untrusted-')));
+    trusted = certificateIn(mkdtempSync(join(dir, 'trusted-')));
+    untrusted = certificateIn(mkdtempSync(join(dir, 'untrusted-')));
     // What NODE_EXTRA_CA_CERTS does for a gateway process: this CA joins Node's default store.
     tls.setDefaultCACertificates([...tls.getCACertificates('default'), readFileSync(trusted.caFile, 'utf8')]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const serverCredentials = (files: ReturnType<typeof makeCertificates>) =>
+  const serverCredentials = (files: TestCertificate) =>
     grpc.ServerCredentials.createSsl(null, [{ private_key: readFileSync(files.keyFile), cert_chain: readFileSync(files.certFile) }], false);
 
   test('a grpc-js server over TLS whose certificate a trusted CA signed: the call succeeds', async () => {

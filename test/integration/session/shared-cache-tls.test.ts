@@ -17,7 +17,6 @@ import { createTestCa, issueCertificate } from '../../helpers/certificates.js';
 import { spawnGateway, type GatewayProcess } from '../../helpers/process.js';
 import { startRedis, type RedisTlsFiles, type TestRedis } from '../../helpers/redis.js';
 import { freePort, startEchoUpstream, startFakeKratos } from '../../helpers/servers.js';
-import { makeCertificates } from '../../helpers/test-certificates.js';
 
 const PASSWORD = 'tls-Redis-pw-Secret-41';
 const DOWN_MSG = 'shared session cache: Redis unreachable at start';
