@@ -13,7 +13,8 @@ import { constants, createServer, type Http2Server, type Http2Session } from 'no
 import type { DecisionDeps } from '../gateway/transport/decision.js';
 import { createExtAuthzCheck } from '../gateway/transport/ext-authz/check.js';
 import { CHECK_PATH } from '../gateway/transport/ext-authz/messages.js';
-import { ByteBudget, isGrpc, serveUnary, type UnaryMethod } from '../http/grpc-unary.js';
+import { isGrpc } from '../http/grpc-protocol.js';
+import { ByteBudget, serveUnary, type UnaryMethod } from '../http/grpc-unary.js';
 import { ADMIN_REQUEST_TIMEOUT_MS } from '../listen.js';
 
 /**

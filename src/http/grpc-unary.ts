@@ -8,18 +8,7 @@
  * `maxMessageBytes` is RESOURCE_EXHAUSTED; `grpc-timeout` is honoured (DEADLINE_EXCEEDED).
  */
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-
-export const GrpcStatus = {
-  OK: 0,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16,
-} as const;
+import { encodeGrpcMessage, GrpcStatus, grpcTimeoutMs } from './grpc-protocol.js';
 
 /** An RPC-level error a method throws: answered as its status, without a response message. */
 export class GrpcError extends Error {
@@ -41,27 +30,6 @@ export interface UnaryCall {
 export type UnaryMethod = (request: Buffer, call: UnaryCall) => Uint8Array | Promise<Uint8Array>;
 
 /** `application/grpc`, `application/grpc+proto`, `application/grpc;…`: a gRPC request. */
-export function isGrpc(contentType: string | undefined): boolean {
-  return contentType !== undefined && /^application\/grpc(?:[+;]|$)/i.test(contentType);
-}
-
-const TIMEOUT = /^(\d{1,8})([HMSmun])$/;
-const TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 1e-3, n: 1e-6 };
-
-/** `grpc-timeout` in milliseconds; undefined when absent, NaN when malformed. */
-export function grpcTimeoutMs(header: string | string[] | undefined): number | undefined {
-  if (header === undefined) return undefined;
-  const m = typeof header === 'string' ? TIMEOUT.exec(header) : null;
-  return m ? Number(m[1]) * TIMEOUT_UNIT_MS[m[2]!]! : NaN;
-}
-
-/** `grpc-message` is percent-encoded: every byte outside printable ASCII, and `%`. */
-function encodeGrpcMessage(message: string): string {
-  return Array.from(Buffer.from(message, 'utf8'), (b) =>
-    b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
-  ).join('');
-}
-
 const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': 'identity' };
 
 /** A status without a message: the "trailers-only" response, one HEADERS frame that ends the stream. */

@@ -11,9 +11,10 @@ import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingH
 import type { IncomingHttpHeaders as Http1Headers, IncomingMessage, ServerResponse } from 'node:http';
 import type { ForwardFailure, ForwardResult } from './http-forwarder.js';
 import { resetStream, UpstreamExchange, whenResponseEnds, type ExchangeHooks, type ResponseHeaders } from './http2-exchange.js';
-import { clientResponseHeaders, grpcTimeoutMs, isGrpc, upstreamRequestHeaders, type Http2Target } from './http2-headers.js';
+import { isGrpc } from '../../http/grpc-protocol.js';
+import { callDeadlineMs, clientResponseHeaders, upstreamRequestHeaders, type Http2Target } from './http2-headers.js';
 import { Http1Call } from './http2-http1-call.js';
-import { percentEncodeGrpcMessage } from '../transport/grpc-refusal.js';
+import { encodeGrpcMessage } from '../../http/grpc-protocol.js';
 import { Http2SessionPool } from './http2-session-pool.js';
 
 export type { Http2Target } from './http2-headers.js';
@@ -107,7 +108,7 @@ export class Http2Forwarder {
 export function answerGrpcStatus(stream: ServerHttp2Stream, code: number, message: string): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) return stream.close(NGHTTP2_INTERNAL_ERROR);
-  const encoded = percentEncodeGrpcMessage(message);
+  const encoded = encodeGrpcMessage(message);
   stream.respond(
     { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encoded },
     { endStream: true },
@@ -152,7 +153,7 @@ class StreamCall implements ExchangeHooks {
     const out = upstreamRequestHeaders(headers, target);
     this.grpc = isGrpc(out['content-type']);
     this.exchange = new UpstreamExchange(pool, out, inbound.endAfterHeaders ? undefined : inbound, this);
-    const deadline = this.grpc ? grpcTimeoutMs(out['grpc-timeout']) : target.timeoutMs;
+    const deadline = this.grpc ? callDeadlineMs(out['grpc-timeout']) : target.timeoutMs;
     // A timer cannot wait longer (Node fires a longer one at once): such a deadline, ~25 days
     // and more (grpc-js sends one as `2592000S` for 30 days), is left to the upstream, which gets the header.
     if (deadline !== undefined && deadline <= MAX_TIMER_MS) this.timer = setTimeout(onDeadline, deadline, this);

@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { isHopByHopResponseHeader, stripForHttp2 } from '../../http/hop-by-hop.js';
 import type { ResponseHeaders } from './http2-exchange.js';
+import { grpcTimeoutMs, isGrpc, MAX_TIMER_MS } from '../../http/grpc-protocol.js';
 
 /** Where an HTTP/2 upstream request goes, as the caller matched and rewrote it. */
 export interface Http2Target {
@@ -28,37 +29,15 @@ export interface Http2Target {
   readonly editResponseHeaders?: ((out: Record<string, string | string[]>) => void) | undefined;
 }
 
-/** `application/grpc`, `application/grpc+proto`, `application/grpc;…`: a gRPC call. */
-export function isGrpc(contentType: unknown): boolean {
-  if (typeof contentType !== 'string') return false;
-  // Media types compare case-insensitively (RFC 9110 §8.3.1).
-  const t = contentType.toLowerCase();
-  if (!t.startsWith('application/grpc')) return false;
-  const next = t.charCodeAt(16);
-  return Number.isNaN(next) || next === 0x2b /* + */ || next === 0x3b; /* ; */
-}
-
-const GRPC_TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000_001 };
-
 /**
- * The longest a Node timer waits (2^31-1 ms, about 24.8 days): a longer delay fires after 1 ms.
- * `grpc-timeout` reaches 10^8 hours, and gRPC clients send a far deadline (grpc-js: "2592000S"
- * for 30 days) as it is.
- */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * The deadline `grpc-timeout` gives (at most 8 digits and a unit), in whole milliseconds;
+ * The deadline the gateway itself keeps for a call: `grpc-timeout` in whole milliseconds;
  * undefined when absent or malformed, and when longer than a timer can wait: the gateway then
  * sets none, as for a call without a deadline (the client and the upstream, which is sent the
  * header, still keep theirs).
  */
-export function grpcTimeoutMs(value: unknown): number | undefined {
-  if (typeof value !== 'string') return undefined;
-  const m = /^(\d{1,8})([HMSmun])$/.exec(value);
-  if (m === null) return undefined;
-  const ms = Math.ceil(Number(m[1]) * GRPC_TIMEOUT_UNIT_MS[m[2]!]!);
-  return ms > MAX_TIMER_MS ? undefined : ms;
+export function callDeadlineMs(header: unknown): number | undefined {
+  const ms = grpcTimeoutMs(header);
+  return ms === undefined || Number.isNaN(ms) || ms > MAX_TIMER_MS ? undefined : Math.ceil(ms);
 }
 
 /** The request headers for an HTTP/2 upstream: pseudo-headers from `target`, nothing connection-specific. */

@@ -9,18 +9,7 @@
  */
 import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { Refuse, RefuseKind } from '../pipeline/refuse.js';
-
-/** The status codes of https://grpc.github.io/grpc/core/md_doc_statuscodes.html the gateway answers with. */
-export const GrpcStatus = {
-  INVALID_ARGUMENT: 3,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16,
-} as const;
-export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
+import { encodeGrpcMessage, GrpcStatus, type GrpcStatusCode } from '../../http/grpc-protocol.js';
 
 const BY_KIND: Record<RefuseKind, GrpcStatusCode> = {
   framing: GrpcStatus.INVALID_ARGUMENT,
@@ -45,18 +34,6 @@ export function grpcStatusOf(r: Refuse): { status: GrpcStatusCode; message: stri
 }
 
 /**
- * gRPC's Percent-Encoded form (PROTOCOL-HTTP2.md): UTF-8, every byte outside printable ASCII and
- * `%` itself as `%XX`.
- */
-export function percentEncodeGrpcMessage(message: string): string {
-  let out = '';
-  for (const b of Buffer.from(message, 'utf8')) {
-    out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : '%' + b.toString(16).toUpperCase().padStart(2, '0');
-  }
-  return out;
-}
-
-/**
  * Answers the stream trailers-only. The request body is never read: once the response is
  * complete, Node resets the stream (NO_ERROR), so a refused upload stops at the first window.
  */
@@ -68,7 +45,7 @@ export function respondGrpcStatus(stream: ServerHttp2Stream, status: GrpcStatusC
       ':status': 200,
       'content-type': 'application/grpc',
       'grpc-status': String(status),
-      'grpc-message': percentEncodeGrpcMessage(message),
+      'grpc-message': encodeGrpcMessage(message),
       'x-request-id': requestId,
     },
     { endStream: true },

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { grpcStatusOf, percentEncodeGrpcMessage } from '../../../src/gateway/transport/grpc-refusal.js';
-import { isGrpc } from '../../../src/gateway/forward/http2-headers.js';
+import { grpcStatusOf } from '../../../src/gateway/transport/grpc-refusal.js';
+import { encodeGrpcMessage } from '../../../src/http/grpc-protocol.js';
+import { isGrpc } from '../../../src/http/grpc-protocol.js';
 import { forbidden, refuse, stepUp, stepUpRequired, unauthenticated, unavailable } from '../../../src/gateway/pipeline/refuse.js';
 
 test('gRPC content types: application/grpc and application/grpc+codec, nothing that merely starts alike', () => {
@@ -33,8 +34,8 @@ test('the status table: each refusal of the pipeline has its gRPC status', () =>
 });
 
 test('grpc-message is percent-encoded: UTF-8, everything outside printable ASCII and % itself', () => {
-  assert.equal(percentEncodeGrpcMessage('plain text: ok'), 'plain text: ok');
-  assert.equal(percentEncodeGrpcMessage('100% sure'), '100%25 sure');
-  assert.equal(percentEncodeGrpcMessage('a\r\nb'), 'a%0D%0Ab');
-  assert.equal(percentEncodeGrpcMessage('café ☕'), 'caf%C3%A9 %E2%98%95');
+  assert.equal(encodeGrpcMessage('plain text: ok'), 'plain text: ok');
+  assert.equal(encodeGrpcMessage('100% sure'), '100%25 sure');
+  assert.equal(encodeGrpcMessage('a\r\nb'), 'a%0D%0Ab');
+  assert.equal(encodeGrpcMessage('café ☕'), 'caf%C3%A9 %E2%98%95');
 });

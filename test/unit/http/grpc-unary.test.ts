@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type ClientHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { ByteBudget, grpcTimeoutMs, isGrpc, serveUnary } from '../../../src/http/grpc-unary.js';
+import { grpcTimeoutMs, isGrpc } from '../../../src/http/grpc-protocol.js';
+import { ByteBudget, serveUnary } from '../../../src/http/grpc-unary.js';
 
 describe('gRPC request headers', () => {
   it('content-type: application/grpc and its +format and ;parameter forms', () => {

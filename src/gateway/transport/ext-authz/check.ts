@@ -25,7 +25,8 @@ import { normalizeHeaderName } from '../../../http/header-name.js';
 import { isProtectedHeader } from '../../pipeline/strip-protected-headers.js';
 import { jsonErrorAnswer, type HttpAnswer } from '../../../http/json-error.js';
 import { requestIdOf, type RequestHead } from '../../../http/request.js';
-import { GrpcError, GrpcStatus, type UnaryCall, type UnaryMethod } from '../../../http/grpc-unary.js';
+import { GrpcStatus } from '../../../http/grpc-protocol.js';
+import { GrpcError, type UnaryCall, type UnaryMethod } from '../../../http/grpc-unary.js';
 import { decisionRefusal, METHOD } from '../decision.js';
 import {
   APPEND_IF_EXISTS_OR_ADD,
