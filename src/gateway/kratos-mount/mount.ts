@@ -112,7 +112,7 @@ export function createKratosMount(g: KratosMountDeps) {
       encrypted: arrivedEncrypted(req),
     });
     headers.host = kratos.host;
-    forwardOnlyReadCredentials(sources, headers, originalHeaders);
+    forwardOnlyReadCredentials(sources, headers, originalHeaders, snapshot.sessionCookieNames);
 
     let body: IncomingMessage | Buffer | null = hasBody ? req : null;
     // The body of any unsafe request may name a session token (revocation, v1 API logout);

@@ -102,8 +102,14 @@ export function forwardOnlyReadCredentials(
   sources: readonly CredentialExtractor[],
   headers: IncomingHttpHeaders,
   original: IncomingHttpHeaders,
+  /**
+   * Every Kratos session cookie name the gateway knows (snapshot.sessionCookieNames): with
+   * kratos_instances, another Kratos's session cookie is a credential of another identity
+   * provider, removed as the proxy removes it from upstream requests.
+   */
+  sessionCookieNames: ReadonlySet<string>,
 ): void {
-  const cookieNames = new Set<string>();
+  const cookieNames = new Set<string>(sessionCookieNames);
   for (const source of sources) {
     for (const name of source.reads.headers) delete headers[name];
     for (const name of source.reads.cookies) cookieNames.add(name);
