@@ -193,14 +193,9 @@ export function createHttp2Transport(g: Http2TransportDeps, observe: Observe) {
       protocol,
       timeoutMs: route.timeoutMs,
       responseHeaders: outcome.setCookie ? { 'set-cookie': outcome.setCookie } : undefined,
-      // Last: the route's CORS headers replace the upstream's; the request id as HTTP/1.1 sets it.
-      editResponseHeaders: (out) => {
-        if (a.cors !== undefined) {
-          replaceUpstreamCors(out);
-          Object.assign(out, a.cors);
-        }
-        out['x-request-id'] ??= a.requestId;
-      },
+      // Last: the route's CORS headers replace the upstream's (its Vary kept, Origin added); the
+      // request id as HTTP/1.1 sets it.
+      editResponseHeaders: a.cors === undefined ? (out) => void (out['x-request-id'] ??= a.requestId) : corsAndRequestId(a.cors, a.requestId),
     };
     g.http2.forward(stream, req.headers, target2, (r) => {
       const f = r.failure;
@@ -248,4 +243,13 @@ function respondJwks(stream: ServerHttp2Stream, method: string, body: string, re
   };
   respondWhole(stream, 200, headers, method === 'HEAD' ? undefined : body);
   return 200;
+}
+
+/** Response headers on a CORS route: the upstream's CORS headers replaced by the route's, `Vary` merged rather than overwritten. */
+function corsAndRequestId(cors: Readonly<Record<string, string>>, requestId: string): (out: Record<string, string | string[]>) => void {
+  return (out) => {
+    replaceUpstreamCors(out);
+    for (const name in cors) out[name] ??= cors[name]!;
+    out['x-request-id'] ??= requestId;
+  };
 }

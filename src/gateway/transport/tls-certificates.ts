@@ -60,4 +60,3 @@ export function reloadProxyCertificates(front: TlsFront, files: TlsFiles, curren
   return reloader;
 }
 
-export { described as describedCertificate };
