@@ -9,13 +9,14 @@
  * TLS; and Envoy sends the name of the Service it reaches the gateway through, or its cluster
  * name, as `:authority`, which admin.allowed_hosts would have to list for no gain.
  */
-import { constants, createServer, type Http2Server, type Http2Session } from 'node:http2';
+import { constants, type Http2Server } from 'node:http2';
 import type { DecisionDeps } from '../gateway/transport/decision.js';
 import { createExtAuthzCheck } from '../gateway/transport/ext-authz/check.js';
 import { CHECK_PATH } from '../gateway/transport/ext-authz/messages.js';
 import { isGrpc } from '../http/grpc-protocol.js';
 import { ByteBudget, serveUnary, type UnaryMethod } from '../http/grpc-unary.js';
-import { ADMIN_REQUEST_TIMEOUT_MS } from '../listen.js';
+import { createProxyHttp2Server } from '../http/http2-server.js';
+import { ADMIN_HEADERS_TIMEOUT_MS, ADMIN_REQUEST_TIMEOUT_MS } from '../listen.js';
 
 /**
  * Envoy's CheckRequest carries the request headers (a body only with `with_request_body`,
@@ -36,6 +37,12 @@ const MAX_CONCURRENT_STREAMS = 1_000;
  */
 const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
+/** Envoy sends the check's metadata (a few headers) in HEADERS; the original request's headers travel in the message. */
+const MAX_HEADER_LIST_BYTES = 64 * 1024;
+
+/** Envoy keeps its check connections open; one idle this long is closed with GOAWAY (Envoy opens another). */
+const IDLE_SESSION_MS = 300_000;
+
 const limits = () => ({
   maxMessageBytes: MAX_MESSAGE_BYTES,
   // As for the listener's HTTP/1.1 requests; Envoy's own ext_authz timeout is far shorter.
@@ -52,37 +59,30 @@ export interface AdminHttp2 {
 export function createAdminHttp2(g: DecisionDeps): AdminHttp2 {
   const methods = new Map<string, UnaryMethod>([[CHECK_PATH, createExtAuthzCheck(g)]]);
   const callLimits = limits();
-  const server = createServer({ settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS } });
-  const sessions = new Set<Http2Session>();
-  server.on('session', (session) => {
-    sessions.add(session);
-    session.once('close', () => sessions.delete(session));
-  });
-  // A client's protocol error ends its session; it must not reach the process.
-  server.on('sessionError', () => {});
-  server.on('stream', (stream, headers) => {
-    stream.on('error', () => {});
-    if (!isGrpc(headers['content-type'])) return void stream.close(constants.NGHTTP2_HTTP_1_1_REQUIRED);
-    serveUnary(stream, headers, methods, callLimits);
-  });
+  // The proxy port's HTTP/2 server and its hardening (header-list caps, no push, frame-flood
+  // limits, idle sessions closed). Each call is bounded by serveUnary's own deadline, so the
+  // per-stream inactivity timeout (an HTTP 408, not a gRPC answer) is off.
+  const h2 = createProxyHttp2Server(
+    {
+      maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+      maxHeaderSize: MAX_HEADER_LIST_BYTES,
+      headersTimeoutMs: ADMIN_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: 0,
+      keepAliveTimeoutMs: IDLE_SESSION_MS,
+    },
+    (stream, headers) => {
+      stream.on('error', () => {});
+      if (!isGrpc(headers['content-type'])) return void stream.close(constants.NGHTTP2_HTTP_1_1_REQUIRED);
+      serveUnary(stream, headers, methods, callLimits);
+    },
+  );
   return {
-    server,
+    server: h2.server,
     close(graceMs) {
-      return new Promise((resolve) => {
-        if (sessions.size === 0) return resolve();
-        const timer = setTimeout(() => {
-          for (const s of sessions) s.destroy();
-        }, graceMs).unref();
-        const done = () => {
-          if (sessions.size > 0) return;
-          clearTimeout(timer);
-          resolve();
-        };
-        for (const s of sessions) {
-          s.once('close', () => setImmediate(done));
-          s.close();
-        }
-      });
+      // GOAWAY: calls in flight finish; the admin listener's close waits for the connections to end.
+      h2.closeSessions();
+      setTimeout(() => h2.destroySessions(), graceMs).unref();
+      return Promise.resolve();
     },
   };
 }
