@@ -100,6 +100,12 @@ export class RouteTable {
     return this.readings.exact.map((c) => c.r.route);
   }
 
+  /** A route by its name (names are unique: route-rules.ts), for a front door that names the route (ext_authz). */
+  named(name: string): Route | undefined {
+    return (this.byName ??= new Map(this.all.map((r) => [r.name, r]))).get(name);
+  }
+  private byName: Map<string, Route> | undefined;
+
   /**
    * The route for a canonical path (request-target.ts), undefined when none matches, or
    * AMBIGUOUS. HEAD is matched as GET.

@@ -142,7 +142,7 @@ export function createExtAuthzCheck(g: DecisionDeps): UnaryMethod {
     }
     const s = a.snapshot;
     const routeName = request.attributes?.context_extensions[ROUTE_EXTENSION];
-    const route = routeName === undefined ? undefined : s.routes.all.find((r) => r.name === routeName);
+    const route = routeName === undefined ? undefined : s.routes.named(routeName);
     if (routeName !== undefined && route === undefined) {
       g.logger.warn({ route: routeName }, `ext_authz: context_extensions ${ROUTE_EXTENSION} names no route of the gateway; refused`);
       observe(head, a, 'none', 403);
