@@ -17,23 +17,11 @@
  * never `example.com` or `evil-example.com`. Compared lower-case, without port or trailing dot.
  */
 import type { GatewayConfig } from './schema.js';
+import { hostMatches, parseHostPattern, type HostPattern } from './host-pattern.js';
 
 export const KRATOS_INSTANCE_NAME = /^[a-z][a-z0-9_]{0,31}$/;
 /** The `kratos` metric label of the top-level `kratos` block. */
 export const DEFAULT_KRATOS = 'default';
-
-export type HostPattern = { readonly kind: 'exact'; readonly name: string } | { readonly kind: 'suffix'; readonly suffix: string };
-
-/** A configured host (validated by the schema's regex) as the table compares it. */
-export function parseHostPattern(entry: string): HostPattern {
-  const h = entry.toLowerCase();
-  return h.startsWith('*.') ? { kind: 'suffix', suffix: h.slice(1) } : { kind: 'exact', name: h };
-}
-
-/** Whether a request host (lower-case, no port) matches the pattern. */
-export function hostMatches(p: HostPattern, host: string): boolean {
-  return p.kind === 'exact' ? host === p.name : host.length > p.suffix.length && host.endsWith(p.suffix);
-}
 
 /** Whether some host matches both. `*.b.c` and `*.c` do (`x.b.c`); `a.c` and `*.c` do; `*.a.c` and `*.b.c` do not. */
 function overlap(p: HostPattern, q: HostPattern): boolean {

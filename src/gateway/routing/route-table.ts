@@ -14,6 +14,7 @@ import {
   type Reading,
 } from '../../config/route-match.js';
 import { CorsPolicy } from './cors-policy.js';
+import { hostMatches, parseHostPattern, type HostPattern } from '../../config/host-pattern.js';
 
 /** A route as the hot path uses it: matchers compiled, upstream parsed. */
 export interface Route {
@@ -38,7 +39,8 @@ export interface Route {
 interface CompiledRoute {
   readonly route: Route;
   readonly index: number;
-  readonly host: { kind: 'any' } | { kind: 'exact'; name: string } | { kind: 'suffix'; suffix: string };
+  /** The same host patterns, read and matched the same way, as kratos_instances' `hosts`. */
+  readonly host: { readonly kind: 'any' } | HostPattern;
   readonly methods: ReadonlySet<string> | undefined;
 }
 
@@ -139,7 +141,7 @@ export class RouteTable {
       const r = c.r;
       if (method !== undefined && r.methods !== undefined && !r.methods.has(method)) continue;
       const h = r.host;
-      if (h.kind === 'exact' ? host !== h.name : h.kind === 'suffix' ? !host.endsWith(h.suffix) : false) continue;
+      if (h.kind !== 'any' && !hostMatches(h, host)) continue;
       if (c.path.test(key)) return r;
     }
     return undefined;
@@ -180,13 +182,7 @@ function candidate(c: RouteConfig, r: CompiledRoute, reading: Reading): Candidat
 }
 
 function compile(c: RouteConfig, index: number, globalHeaders: HeaderMapping): CompiledRoute {
-  const hostSpec = c.match.host?.toLowerCase();
-  const host: CompiledRoute['host'] =
-    hostSpec === undefined
-      ? { kind: 'any' }
-      : hostSpec.startsWith('*.')
-        ? { kind: 'suffix', suffix: hostSpec.slice(1) }
-        : { kind: 'exact', name: hostSpec };
+  const host: CompiledRoute['host'] = c.match.host === undefined ? { kind: 'any' } : parseHostPattern(c.match.host);
   const upstream = new URL(c.upstream);
   // Compared with comparedMethod(): HEAD as GET (route-rules.ts refuses HEAD without GET).
   const methods = c.match.methods ? new Set(c.match.methods) : undefined;

@@ -7,7 +7,7 @@
  * The host is the one routes are matched against (the Host header; for the decision API the
  * original request's, from a trusted proxy's X-Forwarded-Host or the Host the proxy sent).
  */
-import { hostMatches, parseHostPattern, type HostPattern } from '../../config/kratos-instances.js';
+import { hostMatches, parseHostPattern, type HostPattern } from '../../config/host-pattern.js';
 import type { GatewayConfig } from '../../config/schema.js';
 import { credentialExtractors, type CredentialExtractor } from '../pipeline/credentials/index.js';
 import { normalizeHost } from '../routing/route-table.js';
