@@ -195,7 +195,8 @@ export function createHttp2Transport(g: Http2TransportDeps, observe: Observe) {
       responseHeaders: outcome.setCookie ? { 'set-cookie': outcome.setCookie } : undefined,
       // Last: the route's CORS headers replace the upstream's (its Vary kept, Origin added); the
       // request id as HTTP/1.1 sets it.
-      editResponseHeaders: a.cors === undefined ? (out) => void (out['x-request-id'] ??= a.requestId) : corsAndRequestId(a.cors, a.requestId),
+      editResponseHeaders:
+        a.cors === undefined ? (out) => void (out['x-request-id'] ??= a.requestId) : corsAndRequestId(a.cors, a.requestId),
     };
     g.http2.forward(stream, req.headers, target2, (r) => {
       const f = r.failure;

@@ -59,4 +59,3 @@ export function reloadProxyCertificates(front: TlsFront, files: TlsFiles, curren
   reloader.watch();
   return reloader;
 }
-
